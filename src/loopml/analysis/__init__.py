@@ -1,0 +1,1 @@
+"""loopml.analysis — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.artifacts — see ARCHITECTURE.md."""

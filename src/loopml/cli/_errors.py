@@ -1,0 +1,25 @@
+"""One table from error type to exit code (0 ok, 1 a check failed, 2 bad usage or input)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from loopml.errors import IntegrityError, LoopmlError, UnsafeArtifact
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+_CHECK_FAILURES: tuple[type[LoopmlError], ...] = (IntegrityError, UnsafeArtifact)
+
+
+def exit_code_for(err: LoopmlError) -> int:
+    """Exit code for an error: 1 when a check failed (integrity, safety), 2 otherwise."""
+    return EXIT_CHECK_FAILED if isinstance(err, _CHECK_FAILURES) else EXIT_BAD_INPUT
+
+
+def render_error(err: LoopmlError) -> None:
+    """Print the error's message on stderr, without a traceback."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]Error[/] ({type(err).__name__}): {err}", markup=True
+    )

@@ -1,0 +1,1 @@
+"""loopml.components — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.data — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.pipeline — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.registry — see ARCHITECTURE.md."""

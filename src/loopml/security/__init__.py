@@ -1,0 +1,1 @@
+"""loopml.security — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.server — see ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""loopml.serving — see ARCHITECTURE.md."""

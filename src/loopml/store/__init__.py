@@ -1,0 +1,43 @@
+"""Metadata and lineage persistence: entities, repository protocols and the SQL store."""
+
+from loopml.store.entities import (
+    Artifact,
+    Context,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+)
+from loopml.store.repositories import (
+    ArtifactRepository,
+    ExperimentRepository,
+    LineageRepository,
+    RunRepository,
+    Store,
+)
+
+__all__ = [
+    "Artifact",
+    "ArtifactRepository",
+    "Context",
+    "Event",
+    "EventType",
+    "Execution",
+    "ExecutionState",
+    "Experiment",
+    "ExperimentRepository",
+    "LifecycleStage",
+    "LineageRepository",
+    "Metric",
+    "Page",
+    "Run",
+    "RunRepository",
+    "RunStatus",
+    "Store",
+]

@@ -1,0 +1,1 @@
+"""loopml.tracking — see ARCHITECTURE.md."""

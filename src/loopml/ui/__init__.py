@@ -1,0 +1,1 @@
+"""loopml.ui — see ARCHITECTURE.md."""
