@@ -3,7 +3,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= postgres,redis,server,ray,dev
+EXTRAS ?= postgres,redis,ray,onnx,xgboost,lightgbm,tfdv,dev
 
 .PHONY: demo test lint venv clean
 
@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(PY) -m pytest -q -m "" tests
 
 lint: $(STAMP)

@@ -41,3 +41,9 @@ def test_unreadable_toml_is_a_clear_error(tmp_path: Path) -> None:
     cfg.write_text("home = [unclosed\n")
     with pytest.raises(InvalidInput, match="Cannot read settings file"):
         load_settings({}, config_file=cfg)
+
+
+def test_artifacts_encryption_key_from_env_and_default() -> None:
+    assert load_settings({}).artifacts_encryption_key is None
+    key = "00" * 32
+    assert load_settings({"LOOPML_ARTIFACTS_ENCRYPTION_KEY": key}).artifacts_encryption_key == key

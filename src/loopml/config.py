@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from loopml.errors import InvalidInput
 
@@ -32,6 +32,13 @@ class Settings(BaseModel):
         tracking_token: Bearer token for ``tracking_uri``.
         redis_url: Redis URL for state shared between server replicas.
         metric_flush_size: Buffered metric points that trigger a flush to the store.
+        artifacts_encryption_key: Key for encrypting model artifacts at rest (AES-256-GCM): a key
+            file path, or the key as 64 hex characters or base64 of 32 bytes
+            (env ``LOOPML_ARTIFACTS_ENCRYPTION_KEY``); read with ``loopml.artifacts.load_encryption_key``.
+        token_pepper: Server secret mixed into API-token hashes (``LOOPML_TOKEN_PEPPER``); every
+            server on one store needs the same value, and changing it invalidates all tokens.
+        rate_limits: Rate limits per role and endpoint class (a ``loopml.toml`` table, see
+            ``loopml.security.ratelimit.RateLimitPolicy.from_mapping``); defaults when unset.
 
     Example:
         >>> s = Settings(home=Path("/tmp/x"))
@@ -48,6 +55,9 @@ class Settings(BaseModel):
     tracking_token: str | None = None
     redis_url: str | None = None
     metric_flush_size: int = 1000
+    artifacts_encryption_key: str | None = None
+    token_pepper: SecretStr | None = None
+    rate_limits: dict[str, Any] | None = None
 
     @field_validator("metric_flush_size")
     @classmethod

@@ -12,6 +12,7 @@ already catches, so ``except LookupError`` keeps working::
     ├── Forbidden           (PermissionError) credentials lack a permission
     ├── IntegrityError      (ValueError)     stored bytes do not match their hash or signature
     ├── UnsafeArtifact      (ValueError)     a file would run code or is otherwise refused
+    ├── PolicyViolation     (PermissionError) a rule (e.g. the promotion policy) refuses the change
     ├── StoreUnavailable    (ConnectionError) the metadata store cannot be reached
     └── MissingDependency   (ImportError)    an optional extra is not installed
 
@@ -30,6 +31,7 @@ __all__ = [
     "LoopmlError",
     "MissingDependency",
     "NotFound",
+    "PolicyViolation",
     "StoreUnavailable",
     "Unauthorized",
     "UnsafeArtifact",
@@ -71,6 +73,18 @@ class IntegrityError(LoopmlError, ValueError):
 
 class UnsafeArtifact(LoopmlError, ValueError):
     """A file is refused because loading it could run code or it failed a safety check."""
+
+
+class PolicyViolation(LoopmlError, PermissionError):
+    """A configured rule refuses the operation (e.g. promoting an unsigned model to ``champion``).
+
+    Attributes:
+        rules: The names of the violated rules.
+    """
+
+    def __init__(self, message: str, *, rules: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.rules = rules
 
 
 class StoreUnavailable(LoopmlError, ConnectionError):

@@ -1,1 +1,22 @@
-"""loopml.artifacts — see ARCHITECTURE.md."""
+"""Content-addressed, immutable blob storage over fsspec, verified on read, optionally encrypted.
+
+Blobs are addressed by the SHA-256 of their content (``sha256/<2 hex>/<62 hex>`` under the root),
+written atomically and checked on every read. Large data can be registered by reference instead
+of copied.
+"""
+
+from loopml.artifacts._blobs import BlobStore
+from loopml.artifacts._encryption import encryption_key_id, generate_encryption_key, load_encryption_key
+from loopml.artifacts._hashing import CHUNK_SIZE
+from loopml.artifacts._refs import BlobRef, blob_uri, validate_sha256
+
+__all__ = [
+    "CHUNK_SIZE",
+    "BlobRef",
+    "BlobStore",
+    "blob_uri",
+    "encryption_key_id",
+    "generate_encryption_key",
+    "load_encryption_key",
+    "validate_sha256",
+]

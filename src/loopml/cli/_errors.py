@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
-from loopml.errors import IntegrityError, LoopmlError, UnsafeArtifact
+from loopml.errors import IntegrityError, LoopmlError, PolicyViolation, UnsafeArtifact
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-_CHECK_FAILURES: tuple[type[LoopmlError], ...] = (IntegrityError, UnsafeArtifact)
+_CHECK_FAILURES: tuple[type[LoopmlError], ...] = (IntegrityError, UnsafeArtifact, PolicyViolation)
 
 
 def exit_code_for(err: LoopmlError) -> int:
@@ -21,5 +22,5 @@ def exit_code_for(err: LoopmlError) -> int:
 def render_error(err: LoopmlError) -> None:
     """Print the error's message on stderr, without a traceback."""
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]Error[/] ({type(err).__name__}): {err}", markup=True
+        f"[bold red]Error[/] ({type(err).__name__}): {escape(str(err))}", markup=True
     )

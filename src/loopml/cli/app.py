@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``loopml`` script: maps loopml errors to messages and exit codes."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click *returns* the code of a `typer.Exit` instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except LoopmlError as err:
         render_error(err)
         sys.exit(exit_code_for(err))

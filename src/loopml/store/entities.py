@@ -12,18 +12,28 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "Alias",
+    "AliasEvent",
+    "AliasEventResult",
     "Artifact",
+    "AuditEvent",
     "Context",
     "Event",
     "EventType",
     "Execution",
     "ExecutionState",
     "Experiment",
+    "Grant",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
+    "ModelVersionStatus",
     "Page",
+    "RegisteredModel",
     "Run",
     "RunStatus",
+    "Token",
+    "User",
 ]
 
 T = TypeVar("T")
@@ -161,3 +171,174 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str | None = None
+
+
+# --- registry ---
+
+
+class ModelVersionStatus(enum.StrEnum):
+    """Whether a model version can be used: READY, or ARCHIVED (kept, but takes no alias)."""
+
+    READY = "READY"
+    ARCHIVED = "ARCHIVED"
+
+
+class AliasEventResult(enum.StrEnum):
+    """What became of one attempted alias change (every attempt is recorded)."""
+
+    MOVED = "moved"  # the alias now points at ``to_version``
+    DELETED = "deleted"  # the alias was removed
+    CONFLICT = "conflict"  # the alias did not hold the expected version; nothing changed
+    REFUSED = "refused"  # a rule (policy, archived version) refused it; nothing changed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisteredModel:
+    """A named model in the registry; its versions are numbered 1, 2, 3 ...
+
+    ``aliases`` maps alias name → version; ``latest_version`` is the highest version number.
+    """
+
+    model_id: str
+    name: str
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, int] = field(default_factory=dict)
+    latest_version: int | None = None
+    created_at: int
+    created_by: str | None = None
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelVersion:
+    """One registered package of a model.
+
+    Attributes:
+        name: The registered model's name.
+        version: 1, 2, 3 ... per model.
+        artifact_id: The ``Model`` artifact whose blob is the package index (file → blob digest).
+        manifest_sha256: SHA-256 of that package index blob.
+        flavor: The flavor that loads it (``sklearn``, ``onnx`` ...).
+        signature_key_id: Key id of the trusted key that signed it at registration, if any.
+        is_signed: Whether the package carries a signature verified at registration.
+        scan_verdict: The scanner's worst verdict over every file (``safe`` / ``unknown`` / ``unsafe``).
+        blessing_artifact_id: The evaluation's ``Blessing`` artifact, if attached.
+        blessing_passed: Whether that blessing passed (None: no blessing attached).
+        status: READY or ARCHIVED.
+        run_id: The run that produced the model, if known.
+        execution_id: The pipeline execution that produced it, if known.
+        aliases: Aliases pointing at this version.
+    """
+
+    version_id: str
+    name: str
+    version: int
+    artifact_id: str | None
+    manifest_sha256: str
+    flavor: str
+    signature_key_id: str | None = None
+    is_signed: bool = False
+    scan_verdict: str
+    blessing_artifact_id: str | None = None
+    blessing_passed: bool | None = None
+    status: ModelVersionStatus = ModelVersionStatus.READY
+    run_id: str | None = None
+    execution_id: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    created_at: int
+    created_by: str | None = None
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alias:
+    """A movable name (``champion``, ``staging`` ...) for one version of a model."""
+
+    name: str
+    alias: str
+    version: int
+    updated_at: int
+    updated_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AliasEvent:
+    """One attempted alias change: who, when, from which version to which, and what happened.
+
+    ``to_version`` is None for a deletion; ``from_version`` is None when the alias did not exist.
+    ``expected_version`` is what the caller believed the alias held (None: no expectation given
+    or "must not exist", see ``detail``).
+    """
+
+    event_id: int
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    expected_version: int | None = None
+    actor: str
+    at: int
+    reason: str | None = None
+    result: AliasEventResult
+    detail: str | None = None
+
+
+# --- identity ---
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """A person or service account of a loopml server. ``role`` is a role name (see security.auth)."""
+
+    user_id: str
+    name: str
+    role: str
+    is_disabled: bool = False
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Token:
+    """An API token's record. Never carries the secret (only its hash is stored, and not here)."""
+
+    token_id: str
+    user_name: str
+    name: str | None = None
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grant:
+    """A user's access to one restricted resource.
+
+    ``resource_kind`` is ``experiment`` (``resource`` an id), ``dataset`` or ``model`` (names);
+    ``level`` is ``read``, ``write`` or ``admin``.
+    """
+
+    user_name: str
+    resource_kind: str
+    resource: str
+    level: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One audited request: who did what to which target, when, from where, and the outcome."""
+
+    event_id: int
+    at: int
+    actor: str | None
+    action: str
+    target: str | None = None
+    client: str | None = None
+    result: str
+    status_code: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)

@@ -12,26 +12,41 @@ value types) and violations raise :class:`~loopml.errors.InvalidInput`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from types import EllipsisType
 from typing import Any, Protocol
 
 from loopml.store.entities import (
+    Alias,
+    AliasEvent,
+    AliasEventResult,
     Artifact,
+    AuditEvent,
     Context,
     Event,
     EventType,
     Execution,
     ExecutionState,
     Experiment,
+    Grant,
     Metric,
+    ModelVersion,
+    ModelVersionStatus,
     Page,
+    RegisteredModel,
     Run,
     RunStatus,
+    Token,
+    User,
 )
 
 __all__ = [
     "ArtifactRepository",
     "ExperimentRepository",
+    "IdentityRepository",
+    "IdentityStore",
     "LineageRepository",
+    "ModelRepository",
+    "RegistryStore",
     "RunRepository",
     "Store",
 ]
@@ -204,3 +219,195 @@ class Store(Protocol):
     @property
     def lineage(self) -> LineageRepository: ...
     def close(self) -> None: ...
+
+
+# --- registry ---
+
+
+class ModelRepository(Protocol):
+    """Registered models, their numbered versions, aliases and the alias audit trail.
+
+    ``expected_version`` of alias changes: ``...`` (the default) moves unconditionally, ``None``
+    requires that the alias does not exist yet, an int requires that it points at that version.
+    Every attempt, successful or not, is recorded as an :class:`AliasEvent`.
+    """
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        created_by: str | None = None,
+    ) -> RegisteredModel:
+        """Create a registered model; :class:`Conflict` if the name is taken."""
+
+    def get_model(self, name: str) -> RegisteredModel: ...
+    def find_model(self, name: str) -> RegisteredModel | None: ...
+
+    def search_models(
+        self,
+        *,
+        name_like: str | None = None,
+        tag: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[RegisteredModel]:
+        """Models by name pattern (SQL ``LIKE``, ``%`` and ``_``) and tag (``key`` or ``key=value``)."""
+
+    def update_model(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel: ...
+
+    def create_version(
+        self,
+        name: str,
+        *,
+        manifest_sha256: str,
+        flavor: str,
+        scan_verdict: str,
+        artifact_id: str | None = None,
+        signature_key_id: str | None = None,
+        is_signed: bool = False,
+        blessing_artifact_id: str | None = None,
+        blessing_passed: bool | None = None,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        created_by: str | None = None,
+    ) -> ModelVersion:
+        """Add the next version of ``name`` (creating the model if needed), numbered atomically."""
+
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+    def find_latest_version(self, name: str, *, include_archived: bool = False) -> ModelVersion | None: ...
+    def list_versions(self, name: str, *, status: ModelVersionStatus | None = None) -> list[ModelVersion]: ...
+
+    def update_version(
+        self,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        signature_key_id: str | None = None,
+        blessing_artifact_id: str | None = None,
+        blessing_passed: bool | None = None,
+    ) -> ModelVersion:
+        """Change the given fields (None leaves a field as it is); tags are merged."""
+
+    def archive_version(
+        self, name: str, version: int, *, actor: str, force: bool = False, reason: str | None = None
+    ) -> ModelVersion:
+        """Archive a version; one holding an alias needs ``force`` (its aliases are deleted, audited)."""
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        expected_version: int | EllipsisType | None = ...,
+        reason: str | None = None,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` (compare-and-set; :class:`Conflict` when it moved meanwhile)."""
+
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        actor: str,
+        expected_version: int | EllipsisType | None = ...,
+        reason: str | None = None,
+    ) -> None: ...
+
+    def find_alias(self, name: str, alias: str) -> Alias | None: ...
+    def list_aliases(self, name: str) -> list[Alias]: ...
+
+    def record_alias_event(
+        self,
+        name: str,
+        alias: str,
+        *,
+        actor: str,
+        result: AliasEventResult,
+        to_version: int | None,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> AliasEvent:
+        """Record an attempt refused before reaching the alias (e.g. by the promotion policy)."""
+
+    def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasEvent]:
+        """Every recorded alias change attempt of a model, oldest first."""
+
+
+class RegistryStore(Store, Protocol):
+    """A store that also holds the model registry."""
+
+    @property
+    def models(self) -> ModelRepository: ...
+
+
+# --- identity ---
+
+
+class IdentityRepository(Protocol):
+    """Users, API tokens (stored as hashes), per-resource grants and the audit log."""
+
+    def create_user(self, name: str, *, role: str) -> User: ...
+    def get_user(self, name: str) -> User: ...
+    def find_user(self, name: str) -> User | None: ...
+    def list_users(self, *, role: str | None = None) -> list[User]: ...
+    def set_user_disabled(self, name: str, disabled: bool) -> User: ...
+    def create_token(
+        self,
+        *,
+        token_id: str,
+        user_name: str,
+        secret_hash: str,
+        name: str | None = None,
+        expires_at: int | None = None,
+    ) -> Token: ...
+    def find_credentials(self, token_id: str) -> tuple[Token, User, str] | None:
+        """The token, its user and the stored secret hash, or None for an unknown id."""
+
+    def get_token(self, token_id: str) -> Token: ...
+    def list_tokens(self, *, user_name: str | None = None) -> list[Token]: ...
+    def revoke_token(self, token_id: str, *, at: int) -> Token: ...
+    def touch_token(self, token_id: str, *, at: int) -> None: ...
+    def set_grant(self, *, user_name: str, resource_kind: str, resource: str, level: str) -> Grant: ...
+    def delete_grant(self, *, user_name: str, resource_kind: str, resource: str) -> None: ...
+    def list_grants(
+        self, *, resource_kind: str | None = None, resource: str | None = None, user_name: str | None = None
+    ) -> list[Grant]: ...
+    def add_audit_event(
+        self,
+        *,
+        actor: str | None,
+        action: str,
+        result: str,
+        target: str | None = None,
+        client: str | None = None,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        at: int | None = None,
+    ) -> AuditEvent: ...
+    def list_audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""
+
+
+class IdentityStore(Store, Protocol):
+    """A store that also holds users, tokens, grants and the audit log."""
+
+    @property
+    def identity(self) -> IdentityRepository: ...

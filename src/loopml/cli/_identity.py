@@ -1,0 +1,71 @@
+"""Opening the identity services for the ``users``, ``tokens``, ``audit`` and ``server init`` commands.
+
+These commands administer a server's metadata store directly (run them where the server's
+settings point: same ``LOOPML_STORE_URL`` and ``LOOPML_TOKEN_PEPPER``).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from loopml.cli import _context
+from loopml.security.audit import AuditLog
+from loopml.security.auth import AuthService
+from loopml.store.sql import SqlStore, open_store
+
+__all__ = ["Admin", "admin", "audit_log", "auth_service", "identity_store"]
+
+
+@contextmanager
+def identity_store() -> Iterator[SqlStore]:
+    """The store named by the settings, closed afterwards."""
+    store = open_store(_context.settings().resolved_store_url())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def auth_service() -> Iterator[AuthService]:
+    """An :class:`AuthService` over the configured store (with the configured token pepper)."""
+    settings = _context.settings()
+    pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
+    with identity_store() as store:
+        yield AuthService(store, pepper=pepper)
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """The identity service plus the audit log, for commands that change users, tokens or grants."""
+
+    auth: AuthService
+    audit: AuditLog
+
+    def record(self, action: str, target: str, details: Mapping[str, Any] | None = None) -> None:
+        """Audit a change made from the command line (actor ``cli:<OS user>``, client ``cli``)."""
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        self.audit.record(actor=f"cli:{who}", action=action, target=target, client="cli", details=details)
+
+
+@contextmanager
+def admin() -> Iterator[Admin]:
+    """:class:`Admin` over the configured store."""
+    settings = _context.settings()
+    pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
+    with identity_store() as store:
+        yield Admin(AuthService(store, pepper=pepper), AuditLog(store))
+
+
+@contextmanager
+def audit_log() -> Iterator[AuditLog]:
+    """The audit log of the configured store."""
+    with identity_store() as store:
+        yield AuditLog(store)

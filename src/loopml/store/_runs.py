@@ -1,0 +1,398 @@
+"""SQL implementation of :class:`~loopml.store.repositories.RunRepository`.
+
+``log_batch`` is one transaction: metric points go in with one ``executemany``; the latest value
+of each key is upserted once per batch (``ON CONFLICT ... DO UPDATE WHERE`` newer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loopml.errors import Conflict, InvalidInput, InvalidState, NotFound
+from loopml.store._engine import Database
+from loopml.store._paging import check_max_results, chunks, decode_token, encode_token
+from loopml.store._run_names import generate_run_name
+from loopml.store._schema import (
+    ExperimentRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunRow,
+    RunTagRow,
+)
+from loopml.store._search_sql import filter_clause, order_query
+from loopml.store._stamps import new_id, now_ms
+from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
+from loopml.store.search import parse_filter, parse_order_by
+from loopml.store.validation import (
+    check_json,
+    check_key,
+    check_metric_value,
+    check_name,
+    check_param_value,
+    check_step,
+    check_tag_value,
+    check_timestamp,
+    shorten,
+)
+
+__all__ = ["SqlRunRepository"]
+
+_RUNS = cast(sa.Table, RunRow.__table__)
+_EXP = cast(sa.Table, ExperimentRow.__table__)
+_PARAMS = cast(sa.Table, ParamRow.__table__)
+_TAGS = cast(sa.Table, RunTagRow.__table__)
+_METRICS = cast(sa.Table, MetricRow.__table__)
+_LATEST = cast(sa.Table, LatestMetricRow.__table__)
+_ACTIVE = LifecycleStage.ACTIVE.value
+
+
+def _run_not_found(run_id: str) -> NotFound:
+    return NotFound(f"No run with id {run_id!r}; `loopml runs list` lists runs.")
+
+
+class SqlRunRepository:
+    """Runs, their params, tags and metrics in the SQL store."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        parent_run_id: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Create a RUNNING run in an active experiment."""
+        name = generate_run_name() if name is None else check_name(name, kind="run name")
+        start = now_ms() if start_time is None else check_timestamp(start_time, what="start_time")
+        checked_tags = _check_tags(tags or {})
+        run_id = new_id()
+        with self._db.write() as conn:
+            experiment = conn.execute(
+                sa.select(_EXP.c.lifecycle_stage).where(_EXP.c.experiment_id == experiment_id)
+            ).first()
+            if experiment is None:
+                raise NotFound(
+                    f"No experiment with id {experiment_id!r}; `loopml experiments list` lists them."
+                )
+            if experiment.lifecycle_stage != _ACTIVE:
+                raise InvalidState(
+                    f"Experiment {experiment_id} is deleted; restore it with "
+                    f"`loopml experiments restore {experiment_id}` or use another experiment."
+                )
+            if parent_run_id is not None:
+                self._lookup(conn, parent_run_id)
+            conn.execute(
+                sa.insert(_RUNS).values(
+                    run_id=run_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    status=RunStatus.RUNNING.value,
+                    start_time=start,
+                    end_time=None,
+                    parent_run_id=parent_run_id,
+                    lifecycle_stage=_ACTIVE,
+                    error=None,
+                    reproducibility={},
+                )
+            )
+            if checked_tags:
+                conn.execute(
+                    sa.insert(_TAGS),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in checked_tags.items()],
+                )
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        with self._db.read() as conn:
+            runs = _load_runs(conn, [run_id])
+        if not runs:
+            raise _run_not_found(run_id)
+        return runs[0]
+
+    def set_status(
+        self, run_id: str, status: RunStatus, *, end_time: int | None = None, error: str | None = None
+    ) -> Run:
+        """Move a run to ``status``; a terminal status sets ``end_time`` (now by default)."""
+        try:
+            status = RunStatus(status)
+        except ValueError as err:
+            valid = ", ".join(s.value for s in RunStatus)
+            raise InvalidInput(f"Unknown run status {status!r}; use one of {valid}.") from err
+        if end_time is not None:
+            check_timestamp(end_time, what="end_time")
+        if error is not None and not isinstance(error, str):
+            raise InvalidInput(f"The run error must be a string; got {type(error).__name__}.")
+        with self._db.write() as conn:
+            row = self._lookup(conn, run_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise InvalidState(
+                    f"Run {run_id} is deleted; restore it with `loopml runs restore {run_id}` first."
+                )
+            values: dict[str, Any] = {"status": status.value, "error": error}
+            if status.is_terminal:
+                values["end_time"] = now_ms() if end_time is None else end_time
+            else:
+                values["end_time"] = None
+            conn.execute(sa.update(_RUNS).where(_RUNS.c.run_id == run_id).values(**values))
+        return self.get(run_id)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write metrics, params and tags in one transaction (all or nothing).
+
+        Raises:
+            InvalidInput: for a bad key or value (nothing is written).
+            Conflict: for a param already logged with another value.
+            InvalidState: when the run is finished or deleted.
+            NotFound: for an unknown run.
+        """
+        metric_rows = _metric_rows(run_id, metrics)
+        checked_params = {
+            check_key(k, kind="param key"): check_param_value(k, v) for k, v in (params or {}).items()
+        }
+        checked_tags = _check_tags(tags or {})
+        with self._db.write() as conn:
+            self._require_running(conn, run_id)
+            if checked_params:
+                self._write_params(conn, run_id, checked_params)
+            if checked_tags:
+                stmt = self._db.insert(_TAGS)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                )
+                conn.execute(
+                    stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in checked_tags.items()]
+                )
+            if metric_rows:
+                self._db.bulk_insert(conn, _METRICS, metric_rows)
+                self._upsert_latest(conn, metric_rows)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of metric ``key`` of a run, by step then time."""
+        with self._db.read() as conn:
+            self._lookup(conn, run_id)
+            rows = conn.execute(
+                sa.select(_METRICS.c.key, _METRICS.c.value, _METRICS.c.step, _METRICS.c.timestamp)
+                .where(_METRICS.c.run_id == run_id, _METRICS.c.key == key)
+                .order_by(_METRICS.c.step, _METRICS.c.timestamp, _METRICS.c.id)
+            ).all()
+        return [Metric(key=r.key, value=r.value, step=r.step, timestamp=r.timestamp) for r in rows]
+
+    def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
+        """Replace the reproducibility record of a run (a JSON-serialisable mapping)."""
+        checked = check_json(record, what="reproducibility record")
+        with self._db.write() as conn:
+            row = self._lookup(conn, run_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise InvalidState(
+                    f"Run {run_id} is deleted; restore it with `loopml runs restore {run_id}` first."
+                )
+            conn.execute(sa.update(_RUNS).where(_RUNS.c.run_id == run_id).values(reproducibility=checked))
+
+    def delete(self, run_id: str) -> None:
+        self._set_stage(run_id, LifecycleStage.DELETED)
+
+    def restore(self, run_id: str) -> None:
+        self._set_stage(run_id, LifecycleStage.ACTIVE)
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> Page[Run]:
+        """Search runs of ``experiment_ids`` (all experiments when empty) with the filter grammar.
+
+        Raises:
+            InvalidInput: for a bad filter, order_by, max_results or page_token.
+        """
+        limit = check_max_results(max_results)
+        offset = decode_token(page_token)
+        node = parse_filter(filter)
+        keys = parse_order_by(order_by)
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        query = sa.select(_RUNS.c.run_id)
+        if experiment_ids:
+            query = query.where(_RUNS.c.experiment_id.in_(list(experiment_ids)))
+        if not include_deleted:
+            active_experiments = sa.select(_EXP.c.experiment_id).where(_EXP.c.lifecycle_stage == _ACTIVE)
+            query = query.where(
+                _RUNS.c.lifecycle_stage == _ACTIVE, _RUNS.c.experiment_id.in_(active_experiments)
+            )
+        if node is not None:
+            query = query.where(filter_clause(node))
+        query = order_query(query, keys).limit(limit + 1).offset(offset)
+        with self._db.read() as conn:
+            ids = list(conn.execute(query).scalars())
+            has_more = len(ids) > limit
+            runs = _load_runs(conn, ids[:limit])
+        return Page(items=runs, next_page_token=encode_token(offset + limit) if has_more else None)
+
+    def _set_stage(self, run_id: str, stage: LifecycleStage) -> None:
+        with self._db.write() as conn:
+            result = conn.execute(
+                sa.update(_RUNS).where(_RUNS.c.run_id == run_id).values(lifecycle_stage=stage.value)
+            )
+            if result.rowcount == 0:
+                raise _run_not_found(run_id)
+
+    def _lookup(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(
+            sa.select(_RUNS.c.status, _RUNS.c.lifecycle_stage).where(_RUNS.c.run_id == run_id)
+        ).first()
+        if row is None:
+            raise _run_not_found(run_id)
+        return row
+
+    def _require_running(self, conn: Connection, run_id: str) -> None:
+        row = self._lookup(conn, run_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise InvalidState(
+                f"Run {run_id} is deleted; nothing can be logged to it. Start a new run, or restore "
+                f"it with `loopml runs restore {run_id}`."
+            )
+        if row.status != RunStatus.RUNNING.value:
+            raise InvalidState(f"Run {run_id} is {row.status}; start a new run to log more.")
+
+    def _write_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
+        existing = self._params_of(conn, run_id, list(params))
+        _check_param_conflicts(run_id, params, existing)
+        new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+        if new:
+            stmt = self._db.insert(_PARAMS).on_conflict_do_nothing(index_elements=["run_id", "key"])
+            conn.execute(stmt, new)
+            # Another writer may have raced us to a key (PostgreSQL): re-read and compare.
+            _check_param_conflicts(run_id, params, self._params_of(conn, run_id, list(params)))
+
+    @staticmethod
+    def _params_of(conn: Connection, run_id: str, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for part in chunks(keys):
+            rows = conn.execute(
+                sa.select(_PARAMS.c.key, _PARAMS.c.value).where(
+                    _PARAMS.c.run_id == run_id, _PARAMS.c.key.in_(list(part))
+                )
+            )
+            found.update({r.key: r.value for r in rows})
+        return found
+
+    def _upsert_latest(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # a later point wins ties, as in the upsert's WHERE below
+            best = latest.get(row["key"])
+            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
+                latest[row["key"]] = row
+        stmt = self._db.insert(_LATEST)
+        newer = sa.or_(
+            stmt.excluded.step > _LATEST.c.step,
+            sa.and_(stmt.excluded.step == _LATEST.c.step, stmt.excluded.timestamp >= _LATEST.c.timestamp),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "value": stmt.excluded.value,
+                "is_nan": stmt.excluded.is_nan,
+                "step": stmt.excluded.step,
+                "timestamp": stmt.excluded.timestamp,
+            },
+            where=newer,
+        )
+        conn.execute(stmt, [{**row, "is_nan": math.isnan(row["value"])} for row in latest.values()])
+
+
+def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {check_key(k, kind="tag key"): check_tag_value(k, v) for k, v in tags.items()}
+
+
+def _check_param_conflicts(run_id: str, params: Mapping[str, str], existing: Mapping[str, str]) -> None:
+    for key, value in params.items():
+        old = existing.get(key)
+        if old is not None and old != value:
+            raise Conflict(
+                f"Param {shorten(key)!r} of run {run_id} is already {shorten(old)!r}; it cannot change "
+                f"to {shorten(value)!r}. Params are immutable: start a new run or use another key."
+            )
+
+
+def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    rows = []
+    seen: set[str] = set()
+    for metric in metrics:
+        if not isinstance(metric, Metric):
+            raise InvalidInput(
+                f"log_batch metrics must be Metric objects; got {type(metric).__name__} {metric!r:.60}."
+            )
+        key = metric.key
+        if key not in seen:
+            check_key(key, kind="metric key")
+            seen.add(key)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "value": check_metric_value(key, metric.value),
+                "step": check_step(key, metric.step),
+                "timestamp": check_timestamp(metric.timestamp, what="metric timestamp"),
+            }
+        )
+    return rows
+
+
+def _load_runs(conn: Connection, run_ids: list[str]) -> list[Run]:
+    """Full runs for ``run_ids``, in that order (unknown ids are skipped)."""
+    rows: dict[str, Any] = {}
+    params: dict[str, dict[str, str]] = {}
+    tags: dict[str, dict[str, str]] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for part in chunks(run_ids):
+        ids = list(part)
+        rows.update({r.run_id: r for r in conn.execute(sa.select(_RUNS).where(_RUNS.c.run_id.in_(ids)))})
+        for table, target in ((_PARAMS, params), (_TAGS, tags)):
+            query = sa.select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
+            for r in conn.execute(query):
+                target.setdefault(r.run_id, {})[r.key] = r.value
+        query = sa.select(_LATEST.c.run_id, _LATEST.c.key, _LATEST.c.value).where(_LATEST.c.run_id.in_(ids))
+        for r in conn.execute(query):
+            metrics.setdefault(r.run_id, {})[r.key] = r.value
+    return [
+        _to_run(rows[i], params.get(i, {}), metrics.get(i, {}), tags.get(i, {})) for i in run_ids if i in rows
+    ]
+
+
+def _to_run(row: Any, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]) -> Run:
+    return Run(
+        run_id=row.run_id,
+        experiment_id=row.experiment_id,
+        name=row.name,
+        status=RunStatus(row.status),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        parent_run_id=row.parent_run_id,
+        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+        params=params,
+        metrics=metrics,
+        tags=tags,
+        error=row.error,
+        reproducibility=dict(row.reproducibility or {}),
+    )

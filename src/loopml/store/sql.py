@@ -1,0 +1,128 @@
+"""The SQL metadata store (SQLite or PostgreSQL): :func:`open_store` and :class:`SqlStore`.
+
+Example:
+    >>> store = open_store("sqlite://")
+    >>> experiment = store.experiments.create("churn")
+    >>> store.runs.create(experiment.experiment_id, name="baseline").status
+    <RunStatus.RUNNING: 'RUNNING'>
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+
+from loopml.errors import StoreUnavailable
+from loopml.store._artifacts import SqlArtifactRepository
+from loopml.store._engine import Database, create_database, parse_store_url, unavailable_message
+from loopml.store._experiments import SqlExperimentRepository
+from loopml.store._identity import SqlIdentityRepository
+from loopml.store._lineage import SqlLineageRepository
+from loopml.store._migrate import upgrade
+from loopml.store._models import SqlModelRepository
+from loopml.store._runs import SqlRunRepository
+
+__all__ = ["SqlStore", "open_store"]
+
+
+class SqlStore:
+    """All repositories over one SQL database; implements :class:`~loopml.store.Store`.
+
+    Build it with :func:`open_store`. Usable as a context manager that closes it.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._experiments = SqlExperimentRepository(db)
+        self._runs = SqlRunRepository(db)
+        self._artifacts = SqlArtifactRepository(db)
+        self._lineage = SqlLineageRepository(db)
+        self._models = SqlModelRepository(db)
+        self._identity = SqlIdentityRepository(db)
+
+    @property
+    def url(self) -> str:
+        """The store URL with any password hidden."""
+        return self._db.display_url
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect
+
+    @property
+    def experiments(self) -> SqlExperimentRepository:
+        return self._experiments
+
+    @property
+    def runs(self) -> SqlRunRepository:
+        return self._runs
+
+    @property
+    def artifacts(self) -> SqlArtifactRepository:
+        return self._artifacts
+
+    @property
+    def lineage(self) -> SqlLineageRepository:
+        return self._lineage
+
+    @property
+    def models(self) -> SqlModelRepository:
+        """The model registry: registered models, versions, aliases and their audit trail."""
+        return self._models
+
+    @property
+    def identity(self) -> SqlIdentityRepository:
+        """Users, API tokens, per-resource grants and the audit log."""
+        return self._identity
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._db.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r})"
+
+
+def open_store(url: str) -> SqlStore:
+    """Open (and create or upgrade) the metadata store at ``url``.
+
+    Args:
+        url: ``sqlite:///path/to/store.db`` (the folder is created), ``sqlite://`` (in memory) or
+            ``postgresql+psycopg://user:password@host:port/database``.
+
+    Returns:
+        The store, with its schema at the newest migration.
+
+    Raises:
+        InvalidInput: for an unsupported URL scheme.
+        MissingDependency: for PostgreSQL without psycopg installed.
+        StoreUnavailable: when the database cannot be reached or opened (password hidden).
+    """
+    parsed = parse_store_url(url)
+    try:
+        db = create_database(parsed)
+    except OSError as err:
+        raise StoreUnavailable(unavailable_message(parsed, err)) from err
+    try:
+        upgrade(db, url_for_messages=db.display_url)
+    except (OperationalError, InterfaceError, DatabaseError) as err:
+        db.dispose()
+        raise StoreUnavailable(unavailable_message(parsed, err)) from err
+    except BaseException:
+        db.dispose()
+        raise
+    return SqlStore(db)

@@ -1,0 +1,169 @@
+"""Input checks of the store: keys, value lengths, metric values and steps.
+
+Every check raises :class:`~loopml.errors.InvalidInput` stating the limit and the offending key.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from loopml.errors import InvalidInput
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_PARAM_VALUE_LENGTH",
+    "MAX_TAG_VALUE_LENGTH",
+    "check_json",
+    "check_key",
+    "check_metric_value",
+    "check_name",
+    "check_param_value",
+    "check_step",
+    "check_tag_value",
+    "check_timestamp",
+    "shorten",
+]
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6_000
+MAX_TAG_VALUE_LENGTH = 8_000
+_INT64_MAX = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (with ``...``), for error messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_key(key: object, *, kind: str) -> str:
+    """Check a param/metric/tag key or an experiment name.
+
+    Args:
+        key: The candidate.
+        kind: What it is, in words (``"metric key"``), for the message.
+
+    Returns:
+        The key.
+
+    Raises:
+        InvalidInput: if it is not 1..250 characters, has control characters or path separators,
+            leading or trailing whitespace, or is ``.`` / ``..``.
+    """
+    if not isinstance(key, str):
+        raise InvalidInput(f"The {kind} must be a string; got {type(key).__name__} {key!r:.60}.")
+    shown = repr(shorten(key))
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"The {kind} {shown} has {len(key)} characters; it must have 1 to {MAX_KEY_LENGTH}."
+        )
+    problem = None
+    if _CONTROL.search(key):
+        problem = "contains a control character"
+    elif "/" in key or "\\" in key:
+        problem = "contains a path separator ('/' or '\\')"
+    elif key != key.strip():
+        problem = "has leading or trailing whitespace"
+    elif key in (".", ".."):
+        problem = "is '.' or '..'"
+    if problem:
+        raise InvalidInput(
+            f"The {kind} {shown} {problem}. Use letters, digits, spaces inside, and . _ - : etc."
+        )
+    return key
+
+
+def check_name(name: object, *, kind: str) -> str:
+    """Check a free-form name (run, artifact, context, role): 1..250 chars, no control characters."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"The {kind} must be a string; got {type(name).__name__} {name!r:.60}.")
+    if not 1 <= len(name) <= MAX_KEY_LENGTH or _CONTROL.search(name):
+        raise InvalidInput(
+            f"The {kind} {shorten(name)!r} must have 1 to {MAX_KEY_LENGTH} characters and no "
+            f"control characters (it has {len(name)})."
+        )
+    return name
+
+
+def _check_text(value: object, *, key: str, kind: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"The value of {kind} {shorten(key)!r} must be a string; got {type(value).__name__} "
+            f"{value!r:.60}. Convert it with str() first."
+        )
+    if len(value) > limit:
+        raise InvalidInput(
+            f"The value of {kind} {shorten(key)!r} has {len(value)} characters; the limit is {limit}."
+        )
+    return value
+
+
+def check_param_value(key: str, value: object) -> str:
+    """Check a param value: a string of at most 6,000 characters."""
+    return _check_text(value, key=key, kind="param", limit=MAX_PARAM_VALUE_LENGTH)
+
+
+def check_tag_value(key: str, value: object) -> str:
+    """Check a tag value: a string of at most 8,000 characters."""
+    return _check_text(value, key=key, kind="tag", limit=MAX_TAG_VALUE_LENGTH)
+
+
+def check_metric_value(key: str, value: object) -> float:
+    """Check a metric value: a real number (NaN and ±inf allowed), not a bool or a string."""
+    if type(value) is float:  # fast path for the common case
+        return value
+    is_bool = isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
+    if is_bool or not isinstance(value, numbers.Real):
+        raise InvalidInput(
+            f"The value of metric {shorten(key)!r} must be a real number (int or float, NaN and "
+            f"inf allowed); got {type(value).__name__} {value!r:.60}."
+        )
+    return float(value)
+
+
+def check_step(key: str, step: object) -> int:
+    """Check a metric step: an integer within 64 bits."""
+    if type(step) is int and -_INT64_MAX <= step <= _INT64_MAX:  # fast path
+        return step
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise InvalidInput(
+            f"The step of metric {shorten(key)!r} must be an integer; got {type(step).__name__} {step!r:.60}."
+        )
+    if not -_INT64_MAX <= int(step) <= _INT64_MAX:
+        raise InvalidInput(f"The step of metric {shorten(key)!r} is {step}; it must fit in 64 bits.")
+    return int(step)
+
+
+def check_timestamp(timestamp: object, *, what: str) -> int:
+    """Check a timestamp: non-negative integer milliseconds since the epoch."""
+    if type(timestamp) is int and 0 <= timestamp <= _INT64_MAX:  # fast path
+        return timestamp
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, numbers.Integral)
+        or not 0 <= int(timestamp) <= _INT64_MAX
+    ):
+        raise InvalidInput(
+            f"The {what} must be a non-negative integer of milliseconds since the epoch; got "
+            f"{timestamp!r:.60}."
+        )
+    return int(timestamp)
+
+
+def check_json(value: Mapping[str, Any] | None, *, what: str) -> dict[str, Any]:
+    """Check that a mapping is JSON-serialisable with finite numbers; returns a plain dict copy."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"The {what} must be a mapping; got {type(value).__name__}.")
+    try:
+        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
+    except (TypeError, ValueError) as err:
+        raise InvalidInput(
+            f"The {what} must be JSON-serialisable with finite numbers: {err}. Convert values to "
+            f"str, int, float, bool, lists or dicts."
+        ) from err
