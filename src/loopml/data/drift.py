@@ -1,0 +1,337 @@
+"""Drift (span vs previous span) and skew (serving vs training) distances between two statistics.
+
+Comparators:
+
+- ``l_infinity`` — TFDV's L-infinity (Chebyshev) distance for categorical features: each side's
+  ``rank_histogram`` (its top 1,000 values) is normalised by that side's own top-1,000 total; the
+  distance is the largest absolute difference of normalised frequencies over the union of values
+  (a value absent on one side counts 0 there). Ties go to the lexicographically smallest value.
+- ``jensen_shannon`` — Jensen-Shannon divergence, log base 2 (0 = identical, 1 = disjoint).
+  The effective threshold is ``max(threshold, NOISE_SAFETY·sqrt(p(1-p)(1/n+1/m)))``, so sampling
+  noise between two samples of one distribution does not alarm; the reported value is TFDV's.
+  ``method: tfdv`` follows TFDV: both sides' STANDARD equal-width histograms re-bucketed (mass spread
+  uniformly within a bucket) onto the union of their edges. The default method (``quantile``)
+  instead bins both sides on the baseline's deciles, read from the baseline's KLL sketch, with
+  each side's mass per bin taken from its own sketch's CDF; and it compares against an *effective
+  threshold* ``max(threshold, noise floor)``. The floor is the expected JSD of two samples of sizes
+  ``n`` and ``m`` from one distribution over ``k`` bins, ``(k-1)(1/n+1/m)/(8 ln 2)``, plus the
+  KLL rank-error term, times :data:`NOISE_SAFETY`. Skewed or discrete features thus do not alarm on
+  identical distributions (bins follow the mass), and small samples do not alarm on noise.
+- ``psi`` — population stability index on the same bins (natural log, ε-smoothed).
+- ``ks`` — Kolmogorov-Smirnov statistic ``max |F_a - F_b|`` from the two KLL CDFs.
+- ``wasserstein`` — first Wasserstein distance from the KLL quantile functions, divided by the
+  baseline's standard deviation.
+
+Example:
+    >>> from loopml.data.statistics import StringStatistics, RankBucket
+    >>> def cat(counts):
+    ...     rh = tuple(RankBucket(low_rank=i, high_rank=i, label=v, sample_count=c)
+    ...                for i, (v, c) in enumerate(counts.items()))
+    ...     return StringStatistics(unique=len(rh), top_values=(), rank_histogram=rh, avg_length=1.0)
+    >>> l_infinity(cat({"a": 3, "b": 1}), cat({"a": 1, "b": 1}))
+    (0.25, 'a')
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from datasketches import kll_doubles_sketch
+
+from loopml.data.statistics import FeatureStatistics, HistogramType, NumericStatistics, StringStatistics
+from loopml.errors import InvalidInput
+
+__all__ = [
+    "NOISE_SAFETY",
+    "Comparator",
+    "ComparatorType",
+    "DriftSkewInfo",
+    "compare",
+    "jensen_shannon",
+    "l_infinity",
+]
+
+NOISE_SAFETY = 4.0
+QUANTILE_BINS = 10
+_EPS = 1e-6
+
+
+class ComparatorType(enum.StrEnum):
+    """Distance used by a comparator (schema spelling)."""
+
+    L_INFINITY = "l_infinity"
+    JENSEN_SHANNON = "jensen_shannon"
+    PSI = "psi"
+    KS = "ks"
+    WASSERSTEIN = "wasserstein"
+
+    @property
+    def report_name(self) -> str:
+        """The name in ``drift_skew`` entries (TFDV spelling where TFDV has one)."""
+        return _REPORT_NAMES[self]
+
+    @property
+    def anomaly_kind(self) -> str:
+        """The anomaly kind raised when the distance is too high."""
+        return f"COMPARATOR_{_REPORT_NAMES[self]}_HIGH"
+
+
+_REPORT_NAMES = {
+    ComparatorType.L_INFINITY: "L_INFTY",
+    ComparatorType.JENSEN_SHANNON: "JENSEN_SHANNON_DIVERGENCE",
+    ComparatorType.PSI: "PSI",
+    ComparatorType.KS: "KS",
+    ComparatorType.WASSERSTEIN: "NORMALIZED_WASSERSTEIN",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparator:
+    """A drift or skew check of one feature: distance type, threshold, and JSD method."""
+
+    type: ComparatorType
+    threshold: float
+    method: str = "quantile"
+
+    def __post_init__(self) -> None:
+        if not (self.threshold >= 0 and math.isfinite(self.threshold)):
+            raise InvalidInput(f"comparator threshold must be a finite number >= 0. Got {self.threshold!r}.")
+        if self.method not in ("quantile", "tfdv"):
+            raise InvalidInput(f"comparator method must be 'quantile' or 'tfdv'. Got {self.method!r}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftSkewInfo:
+    """One comparator run (fired or not), as in TFDV's ``DriftSkewInfo``."""
+
+    feature: str
+    comparison: str
+    type: str
+    value: float
+    threshold: float
+    effective_threshold: float
+    is_anomalous: bool
+    method: str = ""
+    arg_max: str | None = None
+    note: str = ""
+
+
+# --- categorical -----------------------------------------------------------------------------
+
+
+def _normalised(stats: StringStatistics) -> dict[str, float]:
+    freqs = stats.frequencies()
+    total = sum(freqs.values())
+    return {k: v / total for k, v in freqs.items()} if total else {}
+
+
+def l_infinity(current: StringStatistics, baseline: StringStatistics) -> tuple[float, str | None]:
+    """TFDV's L-infinity distance and the value where it is reached."""
+    a, b = _normalised(current), _normalised(baseline)
+    best, arg = 0.0, None
+    for value in sorted(a.keys() | b.keys()):
+        diff = abs(a.get(value, 0.0) - b.get(value, 0.0))
+        if diff > best:
+            best, arg = diff, value
+    return best, arg
+
+
+def _jsd(p: np.ndarray, q: np.ndarray) -> float:
+    p = p / p.sum() if p.sum() > 0 else p
+    q = q / q.sum() if q.sum() > 0 else q
+    m = (p + q) / 2
+
+    def kl(x: np.ndarray) -> float:
+        mask = x > 0
+        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
+
+    return max(0.0, (kl(p) + kl(q)) / 2)
+
+
+def _noise_floor(bins: int, n: float, m: float, rank_error: float = 0.0) -> float:
+    if n <= 0 or m <= 0:
+        return 0.0
+    sampling = (bins - 1) * (1 / n + 1 / m) / (8 * math.log(2))
+    sketch = (bins - 1) * bins * rank_error**2 / (8 * math.log(2))
+    return NOISE_SAFETY * (sampling + sketch)
+
+
+def _l_infinity_floor(current: StringStatistics, baseline: StringStatistics) -> float:
+    # Each frequency difference has standard deviation sqrt(p(1-p)(1/n+1/m)); NOISE_SAFETY of them.
+    n = sum(current.frequencies().values())
+    m = sum(baseline.frequencies().values())
+    if n <= 0 or m <= 0:
+        return 0.0
+    a, b = _normalised(current), _normalised(baseline)
+    p = max((a.get(k, 0.0) + b.get(k, 0.0)) / 2 for k in a.keys() | b.keys())
+    return NOISE_SAFETY * math.sqrt(min(p, 0.5) * (1 - min(p, 0.5)) * (1 / n + 1 / m))
+
+
+def _categorical_jsd(current: StringStatistics, baseline: StringStatistics) -> tuple[float, int]:
+    a, b = current.frequencies(), baseline.frequencies()
+    keys = sorted(a.keys() | b.keys())
+    p = np.array([a.get(k, 0.0) for k in keys])
+    q = np.array([b.get(k, 0.0) for k in keys])
+    return _jsd(p, q), len(keys)
+
+
+# --- numeric -----------------------------------------------------------------------------------
+
+
+def _sketch(stats: NumericStatistics) -> kll_doubles_sketch | None:
+    raw = stats.sketch_bytes()
+    return kll_doubles_sketch.deserialize(raw) if raw else None
+
+
+def _rank_error(sk: kll_doubles_sketch) -> float:
+    # A 99%-confidence bound; typical errors are about a third of it.
+    return sk.normalized_rank_error(True) / 3 if sk.is_estimation_mode() else 0.0
+
+
+def _quantile_masses(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> tuple[np.ndarray, np.ndarray]:
+    ranks = list(np.linspace(0, 1, QUANTILE_BINS + 1)[1:-1])
+    edges = sorted(set(float(x) for x in base.get_quantiles(ranks)))
+    p = np.diff(np.asarray(cur.get_cdf(edges, True), dtype=np.float64), prepend=0.0)
+    q = np.diff(np.asarray(base.get_cdf(edges, True), dtype=np.float64), prepend=0.0)
+    return np.clip(p, 0, None), np.clip(q, 0, None)
+
+
+def _rebucket(edges: np.ndarray, stats: NumericStatistics) -> np.ndarray:
+    hist = stats.histogram(HistogramType.STANDARD)
+    out = np.zeros(len(edges) - 1)
+    if hist is None:
+        return out
+    for b in hist.buckets:
+        if b.high_value <= b.low_value:  # a single-value bucket: all mass at one point
+            idx = min(max(int(np.searchsorted(edges, b.low_value, side="right")) - 1, 0), len(out) - 1)
+            out[idx] += b.sample_count
+            continue
+        lo = np.clip(edges[:-1], b.low_value, b.high_value)
+        hi = np.clip(edges[1:], b.low_value, b.high_value)
+        out += b.sample_count * (hi - lo) / (b.high_value - b.low_value)
+    return out
+
+
+def _tfdv_jsd(current: NumericStatistics, baseline: NumericStatistics) -> float:
+    edges: set[float] = set()
+    for s in (current, baseline):
+        hist = s.histogram(HistogramType.STANDARD)
+        if hist is not None:
+            for b in hist.buckets:
+                edges.update((b.low_value, b.high_value))
+    if len(edges) < 2:
+        return 0.0 if edges else 1.0
+    grid = np.array(sorted(edges))
+    return _jsd(_rebucket(grid, current), _rebucket(grid, baseline))
+
+
+def _psi(p: np.ndarray, q: np.ndarray) -> float:
+    p = np.clip(p / max(p.sum(), _EPS), _EPS, None)
+    q = np.clip(q / max(q.sum(), _EPS), _EPS, None)
+    return float(np.sum((p - q) * np.log(p / q)))
+
+
+def _ks(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> float:
+    ranks = list(np.linspace(0, 1, 201))
+    points = sorted(
+        set(float(x) for x in cur.get_quantiles(ranks)) | set(float(x) for x in base.get_quantiles(ranks))
+    )
+    fa = np.asarray(cur.get_cdf(points, True)[:-1])
+    fb = np.asarray(base.get_cdf(points, True)[:-1])
+    return float(np.max(np.abs(fa - fb)))
+
+
+def _wasserstein(cur: kll_doubles_sketch, base: kll_doubles_sketch, scale: float) -> float:
+    ranks = list((np.arange(1000) + 0.5) / 1000)
+    qa = np.asarray(cur.get_quantiles(ranks))
+    qb = np.asarray(base.get_quantiles(ranks))
+    w = float(np.mean(np.abs(qa - qb)))
+    return w / scale if scale > 0 else (0.0 if w == 0 else math.inf)
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+def _info(
+    feature: str,
+    comparison: str,
+    comparator: Comparator,
+    value: float,
+    floor: float,
+    arg: str | None = None,
+    note: str = "",
+) -> DriftSkewInfo:
+    effective = max(comparator.threshold, floor)
+    return DriftSkewInfo(
+        feature=feature,
+        comparison=comparison,
+        type=comparator.type.report_name,
+        value=value,
+        threshold=comparator.threshold,
+        effective_threshold=effective,
+        is_anomalous=value > effective,
+        method=comparator.method if comparator.type is ComparatorType.JENSEN_SHANNON else "",
+        arg_max=arg,
+        note=note,
+    )
+
+
+def compare(
+    current: FeatureStatistics, baseline: FeatureStatistics, comparator: Comparator, *, comparison: str
+) -> DriftSkewInfo:
+    """Run ``comparator`` on one feature of two statistics (``comparison`` is ``drift`` or ``skew``).
+
+    A feature that is numeric on one side and categorical on the other is at distance 1 (the
+    maximum of L-infinity and JSD) with a note; TFDV reports the type change as its own anomaly.
+    """
+    name, kind = current.name, comparator.type
+    cs, bs = current.string_stats, baseline.string_stats
+    cn, bn = current.num_stats, baseline.num_stats
+    if kind is ComparatorType.L_INFINITY or (cs is not None and bs is not None):
+        if cs is None or bs is None:
+            return _info(name, comparison, comparator, 1.0, 0.0, note="type changed: not comparable")
+        if kind is ComparatorType.L_INFINITY:
+            value, arg = l_infinity(cs, bs)
+            return _info(name, comparison, comparator, value, _l_infinity_floor(cs, bs), arg=arg)
+        value, bins = _categorical_jsd(cs, bs)
+        p, q = np.array(list(cs.frequencies().values())), np.array(list(bs.frequencies().values()))
+        if kind is ComparatorType.PSI:
+            a, b = cs.frequencies(), bs.frequencies()
+            keys = sorted(a.keys() | b.keys())
+            return _info(
+                name,
+                comparison,
+                comparator,
+                _psi(np.array([a.get(k, 0.0) for k in keys]), np.array([b.get(k, 0.0) for k in keys])),
+                0.0,
+            )
+        floor = _noise_floor(bins, p.sum(), q.sum()) if comparator.method == "quantile" else 0.0
+        return _info(name, comparison, comparator, value, floor)
+    if cn is None or bn is None:
+        return _info(name, comparison, comparator, 1.0, 0.0, note="type changed: not comparable")
+    if kind is ComparatorType.JENSEN_SHANNON and comparator.method == "tfdv":
+        return _info(name, comparison, comparator, _tfdv_jsd(cn, bn), 0.0)
+    cur, base = _sketch(cn), _sketch(bn)
+    if cur is None or base is None:
+        value = 0.0 if cur is None and base is None else 1.0
+        return _info(name, comparison, comparator, value, 0.0, note="no finite values on one side")
+    if kind is ComparatorType.KS:
+        return _info(name, comparison, comparator, _ks(cur, base), 0.0)
+    if kind is ComparatorType.WASSERSTEIN:
+        return _info(name, comparison, comparator, _wasserstein(cur, base, bn.std_dev), 0.0)
+    p, q = _quantile_masses(cur, base)
+    if kind is ComparatorType.PSI:
+        return _info(name, comparison, comparator, _psi(p, q), 0.0)
+    floor = _noise_floor(len(p), cur.n, base.n, max(_rank_error(cur), _rank_error(base)))
+    return _info(name, comparison, comparator, _jsd(p, q), floor)
+
+
+def jensen_shannon(
+    current: FeatureStatistics, baseline: FeatureStatistics, *, method: str = "quantile"
+) -> float:
+    """Jensen-Shannon divergence (base 2) of one feature between two statistics."""
+    comparator = Comparator(type=ComparatorType.JENSEN_SHANNON, threshold=0.0, method=method)
+    return compare(current, baseline, comparator, comparison="drift").value

@@ -1,0 +1,85 @@
+"""The ``local`` engine: a process pool over files / row groups, partial accumulators merged.
+
+Workers come from a ``forkserver`` (``spawn`` where that does not exist) that preloads the
+statistics kernel once, with ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``
+set to 1 in its environment before NumPy is imported there (BLAS thread pools busy-wait and halve
+throughput otherwise; see SCALE-OUT.md). Forking from a clean server keeps pyarrow's threads of
+this process out of the children. One unit, ``max_workers=1``, or less than
+:data:`MIN_PARALLEL_BYTES` of input runs in this process: starting workers costs about a second,
+more than it saves on small data.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+
+from loopml.data.accumulator import StatisticsAccumulator
+from loopml.data.engines._work import accumulate, split_units
+from loopml.data.sources import BATCH_ROWS, WorkUnit
+
+__all__ = ["run_local"]
+
+MIN_PARALLEL_BYTES = 128 * 1024 * 1024
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Children spawned inside inherit one-thread BLAS settings; this process's env is restored."""
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["loopml.data.engines._work"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def run_local(
+    units: Sequence[WorkUnit],
+    *,
+    max_workers: int | None = None,
+    batch_rows: int = BATCH_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> StatisticsAccumulator:
+    """Accumulate statistics of ``units`` with up to ``max_workers`` processes (default: CPU count).
+
+    ``progress(done, total)`` is called as groups of units finish.
+    """
+    workers = max_workers or os.cpu_count() or 1
+    small = max_workers is None and sum(u.size_bytes for u in units) < MIN_PARALLEL_BYTES
+    if workers <= 1 or len(units) <= 1 or small:
+        acc = accumulate(units, batch_rows)
+        if progress is not None:
+            progress(1, 1)
+        return acc
+    groups = split_units(units, workers * 2)
+    context = _context()
+    total = StatisticsAccumulator()
+    with _single_threaded_children():
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=context)
+        futures = [pool.submit(accumulate, group, batch_rows) for group in groups]
+    with pool:
+        for done, future in enumerate(futures, start=1):  # in order: results do not depend on timing
+            total.merge(future.result())
+            if progress is not None:
+                progress(done, len(futures))
+    return total

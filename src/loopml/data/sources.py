@@ -1,0 +1,200 @@
+"""Opening data for statistics: files, folders, hive partitions, pandas and Arrow objects.
+
+A :class:`DataSource` splits the data into :class:`WorkUnit` s (one CSV file, or a group of Parquet
+row groups) that engines process independently; each unit streams Arrow record batches, so memory
+is bounded by the batch size, not the data size. Read errors become :class:`InvalidInput` naming the
+file and, where pyarrow reports it, the row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from loopml.errors import InvalidInput
+
+__all__ = ["DataInput", "DataSource", "WorkUnit", "open_source"]
+
+BATCH_ROWS = 65_536
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+DataInput: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pa.Table | Any
+"""A path, paths, a folder, a pandas DataFrame (any object with ``columns``) or a pyarrow Table."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkUnit:
+    """An independently processable piece of a dataset (picklable: engines ship it to workers)."""
+
+    label: str
+    fragment: ds.Fragment | None = None
+    schema: pa.Schema | None = None
+    table: pa.Table | None = None
+    file_format: str = ""
+    size_bytes: int = 0
+
+    def batches(self, *, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Stream this unit's record batches.
+
+        Raises:
+            InvalidInput: the bytes cannot be read or converted (names the file and pyarrow's reason).
+        """
+        if self.table is not None:
+            yield from self.table.to_batches(max_chunksize=batch_rows)
+            return
+        assert self.fragment is not None
+        try:
+            yield from self.fragment.to_batches(schema=self.schema, batch_size=batch_rows)
+        except (pa.ArrowException, OSError) as err:
+            raise InvalidInput(
+                f"Cannot read {self.label}: {err}. Fix the file (consistent columns, types and encoding) "
+                "or exclude it."
+            ) from err
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataSource:
+    """Data resolved into work units, with the unified Arrow schema."""
+
+    schema: pa.Schema
+    units: tuple[WorkUnit, ...]
+    paths: tuple[str, ...] = ()
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    raise InvalidInput(
+        f"Cannot tell the format of {str(path)!r}: expected a name ending in "
+        f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}. Pass format='csv' or 'parquet'."
+    )
+
+
+def _files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+
+
+def _resolve_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None) -> tuple[list[str], str]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = _files_under(p)
+            if not found:
+                raise InvalidInput(f"Folder {str(p)!r} holds no data files. Point at CSV or Parquet files.")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InvalidInput(f"No such file or folder: {str(p)!r}. Check the path.")
+    fmt = file_format or _format_of(files[0])
+    if fmt not in ("csv", "parquet"):
+        raise InvalidInput(f"format must be 'csv' or 'parquet'. Got {fmt!r}.")
+    for f in files:
+        if f.stat().st_size == 0:
+            raise InvalidInput(f"{str(f)!r} is empty (0 bytes): there is no data to profile.")
+    return [str(f) for f in files], fmt
+
+
+def _check_binary_columns(dataset: ds.Dataset, files: list[str]) -> None:
+    """CSV columns inferred as binary mean invalid UTF-8: name the file, column and line."""
+    bad = [f.name for f in dataset.schema if pa.types.is_binary(f.type)]
+    if not bad:
+        return
+    for path in files:
+        table = ds.dataset(path, format="csv", schema=dataset.schema).to_table(columns=bad)
+        for name in bad:
+            for row, value in enumerate(table.column(name).to_pylist()):
+                if value is None:
+                    continue
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise InvalidInput(
+                        f"{path!r}, line {row + 2}, column {name!r}: invalid UTF-8 ({err.reason} at byte "
+                        f"{err.start}). Re-encode the file as UTF-8."
+                    ) from err
+
+
+def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None) -> DataSource:
+    files, fmt = _resolve_paths(paths, file_format)
+    partitioning = "hive" if any(Path(p).is_dir() for p in paths) else None
+    try:
+        if len(paths) == 1 and Path(paths[0]).is_dir():
+            dataset = ds.dataset(
+                str(paths[0]), format=fmt, partitioning=partitioning, exclude_invalid_files=False
+            )
+        else:
+            dataset = ds.dataset(files, format=fmt)
+    except (pa.ArrowException, OSError) as err:
+        raise InvalidInput(f"Cannot read {', '.join(files[:3])}: {err}. Fix or exclude the file.") from err
+    if fmt == "csv":
+        _check_binary_columns(dataset, files)
+    units: list[WorkUnit] = []
+    for fragment in dataset.get_fragments():
+        if fmt == "parquet":
+            try:
+                pieces = fragment.split_by_row_group()
+            except (pa.ArrowException, OSError) as err:
+                raise InvalidInput(f"Cannot read {fragment.path!r}: {err}.") from err
+            for i, piece in enumerate(pieces):
+                units.append(
+                    WorkUnit(
+                        label=f"{piece.path} (row group {i})",
+                        fragment=piece,
+                        schema=dataset.schema,
+                        file_format=fmt,
+                        size_bytes=piece.row_groups[0].total_byte_size if piece.row_groups else 0,
+                    )
+                )
+        else:
+            units.append(
+                WorkUnit(
+                    label=fragment.path,
+                    fragment=fragment,
+                    schema=dataset.schema,
+                    file_format=fmt,
+                    size_bytes=os.path.getsize(fragment.path),
+                )
+            )
+    return DataSource(schema=dataset.schema, units=tuple(units), paths=tuple(files))
+
+
+def open_source(data: DataInput, *, file_format: str | None = None) -> DataSource:
+    """Resolve ``data`` (path(s), folder, pandas DataFrame or Arrow table) into work units.
+
+    Args:
+        data: A path, a list of paths, a folder (hive partitions are read as columns), a
+            ``pandas.DataFrame`` or a ``pyarrow.Table``.
+        file_format: ``"csv"`` or ``"parquet"``; default from the file names.
+
+    Raises:
+        InvalidInput: missing or empty files, unknown format, unreadable data.
+    """
+    if isinstance(data, pa.Table):
+        return DataSource(schema=data.schema, units=(WorkUnit(label="<arrow table>", table=data),))
+    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise InvalidInput(
+                f"Cannot convert the DataFrame to Arrow: {err}. Give each column one type."
+            ) from err
+        return DataSource(schema=table.schema, units=(WorkUnit(label="<pandas DataFrame>", table=table),))
+    if isinstance(data, str | os.PathLike):
+        return _from_paths([data], file_format)
+    if isinstance(data, Sequence) and data and all(isinstance(p, str | os.PathLike) for p in data):
+        return _from_paths(list(data), file_format)
+    raise InvalidInput(
+        f"Cannot read data of type {type(data).__name__}. Pass a path, a list of paths, a folder, "
+        "a pandas DataFrame or a pyarrow Table."
+    )

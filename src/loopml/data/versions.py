@@ -1,0 +1,232 @@
+"""Dataset versions: immutable, content-hashed registrations of files, and their lineage.
+
+A version is a ``Dataset`` artifact (versioned per name) whose content is a JSON manifest stored in
+the blob store: every file's relative path, SHA-256, size and URI (copied into the store, or
+referenced in place with ``by_reference=True``), plus row count, Arrow schema and source.
+Registering records an execution (``DatasetAdd``) with the version as OUTPUT; statistics, schemas
+and anomalies computed for a version are recorded with :meth:`DatasetVersions.record`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from loopml.artifacts import BlobStore
+from loopml.data.sources import _resolve_paths
+from loopml.errors import InvalidInput, NotFound
+from loopml.store.entities import Artifact, EventType, ExecutionState
+from loopml.store.repositories import Store
+
+__all__ = ["DATASET_TYPE", "DatasetDiff", "DatasetFile", "DatasetVersion", "DatasetVersions", "parse_ref"]
+
+DATASET_TYPE = "Dataset"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetFile:
+    """One file of a dataset version."""
+
+    path: str
+    sha256: str
+    size: int
+    uri: str
+    is_reference: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetVersion:
+    """A registered, immutable dataset version."""
+
+    name: str
+    version: int
+    artifact_id: str
+    files: tuple[DatasetFile, ...]
+    num_rows: int
+    arrow_schema: str
+    file_format: str
+    source: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetDiff:
+    """What changed between two versions."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+    rows_before: int
+    rows_after: int
+    schema_changed: bool
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@VERSION`` → (name, version or None).
+
+    Raises:
+        InvalidInput: the version is not a positive integer.
+    """
+    name, _, version = ref.partition("@")
+    if not version:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidInput(f"Dataset version must be a positive integer, as in {name}@3. Got {version!r}.")
+    return name, int(version)
+
+
+class DatasetVersions:
+    """Registers and reads dataset versions in a metadata store and a blob store."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self._store, self._blobs = store, blobs
+
+    def add(self, name: str, path: str | os.PathLike[str], *, by_reference: bool = False) -> DatasetVersion:
+        """Register the file or folder at ``path`` as the next version of ``name``.
+
+        Raises:
+            InvalidInput: bad name, or missing / empty / unknown-format files.
+        """
+        if not name or "@" in name or "/" in name:
+            raise InvalidInput(f"Dataset name must be non-empty without '@' or '/'. Got {name!r}.")
+        root = Path(path)
+        files, fmt = _resolve_paths([root], None)
+        dataset = ds.dataset(str(root), format=fmt, partitioning="hive" if root.is_dir() else None)
+        num_rows = dataset.count_rows()
+        entries = []
+        for f in files:
+            rel = os.path.relpath(f, root) if root.is_dir() else Path(f).name
+            ref = self._blobs.reference(str(Path(f).absolute())) if by_reference else self._blobs.put_file(f)
+            entries.append(
+                DatasetFile(
+                    path=rel, sha256=ref.sha256, size=ref.size, uri=ref.uri, is_reference=ref.is_reference
+                )
+            )
+        manifest = {
+            "files": [vars_of(e) for e in entries],
+            "num_rows": num_rows,
+            "arrow_schema": str(dataset.schema),
+            "file_format": fmt,
+            "source": str(root.absolute()),
+        }
+        blob = self._blobs.put_bytes(json.dumps(manifest, sort_keys=True).encode(), label=f"dataset {name}")
+        execution = self._store.lineage.create_execution(type="DatasetAdd", name=f"add {name}")
+        artifact = self._store.artifacts.create(
+            type=DATASET_TYPE,
+            name=name,
+            uri=blob.uri,
+            sha256=blob.sha256,
+            size=blob.size,
+            versioned=True,
+            properties={
+                "num_rows": num_rows,
+                "files": len(entries),
+                "bytes": sum(e.size for e in entries),
+                "file_format": fmt,
+                "source": manifest["source"],
+                "by_reference": by_reference,
+                "execution_id": execution.execution_id,
+            },
+        )
+        self._store.lineage.add_events(
+            execution.execution_id, [(artifact.artifact_id, EventType.OUTPUT, "dataset")]
+        )
+        self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
+        return self._version(artifact)
+
+    def _version(self, artifact: Artifact) -> DatasetVersion:
+        if artifact.sha256 is None:
+            raise InvalidInput(f"Dataset artifact {artifact.artifact_id} has no manifest hash.")
+        manifest = json.loads(self._blobs.read_bytes(artifact.sha256, label=f"dataset {artifact.name}"))
+        return DatasetVersion(
+            name=artifact.name,
+            version=artifact.version or 0,
+            artifact_id=artifact.artifact_id,
+            files=tuple(DatasetFile(**f) for f in manifest["files"]),
+            num_rows=int(manifest["num_rows"]),
+            arrow_schema=manifest["arrow_schema"],
+            file_format=manifest["file_format"],
+            source=manifest["source"],
+            created_at=artifact.created_at,
+        )
+
+    def get(self, ref: str) -> DatasetVersion:
+        """The version ``NAME@N`` (or the latest of ``NAME``).
+
+        Raises:
+            NotFound: no such dataset or version.
+        """
+        name, version = parse_ref(ref)
+        artifact = self._store.artifacts.find_version(DATASET_TYPE, name, version)
+        if artifact is None:
+            raise NotFound(f"No dataset {ref!r}; `loopml data list` shows the registered ones.")
+        return self._version(artifact)
+
+    def list(self, name: str | None = None) -> list[Artifact]:
+        """The dataset artifacts (all names, or one), newest last."""
+        return list(self._store.artifacts.list(type=DATASET_TYPE, name=name).items)
+
+    def diff(self, before: str, after: str) -> DatasetDiff:
+        """Files added, removed and changed (by hash) between two versions, and row counts."""
+        a, b = self.get(before), self.get(after)
+        fa, fb = {f.path: f.sha256 for f in a.files}, {f.path: f.sha256 for f in b.files}
+        return DatasetDiff(
+            added=tuple(sorted(fb.keys() - fa.keys())),
+            removed=tuple(sorted(fa.keys() - fb.keys())),
+            changed=tuple(sorted(k for k in fa.keys() & fb.keys() if fa[k] != fb[k])),
+            rows_before=a.num_rows,
+            rows_after=b.num_rows,
+            schema_changed=a.arrow_schema != b.arrow_schema,
+        )
+
+    @contextmanager
+    def materialize(self, version: DatasetVersion) -> Iterator[Path]:
+        """A local folder (or file) holding the version's files, verified; temporary for copies."""
+        if all(f.is_reference for f in version.files) and Path(version.source).exists():
+            yield Path(version.source)
+            return
+        with tempfile.TemporaryDirectory(prefix="loopml-dataset-") as tmp:
+            for f in version.files:
+                dest = Path(tmp) / f.path
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self._blobs.get_file(f.sha256, dest, label=f"{version.name}@{version.version}:{f.path}")
+            single = len(version.files) == 1 and "/" not in version.files[0].path
+            yield Path(tmp) / version.files[0].path if single else Path(tmp)
+
+    def record(
+        self, version: DatasetVersion | None, outputs: Mapping[str, tuple[str, Path]], *, execution_type: str
+    ) -> str:
+        """Record an execution with ``version`` as INPUT and each output file (role → (type, path))
+        stored as an artifact and linked as OUTPUT; returns the execution id."""
+        execution = self._store.lineage.create_execution(type=execution_type, name=execution_type)
+        events: list[tuple[str, EventType, str]] = []
+        if version is not None:
+            events.append((version.artifact_id, EventType.INPUT, "dataset"))
+        for role, (atype, path) in outputs.items():
+            ref = self._blobs.put_file(path, label=f"{atype} {path.name}")
+            name = version.name if version is not None else path.stem
+            art = self._store.artifacts.create(
+                type=atype, name=name, uri=ref.uri, sha256=ref.sha256, size=ref.size, versioned=True
+            )
+            events.append((art.artifact_id, EventType.OUTPUT, role))
+        self._store.lineage.add_events(execution.execution_id, events)
+        self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
+        return execution.execution_id
+
+
+def vars_of(entry: DatasetFile) -> dict[str, object]:
+    """A dataset file as a JSON-ready mapping."""
+    return {
+        "path": entry.path,
+        "sha256": entry.sha256,
+        "size": entry.size,
+        "uri": entry.uri,
+        "is_reference": entry.is_reference,
+    }

@@ -1,0 +1,62 @@
+"""The ray engine gives the same statistics as the local one on a partitioned dataset."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from loopml.data import compute_statistics
+from tests.data.conftest import make_frame
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    import ray  # the `ray` tier runs with the extra installed
+
+    with tempfile.TemporaryDirectory(prefix="lr", dir="/tmp") as tmp:  # short: Ray's socket paths
+        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False)
+        try:
+            yield
+        finally:
+            ray.shutdown()
+
+
+def test_ray_matches_local(local_ray: None, tmp_path: Path) -> None:
+    frame = make_frame(30_000, seed=5)
+    table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
+        "part", pa.array(np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])
+    )
+    ds.write_dataset(
+        table,
+        tmp_path,
+        format="parquet",
+        partitioning=["part"],
+        partitioning_flavor="hive",
+        max_rows_per_group=5000,
+        existing_data_behavior="overwrite_or_ignore",
+    )
+    local = compute_statistics(tmp_path, engine="local", max_workers=2)
+    on_ray = compute_statistics(tmp_path, engine="ray")
+    assert on_ray.num_examples == local.num_examples == len(frame)
+    for a, b in zip(local.features, on_ray.features, strict=True):
+        assert (a.name, a.type, a.num_non_missing, a.num_missing) == (
+            b.name,
+            b.type,
+            b.num_non_missing,
+            b.num_missing,
+        )
+        if a.num_stats is not None and b.num_stats is not None:
+            assert a.num_stats.mean == pytest.approx(b.num_stats.mean, rel=1e-12)
+            assert a.num_stats.std_dev == pytest.approx(b.num_stats.std_dev, rel=1e-9)
+            assert (a.num_stats.min, a.num_stats.max) == (b.num_stats.min, b.num_stats.max)
+            assert a.num_stats.median == pytest.approx(b.num_stats.median, abs=0.05 * a.num_stats.std_dev)
+        else:
+            assert a.string_stats == b.string_stats

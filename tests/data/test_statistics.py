@@ -1,0 +1,217 @@
+"""Statistics match exact numpy / pandas results where exact, and the KLL bounds where sketched."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from loopml.data import (
+    DatasetStatistics,
+    FeatureType,
+    HistogramType,
+    StatisticsAccumulator,
+    compute_statistics,
+)
+from loopml.data._numeric import KLL_RANK_ERROR
+from loopml.errors import InvalidInput
+from tests.data.conftest import make_frame
+
+
+def _rank(values: np.ndarray, x: float) -> float:
+    return float(np.searchsorted(np.sort(values), x, side="right")) / values.size
+
+
+def test_numeric_exact_and_sketched_figures(frame: pd.DataFrame) -> None:
+    stats = compute_statistics(frame)
+    assert stats.num_examples == len(frame)
+    for name in ("normal", "skewed", "discrete"):
+        col = frame[name].to_numpy(dtype=float)
+        f = stats.get_feature(name)
+        assert f.num_non_missing == len(col) and f.num_missing == 0
+        s = f.num_stats
+        assert s is not None
+        assert s.mean == pytest.approx(col.mean(), rel=1e-12)
+        assert s.std_dev == pytest.approx(col.std(), rel=1e-9)
+        assert (s.min, s.max) == (col.min(), col.max())
+        assert s.num_zeros == int((col == 0).sum())
+        assert abs(_rank(col, s.median) - 0.5) <= KLL_RANK_ERROR + 1 / 3
+        for q in s.quantiles:
+            lo = np.searchsorted(np.sort(col), q.value, side="left") / col.size
+            hi = np.searchsorted(np.sort(col), q.value, side="right") / col.size
+            assert lo - KLL_RANK_ERROR <= q.rank <= hi + KLL_RANK_ERROR
+        std = s.histogram(HistogramType.STANDARD)
+        assert std is not None and len(std.buckets) == 10
+        counts, _ = np.histogram(col, bins=10, range=(col.min(), col.max()))
+        got = np.array([b.sample_count for b in std.buckets])
+        assert np.abs(np.cumsum(got) - np.cumsum(counts)).max() <= 2 * KLL_RANK_ERROR * col.size + 1
+        assert sum(got) == pytest.approx(col.size)
+        qh = s.histogram(HistogramType.QUANTILES)
+        assert qh is not None and all(b.sample_count == col.size / 10 for b in qh.buckets)
+        assert f.type is (FeatureType.INT if name == "discrete" else FeatureType.FLOAT)
+        assert f.approximate  # 20k values: the sketch is in estimation mode, and says so
+
+
+def test_string_and_bool_exact(frame: pd.DataFrame) -> None:
+    stats = compute_statistics(frame)
+    color = stats.get_feature("color")
+    assert color.type is FeatureType.STRING
+    s = color.string_stats
+    assert s is not None and s.is_exact and not color.approximate
+    expected = frame["color"].value_counts()
+    assert s.unique == 4
+    assert [(v.value, v.frequency) for v in s.top_values] == [(k, float(c)) for k, c in expected.items()]
+    assert s.avg_length == pytest.approx(frame["color"].str.len().mean())
+    city = stats.get_feature("city").string_stats
+    assert city is not None and city.unique == frame["city"].nunique()
+    assert len(city.rank_histogram) == min(1000, city.unique)
+    flag = stats.get_feature("flag")
+    assert flag.type is FeatureType.BOOL
+    assert flag.string_stats is not None
+    assert flag.string_stats.frequencies()["true"] == frame["flag"].sum()
+
+
+def test_nulls_nan_inf_and_all_null_columns() -> None:
+    table = pa.table(
+        {
+            "x": pa.array([1.0, None, math.nan, math.inf, -math.inf, 0.0, 3.0]),
+            "empty": pa.nulls(7),
+            "s": pa.array([None] * 7, type=pa.string()),
+        }
+    )
+    stats = compute_statistics(table)
+    x = stats.get_feature("x")
+    assert (x.num_non_missing, x.num_missing) == (6, 1)
+    s = x.num_stats
+    assert s is not None
+    assert (s.num_nan, s.num_pos_inf, s.num_neg_inf, s.num_zeros) == (1, 1, 1, 1)
+    assert (s.min, s.max) == (-math.inf, math.inf)
+    assert s.mean == pytest.approx(4 / 3) and s.std_dev == pytest.approx(np.std([1.0, 0.0, 3.0]))
+    for name in ("empty", "s"):
+        f = stats.get_feature(name)
+        assert (f.num_non_missing, f.num_missing) == (0, 7)
+    back = DatasetStatistics.from_json(stats.to_json())
+    assert back.get_feature("x").num_stats.max == math.inf  # type: ignore[union-attr]
+    assert back == stats
+
+
+def test_merge_equals_single_pass_and_pickles(frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    whole = StatisticsAccumulator()
+    whole.update(table)
+    parts = [StatisticsAccumulator() for _ in range(3)]
+    for i, batch in enumerate(table.to_batches(max_chunksize=3000)):
+        parts[i % 3].update(batch)
+    merged = pickle.loads(pickle.dumps(parts[0]))
+    for p in parts[1:]:
+        merged.merge(pickle.loads(pickle.dumps(p)))
+    a, b = whole.result(), merged.result()
+    assert a.num_examples == b.num_examples
+    for fa, fb in zip(a.features, b.features, strict=True):
+        assert (fa.num_non_missing, fa.num_missing) == (fb.num_non_missing, fb.num_missing)
+        if fa.num_stats is not None:
+            assert fb.num_stats is not None
+            assert fa.num_stats.mean == pytest.approx(fb.num_stats.mean, rel=1e-12)
+            assert fa.num_stats.std_dev == pytest.approx(fb.num_stats.std_dev, rel=1e-9)
+        else:
+            assert fa.string_stats == fb.string_stats
+
+
+def test_high_cardinality_switches_to_sketches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopml.data import _categorical
+
+    monkeypatch.setattr(_categorical, "EXACT_DISTINCT_CAP", 100_000)
+    monkeypatch.setattr(_categorical, "COMPACT_ROWS", 50_000)
+    n = 120_000
+    values = np.char.add("id", np.arange(n).astype(str))
+    values[:5000] = "hot"
+    stats = compute_statistics(pa.table({"id": values}))
+    f = stats.get_feature("id")
+    s = f.string_stats
+    assert s is not None and not s.is_exact and f.approximate
+    true_unique = n - 5000 + 1
+    assert abs(s.unique - true_unique) <= 0.05 * true_unique  # 3 standard errors of HLL lg_k=12
+    assert s.top_values[0].value == "hot"
+    assert abs(s.top_values[0].frequency - 5000) <= 0.001 * n
+
+
+def test_partitioned_parquet_and_csv_files_with_process_pool(tmp_path: Path, frame: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
+        "part", pa.array(np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])
+    )
+    ds.write_dataset(
+        table,
+        tmp_path / "hive",
+        format="parquet",
+        partitioning=["part"],
+        partitioning_flavor="hive",
+        max_rows_per_group=4000,
+    )
+    local = compute_statistics(tmp_path / "hive", max_workers=2)
+    single = compute_statistics(tmp_path / "hive", max_workers=1)
+    assert local.num_examples == single.num_examples == len(frame)
+    part = local.get_feature("part").string_stats
+    assert part is not None and part.unique == 3
+    for fa, fb in zip(local.features, single.features, strict=True):
+        if fa.num_stats is not None and fb.num_stats is not None:
+            assert fa.num_stats.mean == pytest.approx(fb.num_stats.mean, rel=1e-12)
+            assert (fa.num_stats.min, fa.num_stats.max) == (fb.num_stats.min, fb.num_stats.max)
+        else:
+            assert fa.string_stats == fb.string_stats
+    for i in range(2):
+        frame.iloc[i::2].to_csv(tmp_path / f"part{i}.csv", index=False)
+    csv = compute_statistics([tmp_path / "part0.csv", tmp_path / "part1.csv"], max_workers=2)
+    assert csv.num_examples == len(frame)
+    assert csv.get_feature("normal").num_stats.mean == pytest.approx(frame["normal"].mean())  # type: ignore[union-attr]
+    pq.write_table(table, tmp_path / "one.parquet", row_group_size=5000)
+    assert compute_statistics(tmp_path / "one.parquet").num_examples == len(frame)
+
+
+def test_many_columns() -> None:
+    table = pa.table({f"c{i}": pa.array([i, i + 1, None]) for i in range(10_000)})
+    stats = compute_statistics(table)
+    assert len(stats.features) == 10_000
+    assert stats.get_feature("c9999").num_stats.max == 10_000  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (b"a,b\n1,x\n2,y,z\n", "Expected 2 columns"),
+        (b"a,b\n1,x\n2,\xff\xfe\n", "line 3"),
+    ],
+)
+def test_bad_csv_names_file_and_reason(tmp_path: Path, content: bytes, words: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput, match=words) as info:
+        compute_statistics(path)
+    assert "bad.csv" in str(info.value)
+
+
+def test_mixed_types_after_first_block(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("a\n" + "1\n" * 1_200_000 + "oops\n")
+    with pytest.raises(InvalidInput, match=r"mixed\.csv.*oops"):
+        compute_statistics(path)
+
+
+def test_unknown_engine_and_input() -> None:
+    with pytest.raises(InvalidInput, match="engine must be one of"):
+        compute_statistics(pa.table({"x": [1]}), engine="spark")
+    with pytest.raises(InvalidInput, match="Cannot read data of type int"):
+        compute_statistics(3)
+    with pytest.raises(InvalidInput, match="No such file"):
+        compute_statistics("/nonexistent/x.csv")
+
+
+def test_frame_helper_is_deterministic() -> None:
+    assert make_frame(10, seed=3).equals(make_frame(10, seed=3))
