@@ -1,0 +1,457 @@
+"""The model registry: register verified, scanned packages; resolve ``models:/`` URIs; move aliases.
+
+:class:`ModelRegistry` ties the metadata store (models, versions, aliases, lineage), the blob
+store (package files, optionally encrypted at rest), the trust store (signing keys) and the
+:class:`~loopml.registry.policy.PromotionPolicy` together.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import EllipsisType
+from typing import Any, Protocol, runtime_checkable
+
+from loopml.artifacts import BlobStore, load_encryption_key
+from loopml.config import Settings
+from loopml.errors import IntegrityError, InvalidInput, NotFound, PolicyViolation, UnsafeArtifact
+from loopml.registry._storage import fetch_package, store_package
+from loopml.registry.package import ModelPackage, Predictor, load_model, verify_package
+from loopml.registry.package._manifest import CHECKSUMS_FILE, list_package_files
+from loopml.registry.package.verify import SignatureStatus
+from loopml.registry.policy import PromotionPolicy, VersionFacts
+from loopml.registry.signing import TrustStore
+from loopml.registry.uris import ModelUri, parse_model_uri
+from loopml.security.scan import scan_path
+from loopml.store.entities import (
+    Alias,
+    AliasEvent,
+    AliasEventResult,
+    EventType,
+    ExecutionState,
+    ModelVersion,
+    ModelVersionStatus,
+    RegisteredModel,
+)
+from loopml.store.repositories import RegistryStore
+
+__all__ = ["BlessingLike", "ModelRegistry"]
+
+MODEL_ARTIFACT_TYPE = "Model"
+PACKAGE_ARTIFACT_TYPE = "ModelPackage"
+BLESSING_ARTIFACT_TYPE = "Blessing"
+REGISTER_EXECUTION_TYPE = "register"
+
+
+@runtime_checkable
+class BlessingLike(Protocol):
+    """An evaluation verdict (e.g. :class:`loopml.analysis.Blessing`): ``passed`` and ``to_dict()``."""
+
+    @property
+    def passed(self) -> bool: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ModelRegistry:
+    """Registered models and versions over one metadata store and one blob store.
+
+    Args:
+        store: The metadata store (must provide ``store.models``).
+        blobs: Where package files go; encrypted at rest when it has an encryption key.
+        trust_store: Public keys allowed to sign models; without one no signature can verify.
+        policy: The promotion policy (default :class:`PromotionPolicy`).
+        cache_dir: Where :meth:`load` rebuilds packages (default: a temporary folder).
+    """
+
+    def __init__(
+        self,
+        store: RegistryStore,
+        blobs: BlobStore,
+        *,
+        trust_store: TrustStore | None = None,
+        policy: PromotionPolicy | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.trust_store = trust_store
+        self.policy = policy or PromotionPolicy()
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "loopml-models"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, store: RegistryStore | None = None, policy: PromotionPolicy | None = None
+    ) -> ModelRegistry:
+        """A registry on the settings' store and artifact root, trust store ``<home>/trust``,
+        cache ``<home>/cache/models``, and the encryption key ``settings.artifacts_encryption_key``."""
+        from loopml.store.sql import open_store
+
+        key = settings.artifacts_encryption_key
+        blobs = BlobStore(
+            settings.resolved_artifacts_url(), encryption_key=load_encryption_key(key) if key else None
+        )
+        home = settings.home.expanduser().absolute()
+        return cls(
+            store or open_store(settings.resolved_store_url()),
+            blobs,
+            trust_store=TrustStore(home / "trust"),
+            policy=policy,
+            cache_dir=home / "cache" / "models",
+        )
+
+    # -- registering ---------------------------------------------------------------------------
+
+    def register(
+        self,
+        source: Path | str | ModelPackage,
+        name: str,
+        *,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+        blessing: BlessingLike | str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        actor: str | None = None,
+        trusted_globals: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Verify, scan and store a package folder as the next version of ``name``.
+
+        Args:
+            source: The package folder (or a :class:`ModelPackage`).
+            name: The registered model's name (created on first use).
+            run_id: The run that produced the model.
+            execution_id: The pipeline execution that produced it.
+            blessing: A Blessing (stored as an artifact) or the id of a ``Blessing`` artifact.
+            description: Free text.
+            tags: Version tags.
+            actor: Who registers it.
+            trusted_globals: ``module.name`` globals the scanner should accept besides its allowlist.
+
+        Returns:
+            The new version.
+
+        Raises:
+            IntegrityError: files do not match ``checksums.json`` or the signature.
+            UnsafeArtifact: the scanner did not judge every file safe (nothing is stored).
+            NotFound: an unknown run, execution or blessing artifact.
+        """
+        root = source.path if isinstance(source, ModelPackage) else Path(source)
+        verified = verify_package(root, trust_store=self.trust_store)
+        self._scan_all(root, trusted_globals)
+        if execution_id is not None:
+            self.store.lineage.get_execution(execution_id)
+        blessing_id, passed = self._blessing(blessing, name=name, run_id=run_id)
+        stored = store_package(self.blobs, root, label=f"model {name!r}")
+        checksums = stored.files[CHECKSUMS_FILE]
+        package_artifact = self.store.artifacts.create(
+            type=PACKAGE_ARTIFACT_TYPE,
+            name=name,
+            uri=str(root.absolute()),
+            sha256=checksums.sha256,
+            size=checksums.size,
+            is_reference=True,
+            run_id=run_id,
+            properties={"flavor": verified.spec.flavor},
+        )
+        model_artifact = self.store.artifacts.create(
+            type=MODEL_ARTIFACT_TYPE,
+            name=name,
+            uri=stored.ref.uri,
+            sha256=stored.ref.sha256,
+            size=stored.ref.size,
+            run_id=run_id,
+            properties={
+                "registered_model": name,
+                "flavor": verified.spec.flavor,
+                "files": len(stored.files),
+                "encryption_key_id": self.blobs.encryption_key_id,
+            },
+            versioned=True,
+        )
+        signer = verified.signer
+        version = self.store.models.create_version(
+            name,
+            manifest_sha256=stored.ref.sha256,
+            flavor=verified.spec.flavor,
+            scan_verdict="safe",
+            artifact_id=model_artifact.artifact_id,
+            signature_key_id=signer.key_id if signer else None,
+            is_signed=verified.signature_status is SignatureStatus.VERIFIED,
+            blessing_artifact_id=blessing_id,
+            blessing_passed=passed,
+            run_id=run_id,
+            execution_id=execution_id,
+            description=description,
+            tags=tags,
+            properties={
+                "signer": signer.name if signer else None,
+                "metrics": dict(verified.spec.metrics),
+                "package_artifact_id": package_artifact.artifact_id,
+            },
+            created_by=actor,
+        )
+        self._record_lineage(version, package_artifact.artifact_id, model_artifact.artifact_id, blessing_id)
+        return version
+
+    def _scan_all(self, root: Path, trusted_globals: Iterable[str]) -> None:
+        trusted = tuple(trusted_globals)
+        for rel in list_package_files(root):
+            report = scan_path(root / rel, trusted_globals=trusted)
+            if not report.is_safe:
+                details = "; ".join(
+                    f"{f.kind.value}: {f.message}" + (f" (global {f.global_name})" if f.global_name else "")
+                    for f in report.findings[:5]
+                )
+                raise UnsafeArtifact(
+                    f"The scanner judged {rel!r} in {root} {report.verdict.value}: {details}. Nothing was "
+                    "registered; `loopml scan` shows the full report (unknown globals can be allowed "
+                    "explicitly with --trust-global module.name)."
+                )
+
+    def _record_lineage(
+        self, version: ModelVersion, package_id: str, model_id: str, blessing_id: str | None
+    ) -> None:
+        lineage = self.store.lineage
+        execution = lineage.create_execution(
+            type=REGISTER_EXECUTION_TYPE,
+            name=f"register {version.name}",
+            run_id=version.run_id,
+            properties={"model": version.name, "version": version.version},
+        )
+        events = [(package_id, EventType.INPUT, "package"), (model_id, EventType.OUTPUT, "model_version")]
+        if blessing_id is not None:
+            events.append((blessing_id, EventType.INPUT, "blessing"))
+        lineage.add_events(execution.execution_id, events)
+        lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
+
+    def _blessing(
+        self, blessing: BlessingLike | str | None, *, name: str, run_id: str | None
+    ) -> tuple[str | None, bool | None]:
+        """Store or look up a blessing; its artifact id and whether it passed."""
+        if blessing is None:
+            return None, None
+        if isinstance(blessing, str):
+            artifact = self.store.artifacts.get(blessing)
+            if artifact.type != BLESSING_ARTIFACT_TYPE:
+                raise InvalidInput(
+                    f"Artifact {blessing} is a {artifact.type!r}, not a {BLESSING_ARTIFACT_TYPE!r}; pass the "
+                    "id of the evaluation's Blessing artifact."
+                )
+            passed = artifact.properties.get("passed")
+            if not isinstance(passed, bool) and artifact.sha256 and not artifact.is_reference:
+                doc = json.loads(self.blobs.read_bytes(artifact.sha256, label=f"blessing {blessing}"))
+                passed = doc.get("passed", (doc.get("blessing") or {}).get("passed"))
+            if not isinstance(passed, bool):
+                raise InvalidInput(f"Blessing artifact {blessing} does not say whether it passed.")
+            return artifact.artifact_id, passed
+        if not isinstance(blessing, BlessingLike):
+            raise InvalidInput(
+                f"blessing must be a Blessing or a Blessing artifact id; got {type(blessing).__name__}."
+            )
+        doc = blessing.to_dict()
+        ref = self.blobs.put_bytes(json.dumps(doc, sort_keys=True).encode("utf-8"), label="blessing")
+        artifact = self.store.artifacts.create(
+            type=BLESSING_ARTIFACT_TYPE,
+            name=name,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            size=ref.size,
+            run_id=run_id,
+            properties={"passed": bool(blessing.passed)},
+            versioned=True,
+        )
+        return artifact.artifact_id, bool(blessing.passed)
+
+    def attach_blessing(self, name: str, version: int, blessing: BlessingLike | str) -> ModelVersion:
+        """Attach an evaluation's Blessing (object or artifact id) to an existing version."""
+        current = self.store.models.get_version(name, version)
+        blessing_id, passed = self._blessing(blessing, name=name, run_id=current.run_id)
+        return self.store.models.update_version(
+            name, version, blessing_artifact_id=blessing_id, blessing_passed=passed
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def resolve(self, uri: str | ModelUri) -> ModelVersion:
+        """The version a ``models:/`` URI points at.
+
+        Raises:
+            InvalidInput: a malformed URI (the accepted forms are listed).
+            NotFound: no such model, version or alias.
+        """
+        parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
+        models = self.store.models
+        if parsed.version is not None:
+            return models.get_version(parsed.name, parsed.version)
+        if parsed.is_latest:
+            latest = models.find_latest_version(parsed.name)
+            if latest is None:
+                raise NotFound(f"Model {parsed.name!r} has no READY version; register one first.")
+            return latest
+        assert parsed.alias is not None  # guaranteed by ModelUri
+        alias = models.find_alias(parsed.name, parsed.alias)
+        if alias is None:
+            known = ", ".join(a.alias for a in models.list_aliases(parsed.name)) or "none"
+            raise NotFound(
+                f"Model {parsed.name!r} has no alias {parsed.alias!r} (aliases: {known}); set it with "
+                f"`loopml models alias {parsed.name} {parsed.alias} VERSION`."
+            )
+        return models.get_version(parsed.name, alias.version)
+
+    def download(self, uri: str | ModelUri, dest: Path | str) -> Path:
+        """Rebuild the package of ``uri`` at ``dest`` (must not exist), verified before it appears.
+
+        Raises:
+            IntegrityError: a stored file does not match its hash, checksums or signature (named).
+            InvalidInput: ``dest`` exists.
+        """
+        version = self.resolve(uri)
+        target = Path(dest)
+        if target.exists():
+            raise InvalidInput(f"{target} already exists; pass a new folder to download into.")
+        label = f"models:/{version.name}/{version.version}"
+        work = Path(tempfile.mkdtemp(dir=_existing_parent(target), prefix=f".{target.name}.", suffix=".dl"))
+        try:
+            package = fetch_package(self.blobs, version.manifest_sha256, work / "pkg", label=label)
+            verify_package(package, trust_store=self.trust_store)
+            package.rename(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return target
+
+    def load(self, uri: str | ModelUri, *, trusted_globals: Iterable[str] = ()) -> Predictor:
+        """Resolve, download (verifying every file), scan and load a model.
+
+        Raises:
+            IntegrityError: a stored file was modified (nothing is deserialised).
+            UnsafeArtifact: the scanner refused a file, or code-running flavor without trusted signature.
+        """
+        version = self.resolve(uri)
+        slot = self.cache_dir / version.name / f"{version.version}-{version.manifest_sha256[:16]}"
+        fresh = slot.with_name(f"{slot.name}.new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        self.download(ModelUri(name=version.name, version=version.version), fresh)
+        old = slot.with_name(f"{slot.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if slot.exists():
+            slot.rename(old)
+        fresh.rename(slot)
+        shutil.rmtree(old, ignore_errors=True)
+        return load_model(slot, trust_store=self.trust_store, trusted_globals=trusted_globals)
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """The registered model ``name``."""
+        return self.store.models.get_model(name)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        return self.store.models.list_versions(name)
+
+    def search(self, *, name_like: str | None = None, tag: str | None = None) -> list[RegisteredModel]:
+        """Models whose name matches ``name_like`` (``%`` wildcard) and with ``tag`` (``k`` or ``k=v``)."""
+        found: list[RegisteredModel] = []
+        token: str | None = None
+        while True:
+            page = self.store.models.search_models(name_like=name_like, tag=tag, page_token=token)
+            found.extend(page.items)
+            token = page.next_page_token
+            if token is None:
+                return found
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def archive(
+        self, name: str, version: int, *, actor: str, force: bool = False, reason: str | None = None
+    ) -> ModelVersion:
+        """Archive a version (one holding an alias needs ``force``, which deletes its aliases, audited)."""
+        return self.store.models.archive_version(name, version, actor=actor, force=force, reason=reason)
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str | None = None,
+        expected_version: int | EllipsisType | None = ...,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` after the promotion policy allowed it.
+
+        The stored package is rebuilt and verified now (checksums always; the signature against
+        the current trust store when the alias requires a trusted signature).
+
+        Raises:
+            PolicyViolation: a rule refuses it (audited as refused), naming rule and remedy.
+            InvalidState: the version is archived (audited).
+            Conflict: ``expected_version`` no longer holds (audited).
+            IntegrityError: the stored package was modified.
+        """
+        target = self.store.models.get_version(name, version)
+        if target.status is not ModelVersionStatus.ARCHIVED:
+            try:
+                self.policy.enforce(alias, self._facts(target, alias))
+            except (PolicyViolation, IntegrityError) as err:
+                self.store.models.record_alias_event(
+                    name,
+                    alias,
+                    actor=actor,
+                    result=AliasEventResult.REFUSED,
+                    to_version=version,
+                    reason=reason,
+                    detail=str(err),
+                )
+                raise
+        return self.store.models.move_alias(
+            name, alias, version, actor=actor, expected_version=expected_version, reason=reason
+        )
+
+    def _facts(self, version: ModelVersion, alias: str) -> VersionFacts:
+        needs_signature = self.policy.requirements_for(alias).require_trusted_signature
+        signer = None
+        with tempfile.TemporaryDirectory(prefix="loopml-verify-") as tmp:
+            label = f"models:/{version.name}/{version.version}"
+            package = fetch_package(self.blobs, version.manifest_sha256, Path(tmp) / "pkg", label=label)
+            if needs_signature and version.is_signed and self.trust_store is not None:
+                try:
+                    signer = verify_package(package, trust_store=self.trust_store).signer
+                except IntegrityError:
+                    signer = None
+            else:
+                verify_package(package)
+        return VersionFacts(
+            name=version.name,
+            version=version.version,
+            signer=signer.name if signer else None,
+            is_signed=version.is_signed,
+            scan_verdict=version.scan_verdict,
+            blessing_passed=version.blessing_passed,
+        )
+
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        expected_version: int | EllipsisType | None = ...,
+    ) -> None:
+        """Remove an alias (audited)."""
+        self.store.models.delete_alias(
+            name, alias, actor=actor, expected_version=expected_version, reason=reason
+        )
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """Every alias change attempt of ``name`` (optionally one alias), oldest first."""
+        return self.store.models.alias_history(name, alias=alias)
+
+
+def _existing_parent(target: Path) -> Path:
+    parent = target.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
