@@ -1,0 +1,188 @@
+"""``loopml demo``: run the census pipeline end to end on the embedded defaults, then summarise it.
+
+``loopml demo --quickstart`` still runs the tracking quickstart (one tracked training run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+
+from loopml.analysis import EvaluationResult
+from loopml.artifacts import BlobStore
+from loopml.cli import _context
+from loopml.cli._errors import EXIT_CHECK_FAILED
+from loopml.cli._output import console, print_table
+from loopml.components import export_artifact
+from loopml.errors import InvalidInput
+from loopml.pipeline import PipelineRunner, PipelineRunResult, RichProgress, StepState
+from loopml.store import Store
+from loopml.store.sql import open_store
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+QUICKSTART = EXAMPLES / "quickstart" / "train.py"
+CENSUS = EXAMPLES / "census" / "pipeline.py"
+_SHOWN_METRICS = ("accuracy", "roc_auc", "recall", "false_positive_rate")
+_HEADERS = ("accuracy", "auc", "recall", "fpr")
+_SLICE_SPECS = ("overall", "SEX", "RAC1P")
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    if not path.is_file():
+        raise InvalidInput(
+            f"The demo needs the example at {path}, which is missing; run `loopml demo` from a source "
+            "checkout of loopml."
+        )
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"Cannot load the example from {path}.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _print_steps(result: PipelineRunResult) -> None:
+    ran = [s.name for s in result.steps if s.state is StepState.COMPLETE]
+    cached = [s.name for s in result.steps if s.state is StepState.CACHED]
+    console.print(
+        f"\n[bold]{result.run_name}[/]: {result.status.value} in {result.duration_s:.2f}s — "
+        f"{len(ran)} ran, {len(cached)} cached"
+    )
+    if ran:
+        console.print(f"  ran:    {', '.join(ran)}")
+    if cached:
+        console.print(f"  cached: {', '.join(cached)}")
+    for s in result.steps:
+        if s.state in (StepState.FAILED, StepState.SKIPPED):
+            console.print(f"  [red]{s.name} {s.state.value}[/]: {(s.error or '').splitlines()[0][:300]}")
+
+
+def _print_slices(evaluation: EvaluationResult, title: str) -> None:
+    rows = []
+    for s in evaluation.slices:
+        if s.spec not in _SLICE_SPECS:
+            continue
+        if not s.is_evaluated:
+            rows.append([s.key, s.count, *(["-"] * len(_SHOWN_METRICS)), "", "too small"])
+            continue
+        base = s.baseline.get("roc_auc") if s.baseline else None
+        rows.append(
+            [s.key, s.count, *(_fmt(s.value(m)) for m in _SHOWN_METRICS), _fmt(base) if base else "", ""]
+        )
+    print_table(title, ["slice", "n", *_HEADERS, "champion auc", "note"], rows)
+
+
+def _print_gaps(evaluation: EvaluationResult) -> None:
+    """One line per slice spec: the recall gap (equal opportunity) and positive-rate ratio."""
+    for gap in evaluation.fairness:
+        if gap.metric not in ("recall", "positive_rate") or gap.spec not in _SLICE_SPECS:
+            continue
+        ratio = f", ratio {gap.ratio:.2f}" if gap.metric == "positive_rate" and gap.ratio is not None else ""
+        console.print(
+            f"  fairness: {gap.metric} across {gap.spec}: {gap.min_slice} {gap.min_value:.3f} vs "
+            f"{gap.max_slice} {gap.max_value:.3f} (gap {gap.difference:.3f}{ratio})"
+        )
+
+
+def _export_reports(store: Store, blobs: BlobStore, result: PipelineRunResult, root: Path) -> dict[str, Path]:
+    """Copy each evaluation (JSON + HTML report) and model card of the run under ``root``."""
+    folders: dict[str, Path] = {}
+    for step in result.steps:
+        for output in ("evaluation", "model_card"):
+            artifact_id = step.outputs.get(output)
+            if artifact_id and step.component == "evaluate":
+                folders[f"{step.name}.{output}"] = export_artifact(
+                    store, blobs, artifact_id, root / step.name / output
+                )
+    return folders
+
+
+def _summary(store: Store, blobs: BlobStore, result: PipelineRunResult, home: Path) -> None:
+    _print_steps(result)
+    if not result.is_ok:
+        return
+    reports = _export_reports(store, blobs, result, home / "reports" / "census")
+    for step in result.steps:
+        if step.component != "evaluate":
+            continue
+        evaluation = EvaluationResult.load(reports[f"{step.name}.evaluation"] / "evaluation.json")
+        blessing = store.artifacts.get(step.outputs["blessing"]).properties
+        verdict = "[green]blessed[/]" if blessing.get("blessed") else "[red]not blessed[/]"
+        _print_slices(evaluation, f"{step.name}: metrics by slice ({verdict})")
+        for reason in blessing.get("reasons", []):
+            console.print(f"  [red]✗[/] {reason}")
+        _print_gaps(evaluation)
+    _print_push(store, result)
+    console.print("\n[bold]Reports[/] (HTML report + JSON per candidate, model cards):")
+    for key, folder in sorted(reports.items()):
+        console.print(f"  {key}: {folder}")
+
+
+def _print_push(store: Store, result: PipelineRunResult) -> None:
+    pushed_id = result.step("push").outputs.get("pushed_model", "")
+    pushed = store.artifacts.get(pushed_id).properties
+    chosen = result.step("select").outputs.get("model", "")
+    trainer = str(store.artifacts.get(chosen).properties.get("trainer", "")).rpartition(":")[2]
+    if pushed.get("pushed"):
+        name = pushed.get("model_name")
+        console.print(
+            f"\n[bold]Pushed[/] {trainer} as {name} (alias {pushed.get('alias')}), signed by key "
+            f"{str(pushed.get('signing_key_id'))[:12]}: artifact {pushed_id}"
+        )
+        console.print(f"  model URI: {_model_uri(store, pushed_id, pushed)}")
+    else:
+        console.print(f"\n[bold red]Not pushed[/]: {pushed.get('reason')}")
+    console.print(
+        f"\n[bold]Lineage[/]: `loopml lineage {pushed_id} --depth 20` walks back from the pushed model to "
+        f"the dataset version, statistics, schema, transform, training run and evaluation;\n"
+        f"  `loopml pipeline show {result.run_id}` shows the DAG with cache hits."
+    )
+
+
+def _model_uri(store: Store, pushed_id: str, pushed: Mapping[str, Any]) -> str:
+    uri = pushed.get("registry_uri")
+    if uri:
+        return str(uri)
+    artifact = store.artifacts.get(pushed_id)
+    return f"artifact:{artifact.name}@{artifact.version} ({artifact.artifact_id})"
+
+
+def demo(
+    quickstart: Annotated[
+        bool, typer.Option("--quickstart", help="Run the tracking quickstart instead of the census pipeline.")
+    ] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step, ignoring the cache.")] = False,
+) -> None:
+    """Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push)."""
+    settings = _context.settings()
+    if quickstart:
+        run_id = _load(QUICKSTART, "loopml_quickstart").main(settings)
+        console.print(f"\nDemo run {run_id}: `loopml runs show {run_id}` and `loopml lineage {run_id}`.")
+        return
+    census = _load(CENSUS, "loopml_census_pipeline")
+    home = settings.home.expanduser().absolute()
+    pipeline = census.pipeline(home=home)
+    console.print(f"loopml demo: census employment pipeline, home {home}")
+    store = open_store(settings.resolved_store_url())
+    try:
+        blobs = BlobStore(settings.resolved_artifacts_url())
+        runner = PipelineRunner(
+            store, blobs, progress=RichProgress(), store_url=settings.resolved_store_url()
+        )
+        result = runner.run(pipeline, no_cache=no_cache)
+        _summary(store, blobs, result, home)
+    finally:
+        store.close()
+    if not result.is_ok:
+        raise SystemExit(EXIT_CHECK_FAILED)
