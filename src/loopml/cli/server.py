@@ -1,0 +1,61 @@
+"""``loopml server``: serve the REST API (``loopml server init`` creates the first admin).
+
+Binds 127.0.0.1 by default and refuses any other address unless authentication is on.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from loopml.cli import _context
+from loopml.cli.server_init import init
+from loopml.errors import InvalidInput
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Serve the platform REST API.", invoke_without_command=True, no_args_is_help=False)
+app.command("init")(init)
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 5000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without authentication (loopback addresses only).")
+    ] = False,
+) -> None:
+    """Serve the REST API at http://HOST:PORT/api/v1 (OpenAPI: /api/v1/openapi.json)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from loopml.server import check_bind
+
+    auth_enabled = not no_auth
+    check_bind(host, auth_enabled=auth_enabled)
+    settings = _context.settings()
+    if workers > 1 and settings.resolved_store_url().startswith("sqlite:///:memory:"):
+        raise InvalidInput(
+            "An in-memory store cannot be shared by several workers; use a file or PostgreSQL."
+        )
+    import uvicorn
+
+    # Workers are separate processes: they rebuild the settings from the same environment.
+    os.environ["LOOPML_HOME"] = str(settings.home)
+    os.environ["LOOPML_SERVER_NO_AUTH"] = "1" if no_auth else "0"
+    typer.echo(
+        f"loopml server on http://{host}:{port}/api/v1 (store {settings.resolved_store_url()})", err=True
+    )
+    uvicorn.run(
+        "loopml.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

@@ -1,0 +1,47 @@
+"""Limits and policies of one server instance: body sizes, JSON depth, batch sizes, reference roots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopml.errors import InvalidInput
+
+__all__ = ["ServerConfig"]
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Request-safety limits of the REST API.
+
+    Attributes:
+        max_body_bytes: Largest JSON request body; larger bodies get 413.
+        max_artifact_bytes: Largest artifact upload; larger uploads get 413.
+        max_json_depth: Deepest nesting of arrays/objects in a JSON body; deeper gets 400.
+        max_batch_items: Most metrics (and, separately, params or tags) in one log-batch request.
+        reference_roots: URL prefixes an artifact registered by reference may point into, besides
+            the artifact root itself (e.g. ``("s3://datalake/",)``). Nothing else is accepted.
+
+    Example:
+        >>> ServerConfig(max_json_depth=8).max_json_depth
+        8
+    """
+
+    max_body_bytes: int = 16 * _MIB
+    max_artifact_bytes: int = 5 * 1024 * _MIB
+    max_json_depth: int = 32
+    max_batch_items: int = 10_000
+    reference_roots: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_artifact_bytes", "max_json_depth", "max_batch_items"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInput(f"Server setting {name} must be a positive integer; got {value!r}.")
+        for root in self.reference_roots:
+            if "://" not in root or root.startswith(("http://", "https://", "ftp://")):
+                raise InvalidInput(
+                    f"Reference root {root!r} must be a storage URL such as 's3://bucket/prefix/'; "
+                    "web URLs are never fetched."
+                )

@@ -1,0 +1,767 @@
+"""The server's security layer: authentication, rate limits, authorisation and audit, in one place.
+
+How the app factory installs it (S: this is the seam)::
+
+    from loopml.server._security import SecurityLayer
+
+    layer = SecurityLayer.from_settings(store, settings, auth_enabled=auth_enabled)
+    app = FastAPI(...)              # or Starlette
+    ...                             # add every route (with path templates, see below)
+    app.include_router(layer.router())   # optional: /api/v1/whoami, /api/v1/audit (admins)
+    layer.install(app)              # adds SecurityMiddleware; call it LAST so it runs FIRST
+
+What the app must do:
+
+* Register routes with Starlette/FastAPI path templates (``/api/v1/runs/{run_id}/metrics``); on
+  the first request the middleware compiles every template of ``app.routes`` (FastAPI's included
+  routers too) and matches each request itself, so it knows the template and its path
+  parameters before any handler runs. Name path parameters after what they hold:
+  ``experiment_id``, ``run_id``, ``model_name`` (or ``name`` under ``/models``), ``dataset``
+  (or ``name`` under ``/datasets``), ``alias``. :func:`rule_for` turns (method, template) into
+  the permission, the target resource and the rate-limit class; :data:`ROUTE_RULES` lists the
+  routes whose rule is not the default one (POST searches that only read, uploads, alias moves,
+  admin routes). A test asserts every route of the app gets a rule.
+* Put a target that is not in the path in the JSON body under the field named in
+  :data:`ROUTE_RULES` (``experiment_id`` for ``POST /api/v1/runs``, ``name`` for
+  ``POST /api/v1/models``); only those routes have their body read here (at most
+  :data:`MAX_INSPECTED_BODY` bytes, then replayed unchanged to the handler).
+* Handlers read the caller with :func:`principal_of(request) <principal_of>` (for
+  ``created_by`` / alias ``actor`` fields); they never check permissions themselves.
+* ``/healthz`` and ``/readyz`` are open; everything else (the OpenAPI document included) needs
+  ``Authorization: Bearer <token>`` when ``auth_enabled``. Without auth every request acts as the
+  local admin (loopback only), is not rate-limited, and mutations are still audited (actor
+  ``local``).
+* Install :class:`SecurityMiddleware` outside the body-limit middleware (so refused requests are
+  answered before any body is read) and preferably inside the security-headers middleware; its own
+  error responses carry ``nosniff`` and ``no-store`` either way.
+* Known limits: listings (``GET /experiments``, ``/datasets``, ``/artifacts``) and
+  content-addressed blob reads are not filtered by per-resource grants; grants guard the routes
+  that name a run, experiment, dataset or model.
+
+Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
+``WWW-Authenticate: Bearer``; 403 ``{"error": {"code": "forbidden", ...}}`` naming the missing
+permission and the resource; 429 ``{"error": {"code": "rate_limited", ...}}`` with
+``Retry-After`` (whole seconds); 413 when an inspected body is too large. Every mutating request
+(POST/PUT/PATCH/DELETE that is not a read-only search) and every 401/403 is written to the audit
+log with who, action, target, client address, result and status code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Mount, compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loopml.config import Settings
+from loopml.errors import Forbidden, LoopmlError, Unauthorized
+from loopml.security.audit import AuditLog
+from loopml.security.auth import (
+    LOCAL_PRINCIPAL,
+    PRODUCTION_ALIASES,
+    AuthService,
+    IdentityStore,
+    Permission,
+    Principal,
+    Resource,
+    ResourceKind,
+    permissions_of,
+)
+from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
+
+__all__ = [
+    "MAX_INSPECTED_BODY",
+    "OPEN_PATHS",
+    "ROUTE_RULES",
+    "Rule",
+    "SecurityLayer",
+    "SecurityMiddleware",
+    "Target",
+    "principal_of",
+    "rule_for",
+]
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/readyz"})
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Largest JSON body read here to find a target resource; larger ones get 413.
+MAX_INSPECTED_BODY = 1024 * 1024
+STATE_PRINCIPAL = "principal"
+#: Run → experiment ids remembered to authorise run routes without loading the run each time.
+RUN_CACHE_SIZE = 100_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Where a route names the resource it acts on.
+
+    Attributes:
+        kind: ``experiment`` (an id), ``experiment_name``, ``run`` (an id; both resolved to the
+            experiment id), ``model`` or ``dataset`` (names; a dataset ``name@version`` counts as
+            ``name``).
+        field: The path parameter (or JSON body field when ``in_body``) holding it.
+        in_body: Whether it comes from the JSON body.
+    """
+
+    kind: str
+    field: str
+    in_body: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """What a route needs: the permission, the target resource, its rate-limit class.
+
+    Attributes:
+        action: Audit name of the action (``"runs.log_metrics"``).
+        permission: The permission the caller must hold (on the target, when there is one).
+        endpoint_class: The rate-limit class.
+        target: Where the target resource is named, if anywhere.
+        alias_field: Path parameter holding an alias name; moving a production alias
+            (:data:`~loopml.security.auth.PRODUCTION_ALIASES`) needs ``aliases.production``.
+        mutates: Whether the request changes state (audited); False for read-only POST searches.
+    """
+
+    action: str
+    permission: Permission
+    endpoint_class: EndpointClass
+    target: Target | None = None
+    alias_field: str | None = None
+    mutates: bool = True
+
+
+def _r(
+    action: str,
+    permission: Permission,
+    endpoint_class: EndpointClass = EndpointClass.WRITE,
+    target: Target | None = None,
+    **kwargs: Any,
+) -> Rule:
+    return Rule(action=action, permission=permission, endpoint_class=endpoint_class, target=target, **kwargs)
+
+
+_P = Permission
+_E = EndpointClass
+_RUN = Target(kind="run", field="run_id")
+_MODEL = Target(kind="model", field="model_name")
+_MODEL_BY_NAME = Target(kind="model", field="name")
+
+#: Routes whose rule differs from the default derived by :func:`rule_for`.
+ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
+    ("POST", f"{API}/runs"): _r(
+        "runs.create", _P.RUNS_WRITE, target=Target(kind="experiment", field="experiment_id", in_body=True)
+    ),
+    ("POST", f"{API}/runs/search"): _r(
+        "runs.search",
+        _P.READ,
+        _E.READ,
+        Target(kind="experiment", field="experiment_ids", in_body=True),
+        mutates=False,
+    ),
+    ("POST", f"{API}/experiments/search"): _r("experiments.search", _P.READ, _E.READ, mutates=False),
+    ("POST", f"{API}/models/search"): _r("models.search", _P.READ, _E.READ, mutates=False),
+    ("POST", f"{API}/experiments"): _r(
+        "experiments.create",
+        _P.EXPERIMENTS_WRITE,
+        target=Target(kind="experiment_name", field="name", in_body=True),
+    ),
+    ("POST", f"{API}/experiments/get-or-create"): _r(
+        "experiments.get_or_create",
+        _P.EXPERIMENTS_WRITE,
+        target=Target(kind="experiment_name", field="name", in_body=True),
+    ),
+    ("POST", f"{API}/models"): _r(
+        "models.create", _P.MODELS_WRITE, target=Target(kind="model", field="name", in_body=True)
+    ),
+    ("POST", f"{API}/artifacts"): _r("artifacts.create", _P.RUNS_WRITE, _E.WRITE),
+    ("PUT", f"{API}/blobs"): _r("blobs.upload", _P.RUNS_WRITE, _E.UPLOAD),
+    ("PUT", f"{API}/runs/{{run_id}}/artifacts/{{path:path}}"): _r(
+        "artifacts.upload", _P.RUNS_WRITE, _E.UPLOAD, _RUN
+    ),
+    ("POST", f"{API}/runs/{{run_id}}/artifacts"): _r("artifacts.upload", _P.RUNS_WRITE, _E.UPLOAD, _RUN),
+    ("POST", f"{API}/models/{{model_name}}/versions"): _r(
+        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL
+    ),
+    ("POST", f"{API}/models/{{name}}/versions"): _r(
+        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL_BY_NAME
+    ),
+    ("PUT", f"{API}/models/{{model_name}}/aliases/{{alias}}"): _r(
+        "models.set_alias", _P.MODELS_WRITE, target=_MODEL, alias_field="alias"
+    ),
+    ("DELETE", f"{API}/models/{{model_name}}/aliases/{{alias}}"): _r(
+        "models.delete_alias", _P.MODELS_WRITE, target=_MODEL, alias_field="alias"
+    ),
+    ("PUT", f"{API}/models/{{name}}/aliases/{{alias}}"): _r(
+        "models.set_alias", _P.MODELS_WRITE, target=_MODEL_BY_NAME, alias_field="alias"
+    ),
+    ("DELETE", f"{API}/models/{{name}}/aliases/{{alias}}"): _r(
+        "models.delete_alias", _P.MODELS_WRITE, target=_MODEL_BY_NAME, alias_field="alias"
+    ),
+    ("POST", f"{API}/datasets/{{dataset}}/versions"): _r(
+        "datasets.add_version", _P.DATASETS_WRITE, _E.UPLOAD, Target(kind="dataset", field="dataset")
+    ),
+    ("POST", f"{API}/datasets/{{name}}/versions"): _r(
+        "datasets.add_version", _P.DATASETS_WRITE, _E.UPLOAD, Target(kind="dataset", field="name")
+    ),
+    ("GET", f"{API}/audit"): _r("audit.list", _P.AUDIT_READ, _E.ADMIN, mutates=False),
+    ("GET", f"{API}/whoami"): _r("whoami", _P.READ, _E.READ, mutates=False),
+}
+
+#: First path segment under ``/api/v1`` → (permission to change, rate class of changes).
+_SEGMENT_WRITE: Mapping[str, tuple[Permission, EndpointClass]] = {
+    "experiments": (_P.EXPERIMENTS_WRITE, _E.WRITE),
+    "runs": (_P.RUNS_WRITE, _E.WRITE),
+    "metrics": (_P.RUNS_WRITE, _E.WRITE),
+    "artifacts": (_P.RUNS_WRITE, _E.WRITE),
+    "blobs": (_P.RUNS_WRITE, _E.UPLOAD),
+    "lineage": (_P.RUNS_WRITE, _E.WRITE),
+    "executions": (_P.RUNS_WRITE, _E.WRITE),
+    "contexts": (_P.RUNS_WRITE, _E.WRITE),
+    "datasets": (_P.DATASETS_WRITE, _E.UPLOAD),
+    "models": (_P.MODELS_WRITE, _E.WRITE),
+    "deployments": (_P.DEPLOYMENTS_MANAGE, _E.ADMIN),
+    "users": (_P.USERS_MANAGE, _E.ADMIN),
+    "tokens": (_P.TOKENS_MANAGE, _E.ADMIN),
+    "grants": (_P.GRANTS_MANAGE, _E.ADMIN),
+    "audit": (_P.AUDIT_READ, _E.ADMIN),
+}
+#: Segments whose reads are admin-only too.
+_ADMIN_READS = {
+    "users": _P.USERS_MANAGE,
+    "tokens": _P.TOKENS_MANAGE,
+    "grants": _P.GRANTS_MANAGE,
+    "audit": _P.AUDIT_READ,
+}
+#: Path parameter names that name a target, per first segment (``*``: any segment).
+_PARAM_TARGETS: tuple[tuple[str, str, str], ...] = (
+    ("*", "run_id", "run"),
+    ("*", "experiment_id", "experiment"),
+    ("*", "model_name", "model"),
+    ("models", "name", "model"),
+    ("experiments", "name", "experiment_name"),
+    ("*", "dataset", "dataset"),
+    ("*", "dataset_name", "dataset"),
+    ("datasets", "name", "dataset"),
+    ("datasets", "ref", "dataset"),
+)
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete", "GET": "get"}
+
+
+def rule_for(method: str, template: str) -> Rule:
+    """The rule for a request: :data:`ROUTE_RULES`, else derived from the template.
+
+    Reads (GET/HEAD/OPTIONS) need ``read`` (admin segments need their admin permission);
+    changes need the write permission of the first segment under ``/api/v1``. A change under an
+    unknown segment needs ``server.admin`` (only admins hold it), so a new route is closed until
+    it is given a rule. The target comes from the path parameters named in the template.
+
+    Example:
+        >>> rule_for("POST", "/api/v1/runs/{run_id}/metrics").permission
+        <Permission.RUNS_WRITE: 'runs.write'>
+        >>> rule_for("GET", "/api/v1/runs/{run_id}").target.kind
+        'run'
+    """
+    method = "GET" if method in ("HEAD", "OPTIONS") else method
+    exact = ROUTE_RULES.get((method, template))
+    if exact is not None:
+        return exact
+    segments = [s for s in template.removeprefix(API).split("/") if s]
+    first = segments[0] if template.startswith(API + "/") and segments else ""
+    target = _target_from_template(first, template)
+    action = _action_name(first, segments, method)
+    if method not in MUTATING_METHODS:
+        permission = _ADMIN_READS.get(first, _P.READ)
+        endpoint_class = _E.ADMIN if first in _ADMIN_READS else _E.READ
+        return _r(action, permission, endpoint_class, target, mutates=False)
+    permission, endpoint_class = _SEGMENT_WRITE.get(first, (_P.SERVER_ADMIN, _E.ADMIN))
+    alias = "alias" if "{alias}" in template else None
+    return _r(action, permission, endpoint_class, target, alias_field=alias)
+
+
+def _action_name(first: str, segments: list[str], method: str) -> str:
+    """``runs.log-batch``, ``runs.create``, ``experiments.delete`` ... for the audit log."""
+    literals = [s for s in segments[1:] if not s.startswith("{")]
+    verb = _VERBS.get(method, method.lower())
+    if not literals:
+        return f"{first or 'server'}.{verb}"
+    return f"{first}.{'.'.join(literals)}" + (f".{verb}" if method == "DELETE" else "")
+
+
+def _target_from_template(first: str, template: str) -> Target | None:
+    for segment, param, kind in _PARAM_TARGETS:
+        if segment in ("*", first) and (f"{{{param}}}" in template or f"{{{param}:" in template):
+            return Target(kind=kind, field=param)
+    return None
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller of ``request`` as set by the middleware (the local admin without auth)."""
+    principal = request.scope.get("state", {}).get(STATE_PRINCIPAL)
+    return principal if isinstance(principal, Principal) else LOCAL_PRINCIPAL
+
+
+@dataclass(slots=True, kw_only=True)
+class _Verdict:
+    """What the layer decided about one request before the app sees it."""
+
+    principal: Principal | None = None
+    rule: Rule | None = None
+    target: str | None = None
+    status: int = 200
+    code: str = ""
+    message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    audit: bool = False
+
+
+class SecurityLayer:
+    """Authentication, rate limits, authorisation and audit for the platform server.
+
+    Args:
+        store: The SQL store (``store.identity`` for users and tokens, ``store.runs`` to find the
+            experiment of a run).
+        settings: Server settings (token pepper, rate limits).
+        auth_enabled: When False every request acts as the local admin (loopback servers only);
+            rate limits and audit still apply.
+        limiter: Rate limiter (default from settings: Redis when ``redis_url`` is set).
+        audit: Audit log (default: the store's).
+        open_paths: Paths served without authentication.
+    """
+
+    def __init__(
+        self,
+        store: IdentityStore,
+        settings: Settings,
+        *,
+        auth_enabled: bool,
+        limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
+        open_paths: Iterable[str] = OPEN_PATHS,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.auth_enabled = auth_enabled
+        pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
+        self.auth = AuthService(store, pepper=pepper)
+        self.limiter = limiter if limiter is not None else rate_limiter_from_settings(settings)
+        self.audit = audit if audit is not None else AuditLog(store)
+        self.open_paths = frozenset(open_paths)
+        self._run_experiments: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, store: IdentityStore, settings: Settings, *, auth_enabled: bool) -> SecurityLayer:
+        """The layer with its limiter and audit log built from ``settings``."""
+        return cls(store, settings, auth_enabled=auth_enabled)
+
+    def middleware(self) -> Middleware:
+        """The middleware entry for ``Starlette(middleware=[...])`` / ``FastAPI(middleware=[...])``."""
+        return Middleware(SecurityMiddleware, layer=self)
+
+    def install(self, app: Any) -> None:
+        """Add :class:`SecurityMiddleware` to a Starlette/FastAPI ``app`` (outermost so far)."""
+        app.add_middleware(SecurityMiddleware, layer=self)
+
+    def router(self) -> APIRouter:
+        """Routes this layer serves itself: ``GET /api/v1/whoami`` and ``GET /api/v1/audit`` (admins).
+
+        Their permissions come from :data:`ROUTE_RULES` like every other route's.
+        """
+        router = APIRouter(tags=["security"])
+        audit = self.audit
+
+        @router.get(f"{API}/whoami")
+        def whoami(request: Request) -> dict[str, Any]:
+            principal = principal_of(request)
+            return {
+                "name": principal.name,
+                "role": principal.role.value,
+                "token_id": principal.token_id,
+                "permissions": sorted(p.value for p in permissions_of(principal.role)),
+            }
+
+        @router.get(f"{API}/audit")
+        def list_audit(
+            user: str | None = None, since: str | None = None, action: str | None = None, limit: int = 100
+        ) -> dict[str, Any]:
+            events = audit.list(user=user, since=since, action=action, limit=limit)
+            return {"events": [dataclasses.asdict(e) for e in events]}
+
+        return router
+
+    # --- decisions (sync, run in a worker thread) ---
+
+    def decide(
+        self,
+        *,
+        method: str,
+        template: str | None,
+        path_params: Mapping[str, Any],
+        body: Any,
+        authorization: str | None,
+        client: str | None,
+    ) -> _Verdict:
+        """Authenticate, rate-limit and authorise one request (no response is sent here)."""
+        verdict = self.admit(method=method, template=template, authorization=authorization, client=client)
+        if verdict.status >= 400:
+            return verdict
+        return self.authorize(verdict, path_params=path_params, body=body)
+
+    def admit(
+        self, *, method: str, template: str | None, authorization: str | None, client: str | None
+    ) -> _Verdict:
+        """Authenticate and rate-limit (before any request body is read)."""
+        rule = rule_for(method, template) if template is not None else None
+        verdict = _Verdict(rule=rule, audit=bool(rule and rule.mutates) or method in MUTATING_METHODS)
+        try:
+            principal = self._authenticate(authorization)
+        except Unauthorized as err:
+            limited = self.limiter.check(f"client:{client}", role=None, endpoint_class=_E.AUTH_FAILURE)
+            if not limited.allowed:
+                return _too_many(verdict, limited.retry_after_s, audit=False)
+            return _fail(
+                verdict,
+                401,
+                "unauthorized",
+                str(err),
+                audit=True,
+                headers={"WWW-Authenticate": _www_authenticate(authorization)},
+            )
+        verdict.principal = principal
+        if self.auth_enabled:  # limits are per token; a loopback server without auth has none
+            endpoint_class = rule.endpoint_class if rule is not None else _E.READ
+            limited = self.limiter.check(
+                principal.rate_key, role=principal.role, endpoint_class=endpoint_class
+            )
+            if not limited.allowed:
+                return _too_many(verdict, limited.retry_after_s, audit=False)
+        return verdict
+
+    def authorize(self, verdict: _Verdict, *, path_params: Mapping[str, Any], body: Any) -> _Verdict:
+        """Check the admitted caller's permission on the request's target (403 when refused)."""
+        rule, principal = verdict.rule, verdict.principal
+        if rule is None or principal is None:  # no route matched: the app answers 404/405
+            return verdict
+        permission = _effective_permission(rule, path_params)
+        resources, verdict.target = self._resolve(rule.target, path_params, body)
+        try:
+            targets: list[Resource | None] = [*resources] if resources else [None]
+            for resource in targets:
+                self.auth.authorize(principal, permission, resource)
+        except Forbidden as err:
+            return _fail(verdict, 403, "forbidden", str(err), audit=True)
+        return verdict
+
+    def _authenticate(self, authorization: str | None) -> Principal:
+        if not self.auth_enabled:
+            return LOCAL_PRINCIPAL
+        if not authorization:
+            raise Unauthorized(
+                "This server requires a token: send 'Authorization: Bearer <token>' "
+                "(create one with `loopml tokens create --user NAME`)."
+            )
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <token>'; got another scheme or no token."
+            )
+        return self.auth.authenticate(credentials.strip())
+
+    def _resolve(
+        self, target: Target | None, path_params: Mapping[str, Any], body: Any
+    ) -> tuple[list[Resource], str | None]:
+        if target is None:
+            return [], None
+        source = body if target.in_body else path_params
+        value = source.get(target.field) if isinstance(source, Mapping) else None
+        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        keys = [v for v in values if isinstance(v, str) and v]
+        resources = [r for r in (self._resource(target, k) for k in keys) if r is not None]
+        shown = ",".join(f"{target.kind}:{k}" for k in keys) or None
+        return resources, shown
+
+    def _experiment_of_run(self, run_id: str) -> str | None:
+        """The run's experiment id (cached: a run never changes experiment), None if unknown."""
+        with self._lock:
+            cached = self._run_experiments.get(run_id)
+        if cached is not None:
+            return cached
+        try:
+            experiment_id = self.store.runs.get(run_id).experiment_id
+        except LoopmlError:
+            return None  # the handler answers 404 for an unknown run
+        with self._lock:
+            self._run_experiments[run_id] = experiment_id
+            if len(self._run_experiments) > RUN_CACHE_SIZE:
+                self._run_experiments.popitem(last=False)
+        return experiment_id
+
+    def _resource(self, target: Target, key: str) -> Resource | None:
+        if target.kind == "run":
+            experiment_id = self._experiment_of_run(key)
+            return (
+                None if experiment_id is None else Resource(kind=ResourceKind.EXPERIMENT, key=experiment_id)
+            )
+        if target.kind == "experiment_name":
+            try:
+                found = self.store.experiments.find_by_name(key)
+            except LoopmlError:
+                return None
+            return None if found is None else Resource(kind=ResourceKind.EXPERIMENT, key=found.experiment_id)
+        if target.kind == "dataset":
+            key = key.split("@", 1)[0]  # a dataset ref: name@version
+        return Resource(kind=ResourceKind(target.kind), key=key)
+
+    def record(self, verdict: _Verdict, *, method: str, path: str, client: str | None, status: int) -> None:
+        """Write the audit row of a finished request (errors are logged, never raised)."""
+        rule = verdict.rule
+        principal = verdict.principal
+        details: dict[str, Any] = {"method": method, "path": path}
+        if principal is not None and principal.token_id:
+            details["token_id"] = principal.token_id
+        if verdict.message:
+            details["message"] = verdict.message
+        try:
+            self.audit.record(
+                actor=principal.name if principal is not None else None,
+                action=rule.action if rule is not None else f"{method.lower()} {path}",
+                target=verdict.target,
+                client=client,
+                status_code=status,
+                details=details,
+            )
+        except Exception:  # auditing must not turn a served request into a failure
+            log.exception("Could not write the audit event of %s %s", method, path)
+
+
+def _effective_permission(rule: Rule, path_params: Mapping[str, Any]) -> Permission:
+    if rule.alias_field is not None:
+        alias = path_params.get(rule.alias_field)
+        if isinstance(alias, str) and alias.lower() in PRODUCTION_ALIASES:
+            return Permission.ALIASES_PRODUCTION
+    return rule.permission
+
+
+def _www_authenticate(authorization: str | None) -> str:
+    if not authorization:
+        return 'Bearer realm="loopml"'
+    return 'Bearer realm="loopml", error="invalid_token"'
+
+
+def _fail(
+    verdict: _Verdict,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    audit: bool,
+    headers: dict[str, str] | None = None,
+) -> _Verdict:
+    verdict.status, verdict.code, verdict.message = status, code, message
+    verdict.audit = audit
+    verdict.headers = headers or {}
+    return verdict
+
+
+def _too_many(verdict: _Verdict, retry_after_s: float, *, audit: bool) -> _Verdict:
+    seconds = max(1, math.ceil(retry_after_s))
+    return _fail(
+        verdict,
+        429,
+        "rate_limited",
+        f"Too many requests; retry after {seconds} s (limits are per token and endpoint class).",
+        audit=audit,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    path: str
+    methods: frozenset[str] | None  # None: any method (mounts)
+    regex: re.Pattern[str]
+
+
+class _RouteIndex:
+    """Every route template of an app, compiled, matched in the app's own order.
+
+    Built from ``app.routes`` (plain Starlette routes, FastAPI routes and FastAPI's included
+    routers alike), so the layer knows a request's template before any handler runs.
+    """
+
+    def __init__(self, routes: Iterable[Any]) -> None:
+        self.templates: list[_Template] = []
+        for path, methods in _walk(routes, ""):
+            regex, _format, _convertors = compile_path(path)
+            self.templates.append(_Template(path, methods, regex))
+
+    def match(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+        """The template of the first route matching ``method`` and ``path``, and its parameters."""
+        method = "GET" if method == "HEAD" else method
+        for template in self.templates:
+            found = template.regex.match(path)
+            if found is None:
+                continue
+            if template.methods is None or method in template.methods:
+                return template.path, found.groupdict()
+        return None
+
+
+def _walk(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str, frozenset[str] | None]]:
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):  # FastAPI's included router (lazy): full paths are on its contexts
+            for context in contexts():
+                methods = getattr(context, "methods", None)
+                yield prefix + str(context.path), frozenset(methods) if methods else None
+        elif isinstance(route, Mount):
+            sub_routes = getattr(route, "routes", None)
+            if sub_routes:
+                yield from _walk(sub_routes, prefix + route.path)
+            yield prefix + route.path + "/{path:path}", None
+        elif isinstance(getattr(route, "path", None), str):
+            methods = getattr(route, "methods", None)
+            yield prefix + route.path, frozenset(methods) if methods else None
+
+
+class SecurityMiddleware:
+    """Pure ASGI middleware applying a :class:`SecurityLayer` to every HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, layer: SecurityLayer) -> None:
+        self.app = app
+        self.layer = layer
+        self._routes: _RouteIndex | None = None
+
+    def _index(self, scope: Scope) -> _RouteIndex:
+        if self._routes is None:  # built on the first request, when every route is registered
+            self._routes = _RouteIndex(getattr(scope.get("app"), "routes", []))
+        return self._routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.layer.open_paths:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        matched = self._index(scope).match(method, scope["path"])
+        template, path_params = matched if matched is not None else (None, {})
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        client = scope["client"][0] if scope.get("client") else None
+        authorization = headers.get("authorization")
+        rule = rule_for(method, template) if template is not None else None
+        if rule is None or rule.target is None or not rule.target.in_body:
+            verdict = await anyio.to_thread.run_sync(
+                lambda: self.layer.decide(
+                    method=method,
+                    template=template,
+                    path_params=path_params,
+                    body=None,
+                    authorization=authorization,
+                    client=client,
+                )
+            )
+        else:  # the target is in the body: read it only once the caller is admitted
+            verdict = await anyio.to_thread.run_sync(
+                lambda: self.layer.admit(
+                    method=method, template=template, authorization=authorization, client=client
+                )
+            )
+            if verdict.status < 400:
+                raw, receive, too_big = await _buffer_body(receive)
+                if too_big:
+                    message = f"The request body is over {MAX_INSPECTED_BODY} bytes; send less."
+                    await _send_error(send, 413, "payload_too_large", message, {})
+                    return
+                admitted, body = verdict, _json_or_none(raw)
+                verdict = await anyio.to_thread.run_sync(
+                    lambda: self.layer.authorize(admitted, path_params=path_params, body=body)
+                )
+        if verdict.status >= 400:
+            if verdict.audit:  # recorded before the client can see the refusal
+                await self._record(verdict, scope, client, verdict.status)
+            await _send_error(send, verdict.status, verdict.code, verdict.message, verdict.headers)
+            return
+        scope.setdefault("state", {})[STATE_PRINCIPAL] = verdict.principal
+        recorded = False
+
+        async def audit_then_send(message: Message) -> None:
+            # The audit row is committed before the client sees the response, so it never lags.
+            nonlocal recorded
+            if message["type"] == "http.response.start" and verdict.audit and not recorded:
+                recorded = True
+                await self._record(verdict, scope, client, int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, audit_then_send)
+        finally:
+            if verdict.audit and not recorded:  # the app failed before answering
+                await self._record(verdict, scope, client, 500)
+
+    async def _record(self, verdict: _Verdict, scope: Scope, client: str | None, status: int) -> None:
+        method, path = scope["method"], scope["path"]
+        await anyio.to_thread.run_sync(
+            lambda: self.layer.record(verdict, method=method, path=path, client=client, status=status)
+        )
+
+
+async def _buffer_body(receive: Receive) -> tuple[bytes, Receive, bool]:
+    """Read the whole body (up to the cap) and a ``receive`` that replays it."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_INSPECTED_BODY:
+            return b"", receive, True
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+    raw = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    return raw, replay, False
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None  # the handler answers malformed or too deeply nested JSON with 400
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, headers: Mapping[str, str]) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"cache-control", b"no-store"),
+    ]
+    raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

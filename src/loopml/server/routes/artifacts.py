@@ -1,0 +1,145 @@
+"""Artifacts: records, content-addressed blobs (streamed up and down) and run files by path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
+
+import anyio.to_thread
+from fastapi import APIRouter, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
+
+from loopml.artifacts import CHUNK_SIZE, BlobStore
+from loopml.errors import IntegrityError
+from loopml.server._deps import Blobs, Config, StoreDep
+from loopml.server._json_body import SafeRoute
+from loopml.server._paths import check_artifact_uri, normalise_artifact_path
+from loopml.server._run_files import find_run_file, store_run_file
+from loopml.server._streams import RequestBodyReader
+from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["artifacts"], route_class=SafeRoute)
+Sha = Annotated[str | None, Header(max_length=64, alias="X-Content-SHA256")]
+_BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The verified bytes."}
+}
+
+
+@router.post("/artifacts", status_code=201)
+def create_artifact(body: ArtifactCreate, store: StoreDep, blobs: Blobs, config: Config) -> ArtifactOut:
+    check_artifact_uri(
+        body.uri,
+        is_reference=body.is_reference,
+        artifact_root=blobs.root_url,
+        reference_roots=config.reference_roots,
+    )
+    art = store.artifacts.create(**body.model_dump())
+    return ArtifactOut.of(art)
+
+
+@router.get("/artifacts")
+def list_artifacts(
+    store: StoreDep,
+    run_id: Id | None = None,
+    type: Name | None = None,
+    name: Name | None = None,
+    max_results: Annotated[int, Query(ge=-(2**31), le=2**31)] = 1000,
+    page_token: Annotated[str | None, Query(max_length=1000)] = None,
+) -> ArtifactPage:
+    page = store.artifacts.list(
+        run_id=run_id, type=type, name=name, max_results=max_results, page_token=page_token
+    )
+    return ArtifactPage(
+        artifacts=[ArtifactOut.of(a) for a in page.items], next_page_token=page.next_page_token
+    )
+
+
+@router.get("/artifacts/find-version")
+def find_artifact_version(
+    type: Name, name: Name, store: StoreDep, version: Annotated[int | None, Query(ge=0, le=2**31)] = None
+) -> ArtifactFound:
+    found = store.artifacts.find_version(type, name, version)
+    return ArtifactFound(artifact=ArtifactOut.of(found) if found else None)
+
+
+@router.get("/artifacts/{artifact_id}")
+def get_artifact(artifact_id: Id, store: StoreDep) -> ArtifactOut:
+    return ArtifactOut.of(store.artifacts.get(artifact_id))
+
+
+async def _receive_blob(request: Request, blobs: BlobStore, limit: int, label: str | None) -> BlobOut:
+    reader = RequestBodyReader(request.stream().__aiter__(), limit=limit)
+    ref = await anyio.to_thread.run_sync(lambda: blobs.put_stream(reader, label=label))  # type: ignore[arg-type]
+    return BlobOut(sha256=ref.sha256, size=ref.size, uri=ref.uri)
+
+
+@router.put("/blobs", status_code=201)
+async def upload_blob(
+    request: Request,
+    blobs: Blobs,
+    config: Config,
+    expected: Sha = None,
+    label: Annotated[str | None, Header(max_length=1000, alias="X-Loopml-Label")] = None,
+) -> BlobOut:
+    """Stream the request body into the blob store; refuse it if it does not hash to X-Content-SHA256."""
+    blob = await _receive_blob(request, blobs, config.max_artifact_bytes, label)
+    if expected is not None and expected != blob.sha256:
+        raise IntegrityError(
+            f"The upload hashes to sha256 {blob.sha256}, not the {expected} the client sent; "
+            "the bytes changed in transit. Retry the upload."
+        )
+    return blob
+
+
+def _stream(blobs: BlobStore, sha256: str, *, label: str | None, size: int | None) -> StreamingResponse:
+    reader: BinaryIO = blobs.open(sha256, label=label, size=size)
+
+    def chunks() -> Iterator[bytes]:
+        with reader:
+            while chunk := reader.read(CHUNK_SIZE):
+                yield chunk
+
+    headers = {"X-Content-SHA256": sha256}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)
+def download_blob(
+    sha256: Annotated[str, PathParam(max_length=64)],
+    blobs: Blobs,
+    size: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> StreamingResponse:
+    """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch)."""
+    return _stream(blobs, sha256, label=None, size=size)
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
+async def upload_run_file(
+    run_id: Id,
+    path: str,
+    request: Request,
+    store: StoreDep,
+    blobs: Blobs,
+    config: Config,
+    type: Annotated[str, Query(min_length=1, max_length=250)] = "File",
+) -> ArtifactOut:
+    """Store the body as the artifact ``path`` of a RUNNING run."""
+    clean = normalise_artifact_path(path)
+    reader = RequestBodyReader(request.stream().__aiter__(), limit=config.max_artifact_bytes)
+    art = await anyio.to_thread.run_sync(
+        lambda: store_run_file(store, blobs, run_id, clean, reader, type=type)  # type: ignore[arg-type]
+    )
+    return ArtifactOut.of(art)
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}", responses=_BYTES, response_class=StreamingResponse)
+def download_run_file(run_id: Id, path: str, store: StoreDep, blobs: Blobs) -> StreamingResponse:
+    """Stream the verified bytes of the artifact ``path`` of a run."""
+    art, sha256 = find_run_file(store, run_id, normalise_artifact_path(path))
+    return _stream(blobs, sha256, label=art.name, size=art.size)

@@ -1,0 +1,64 @@
+"""Experiments: create, get (by id or name), get-or-create, list, tag, delete, restore."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from loopml.server._deps import StoreDep
+from loopml.server._json_body import SafeRoute
+from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.tracking import (
+    ExperimentCreate,
+    ExperimentList,
+    ExperimentName,
+    ExperimentOut,
+    TagSet,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/experiments", tags=["experiments"], route_class=SafeRoute)
+
+
+@router.post("", status_code=201)
+def create_experiment(body: ExperimentCreate, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.experiments.create(body.name, tags=body.tags))
+
+
+@router.post("/get-or-create")
+def get_or_create_experiment(body: ExperimentName, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.experiments.get_or_create(body.name))
+
+
+@router.get("")
+def list_experiments(store: StoreDep, include_deleted: bool = False) -> ExperimentList:
+    found = store.experiments.list(include_deleted=include_deleted)
+    return ExperimentList(experiments=[ExperimentOut.of(e) for e in found])
+
+
+@router.get("/by-name/{name}")
+def get_experiment_by_name(name: Name, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.experiments.get_by_name(name))
+
+
+@router.get("/{experiment_id}")
+def get_experiment(experiment_id: Id, store: StoreDep) -> ExperimentOut:
+    return ExperimentOut.of(store.experiments.get(experiment_id))
+
+
+@router.put("/{experiment_id}/tags", status_code=204)
+def set_experiment_tag(experiment_id: Id, body: TagSet, store: StoreDep) -> Response:
+    store.experiments.set_tag(experiment_id, body.key, body.value)
+    return Response(status_code=204)
+
+
+@router.delete("/{experiment_id}", status_code=204)
+def delete_experiment(experiment_id: Id, store: StoreDep) -> Response:
+    store.experiments.delete(experiment_id)
+    return Response(status_code=204)
+
+
+@router.post("/{experiment_id}/restore", status_code=204)
+def restore_experiment(experiment_id: Id, store: StoreDep) -> Response:
+    store.experiments.restore(experiment_id)
+    return Response(status_code=204)

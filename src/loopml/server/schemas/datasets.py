@@ -1,0 +1,46 @@
+"""Wire schema of a dataset version."""
+
+from __future__ import annotations
+
+from loopml.data.versions import DatasetVersion
+from loopml.server.schemas.common import Wire
+
+__all__ = ["DatasetVersionOut"]
+
+
+class DatasetFileOut(Wire):
+    path: str
+    sha256: str
+    size: int
+    uri: str
+    is_reference: bool
+
+
+class DatasetVersionOut(Wire):
+    name: str
+    version: int
+    artifact_id: str
+    files: list[DatasetFileOut]
+    num_rows: int
+    arrow_schema: str
+    file_format: str
+    source: str
+    created_at: int
+
+    @classmethod
+    def of(cls, v: DatasetVersion) -> DatasetVersionOut:
+        files = [
+            DatasetFileOut(path=f.path, sha256=f.sha256, size=f.size, uri=f.uri, is_reference=f.is_reference)
+            for f in v.files
+        ]
+        return cls(
+            name=v.name,
+            version=v.version,
+            artifact_id=v.artifact_id,
+            files=files,
+            num_rows=v.num_rows,
+            arrow_schema=v.arrow_schema,
+            file_format=v.file_format,
+            source=v.source,
+            created_at=v.created_at,
+        )

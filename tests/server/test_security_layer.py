@@ -1,0 +1,113 @@
+"""The security layer's decisions without HTTP: rule table, auth-failure limiting, body targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopml.config import Settings
+from loopml.security.auth import AuthService, Permission, Role
+from loopml.security.ratelimit import InProcessLimiter, RateLimiter, RateLimitPolicy
+from loopml.server._security import ROUTE_RULES, SecurityLayer, rule_for
+from loopml.store.sql import SqlStore, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield opened
+    opened.close()
+
+
+def layer_of(store: SqlStore, tmp_path: Path, **policy: object) -> SecurityLayer:
+    limiter = RateLimiter(InProcessLimiter(clock=lambda: 0.0), RateLimitPolicy.from_mapping(policy or None))
+    return SecurityLayer(store, Settings(home=tmp_path), auth_enabled=True, limiter=limiter)
+
+
+def decide(
+    layer: SecurityLayer,
+    method: str,
+    template: str | None,
+    *,
+    token: str | None = None,
+    params: dict[str, str] | None = None,
+    body: object = None,
+):  # type: ignore[no-untyped-def]
+    return layer.decide(
+        method=method,
+        template=template,
+        path_params=params or {},
+        body=body,
+        authorization=f"Bearer {token}" if token else None,
+        client="10.0.0.9",
+    )
+
+
+def test_failed_authentications_are_limited_per_client(store: SqlStore, tmp_path: Path) -> None:
+    layer = layer_of(store, tmp_path, auth_failure={"rate": 1, "burst": 2})
+    verdicts = [decide(layer, "GET", "/api/v1/experiments", token="lml_bad") for _ in range(3)]
+    assert [v.status for v in verdicts] == [401, 401, 429]
+    assert verdicts[0].audit and not verdicts[2].audit  # a flood of bad tokens does not flood the audit log
+    assert verdicts[2].headers["Retry-After"] == "1"
+
+
+def test_unmatched_routes_are_authenticated_but_left_to_the_app(store: SqlStore, tmp_path: Path) -> None:
+    AuthService(store).create_user("vi", role=Role.VIEWER)
+    token = AuthService(store).create_token("vi")[1]
+    layer = layer_of(store, tmp_path)
+    assert decide(layer, "DELETE", None, token=token).status == 200  # the app answers 404/405
+    assert decide(layer, "DELETE", None).status == 401
+
+
+def test_body_targets_and_lists(store: SqlStore, tmp_path: Path) -> None:
+    auth = AuthService(store)
+    for name, role in (("ed", Role.EDITOR), ("ed2", Role.EDITOR)):
+        auth.create_user(name, role=role)
+    token = auth.create_token("ed2")[1]
+    secret = store.experiments.create("secret")
+    public = store.experiments.create("public")
+    from loopml.security.auth import Resource, ResourceKind
+
+    auth.grant("ed", Resource(kind=ResourceKind.EXPERIMENT, key="secret"), "write")
+    layer = layer_of(store, tmp_path)
+    ok = decide(layer, "POST", "/api/v1/runs", token=token, body={"experiment_id": public.experiment_id})
+    assert ok.status == 200 and ok.target == f"experiment:{public.experiment_id}"
+    refused = decide(layer, "POST", "/api/v1/runs", token=token, body={"experiment_id": secret.experiment_id})
+    assert refused.status == 403 and refused.audit
+    both = [public.experiment_id, secret.experiment_id]
+    assert (
+        decide(layer, "POST", "/api/v1/runs/search", token=token, body={"experiment_ids": both}).status == 403
+    )
+    by_name = decide(layer, "POST", "/api/v1/experiments/get-or-create", token=token, body={"name": "secret"})
+    assert by_name.status == 403
+    assert (
+        decide(layer, "POST", "/api/v1/runs", token=token, body="not json object").status == 200
+    )  # app: 400
+
+
+def test_run_targets_resolve_to_their_experiment_once(store: SqlStore, tmp_path: Path) -> None:
+    auth = AuthService(store)
+    auth.create_user("ed", role=Role.EDITOR)
+    token = auth.create_token("ed")[1]
+    experiment = store.experiments.create("e")
+    run = store.runs.create(experiment.experiment_id)
+    layer = layer_of(store, tmp_path)
+    template = "/api/v1/runs/{run_id}/log-batch"
+    assert decide(layer, "POST", template, token=token, params={"run_id": run.run_id}).status == 200
+    assert layer._run_experiments == {run.run_id: experiment.experiment_id}
+    unknown = decide(layer, "POST", template, token=token, params={"run_id": "0" * 32})
+    assert unknown.status == 200 and unknown.target == "run:" + "0" * 32  # the app answers 404
+
+
+def test_route_rules_are_well_formed() -> None:
+    for (method, template), rule in ROUTE_RULES.items():
+        assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"} and template.startswith("/api/v1/")
+        if rule.target is not None and not rule.target.in_body:
+            assert "{" + rule.target.field in template, (method, template)
+    assert rule_for("GET", "/api/v1/users").permission is Permission.USERS_MANAGE
+    assert rule_for("DELETE", "/api/v1/tokens/{token_id}").permission is Permission.TOKENS_MANAGE
+    assert rule_for("POST", "/api/v1/deployments").permission is Permission.DEPLOYMENTS_MANAGE
+    assert rule_for("HEAD", "/api/v1/runs/{run_id}").permission is Permission.READ
+    assert rule_for("GET", "/api/v1/datasets/{ref}").target is not None
