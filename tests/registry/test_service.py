@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import STORE_BACKENDS
 from loopml.analysis import Blessing
 from loopml.analysis.blessing import CheckKind, CheckOutcome
 from loopml.artifacts import BlobStore
@@ -26,6 +25,7 @@ from loopml.registry import ModelPackage, ModelRegistry, TrustStore, package_mod
 from loopml.registry.flavors.python import PythonModelCode
 from loopml.registry.package._manifest import CHECKSUMS_FILE, Manifest, hash_file, list_package_files
 from loopml.store.entities import AliasEventResult, EventType, ModelVersionStatus
+from tests.conftest import STORE_BACKENDS
 
 SQL_BACKENDS = ("sqlite", "postgres")
 
