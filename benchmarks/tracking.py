@@ -92,13 +92,16 @@ def bench_loopml(store_url: str, home: Path, *, runs: int, points: int, searches
             n_params, _timed(lambda: [client.log_param(rid, f"p{i}", i) for i in range(n_params)])
         )
         client.end_run(rid)
-        results["search p50 / p95"] = _search_latency(client, runs=runs, searches=searches)
+        analyze_url = store_url if store_url.startswith("postgresql") else None
+        results["search p50 / p95"] = _search_latency(
+            client, runs=runs, searches=searches, analyze_url=analyze_url
+        )
     finally:
         client.close()
     return results
 
 
-def _search_latency(client: Any, *, runs: int, searches: int) -> str:
+def _search_latency(client: Any, *, runs: int, searches: int, analyze_url: str | None = None) -> str:
     from loopml.store.entities import Metric, RunStatus
 
     store = client.store
@@ -115,14 +118,28 @@ def _search_latency(client: Any, *, runs: int, searches: int) -> str:
         )
         store.runs.set_status(run.run_id, RunStatus.FINISHED)
     print(f"  created {runs:,} runs in {time.perf_counter() - created:.1f}s", file=sys.stderr)
-    samples = []
-    for _ in range(searches):
-        start = time.perf_counter()
-        page = client.search_runs("bench-search", filter=FILTER, order_by=ORDER, max_results=100)
-        samples.append(time.perf_counter() - start)
-        assert len(page.items) == 100
-    p50, p95 = _percentiles(samples)
-    return f"{p50 * 1000:.1f} ms / {p95 * 1000:.1f} ms"
+
+    def latency() -> str:
+        samples = []
+        for _ in range(searches):
+            start = time.perf_counter()
+            page = client.search_runs("bench-search", filter=FILTER, order_by=ORDER, max_results=100)
+            samples.append(time.perf_counter() - start)
+            assert len(page.items) == 100
+        p50, p95 = _percentiles(samples)
+        return f"{p50 * 1000:.1f} ms / {p95 * 1000:.1f} ms"
+
+    if analyze_url is None:
+        return latency()
+    # PostgreSQL plans from table statistics, which autovacuum refreshes (it is on by default);
+    # on a server with autovacuum off they stay empty until someone runs ANALYZE.
+    before = latency()
+    import psycopg
+
+    plain = analyze_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return f"{before} (no statistics); {latency()} (after ANALYZE)"
 
 
 @contextmanager
@@ -245,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--searches", type=int, default=50)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--no-postgres", action="store_true", help="Skip PostgreSQL.")
+    parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
     parser.add_argument("--mlflow", action="store_true", help="Measure an MLflow server instead.")
     args = parser.parse_args(argv)
     counts = {"runs": args.runs, "points": args.points, "searches": args.searches}
@@ -254,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        _print("loopml on SQLite", bench_loopml(f"sqlite:///{home / 'store.db'}", home, **counts))
+        if not args.no_sqlite:
+            _print("loopml on SQLite", bench_loopml(f"sqlite:///{home / 'store.db'}", home, **counts))
         if not args.no_postgres:
             with scratch_postgres(args.postgres_url) as url:
                 _print("loopml on PostgreSQL", bench_loopml(url, home, **counts))

@@ -335,6 +335,29 @@ def test_search_pagination(store: Any, exp_id: str, runs: dict[str, str]) -> Non
     assert seen == ["a", "b", "c", "d", "e"] and token is None
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("order", ["metrics.auc DESC", "metrics.auc ASC"])
+def test_search_pages_by_metric(store: Any, exp_id: str, runs: dict[str, str], size: int, order: str) -> None:
+    """Pages walk numbers, then NaN, then runs lacking the metric, with no run lost or repeated."""
+    store.runs.log_batch(runs["e"], metrics=[m("other", 1.0)])
+    extra = store.runs.create(exp_id, name="f", start_time=TS + 9)
+    store.runs.log_batch(extra.run_id, metrics=[m("auc", math.nan)])
+    expected = names(store.runs.search([exp_id], order_by=[order, "run_name"]))
+    numbers = ["a", "c", "b"] if order.endswith("DESC") else ["b", "c", "a"]
+    assert expected == [*numbers, "d", "f", "e"]
+    seen: list[str] = []
+    token = None
+    for _ in range(10):
+        page = store.runs.search([exp_id], order_by=[order, "run_name"], max_results=size, page_token=token)
+        seen += names(page)
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == expected
+    filtered = store.runs.search([exp_id], filter="params.model = 'gbm'", order_by=[order], max_results=2)
+    assert names(filtered) == [n for n in expected if n in {"a", "c", "e"}][:2]
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from conftest import STORE_BACKENDS
 from loopml.errors import Conflict, InvalidInput, InvalidState, NotFound
 from loopml.store.entities import AliasEventResult, ModelVersionStatus
+from tests.conftest import STORE_BACKENDS
 
 SHA = "ab" * 32
 SQL_BACKENDS = ("sqlite", "postgres")

@@ -11,7 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
+from sqlalchemy.types import NullType
 
 from loopml.errors import Conflict, InvalidInput, InvalidState, NotFound
 from loopml.store._engine import Database
@@ -25,7 +28,7 @@ from loopml.store._schema import (
     RunRow,
     RunTagRow,
 )
-from loopml.store._search_sql import filter_clause, order_query
+from loopml.store._search_sql import filter_clause, metric_first, ordered_segments
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
 from loopml.store.search import parse_filter, parse_order_by
@@ -76,45 +79,52 @@ class SqlRunRepository:
         start = now_ms() if start_time is None else check_timestamp(start_time, what="start_time")
         checked_tags = _check_tags(tags or {})
         run_id = new_id()
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "name": name,
+            "status": RunStatus.RUNNING.value,
+            "start_time": start,
+            "end_time": None,
+            "parent_run_id": parent_run_id,
+            "lifecycle_stage": _ACTIVE,
+            "error": None,
+            "reproducibility": {},
+        }
         with self._db.write() as conn:
-            experiment = conn.execute(
-                sa.select(_EXP.c.lifecycle_stage).where(_EXP.c.experiment_id == experiment_id)
-            ).first()
-            if experiment is None:
-                raise NotFound(
-                    f"No experiment with id {experiment_id!r}; `loopml experiments list` lists them."
-                )
-            if experiment.lifecycle_stage != _ACTIVE:
-                raise InvalidState(
-                    f"Experiment {experiment_id} is deleted; restore it with "
-                    f"`loopml experiments restore {experiment_id}` or use another experiment."
-                )
             if parent_run_id is not None:
                 self._lookup(conn, parent_run_id)
-            conn.execute(
-                sa.insert(_RUNS).values(
-                    run_id=run_id,
-                    experiment_id=experiment_id,
-                    name=name,
-                    status=RunStatus.RUNNING.value,
-                    start_time=start,
-                    end_time=None,
-                    parent_run_id=parent_run_id,
-                    lifecycle_stage=_ACTIVE,
-                    error=None,
-                    reproducibility={},
-                )
-            )
+            # One round trip: the row goes in only if the experiment exists and is active.
+            source = sa.select(
+                *(sa.literal(v, type_=_RUNS.c[k].type).label(k) for k, v in values.items())
+            ).where(_EXP.c.experiment_id == experiment_id, _EXP.c.lifecycle_stage == _ACTIVE)
+            insert = sa.insert(_RUNS).from_select(list(values), source).returning(_RUNS.c.run_id)
+            if conn.execute(insert).first() is None:
+                _raise_unusable_experiment(conn, experiment_id)
             if checked_tags:
                 conn.execute(
                     sa.insert(_TAGS),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in checked_tags.items()],
                 )
-        return self.get(run_id)
+        return Run(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=RunStatus.RUNNING,
+            start_time=start,
+            end_time=None,
+            parent_run_id=parent_run_id,
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            params={},
+            metrics={},
+            tags=checked_tags,
+            error=None,
+            reproducibility={},
+        )
 
     def get(self, run_id: str) -> Run:
         with self._db.read() as conn:
-            runs = _load_runs(conn, [run_id])
+            runs = self._load(conn, [run_id])
         if not runs:
             raise _run_not_found(run_id)
         return runs[0]
@@ -132,19 +142,24 @@ class SqlRunRepository:
             check_timestamp(end_time, what="end_time")
         if error is not None and not isinstance(error, str):
             raise InvalidInput(f"The run error must be a string; got {type(error).__name__}.")
+        values: dict[str, Any] = {"status": status.value, "error": error}
+        if status.is_terminal:
+            values["end_time"] = now_ms() if end_time is None else end_time
+        else:
+            values["end_time"] = None
         with self._db.write() as conn:
-            row = self._lookup(conn, run_id)
-            if row.lifecycle_stage != _ACTIVE:
+            updated = conn.execute(
+                sa.update(_RUNS)
+                .where(_RUNS.c.run_id == run_id, _RUNS.c.lifecycle_stage == _ACTIVE)
+                .values(**values)
+            ).rowcount
+            if updated != 1:
+                self._lookup(conn, run_id)  # NotFound for an unknown run
                 raise InvalidState(
                     f"Run {run_id} is deleted; restore it with `loopml runs restore {run_id}` first."
                 )
-            values: dict[str, Any] = {"status": status.value, "error": error}
-            if status.is_terminal:
-                values["end_time"] = now_ms() if end_time is None else end_time
-            else:
-                values["end_time"] = None
-            conn.execute(sa.update(_RUNS).where(_RUNS.c.run_id == run_id).values(**values))
-        return self.get(run_id)
+            runs = self._load(conn, [run_id])
+        return runs[0]
 
     def log_batch(
         self,
@@ -241,12 +256,11 @@ class SqlRunRepository:
                 _RUNS.c.lifecycle_stage == _ACTIVE, _RUNS.c.experiment_id.in_(active_experiments)
             )
         if node is not None:
-            query = query.where(filter_clause(node))
-        query = order_query(query, keys).limit(limit + 1).offset(offset)
+            query = query.where(filter_clause(node, correlated=metric_first(keys)))
         with self._db.read() as conn:
-            ids = list(conn.execute(query).scalars())
+            ids = _page_of_ids(conn, ordered_segments(query, keys), offset=offset, count=limit + 1)
             has_more = len(ids) > limit
-            runs = _load_runs(conn, ids[:limit])
+            runs = self._load(conn, ids[:limit])
         return Page(items=runs, next_page_token=encode_token(offset + limit) if has_more else None)
 
     def _set_stage(self, run_id: str, stage: LifecycleStage) -> None:
@@ -276,14 +290,16 @@ class SqlRunRepository:
             raise InvalidState(f"Run {run_id} is {row.status}; start a new run to log more.")
 
     def _write_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
-        existing = self._params_of(conn, run_id, list(params))
-        _check_param_conflicts(run_id, params, existing)
-        new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
-        if new:
-            stmt = self._db.insert(_PARAMS).on_conflict_do_nothing(index_elements=["run_id", "key"])
-            conn.execute(stmt, new)
-            # Another writer may have raced us to a key (PostgreSQL): re-read and compare.
-            _check_param_conflicts(run_id, params, self._params_of(conn, run_id, list(params)))
+        # Insert what is new, then read every key back: a key logged before (or by a racing
+        # writer) with another value is a Conflict, which rolls the whole batch back.
+        stmt = self._db.insert(_PARAMS).on_conflict_do_nothing(index_elements=["run_id", "key"])
+        conn.execute(stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()])
+        _check_param_conflicts(run_id, params, self._params_of(conn, run_id, list(params)))
+
+    def _load(self, conn: Connection, run_ids: list[str]) -> list[Run]:
+        if self._db.dialect == "postgresql":
+            return _load_runs_postgres(conn, run_ids)
+        return _load_runs(conn, run_ids)
 
     @staticmethod
     def _params_of(conn: Connection, run_id: str, keys: list[str]) -> dict[str, str]:
@@ -319,6 +335,33 @@ class SqlRunRepository:
             where=newer,
         )
         conn.execute(stmt, [{**row, "is_nan": math.isnan(row["value"])} for row in latest.values()])
+
+
+def _page_of_ids(conn: Connection, segments: list[sa.Select[Any]], *, offset: int, count: int) -> list[str]:
+    """Up to ``count`` ids from ``offset`` of the concatenated, ordered ``segments``."""
+    ids: list[str] = []
+    for segment in segments:
+        # Rows before ``offset`` may lie in this segment or in earlier ones: read from the start
+        # of the segment until the page is full, then drop what precedes the offset.
+        found = list(conn.execute(segment.limit(offset + count - len(ids))).scalars())
+        skip = min(offset, len(found))
+        offset -= skip
+        ids += found[skip:]
+        if len(ids) >= count:
+            break
+    return ids
+
+
+def _raise_unusable_experiment(conn: Connection, experiment_id: str) -> None:
+    experiment = conn.execute(
+        sa.select(_EXP.c.lifecycle_stage).where(_EXP.c.experiment_id == experiment_id)
+    ).first()
+    if experiment is None:
+        raise NotFound(f"No experiment with id {experiment_id!r}; `loopml experiments list` lists them.")
+    raise InvalidState(
+        f"Experiment {experiment_id} is deleted; restore it with "
+        f"`loopml experiments restore {experiment_id}` or use another experiment."
+    )
 
 
 def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -378,6 +421,44 @@ def _load_runs(conn: Connection, run_ids: list[str]) -> list[Run]:
     return [
         _to_run(rows[i], params.get(i, {}), metrics.get(i, {}), tags.get(i, {})) for i in run_ids if i in rows
     ]
+
+
+def _load_runs_postgres(conn: Connection, run_ids: list[str]) -> list[Run]:
+    """Full runs for ``run_ids`` in one round trip: each run row with its params, tags and latest
+    metrics as parallel arrays (``run_id = ANY(array)`` binds one parameter however many ids)."""
+    if not run_ids:
+        return []
+    columns: list[Any] = [_RUNS]
+    for name, table in (("params", _PARAMS), ("tags", _TAGS), ("metrics", _LATEST)):
+        for part in ("key", "value"):
+            # Untyped: psycopg already returns lists; SQLAlchemy's per-item processing is skipped.
+            agg = sa.func.array_agg(aggregate_order_by(table.c[part], table.c.key), type_=NullType())
+            columns.append(
+                sa.select(agg)
+                .where(table.c.run_id == _RUNS.c.run_id)
+                .scalar_subquery()
+                .label(f"{name}_{part}s")
+            )
+    ids = sa.bindparam("ids", run_ids, type_=postgresql.ARRAY(sa.String))
+    rows = {r.run_id: r for r in conn.execute(sa.select(*columns).where(_RUNS.c.run_id == sa.any_(ids)))}
+    runs = []
+    for run_id in run_ids:
+        row = rows.get(run_id)
+        if row is None:
+            continue
+        metrics = {
+            k: math.nan if v is None else float(v)
+            for k, v in zip(row.metrics_keys or (), row.metrics_values or (), strict=True)
+        }
+        runs.append(
+            _to_run(
+                row,
+                dict(zip(row.params_keys or (), row.params_values or (), strict=True)),
+                metrics,
+                dict(zip(row.tags_keys or (), row.tags_values or (), strict=True)),
+            )
+        )
+    return runs
 
 
 def _to_run(row: Any, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]) -> Run:

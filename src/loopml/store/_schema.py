@@ -152,7 +152,8 @@ class LatestMetricRow(Base):
     """The latest point of each metric of a run (highest step, then timestamp); searched and sorted."""
 
     __tablename__ = "latest_metrics"
-    __table_args__ = (sa.Index(None, "key", "value"),)
+    # Covers metric filters (key, is_nan = false, value range) and sorts; see 0004_search_indexes.
+    __table_args__ = (sa.Index(None, "key", "is_nan", "value", "run_id"),)
 
     run_id: Mapped[str] = mapped_column(
         ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
@@ -322,9 +323,7 @@ class ModelAliasEventRow(Base):
     __table_args__ = (sa.Index(None, "model_id", "alias", "at"),)
 
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    model_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE")
-    )
+    model_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"))
     alias: Mapped[str] = mapped_column(KEY)
     from_version: Mapped[int | None] = mapped_column(sa.Integer)
     to_version: Mapped[int | None] = mapped_column(sa.Integer)

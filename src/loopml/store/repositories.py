@@ -180,9 +180,7 @@ class LineageRepository(Protocol):
     def find_cached_execution(self, cache_key: str) -> Execution | None:
         """The latest COMPLETE execution with this cache key, if any."""
 
-    def add_events(
-        self, execution_id: str, events: Iterable[tuple[str, EventType, str]]
-    ) -> list[Event]:
+    def add_events(self, execution_id: str, events: Iterable[tuple[str, EventType, str]]) -> list[Event]:
         """Record ``(artifact_id, INPUT|OUTPUT, role)`` events for an execution."""
 
     def list_events(
