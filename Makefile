@@ -3,7 +3,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= postgres,redis,ray,onnx,xgboost,lightgbm,tfdv,dev
+EXTRAS ?= postgres,redis,ray,onnx,xgboost,lightgbm,tfdv,plots,dev
 
 .PHONY: demo test lint venv clean
 

@@ -139,6 +139,10 @@ def report(
     svg_dir: Annotated[
         Path | None, typer.Option("--svg", help="Also write each chart as DIR/<feature>.svg.")
     ] = None,
+    png_dir: Annotated[
+        Path | None,
+        typer.Option("--png", help="Also write each chart as DIR/<feature>.png (needs loopml[plots])."),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report (no CDN), side by side with a baseline when given."""
     current = read_statistics(stats_file)
@@ -153,6 +157,11 @@ def report(
             for i, chart in enumerate(feature_svgs(f, base)):
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f.name)
                 write_text(chart, svg_dir / f"{safe}{'' if i == 0 else '.baseline'}.svg")
+    if png_dir is not None:
+        from loopml.data.report_png import write_png_report  # optional extra, imported only when asked
+
+        written = write_png_report(current, baseline, out_dir=png_dir, result=result)
+        console.print(f"{len(written)} PNG charts → {png_dir}")
     console.print(f"Report → {out}")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
 from loopml.errors import InvalidInput
@@ -22,6 +23,7 @@ from loopml.errors import InvalidInput
 __all__ = ["DataInput", "DataSource", "WorkUnit", "open_source"]
 
 BATCH_ROWS = 65_536
+CSV_BLOCK_BYTES = 1 << 20  # read-ahead buffers a few dozen blocks: ≈ 40 MB
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 DataInput: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pa.Table | Any
@@ -48,14 +50,50 @@ class WorkUnit:
         if self.table is not None:
             yield from self.table.to_batches(max_chunksize=batch_rows)
             return
-        assert self.fragment is not None
+        assert self.fragment is not None and self.schema is not None
         try:
-            yield from self.fragment.to_batches(schema=self.schema, batch_size=batch_rows)
+            if self.file_format == "csv":
+                yield from _csv_batches(self.fragment, self.schema, batch_rows)
+            else:
+                yield from self.fragment.to_batches(schema=self.schema, batch_size=batch_rows)
         except (pa.ArrowException, OSError) as err:
             raise InvalidInput(
                 f"Cannot read {self.label}: {err}. Fix the file (consistent columns, types and encoding) "
                 "or exclude it."
             ) from err
+
+
+def _csv_batches(fragment: ds.Fragment, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """One CSV file's batches, conformed to the dataset ``schema`` (hive partition columns added).
+
+    Reads with pyarrow's pull-based streaming CSV reader, whose read-ahead is bounded: the dataset
+    scanner keeps parsing ahead while the consumer computes statistics, and buffered most of a
+    file in memory when statistics were the slower side.
+    """
+    partition = ds.get_partition_keys(fragment.partition_expression)
+    in_file = [f for f in schema if f.name not in partition]
+    scan_options = fragment.format.default_fragment_scan_options
+    read = scan_options.read_options
+    read.block_size = CSV_BLOCK_BYTES
+    convert = scan_options.convert_options
+    convert.column_types = {f.name: f.type for f in in_file}
+    convert.include_columns = [f.name for f in in_file]
+    convert.include_missing_columns = True
+    with fragment.filesystem.open_input_stream(fragment.path) as stream:
+        reader = pacsv.open_csv(
+            stream, read_options=read, parse_options=fragment.format.parse_options, convert_options=convert
+        )
+        for batch in reader:
+            rows = batch.num_rows
+            columns = [
+                pa.repeat(pa.scalar(partition[f.name], type=f.type), rows)
+                if f.name in partition
+                else batch.column(f.name)
+                for f in schema
+            ]
+            conformed = pa.RecordBatch.from_arrays(columns, schema=schema)
+            for start in range(0, rows, batch_rows):
+                yield conformed.slice(start, batch_rows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
