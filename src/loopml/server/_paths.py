@@ -8,13 +8,14 @@ an artifact registered by reference, a URL under the artifact root or a configur
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from loopml.errors import InvalidInput
 
-__all__ = ["check_artifact_uri", "normalise_artifact_path"]
+__all__ = ["check_artifact_uri", "local_data_under_root", "normalise_artifact_path"]
 
 MAX_PATH_LENGTH = 1_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -120,3 +121,60 @@ def check_artifact_uri(
             f"roots {list(roots)}; the server records only data inside them and never fetches other URLs."
         )
     return uri
+
+
+def local_data_under_root(uri: str, *, artifact_root: str) -> Path:
+    """The local file or folder ``uri`` names, confined to a local artifact root.
+
+    The path is resolved (symbolic links followed) before it is compared with the root, and a
+    folder must contain no symbolic links at all, so nothing read later lies outside the root.
+
+    Args:
+        uri: A ``file://`` URL, an absolute local path, or a path relative to the artifact root.
+        artifact_root: The server's artifact root.
+
+    Returns:
+        The resolved path.
+
+    Raises:
+        InvalidInput: naming the URI and the rule it breaks (remote root, outside the root,
+            traversal, links, missing).
+    """
+    if not uri or _CONTROL.search(uri) or "\\" in uri:
+        raise InvalidInput(f"Data URI {uri[:80]!r} is empty or has control characters or backslashes.")
+    if ".." in uri.split("/") or _ENCODED.search(uri):
+        raise InvalidInput(f"Data URI {uri[:80]!r} contains '..' or encoded dots; give a direct path.")
+    root = _local_root(artifact_root)
+    if root is None:
+        raise InvalidInput(
+            f"The artifact root {artifact_root!r} is not local; datasets can be added over the API only "
+            "from files under a local artifact root. Add them with `loopml data add` instead."
+        )
+    if "://" not in uri and not uri.startswith("/"):  # relative: inside the root
+        local: Path | None = root / normalise_artifact_path(uri)
+    else:
+        local = _local_root(uri)
+    try:
+        return _confined(uri, local, root, artifact_root)
+    except OSError as err:  # e.g. a name too long for the filesystem
+        raise InvalidInput(f"Data URI {uri[:80]!r} cannot be used: {err.strerror or err}.") from err
+
+
+def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> Path:
+    if local is None or not _under(str(local), str(root)):
+        raise InvalidInput(
+            f"Data URI {uri[:80]!r} is outside the artifact root {artifact_root!r}; the server reads "
+            "only data inside it and never fetches other URLs."
+        )
+    resolved = local.resolve()
+    if not resolved.exists():
+        raise InvalidInput(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
+    if resolved.is_dir():
+        for folder, dirs, files in os.walk(resolved):
+            for entry in (*dirs, *files):
+                if os.path.islink(os.path.join(folder, entry)):
+                    raise InvalidInput(
+                        f"Data folder {uri[:80]!r} contains the symbolic link {entry!r}; links are refused "
+                        "because they could point outside the artifact root."
+                    )
+    return resolved

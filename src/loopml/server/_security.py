@@ -34,9 +34,11 @@ What the app must do:
 * Install :class:`SecurityMiddleware` outside the body-limit middleware (so refused requests are
   answered before any body is read) and preferably inside the security-headers middleware; its own
   error responses carry ``nosniff`` and ``no-store`` either way.
-* Known limits: listings (``GET /experiments``, ``/datasets``, ``/artifacts``) and
-  content-addressed blob reads are not filtered by per-resource grants; grants guard the routes
-  that name a run, experiment, dataset or model.
+* Listings (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models``) hide restricted
+  resources the caller holds no grant on: their handlers filter through
+  :func:`visibility_of(request) <visibility_of>` (:class:`Visibility` decides, in one place).
+  Known limit: content-addressed blob reads (``GET /blobs/{sha256}``) are not tied to a resource,
+  so grants cannot guard them; the hash must be known.
 
 Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
 ``WWW-Authenticate: Bearer``; 403 ``{"error": {"code": "forbidden", ...}}`` naming the missing
@@ -55,12 +57,12 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Mount, compile_path
@@ -81,6 +83,7 @@ from loopml.security.auth import (
     permissions_of,
 )
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
+from loopml.store.entities import Artifact
 
 __all__ = [
     "MAX_INSPECTED_BODY",
@@ -90,8 +93,11 @@ __all__ = [
     "SecurityLayer",
     "SecurityMiddleware",
     "Target",
+    "Visibility",
     "principal_of",
+    "require",
     "rule_for",
+    "visibility_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,6 +108,10 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Largest JSON body read here to find a target resource; larger ones get 413.
 MAX_INSPECTED_BODY = 1024 * 1024
 STATE_PRINCIPAL = "principal"
+#: Most audit events one ``GET /api/v1/audit`` returns (the audit log's own cap).
+MAX_AUDIT_PAGE = 10_000
+#: Attribute of ``app.state`` holding the installed :class:`SecurityLayer`.
+STATE_LAYER = "security_layer"
 #: Run → experiment ids remembered to authorise run routes without loading the run each time.
 RUN_CACHE_SIZE = 100_000
 
@@ -212,6 +222,24 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/models/{{name}}/aliases/{{alias}}"): _r(
         "models.delete_alias", _P.MODELS_WRITE, target=_MODEL_BY_NAME, alias_field="alias"
     ),
+    ("POST", f"{API}/models/{{name}}/versions/{{version}}/archive"): _r(
+        "models.archive_version", _P.MODELS_WRITE, target=_MODEL_BY_NAME
+    ),
+    ("POST", f"{API}/models/{{name}}/versions/{{version}}/blessing"): _r(
+        "models.attach_blessing", _P.MODELS_WRITE, target=_MODEL_BY_NAME
+    ),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/files"): _r(
+        "models.list_files", _P.READ, _E.READ, _MODEL_BY_NAME, mutates=False
+    ),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/files/{{path:path}}"): _r(
+        "models.download_file", _P.READ, _E.READ, _MODEL_BY_NAME, mutates=False
+    ),
+    ("GET", f"{API}/datasets/{{ref}}/statistics"): _r(
+        "datasets.list_statistics", _P.READ, _E.READ, Target(kind="dataset", field="ref"), mutates=False
+    ),
+    ("GET", f"{API}/datasets/{{ref}}/statistics/{{artifact_id}}"): _r(
+        "datasets.get_statistics", _P.READ, _E.READ, Target(kind="dataset", field="ref"), mutates=False
+    ),
     ("POST", f"{API}/datasets/{{dataset}}/versions"): _r(
         "datasets.add_version", _P.DATASETS_WRITE, _E.UPLOAD, Target(kind="dataset", field="dataset")
     ),
@@ -315,6 +343,83 @@ def principal_of(request: Request) -> Principal:
     return principal if isinstance(principal, Principal) else LOCAL_PRINCIPAL
 
 
+class Visibility:
+    """Which listed resources a caller may see: restricted ones it holds no grant on are hidden.
+
+    The listing handlers (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models`` ...)
+    filter what they return through :func:`visibility_of`; this is the one place that decides.
+    A resource with no grant is open; an admin sees everything; anyone else sees a restricted
+    resource only with a grant on it (any level permits reading). An artifact is hidden when its
+    run belongs to a hidden experiment, or when it carries the name of a hidden dataset or model
+    (dataset versions, statistics, model packages and blessings are named after them).
+
+    Args:
+        hidden: Resource kind → keys hidden from the caller (experiment ids, dataset and model names).
+        experiment_of_run: Finds the experiment id of a run (None when unknown).
+    """
+
+    __slots__ = ("_experiment_of_run", "_hidden")
+
+    def __init__(
+        self,
+        hidden: Mapping[ResourceKind, frozenset[str]] | None = None,
+        experiment_of_run: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self._hidden = {kind: keys for kind, keys in (hidden or {}).items() if keys}
+        self._experiment_of_run = experiment_of_run
+
+    @property
+    def hides_anything(self) -> bool:
+        """Whether any resource is hidden from this caller."""
+        return bool(self._hidden)
+
+    def shows(self, kind: ResourceKind, key: str) -> bool:
+        """Whether ``kind``/``key`` is visible (a dataset ``name@version`` counts as ``name``)."""
+        if kind is ResourceKind.DATASET:
+            key = key.split("@", 1)[0]
+        return key not in self._hidden.get(kind, frozenset())
+
+    def shows_artifact(self, artifact: Artifact) -> bool:
+        """Whether an artifact is visible (see the class docstring)."""
+        if not self._hidden:
+            return True
+        named = self._hidden.get(ResourceKind.DATASET, frozenset()) | self._hidden.get(
+            ResourceKind.MODEL, frozenset()
+        )
+        if artifact.name in named:
+            return False
+        hidden_experiments = self._hidden.get(ResourceKind.EXPERIMENT)
+        if artifact.run_id is None or not hidden_experiments or self._experiment_of_run is None:
+            return True
+        return self._experiment_of_run(artifact.run_id) not in hidden_experiments
+
+
+#: Sees everything: the local admin of a server without auth, and admins.
+EVERYTHING = Visibility()
+
+
+def visibility_of(request: Request) -> Visibility:
+    """What the caller of ``request`` may see in listings (everything without the security layer)."""
+    layer = getattr(request.app.state, STATE_LAYER, None)
+    if not isinstance(layer, SecurityLayer):
+        return EVERYTHING
+    return layer.visibility(principal_of(request))
+
+
+def require(request: Request, permission: Permission, resource: Resource | None = None) -> None:
+    """Check one more permission that depends on stored state (e.g. what a version's aliases are).
+
+    The route's own rule was checked before the handler ran; this covers the rare request whose
+    needs only the stored data reveals (force-archiving a version that holds a production alias).
+
+    Raises:
+        Forbidden: naming the permission and the resource.
+    """
+    layer = getattr(request.app.state, STATE_LAYER, None)
+    if isinstance(layer, SecurityLayer):
+        layer.auth.authorize(principal_of(request), permission, resource)
+
+
 @dataclass(slots=True, kw_only=True)
 class _Verdict:
     """What the layer decided about one request before the app sees it."""
@@ -374,8 +479,24 @@ class SecurityLayer:
         return Middleware(SecurityMiddleware, layer=self)
 
     def install(self, app: Any) -> None:
-        """Add :class:`SecurityMiddleware` to a Starlette/FastAPI ``app`` (outermost so far)."""
+        """Add :class:`SecurityMiddleware` to a Starlette/FastAPI ``app`` (outermost so far).
+
+        The layer is also kept on ``app.state`` for :func:`visibility_of` and :func:`require`.
+        """
+        setattr(app.state, STATE_LAYER, self)
         app.add_middleware(SecurityMiddleware, layer=self)
+
+    def visibility(self, principal: Principal) -> Visibility:
+        """What ``principal`` may see in listings (admins and the local admin: everything)."""
+        if principal.is_admin or not self.auth_enabled:
+            return EVERYTHING
+        hidden: dict[ResourceKind, frozenset[str]] = {}
+        for kind in ResourceKind:
+            grants = self.store.identity.list_grants(resource_kind=kind.value)
+            restricted = {g.resource for g in grants}
+            mine = {g.resource for g in grants if g.user_name == principal.name}
+            hidden[kind] = frozenset(restricted - mine)
+        return Visibility(hidden, self._experiment_of_run)
 
     def router(self) -> APIRouter:
         """Routes this layer serves itself: ``GET /api/v1/whoami`` and ``GET /api/v1/audit`` (admins).
@@ -397,7 +518,10 @@ class SecurityLayer:
 
         @router.get(f"{API}/audit")
         def list_audit(
-            user: str | None = None, since: str | None = None, action: str | None = None, limit: int = 100
+            user: Annotated[str | None, Query(max_length=1_000)] = None,
+            since: Annotated[str | None, Query(max_length=100)] = None,
+            action: Annotated[str | None, Query(max_length=1_000)] = None,
+            limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
         ) -> dict[str, Any]:
             events = audit.list(user=user, since=since, action=action, limit=limit)
             return {"events": [dataclasses.asdict(e) for e in events]}

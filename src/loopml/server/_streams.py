@@ -1,20 +1,24 @@
-"""A blocking reader over an ASGI request body, so uploads stream into the blob store chunk by chunk.
+"""Streams in both directions: request bodies into the blob store, verified blobs out to clients.
 
 The blob store reads synchronously (in a worker thread); :class:`RequestBodyReader` pulls each
 chunk from the event loop as it is needed, counts bytes against a limit and never holds more
-than one chunk in memory.
+than one chunk in memory. :func:`stream_blob` answers with a blob's bytes chunk by chunk, verified
+as they are read.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import BinaryIO
 
 import anyio.from_thread
+from fastapi.responses import StreamingResponse
 
+from loopml.artifacts import CHUNK_SIZE, BlobStore
 from loopml.server.errors import RequestRejected
 
-__all__ = ["RequestBodyReader"]
+__all__ = ["RequestBodyReader", "stream_blob"]
 
 
 class RequestBodyReader(io.RawIOBase):
@@ -55,3 +59,29 @@ class RequestBodyReader(io.RawIOBase):
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+
+def stream_blob(
+    blobs: BlobStore,
+    sha256: str,
+    *,
+    label: str | None,
+    size: int | None,
+    media_type: str = "application/octet-stream",
+) -> StreamingResponse:
+    """A response streaming the blob ``sha256``; the reader verifies hash (and ``size``) as it goes.
+
+    A blob that turns out not to match is cut off (the client sees a broken transfer, never bad
+    bytes presented as complete); a missing blob raises :class:`~loopml.errors.NotFound` here.
+    """
+    reader: BinaryIO = blobs.open(sha256, label=label, size=size)
+
+    def chunks() -> Iterator[bytes]:
+        with reader:
+            while chunk := reader.read(CHUNK_SIZE):
+                yield chunk
+
+    headers = {"X-Content-SHA256": sha256}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from loopml.artifacts import CHUNK_SIZE, BlobStore
-from loopml.errors import IntegrityError
+from loopml.artifacts import BlobStore
+from loopml.errors import IntegrityError, NotFound
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
-from loopml.server._streams import RequestBodyReader
+from loopml.server._security import visibility_of
+from loopml.server._streams import RequestBodyReader, stream_blob
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 
@@ -43,6 +43,7 @@ def create_artifact(body: ArtifactCreate, store: StoreDep, blobs: Blobs, config:
 
 @router.get("/artifacts")
 def list_artifacts(
+    request: Request,
     store: StoreDep,
     run_id: Id | None = None,
     type: Name | None = None,
@@ -53,22 +54,31 @@ def list_artifacts(
     page = store.artifacts.list(
         run_id=run_id, type=type, name=name, max_results=max_results, page_token=page_token
     )
-    return ArtifactPage(
-        artifacts=[ArtifactOut.of(a) for a in page.items], next_page_token=page.next_page_token
-    )
+    visible = visibility_of(request)  # a filtered page may hold fewer items; keep paging by the token
+    shown = [a for a in page.items if visible.shows_artifact(a)]
+    return ArtifactPage(artifacts=[ArtifactOut.of(a) for a in shown], next_page_token=page.next_page_token)
 
 
 @router.get("/artifacts/find-version")
 def find_artifact_version(
-    type: Name, name: Name, store: StoreDep, version: Annotated[int | None, Query(ge=0, le=2**31)] = None
+    type: Name,
+    name: Name,
+    request: Request,
+    store: StoreDep,
+    version: Annotated[int | None, Query(ge=0, le=2**31)] = None,
 ) -> ArtifactFound:
     found = store.artifacts.find_version(type, name, version)
+    if found is not None and not visibility_of(request).shows_artifact(found):
+        found = None  # a restricted resource's artifacts do not exist for callers without a grant
     return ArtifactFound(artifact=ArtifactOut.of(found) if found else None)
 
 
 @router.get("/artifacts/{artifact_id}")
-def get_artifact(artifact_id: Id, store: StoreDep) -> ArtifactOut:
-    return ArtifactOut.of(store.artifacts.get(artifact_id))
+def get_artifact(artifact_id: Id, request: Request, store: StoreDep) -> ArtifactOut:
+    found = store.artifacts.get(artifact_id)
+    if not visibility_of(request).shows_artifact(found):
+        raise NotFound(f"No artifact {artifact_id!r}; `GET /api/v1/artifacts` lists the ones you may see.")
+    return ArtifactOut.of(found)
 
 
 async def _receive_blob(request: Request, blobs: BlobStore, limit: int, label: str | None) -> BlobOut:
@@ -95,20 +105,6 @@ async def upload_blob(
     return blob
 
 
-def _stream(blobs: BlobStore, sha256: str, *, label: str | None, size: int | None) -> StreamingResponse:
-    reader: BinaryIO = blobs.open(sha256, label=label, size=size)
-
-    def chunks() -> Iterator[bytes]:
-        with reader:
-            while chunk := reader.read(CHUNK_SIZE):
-                yield chunk
-
-    headers = {"X-Content-SHA256": sha256}
-    if size is not None:
-        headers["Content-Length"] = str(size)
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
-
-
 @router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)
 def download_blob(
     sha256: Annotated[str, PathParam(max_length=64)],
@@ -116,7 +112,7 @@ def download_blob(
     size: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> StreamingResponse:
     """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch)."""
-    return _stream(blobs, sha256, label=None, size=size)
+    return stream_blob(blobs, sha256, label=None, size=size)
 
 
 @router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
@@ -142,4 +138,4 @@ async def upload_run_file(
 def download_run_file(run_id: Id, path: str, store: StoreDep, blobs: Blobs) -> StreamingResponse:
     """Stream the verified bytes of the artifact ``path`` of a run."""
     art, sha256 = find_run_file(store, run_id, normalise_artifact_path(path))
-    return _stream(blobs, sha256, label=art.name, size=art.size)
+    return stream_blob(blobs, sha256, label=art.name, size=art.size)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
 from loopml.server._json_body import SafeRoute
+from loopml.server._security import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.tracking import (
     ExperimentCreate,
@@ -31,9 +33,12 @@ def get_or_create_experiment(body: ExperimentName, store: StoreDep) -> Experimen
 
 
 @router.get("")
-def list_experiments(store: StoreDep, include_deleted: bool = False) -> ExperimentList:
+def list_experiments(request: Request, store: StoreDep, include_deleted: bool = False) -> ExperimentList:
+    """Experiments the caller may see (restricted ones need a grant)."""
+    visible = visibility_of(request)
     found = store.experiments.list(include_deleted=include_deleted)
-    return ExperimentList(experiments=[ExperimentOut.of(e) for e in found])
+    shown = [e for e in found if visible.shows(ResourceKind.EXPERIMENT, e.experiment_id)]
+    return ExperimentList(experiments=[ExperimentOut.of(e) for e in shown])
 
 
 @router.get("/by-name/{name}")

@@ -1,40 +1,73 @@
-"""Registered models (read-only): search, one model, its versions and its alias audit trail."""
+"""Registered models: search and read, register versions from uploaded files, aliases, archive,
+blessings, and download of a version's package files (streamed, verified)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from types import EllipsisType
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends
+import anyio.to_thread
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
 
-from loopml.registry.service import ModelRegistry
-from loopml.server._deps import Blobs, StoreDep
+from loopml.config import Settings
+from loopml.registry import ModelRegistry, TrustStore
+from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, ResourceKind
+from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server.schemas.common import Name
+from loopml.server._model_files import package_file, package_files, rebuilt_package
+from loopml.server._security import principal_of, require, visibility_of
+from loopml.server._streams import stream_blob
+from loopml.server.schemas.common import Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
     AliasEventOut,
+    AliasOut,
+    AliasSet,
+    ArchiveRequest,
+    BlessingAttach,
     ModelList,
     ModelOut,
     ModelVersionList,
     ModelVersionOut,
+    PackageFileList,
+    PackageFileOut,
+    VersionNumber,
+    VersionRegister,
 )
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/models", tags=["models"], route_class=SafeRoute)
+Version = Annotated[int, PathParam(ge=1, le=2**31)]
+_BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The verified bytes."}
+}
 
 
-def _registry(store: StoreDep, blobs: Blobs) -> ModelRegistry:
+def _registry(request: Request, store: StoreDep, blobs: Blobs) -> ModelRegistry:
+    """The registry over the served store and blobs, trusting the keys in ``<home>/trust``."""
     registry_store: Any = store  # the SQL store provides `models`
-    return ModelRegistry(registry_store, blobs)
+    settings = cast(Settings, request.app.state.settings)
+    home = settings.home.expanduser().absolute()
+    return ModelRegistry(
+        registry_store, blobs, trust_store=TrustStore(home / "trust"), cache_dir=home / "cache" / "models"
+    )
 
 
 Registry = Annotated[ModelRegistry, Depends(_registry)]
 
 
 @router.get("")
-def search_models(registry: Registry, name_like: Name | None = None, tag: Name | None = None) -> ModelList:
-    return ModelList(models=[ModelOut.of(m) for m in registry.search(name_like=name_like, tag=tag)])
+def search_models(
+    request: Request, registry: Registry, name_like: Name | None = None, tag: Name | None = None
+) -> ModelList:
+    visible = visibility_of(request)
+    found = [
+        m for m in registry.search(name_like=name_like, tag=tag) if visible.shows(ResourceKind.MODEL, m.name)
+    ]
+    return ModelList(models=[ModelOut.of(m) for m in found])
 
 
 @router.get("/{name}")
@@ -45,6 +78,135 @@ def get_model(name: Name, registry: Registry) -> ModelOut:
 @router.get("/{name}/versions")
 def list_model_versions(name: Name, registry: Registry) -> ModelVersionList:
     return ModelVersionList(versions=[ModelVersionOut.of(v) for v in registry.versions(name)])
+
+
+@router.post("/{name}/versions", status_code=201)
+async def register_model_version(
+    name: Name, body: VersionRegister, request: Request, registry: Registry, config: Config
+) -> ModelVersionOut:
+    """Register the package whose files were uploaded as blobs (``PUT /blobs``) as the next version.
+
+    The package is rebuilt from the verified blobs in a temporary folder, then verified against
+    its checksums and signature and scanned before anything is recorded.
+    """
+    actor = principal_of(request).name
+
+    def register() -> ModelVersionOut:
+        label = f"upload of model {name!r}"
+        with rebuilt_package(
+            registry.blobs, body.files, max_bytes=config.max_artifact_bytes, label=label
+        ) as root:
+            version = registry.register(
+                root,
+                name,
+                run_id=body.run_id,
+                blessing=body.blessing_artifact_id,
+                description=body.description,
+                tags=body.tags,
+                actor=actor,
+                trusted_globals=body.trusted_globals,
+            )
+        return ModelVersionOut.of(version)
+
+    return await anyio.to_thread.run_sync(register)
+
+
+@router.get("/{name}/versions/{version}")
+def get_model_version(name: Name, version: Version, registry: Registry) -> ModelVersionOut:
+    return ModelVersionOut.of(registry.store.models.get_version(name, version))
+
+
+@router.post("/{name}/versions/{version}/archive")
+def archive_model_version(
+    name: Name,
+    version: Version,
+    request: Request,
+    registry: Registry,
+    body: Annotated[ArchiveRequest | None, Body()] = None,
+) -> ModelVersionOut:
+    """Archive a version; one holding aliases needs ``force`` (production aliases: ``aliases.production``)."""
+    options = body or ArchiveRequest()
+    if options.force:
+        held = registry.store.models.get_version(name, version).aliases
+        if any(a.lower() in PRODUCTION_ALIASES for a in held):
+            require(request, Permission.ALIASES_PRODUCTION, Resource(kind=ResourceKind.MODEL, key=name))
+    archived = registry.archive(
+        name, version, actor=principal_of(request).name, force=options.force, reason=options.reason
+    )
+    return ModelVersionOut.of(archived)
+
+
+@router.post("/{name}/versions/{version}/blessing")
+def attach_model_blessing(
+    name: Name, version: Version, body: BlessingAttach, registry: Registry
+) -> ModelVersionOut:
+    """Attach an evaluation's Blessing artifact to a version."""
+    return ModelVersionOut.of(registry.attach_blessing(name, version, body.artifact_id))
+
+
+@router.get("/{name}/versions/{version}/files")
+def list_model_version_files(name: Name, version: Version, registry: Registry) -> PackageFileList:
+    """The files of a version's package (path, sha256, size), from its verified package index."""
+    found = registry.store.models.get_version(name, version)
+    files = package_files(registry.blobs, found.manifest_sha256, label=f"models:/{name}/{version}")
+    return PackageFileList(
+        name=found.name,
+        version=found.version,
+        manifest_sha256=found.manifest_sha256,
+        files=[PackageFileOut(path=f.path, sha256=f.sha256, size=f.size) for f in files],
+    )
+
+
+@router.get(
+    "/{name}/versions/{version}/files/{path:path}", responses=_BYTES, response_class=StreamingResponse
+)
+def download_model_version_file(
+    name: Name, version: Version, path: str, registry: Registry
+) -> StreamingResponse:
+    """Stream one file of a version's package, verified against its hash as it is read."""
+    found = registry.store.models.get_version(name, version)
+    label = f"models:/{name}/{version}"
+    entry = package_file(registry.blobs, found.manifest_sha256, path, label=label)
+    return stream_blob(registry.blobs, entry.sha256, label=f"{label}: {entry.path}", size=entry.size)
+
+
+@router.put("/{name}/aliases/{alias}")
+def set_model_alias(
+    name: Name, alias: Name, body: AliasSet, request: Request, registry: Registry
+) -> AliasOut:
+    """Point ``alias`` at a version after the promotion policy allowed it (403 naming the rule if not)."""
+    expected: int | EllipsisType | None = (
+        body.expected_version if "expected_version" in body.model_fields_set else ...
+    )
+    moved = registry.set_alias(
+        name,
+        alias,
+        body.version,
+        actor=principal_of(request).name,
+        reason=body.reason,
+        expected_version=expected,
+    )
+    return AliasOut.of(moved)
+
+
+@router.delete("/{name}/aliases/{alias}", status_code=204)
+def delete_model_alias(
+    name: Name,
+    alias: Name,
+    request: Request,
+    registry: Registry,
+    expected_version: Annotated[VersionNumber | None, Query()] = None,
+    reason: Annotated[Text | None, Query(max_length=1_000)] = None,
+) -> Response:
+    """Remove an alias; with ``expected_version`` only while it still points there (else 409)."""
+    registry.delete_alias(
+        name,
+        alias,
+        actor=principal_of(request).name,
+        reason=reason,
+        expected_version=expected_version if expected_version is not None else ...,
+    )
+    return Response(status_code=204)
 
 
 @router.get("/{name}/alias-history")

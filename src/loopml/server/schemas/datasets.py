@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import StringConstraints
+
 from loopml.data.versions import DatasetVersion
 from loopml.server.schemas.common import Wire
 
-__all__ = ["DatasetVersionOut"]
+__all__ = ["DatasetAdd", "DatasetFileOut", "DatasetVersionOut"]
 
 
 class DatasetFileOut(Wire):
@@ -44,3 +48,14 @@ class DatasetVersionOut(Wire):
             source=v.source,
             created_at=v.created_at,
         )
+
+
+class DatasetAdd(Wire):
+    """Add a version from data under the server's artifact root.
+
+    ``uri``: a path relative to the artifact root, or an absolute path / ``file://`` URL inside it.
+    ``by_reference``: record the files in place (hashes and sizes) instead of copying them.
+    """
+
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    by_reference: bool = False

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from loopml.server.schemas.common import Wire
-from loopml.store.entities import AliasEvent, ModelVersion, RegisteredModel
+from pydantic import Field, StringConstraints
 
-__all__ = ["AliasEventList", "ModelList", "ModelOut", "ModelVersionList", "ModelVersionOut"]
+from loopml.server.schemas.common import Id, Key, Name, Text, Wire
+from loopml.store.entities import Alias, AliasEvent, ModelVersion, RegisteredModel
+
+__all__ = [
+    "AliasEventList",
+    "AliasOut",
+    "AliasSet",
+    "ArchiveRequest",
+    "BlessingAttach",
+    "ModelList",
+    "ModelOut",
+    "ModelVersionList",
+    "ModelVersionOut",
+    "PackageFileList",
+    "PackageFileOut",
+    "VersionRegister",
+]
 
 
 class ModelOut(Wire):
@@ -126,3 +141,68 @@ class AliasEventOut(Wire):
 
 class AliasEventList(Wire):
     events: list[AliasEventOut]
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+PackagePath = Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+VersionNumber = Annotated[int, Field(ge=1, le=2**31)]
+
+
+class VersionRegister(Wire):
+    """Register a new version from uploaded blobs: relative path → sha256 of every package file."""
+
+    files: Annotated[dict[PackagePath, Sha256], Field(min_length=1, max_length=1_000)]
+    run_id: Id | None = None
+    blessing_artifact_id: Id | None = None
+    description: Text | None = None
+    tags: Annotated[dict[Key, Text], Field(max_length=1_000)] = {}
+    trusted_globals: Annotated[list[Name], Field(max_length=100)] = []
+
+
+class AliasSet(Wire):
+    """Point an alias at a version. ``expected_version`` (when sent) makes it a compare-and-set:
+    the alias must hold that version now (``null``: must not exist yet), else 409."""
+
+    version: VersionNumber
+    expected_version: VersionNumber | None = None
+    reason: Text | None = None
+
+
+class AliasOut(Wire):
+    name: str
+    alias: str
+    version: int
+    updated_at: int
+    updated_by: str
+
+    @classmethod
+    def of(cls, a: Alias) -> AliasOut:
+        return cls(
+            name=a.name, alias=a.alias, version=a.version, updated_at=a.updated_at, updated_by=a.updated_by
+        )
+
+
+class ArchiveRequest(Wire):
+    """Archive a version; ``force`` also deletes the aliases pointing at it (audited)."""
+
+    force: bool = False
+    reason: Text | None = None
+
+
+class BlessingAttach(Wire):
+    """Attach an evaluation's Blessing artifact (``POST /api/v1/artifacts`` with type ``Blessing``)."""
+
+    artifact_id: Id
+
+
+class PackageFileOut(Wire):
+    path: str
+    sha256: str
+    size: int
+
+
+class PackageFileList(Wire):
+    name: str
+    version: int
+    manifest_sha256: str
+    files: list[PackageFileOut]
