@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(PY) -m pytest -q -m "" tests
+	$(PY) -m pytest -q -m "" --durations=15 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

@@ -7,6 +7,8 @@ tests need, a generator yielding the URL of a fresh, empty store, and how to ope
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -124,3 +126,28 @@ def store(store_backend: StoreBackend, store_url: str) -> Iterator[Any]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray for the whole test session (starting one costs seconds and ~600 MB).
+
+    Workers get the repository root and ``tests/`` on their import path, so components and
+    helpers defined in test modules can be imported there.
+    """
+    import ray  # the `ray` tier runs with the extra installed
+
+    tests_dir = Path(__file__).resolve().parent
+    python_path = os.pathsep.join([str(tests_dir.parent), str(tests_dir), os.environ.get("PYTHONPATH", "")])
+    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as tmp:  # short: Ray's socket paths
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            _temp_dir=tmp,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": python_path}},
+        )
+        try:
+            yield
+        finally:
+            ray.shutdown()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +15,7 @@ from tests.data.conftest import make_frame
 pytestmark = pytest.mark.ray
 
 
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
-    import ray  # the `ray` tier runs with the extra installed
-
-    with tempfile.TemporaryDirectory(prefix="lr", dir="/tmp") as tmp:  # short: Ray's socket paths
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False)
-        try:
-            yield
-        finally:
-            ray.shutdown()
-
-
-def test_ray_matches_local(local_ray: None, tmp_path: Path) -> None:
+def test_ray_matches_local(ray_cluster: None, tmp_path: Path) -> None:
     frame = make_frame(30_000, seed=5)
     table = pa.Table.from_pandas(frame, preserve_index=False).append_column(
         "part", pa.array(np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -60,20 +57,6 @@ def test_executor_names() -> None:
         create_executor("dask")
     with pytest.raises(InvalidInput, match="max_workers"):
         LocalExecutor(max_workers=0)
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    import ray
-    tests_dir = str(Path(__file__).resolve().parents[1])
-    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    python_path = os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")])
-    ray.init(
-        num_cpus=2, include_dashboard=False, _temp_dir=temp_dir,
-        runtime_env={"env_vars": {"PYTHONPATH": python_path}},
-    )
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.ray
