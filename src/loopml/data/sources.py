@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
@@ -163,6 +164,55 @@ def _check_binary_columns(dataset: ds.Dataset, files: list[str]) -> None:
                     ) from err
 
 
+_WIDER_TYPES = (pa.int64(), pa.float64(), pa.string())
+
+
+def _narrowest_type(current: pa.DataType, values: pa.Array) -> pa.DataType:
+    """The narrowest of null < int64 < float64 < string that holds ``current`` and ``values``."""
+    values = pc.drop_null(values)
+    if len(values) == 0:
+        return current
+    start = 0 if pa.types.is_null(current) else _WIDER_TYPES.index(current)
+    for candidate in _WIDER_TYPES[start:-1]:
+        try:
+            pc.cast(values, candidate)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return candidate
+    return pa.string()
+
+
+def _type_empty_csv_columns(schema: pa.Schema, files: Sequence[str]) -> pa.Schema:
+    """Give a type to CSV columns that were empty where pyarrow inferred the schema.
+
+    pyarrow infers CSV types from the first block of the first file; a column with no value there
+    (sparse data such as the Chicago taxi trips) gets the null type, and its first later value
+    fails conversion. Such columns are read once more, alone and as text, to find the narrowest
+    type (int64, float64 or string) that holds all their values.
+    """
+    empty = [f.name for f in schema if pa.types.is_null(f.type)]
+    if not empty:
+        return schema
+    found: dict[str, pa.DataType] = dict.fromkeys(empty, pa.null())
+    convert = pacsv.ConvertOptions(
+        include_columns=empty,
+        column_types=dict.fromkeys(empty, pa.string()),
+        strings_can_be_null=True,
+        include_missing_columns=True,
+    )
+    for path in files:
+        try:
+            with pacsv.open_csv(
+                path, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES), convert_options=convert
+            ) as reader:
+                for batch in reader:
+                    for name in empty:
+                        found[name] = _narrowest_type(found[name], batch.column(name))
+        except (pa.ArrowException, OSError) as err:
+            raise InvalidInput(f"Cannot read {path}: {err}. Fix the file or exclude it.") from err
+    return pa.schema([pa.field(f.name, found.get(f.name, f.type)) for f in schema])
+
+
 def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None) -> DataSource:
     files, fmt = _resolve_paths(paths, file_format)
     partitioning = "hive" if any(Path(p).is_dir() for p in paths) else None
@@ -175,8 +225,10 @@ def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None
             dataset = ds.dataset(files, format=fmt)
     except (pa.ArrowException, OSError) as err:
         raise InvalidInput(f"Cannot read {', '.join(files[:3])}: {err}. Fix or exclude the file.") from err
+    schema = dataset.schema
     if fmt == "csv":
         _check_binary_columns(dataset, files)
+        schema = _type_empty_csv_columns(schema, files)
     units: list[WorkUnit] = []
     for fragment in dataset.get_fragments():
         if fmt == "parquet":
@@ -189,7 +241,7 @@ def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None
                     WorkUnit(
                         label=f"{piece.path} (row group {i})",
                         fragment=piece,
-                        schema=dataset.schema,
+                        schema=schema,
                         file_format=fmt,
                         size_bytes=piece.row_groups[0].total_byte_size if piece.row_groups else 0,
                     )
@@ -199,12 +251,12 @@ def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None
                 WorkUnit(
                     label=fragment.path,
                     fragment=fragment,
-                    schema=dataset.schema,
+                    schema=schema,
                     file_format=fmt,
                     size_bytes=os.path.getsize(fragment.path),
                 )
             )
-    return DataSource(schema=dataset.schema, units=tuple(units), paths=tuple(files))
+    return DataSource(schema=schema, units=tuple(units), paths=tuple(files))
 
 
 def open_source(data: DataInput, *, file_format: str | None = None) -> DataSource:
