@@ -8,7 +8,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from loopml.analysis._atomic import write_text_atomic
 from loopml.analysis._tables import (
     blessing_rows,
     fairness_rows,
@@ -19,6 +18,7 @@ from loopml.analysis._tables import (
 )
 from loopml.analysis.results import EvaluationResult
 from loopml.analysis.thresholds import MetricThreshold
+from loopml.atomic_write import write_text_atomic
 
 __all__ = ["ModelCard"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from loopml.analysis._atomic import write_text_atomic
 from loopml.analysis._svg import bar_chart, heatmap, line_chart
 from loopml.analysis._tables import blessing_rows, fairness_rows, html_page, html_table, slice_rows
 from loopml.analysis.blessing import Blessing
 from loopml.analysis.results import EvaluationResult
+from loopml.atomic_write import write_text_atomic
 
 __all__ = ["render_html", "write_html", "write_json"]
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopml.analysis._atomic import write_text_atomic
 from loopml.analysis._outcomes import TaskKind
 from loopml.analysis.blessing import Blessing
 from loopml.analysis.bootstrap import BootstrapConfig
 from loopml.analysis.fairness import FairnessGap
 from loopml.analysis.slicing import OVERALL
+from loopml.atomic_write import write_text_atomic
 from loopml.errors import InvalidInput, NotFound
 
 __all__ = ["Curve", "Curves", "EvaluationResult", "MetricValue", "SliceResult"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from loopml.data._atomic import write_text_atomic
+from loopml.atomic_write import write_text_atomic
 from loopml.data.statistics import DatasetStatistics
 from loopml.data.validation import ValidationResult
 from loopml.errors import InvalidInput

@@ -30,7 +30,7 @@ from matplotlib.axes import Axes  # noqa: E402  (after the friendly missing-extr
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from loopml.data._atomic import write_bytes_atomic  # noqa: E402
+from loopml.atomic_write import write_bytes_atomic  # noqa: E402
 from loopml.data.statistics import DatasetStatistics, FeatureStatistics, HistogramType  # noqa: E402
 from loopml.data.validation import ValidationResult  # noqa: E402
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from loopml.data._atomic import write_text_atomic
+from loopml.atomic_write import write_text_atomic
 from loopml.data.drift import Comparator, ComparatorType
 from loopml.data.statistics import DatasetStatistics, FeatureStatistics, FeatureType
 from loopml.errors import InvalidInput

@@ -1,10 +1,16 @@
-"""Atomic file writes for data outputs (temp file in the same folder, then rename)."""
+"""Atomic file writes: a temporary file in the target folder, fsync, then a rename.
+
+Readers see the old file or the whole new one, never half of one; a crash leaves no partial file.
+Used for the reports, schemas, statistics and evaluation results that loopml writes for people.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+__all__ = ["write_bytes_atomic", "write_text_atomic"]
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
