@@ -156,7 +156,11 @@ def create_database(url: URL) -> Database:
     if url.drivername == "sqlite":
         return Database(_sqlite_engine(url))
     # psycopg 3 sends executemany() rows in one pipeline; no multi-VALUES rewriting needed.
-    return Database(sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10}))
+    # prepare_threshold=None: psycopg would otherwise prepare a statement run five times, and
+    # PostgreSQL then switches to a generic plan that ignores the bound values; for the run search
+    # that plan was 5x slower than a fresh one (45 ms against 9 ms over 10,000 runs).
+    connect_args = {"connect_timeout": 10, "prepare_threshold": None}
+    return Database(sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args))
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -425,22 +425,30 @@ def _load_runs(conn: Connection, run_ids: list[str]) -> list[Run]:
 
 def _load_runs_postgres(conn: Connection, run_ids: list[str]) -> list[Run]:
     """Full runs for ``run_ids`` in one round trip: each run row with its params, tags and latest
-    metrics as parallel arrays (``run_id = ANY(array)`` binds one parameter however many ids)."""
+    metrics as parallel arrays (``run_id = ANY(array)`` binds one parameter however many ids).
+
+    Each table is read once per run through a ``LATERAL`` subquery aggregating keys and values
+    together (half the index probes of one scalar subquery per array)."""
     if not run_ids:
         return []
     columns: list[Any] = [_RUNS]
+    query: Any = _RUNS
     for name, table in (("params", _PARAMS), ("tags", _TAGS), ("metrics", _LATEST)):
-        for part in ("key", "value"):
-            # Untyped: psycopg already returns lists; SQLAlchemy's per-item processing is skipped.
-            agg = sa.func.array_agg(aggregate_order_by(table.c[part], table.c.key), type_=NullType())
-            columns.append(
-                sa.select(agg)
-                .where(table.c.run_id == _RUNS.c.run_id)
-                .scalar_subquery()
-                .label(f"{name}_{part}s")
-            )
+        # Untyped: psycopg already returns lists; SQLAlchemy's per-item processing is skipped.
+        aggregates = (
+            sa.func.array_agg(aggregate_order_by(table.c[part], table.c.key), type_=NullType()).label(part)
+            for part in ("key", "value")
+        )
+        arrays = (
+            sa.select(*aggregates)
+            .where(table.c.run_id == _RUNS.c.run_id)
+            .lateral(name)
+        )
+        query = query.outerjoin(arrays, sa.true())
+        columns += [arrays.c.key.label(f"{name}_keys"), arrays.c.value.label(f"{name}_values")]
     ids = sa.bindparam("ids", run_ids, type_=postgresql.ARRAY(sa.String))
-    rows = {r.run_id: r for r in conn.execute(sa.select(*columns).where(_RUNS.c.run_id == sa.any_(ids)))}
+    found = sa.select(*columns).select_from(query).where(_RUNS.c.run_id == sa.any_(ids))
+    rows = {r.run_id: r for r in conn.execute(found)}
     runs = []
     for run_id in run_ids:
         row = rows.get(run_id)

@@ -20,6 +20,7 @@ from loopml.store._engine import Database, create_database, parse_store_url, una
 from loopml.store._experiments import SqlExperimentRepository
 from loopml.store._identity import SqlIdentityRepository
 from loopml.store._lineage import SqlLineageRepository
+from loopml.store._maintenance import analyze_stale_tables
 from loopml.store._migrate import upgrade
 from loopml.store._models import SqlModelRepository
 from loopml.store._runs import SqlRunRepository
@@ -78,6 +79,17 @@ class SqlStore:
         """Users, API tokens, per-resource grants and the audit log."""
         return self._identity
 
+    def refresh_statistics(self) -> list[str]:
+        """Refresh PostgreSQL's planner statistics of tables that have none or stale ones.
+
+        Cheap when nothing is stale (one catalog query). :func:`open_store` calls it, and the server
+        calls it periodically; see :mod:`loopml.store._maintenance` for the rule.
+
+        Returns:
+            The tables analysed (always empty on SQLite).
+        """
+        return analyze_stale_tables(self._db)
+
     def close(self) -> None:
         """Release the database connections."""
         self._db.dispose()
@@ -105,7 +117,8 @@ def open_store(url: str) -> SqlStore:
             ``postgresql+psycopg://user:password@host:port/database``.
 
     Returns:
-        The store, with its schema at the newest migration.
+        The store, with its schema at the newest migration (and, on PostgreSQL, planner statistics
+        refreshed where missing or stale: :meth:`SqlStore.refresh_statistics`).
 
     Raises:
         InvalidInput: for an unsupported URL scheme.
@@ -119,6 +132,7 @@ def open_store(url: str) -> SqlStore:
         raise StoreUnavailable(unavailable_message(parsed, err)) from err
     try:
         upgrade(db, url_for_messages=db.display_url)
+        analyze_stale_tables(db)
     except (OperationalError, InterfaceError, DatabaseError) as err:
         db.dispose()
         raise StoreUnavailable(unavailable_message(parsed, err)) from err
