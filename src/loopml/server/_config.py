@@ -22,6 +22,9 @@ class ServerConfig:
         max_batch_items: Most metrics (and, separately, params or tags) in one log-batch request.
         reference_roots: URL prefixes an artifact registered by reference may point into, besides
             the artifact root itself (e.g. ``("s3://datalake/",)``). Nothing else is accepted.
+        statistics_interval_s: Seconds between checks of the store's planner statistics
+            (PostgreSQL: tables with missing or stale statistics are analysed; see
+            ``SqlStore.refresh_statistics``).
 
     Example:
         >>> ServerConfig(max_json_depth=8).max_json_depth
@@ -33,12 +36,19 @@ class ServerConfig:
     max_json_depth: int = 32
     max_batch_items: int = 10_000
     reference_roots: tuple[str, ...] = ()
+    statistics_interval_s: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_artifact_bytes", "max_json_depth", "max_batch_items"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInput(f"Server setting {name} must be a positive integer; got {value!r}.")
+        interval = self.statistics_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+            raise InvalidInput(
+                "Server setting statistics_interval_s must be a positive number of seconds; "
+                f"got {interval!r}."
+            )
         for root in self.reference_roots:
             if "://" not in root or root.startswith(("http://", "https://", "ftp://")):
                 raise InvalidInput(

@@ -13,6 +13,7 @@ from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.errors import MissingDependency
 from loopml.server._config import ServerConfig
+from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.routes import artifacts, datasets, experiments, health, lineage, models, runs
@@ -82,11 +83,13 @@ def create_app(
 
         store = open_store(settings.resolved_store_url())
     served: Store = store
+    refresh = getattr(store, "refresh_statistics", None)  # SQL stores; a remote store has none
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with periodic_statistics(refresh, limits.statistics_interval_s):
+                yield
         finally:
             if owned:
                 served.close()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
+from loopml.server._responses import json_response
 from loopml.server.errors import RequestRejected
 from loopml.server.schemas.common import Id, Key, from_wire_float
 from loopml.server.schemas.tracking import (
@@ -38,8 +39,8 @@ def create_run(body: RunCreate, store: StoreDep) -> RunOut:
     return RunOut.of(run)
 
 
-@router.post("/search")
-def search_runs(body: RunSearch, store: StoreDep) -> RunPage:
+@router.post("/search", response_model=RunPage)
+def search_runs(body: RunSearch, store: StoreDep) -> Response:
     page = store.runs.search(
         body.experiment_ids,
         filter=body.filter,
@@ -48,7 +49,7 @@ def search_runs(body: RunSearch, store: StoreDep) -> RunPage:
         page_token=body.page_token,
         include_deleted=body.include_deleted,
     )
-    return RunPage.of(page)
+    return json_response(RunPage.of(page))
 
 
 @router.get("/{run_id}")
@@ -80,9 +81,10 @@ def log_batch(run_id: Id, body: LogBatch, store: StoreDep, config: Config) -> Re
     return Response(status_code=204)
 
 
-@router.get("/{run_id}/metric-history")
-def get_metric_history(run_id: Id, key: Key, store: StoreDep) -> MetricHistory:
-    return MetricHistory(metrics=[MetricWire.of(p) for p in store.runs.get_metric_history(run_id, key)])
+@router.get("/{run_id}/metric-history", response_model=MetricHistory)
+def get_metric_history(run_id: Id, key: Key, store: StoreDep) -> Response:
+    history = store.runs.get_metric_history(run_id, key)
+    return json_response(MetricHistory(metrics=[MetricWire.of(p) for p in history]))
 
 
 @router.put("/{run_id}/reproducibility", status_code=204)
