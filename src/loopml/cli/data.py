@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import Progress
 
+from loopml.artifacts import BlobStore
 from loopml.cli import _context
 from loopml.cli._output import console, format_ms, print_json, print_table
 from loopml.data import compute_statistics
+from loopml.data.derived import DerivedStatistics, StatisticsArtifact
 from loopml.data.files import read_statistics, write_anomalies, write_statistics, write_text
 from loopml.data.report import feature_svgs, render_report
 from loopml.data.schema import Schema, infer_schema, read_schema, write_schema
 from loopml.data.validation import validate
 from loopml.data.versions import DatasetVersion, DatasetVersions
+from loopml.store import Store
+from loopml.store.sql import open_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -197,16 +201,19 @@ def show_stats(
 
 
 @contextmanager
-def _versions() -> Iterator[DatasetVersions]:
-    from loopml.artifacts import BlobStore
-    from loopml.store.sql import open_store
-
+def _stores() -> Iterator[tuple[Store, BlobStore]]:
     settings = _context.settings()
     store = open_store(settings.resolved_store_url())
     try:
-        yield DatasetVersions(store, BlobStore(settings.resolved_artifacts_url()))
+        yield store, BlobStore(settings.resolved_artifacts_url())
     finally:
         store.close()
+
+
+@contextmanager
+def _versions() -> Iterator[DatasetVersions]:
+    with _stores() as (store, blobs):
+        yield DatasetVersions(store, blobs)
 
 
 def _record(ref: str | None, artifact_type: str, role: str, path: Path, execution_type: str) -> None:
@@ -215,6 +222,17 @@ def _record(ref: str | None, artifact_type: str, role: str, path: Path, executio
         return
     with _versions() as versions:
         versions.record(versions.get(ref), {role: (artifact_type, path)}, execution_type=execution_type)
+
+
+def _statistics_row(s: StatisticsArtifact) -> dict[str, object]:
+    return {
+        "artifact_id": s.artifact_id,
+        "name": s.artifact.name,
+        "splits": list(s.splits),
+        "computed_from": s.computed_from,
+        "hops": s.hops,
+        "created_at": s.artifact.created_at,
+    }
 
 
 def _version_row(v: DatasetVersion) -> dict[str, object]:
@@ -280,11 +298,19 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a dataset version: files, hashes, rows, Arrow schema."""
-    with _versions() as versions:
-        v = versions.get(ref)
+    """Show a dataset version: files, hashes, rows, Arrow schema, and the statistics computed from it."""
+    with _stores() as (store, blobs):
+        v = DatasetVersions(store, blobs).get(ref)
+        statistics = DerivedStatistics(store, blobs).list(v)
     if as_json:
-        print_json({**_version_row(v), "arrow_schema": v.arrow_schema, "file_list": list(v.files)})
+        print_json(
+            {
+                **_version_row(v),
+                "arrow_schema": v.arrow_schema,
+                "file_list": list(v.files),
+                "statistics": [_statistics_row(s) for s in statistics],
+            }
+        )
         return
     print_table(
         f"{v.name}@{v.version} ({v.num_rows} rows)",
@@ -292,6 +318,25 @@ def show(
         [(f.path, f.size, f.sha256[:16], f.is_reference) for f in v.files],
     )
     console.print(v.arrow_schema)
+    if not statistics:
+        console.print(
+            f"No statistics yet: `loopml data profile {v.name}@{v.version} -o stats.json` computes them."
+        )
+        return
+    print_table(
+        "Statistics",
+        ["artifact", "name", "splits", "computed from", "created"],
+        [
+            (
+                s.artifact_id,
+                s.artifact.name,
+                ", ".join(s.splits) or "-",
+                s.computed_from[:12],
+                format_ms(s.artifact.created_at),
+            )
+            for s in statistics
+        ],
+    )
 
 
 @app.command("diff")

@@ -1,16 +1,21 @@
-"""``ingest``: register a dataset version and split it deterministically into train and eval examples."""
+"""``ingest``: read a dataset version (registering new data first) and split it deterministically
+into train and eval examples."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 
 from loopml.components._splits import EVAL, SPLITS, TRAIN, split_path
 from loopml.data import DatasetVersion, DatasetVersions
+from loopml.data.versions import parse_ref
 from loopml.errors import InvalidInput
 from loopml.pipeline import Dataset, component, current_step, scratch_dir
 from loopml.store import EventType
@@ -21,7 +26,9 @@ _BUCKETS = 10_000
 _SAMPLE_KEY = "loopml-sample-01"  # 16 bytes: the hash key of the subsampling order
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path, file_format: str) -> pd.DataFrame:
+    if path.is_dir() and file_format == "csv":
+        return ds.dataset(str(path), format="csv", partitioning="hive").to_table().to_pandas()
     if path.is_dir() or path.suffix in (".parquet", ".pq", ".parq"):
         return pd.read_parquet(path)
     if path.suffix in (".csv", ".gz", ".tsv", ".txt"):
@@ -45,6 +52,46 @@ def _register(versions: DatasetVersions, name: str, source: Path, *, by_referenc
         if sorted(f.sha256 for f in latest.files) == sorted(_sha256(f) for f in files):
             return latest
     return versions.add(name, source, by_reference=by_reference)
+
+
+@contextmanager
+def _input(
+    versions: DatasetVersions, *, source: str, dataset_name: str, dataset: str, by_reference: bool
+) -> Iterator[tuple[DatasetVersion, Path]]:
+    """The dataset version to read and a local path to its data.
+
+    ``dataset`` names a registered version, which is materialised from the artifact store;
+    otherwise ``source`` is registered under ``dataset_name`` (reusing the latest version when
+    the bytes are the same) and read in place.
+    """
+    if dataset:
+        if source:
+            raise InvalidInput(
+                f"ingest: give either source={source!r} (with dataset_name) or dataset={dataset!r}, not both."
+            )
+        name, number = parse_ref(dataset)
+        if dataset_name and dataset_name != name:
+            raise InvalidInput(
+                f"ingest: dataset_name={dataset_name!r} contradicts dataset={dataset!r}; drop dataset_name."
+            )
+        if number is None:
+            raise InvalidInput(
+                f"ingest: dataset must pin a version, as in {name}@3, so the step's cache key names the "
+                f"data it reads. Got {dataset!r}; `loopml data list {name}` shows the versions."
+            )
+        version = versions.get(dataset)
+        with versions.materialize(version) as local:
+            yield version, local
+        return
+    if not source or not dataset_name:
+        raise InvalidInput(
+            "ingest: give source (a CSV/Parquet file or folder) with dataset_name to register it under, "
+            "or dataset=NAME@VERSION to read a registered version."
+        )
+    path = Path(source)
+    if not path.exists():
+        raise InvalidInput(f"ingest: source {source!r} does not exist; give a CSV/Parquet file or folder.")
+    yield _register(versions, dataset_name, path, by_reference=by_reference), path
 
 
 def _hash_buckets(frame: pd.DataFrame, key: str, *, hash_key: str | None = None) -> np.ndarray:
@@ -102,8 +149,9 @@ def _subsample(train: pd.DataFrame, *, rows: int, stratify: str, key: str) -> pd
 @component
 def ingest(
     *,
-    source: str,
-    dataset_name: str,
+    source: str = "",
+    dataset_name: str = "",
+    dataset: str = "",
     source_digest: str = "",
     by_reference: bool = False,
     split: Literal["hash", "time"] = "hash",
@@ -114,16 +162,18 @@ def ingest(
     max_train_rows: int = 0,
     stratify: str = "",
 ) -> Dataset:
-    """Register ``source`` as a dataset version and split it into train and eval examples.
+    """Split a dataset version into train and eval examples: ``source`` (registered as a new version
+    when its bytes are new) or the registered version ``dataset``.
 
     The split is deterministic: by a hash of the ``key`` column (or of the whole row), so a
     row stays on its side as data is added, or by time (rows with ``time_column >= eval_since``
     are evaluation rows). The version is recorded as this step's ``source`` input, so lineage
-    reaches it from every downstream artifact.
+    reaches it from every downstream artifact (and its statistics are listed under the version).
 
     Args:
         source: A CSV or Parquet file, or a folder of them (hive partitions become columns).
-        dataset_name: Name the version is registered under.
+        dataset_name: Name ``source`` is registered under.
+        dataset: A registered version, ``NAME@VERSION``, to read instead of ``source``.
         source_digest: :func:`loopml.components.file_digest` of ``source``, so the cache sees new content.
         by_reference: Register the files in place (hash only) instead of copying them.
         split: ``"hash"`` or ``"time"``.
@@ -139,12 +189,14 @@ def ingest(
     """
     step = current_step()
     store = step.open_store()
-    path = Path(source)
-    if not path.exists():
-        raise InvalidInput(f"ingest: source {source!r} does not exist; give a CSV/Parquet file or folder.")
-    version = _register(DatasetVersions(store, step.blobs), dataset_name, path, by_reference=by_reference)
-    store.lineage.add_events(step.execution_id, [(version.artifact_id, EventType.INPUT, "source")])
-    frame = _read(path)
+    versions = DatasetVersions(store, step.blobs)
+    opened = _input(
+        versions, source=source, dataset_name=dataset_name, dataset=dataset, by_reference=by_reference
+    )
+    with opened as (version, local):
+        store.lineage.add_events(step.execution_id, [(version.artifact_id, EventType.INPUT, "source")])
+        frame = _read(local, version.file_format)
+    where = source or dataset
     is_eval = _is_eval(
         frame, split=split, key=key, eval_percent=eval_percent, time_column=time_column, eval_since=eval_since
     )
@@ -154,7 +206,7 @@ def ingest(
     out = scratch_dir("examples")
     for name in SPLITS:
         if parts[name].empty:
-            raise InvalidInput(f"ingest: the {name} split of {source!r} is empty; adjust the split settings.")
+            raise InvalidInput(f"ingest: the {name} split of {where!r} is empty; adjust the split settings.")
         parts[name].reset_index(drop=True).to_parquet(split_path(out, name), index=False)
     return Dataset.from_path(
         out,

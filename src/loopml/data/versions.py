@@ -25,7 +25,15 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType, ExecutionState
 from loopml.store.repositories import Store
 
-__all__ = ["DATASET_TYPE", "DatasetDiff", "DatasetFile", "DatasetVersion", "DatasetVersions", "parse_ref"]
+__all__ = [
+    "DATASET_TYPE",
+    "DatasetDiff",
+    "DatasetFile",
+    "DatasetVersion",
+    "DatasetVersions",
+    "is_registered",
+    "parse_ref",
+]
 
 DATASET_TYPE = "Dataset"
 
@@ -142,6 +150,12 @@ class DatasetVersions:
         return self._version(artifact)
 
     def _version(self, artifact: Artifact) -> DatasetVersion:
+        if not is_registered(artifact):
+            raise NotFound(
+                f"Dataset artifact {artifact.name!r} (id {artifact.artifact_id}) was written by a pipeline "
+                "step, not registered as a version; `loopml lineage ID` shows where it came from and "
+                "`loopml data list` shows the registered versions."
+            )
         if artifact.sha256 is None:
             raise InvalidInput(f"Dataset artifact {artifact.artifact_id} has no manifest hash.")
         manifest = json.loads(self._blobs.read_bytes(artifact.sha256, label=f"dataset {artifact.name}"))
@@ -170,8 +184,12 @@ class DatasetVersions:
         return self._version(artifact)
 
     def list(self, name: str | None = None) -> list[Artifact]:
-        """The dataset artifacts (all names, or one), newest last."""
-        return list(self._store.artifacts.list(type=DATASET_TYPE, name=name).items)
+        """The registered dataset versions (all names, or one), newest last.
+
+        Dataset artifacts written by pipeline steps (split examples, transformed data) are not
+        versions and are left out.
+        """
+        return [a for a in self._store.artifacts.list(type=DATASET_TYPE, name=name).items if is_registered(a)]
 
     def diff(self, before: str, after: str) -> DatasetDiff:
         """Files added, removed and changed (by hash) between two versions, and row counts."""
@@ -219,6 +237,11 @@ class DatasetVersions:
         self._store.lineage.add_events(execution.execution_id, events)
         self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
         return execution.execution_id
+
+
+def is_registered(artifact: Artifact) -> bool:
+    """Whether a Dataset artifact is a registered version (written by :meth:`DatasetVersions.add`)."""
+    return artifact.type == DATASET_TYPE and {"file_format", "num_rows"} <= artifact.properties.keys()
 
 
 def vars_of(entry: DatasetFile) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Wire schema of a dataset version."""
+"""Wire schemas of a dataset version and of the statistics computed from it."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
+from loopml.data.derived import StatisticsArtifact
 from loopml.data.versions import DatasetVersion
 from loopml.server.schemas.common import Wire
+from loopml.server.schemas.lineage import ArtifactOut
 
-__all__ = ["DatasetAdd", "DatasetFileOut", "DatasetVersionOut"]
+__all__ = [
+    "DatasetAdd",
+    "DatasetFileOut",
+    "DatasetStatisticsOut",
+    "DatasetStatisticsPage",
+    "DatasetVersionOut",
+]
 
 
 class DatasetFileOut(Wire):
@@ -59,3 +67,30 @@ class DatasetAdd(Wire):
 
     uri: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
     by_reference: bool = False
+
+
+class DatasetStatisticsOut(ArtifactOut):
+    """A Statistics artifact computed from a version, directly or from data derived from it.
+
+    ``splits``: the split documents of a per-split folder (read one with ``?split=NAME``); empty
+    when the artifact is one document. ``computed_from``: the Dataset artifact the statistics were
+    computed from (the version's own, or e.g. the examples ``ingest`` split from it).
+    ``hops``: executions between the version and the statistics.
+    """
+
+    splits: list[str]
+    computed_from: str
+    hops: int
+
+    @classmethod
+    def of_statistics(cls, found: StatisticsArtifact) -> DatasetStatisticsOut:
+        return cls(
+            **ArtifactOut.of(found.artifact).model_dump(),
+            splits=list(found.splits),
+            computed_from=found.computed_from,
+            hops=found.hops,
+        )
+
+
+class DatasetStatisticsPage(Wire):
+    artifacts: list[DatasetStatisticsOut]
