@@ -101,10 +101,19 @@ class Database:
         self.dialect = engine.dialect.name
         self.display_url = hide_password(engine.url)
         self._writer = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        # PostgreSQL reads run in autocommit: under READ COMMITTED (the default) every statement
+        # takes its own snapshot anyway, so BEGIN and COMMIT would only add two round trips.
+        self._reader: Engine | None = None
+        if self.dialect == "postgresql":
+            self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (a deferred ``BEGIN`` on SQLite)."""
+        """A read transaction (a deferred ``BEGIN`` on SQLite; autocommit statements on PostgreSQL)."""
+        if self._reader is not None:
+            with self._unavailable_as_error(), self._reader.connect() as conn:
+                yield conn
+            return
         with self._unavailable_as_error(), self.engine.begin() as conn:
             yield conn
 
