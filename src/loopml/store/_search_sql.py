@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from loopml.errors import InvalidInput
 from loopml.store._schema import LatestMetricRow, ParamRow, RunRow, RunTagRow
@@ -33,10 +32,12 @@ _ATTRIBUTE_COLUMNS = {
     "start_time": _RUNS.c.start_time,
     "end_time": _RUNS.c.end_time,
 }
-_KEYED_TABLES: dict[Entity, Any] = {
-    Entity.METRIC: LatestMetricRow,
-    Entity.PARAM: ParamRow,
-    Entity.TAG: RunTagRow,
+# Core tables, aliased per condition with ``Table.alias()``: building statements from ORM
+# ``aliased()`` classes cost several milliseconds per search in attribute adaptation.
+_KEYED_TABLES: dict[Entity, sa.Table] = {
+    Entity.METRIC: cast(sa.Table, LatestMetricRow.__table__),
+    Entity.PARAM: cast(sa.Table, ParamRow.__table__),
+    Entity.TAG: cast(sa.Table, RunTagRow.__table__),
 }
 
 
@@ -56,7 +57,7 @@ def filter_clause(node: FilterNode, *, correlated: bool = False) -> sa.ColumnEle
         return sa.and_(*parts) if node.op == "AND" else sa.or_(*parts)
     if node.entity is Entity.ATTRIBUTE:
         return _compare(_ATTRIBUTE_COLUMNS[node.key], node)
-    model = aliased(_KEYED_TABLES[node.entity])
+    model = _KEYED_TABLES[node.entity].alias().c
     condition = _compare(model.value, node)
     if node.entity is Entity.METRIC:
         # ``is_nan = false`` (not ``IS FALSE``) so the (key, is_nan, value) index serves it.
@@ -104,8 +105,9 @@ def order_query(query: sa.Select[Any], keys: list[OrderKey]) -> sa.Select[Any]:
             clauses.append(sa.case((column.is_(None), 1), else_=0))
             clauses.append(column.desc() if key.descending else column.asc())
             continue
-        model = aliased(_KEYED_TABLES[key.entity])
-        query = query.outerjoin(model, sa.and_(model.run_id == _RUNS.c.run_id, model.key == key.key))
+        table = _KEYED_TABLES[key.entity].alias()
+        model = table.c
+        query = query.outerjoin(table, sa.and_(model.run_id == _RUNS.c.run_id, model.key == key.key))
         if key.entity is Entity.METRIC:
             rank = sa.case((model.run_id.is_(None), 2), (model.is_nan.is_(True), 1), else_=0)
         else:
@@ -125,8 +127,9 @@ def ordered_segments(query: sa.Select[Any], keys: list[OrderKey]) -> list[sa.Sel
     if not metric_first(keys):
         return [order_query(query, keys)]
     first, rest = keys[0], keys[1:]
-    model = aliased(LatestMetricRow)
-    joined = query.join(model, sa.and_(model.run_id == _RUNS.c.run_id, model.key == first.key))
+    table = _KEYED_TABLES[Entity.METRIC].alias()
+    model = table.c
+    joined = query.join(table, sa.and_(model.run_id == _RUNS.c.run_id, model.key == first.key))
     by_value = model.value.desc() if first.descending else model.value.asc()
     numbers = order_query(joined.where(model.is_nan == sa.false()).order_by(by_value), rest)
     nans = order_query(joined.where(model.is_nan == sa.true()), rest)
