@@ -1,4 +1,4 @@
-"""Benchmark: full statistics (loopml.data.compute_statistics) vs a plain single-pass pyarrow scan.
+"""Benchmark: full statistics (loopml.data.compute_statistics) vs a raw pyarrow scan, and vs TFDV.
 
 Generates N rows x 16 mixed features (8 numeric, 6 string of cardinality 5 .. 200k, 2 bool) as
 CSV and as Parquet (8 files each) in a temporary folder, then prints rows/s for
@@ -7,32 +7,59 @@ CSV and as Parquet (8 files each) in a temporary folder, then prints rows/s for
   - ray:   full statistics with the Ray engine (when ``ray`` is installed)
 and the ratio of each engine's time to the scan's.
 
+With ``--tfdv-python`` it also times TensorFlow Data Validation on the same CSV files, in that
+interpreter (a separate virtualenv: TFDV pins its own TensorFlow, Beam and pyarrow), and compares
+the figures both compute (num_examples; num_missing / num_non_missing per feature; mean, std_dev,
+min, max, num_zeros per numeric feature; unique, top value and its count, avg_length per string
+feature). TFDV modes:
+  - direct:           ``generate_statistics_from_csv`` on Beam's DirectRunner (its default)
+  - multi_processing: the same with ``direct_num_workers=N, direct_running_mode='multi_processing'``
+  - multi_threading:  the same with ``direct_running_mode='multi_threading'``
+  - dataframe:        ``pandas.read_csv`` of every file + ``generate_statistics_from_dataframe``
+                      (in memory, no Beam; top values and unique from Misra-Gries / KMV sketches)
+
 Usage:
     python benchmarks/data_stats.py --rows 1000000 [--rows 10000000] [--engines local ray] [--workers N]
+    python benchmarks/data_stats.py --rows 100000 --engines local --tfdv-python /tmp/tfdvvenv/bin/python
+
+The TFDV worker (``--tfdv-worker``) imports only TFDV, its own dependencies and the standard library,
+so this module imports NumPy, pyarrow and loopml inside the functions that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import importlib.util
+import json
+import math
 import os
+import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-from loopml.data import compute_statistics
+    from loopml.data import DatasetStatistics
 
 FILES = 8
+TFDV_MODES = ("direct", "multi_processing", "multi_threading", "dataframe")
+DEFAULT_TFDV_MODES = ("direct", "multi_processing", "dataframe")
+REL_TOL = 1e-6
+"""Relative tolerance for means, standard deviations and average lengths (summation order differs)."""
+
+Summary = dict[str, Any]
+"""``{"num_examples": n, "features": {name: {figure: value}}}``, the figures both tools compute."""
 
 
 def _chunk(rows: int, seed: int) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
     rng = np.random.default_rng(seed)
     cols: dict[str, object] = {
         "n_normal": rng.normal(0, 1, rows),
@@ -56,6 +83,9 @@ def _chunk(rows: int, seed: int) -> pa.Table:
 
 
 def generate(rows: int, root: Path) -> tuple[Path, Path]:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     csv_dir, pq_dir = root / "csv", root / "parquet"
     csv_dir.mkdir(parents=True, exist_ok=True)
     pq_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +98,9 @@ def generate(rows: int, root: Path) -> tuple[Path, Path]:
 
 
 def scan(path: Path, fmt: str) -> float:
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
     start = time.perf_counter()
     total = 0.0
     for batch in ds.dataset(str(path), format=fmt).to_batches(batch_size=65_536):
@@ -75,13 +108,28 @@ def scan(path: Path, fmt: str) -> float:
     return time.perf_counter() - start
 
 
-def run(rows: int, engines: list[str], workers: int | None) -> None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TfdvOptions:
+    """How to run TFDV: which interpreter, which modes, how many Beam workers."""
+
+    python: str
+    modes: tuple[str, ...]
+    workers: int
+    timeout_s: float
+
+
+def run(rows: int, engines: list[str], workers: int | None, tfdv: TfdvOptions | None) -> None:
+    from loopml.data import compute_statistics
+
+    examples = rows - rows % FILES
     with tempfile.TemporaryDirectory(prefix="loopml-bench-") as tmp:
         t0 = time.perf_counter()
         csv_dir, pq_dir = generate(rows, Path(tmp))
         took = time.perf_counter() - t0
         print(f"\n{rows:,} rows x 16 features, {FILES} files per format (generated in {took:.1f} s)")
+        print(f"load average (1/5/15 min): {_load()}")
         print(f"{'format':8} {'path':6} {'seconds':>8} {'rows/s':>12} {'x scan':>7}")
+        on_csv: dict[str, tuple[float, DatasetStatistics]] = {}
         for fmt, path in (("csv", csv_dir), ("parquet", pq_dir)):
             base = scan(path, fmt)
             print(f"{fmt:8} {'scan':6} {base:8.2f} {rows / base:12,.0f} {1.0:7.2f}")
@@ -89,8 +137,210 @@ def run(rows: int, engines: list[str], workers: int | None) -> None:
                 start = time.perf_counter()
                 stats = compute_statistics(path, engine=engine, max_workers=workers)
                 took = time.perf_counter() - start
-                assert stats.num_examples == rows - rows % FILES
-                print(f"{fmt:8} {engine:6} {took:8.2f} {rows / took:12,.0f} {took / base:7.2f}")
+                assert stats.num_examples == examples
+                print(f"{fmt:8} {engine:6} {took:8.2f} {rows / took:12,.0f} {took / base:7.2f}", flush=True)
+                if fmt == "csv":
+                    on_csv[engine] = (took, stats)
+        if tfdv is not None:
+            against_tfdv(csv_dir, examples=examples, loopml=on_csv, options=tfdv)
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- TFDV side by side ------------------------------------------------------------------------------
+
+
+def against_tfdv(
+    csv_dir: Path,
+    *,
+    examples: int,
+    loopml: dict[str, tuple[float, DatasetStatistics]],
+    options: TfdvOptions,
+) -> None:
+    """Time each TFDV mode on ``csv_dir`` in ``options.python``; print speed and agreement."""
+    best_engine = min(loopml, key=lambda e: loopml[e][0])
+    best_s, best_stats = loopml[best_engine]
+    ours = loopml_summary(best_stats)
+    print(f"\nTFDV on the same {FILES} CSV files ({examples:,} rows); load average {_load()}")
+    print(f"{'tool':32} {'seconds':>8} {'rows/s':>10} {'TFDV / loopml':>14}")
+    for engine, (took, _) in loopml.items():
+        print(f"{'loopml ' + engine:32} {took:8.2f} {examples / took:10,.0f} {'':>14}")
+    results: dict[str, dict[str, Any]] = {}
+    for mode in options.modes:
+        result = _run_tfdv(csv_dir, mode=mode, options=options)
+        label = f"tfdv {result.get('version', '?')} {mode}"
+        if mode in ("multi_processing", "multi_threading"):
+            label += f" x{options.workers}"
+        if "error" in result:
+            print(f"{label:32} failed: {result['error']}")
+            continue
+        took = float(result["seconds"])
+        extra = f"  (import {result['import_s']:.1f} s"
+        extra += f", read_csv {result['read_s']:.1f} s)" if "read_s" in result else ")"
+        ratio = took / best_s
+        print(f"{label:32} {took:8.2f} {examples / took:10,.0f} {ratio:13.1f}x{extra}", flush=True)
+        results[mode] = result
+    if not results:
+        return
+    groups = {
+        "TFDV": list(results),
+        "generate_statistics_from_csv (Beam; exact top values and unique)": [
+            m for m in results if m != "dataframe"
+        ],
+    }
+    for group, modes in groups.items():
+        if modes:
+            fastest = min(modes, key=lambda m: float(results[m]["seconds"]))
+            ratio = float(results[fastest]["seconds"]) / best_s
+            print(f"best {group} figure: {fastest}, {ratio:.1f}x the time of loopml {best_engine}")
+    _print_agreement(ours, {m: r["summary"] for m, r in results.items()}, engine=best_engine)
+
+
+def _print_agreement(ours: Summary, theirs: dict[str, Summary], *, engine: str) -> None:
+    print(f"\nagreement with loopml {engine} (floats within {REL_TOL:g} relative):")
+    for mode, summary in theirs.items():
+        problems, checked = compare(ours, summary)
+        verdict = "agree" if not problems else f"{len(problems)} disagreements"
+        print(f"  {mode}: {checked} figures compared, {verdict}")
+        for line in problems:
+            print(f"    - {line}")
+
+
+def _run_tfdv(csv_dir: Path, *, mode: str, options: TfdvOptions) -> dict[str, Any]:
+    cmd = [options.python, __file__, "--tfdv-worker", mode, str(csv_dir)]
+    cmd += ["--tfdv-workers", str(options.workers)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=options.timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result within {options.timeout_s:.0f} s (--tfdv-timeout)"}
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"error": f"exit {done.returncode}: {tail}"}
+    parsed: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def tfdv_worker(mode: str, csv_dir: str, workers: int) -> None:
+    """Run in TFDV's interpreter: time one mode and print its figures as one JSON line."""
+    start = time.perf_counter()
+    import tensorflow_data_validation as tfdv
+
+    imported = time.perf_counter() - start
+    pattern = os.path.join(csv_dir, "*.csv")
+    figures: dict[str, Any] = {"version": tfdv.__version__, "import_s": imported}
+    start = time.perf_counter()
+    if mode == "dataframe":
+        import pandas as pd  # a TFDV dependency
+
+        frame = pd.concat([pd.read_csv(p) for p in sorted(glob.glob(pattern))], ignore_index=True)
+        for column in frame.columns:  # pandas parses true/false as bool, which TFDV counts as INT
+            if frame[column].dtype == bool:
+                frame[column] = frame[column].map({True: "true", False: "false"})
+        figures["read_s"] = time.perf_counter() - start
+        result = tfdv.generate_statistics_from_dataframe(frame)
+    else:
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        pipeline = (
+            None
+            if mode == "direct"
+            else PipelineOptions(direct_num_workers=workers, direct_running_mode=mode)
+        )
+        result = tfdv.generate_statistics_from_csv(pattern, pipeline_options=pipeline)
+    figures["seconds"] = time.perf_counter() - start
+    figures["summary"] = tfdv_summary(result)
+    print(json.dumps(figures))
+
+
+def tfdv_summary(result: Any) -> Summary:
+    """The compared figures of a ``DatasetFeatureStatisticsList`` (one dataset)."""
+    dataset = result.datasets[0]
+    features: dict[str, dict[str, Any]] = {}
+    for feature in dataset.features:
+        name = feature.path.step[0] if feature.path.step else feature.name
+        entry: dict[str, Any] = {"type": type(feature).Type.Name(feature.type)}
+        if feature.WhichOneof("stats") == "num_stats":
+            s = feature.num_stats
+            common = s.common_stats
+            entry.update(mean=s.mean, std_dev=s.std_dev, min=s.min, max=s.max, num_zeros=s.num_zeros)
+        else:
+            s = feature.string_stats
+            common = s.common_stats
+            top = s.top_values[0] if s.top_values else None
+            entry.update(
+                unique=s.unique,
+                top_value=top.value if top else None,
+                top_frequency=top.frequency if top else None,
+                avg_length=s.avg_length,
+            )
+        entry.update(num_missing=common.num_missing, num_non_missing=common.num_non_missing)
+        features[name] = entry
+    return {"num_examples": dataset.num_examples, "features": features}
+
+
+def loopml_summary(stats: DatasetStatistics) -> Summary:
+    """The compared figures of loopml's statistics, under TFDV's field names."""
+    features: dict[str, dict[str, Any]] = {}
+    for f in stats.features:
+        entry: dict[str, Any] = {
+            "type": f.type.value,
+            "num_missing": f.num_missing,
+            "num_non_missing": f.num_non_missing,
+        }
+        if f.num_stats is not None:
+            n = f.num_stats
+            entry.update(mean=n.mean, std_dev=n.std_dev, min=n.min, max=n.max, num_zeros=n.num_zeros)
+        if f.string_stats is not None:
+            s = f.string_stats
+            top = s.top_values[0] if s.top_values else None
+            entry.update(
+                unique=s.unique,
+                top_value=top.value if top else None,
+                top_frequency=top.frequency if top else None,
+                avg_length=s.avg_length,
+            )
+        features[f.name] = entry
+    return {"num_examples": stats.num_examples, "features": features}
+
+
+EXACT = ("num_missing", "num_non_missing", "num_zeros", "unique", "top_frequency")
+CLOSE = ("mean", "std_dev", "min", "max", "avg_length")
+
+
+def compare(ours: Summary, theirs: Summary) -> tuple[list[str], int]:
+    """Disagreements between two summaries (as readable lines) and how many figures were compared."""
+    problems: list[str] = []
+    checked = 1
+    if ours["num_examples"] != theirs["num_examples"]:
+        problems.append(f"num_examples: loopml {ours['num_examples']}, tfdv {theirs['num_examples']}")
+    for name, mine in ours["features"].items():
+        other = theirs["features"].get(name)
+        if other is None:
+            problems.append(f"{name}: missing from TFDV's statistics")
+            continue
+        types = (mine["type"], other["type"])
+        if types[0] != types[1] and types != ("BOOL", "STRING"):  # TFDV reads CSV booleans as strings
+            problems.append(f"{name}.type: loopml {types[0]}, tfdv {types[1]}")
+        for key in (*EXACT, *CLOSE, "top_value"):
+            if key not in mine or key not in other:
+                continue
+            checked += 1
+            a, b = mine[key], other[key]
+            same = _close(a, b) if key in CLOSE else a == b
+            if key == "top_value" and not same and mine.get("top_frequency") == other.get("top_frequency"):
+                same = True  # a tie for the most frequent value: either is right
+            if not same:
+                problems.append(f"{name}.{key}: loopml {a!r}, tfdv {b!r}")
+    return problems, checked
+
+
+def _close(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-9)
 
 
 def main() -> None:
@@ -102,11 +352,33 @@ def main() -> None:
         "--engines", nargs="+", default=None, help="local and/or ray (default: those installed)"
     )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    parser.add_argument("--tfdv-python", help="a Python with tensorflow-data-validation: compare with TFDV")
+    parser.add_argument(
+        "--tfdv-modes", nargs="+", choices=TFDV_MODES, default=list(DEFAULT_TFDV_MODES), help="TFDV modes"
+    )
+    parser.add_argument(
+        "--tfdv-workers", type=int, default=os.cpu_count() or 1, help="Beam workers for the multi_* modes"
+    )
+    parser.add_argument("--tfdv-timeout", type=float, default=1800.0, help="seconds allowed per TFDV mode")
+    parser.add_argument("--tfdv-worker", nargs=2, metavar=("MODE", "CSV_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tfdv_worker:
+        tfdv_worker(args.tfdv_worker[0], args.tfdv_worker[1], args.tfdv_workers)
+        return
+    import pyarrow as pa
+
     engines = args.engines or ["local"] + (["ray"] if importlib.util.find_spec("ray") else [])
+    tfdv = None
+    if args.tfdv_python:
+        tfdv = TfdvOptions(
+            python=args.tfdv_python,
+            modes=tuple(args.tfdv_modes),
+            workers=args.tfdv_workers,
+            timeout_s=args.tfdv_timeout,
+        )
     print(f"CPUs: {os.cpu_count()}, pyarrow {pa.__version__}, engines: {', '.join(engines)}")
     for rows in args.rows or [1_000_000, 10_000_000]:
-        run(rows, engines, args.workers)
+        run(rows, engines, args.workers, tfdv)
 
 
 if __name__ == "__main__":

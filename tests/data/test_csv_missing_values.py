@@ -1,0 +1,38 @@
+"""What a CSV cell means: empty and "NA"-like cells are missing, NaN spellings are NaN values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loopml.data import compute_statistics
+
+
+def _numeric(stats: object, name: str) -> tuple[int, int, int]:
+    feature = next(f for f in stats.features if f.name == name)  # type: ignore[attr-defined]
+    return feature.num_missing, feature.num_non_missing, feature.num_stats.num_nan
+
+
+def test_nan_cells_are_nan_values_not_missing(tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("a,b\n1.5,nan\nnan,2\n,NaN\n-nan,inf\nNA,3\n")
+
+    stats = compute_statistics(csv)
+
+    # a: 1.5, nan, <empty>, -nan, NA -> two missing, three present of which two NaN
+    assert _numeric(stats, "a") == (2, 3, 2)
+    assert _numeric(stats, "b") == (0, 5, 2)
+
+
+def test_csv_and_parquet_of_the_same_data_agree(tmp_path: Path) -> None:
+    values = [1.0, float("nan"), 2.5, None, float("nan")]
+    table = pa.table({"i": list(range(5)), "x": pa.array(values, type=pa.float64())})
+    pq.write_table(table, tmp_path / "x.parquet")
+    (tmp_path / "x.csv").write_text("i,x\n0,1\n1,nan\n2,2.5\n3,\n4,nan\n")
+
+    from_parquet = compute_statistics(tmp_path / "x.parquet")
+    from_csv = compute_statistics(tmp_path / "x.csv")
+
+    assert _numeric(from_csv, "x") == _numeric(from_parquet, "x") == (1, 4, 2)
