@@ -7,7 +7,7 @@ runner's own cost per step: cache-key computation, store writes (execution, even
 context attachment), blob upload, and for the cached run the cache lookup. The store is a fresh
 SQLite file and the blob store a local folder, as on a laptop.
 
-The demo part runs ``examples/census/pipeline.py`` (what ``loopml demo`` runs) in a fresh home:
+The demo part runs ``src/loopml/examples/census/pipeline.py`` (what ``loopml demo`` runs) in a fresh home:
 a cold run (every step executes: two models trained) and a second, fully cached run.
 """
 
@@ -26,7 +26,7 @@ from loopml.artifacts import BlobStore
 from loopml.pipeline import File, Pipeline, PipelineRunner, PipelineRunResult, StepState, component
 from loopml.store.sql import open_store
 
-CENSUS = Path(__file__).resolve().parents[1] / "examples" / "census" / "pipeline.py"
+CENSUS = Path(__file__).resolve().parents[1] / "src" / "loopml" / "examples" / "census" / "pipeline.py"
 
 
 @component

@@ -14,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from loopml.analysis import BootstrapConfig, MetricThreshold, ModelCard, evaluate, render_html
 
-DATA = Path(__file__).resolve().parents[2] / "examples" / "census" / "data"
+DATA = Path(__file__).resolve().parents[2] / "src" / "loopml" / "examples" / "census" / "data"
 FEATURES = ["AGEP", "SCHL", "MAR", "RELP", "DIS", "ESP", "CIT", "MIG", "MIL", "ANC", "NATIVITY",
             "DEAR", "DEYE", "DREM", "SEX", "RAC1P"]  # fmt: skip
 

@@ -1,12 +1,17 @@
-"""``loopml demo --quickstart`` end to end in a temporary home."""
+"""``loopml demo``: the quickstart end to end in a temporary home; the examples found as package data."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from loopml.cli.demo import _example
+from loopml.errors import InvalidInput
 
 Invoke = Callable[..., Any]
 
@@ -25,3 +30,16 @@ def test_demo_quickstart_trains_tracks_and_prints_lineage(invoke: Invoke) -> Non
     assert parent["reproducibility"]["datasets"][0]["type"] == "Dataset"
     shown = json.loads(invoke("runs", "show", parent["run_id"], "--json").out)
     assert "Model" in {a["type"] for a in shown["artifacts"]}
+
+
+def test_demo_finds_the_examples_as_package_resources() -> None:
+    with _example("census") as census, _example("quickstart") as quickstart:
+        assert (census / "pipeline.py").is_file() and (census / "schema.yaml").is_file()
+        assert len(list((census / "data").glob("year=*.parquet"))) == 4
+        assert (quickstart / "train.py").is_file()
+        assert census.parent == quickstart.parent == Path(str(files("loopml.examples")))
+
+
+def test_a_missing_example_says_to_reinstall() -> None:
+    with pytest.raises(InvalidInput, match=r"'nowhere' example .* reinstall loopml"), _example("nowhere"):
+        pass

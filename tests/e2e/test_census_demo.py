@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,6 +15,7 @@ from loopml.artifacts import BlobStore
 from loopml.cli.app import main
 from loopml.components import export_artifact
 from loopml.components.infra_validate import probe_in_subprocess
+from loopml.examples.census import pipeline as census
 from loopml.pipeline import PipelineRunner, StepState
 from loopml.registry import load_model
 from loopml.store import Store
@@ -26,22 +24,12 @@ from loopml.tracking import NodeKind, walk
 
 pytestmark = pytest.mark.slow
 
-CENSUS = Path(__file__).resolve().parents[2] / "examples" / "census" / "pipeline.py"
 
 
 def shuffled_labels(X: Any, y: Any, params: Mapping[str, Any]) -> LogisticRegression:
     """A deliberately worse candidate: a model fitted on permuted labels."""
     rng = np.random.default_rng(0)
     return LogisticRegression(max_iter=200).fit(X, rng.permutation(y))
-
-
-def _census() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("census_pipeline_e2e", CENSUS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _demo(home: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -103,7 +91,7 @@ def test_lineage_from_pushed_model_reaches_every_upstream_record(home: Path, sto
 
 def test_packaged_transform_scores_identically_in_a_clean_subprocess(home: Path, store: Store) -> None:
     package = export_artifact(store, BlobStore(str(home / "artifacts")), _pushed_id(store), home / "check")
-    rows = pd.read_parquet(CENSUS.parent / "data" / "year=2016.parquet").head(200)
+    rows = pd.read_parquet(census.HERE / "data" / "year=2016.parquet").head(200)
     remote = probe_in_subprocess(package, rows, workdir=home, timeout_s=120)
     local = load_model(package)
     assert np.array_equal(remote["predictions"], local.predict(rows))
@@ -111,7 +99,6 @@ def test_packaged_transform_scores_identically_in_a_clean_subprocess(home: Path,
 
 
 def test_worse_candidate_is_not_blessed_and_reason_names_metric_and_slice(home: Path, store: Store) -> None:
-    census = _census()
     good = census.CANDIDATES["logreg"]
     pipeline = census.pipeline(
         home=home, candidates={"logreg": good, "shuffled": (f"{__name__}:shuffled_labels", {})}

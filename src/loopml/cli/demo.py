@@ -1,13 +1,16 @@
 """``loopml demo``: run the census pipeline end to end on the embedded defaults, then summarise it.
 
-``loopml demo --quickstart`` still runs the tracking quickstart (one tracked training run).
+``loopml demo --quickstart`` still runs the tracking quickstart (one tracked training run). Both
+examples ship inside the package (:mod:`loopml.examples`), so the demo works from an installed wheel.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.resources import as_file, files
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -20,24 +23,36 @@ from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
 from loopml.cli._output import console, print_table
 from loopml.components import export_artifact
+from loopml.config import Settings
 from loopml.errors import InvalidInput
 from loopml.pipeline import PipelineRunner, PipelineRunResult, RichProgress, StepState
 from loopml.store import Store
 from loopml.store.sql import open_store
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-QUICKSTART = EXAMPLES / "quickstart" / "train.py"
-CENSUS = EXAMPLES / "census" / "pipeline.py"
+EXAMPLES = "loopml.examples"
+"""The package holding the example projects (each a folder: its code, data and README)."""
 _SHOWN_METRICS = ("accuracy", "roc_auc", "recall", "false_positive_rate")
 _HEADERS = ("accuracy", "auc", "recall", "fpr")
 _SLICE_SPECS = ("overall", "SEX", "RAC1P")
 
 
+@contextmanager
+def _example(folder: str) -> Iterator[Path]:
+    """The example ``folder`` of :data:`EXAMPLES` as a real directory, for as long as the block runs."""
+    with as_file(files(EXAMPLES) / folder) as path:
+        if not path.is_dir():
+            raise InvalidInput(
+                f"The demo needs the {folder!r} example at {path}, which is missing; reinstall loopml "
+                "(pip install --force-reinstall loopml) or run from a source checkout."
+            )
+        yield path
+
+
 def _load(path: Path, name: str) -> ModuleType:
     if not path.is_file():
         raise InvalidInput(
-            f"The demo needs the example at {path}, which is missing; run `loopml demo` from a source "
-            "checkout of loopml."
+            f"The demo needs the example at {path}, which is missing; reinstall loopml "
+            "(pip install --force-reinstall loopml) or run from a source checkout."
         )
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -158,19 +173,8 @@ def _model_uri(store: Store, pushed_id: str, pushed: Mapping[str, Any]) -> str:
     return f"artifact:{artifact.name}@{artifact.version} ({artifact.artifact_id})"
 
 
-def demo(
-    quickstart: Annotated[
-        bool, typer.Option("--quickstart", help="Run the tracking quickstart instead of the census pipeline.")
-    ] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step, ignoring the cache.")] = False,
-) -> None:
-    """Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push)."""
-    settings = _context.settings()
-    if quickstart:
-        run_id = _load(QUICKSTART, "loopml_quickstart").main(settings)
-        console.print(f"\nDemo run {run_id}: `loopml runs show {run_id}` and `loopml lineage {run_id}`.")
-        return
-    census = _load(CENSUS, "loopml_census_pipeline")
+def _run_census(census: ModuleType, settings: Settings, *, no_cache: bool) -> None:
+    """Run the census pipeline of ``census`` in the configured store, then print the summary."""
     home = settings.home.expanduser().absolute()
     pipeline = census.pipeline(home=home)
     console.print(f"loopml demo: census employment pipeline, home {home}")
@@ -186,3 +190,20 @@ def demo(
         store.close()
     if not result.is_ok:
         raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def demo(
+    quickstart: Annotated[
+        bool, typer.Option("--quickstart", help="Run the tracking quickstart instead of the census pipeline.")
+    ] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step, ignoring the cache.")] = False,
+) -> None:
+    """Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push)."""
+    settings = _context.settings()
+    if quickstart:
+        with _example("quickstart") as folder:
+            run_id = _load(folder / "train.py", "loopml_quickstart").main(settings)
+        console.print(f"\nDemo run {run_id}: `loopml runs show {run_id}` and `loopml lineage {run_id}`.")
+        return
+    with _example("census") as folder:
+        _run_census(_load(folder / "pipeline.py", "loopml_census_pipeline"), settings, no_cache=no_cache)

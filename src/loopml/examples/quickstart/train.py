@@ -4,7 +4,7 @@ Generates a classification dataset, stores it as a Dataset artifact and records 
 input, tries three regularisation strengths (one nested run each, loss and accuracy per epoch),
 saves the best model with skops as the run's output, then prints the run and its lineage.
 
-Run it with ``python examples/quickstart/train.py`` or ``loopml demo``.
+Run it with ``python -m loopml.examples.quickstart.train`` or ``loopml demo --quickstart``.
 """
 
 from __future__ import annotations

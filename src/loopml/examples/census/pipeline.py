@@ -5,7 +5,9 @@ validate → transform (fitted on train only) → train two candidates (logistic
 gradient boosting) → evaluate each, sliced by SEX, RAC1P and their cross, gated by thresholds and
 against the champion → select the better blessed one → infra_validate → push.
 
-Run it with ``loopml demo`` or ``loopml pipeline run examples/census/pipeline.py``.
+Run it with ``loopml demo``, or with ``loopml pipeline run src/loopml/examples/census/pipeline.py`` from a
+source checkout (any path to this file works: ``python -c "import loopml.examples.census.pipeline as p;
+print(p.__file__)"`` prints the installed one).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The census employment example: :mod:`.pipeline`, its curated ``schema.yaml`` and ``data/`` (ACS PUMS)."""

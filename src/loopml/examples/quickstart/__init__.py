@@ -1,0 +1,1 @@
+"""The tracking quickstart: :mod:`.train` runs one tracked sweep and prints its lineage."""
