@@ -167,6 +167,8 @@ def _loopml_artifacts(url: str, size_mib: int, tmp: Path) -> tuple[float, float]
     blobs.get_file(ref.sha256, tmp / "back.bin", size=ref.size)
     down = time.perf_counter() - start
     store.close()
+    for done in (source, tmp / "back.bin"):
+        done.unlink()
     return up, down
 
 
@@ -268,6 +270,8 @@ def _mlflow_artifacts(url: str, size_mib: int, tmp: Path) -> tuple[float, float]
     start = time.perf_counter()
     client.download_artifacts(run_id, "blob.bin", str(tmp / "down"))
     down = time.perf_counter() - start
+    for done in (source, tmp / "down" / "blob.bin"):
+        done.unlink()
     return up, down
 
 
@@ -289,7 +293,7 @@ def _store_url(target: str, backend: str, tmp: Path) -> tuple[str, str | None]:
 
 
 def bench(
-    target: str, backend: str, *, points: int, runs: int, searches: int, size_mib: int
+    target: str, backend: str, *, points: int, runs: int, searches: int, size_mib: int, analyze: bool = False
 ) -> dict[str, Any]:
     start_server, log, search, transfer = TARGETS[target]
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{target}-"))
@@ -300,6 +304,9 @@ def bench(
             experiment_id = _seed_mlflow(store_url, tmp, runs)
         else:
             experiment_id = _seed_loopml(store_url, runs)
+        if analyze and pg_name:  # what autovacuum does soon after a bulk load, for both servers
+            psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", pg_name, "-c", "ANALYZE"]
+            subprocess.run(psql, check=True, capture_output=True)
         url, proc = start_server(store_url, tmp)
         try:
             out["points/s, 1 client"] = points / log(url, "bench-log-1", points)
@@ -349,6 +356,11 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=64)
     parser.add_argument("--mlflow-python", help="a Python with mlflow: measure mlflow server too")
     parser.add_argument("--json", action="store_true", help="print JSON rows (used for the MLflow run)")
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="PostgreSQL: run ANALYZE after seeding, before either server starts (as autovacuum would)",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("TARGET", "URL", "POINTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -357,7 +369,7 @@ def main() -> None:
         return
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     sizes = {"points": args.points, "runs": args.runs, "searches": args.searches, "size_mib": args.size_mib}
-    rows = [bench(args.target, b, **sizes) for b in backends]
+    rows = [bench(args.target, b, **sizes, analyze=args.analyze) for b in backends]
     if args.mlflow_python:
         if not args.json:
             _print(rows)  # our figures first, in case the other server's run fails
@@ -370,6 +382,7 @@ def main() -> None:
             "--backend",
             args.backend,
             "--json",
+            *(["--analyze"] if args.analyze else []),
             *[f"--{k.replace('_', '-')}={v}" for k, v in sizes.items()],
         ]
         rows += json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)

@@ -3,16 +3,19 @@ from users without a grant; granted users and admins see them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
-from loopml.store.sql import open_store
+from loopml.store.sql import SqlStore, open_store
 
 
 class World:
@@ -31,20 +34,25 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("listing-grants")
+    settings = Settings(home=home)
+    blobs = BlobStore(settings.resolved_artifacts_url())
     lake = home / "artifacts" / "lake"
     lake.mkdir(parents=True)
-    (lake / "d.csv").write_text("a,b\n1,2\n")
+    (lake / "open.csv").write_text("a,b\n1,2\n")
+    (lake / "secret.csv").write_text("a,b\n3,4\n")
     ids: dict[str, str] = {}
     tokens: dict[str, str] = {}
     with open_store(f"sqlite:///{home / 'store.db'}") as store:
         auth = AuthService(store)
-        for name, role in (("root", Role.ADMIN), ("ed", Role.EDITOR), ("ed2", Role.EDITOR)):
+        users = (("root", Role.ADMIN), ("ed", Role.EDITOR), ("ed2", Role.EDITOR))
+        for name, role in (*users, ("vi", Role.VIEWER), ("vi2", Role.VIEWER)):
             auth.create_user(name, role=role)
             tokens[name] = auth.create_token(name)[1]
         for kind in ("secret", "open"):
             experiment = store.experiments.create(f"{kind}-exp")
             run = store.runs.create(experiment.experiment_id)
             ids[f"{kind}-exp"] = experiment.experiment_id
+            ids[f"{kind}-run"] = run.run_id
             ids[f"{kind}-run-artifact"] = store.artifacts.create(
                 type="File",
                 name=f"{kind}-file",
@@ -57,17 +65,42 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ids[f"{kind}-model-artifact"] = store.artifacts.create(
                 type="Model", name=f"{kind}-model", uri="sha256/aa/cc", sha256=None, size=None
             ).artifact_id
-        auth.grant("ed", Resource(kind=ResourceKind.EXPERIMENT, key="secret-exp"), "read")
-        auth.grant("ed", Resource(kind=ResourceKind.DATASET, key="secret-data"), "read")
-        auth.grant("ed", Resource(kind=ResourceKind.MODEL, key="secret-model"), "read")
-    with serve_in_thread(Settings(home=home), auth_enabled=True) as url:
+            ids[f"{kind}-model-file"] = _store_package_index(store, blobs, kind)
+        for user in ("ed", "vi"):
+            auth.grant(user, Resource(kind=ResourceKind.EXPERIMENT, key="secret-exp"), "read")
+            auth.grant(user, Resource(kind=ResourceKind.DATASET, key="secret-data"), "read")
+            auth.grant(user, Resource(kind=ResourceKind.MODEL, key="secret-model"), "read")
+        # Hidden from every non-admin, so granted users too decide blob reads by lookup.
+        auth.grant("root", Resource(kind=ResourceKind.DATASET, key="elsewhere"), "read")
+    with serve_in_thread(settings, auth_enabled=True) as url:
         result = World(url, tokens, ids)
         with result.client("root") as admin:
             for kind in ("secret", "open"):
-                added = admin.post(f"/datasets/{kind}-data/versions", json={"uri": "lake/d.csv"})
+                added = admin.post(f"/datasets/{kind}-data/versions", json={"uri": f"lake/{kind}.csv"})
                 assert added.status_code == 201, added.text
                 ids[f"{kind}-dataset-artifact"] = added.json()["artifact_id"]
+                ids[f"{kind}-dataset-file"] = added.json()["files"][0]["sha256"]
+                put = admin.put(f"/runs/{ids[f'{kind}-run']}/artifacts/notes.txt", content=f"{kind} notes")
+                assert put.status_code == 201, put.text
+                ids[f"{kind}-run-file"] = put.json()["sha256"]
         yield result
+
+
+def _store_package_index(store: SqlStore, blobs: BlobStore, kind: str) -> str:
+    """A model version's files as the registry stores them: one blob per file and an index blob
+    listing them, recorded as the ``Model`` artifact. Returns the hash of the model file."""
+    weights = blobs.put_bytes(f"{kind} weights".encode())
+    doc = {"files": {"model.bin": {"sha256": weights.sha256, "size": weights.size}}}
+    index = blobs.put_bytes(json.dumps(doc | {"format": "loopml-package-index/1"}).encode())
+    store.artifacts.create(
+        type="Model",
+        name=f"{kind}-model",
+        uri=index.uri,
+        sha256=index.sha256,
+        size=index.size,
+        versioned=True,
+    )
+    return weights.sha256
 
 
 def names(payload: dict[str, Any], key: str, field: str) -> set[str]:
@@ -116,3 +149,54 @@ def test_restricted_items_stay_refused_by_name(world: World) -> None:
         assert api.get("/datasets/secret-data@1/statistics").status_code == 403
         assert api.get("/models/secret-model").status_code == 403
         assert api.get(f"/experiments/{world.ids['secret-exp']}").status_code == 403
+
+
+BLOB_KINDS = ("run-file", "dataset-file", "model-file")
+
+
+@pytest.mark.parametrize(
+    ("user", "sees_secret"), [("vi2", False), ("ed2", False), ("vi", True), ("ed", True), ("root", True)]
+)
+def test_blob_reads_follow_grants(world: World, user: str, sees_secret: bool) -> None:
+    """A blob is served only to callers who see an artifact (or a dataset / model version) holding it."""
+    with world.client(user) as api:
+        for kind in BLOB_KINDS:
+            public, secret = world.ids[f"open-{kind}"], world.ids[f"secret-{kind}"]
+            assert api.get(f"/blobs/{public}").status_code == 200, kind
+            refused = api.get(f"/blobs/{secret}")
+            assert refused.status_code == (200 if sees_secret else 404), kind
+            if not sees_secret:  # refused exactly like a blob that does not exist
+                unknown = api.get(f"/blobs/{'0' * 64}").json()["error"]
+                assert refused.json()["error"] == {
+                    "code": unknown["code"],
+                    "message": unknown["message"].replace("0" * 64, secret),
+                }
+        run_file = api.get(f"/blobs/{world.ids['secret-run-file']}")
+    if sees_secret:
+        assert run_file.content == b"secret notes"
+        assert hashlib.sha256(run_file.content).hexdigest() == world.ids["secret-run-file"]
+
+
+@pytest.mark.parametrize("user", ["vi2", "vi", "root"])
+def test_unknown_blob_is_404_for_everyone(world: World, user: str) -> None:
+    with world.client(user) as api:
+        missing = api.get(f"/blobs/{'ab' * 32}")
+        malformed = api.get("/blobs/not-a-hash")
+    assert missing.status_code == 404 and "is not in the artifact store" in missing.json()["error"]["message"]
+    assert malformed.status_code == 400
+
+
+def test_run_file_route_still_needs_the_experiment_grant(world: World) -> None:
+    run = world.ids["secret-run"]
+    with world.client("vi2") as outsider, world.client("vi") as insider:
+        assert outsider.get(f"/runs/{run}/artifacts/notes.txt").status_code == 403
+        assert insider.get(f"/runs/{run}/artifacts/notes.txt").content == b"secret notes"
+
+
+def test_artifact_listing_filters_by_hash(world: World) -> None:
+    sha = world.ids["secret-run-file"]
+    with world.client("vi") as insider, world.client("vi2") as outsider:
+        found = insider.get("/artifacts", params={"sha256": sha}).json()["artifacts"]
+        hidden = outsider.get("/artifacts", params={"sha256": sha}).json()["artifacts"]
+    assert [(a["name"], a["sha256"]) for a in found] == [("notes.txt", sha)]
+    assert hidden == []

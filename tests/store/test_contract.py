@@ -441,6 +441,19 @@ def test_artifact_list_and_paging(store: Any, run_id: str) -> None:
     assert rest.next_page_token is None
 
 
+def test_artifact_list_by_content_hash(store: Any, run_id: str) -> None:
+    other = "b" * 64
+    for name, sha in (("x", SHA), ("y", other), ("z", SHA), ("none", None)):
+        store.artifacts.create(type="File", name=name, uri="u", sha256=sha, size=1, run_id=run_id)
+    assert sorted(a.name for a in store.artifacts.list(sha256=SHA).items) == ["x", "z"]
+    assert [a.name for a in store.artifacts.list(sha256=other, run_id=run_id).items] == ["y"]
+    assert store.artifacts.list(sha256="c" * 64).items == []
+    first = store.artifacts.list(sha256=SHA, max_results=1)
+    assert len(first.items) == 1 and first.next_page_token
+    rest = store.artifacts.list(sha256=SHA, max_results=1, page_token=first.next_page_token)
+    assert sorted(a.name for a in first.items + rest.items) == ["x", "z"] and rest.next_page_token is None
+
+
 def test_artifact_errors(store: Any) -> None:
     with pytest.raises(NotFound, match="loopml artifacts list"):
         store.artifacts.get("f" * 32)

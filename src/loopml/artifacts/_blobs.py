@@ -32,6 +32,46 @@ __all__ = ["BlobStore"]
 _DEFAULT_TEMP_AGE_S = 24 * 3600.0
 
 
+#: Bytes written to a temp file between two hints to start writing it to disk.
+WRITEBACK_STEP = 8 * CHUNK_SIZE
+
+
+class _Writeback:
+    """Starts writing a temp file's pages to disk every :data:`WRITEBACK_STEP` bytes.
+
+    On Linux ``posix_fadvise(DONTNEED)`` queues dirty pages for writeback (and drops clean ones
+    from the cache), so disk writes overlap receiving and the ``fsync`` that makes the blob
+    durable has little left to do. A no-op for files without a descriptor or without fadvise.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._fd = _descriptor(out)
+        self._since = self._done = 0
+
+    def wrote(self, n: int) -> None:
+        self._since += n
+        if self._fd is None or self._since < WRITEBACK_STEP:
+            return
+        self._since = 0
+        try:
+            self._out.flush()
+            end = self._out.tell()
+            os.posix_fadvise(self._fd, self._done, end - self._done, os.POSIX_FADV_DONTNEED)
+            self._done = end
+        except (OSError, ValueError):  # not supported here: the final fsync does it all
+            self._fd = None
+
+
+def _descriptor(out: BinaryIO) -> int | None:
+    if not hasattr(os, "posix_fadvise"):
+        return None
+    try:
+        return out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
 class _PlainSink:
     def __init__(self, out: BinaryIO) -> None:
         self.write = out.write
@@ -133,11 +173,12 @@ class BlobStore:
         temp_rel, out = self._backend.open_temp()
         try:
             sink = EncryptingWriter(out, self._key) if self._key is not None else _PlainSink(out)
-            digest, size = hashlib.sha256(), 0
+            digest, size, writeback = hashlib.sha256(), 0, _Writeback(out)
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
                 sink.write(chunk)
+                writeback.wrote(len(chunk))
             sink.finish()
             self._backend.close_durably(out)
             sha256 = digest.hexdigest()
@@ -158,15 +199,29 @@ class BlobStore:
         """
         return self._backend.exists(blob_uri(validate_sha256(sha256)))
 
+    def missing(self, sha256: str, *, label: str | None = None) -> NotFound:
+        """The error for a blob that is not in this store (raised by every read of one).
+
+        Raises:
+            InvalidInput: ``sha256`` is not 64 lowercase hex characters.
+
+        Example:
+            >>> err = BlobStore("memory://doctest-missing").missing("0" * 64)
+            >>> type(err).__name__, "is not in the artifact store" in str(err)
+            ('NotFound', True)
+        """
+        subject = describe_blob(validate_sha256(sha256, label=label), label)
+        return NotFound(
+            f"{subject} is not in the artifact store {self.root_url!r}; check the hash, "
+            "or store the content first (put_file / put_bytes)."
+        )
+
     def _source(self, sha256: str, *, label: str | None) -> ChunkSource:
         subject = describe_blob(validate_sha256(sha256, label=label), label)
         try:
             f = self._backend.open_read(blob_uri(sha256))
         except FileNotFoundError as err:
-            raise NotFound(
-                f"{subject} is not in the artifact store {self.root_url!r}; check the hash, "
-                "or store the content first (put_file / put_bytes)."
-            ) from err
+            raise self.missing(sha256, label=label) from err
         head = f.read(HEADER_SIZE)
         if not head.startswith(MAGIC):
             return PlainSource(f, prefix=head)
@@ -204,6 +259,21 @@ class BlobStore:
             IntegrityError: wrong content, or a wrong key / tampered ciphertext.
         """
         return io.BufferedReader(self._reader(sha256, label=label, size=size), buffer_size=CHUNK_SIZE)
+
+    def open_chunks(self, sha256: str, *, label: str | None = None, size: int | None = None) -> ChunkSource:
+        """Open a blob for reading chunk by chunk (``read_chunk()``, then ``close()``), without copies.
+
+        Each chunk (about :data:`CHUNK_SIZE` bytes) is hashed before it is returned; the end (``b""``)
+        comes only once the content verified, as with :meth:`open` (same errors).
+
+        Example:
+            >>> store = BlobStore("memory://doctest-chunks")
+            >>> source = store.open_chunks(store.put_bytes(b"hello").sha256)
+            >>> source.read_chunk(), source.read_chunk()
+            (b'hello', b'')
+            >>> source.close()
+        """
+        return self._reader(sha256, label=label, size=size)
 
     def read_bytes(self, sha256: str, *, label: str | None = None, size: int | None = None) -> bytes:
         """The whole blob, verified (see :meth:`open` for errors)."""

@@ -97,11 +97,27 @@ class VerifyingReader(io.RawIOBase):
         self._hash = hashlib.sha256()
         self._size = 0
         self._served = 0
+        self._chunk = b""
         self._buffer = memoryview(b"")
         self._is_checked = False
 
     def readable(self) -> bool:
         return True
+
+    def read_chunk(self) -> bytes:
+        """The next chunk as the source gave it (no copy), or ``b""`` once the content verified.
+
+        Makes the reader a :class:`ChunkSource`; what a partial :meth:`readinto` left comes first.
+        """
+        if self._buffer:
+            chunk = self._buffer.tobytes()
+        elif self._pull():
+            chunk = self._chunk
+        else:
+            return b""
+        self._buffer = memoryview(b"")
+        self._served += len(chunk)
+        return chunk
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         if not self._buffer and not self._pull():
@@ -124,6 +140,7 @@ class VerifyingReader(io.RawIOBase):
         self._size += len(chunk)
         if self._expected_size is not None and self._size > self._expected_size:
             self._check()  # already too long: fail now instead of streaming the excess
+        self._chunk = chunk
         self._buffer = memoryview(chunk)
         return True
 

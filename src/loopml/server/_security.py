@@ -37,8 +37,13 @@ What the app must do:
 * Listings (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models``) hide restricted
   resources the caller holds no grant on: their handlers filter through
   :func:`visibility_of(request) <visibility_of>` (:class:`Visibility` decides, in one place).
-  Known limit: content-addressed blob reads (``GET /blobs/{sha256}``) are not tied to a resource,
-  so grants cannot guard them; the hash must be known.
+* Content-addressed blob reads (``GET /blobs/{sha256}``) name no resource in the path, so the
+  handler asks :meth:`Visibility.shows_blob`: the caller must see at least one artifact holding the
+  blob's bytes — a record with that hash, or a dataset version / model version whose index blob
+  lists it (:mod:`loopml.server._blob_referrers`). A blob only hidden resources reference answers
+  404 exactly like a missing one. Known limit: an editor who knows a hash can still record an
+  artifact claiming it (``POST /artifacts`` takes any hash) and then read the blob; closing that
+  needs proof of possession (e.g. a receipt from the upload) when a record is created.
 
 Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
 ``WWW-Authenticate: Bearer``; 403 ``{"error": {"code": "forbidden", ...}}`` naming the missing
@@ -68,6 +73,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.audit import AuditLog
@@ -83,7 +89,9 @@ from loopml.security.auth import (
     permissions_of,
 )
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
+from loopml.server._blob_referrers import BlobReferrers, IndexCache
 from loopml.store.entities import Artifact
+from loopml.store.repositories import Store
 
 __all__ = [
     "MAX_INSPECTED_BODY",
@@ -356,17 +364,20 @@ class Visibility:
     Args:
         hidden: Resource kind → keys hidden from the caller (experiment ids, dataset and model names).
         experiment_of_run: Finds the experiment id of a run (None when unknown).
+        index_cache: What index blobs list (shared by the server process); a fresh one if None.
     """
 
-    __slots__ = ("_experiment_of_run", "_hidden")
+    __slots__ = ("_experiment_of_run", "_hidden", "_index_cache")
 
     def __init__(
         self,
         hidden: Mapping[ResourceKind, frozenset[str]] | None = None,
         experiment_of_run: Callable[[str], str | None] | None = None,
+        index_cache: IndexCache | None = None,
     ) -> None:
         self._hidden = {kind: keys for kind, keys in (hidden or {}).items() if keys}
         self._experiment_of_run = experiment_of_run
+        self._index_cache = index_cache
 
     @property
     def hides_anything(self) -> bool:
@@ -392,6 +403,22 @@ class Visibility:
         if artifact.run_id is None or not hidden_experiments or self._experiment_of_run is None:
             return True
         return self._experiment_of_run(artifact.run_id) not in hidden_experiments
+
+    def shows_blob(self, sha256: str, *, store: Store, blobs: BlobStore) -> bool:
+        """Whether the caller may read the blob ``sha256``: it sees an artifact holding those bytes.
+
+        A caller who sees everything reads any blob, without a lookup. Anyone else needs a visible
+        artifact whose hash is ``sha256``, or a visible dataset or model artifact whose index blob
+        lists it. A blob nobody visible references is not shown (whether it is stored or not).
+        """
+        if not self._hidden:
+            return True
+        referrers = BlobReferrers(store, blobs, self._index_cache or IndexCache())
+        if any(self.shows_artifact(a) for a in referrers.direct(sha256)):
+            return True
+        return any(
+            referrers.lists(index, sha256) for index in referrers.indexes() if self.shows_artifact(index)
+        )
 
 
 #: Sees everything: the local admin of a server without auth, and admins.
@@ -468,6 +495,7 @@ class SecurityLayer:
         self.open_paths = frozenset(open_paths)
         self._run_experiments: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
+        self._index_cache = IndexCache()
 
     @classmethod
     def from_settings(cls, store: IdentityStore, settings: Settings, *, auth_enabled: bool) -> SecurityLayer:
@@ -496,7 +524,7 @@ class SecurityLayer:
             restricted = {g.resource for g in grants}
             mine = {g.resource for g in grants if g.user_name == principal.name}
             hidden[kind] = frozenset(restricted - mine)
-        return Visibility(hidden, self._experiment_of_run)
+        return Visibility(hidden, self._experiment_of_run, self._index_cache)
 
     def router(self) -> APIRouter:
         """Routes this layer serves itself: ``GET /api/v1/whoami`` and ``GET /api/v1/audit`` (admins).

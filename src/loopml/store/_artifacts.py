@@ -106,14 +106,19 @@ class SqlArtifactRepository:
         run_id: str | None = None,
         type: str | None = None,
         name: str | None = None,
+        sha256: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[Artifact]:
-        """Artifacts, oldest first, filtered by run, type and name."""
+        """Artifacts, oldest first, filtered by run, type, name and content hash.
+
+        ``sha256`` finds the records whose bytes are one blob (served from ``ix_artifacts_sha256``).
+        """
         limit = check_max_results(max_results)
         offset = decode_token(page_token)
         query = sa.select(_ART)
-        for column, value in ((_ART.c.run_id, run_id), (_ART.c.type, type), (_ART.c.name, name)):
+        filters = ((_ART.c.run_id, run_id), (_ART.c.type, type), (_ART.c.name, name), (_ART.c.sha256, sha256))
+        for column, value in filters:
             if value is not None:
                 query = query.where(column == value)
         query = query.order_by(_ART.c.created_at, _ART.c.artifact_id).limit(limit + 1).offset(offset)

@@ -146,9 +146,14 @@ class ArtifactRepository(Protocol):
         run_id: str | None = None,
         type: str | None = None,
         name: str | None = None,
+        sha256: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
-    ) -> Page[Artifact]: ...
+    ) -> Page[Artifact]:
+        """Artifacts, oldest first, filtered by run, type, name and content hash (``sha256``).
+
+        .. versionchanged:: the ``sha256`` filter (the records whose bytes are one blob).
+        """
 
 
 class LineageRepository(Protocol):

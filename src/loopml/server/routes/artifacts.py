@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from loopml.artifacts import BlobStore
+from loopml.artifacts import BlobStore, validate_sha256
 from loopml.errors import IntegrityError, NotFound
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import visibility_of
-from loopml.server._streams import RequestBodyReader, stream_blob
+from loopml.server._streams import consume_body, stream_blob
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 
@@ -48,11 +47,12 @@ def list_artifacts(
     run_id: Id | None = None,
     type: Name | None = None,
     name: Name | None = None,
+    sha256: Annotated[str | None, Query(max_length=64)] = None,
     max_results: Annotated[int, Query(ge=-(2**31), le=2**31)] = 1000,
     page_token: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ArtifactPage:
     page = store.artifacts.list(
-        run_id=run_id, type=type, name=name, max_results=max_results, page_token=page_token
+        run_id=run_id, type=type, name=name, sha256=sha256, max_results=max_results, page_token=page_token
     )
     visible = visibility_of(request)  # a filtered page may hold fewer items; keep paging by the token
     shown = [a for a in page.items if visible.shows_artifact(a)]
@@ -82,8 +82,7 @@ def get_artifact(artifact_id: Id, request: Request, store: StoreDep) -> Artifact
 
 
 async def _receive_blob(request: Request, blobs: BlobStore, limit: int, label: str | None) -> BlobOut:
-    reader = RequestBodyReader(request.stream().__aiter__(), limit=limit)
-    ref = await anyio.to_thread.run_sync(lambda: blobs.put_stream(reader, label=label))  # type: ignore[arg-type]
+    ref = await consume_body(request, limit=limit, consumer=lambda body: blobs.put_stream(body, label=label))
     return BlobOut(sha256=ref.sha256, size=ref.size, uri=ref.uri)
 
 
@@ -108,10 +107,17 @@ async def upload_blob(
 @router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)
 def download_blob(
     sha256: Annotated[str, PathParam(max_length=64)],
+    request: Request,
+    store: StoreDep,
     blobs: Blobs,
     size: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> StreamingResponse:
-    """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch)."""
+    """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch).
+
+    Only a blob the caller sees an artifact of is served; any other answers 404, as a missing one.
+    """
+    if not visibility_of(request).shows_blob(validate_sha256(sha256), store=store, blobs=blobs):
+        raise blobs.missing(sha256)
     return stream_blob(blobs, sha256, label=None, size=size)
 
 
@@ -127,9 +133,10 @@ async def upload_run_file(
 ) -> ArtifactOut:
     """Store the body as the artifact ``path`` of a RUNNING run."""
     clean = normalise_artifact_path(path)
-    reader = RequestBodyReader(request.stream().__aiter__(), limit=config.max_artifact_bytes)
-    art = await anyio.to_thread.run_sync(
-        lambda: store_run_file(store, blobs, run_id, clean, reader, type=type)  # type: ignore[arg-type]
+    art = await consume_body(
+        request,
+        limit=config.max_artifact_bytes,
+        consumer=lambda body: store_run_file(store, blobs, run_id, clean, body, type=type),
     )
     return ArtifactOut.of(art)
 

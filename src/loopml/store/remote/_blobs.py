@@ -1,7 +1,9 @@
 """Remote blob access for the tracking client: upload and download artifact bytes through the server.
 
-Uploads stream the file in chunks while hashing it and send the hash, so the server refuses
-bytes changed in transit; downloads are hashed as they arrive and the file appears only once it
+Uploads read the file once: each chunk is hashed as it is sent, and the hash the server computed
+of what it stored must match (else :class:`~loopml.errors.IntegrityError`; the server keeps
+only blobs that match their own address, so nothing wrong is ever recorded). Files and bytes go
+with a Content-Length. Downloads are hashed as they arrive and the file appears only once it
 verifies (the same guarantees as the local blob store).
 """
 
@@ -10,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from loopml.errors import IntegrityError, InvalidInput, NotFound
@@ -35,17 +38,41 @@ class RemoteBlobRef:
     is_reference: bool = False
 
 
-def _sha_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+class _HashedChunks:
+    """The chunks of a binary file object, hashed and counted as they are read (one pass)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._file = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._file.read(CHUNK):
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
 
 
-def _chunks(f: BinaryIO) -> Iterator[bytes]:
-    while chunk := f.read(CHUNK):
-        yield chunk
+def _file_size(f: BinaryIO) -> int | None:
+    """The size of a regular file still to be read, None for anything else (pipes, sockets)."""
+    try:
+        info = os.fstat(f.fileno())
+        return info.st_size - f.tell() if stat.S_ISREG(info.st_mode) else None
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+def _checked(found: Any, *, sent_sha256: str, sent_size: int, label: str | None) -> RemoteBlobRef:
+    """The server's answer to an upload, if it stored exactly the bytes that were sent."""
+    ref = RemoteBlobRef(sha256=found["sha256"], size=found["size"], uri=found["uri"])
+    if ref.sha256 != sent_sha256 or ref.size != sent_size:
+        name = f" {label!r}" if label else ""
+        raise IntegrityError(
+            f"The upload{name} was sent as sha256 {sent_sha256} ({sent_size} bytes) but the server "
+            f"stored sha256 {ref.sha256} ({ref.size} bytes): the bytes changed in transit or the file "
+            "changed while it was read. Nothing refers to the stored copy; retry the upload."
+        )
+    return ref
 
 
 class RemoteBlobs:
@@ -58,22 +85,28 @@ class RemoteBlobs:
     def root_url(self) -> str:
         return self._api.base_url + "/api/v1/blobs"
 
-    def _put(self, f: BinaryIO, *, sha256: str | None, label: str | None) -> RemoteBlobRef:
+    def _put(self, f: BinaryIO, *, size: int | None, label: str | None) -> RemoteBlobRef:
         headers = {"Content-Type": "application/octet-stream"}
-        if sha256 is not None:
-            headers["X-Content-SHA256"] = sha256
+        if size is not None:  # a fixed-length body; without one it goes chunked
+            headers["Content-Length"] = str(size)
         if label:
             headers["X-Loopml-Label"] = quote(label[:1000], safe="/")
-        found = self._api.upload("/blobs", _chunks(f), headers=headers)
-        return RemoteBlobRef(sha256=found["sha256"], size=found["size"], uri=found["uri"])
+        chunks = _HashedChunks(f)
+        found = self._api.upload("/blobs", iter(chunks), headers=headers)
+        return _checked(found, sent_sha256=chunks.digest.hexdigest(), sent_size=chunks.size, label=label)
 
     def put_file(self, path: str | os.PathLike[str], *, label: str | None = None) -> RemoteBlobRef:
-        """Upload a file (streamed; hashed first so the server can check what arrived)."""
+        """Upload a file (streamed once; the server's hash of what it stored must match the bytes sent).
+
+        Raises:
+            NotFound: no file at ``path``.
+            InvalidInput: ``path`` is a directory or unreadable.
+            IntegrityError: the server stored other bytes than were sent.
+        """
         source = Path(path)
         try:
-            sha256 = _sha_of(source)
             with source.open("rb") as f:
-                return self._put(f, sha256=sha256, label=label or source.name)
+                return self._put(f, size=_file_size(f), label=label or source.name)
         except FileNotFoundError as err:
             raise NotFound(f"No file at {str(source)!r} to store; check the path.") from err
         except (IsADirectoryError, PermissionError) as err:
@@ -81,16 +114,16 @@ class RemoteBlobs:
 
     def put_bytes(self, data: bytes, *, label: str | None = None) -> RemoteBlobRef:
         """Upload bytes."""
-        return self._put(io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest(), label=label)
+        return self._put(io.BytesIO(data), size=len(data), label=label)
 
     def put_stream(self, fileobj: BinaryIO, *, label: str | None = None) -> RemoteBlobRef:
-        """Upload everything readable from ``fileobj`` (the server hashes it)."""
-        return self._put(fileobj, sha256=None, label=label)
+        """Upload everything readable from ``fileobj`` (a regular file goes with its size, else chunked)."""
+        return self._put(fileobj, size=_file_size(fileobj), label=label)
 
     def _fetch(self, sha256: str, out: BinaryIO, *, label: str | None, size: int | None) -> int:
         digest, received = hashlib.sha256(), 0
         with self._api.download(f"/blobs/{quote(sha256, safe='')}", params={"size": size}) as response:
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_bytes():  # pieces as they arrive, not copied into fixed sizes
                 digest.update(chunk)
                 received += len(chunk)
                 out.write(chunk)
@@ -111,7 +144,7 @@ class RemoteBlobs:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
         try:
-            with temp.open("xb") as out:
+            with temp.open("xb", buffering=CHUNK) as out:  # pieces arrive in 64 KiB; write 1 MiB
                 self._fetch(sha256, out, label=label, size=size)
             os.replace(temp, target)
         except BaseException:

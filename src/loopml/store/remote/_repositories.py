@@ -204,6 +204,7 @@ class RemoteArtifactRepository:
         run_id: str | None = None,
         type: str | None = None,
         name: str | None = None,
+        sha256: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[Artifact]:
@@ -211,6 +212,7 @@ class RemoteArtifactRepository:
             "run_id": run_id,
             "type": type,
             "name": name,
+            "sha256": sha256,
             "max_results": max_results,
             "page_token": page_token,
         }
