@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -29,10 +30,10 @@ from loopml.store._schema import (
     RunRow,
     RunTagRow,
 )
-from loopml.store._search_sql import filter_clause, metric_first, ordered_segments
+from loopml.store._search_sql import MetricWalk, filter_clause, metric_first, metric_walk, ordered_segments
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
-from loopml.store.search import parse_filter, parse_order_by
+from loopml.store.search import FilterNode, OrderKey, parse_filter, parse_order_by
 from loopml.store.validation import (
     check_json,
     check_key,
@@ -244,33 +245,25 @@ class SqlRunRepository:
         """
         limit = check_max_results(max_results)
         offset = decode_token(page_token)
-        node = parse_filter(filter)
-        keys = parse_order_by(order_by)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        query = sa.select(_RUNS.c.run_id).where(self._in_experiments(experiment_ids, include_deleted))
-        if not include_deleted:
-            query = query.where(_RUNS.c.lifecycle_stage == _ACTIVE)
-        if node is not None:
-            query = query.where(filter_clause(node, correlated=metric_first(keys)))
+        plan = _SearchPlan(
+            dialect=self._db.dialect,
+            experiment_ids=tuple(experiment_ids),
+            filter=filter,
+            order_by=tuple(order_by),
+            include_deleted=include_deleted,
+        )
         with self._db.read() as conn:
-            ids = _page_of_ids(conn, ordered_segments(query, keys), offset=offset, count=limit + 1)
+            walk = _walk_of(plan, offset + limit + 1)
+            found = None if walk is None else walk.page(_run_walk(conn, walk))
+            if found is not None:
+                ids = found[offset:]
+            else:
+                ids = _page_of_ids(conn, _segments_of(plan), offset=offset, count=limit + 1)
             has_more = len(ids) > limit
             runs = self._load(conn, ids[:limit])
         return Page(items=runs, next_page_token=encode_token(offset + limit) if has_more else None)
-
-    def _in_experiments(self, experiment_ids: Sequence[str], include_deleted: bool) -> sa.ColumnElement[bool]:
-        """Runs of ``experiment_ids`` (all when empty), of active experiments unless ``include_deleted``."""
-        if include_deleted:
-            return _RUNS.c.experiment_id.in_(list(experiment_ids)) if experiment_ids else sa.true()
-        experiments = sa.select(_EXP.c.experiment_id).where(_EXP.c.lifecycle_stage == _ACTIVE)
-        if experiment_ids:
-            experiments = experiments.where(_EXP.c.experiment_id.in_(list(experiment_ids)))
-        if self._db.dialect == "postgresql":
-            # ``= ANY(ARRAY(subquery))`` is computed once before the join; as a semi-join the
-            # experiments table would join the planner's search (a third of its planning time).
-            return _RUNS.c.experiment_id == sa.any_(sa.func.array(experiments.scalar_subquery()))
-        return _RUNS.c.experiment_id.in_(experiments)
 
     def _set_stage(self, run_id: str, stage: LifecycleStage) -> None:
         with self._db.write() as conn:
@@ -344,6 +337,73 @@ class SqlRunRepository:
             where=newer,
         )
         conn.execute(stmt, [{**row, "is_nan": math.isnan(row["value"])} for row in latest.values()])
+
+
+@dataclass(frozen=True, slots=True)
+class _SearchPlan:
+    """What a search's statements depend on (not the page asked for): their cache key."""
+
+    dialect: str
+    experiment_ids: tuple[str, ...]
+    filter: str | None
+    order_by: tuple[str, ...]
+    include_deleted: bool
+
+
+# Building a search's SQLAlchemy statements costs 1-2 ms of CPU, as much as PostgreSQL needs
+# to run them; a dashboard or a pager repeats the same search, so the built statements (values
+# bound as parameters) are kept for the most recent searches.
+@functools.lru_cache(maxsize=256)
+def _conditions_of(
+    plan: _SearchPlan,
+) -> tuple[list[sa.ColumnElement[bool]], FilterNode | None, list[OrderKey]]:
+    """The run-level conditions, the parsed filter and the parsed order (filter not applied)."""
+    node = parse_filter(plan.filter)
+    keys = parse_order_by(list(plan.order_by))
+    conditions = [_in_experiments(plan)]
+    if not plan.include_deleted:
+        conditions.append(_RUNS.c.lifecycle_stage == _ACTIVE)
+    return conditions, node, keys
+
+
+@functools.lru_cache(maxsize=256)
+def _segments_of(plan: _SearchPlan) -> list[sa.Select[Any]]:
+    """The planner's ordered queries for ``plan`` (see :func:`ordered_segments`)."""
+    conditions, node, keys = _conditions_of(plan)
+    if node is not None:
+        conditions = [*conditions, filter_clause(node, correlated=metric_first(keys))]
+    return ordered_segments(sa.select(_RUNS.c.run_id).where(*conditions), keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _walk_of(plan: _SearchPlan, wanted: int) -> MetricWalk | None:
+    """PostgreSQL, ordered by one metric: a bounded walk of its index (:func:`metric_walk`)."""
+    conditions, node, keys = _conditions_of(plan)
+    if plan.dialect != "postgresql" or len(keys) != 1 or not metric_first(keys):
+        return None
+    return metric_walk(conditions, node, keys[0], wanted)
+
+
+def _run_walk(conn: Connection, walk: MetricWalk) -> list[str]:
+    """Run ids from a metric walk, as a prepared statement on the driver's cursor."""
+    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(walk.sql, walk.params, prepare=True)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _in_experiments(plan: _SearchPlan) -> sa.ColumnElement[bool]:
+    """Runs of the plan's experiments (all when none), of active experiments unless deleted ones count."""
+    experiment_ids = list(plan.experiment_ids)
+    if plan.include_deleted:
+        return _RUNS.c.experiment_id.in_(experiment_ids) if experiment_ids else sa.true()
+    experiments = sa.select(_EXP.c.experiment_id).where(_EXP.c.lifecycle_stage == _ACTIVE)
+    if experiment_ids:
+        experiments = experiments.where(_EXP.c.experiment_id.in_(experiment_ids))
+    if plan.dialect == "postgresql":
+        # ``= ANY(ARRAY(subquery))`` is computed once before the join; as a semi-join the
+        # experiments table would join the planner's search (a third of its planning time).
+        return _RUNS.c.experiment_id == sa.any_(sa.func.array(experiments.scalar_subquery()))
+    return _RUNS.c.experiment_id.in_(experiments)
 
 
 def _page_of_ids(conn: Connection, segments: list[sa.Select[Any]], *, offset: int, count: int) -> list[str]:

@@ -13,15 +13,30 @@ is found without sorting every match), runs whose metric is NaN, and runs lackin
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from loopml.errors import InvalidInput
 from loopml.store._schema import LatestMetricRow, ParamRow, RunRow, RunTagRow
 from loopml.store.search import BoolOp, Comparison, Entity, FilterNode, OrderKey
 
-__all__ = ["filter_clause", "metric_first", "order_query", "ordered_segments"]
+__all__ = [
+    "MetricWalk",
+    "filter_clause",
+    "mentions_attributes",
+    "metric_first",
+    "metric_walk",
+    "order_query",
+    "ordered_segments",
+]
+
+#: Candidates a :func:`metric_walk` visits per result it must return (bounded by ``_WALK_MAX``).
+WALK_FACTOR = 10
+_WALK_MAX = 20_000
 
 _RUNS = cast(sa.Table, RunRow.__table__)
 _ATTRIBUTE_COLUMNS = {
@@ -41,7 +56,7 @@ _KEYED_TABLES: dict[Entity, sa.Table] = {
 }
 
 
-def filter_clause(node: FilterNode, *, correlated: bool = False) -> sa.ColumnElement[bool]:
+def filter_clause(node: FilterNode, *, correlated: bool = False, probe: Any = None) -> sa.ColumnElement[bool]:
     """The ``WHERE`` condition on the ``runs`` table for a parsed filter.
 
     Args:
@@ -51,11 +66,17 @@ def filter_clause(node: FilterNode, *, correlated: bool = False) -> sa.ColumnEle
             fills early, see :func:`ordered_segments`) instead of ``run_id IN (matching ids)``
             (best for a selective filter). PostgreSQL plans a semi-join for both; SQLite follows
             the form literally.
+        probe: A run-id column to test instead of ``runs.run_id``: every condition becomes an
+            ``EXISTS`` probe for that id that PostgreSQL keeps as a per-row test (``OFFSET 0``)
+            rather than a join to plan. Only for filters without run attributes
+            (:func:`mentions_attributes`).
     """
     if isinstance(node, BoolOp):
-        parts = [filter_clause(operand, correlated=correlated) for operand in node.operands]
+        parts = [filter_clause(operand, correlated=correlated, probe=probe) for operand in node.operands]
         return sa.and_(*parts) if node.op == "AND" else sa.or_(*parts)
     if node.entity is Entity.ATTRIBUTE:
+        if probe is not None:
+            raise InvalidInput(f"Run attribute {node.key!r} cannot be tested on a run id alone.")
         return _compare(_ATTRIBUTE_COLUMNS[node.key], node)
     model = _KEYED_TABLES[node.entity].alias().c
     condition = _compare(model.value, node)
@@ -65,6 +86,10 @@ def filter_clause(node: FilterNode, *, correlated: bool = False) -> sa.ColumnEle
             condition = sa.or_(model.is_nan == sa.true(), condition)
         else:
             condition = sa.and_(model.is_nan == sa.false(), condition)
+    if probe is not None:
+        return sa.exists(
+            sa.select(sa.literal(1)).where(model.run_id == probe, model.key == node.key, condition).offset(0)
+        )
     if correlated:
         return sa.exists().where(model.run_id == _RUNS.c.run_id, model.key == node.key, condition)
     return _RUNS.c.run_id.in_(sa.select(model.run_id).where(model.key == node.key, condition))
@@ -138,6 +163,84 @@ def ordered_segments(query: sa.Select[Any], keys: list[OrderKey]) -> list[sa.Sel
     return [numbers, nans, lacking]
 
 
+def mentions_attributes(node: FilterNode) -> bool:
+    """Whether the filter tests a run attribute (status, name, times ...), not only keyed values."""
+    if isinstance(node, BoolOp):
+        return any(mentions_attributes(operand) for operand in node.operands)
+    return node.entity is Entity.ATTRIBUTE
+
+
 def metric_first(keys: list[OrderKey]) -> bool:
     """Whether the first sort key is a metric (:func:`ordered_segments` then walks the index)."""
     return bool(keys) and keys[0].entity is Entity.METRIC
+
+
+@dataclass(frozen=True, slots=True)
+class MetricWalk:
+    """A bounded walk down one metric's index (see :func:`metric_walk`), compiled for psycopg.
+
+    Its plan does not depend on the bound values, so it is safe to run as a prepared statement
+    (PostgreSQL then plans it once per connection).
+    """
+
+    sql: str
+    params: Mapping[str, Any]
+    wanted: int
+
+    def page(self, run_ids: Sequence[str]) -> list[str] | None:
+        """The run ids found, or None when the walk ended before the page was full."""
+        if len(run_ids) < self.wanted:
+            return None
+        return list(run_ids)
+
+
+def metric_walk(
+    run_conditions: list[sa.ColumnElement[bool]], node: FilterNode | None, key: OrderKey, wanted: int
+) -> MetricWalk:
+    """Runs matching ``run_conditions`` and ``node`` in the order of the metric ``key``, from its index.
+
+    The statement visits the first ``WALK_FACTOR * wanted`` entries of the metric's index in
+    value order (and any entries tied with the last of them), tests each candidate's keyed
+    conditions with primary-key probes, then probes its run row (experiment, lifecycle and any
+    run-attribute conditions). The probes are per-row tests (``LATERAL`` / ``OFFSET 0``), so
+    the plan neither depends on table statistics nor costs a join search. Ties are ordered by
+    start time (newest first), then run id, as :func:`order_query` does. Because the
+    candidates include every entry tied with the last one, a full page drawn from them is the
+    exact page; :meth:`MetricWalk.page` returns None otherwise (a selective filter, or fewer
+    matches than the page), and the planner's query (:func:`ordered_segments`) finds it.
+    """
+    cap = min(_WALK_MAX, WALK_FACTOR * wanted)
+    walk = _KEYED_TABLES[Entity.METRIC].alias("walk")
+    by_value = walk.c.value.desc() if key.descending else walk.c.value.asc()
+    candidates = (
+        sa.select(walk.c.run_id, walk.c.value)
+        .where(walk.c.key == key.key, walk.c.is_nan == sa.false())
+        .order_by(by_value)
+        .fetch(cap, with_ties=True)
+        .subquery("candidate")
+    )
+    on_run = list(run_conditions)
+    on_candidate: list[sa.ColumnElement[bool]] = []
+    if node is not None and mentions_attributes(node):
+        on_run.append(filter_clause(node, correlated=True))
+    elif node is not None:
+        on_candidate.append(filter_clause(node, probe=candidates.c.run_id))
+    probe = (
+        sa.select(_RUNS.c.start_time)
+        .where(_RUNS.c.run_id == candidates.c.run_id, *on_run)
+        .offset(0)  # keeps the probe a per-candidate subquery (not merged into a join to plan)
+        .lateral("probe")
+    )
+    ordered = candidates.c.value.desc() if key.descending else candidates.c.value.asc()
+    statement = (
+        sa.select(candidates.c.run_id)
+        .select_from(candidates.join(probe, sa.true()))
+        .where(*on_candidate)
+        .order_by(ordered, probe.c.start_time.desc(), candidates.c.run_id.asc())
+        .limit(wanted)
+    )
+    compiled = statement.compile(
+        dialect=postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
+        compile_kwargs={"render_postcompile": True},
+    )
+    return MetricWalk(sql=str(compiled), params=dict(compiled.params), wanted=wanted)

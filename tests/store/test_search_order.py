@@ -1,0 +1,102 @@
+"""Metric-ordered searches against a ground truth computed in Python, page by page.
+
+On PostgreSQL a search ordered by one metric first walks that metric's index (a bounded walk,
+exact when it fills the page) and otherwise falls back to the planner's query; these cases
+cover both paths (pages that fill, selective filters, ties across the walk's bound, NaN and
+missing values after the numbers, run-attribute filters, deleted runs) on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from loopml.store import Metric
+from loopml.store.entities import Run, RunStatus
+
+N_RUNS = 120
+
+
+@pytest.fixture
+def seeded(store: Any) -> tuple[Any, str, list[Run]]:
+    rng = random.Random(7)
+    experiment = store.experiments.create("walk")
+    other = store.experiments.create("elsewhere")
+    for i in range(N_RUNS):
+        run = store.runs.create(experiment.experiment_id, start_time=1_000 + (i * 37) % 50)
+        metrics = []
+        if i % 17 != 0:  # some runs lack the metric
+            value = math.nan if i % 13 == 0 else round(rng.random() * 4) / 4  # many ties
+            metrics.append(Metric(key="score", value=value, step=0, timestamp=1))
+        metrics.append(Metric(key="loss", value=rng.random(), step=0, timestamp=1))
+        store.runs.log_batch(run.run_id, metrics=metrics, params={"model": "ab"[i % 5 == 0], "i": str(i)})
+        if i % 9 == 0:
+            store.runs.set_status(run.run_id, RunStatus.FINISHED)
+    for _ in range(30):  # the same metric in another experiment: the walk must skip these
+        run = store.runs.create(other.experiment_id)
+        store.runs.log_batch(run.run_id, metrics=[Metric(key="score", value=2.0, step=0, timestamp=1)])
+    top = store.runs.search([experiment.experiment_id], order_by=["metrics.score DESC"], max_results=3)
+    for run in top.items:
+        store.runs.delete(run.run_id)
+    runs = store.runs.search([experiment.experiment_id], max_results=1000).items
+    return store, experiment.experiment_id, runs
+
+
+def _expected(runs: list[Run], keep: Callable[[Run], bool], *, descending: bool) -> list[str]:
+    def rank(run: Run) -> tuple[Any, ...]:
+        value = run.metrics.get("score")
+        if value is None:
+            group, number = 2, 0.0
+        elif math.isnan(value):
+            group, number = 1, 0.0
+        else:
+            group, number = 0, (-value if descending else value)
+        return (group, number, -run.start_time, run.run_id)
+
+    return [r.run_id for r in sorted((r for r in runs if keep(r)), key=rank)]
+
+
+def _all_pages(store: Any, experiment_id: str, filter: str | None, order: str, size: int) -> list[str]:
+    found: list[str] = []
+    token = None
+    while True:
+        page = store.runs.search(
+            [experiment_id], filter=filter, order_by=[order], max_results=size, page_token=token
+        )
+        found += [r.run_id for r in page.items]
+        token = page.next_page_token
+        if token is None:
+            return found
+
+
+CASES: list[tuple[str | None, Callable[[Run], bool]]] = [
+    (None, lambda r: True),
+    ("params.model = 'a'", lambda r: r.params["model"] == "a"),  # 4 in 5 runs
+    ("params.model = 'b'", lambda r: r.params["model"] == "b"),  # selective: the walk falls back
+    ("metrics.loss > 0.5", lambda r: r.metrics["loss"] > 0.5),
+    (
+        "metrics.loss > 0.3 and params.model = 'a'",
+        lambda r: r.metrics["loss"] > 0.3 and r.params["model"] == "a",
+    ),
+    ("status = 'FINISHED'", lambda r: r.status.value == "FINISHED"),  # a run attribute
+    (
+        "params.i = '5' or metrics.loss < 0.2",
+        lambda r: r.params["i"] == "5" or r.metrics["loss"] < 0.2,
+    ),
+]
+
+
+@pytest.mark.parametrize(("filter", "keep"), CASES, ids=[str(c[0]) for c in CASES])
+@pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
+def test_pages_follow_the_order_exactly(
+    seeded: tuple[Any, str, list[Run]], filter: str | None, keep: Callable[[Run], bool], descending: bool
+) -> None:
+    store, experiment_id, runs = seeded
+    order = "metrics.score DESC" if descending else "metrics.score ASC"
+    expected = _expected(runs, keep, descending=descending)
+    for size in (3, 25, 1000):
+        assert _all_pages(store, experiment_id, filter, order, size) == expected, (size, filter)
