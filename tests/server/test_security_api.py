@@ -338,3 +338,14 @@ def test_bodies_are_not_read_before_authentication(live: Fixture) -> None:
         live.url + "/api/v1/runs", content=big, headers={"content-type": "application/json"}
     )
     assert response.status_code == 401  # refused on the header alone, before the 2 MiB body
+
+
+def test_read_only_searches_are_not_audited(live: Fixture) -> None:
+    with live.client("ed") as api:
+        experiment = api.post("/experiments", json={"name": "searched-not-audited"}).json()
+        before = len(live.store.identity.list_audit_events(actor="ed", limit=10_000))
+        body = {"experiment_ids": [experiment["experiment_id"]]}
+        for _ in range(3):
+            assert api.post("/runs/search", json=body).status_code == 200
+    after = live.store.identity.list_audit_events(actor="ed", limit=10_000)
+    assert len(after) == before

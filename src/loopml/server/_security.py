@@ -579,7 +579,10 @@ class SecurityLayer:
     ) -> _Verdict:
         """Authenticate and rate-limit (before any request body is read)."""
         rule = rule_for(method, template) if template is not None else None
-        verdict = _Verdict(rule=rule, audit=bool(rule and rule.mutates) or method in MUTATING_METHODS)
+        # Read-only POST searches are not audited (their rule says so); an unmatched path is if its
+        # method could mutate.
+        audited = rule.mutates if rule is not None else method in MUTATING_METHODS
+        verdict = _Verdict(rule=rule, audit=audited)
         try:
             principal = self._authenticate(authorization)
         except Unauthorized as err:

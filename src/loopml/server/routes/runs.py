@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._responses import json_response
+from loopml.server._responses import json_data_response, json_response
 from loopml.server.errors import RequestRejected
 from loopml.server.schemas.common import Id, Key, from_wire_float
 from loopml.server.schemas.tracking import (
@@ -49,7 +49,7 @@ def search_runs(body: RunSearch, store: StoreDep) -> Response:
         page_token=body.page_token,
         include_deleted=body.include_deleted,
     )
-    return json_response(RunPage.of(page))
+    return json_data_response(RunPage.wire(page))
 
 
 @router.get("/{run_id}")

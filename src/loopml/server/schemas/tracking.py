@@ -125,21 +125,26 @@ class RunOut(Wire):
 
     @classmethod
     def of(cls, run: Run) -> RunOut:
-        return cls(
-            run_id=run.run_id,
-            experiment_id=run.experiment_id,
-            name=run.name,
-            status=run.status.value,
-            start_time=run.start_time,
-            end_time=run.end_time,
-            parent_run_id=run.parent_run_id,
-            lifecycle_stage=run.lifecycle_stage.value,
-            params=dict(run.params),
-            metrics={k: to_wire_float(v) for k, v in run.metrics.items()},
-            tags=dict(run.tags),
-            error=run.error,
-            reproducibility=dict(run.reproducibility),
-        )
+        return cls(**cls.wire(run))
+
+    @staticmethod
+    def wire(run: Run) -> dict[str, Any]:
+        """The JSON object of ``run`` without building the model (a run is already validated)."""
+        return {
+            "run_id": run.run_id,
+            "experiment_id": run.experiment_id,
+            "name": run.name,
+            "status": run.status.value,
+            "start_time": run.start_time,
+            "end_time": run.end_time,
+            "parent_run_id": run.parent_run_id,
+            "lifecycle_stage": run.lifecycle_stage.value,
+            "params": dict(run.params),
+            "metrics": {k: to_wire_float(v) for k, v in run.metrics.items()},
+            "tags": dict(run.tags),
+            "error": run.error,
+            "reproducibility": dict(run.reproducibility),
+        }
 
 
 class RunSearch(Wire):
@@ -160,3 +165,8 @@ class RunPage(Wire):
     @classmethod
     def of(cls, page: Page[Run]) -> RunPage:
         return cls(runs=[RunOut.of(r) for r in page.items], next_page_token=page.next_page_token)
+
+    @staticmethod
+    def wire(page: Page[Run]) -> dict[str, Any]:
+        """The JSON object of ``page`` without building the models (see :meth:`RunOut.wire`)."""
+        return {"runs": [RunOut.wire(r) for r in page.items], "next_page_token": page.next_page_token}
