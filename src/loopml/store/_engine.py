@@ -9,7 +9,7 @@ transaction handling is switched off, as the SQLAlchemy SQLite dialect documents
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,19 @@ class Database:
         with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row([row[c] for c in columns])
+
+    @staticmethod
+    def driver_rows(
+        conn: Connection, sql: str, params: Mapping[str, Any], *, prepare: bool | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (compiled for psycopg) run on the driver's cursor of ``conn``.
+
+        For hot PostgreSQL reads whose result SQLAlchemy would only slow down; ``prepare=True``
+        for statements whose plan does not depend on the bound values.
+        """
+        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(sql, params, prepare=prepare)
+            return list(cursor.fetchall())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -356,14 +356,14 @@ class _SearchPlan:
 @functools.lru_cache(maxsize=256)
 def _conditions_of(
     plan: _SearchPlan,
-) -> tuple[list[sa.ColumnElement[bool]], FilterNode | None, list[OrderKey]]:
+) -> tuple[tuple[sa.ColumnElement[bool], ...], FilterNode | None, list[OrderKey]]:
     """The run-level conditions, the parsed filter and the parsed order (filter not applied)."""
     node = parse_filter(plan.filter)
     keys = parse_order_by(list(plan.order_by))
     conditions = [_in_experiments(plan)]
     if not plan.include_deleted:
         conditions.append(_RUNS.c.lifecycle_stage == _ACTIVE)
-    return conditions, node, keys
+    return tuple(conditions), node, keys  # cached: shared by every later search, so immutable
 
 
 @functools.lru_cache(maxsize=256)
@@ -371,7 +371,7 @@ def _segments_of(plan: _SearchPlan) -> list[sa.Select[Any]]:
     """The planner's ordered queries for ``plan`` (see :func:`ordered_segments`)."""
     conditions, node, keys = _conditions_of(plan)
     if node is not None:
-        conditions = [*conditions, filter_clause(node, correlated=metric_first(keys))]
+        conditions = (*conditions, filter_clause(node, correlated=metric_first(keys)))
     return ordered_segments(sa.select(_RUNS.c.run_id).where(*conditions), keys)
 
 
@@ -381,14 +381,12 @@ def _walk_of(plan: _SearchPlan, wanted: int) -> MetricWalk | None:
     conditions, node, keys = _conditions_of(plan)
     if plan.dialect != "postgresql" or len(keys) != 1 or not metric_first(keys):
         return None
-    return metric_walk(conditions, node, keys[0], wanted)
+    return metric_walk(list(conditions), node, keys[0], wanted)
 
 
 def _run_walk(conn: Connection, walk: MetricWalk) -> list[str]:
     """Run ids from a metric walk, as a prepared statement on the driver's cursor."""
-    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(walk.sql, walk.params, prepare=True)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in Database.driver_rows(conn, walk.sql, walk.params, prepare=True)]
 
 
 def _in_experiments(plan: _SearchPlan) -> sa.ColumnElement[bool]:
@@ -529,9 +527,7 @@ def _load_runs_postgres(conn: Connection, run_ids: list[str]) -> list[Run]:
     """
     if not run_ids:
         return []
-    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(_postgres_page_sql(), {"ids": run_ids})
-        rows = cursor.fetchall()
+    rows = Database.driver_rows(conn, _postgres_page_sql(), {"ids": run_ids})
     width = len(_RUNS.c)
     runs = []
     for row in rows:

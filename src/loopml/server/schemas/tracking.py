@@ -162,10 +162,6 @@ class RunPage(Wire):
     runs: list[RunOut]
     next_page_token: str | None
 
-    @classmethod
-    def of(cls, page: Page[Run]) -> RunPage:
-        return cls(runs=[RunOut.of(r) for r in page.items], next_page_token=page.next_page_token)
-
     @staticmethod
     def wire(page: Page[Run]) -> dict[str, Any]:
         """The JSON object of ``page`` without building the models (see :meth:`RunOut.wire`)."""
