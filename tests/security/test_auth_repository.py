@@ -1,4 +1,4 @@
-"""The identity repository over SQLite and PostgreSQL (users, tokens, grants, audit events)."""
+"""The identity repository over SQLite and PostgreSQL (users, tokens, grants, blob uploads, audit events)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def sql_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         url = request.getfixturevalue("postgres_database_url")
         engine = sa.create_engine(url)
         with engine.begin() as conn:
-            conn.execute(sa.text("TRUNCATE users, tokens, grants, audit_events CASCADE"))
+            conn.execute(sa.text("TRUNCATE users, tokens, grants, blob_uploads, audit_events CASCADE"))
         engine.dispose()
     opened = open_store(url)
     try:
@@ -83,6 +83,21 @@ def test_grants(sql_store: Any) -> None:
     assert len(repo.list_grants()) == 2 and len(repo.list_grants(user_name="bob")) == 1
     repo.delete_grant(user_name="ana", resource_kind="model", resource="churn")
     assert repo.list_grants(resource_kind="model") == []
+
+
+def test_blob_uploads(sql_store: Any) -> None:
+    repo = sql_store.identity
+    ana = repo.create_user("ana", role="editor")
+    bob = repo.create_user("bob", role="editor")
+    blob, other = "ab" * 32, "cd" * 32
+    assert not repo.has_uploaded(ana.user_id, blob)
+    repo.record_upload(ana.user_id, blob)
+    repo.record_upload(ana.user_id, blob)  # idempotent: a second upload of the same bytes
+    assert repo.has_uploaded(ana.user_id, blob)
+    assert not repo.has_uploaded(bob.user_id, blob)  # a receipt is the uploader's own
+    assert not repo.has_uploaded(ana.user_id, other)
+    repo.record_upload(bob.user_id, blob)
+    assert repo.has_uploaded(bob.user_id, blob) and repo.has_uploaded(ana.user_id, blob)
 
 
 def test_audit_events(sql_store: Any) -> None:

@@ -7,11 +7,14 @@ of copied.
 
 from loopml.artifacts._blobs import BlobStore
 from loopml.artifacts._encryption import encryption_key_id, generate_encryption_key, load_encryption_key
+from loopml.artifacts._filesystems import TEMP_DIR
 from loopml.artifacts._hashing import CHUNK_SIZE
-from loopml.artifacts._refs import BlobRef, blob_uri, validate_sha256
+from loopml.artifacts._refs import BLOB_PREFIX, BlobRef, blob_uri, validate_sha256
 
 __all__ = [
+    "BLOB_PREFIX",
     "CHUNK_SIZE",
+    "TEMP_DIR",
     "BlobRef",
     "BlobStore",
     "blob_uri",

@@ -20,11 +20,12 @@ from loopml.registry.package import (
     verify_package,
 )
 from loopml.registry.policy import AliasRequirements, PromotionPolicy, VersionFacts
-from loopml.registry.service import BlessingLike, ModelRegistry
+from loopml.registry.service import MODEL_ARTIFACT_TYPE, BlessingLike, ModelRegistry
 from loopml.registry.signing import KeyRing, KeySigner, Signer, TrustStore
 from loopml.registry.uris import ModelUri, parse_model_uri
 
 __all__ = [
+    "MODEL_ARTIFACT_TYPE",
     "AliasRequirements",
     "BlessingLike",
     "ColumnSpec",

@@ -38,8 +38,9 @@ from loopml.store.entities import (
 )
 from loopml.store.repositories import RegistryStore
 
-__all__ = ["BlessingLike", "ModelRegistry"]
+__all__ = ["MODEL_ARTIFACT_TYPE", "BlessingLike", "ModelRegistry"]
 
+#: Type of the artifact recording a model version's package index (its blob lists the package files).
 MODEL_ARTIFACT_TYPE = "Model"
 PACKAGE_ARTIFACT_TYPE = "ModelPackage"
 BLESSING_ARTIFACT_TYPE = "Blessing"

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from loopml.artifacts import CHUNK_SIZE, BlobStore
 from loopml.data.versions import DATASET_TYPE
 from loopml.errors import LoopmlError
+from loopml.registry import MODEL_ARTIFACT_TYPE
 from loopml.store.entities import Artifact
 from loopml.store.repositories import Store
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: Artifact types whose blob may list other blobs (dataset versions; model packages, as recorded
 #: by the model registry).
-INDEX_TYPES: tuple[str, ...] = (DATASET_TYPE, "Model")
+INDEX_TYPES: tuple[str, ...] = (DATASET_TYPE, MODEL_ARTIFACT_TYPE)
 #: Larger index blobs are not read (a dataset manifest of 100,000 files is about 20 MB).
 MAX_INDEX_BYTES = 32 * 1024 * 1024
 #: Most blob hashes the cache of index contents holds, all indexes together.

@@ -4,6 +4,7 @@ A run's artifact path is relative and stays inside the run (``..``, absolute pat
 letters, backslashes, NUL and other control characters, and still-encoded dots or slashes are
 refused). A recorded artifact URI is either a relative blob path inside the artifact root or, for
 an artifact registered by reference, a URL under the artifact root or a configured reference root.
+The blob store's own folders (``sha256/`` and ``tmp/`` under the root) are never read as data.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from loopml.artifacts import BLOB_PREFIX, TEMP_DIR
 from loopml.errors import InvalidInput
 
-__all__ = ["check_artifact_uri", "local_data_under_root", "normalise_artifact_path"]
+__all__ = ["check_artifact_uri", "claimed_blobs", "local_data_under_root", "normalise_artifact_path"]
 
 MAX_PATH_LENGTH = 1_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODED = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Folders directly under the artifact root that belong to the blob store (blobs, uploads in flight).
+STORE_FOLDERS = frozenset({BLOB_PREFIX, TEMP_DIR})
 
 
 def _refuse(path: str, problem: str) -> InvalidInput:
@@ -69,19 +74,28 @@ def _local_root(url: str) -> Path | None:
     return None
 
 
-def _under(uri: str, root: str) -> bool:
-    """Whether ``uri`` lies inside ``root`` (local paths resolved, URLs compared by prefix)."""
+def _relative_to(uri: str, root: str) -> str | None:
+    """``uri`` as a ``/``-separated path relative to ``root`` (``"."`` for the root), None if outside.
+
+    Local paths are resolved (links followed); URLs are compared by prefix.
+    """
     local_root, local_uri = _local_root(root), _local_root(uri)
     if local_root is not None and local_uri is not None:
         try:
-            local_uri.resolve().relative_to(local_root.resolve())
+            return local_uri.resolve().relative_to(local_root.resolve()).as_posix()
         except ValueError:
-            return False
-        return True
+            return None
     if local_root is not None or local_uri is not None:
-        return False
+        return None
     prefix = root if root.endswith("/") else root + "/"
-    return uri.startswith(prefix) or uri == root
+    if uri == root:
+        return "."
+    return uri[len(prefix) :] if uri.startswith(prefix) else None
+
+
+def _under(uri: str, root: str) -> bool:
+    """Whether ``uri`` lies inside ``root`` (local paths resolved, URLs compared by prefix)."""
+    return _relative_to(uri, root) is not None
 
 
 def check_artifact_uri(
@@ -123,11 +137,49 @@ def check_artifact_uri(
     return uri
 
 
+def claimed_blobs(uri: str, *, sha256: str | None, is_reference: bool, artifact_root: str) -> frozenset[str]:
+    """The stored blobs an artifact record would hold the bytes of: what its author claims to have.
+
+    A stored artifact (not a reference) holds the blob of its ``sha256`` and, when its URI is a
+    blob address (``sha256/<2 hex>/<62 hex>``), the blob named there; a reference whose URL is a
+    blob address under the artifact root names that blob too. Malformed hashes claim nothing (the
+    store refuses them). Call it on a URI :func:`check_artifact_uri` accepted.
+
+    Args:
+        uri: The artifact's URI.
+        sha256: The artifact's content hash, if sent.
+        is_reference: Whether the artifact is registered in place rather than stored.
+        artifact_root: The server's artifact root.
+
+    Returns:
+        The hashes of the claimed blobs (none for a reference outside the blob store).
+
+    Example:
+        >>> sha = "ab" * 32
+        >>> claimed_blobs("sha256/ab/" + sha[2:], sha256=sha, is_reference=False, artifact_root="/a") == {sha}
+        True
+        >>> claimed_blobs("s3://lake/x.csv", sha256=sha, is_reference=True, artifact_root="/a")
+        frozenset()
+    """
+    found: set[str] = set()
+    if not is_reference and sha256 is not None and _SHA256.fullmatch(sha256):
+        found.add(sha256)
+    relative = _relative_to(uri, artifact_root) if is_reference else uri
+    parts = [] if relative is None else [p for p in relative.split("/") if p not in ("", ".")]
+    if len(parts) == 3 and parts[0] == BLOB_PREFIX and len(parts[1]) == 2:
+        named = parts[1] + parts[2]
+        if _SHA256.fullmatch(named):
+            found.add(named)
+    return frozenset(found)
+
+
 def local_data_under_root(uri: str, *, artifact_root: str) -> Path:
     """The local file or folder ``uri`` names, confined to a local artifact root.
 
     The path is resolved (symbolic links followed) before it is compared with the root, and a
     folder must contain no symbolic links at all, so nothing read later lies outside the root.
+    The blob store's own folders (``sha256/``, ``tmp/``) and the root that holds them are refused:
+    registering them would expose stored blobs without the grants that guard them.
 
     Args:
         uri: A ``file://`` URL, an absolute local path, or a path relative to the artifact root.
@@ -138,7 +190,7 @@ def local_data_under_root(uri: str, *, artifact_root: str) -> Path:
 
     Raises:
         InvalidInput: naming the URI and the rule it breaks (remote root, outside the root,
-            traversal, links, missing).
+            inside the blob store's folders, traversal, links, missing).
     """
     if not uri or _CONTROL.search(uri) or "\\" in uri:
         raise InvalidInput(f"Data URI {uri[:80]!r} is empty or has control characters or backslashes.")
@@ -167,6 +219,7 @@ def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> P
             "only data inside it and never fetches other URLs."
         )
     resolved = local.resolve()
+    _refuse_store_folders(uri, resolved.relative_to(root.resolve()).parts)
     if not resolved.exists():
         raise InvalidInput(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
     if resolved.is_dir():
@@ -178,3 +231,18 @@ def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> P
                         "because they could point outside the artifact root."
                     )
     return resolved
+
+
+def _refuse_store_folders(uri: str, parts: tuple[str, ...]) -> None:
+    """Refuse data in (or holding) the blob store's folders, before revealing whether it exists."""
+    if not parts:
+        raise InvalidInput(
+            f"Data URI {uri[:80]!r} names the artifact root itself, which holds the blob store's "
+            f"folders {sorted(STORE_FOLDERS)}; add a folder under the root that holds only your data."
+        )
+    if parts[0] in STORE_FOLDERS:
+        raise InvalidInput(
+            f"Data URI {uri[:80]!r} is inside the blob store's folder {parts[0] + '/'!r} under the artifact "
+            "root; stored blobs cannot be added as a dataset. Upload the files (`loopml data add`), or "
+            "add them from another folder under the artifact root."
+        )

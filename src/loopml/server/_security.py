@@ -41,9 +41,12 @@ What the app must do:
   handler asks :meth:`Visibility.shows_blob`: the caller must see at least one artifact holding the
   blob's bytes — a record with that hash, or a dataset version / model version whose index blob
   lists it (:mod:`loopml.server._blob_referrers`). A blob only hidden resources reference answers
-  404 exactly like a missing one. Known limit: an editor who knows a hash can still record an
-  artifact claiming it (``POST /artifacts`` takes any hash) and then read the blob; closing that
-  needs proof of possession (e.g. a receipt from the upload) when a record is created.
+  404 exactly like a missing one.
+* Recording an artifact that holds a stored blob (``POST /artifacts``) is a claim on the blob's
+  bytes, so the handler asks :meth:`Visibility.may_claim_blob`: the caller must already read the
+  blob or have uploaded it (proof of possession, kept by :func:`record_upload` when
+  ``PUT /blobs`` stores it); a refused claim answers 404 as a missing blob, so knowing a hash
+  is not enough to read the bytes.
 
 Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
 ``WWW-Authenticate: Bearer``; 403 ``{"error": {"code": "forbidden", ...}}`` naming the missing
@@ -64,6 +67,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -103,6 +107,7 @@ __all__ = [
     "Target",
     "Visibility",
     "principal_of",
+    "record_upload",
     "require",
     "rule_for",
     "visibility_of",
@@ -365,19 +370,22 @@ class Visibility:
         hidden: Resource kind → keys hidden from the caller (experiment ids, dataset and model names).
         experiment_of_run: Finds the experiment id of a run (None when unknown).
         index_cache: What index blobs list (shared by the server process); a fresh one if None.
+        has_uploaded: Whether the caller uploaded a blob, by hash (None: the caller has no uploads).
     """
 
-    __slots__ = ("_experiment_of_run", "_hidden", "_index_cache")
+    __slots__ = ("_experiment_of_run", "_has_uploaded", "_hidden", "_index_cache")
 
     def __init__(
         self,
         hidden: Mapping[ResourceKind, frozenset[str]] | None = None,
         experiment_of_run: Callable[[str], str | None] | None = None,
         index_cache: IndexCache | None = None,
+        has_uploaded: Callable[[str], bool] | None = None,
     ) -> None:
         self._hidden = {kind: keys for kind, keys in (hidden or {}).items() if keys}
         self._experiment_of_run = experiment_of_run
         self._index_cache = index_cache
+        self._has_uploaded = has_uploaded
 
     @property
     def hides_anything(self) -> bool:
@@ -420,6 +428,27 @@ class Visibility:
             referrers.lists(index, sha256) for index in referrers.indexes() if self.shows_artifact(index)
         )
 
+    def may_claim_blob(self, sha256: str, *, store: Store, blobs: BlobStore) -> bool:
+        """Whether the caller may record an artifact holding the blob ``sha256``.
+
+        A new record makes the blob readable to whoever sees the record, so claiming it needs
+        proof of possession: the caller uploaded those bytes themselves, or may read the blob
+        already (:meth:`shows_blob`). A caller who sees everything claims any blob, without a lookup.
+
+        Args:
+            sha256: The blob's hash.
+            store: The metadata store.
+            blobs: The blob store.
+
+        Returns:
+            Whether the claim is allowed; a refused one is answered like a missing blob.
+        """
+        if not self._hidden:
+            return True
+        if self._has_uploaded is not None and self._has_uploaded(sha256):
+            return True
+        return self.shows_blob(sha256, store=store, blobs=blobs)
+
 
 #: Sees everything: the local admin of a server without auth, and admins.
 EVERYTHING = Visibility()
@@ -431,6 +460,18 @@ def visibility_of(request: Request) -> Visibility:
     if not isinstance(layer, SecurityLayer):
         return EVERYTHING
     return layer.visibility(principal_of(request))
+
+
+def record_upload(request: Request, sha256: str) -> None:
+    """Remember that the caller of ``request`` uploaded the blob ``sha256`` (its proof of possession).
+
+    Nothing is recorded without the security layer or for a caller that is no user (the local
+    admin of a server without auth). Sync: call it from a worker thread.
+    """
+    layer = getattr(request.app.state, STATE_LAYER, None)
+    user_id = principal_of(request).user_id
+    if isinstance(layer, SecurityLayer) and user_id is not None:
+        layer.store.identity.record_upload(user_id, sha256)
 
 
 def require(request: Request, permission: Permission, resource: Resource | None = None) -> None:
@@ -524,7 +565,12 @@ class SecurityLayer:
             restricted = {g.resource for g in grants}
             mine = {g.resource for g in grants if g.user_name == principal.name}
             hidden[kind] = frozenset(restricted - mine)
-        return Visibility(hidden, self._experiment_of_run, self._index_cache)
+        uploaded = (
+            None
+            if principal.user_id is None
+            else partial(self.store.identity.has_uploaded, principal.user_id)
+        )
+        return Visibility(hidden, self._experiment_of_run, self._index_cache, uploaded)
 
     def router(self) -> APIRouter:
         """Routes this layer serves itself: ``GET /api/v1/whoami`` and ``GET /api/v1/audit`` (admins).

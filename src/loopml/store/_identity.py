@@ -1,7 +1,7 @@
 """SQL implementation of :class:`~loopml.store.repositories.IdentityRepository`.
 
 Users, API tokens (only an HMAC of the secret is stored; computing it is the caller's job),
-per-resource grants and the audit log.
+per-resource grants, the blobs each user uploaded (proof of possession) and the audit log.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._engine import Database
-from loopml.store._schema import AuditEventRow, GrantRow, TokenRow, UserRow
+from loopml.store._schema import AuditEventRow, BlobUploadRow, GrantRow, TokenRow, UserRow
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import AuditEvent, Grant, Token, User
 from loopml.store.validation import check_key, shorten
@@ -26,6 +26,7 @@ _USERS = cast(sa.Table, UserRow.__table__)
 _TOKENS = cast(sa.Table, TokenRow.__table__)
 _GRANTS = cast(sa.Table, GrantRow.__table__)
 _AUDIT = cast(sa.Table, AuditEventRow.__table__)
+_UPLOADS = cast(sa.Table, BlobUploadRow.__table__)
 MAX_AUDIT_LIMIT = 10_000
 
 
@@ -256,6 +257,35 @@ class SqlIdentityRepository:
                 )
                 for r in conn.execute(query)
             ]
+
+    # --- blob uploads ---
+
+    def record_upload(self, user_id: str, sha256: str) -> None:
+        """Remember that the user ``user_id`` uploaded the bytes of the blob ``sha256``.
+
+        Idempotent: recording the same upload again changes nothing (the first time is kept).
+
+        Args:
+            user_id: The uploader's user id.
+            sha256: The hash of the stored blob.
+        """
+        stmt = self._db.insert(_UPLOADS).values(sha256=sha256, user_id=user_id, created_at=now_ms())
+        with self._db.write() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["sha256", "user_id"]))
+
+    def has_uploaded(self, user_id: str, sha256: str) -> bool:
+        """Whether the user ``user_id`` uploaded the bytes of the blob ``sha256`` (one key lookup).
+
+        Args:
+            user_id: The user's id.
+            sha256: The hash of the blob.
+
+        Returns:
+            True when :meth:`record_upload` recorded that upload.
+        """
+        query = sa.select(sa.literal(1)).where(_UPLOADS.c.sha256 == sha256, _UPLOADS.c.user_id == user_id)
+        with self._db.read() as conn:
+            return conn.execute(query).first() is not None
 
     # --- audit ---
 

@@ -18,6 +18,7 @@ __all__ = [
     "ArtifactRow",
     "AuditEventRow",
     "Base",
+    "BlobUploadRow",
     "ContextArtifactRow",
     "ContextExecutionRow",
     "ContextRow",
@@ -373,6 +374,18 @@ class GrantRow(Base):
     resource_kind: Mapped[str] = mapped_column(STAGE, primary_key=True)
     resource: Mapped[str] = mapped_column(KEY, primary_key=True)
     level: Mapped[str] = mapped_column(STAGE)
+    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class BlobUploadRow(Base):
+    """A user's proof of possession: they uploaded the bytes of the blob ``sha256`` themselves."""
+
+    __tablename__ = "blob_uploads"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[int] = mapped_column(sa.BigInteger)
 
 

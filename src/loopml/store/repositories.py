@@ -358,7 +358,7 @@ class RegistryStore(Store, Protocol):
 
 
 class IdentityRepository(Protocol):
-    """Users, API tokens (stored as hashes), per-resource grants and the audit log."""
+    """Users, API tokens (stored as hashes), per-resource grants, blob uploads and the audit log."""
 
     def create_user(self, name: str, *, role: str) -> User: ...
     def get_user(self, name: str) -> User: ...
@@ -386,6 +386,12 @@ class IdentityRepository(Protocol):
     def list_grants(
         self, *, resource_kind: str | None = None, resource: str | None = None, user_name: str | None = None
     ) -> list[Grant]: ...
+    def record_upload(self, user_id: str, sha256: str) -> None:
+        """Remember that the user uploaded the blob's bytes (idempotent)."""
+
+    def has_uploaded(self, user_id: str, sha256: str) -> bool:
+        """Whether :meth:`record_upload` recorded that the user uploaded the blob."""
+
     def add_audit_event(
         self,
         *,

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from loopml.artifacts import BlobStore, validate_sha256
+from loopml.artifacts import BlobRef, BlobStore, validate_sha256
 from loopml.errors import IntegrityError, NotFound
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._paths import check_artifact_uri, normalise_artifact_path
+from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
-from loopml.server._security import visibility_of
+from loopml.server._security import record_upload, visibility_of
 from loopml.server._streams import consume_body, stream_blob
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
@@ -29,13 +29,26 @@ _BYTES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/artifacts", status_code=201)
-def create_artifact(body: ArtifactCreate, store: StoreDep, blobs: Blobs, config: Config) -> ArtifactOut:
+def create_artifact(
+    body: ArtifactCreate, request: Request, store: StoreDep, blobs: Blobs, config: Config
+) -> ArtifactOut:
+    """Record an artifact; one holding a stored blob needs proof the caller has its bytes.
+
+    A blob the caller may neither read nor has uploaded answers 404, as a missing one.
+    """
     check_artifact_uri(
         body.uri,
         is_reference=body.is_reference,
         artifact_root=blobs.root_url,
         reference_roots=config.reference_roots,
     )
+    visible = visibility_of(request)
+    claimed = claimed_blobs(
+        body.uri, sha256=body.sha256, is_reference=body.is_reference, artifact_root=blobs.root_url
+    )
+    for sha256 in sorted(claimed):
+        if not visible.may_claim_blob(sha256, store=store, blobs=blobs):
+            raise blobs.missing(sha256)
     art = store.artifacts.create(**body.model_dump())
     return ArtifactOut.of(art)
 
@@ -82,7 +95,12 @@ def get_artifact(artifact_id: Id, request: Request, store: StoreDep) -> Artifact
 
 
 async def _receive_blob(request: Request, blobs: BlobStore, limit: int, label: str | None) -> BlobOut:
-    ref = await consume_body(request, limit=limit, consumer=lambda body: blobs.put_stream(body, label=label))
+    def store_and_record(body: BinaryIO) -> BlobRef:  # in a worker thread
+        ref = blobs.put_stream(body, label=label)
+        record_upload(request, ref.sha256)  # the caller proved possession of these bytes
+        return ref
+
+    ref = await consume_body(request, limit=limit, consumer=store_and_record)
     return BlobOut(sha256=ref.sha256, size=ref.size, uri=ref.uri)
 
 

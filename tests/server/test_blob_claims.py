@@ -1,0 +1,229 @@
+"""Proof of possession: an artifact may claim a stored blob only if its author may read the blob or
+uploaded its bytes; the blob store's own folders cannot be added as a dataset."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from loopml.artifacts import BlobStore, blob_uri
+from loopml.config import Settings
+from loopml.security.auth import AuthService, Resource, ResourceKind, Role
+from loopml.server.background import serve_in_thread
+from loopml.store.sql import open_store
+
+SECRET_CSV = b"a,b\n3,4\n"
+SECRET_NOTES = b"secret notes"
+#: Restricted blobs (what the bytes are) by the kind of resource that guards them.
+SECRET_BYTES = {"dataset-file": SECRET_CSV, "run-file": SECRET_NOTES}
+
+
+class World:
+    """A secured server with a restricted dataset and experiment, and users on either side.
+
+    ``ed`` holds grants on both; ``ed2`` and ``ed3`` hold none, each has a run of their own
+    (``ed3``'s in an experiment only ``ed3`` may see).
+    """
+
+    def __init__(self, url: str, root: Path, tokens: dict[str, str], ids: dict[str, str]) -> None:
+        self.url = url
+        self.root = root
+        self.tokens = tokens
+        self.ids = ids
+
+    def client(self, user: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("blob-claims")
+    settings = Settings(home=home)
+    root = Path(settings.resolved_artifacts_url())
+    lake = root / "lake"
+    lake.mkdir(parents=True)
+    (lake / "secret.csv").write_bytes(SECRET_CSV)
+    ids: dict[str, str] = {}
+    tokens: dict[str, str] = {}
+    with open_store(settings.resolved_store_url()) as store:
+        auth = AuthService(store)
+        for name, role in (
+            ("root", Role.ADMIN),
+            ("ed", Role.EDITOR),
+            ("ed2", Role.EDITOR),
+            ("ed3", Role.EDITOR),
+        ):
+            auth.create_user(name, role=role)
+            tokens[name] = auth.create_token(name)[1]
+        for experiment in ("secret-exp", "open-exp", "ed3-exp"):
+            found = store.experiments.create(experiment)
+            ids[experiment] = found.experiment_id
+        ids["secret-run"] = store.runs.create(ids["secret-exp"]).run_id
+        ids["ed2-run"] = store.runs.create(ids["open-exp"]).run_id
+        ids["ed3-run"] = store.runs.create(ids["ed3-exp"]).run_id
+        auth.grant("ed", Resource(kind=ResourceKind.EXPERIMENT, key="secret-exp"), "write")
+        auth.grant("ed", Resource(kind=ResourceKind.DATASET, key="secret-data"), "read")
+        auth.grant("ed3", Resource(kind=ResourceKind.EXPERIMENT, key="ed3-exp"), "write")
+    with serve_in_thread(settings, auth_enabled=True) as url:
+        result = World(url, root, tokens, ids)
+        with result.client("root") as admin:
+            added = admin.post("/datasets/secret-data/versions", json={"uri": "lake/secret.csv"})
+            assert added.status_code == 201, added.text
+            ids["dataset-file"] = added.json()["files"][0]["sha256"]
+            put = admin.put(f"/runs/{ids['secret-run']}/artifacts/notes.txt", content=SECRET_NOTES)
+            assert put.status_code == 201, put.text
+            ids["run-file"] = put.json()["sha256"]
+            public = admin.put(f"/runs/{ids['ed2-run']}/artifacts/public.txt", content=b"public notes")
+            ids["open-file"] = public.json()["sha256"]
+        yield result
+
+
+def claim(api: httpx.Client, run_id: str, blob: str, /, **fields: Any) -> httpx.Response:
+    """Record an artifact of ``run_id`` holding the blob ``blob`` (``fields`` override the defaults)."""
+    body = {"type": "File", "name": f"claimed-{blob[:8]}", "uri": blob_uri(blob), "sha256": blob, "size": 8}
+    return api.post("/artifacts", json=body | {"run_id": run_id} | fields)
+
+
+def missing_error(api: httpx.Client, sha256: str) -> dict[str, str]:
+    """The error body of a blob that does not exist, as it would read for ``sha256``."""
+    unknown = "0" * 64
+    error: dict[str, str] = api.get(f"/blobs/{unknown}").json()["error"]
+    return {"code": error["code"], "message": error["message"].replace(unknown, sha256)}
+
+
+def records_of(world: World, run_id: str) -> list[dict[str, Any]]:
+    with world.client("root") as admin:
+        found: list[dict[str, Any]] = admin.get("/artifacts", params={"run_id": run_id}).json()["artifacts"]
+    return found
+
+
+@pytest.mark.parametrize("kind", sorted(SECRET_BYTES))
+@pytest.mark.parametrize(
+    "how",
+    ["hash-and-uri", "hash-only", "uri-only", "reference-into-store"],
+)
+def test_knowing_a_restricted_hash_claims_nothing(world: World, kind: str, how: str) -> None:
+    sha = world.ids[kind]
+    fields: dict[str, Any] = {
+        "hash-and-uri": {},
+        "hash-only": {"uri": "notes/copied.txt"},
+        "uri-only": {"sha256": None},
+        "reference-into-store": {
+            "uri": (world.root / blob_uri(sha)).as_uri(),
+            "sha256": None,
+            "is_reference": True,
+        },
+    }[how]
+    run = world.ids["ed2-run"]
+    before = records_of(world, run)
+    with world.client("ed2") as api:
+        refused = claim(api, run, sha, **fields)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"] == missing_error(api, sha)  # as if the blob did not exist
+        assert api.get(f"/blobs/{sha}").status_code == 404
+        assert api.get(f"/runs/{run}/artifacts/claimed-{sha[:8]}").status_code == 404
+    assert records_of(world, run) == before  # nothing written
+
+
+@pytest.mark.parametrize("kind", sorted(SECRET_BYTES))
+def test_uploading_the_bytes_proves_possession(world: World, kind: str) -> None:
+    sha, content = world.ids[kind], SECRET_BYTES[kind]
+    run = world.ids["ed3-run"]
+    with world.client("ed3") as api:
+        assert claim(api, run, sha).status_code == 404
+        uploaded = api.put("/blobs", content=content)
+        assert (
+            uploaded.status_code == 201 and uploaded.json()["sha256"] == sha
+        )  # already stored: deduplicated
+        recorded = claim(api, run, sha, size=len(content))
+        assert recorded.status_code == 201, recorded.text
+        assert recorded.json()["sha256"] == sha
+        assert api.get(f"/blobs/{sha}").content == content
+        assert api.get(f"/runs/{run}/artifacts/claimed-{sha[:8]}").content == content
+    with world.client("ed2") as other:  # the receipt is ed3's own; ed3's run is hidden from ed2
+        assert claim(other, world.ids["ed2-run"], sha).status_code == 404
+        assert other.get(f"/blobs/{sha}").status_code == 404
+
+
+@pytest.mark.parametrize("user", ["ed", "root"])
+@pytest.mark.parametrize("kind", sorted(SECRET_BYTES))
+def test_a_caller_who_reads_the_blob_may_claim_it(world: World, user: str, kind: str) -> None:
+    sha = world.ids[kind]
+    run = world.ids["secret-run"]  # ed sees it through the experiment grant
+    with world.client(user) as api:
+        recorded = claim(api, run, sha, name=f"by-{user}-{sha[:8]}", size=len(SECRET_BYTES[kind]))
+        assert recorded.status_code == 201, recorded.text
+        assert api.get(f"/runs/{run}/artifacts/by-{user}-{sha[:8]}").content == SECRET_BYTES[kind]
+
+
+def test_open_blobs_and_records_without_a_blob_stay_claimable(world: World) -> None:
+    run = world.ids["ed2-run"]
+    plain = {"type": "File", "uri": "notes/x", "size": None, "run_id": run}
+    with world.client("ed2") as api:
+        public = claim(api, run, world.ids["open-file"], name="public-copy", size=len(b"public notes"))
+        assert public.status_code == 201, public.text
+        assert api.post("/artifacts", json=plain | {"name": "no-blob", "sha256": None}).status_code == 201
+        bad = api.post("/artifacts", json=plain | {"name": "bad-hash", "sha256": "not-a-hash"})
+    assert bad.status_code == 400 and "64 lowercase hex" in bad.json()["error"]["message"]
+
+
+def _store_paths(world: World) -> dict[str, str]:
+    sha = world.ids["dataset-file"]
+    link = world.root / "lake" / "link.csv"
+    if not link.exists():
+        link.symlink_to(world.root / blob_uri(sha))
+    return {
+        "blob": blob_uri(sha),
+        "blob-absolute": (world.root / blob_uri(sha)).as_uri(),
+        "blob-folder": "sha256",
+        "missing-blob": blob_uri("0" * 64),  # refused before its existence is checked
+        "temp": "tmp/upload.part",
+        "link-to-blob": "lake/link.csv",
+        "root": str(world.root),
+    }
+
+
+@pytest.mark.parametrize(
+    "where", ["blob", "blob-absolute", "blob-folder", "missing-blob", "temp", "link-to-blob"]
+)
+def test_blob_store_folders_are_not_data(world: World, where: str) -> None:
+    uri = _store_paths(world)[where]
+    with world.client("ed2") as api:
+        refused = api.post("/datasets/leak/versions", json={"uri": uri})
+        assert refused.status_code == 400, refused.text
+        message = refused.json()["error"]["message"]
+        assert "blob store's folder" in message and "Upload the files" in message
+        assert api.get("/datasets", params={"name": "leak"}).json()["artifacts"] == []
+
+
+def test_the_artifact_root_itself_is_not_data(world: World) -> None:
+    with world.client("ed2") as api:
+        refused = api.post("/datasets/leak/versions", json={"uri": _store_paths(world)["root"]})
+    assert refused.status_code == 400 and "artifact root itself" in refused.json()["error"]["message"]
+
+
+# --- without authentication (the conftest server): nothing changes, nothing is recorded ---------
+
+
+def test_local_mode_claims_any_blob_and_records_no_upload(
+    api: httpx.Client, run_id: str, server_home: Path
+) -> None:
+    stored = BlobStore(Settings(home=server_home).resolved_artifacts_url()).put_bytes(b"stored out of band")
+    recorded = claim(api, run_id, stored.sha256)
+    assert recorded.status_code == 201, recorded.text
+    assert api.get(f"/blobs/{stored.sha256}").content == b"stored out of band"
+    uploaded = api.put("/blobs", content=b"uploaded locally")
+    assert uploaded.json()["sha256"] == hashlib.sha256(b"uploaded locally").hexdigest()
+    engine = sa.create_engine(Settings(home=server_home).resolved_store_url())
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM blob_uploads")).scalar() == 0
+    finally:
+        engine.dispose()
