@@ -123,6 +123,33 @@ def test_corrupt_stored_blob_breaks_the_download(blobs: RemoteBlobs, tmp_path: P
     assert not dest.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("size", [100, SIZE])  # one piece; several pieces
+@pytest.mark.parametrize("sized", [True, False])  # with a Content-Length (?size=); chunked
+def test_corrupt_blob_never_reaches_a_plain_client_whole(
+    blobs: RemoteBlobs, url: str, home: Path, size: int, sized: bool
+) -> None:
+    data = os.urandom(size)
+    ref = blobs.put_bytes(data)
+    stored = home / "artifacts" / ref.uri
+    stored.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size: only the hash can tell
+    received = bytearray()
+    params = {"size": size} if sized else {}
+    download = httpx.stream("GET", f"{url}/api/v1/blobs/{ref.sha256}", params=params)
+    with pytest.raises(httpx.RemoteProtocolError), download as response:  # the body ends early
+        assert response.status_code == 200
+        assert response.headers.get("content-length") == (str(size) if sized else None)
+        for piece in response.iter_raw():
+            received += piece
+    assert len(received) < size
+
+
+def test_intact_blob_reaches_a_plain_client_whole(blobs: RemoteBlobs, url: str) -> None:
+    data = os.urandom(SIZE)
+    ref = blobs.put_bytes(data)
+    response = httpx.get(f"{url}/api/v1/blobs/{ref.sha256}", params={"size": SIZE})
+    assert response.status_code == 200 and response.content == data
+
+
 # --- consume_body: the hand-over between the event loop and the blob writer's thread ------------
 
 

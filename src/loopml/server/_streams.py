@@ -174,15 +174,20 @@ def stream_blob(
 ) -> StreamingResponse:
     """A response streaming the blob ``sha256``; the reader verifies hash (and ``size``) as it goes.
 
-    A blob that turns out not to match is cut off (the client sees a broken transfer, never bad
-    bytes presented as complete); a missing blob raises :class:`~loopml.errors.NotFound` here.
+    A blob that turns out not to match is cut off: each piece goes out only once the next one
+    was read, so the last piece is held back until the whole content verified, and any client
+    (not only loopml's, which verifies itself) sees a broken transfer, never bad bytes presented
+    as complete. A missing blob raises :class:`~loopml.errors.NotFound` here.
     """
     source = blobs.open_chunks(sha256, label=label, size=size)
 
     def chunks() -> Iterator[bytes]:
         try:
-            while chunk := source.read_chunk():
-                yield chunk
+            held = source.read_chunk()
+            while held:
+                following = source.read_chunk()  # after the last piece: verifies, or raises
+                yield held
+                held = following
         finally:
             source.close()
 
