@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from loopml.store._maintenance import _needs_analyze, analyze_stale_tables
+from loopml.store._maintenance import StatisticsWatch, _needs_analyze, analyze_stale_tables
+from loopml.store._runs import SqlRunRepository
 from loopml.store.sql import SqlStore, open_store
 from tests.conftest import PG_ADMIN_URL
 
@@ -94,3 +95,51 @@ def test_sqlite_needs_no_upkeep(tmp_path: object) -> None:
 )
 def test_stale_rule(row: dict[str, object], autovacuum: bool, expected: bool) -> None:
     assert _needs_analyze(SimpleNamespace(**row), autovacuum=autovacuum) is expected
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.postgres
+def test_searches_refresh_statistics_in_the_background_at_most_every_interval(
+    fresh_pg_store: tuple[SqlStore, sa.Engine],
+) -> None:
+    store, engine = fresh_pg_store
+    clock = _Clock()
+    watch = StatisticsWatch(store._db, interval_s=30.0, clock=clock)
+    store._runs = SqlRunRepository(store._db, on_search=watch.poke)  # the store's wiring, on our clock
+    experiment = store.experiments.create("loaded-after-open")
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE runs SET (autovacuum_enabled = false)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, lifecycle_stage, "
+                "reproducibility) SELECT md5(i::text), :e, 'r' || i, 'FINISHED', i, 'active', '{}' "
+                "FROM generate_series(1, 5000) AS i"
+            ),
+            {"e": experiment.experiment_id},
+        )
+
+    clock.now = 29.0
+    store.runs.search([experiment.experiment_id], max_results=1)
+    watch.wait()
+    assert _reltuples(engine, "runs") < 0  # too soon after the last check: not even looked
+
+    clock.now = 31.0
+    assert len(store.runs.search([experiment.experiment_id], max_results=1).items) == 1  # not held up
+    watch.wait()
+    assert _reltuples(engine, "runs") == pytest.approx(5000, rel=0.05)
+
+
+def test_the_watch_does_nothing_on_sqlite() -> None:
+    with open_store("sqlite://") as store:
+        clock = _Clock()
+        watch = StatisticsWatch(store._db, interval_s=1.0, clock=clock)
+        clock.now = 100.0
+        watch.poke()
+        assert watch._worker is None

@@ -17,10 +17,17 @@ own rule to the store's tables and runs ``ANALYZE`` on those that need it:
 ``ANALYZE`` reads a fixed-size sample (fast even on large tables), takes a lock that neither blocks
 nor waits for reads and writes, and skips, with a server notice, tables the user does not own.
 SQLite needs none of this: its planner works from the indexes' shapes.
+
+When to check: :func:`~loopml.store.sql.open_store` checks once, and afterwards searches poke a
+:class:`StatisticsWatch`, which checks again in the background at most every 30 seconds.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +35,9 @@ import sqlalchemy as sa
 from loopml.store._engine import Database
 from loopml.store._schema import Base
 
-__all__ = ["NEVER_ANALYZED_MIN_BYTES", "analyze_stale_tables"]
+__all__ = ["NEVER_ANALYZED_MIN_BYTES", "StatisticsWatch", "analyze_stale_tables"]
+
+_log = logging.getLogger("loopml.store")
 
 #: A never-analysed table of at least this size (about a thousand runs) is analysed whatever
 #: autovacuum's setting.
@@ -74,3 +83,56 @@ def _needs_analyze(row: Any, *, autovacuum: bool) -> bool:
     if row.never and row.size >= NEVER_ANALYZED_MIN_BYTES:
         return True
     return not autovacuum and row.n_mod_since_analyze > _THRESHOLD + _SCALE * row.n_live_tup
+
+
+class StatisticsWatch:
+    """Re-checks the planner statistics now and then, in a worker thread, when a search asks.
+
+    A process that opens the store, loads thousands of runs and then searches them would search
+    with the statistics of when it opened (none, on a fresh database) as long as autovacuum is
+    off. Each search calls :meth:`poke`; at most every ``interval_s`` seconds that starts
+    :func:`analyze_stale_tables` in a daemon thread, so no search waits for it (the search that
+    pokes runs with the old plan; the following ones get the new one). Nothing on SQLite.
+
+    Args:
+        db: The store's database.
+        interval_s: Least time between two checks (each is one catalog query, plus ``ANALYZE``
+            of the tables that need it).
+        clock: The time source (monotonic seconds); tests pass their own.
+    """
+
+    def __init__(
+        self, db: Database, *, interval_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
+        self._interval_s = interval_s
+        self._clock = clock
+        self._checked_at = clock()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """Start a check in the background if the last one is old enough and none is running."""
+        if self._db.dialect != "postgresql" or self._clock() - self._checked_at < self._interval_s:
+            return
+        with self._lock:
+            if self._clock() - self._checked_at < self._interval_s:
+                return  # another thread started it meanwhile
+            self._checked_at = self._clock()
+            self._worker = threading.Thread(target=self._check, name="loopml-statistics", daemon=True)
+            self._worker.start()
+
+    def _check(self) -> None:
+        try:
+            analysed = analyze_stale_tables(self._db)
+        except Exception as err:  # the database is away for now: the next poke tries again
+            _log.warning("Could not refresh PostgreSQL planner statistics: %s", err)
+            return
+        if analysed:
+            _log.info("Refreshed PostgreSQL planner statistics of %s", ", ".join(analysed))
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Wait for a running check to end (the store does before closing)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout_s)

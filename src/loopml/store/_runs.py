@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -62,10 +62,17 @@ def _run_not_found(run_id: str) -> NotFound:
 
 
 class SqlRunRepository:
-    """Runs, their params, tags and metrics in the SQL store."""
+    """Runs, their params, tags and metrics in the SQL store.
 
-    def __init__(self, db: Database) -> None:
+    Args:
+        db: The store's database.
+        on_search: Called at the start of every search (the store keeps its planner statistics
+            current from there; see :class:`~loopml.store._maintenance.StatisticsWatch`).
+    """
+
+    def __init__(self, db: Database, *, on_search: Callable[[], None] | None = None) -> None:
         self._db = db
+        self._on_search = on_search
 
     def create(
         self,
@@ -245,6 +252,8 @@ class SqlRunRepository:
         """
         limit = check_max_results(max_results)
         offset = decode_token(page_token)
+        if self._on_search is not None:
+            self._on_search()
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         plan = _SearchPlan(

@@ -20,7 +20,7 @@ from loopml.store._engine import Database, create_database, parse_store_url, una
 from loopml.store._experiments import SqlExperimentRepository
 from loopml.store._identity import SqlIdentityRepository
 from loopml.store._lineage import SqlLineageRepository
-from loopml.store._maintenance import analyze_stale_tables
+from loopml.store._maintenance import StatisticsWatch, analyze_stale_tables
 from loopml.store._migrate import upgrade
 from loopml.store._models import SqlModelRepository
 from loopml.store._runs import SqlRunRepository
@@ -36,8 +36,9 @@ class SqlStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._statistics = StatisticsWatch(db)
         self._experiments = SqlExperimentRepository(db)
-        self._runs = SqlRunRepository(db)
+        self._runs = SqlRunRepository(db, on_search=self._statistics.poke)
         self._artifacts = SqlArtifactRepository(db)
         self._lineage = SqlLineageRepository(db)
         self._models = SqlModelRepository(db)
@@ -82,8 +83,9 @@ class SqlStore:
     def refresh_statistics(self) -> list[str]:
         """Refresh PostgreSQL's planner statistics of tables that have none or stale ones.
 
-        Cheap when nothing is stale (one catalog query). :func:`open_store` calls it, and the server
-        calls it periodically; see :mod:`loopml.store._maintenance` for the rule.
+        Cheap when nothing is stale (one catalog query). :func:`open_store` calls it, searches
+        start it in the background at most every 30 seconds, and the server calls it periodically;
+        see :mod:`loopml.store._maintenance` for the rule.
 
         Returns:
             The tables analysed (always empty on SQLite).
@@ -91,7 +93,8 @@ class SqlStore:
         return analyze_stale_tables(self._db)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (after a running statistics check, at most 10 s)."""
+        self._statistics.wait(timeout_s=10.0)
         self._db.dispose()
 
     def __enter__(self) -> SqlStore:
