@@ -506,13 +506,16 @@ def _postgres_page_sql() -> str:
     """The SQL of :func:`_load_runs_postgres`, compiled once (``%(ids)s`` is bound per call).
 
     The ids are unnested in order and each run is fetched through a ``LATERAL`` primary-key probe
-    (a plain ``run_id = ANY(ids)`` was planned as a scan of every run). Params, tags and latest
+    (a plain ``run_id = ANY(ids)``, or the probe merged into a join, was planned as a scan of
+    every run). Params, tags and latest
     metrics are read once per run by one ``LATERAL`` aggregate per table giving keys and values
     as parallel arrays.
     """
     ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
     page = sa.func.unnest(ids).table_valued("run_id", with_ordinality="n").render_derived(name="page")
-    run = sa.select(_RUNS).where(_RUNS.c.run_id == page.c.run_id).lateral("r")
+    # OFFSET 0 keeps the probe per id: merged into a join, it was planned as a hash join over a
+    # scan of every run (1.2 of 2.3 ms for a page of 100 out of 10,000 runs, even with statistics).
+    run = sa.select(_RUNS).where(_RUNS.c.run_id == page.c.run_id).offset(sa.literal_column("0")).lateral("r")
     columns: list[Any] = [run.c[c.name] for c in _RUNS.c]
     joined: Any = page.join(run, sa.true())
     for name, table in (("params", _PARAMS), ("tags", _TAGS), ("metrics", _LATEST)):
