@@ -10,7 +10,7 @@ Figures (same workload for both servers, one uvicorn/gunicorn worker each):
 
 * metric points/s with batched logging (1,000 points per request) from 1 and from 8 client processes;
 * ``search_runs`` p50/p95 over N runs (default 10,000; filter + order by a metric, 100 results);
-* artifact upload and download MB/s of one file (default 64 MiB).
+* artifact upload and download MB/s: the median of 5 round trips of a new random 64 MiB file each.
 
 The MLflow mode imports only mlflow and the standard library, so it runs from a separate virtualenv.
 Nothing here is asserted by the tests.
@@ -153,23 +153,25 @@ def _loopml_search(url: str, experiment_id: str, searches: int) -> list[float]:
     return samples
 
 
-def _loopml_artifacts(url: str, size_mib: int, tmp: Path) -> tuple[float, float]:
+def _loopml_artifacts(url: str, size_mib: int, tmp: Path, transfers: int) -> tuple[float, float]:
     from loopml.store.remote import RemoteBlobs, RemoteStore
 
-    source = tmp / "blob.bin"
-    source.write_bytes(os.urandom(size_mib * 1024 * 1024))
     store = RemoteStore(url, timeout_s=600)
     blobs = RemoteBlobs(store.session)
-    start = time.perf_counter()
-    ref = blobs.put_file(source)
-    up = time.perf_counter() - start
-    start = time.perf_counter()
-    blobs.get_file(ref.sha256, tmp / "back.bin", size=ref.size)
-    down = time.perf_counter() - start
+    ups, downs = [], []
+    for _ in range(transfers):  # new random content each time: nothing is deduplicated
+        source = tmp / "blob.bin"
+        source.write_bytes(os.urandom(size_mib * 1024 * 1024))
+        start = time.perf_counter()
+        ref = blobs.put_file(source)
+        ups.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        blobs.get_file(ref.sha256, tmp / "back.bin", size=ref.size)
+        downs.append(time.perf_counter() - start)
+        for done in (source, tmp / "back.bin"):
+            done.unlink()
     store.close()
-    for done in (source, tmp / "back.bin"):
-        done.unlink()
-    return up, down
+    return statistics.median(ups), statistics.median(downs)
 
 
 # --- MLflow ----------------------------------------------------------------------------------------
@@ -256,23 +258,25 @@ def _mlflow_search(url: str, experiment_id: str, searches: int) -> list[float]:
     return samples
 
 
-def _mlflow_artifacts(url: str, size_mib: int, tmp: Path) -> tuple[float, float]:
+def _mlflow_artifacts(url: str, size_mib: int, tmp: Path, transfers: int) -> tuple[float, float]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=url)
     exp_id = _mlflow_create(client, "bench-artifacts")
-    run_id = client.create_run(exp_id).info.run_id
-    source = tmp / "blob.bin"
-    source.write_bytes(os.urandom(size_mib * 1024 * 1024))
-    start = time.perf_counter()
-    client.log_artifact(run_id, str(source))
-    up = time.perf_counter() - start
-    start = time.perf_counter()
-    client.download_artifacts(run_id, "blob.bin", str(tmp / "down"))
-    down = time.perf_counter() - start
-    for done in (source, tmp / "down" / "blob.bin"):
-        done.unlink()
-    return up, down
+    ups, downs = [], []
+    for i in range(transfers):  # a run each (MLflow keeps artifacts by run and path)
+        run_id = client.create_run(exp_id).info.run_id
+        source = tmp / "blob.bin"
+        source.write_bytes(os.urandom(size_mib * 1024 * 1024))
+        start = time.perf_counter()
+        client.log_artifact(run_id, str(source))
+        ups.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        client.download_artifacts(run_id, "blob.bin", str(tmp / f"down{i}"))
+        downs.append(time.perf_counter() - start)
+        for done in (source, tmp / f"down{i}" / "blob.bin"):
+            done.unlink()
+    return statistics.median(ups), statistics.median(downs)
 
 
 # --- driver ----------------------------------------------------------------------------------------
@@ -293,7 +297,15 @@ def _store_url(target: str, backend: str, tmp: Path) -> tuple[str, str | None]:
 
 
 def bench(
-    target: str, backend: str, *, points: int, runs: int, searches: int, size_mib: int, analyze: bool = False
+    target: str,
+    backend: str,
+    *,
+    points: int,
+    runs: int,
+    searches: int,
+    size_mib: int,
+    transfers: int,
+    analyze: bool = False,
 ) -> dict[str, Any]:
     start_server, log, search, transfer = TARGETS[target]
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{target}-"))
@@ -323,7 +335,7 @@ def bench(
             p50, p95 = _pct(search(url, experiment_id, searches))
             out[f"search p50 ms ({runs} runs)"] = p50 * 1000
             out[f"search p95 ms ({runs} runs)"] = p95 * 1000
-            up, down = transfer(url, size_mib, tmp)
+            up, down = transfer(url, size_mib, tmp, transfers)
             out["upload MB/s"] = size_mib * 1.048576 / up
             out["download MB/s"] = size_mib * 1.048576 / down
         finally:
@@ -354,6 +366,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000, help="runs to search over")
     parser.add_argument("--searches", type=int, default=50)
     parser.add_argument("--size-mib", type=int, default=64)
+    parser.add_argument("--transfers", type=int, default=5, help="artifact round trips (median reported)")
     parser.add_argument("--mlflow-python", help="a Python with mlflow: measure mlflow server too")
     parser.add_argument("--json", action="store_true", help="print JSON rows (used for the MLflow run)")
     parser.add_argument(
@@ -368,7 +381,13 @@ def main() -> None:
         TARGETS[target][1](url, "bench-log-8", int(points))
         return
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    sizes = {"points": args.points, "runs": args.runs, "searches": args.searches, "size_mib": args.size_mib}
+    sizes = {
+        "points": args.points,
+        "runs": args.runs,
+        "searches": args.searches,
+        "size_mib": args.size_mib,
+        "transfers": args.transfers,
+    }
     rows = [bench(args.target, b, **sizes, analyze=args.analyze) for b in backends]
     if args.mlflow_python:
         if not args.json:
