@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 from loopml.artifacts import BlobStore
 from loopml.data.sources import _resolve_paths
 from loopml.errors import InvalidInput, NotFound
-from loopml.store.entities import Artifact, EventType, ExecutionState
+from loopml.store.entities import Artifact, EventType, ExecutionState, every_item
 from loopml.store.repositories import Store
 
 __all__ = [
@@ -189,7 +189,10 @@ class DatasetVersions:
         Dataset artifacts written by pipeline steps (split examples, transformed data) are not
         versions and are left out.
         """
-        return [a for a in self._store.artifacts.list(type=DATASET_TYPE, name=name).items if is_registered(a)]
+        found = every_item(
+            lambda token: self._store.artifacts.list(type=DATASET_TYPE, name=name, page_token=token)
+        )
+        return [a for a in found if is_registered(a)]
 
     def diff(self, before: str, after: str) -> DatasetDiff:
         """Files added, removed and changed (by hash) between two versions, and row counts."""

@@ -13,6 +13,7 @@ from loopml.store.entities import (
     Page,
     Run,
     RunStatus,
+    every_item,
 )
 from loopml.store.repositories import (
     ArtifactRepository,
@@ -40,4 +41,5 @@ __all__ = [
     "RunRepository",
     "RunStatus",
     "Store",
+    "every_item",
 ]

@@ -7,7 +7,7 @@ database rows to them. Times are milliseconds since the Unix epoch (UTC), as in 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -34,6 +34,7 @@ __all__ = [
     "RunStatus",
     "Token",
     "User",
+    "every_item",
 ]
 
 T = TypeVar("T")
@@ -171,6 +172,23 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str | None = None
+
+
+def every_item(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Every item of a paged listing, page after page: ``fetch(token)`` returns one page.
+
+    Example:
+        >>> pages = {None: Page(items=[1, 2], next_page_token="b"), "b": Page(items=[3])}
+        >>> list(every_item(pages.__getitem__))
+        [1, 2, 3]
+    """
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_page_token
+        if token is None:
+            return
 
 
 # --- registry ---

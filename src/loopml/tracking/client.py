@@ -25,6 +25,7 @@ from loopml.store.entities import (
     Page,
     Run,
     RunStatus,
+    every_item,
 )
 from loopml.store.repositories import Store
 from loopml.tracking import _serialize, _values, reproducibility
@@ -488,14 +489,7 @@ class Client:
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         """Every artifact logged by a run."""
-        found: list[Artifact] = []
-        token: str | None = None
-        while True:
-            page = self.store.artifacts.list(run_id=run_id, page_token=token)
-            found.extend(page.items)
-            token = page.next_page_token
-            if token is None:
-                return found
+        return list(every_item(lambda token: self.store.artifacts.list(run_id=run_id, page_token=token)))
 
     def _stored(self, artifact_id: str) -> tuple[Artifact, str]:
         art = self.store.artifacts.get(artifact_id)
