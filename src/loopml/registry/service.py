@@ -35,6 +35,7 @@ from loopml.store.entities import (
     ModelVersion,
     ModelVersionStatus,
     RegisteredModel,
+    every_item,
 )
 from loopml.store.repositories import RegistryStore
 
@@ -354,14 +355,11 @@ class ModelRegistry:
 
     def search(self, *, name_like: str | None = None, tag: str | None = None) -> list[RegisteredModel]:
         """Models whose name matches ``name_like`` (``%`` wildcard) and with ``tag`` (``k`` or ``k=v``)."""
-        found: list[RegisteredModel] = []
-        token: str | None = None
-        while True:
-            page = self.store.models.search_models(name_like=name_like, tag=tag, page_token=token)
-            found.extend(page.items)
-            token = page.next_page_token
-            if token is None:
-                return found
+        return list(
+            every_item(
+                lambda token: self.store.models.search_models(name_like=name_like, tag=tag, page_token=token)
+            )
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
