@@ -29,7 +29,7 @@ from loopml.artifacts import CHUNK_SIZE, BlobStore
 from loopml.data.versions import DATASET_TYPE
 from loopml.errors import LoopmlError
 from loopml.registry import MODEL_ARTIFACT_TYPE
-from loopml.store.entities import Artifact
+from loopml.store.entities import Artifact, every_item
 from loopml.store.repositories import Store
 
 __all__ = [
@@ -128,13 +128,11 @@ class BlobReferrers:
         return sha256 in listed
 
     def _pages(self, *, sha256: str | None = None, type: str | None = None) -> Iterator[Artifact]:
-        token: str | None = None
-        while True:
-            page = self._store.artifacts.list(sha256=sha256, type=type, max_results=_PAGE, page_token=token)
-            yield from page.items
-            token = page.next_page_token
-            if token is None:
-                return
+        return every_item(
+            lambda token: self._store.artifacts.list(
+                sha256=sha256, type=type, max_results=_PAGE, page_token=token
+            )
+        )
 
     def _read_index(self, index_sha256: str, *, artifact_id: str) -> frozenset[str]:
         """What the index blob lists; nothing when it is too large or not an index document."""

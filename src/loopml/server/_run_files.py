@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from loopml.artifacts import BlobStore
 from loopml.errors import InvalidState, NotFound
-from loopml.store.entities import Artifact, EventType
+from loopml.store.entities import Artifact, EventType, every_item
 from loopml.store.repositories import Store
 
 __all__ = ["find_run_file", "store_run_file"]
@@ -36,16 +36,10 @@ def store_run_file(
 def find_run_file(store: Store, run_id: str, path: str) -> tuple[Artifact, str]:
     """The latest stored (not referenced) artifact named ``path`` of a run."""
     store.runs.get(run_id)
-    token: str | None = None
     latest: tuple[Artifact, str] | None = None
-    while True:
-        page = store.artifacts.list(run_id=run_id, name=path, page_token=token)
-        for art in page.items:
-            if not art.is_reference and art.sha256 is not None:
-                latest = (art, art.sha256)
-        token = page.next_page_token
-        if token is None:
-            break
+    for art in every_item(lambda token: store.artifacts.list(run_id=run_id, name=path, page_token=token)):
+        if not art.is_reference and art.sha256 is not None:
+            latest = (art, art.sha256)
     if latest is None:
         raise NotFound(
             f"Run {run_id} has no artifact {path!r}; `loopml artifacts list --run {run_id}` lists them."
