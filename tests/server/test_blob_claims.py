@@ -1,5 +1,6 @@
-"""Proof of possession: an artifact may claim a stored blob only if its author may read the blob or
-uploaded its bytes; the blob store's own folders cannot be added as a dataset."""
+"""Proof of possession: an artifact or a model version may claim a stored blob only if its author
+may read the blob or uploaded its bytes; the blob store's own folders cannot be added as a dataset;
+a record written into a run (artifact, execution, model version) needs the run's experiment grant."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sklearn.linear_model import LogisticRegression
 
 from loopml.artifacts import BlobStore, blob_uri
 from loopml.config import Settings
+from loopml.registry import package_model
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import open_store
@@ -209,6 +214,132 @@ def test_the_artifact_root_itself_is_not_data(world: World) -> None:
     assert refused.status_code == 400 and "artifact root itself" in refused.json()["error"]["message"]
 
 
+# --- model versions built from a files map claim every listed blob -------------------------------
+
+WEIGHTS = "model/model.skops"
+
+
+def model_package(folder: Path, seed: int) -> dict[str, bytes]:
+    """The files of a fresh model package, relative path → bytes (the weights differ per seed)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    model = LogisticRegression().fit(frame, (frame["a"] > 0).astype(int))
+    root = package_model(model, folder / f"package-{seed}", sample=frame).path
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def restricted_package(world: World, folder: Path, seed: int) -> dict[str, bytes]:
+    """A model package whose weights are also a file of the restricted run (stored by the admin)."""
+    files = model_package(folder, seed)
+    with world.client("root") as admin:
+        put = admin.put(f"/runs/{world.ids['secret-run']}/artifacts/weights-{seed}", content=files[WEIGHTS])
+        assert put.status_code == 201, put.text
+    return files
+
+
+def manifest_of(
+    api: httpx.Client, files: dict[str, bytes], *, skip: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Upload every file but ``skip``; the files map (path → sha256) of all of them."""
+    for path, data in files.items():
+        if path not in skip:
+            assert api.put("/blobs", content=data).status_code == 201
+    return {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+
+
+def test_a_model_version_cannot_list_a_restricted_blob(world: World, tmp_path: Path) -> None:
+    files = restricted_package(world, tmp_path, seed=11)
+    secret = hashlib.sha256(files[WEIGHTS]).hexdigest()
+    with world.client("ed2") as api:
+        manifest = manifest_of(api, files, skip=frozenset({WEIGHTS}))
+        refused = api.post("/models/claimed-model/versions", json={"files": manifest})
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"] == missing_error(api, secret)  # as if the blob did not exist
+        assert api.get("/models/claimed-model").status_code == 404  # nothing registered
+        assert api.put("/blobs", content=files[WEIGHTS]).json()["sha256"] == secret  # proof of possession
+        registered = api.post("/models/claimed-model/versions", json={"files": manifest})
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["version"] == 1
+        assert api.get(f"/models/claimed-model/versions/1/files/{WEIGHTS}").content == files[WEIGHTS]
+
+
+@pytest.mark.parametrize(("user", "seed"), [("ed", 21), ("root", 22)])
+def test_a_caller_who_reads_the_blob_may_list_it(world: World, tmp_path: Path, user: str, seed: int) -> None:
+    files = restricted_package(world, tmp_path, seed=seed)
+    with world.client(user) as api:
+        manifest = manifest_of(api, files, skip=frozenset({WEIGHTS}))  # ed reads the weights already
+        registered = api.post(f"/models/read-by-{user}/versions", json={"files": manifest})
+    assert registered.status_code == 201, registered.text
+
+
+# --- records written into a run need the run's experiment grant ---------------------------------
+
+ACTIONS = {
+    "artifacts": "artifacts.create",
+    "executions": "executions.create",
+    "models": "models.register_version",
+}
+
+
+def write_into(api: httpx.Client, route: str, run_id: str | None, files: dict[str, bytes]) -> httpx.Response:
+    """Record an artifact, an execution or a model version (``files``, uploaded first) of ``run_id``."""
+    label = f"into-{run_id or 'none'}"[:40]
+    if route == "artifacts":
+        plain = {"type": "File", "name": label, "uri": "notes/into", "sha256": None, "size": None}
+        return api.post("/artifacts", json=plain | {"run_id": run_id})
+    if route == "executions":
+        return api.post("/executions", json={"type": "Trainer", "name": label, "run_id": run_id})
+    return api.post(f"/models/{label}/versions", json={"files": manifest_of(api, files), "run_id": run_id})
+
+
+def written_into(world: World, run_id: str) -> tuple[Any, ...]:
+    """What the run holds that these routes write: artifacts, its latest execution, model versions."""
+    with world.client("root") as admin:
+        execution = admin.get(f"/executions/by-run/{run_id}").json()["execution"]
+        models = admin.get("/models").json()["models"]
+    return records_of(world, run_id), execution, sorted(m["name"] for m in models)
+
+
+@pytest.mark.parametrize("route", ["artifacts", "executions", "models"])
+def test_records_into_a_restricted_run_need_a_write_grant(world: World, tmp_path: Path, route: str) -> None:
+    secret_run = world.ids["secret-run"]
+    permission = "models.write" if route == "models" else "runs.write"
+    files = model_package(tmp_path, seed=31) if route == "models" else {}
+    before = written_into(world, secret_run)
+    with world.client("ed2") as outsider:
+        refused = write_into(outsider, route, secret_run, files)
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "forbidden" and f"'{permission}'" in error["message"]
+        assert "restricted to granted users" in error["message"]
+        assert written_into(world, secret_run) == before  # nothing written
+        assert write_into(outsider, route, None, files).status_code == 201
+    with world.client("ed") as granted:  # a write grant on the run's experiment
+        recorded = write_into(granted, route, secret_run, files)
+        assert recorded.status_code == 201, recorded.text
+        assert recorded.json()["run_id"] == secret_run
+    with world.client("root") as admin:
+        audited = admin.get("/audit", params={"user": "ed2", "action": ACTIONS[route]}).json()["events"]
+    refusals = [e["target"] for e in audited if e["status_code"] == 403]
+    assert len(refusals) == 1 and f"run:{secret_run}" in refusals[0].split(",")  # audited against the run
+
+
+def test_a_record_body_over_a_mebibyte_is_still_inspected_not_refused(world: World) -> None:
+    """The security layer reads these bodies to find their run; it takes what the API takes."""
+    big = {"notes": "x" * (2 * 1024 * 1024)}  # over 1 MiB, under the server's 16 MiB JSON limit
+    body = {"type": "Notes", "name": "big", "uri": "s3://elsewhere/n.txt", "sha256": None, "size": None}
+    with world.client("ed2") as outsider:
+        refused = outsider.post(
+            "/artifacts", json={**body, "properties": big, "run_id": world.ids["secret-run"]}
+        )
+        assert refused.status_code == 403, refused.text  # judged on its run, not refused for its size
+    with world.client("ed") as granted:
+        answered = granted.post(
+            "/artifacts", json={**body, "properties": big, "run_id": world.ids["secret-run"]}
+        )
+        assert answered.status_code != 413, answered.text
+
+
 # --- without authentication (the conftest server): nothing changes, nothing is recorded ---------
 
 
@@ -227,3 +358,14 @@ def test_local_mode_claims_any_blob_and_records_no_upload(
             assert conn.execute(sa.text("SELECT count(*) FROM blob_uploads")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_local_mode_registers_a_model_from_blobs_stored_out_of_band(
+    api: httpx.Client, run_id: str, server_home: Path, tmp_path: Path
+) -> None:
+    files = model_package(tmp_path, seed=7)
+    blobs = BlobStore(Settings(home=server_home).resolved_artifacts_url())
+    manifest = {path: blobs.put_bytes(data).sha256 for path, data in files.items()}
+    registered = api.post("/models/local-model/versions", json={"files": manifest, "run_id": run_id})
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["run_id"] == run_id

@@ -23,8 +23,10 @@ What the app must do:
   admin routes). A test asserts every route of the app gets a rule.
 * Put a target that is not in the path in the JSON body under the field named in
   :data:`ROUTE_RULES` (``experiment_id`` for ``POST /api/v1/runs``, ``name`` for
-  ``POST /api/v1/models``); only those routes have their body read here (at most
-  :data:`MAX_INSPECTED_BODY` bytes, then replayed unchanged to the handler).
+  ``POST /api/v1/models``, ``run_id`` for ``POST /api/v1/artifacts`` and ``/executions``); a rule
+  may name further targets (:attr:`Rule.also`: the ``run_id`` a model version is registered
+  from), each checked like the first. Only those routes have their body read here (at most
+  the server's JSON body limit, then replayed unchanged to the handler).
 * Handlers read the caller with :func:`principal_of(request) <principal_of>` (for
   ``created_by`` / alias ``actor`` fields); they never check permissions themselves.
 * ``/healthz`` and ``/readyz`` are open; everything else (the OpenAPI document included) needs
@@ -42,8 +44,9 @@ What the app must do:
   blob's bytes — a record with that hash, or a dataset version / model version whose index blob
   lists it (:mod:`loopml.server._blob_referrers`). A blob only hidden resources reference answers
   404 exactly like a missing one.
-* Recording an artifact that holds a stored blob (``POST /artifacts``) is a claim on the blob's
-  bytes, so the handler asks :meth:`Visibility.may_claim_blob`: the caller must already read the
+* Recording an artifact that holds a stored blob (``POST /artifacts``, or a model version built
+  from a files map, ``POST /models/{name}/versions``) is a claim on the blob's bytes, so the
+  handler asks :meth:`Visibility.may_claim_blob` of every hash: the caller must already read the
   blob or have uploaded it (proof of possession, kept by :func:`record_upload` when
   ``PUT /blobs`` stores it); a refused claim answers 404 as a missing blob, so knowing a hash
   is not enough to read the bytes.
@@ -118,7 +121,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/readyz"})
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: Largest JSON body read here to find a target resource; larger ones get 413.
+#: Largest JSON body read here to find a target resource by default; larger ones get 413. The
+#: server passes its own JSON body limit (``ServerConfig.max_body_bytes``) instead.
 MAX_INSPECTED_BODY = 1024 * 1024
 STATE_PRINCIPAL = "principal"
 #: Most audit events one ``GET /api/v1/audit`` returns (the audit log's own cap).
@@ -155,6 +159,8 @@ class Rule:
         permission: The permission the caller must hold (on the target, when there is one).
         endpoint_class: The rate-limit class.
         target: Where the target resource is named, if anywhere.
+        also: Further targets the request acts on (a run named in the body of a route whose
+            path names another resource); the permission is checked on each of them too.
         alias_field: Path parameter holding an alias name; moving a production alias
             (:data:`~loopml.security.auth.PRODUCTION_ALIASES`) needs ``aliases.production``.
         mutates: Whether the request changes state (audited); False for read-only POST searches.
@@ -164,8 +170,14 @@ class Rule:
     permission: Permission
     endpoint_class: EndpointClass
     target: Target | None = None
+    also: tuple[Target, ...] = ()
     alias_field: str | None = None
     mutates: bool = True
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether a target is named in the JSON body (read before the request is authorised)."""
+        return any(t.in_body for t in (self.target, *self.also) if t is not None)
 
 
 def _r(
@@ -181,6 +193,8 @@ def _r(
 _P = Permission
 _E = EndpointClass
 _RUN = Target(kind="run", field="run_id")
+#: A run named in the JSON body (records that may belong to a run: artifacts, executions, models).
+_RUN_IN_BODY = Target(kind="run", field="run_id", in_body=True)
 _MODEL = Target(kind="model", field="model_name")
 _MODEL_BY_NAME = Target(kind="model", field="name")
 
@@ -211,17 +225,18 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{API}/models"): _r(
         "models.create", _P.MODELS_WRITE, target=Target(kind="model", field="name", in_body=True)
     ),
-    ("POST", f"{API}/artifacts"): _r("artifacts.create", _P.RUNS_WRITE, _E.WRITE),
+    ("POST", f"{API}/artifacts"): _r("artifacts.create", _P.RUNS_WRITE, _E.WRITE, _RUN_IN_BODY),
+    ("POST", f"{API}/executions"): _r("executions.create", _P.RUNS_WRITE, _E.WRITE, _RUN_IN_BODY),
     ("PUT", f"{API}/blobs"): _r("blobs.upload", _P.RUNS_WRITE, _E.UPLOAD),
     ("PUT", f"{API}/runs/{{run_id}}/artifacts/{{path:path}}"): _r(
         "artifacts.upload", _P.RUNS_WRITE, _E.UPLOAD, _RUN
     ),
     ("POST", f"{API}/runs/{{run_id}}/artifacts"): _r("artifacts.upload", _P.RUNS_WRITE, _E.UPLOAD, _RUN),
     ("POST", f"{API}/models/{{model_name}}/versions"): _r(
-        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL
+        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL, also=(_RUN_IN_BODY,)
     ),
     ("POST", f"{API}/models/{{name}}/versions"): _r(
-        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL_BY_NAME
+        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL_BY_NAME, also=(_RUN_IN_BODY,)
     ),
     ("PUT", f"{API}/models/{{model_name}}/aliases/{{alias}}"): _r(
         "models.set_alias", _P.MODELS_WRITE, target=_MODEL, alias_field="alias"
@@ -547,13 +562,18 @@ class SecurityLayer:
         """The middleware entry for ``Starlette(middleware=[...])`` / ``FastAPI(middleware=[...])``."""
         return Middleware(SecurityMiddleware, layer=self)
 
-    def install(self, app: Any) -> None:
+    def install(self, app: Any, *, max_body_bytes: int = MAX_INSPECTED_BODY) -> None:
         """Add :class:`SecurityMiddleware` to a Starlette/FastAPI ``app`` (outermost so far).
 
         The layer is also kept on ``app.state`` for :func:`visibility_of` and :func:`require`.
+
+        Args:
+            app: The application.
+            max_body_bytes: Largest JSON body read to find a target in it (the app's own JSON
+                body limit, so no request the app would take is refused here).
         """
         setattr(app.state, STATE_LAYER, self)
-        app.add_middleware(SecurityMiddleware, layer=self)
+        app.add_middleware(SecurityMiddleware, layer=self, max_body_bytes=max_body_bytes)
 
     def visibility(self, principal: Principal) -> Visibility:
         """What ``principal`` may see in listings (admins and the local admin: everything)."""
@@ -654,12 +674,16 @@ class SecurityLayer:
         return verdict
 
     def authorize(self, verdict: _Verdict, *, path_params: Mapping[str, Any], body: Any) -> _Verdict:
-        """Check the admitted caller's permission on the request's target (403 when refused)."""
+        """Check the admitted caller's permission on the request's targets (403 when refused)."""
         rule, principal = verdict.rule, verdict.principal
         if rule is None or principal is None:  # no route matched: the app answers 404/405
             return verdict
         permission = _effective_permission(rule, path_params)
         resources, verdict.target = self._resolve(rule.target, path_params, body)
+        for extra in rule.also:
+            more, shown = self._resolve(extra, path_params, body)
+            resources += more
+            verdict.target = ",".join(s for s in (verdict.target, shown) if s) or None
         try:
             targets: list[Resource | None] = [*resources] if resources else [None]
             for resource in targets:
@@ -843,9 +867,12 @@ def _walk(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str, frozenset[s
 class SecurityMiddleware:
     """Pure ASGI middleware applying a :class:`SecurityLayer` to every HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, layer: SecurityLayer) -> None:
+    def __init__(
+        self, app: ASGIApp, *, layer: SecurityLayer, max_body_bytes: int = MAX_INSPECTED_BODY
+    ) -> None:
         self.app = app
         self.layer = layer
+        self.max_body_bytes = max_body_bytes
         self._routes: _RouteIndex | None = None
 
     def _index(self, scope: Scope) -> _RouteIndex:
@@ -864,7 +891,7 @@ class SecurityMiddleware:
         client = scope["client"][0] if scope.get("client") else None
         authorization = headers.get("authorization")
         rule = rule_for(method, template) if template is not None else None
-        if rule is None or rule.target is None or not rule.target.in_body:
+        if rule is None or not rule.reads_body:
             verdict = await anyio.to_thread.run_sync(
                 lambda: self.layer.decide(
                     method=method,
@@ -882,9 +909,9 @@ class SecurityMiddleware:
                 )
             )
             if verdict.status < 400:
-                raw, receive, too_big = await _buffer_body(receive)
+                raw, receive, too_big = await _buffer_body(receive, self.max_body_bytes)
                 if too_big:
-                    message = f"The request body is over {MAX_INSPECTED_BODY} bytes; send less."
+                    message = f"The request body is over {self.max_body_bytes} bytes; send less."
                     await _send_error(send, 413, "payload_too_large", message, {})
                     return
                 admitted, body = verdict, _json_or_none(raw)
@@ -920,8 +947,8 @@ class SecurityMiddleware:
         )
 
 
-async def _buffer_body(receive: Receive) -> tuple[bytes, Receive, bool]:
-    """Read the whole body (up to the cap) and a ``receive`` that replays it."""
+async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes, Receive, bool]:
+    """Read the whole body (up to ``limit`` bytes) and a ``receive`` that replays it."""
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -931,7 +958,7 @@ async def _buffer_body(receive: Receive) -> tuple[bytes, Receive, bool]:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_INSPECTED_BODY:
+        if size > limit:
             return b"", receive, True
         chunks.append(chunk)
         more = bool(message.get("more_body", False))

@@ -27,7 +27,9 @@ _log = logging.getLogger("loopml.server")
 API_PREFIX = "/api/v1"
 
 
-def _install_security(app: FastAPI, store: Store, settings: Settings, *, auth_enabled: bool | None) -> None:
+def _install_security(
+    app: FastAPI, store: Store, settings: Settings, *, auth_enabled: bool | None, max_body_bytes: int
+) -> None:
     """Install the identity / authorisation / audit / rate-limit layer (outermost middleware).
 
     Raises:
@@ -52,7 +54,7 @@ def _install_security(app: FastAPI, store: Store, settings: Settings, *, auth_en
     identity_store: Any = store  # a SqlStore: the Store protocol plus `identity`
     layer = SecurityLayer.from_settings(identity_store, settings, auth_enabled=auth_enabled is not False)
     app.include_router(layer.router(), responses=ERROR_RESPONSES)
-    layer.install(app)
+    layer.install(app, max_body_bytes=max_body_bytes)
 
 
 def create_app(
@@ -119,7 +121,7 @@ def create_app(
         max_artifact_bytes=limits.max_artifact_bytes,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    _install_security(app, served, settings, auth_enabled=auth_enabled)
+    _install_security(app, served, settings, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
     return app
 
 

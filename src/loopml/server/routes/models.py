@@ -82,16 +82,22 @@ def list_model_versions(name: Name, registry: Registry) -> ModelVersionList:
 
 @router.post("/{name}/versions", status_code=201)
 async def register_model_version(
-    name: Name, body: VersionRegister, request: Request, registry: Registry, config: Config
+    name: Name, body: VersionRegister, request: Request, store: StoreDep, registry: Registry, config: Config
 ) -> ModelVersionOut:
     """Register the package whose files were uploaded as blobs (``PUT /blobs``) as the next version.
 
-    The package is rebuilt from the verified blobs in a temporary folder, then verified against
-    its checksums and signature and scanned before anything is recorded.
+    Each listed blob is a claim on its bytes: one the caller may neither read nor has uploaded
+    answers 404, as a missing one, before anything is built. The package is rebuilt from the
+    verified blobs in a temporary folder, then verified against its checksums and signature and
+    scanned before anything is recorded.
     """
     actor = principal_of(request).name
 
     def register() -> ModelVersionOut:
+        visible = visibility_of(request)
+        for sha256 in sorted(set(body.files.values())):
+            if not visible.may_claim_blob(sha256, store=store, blobs=registry.blobs):
+                raise registry.blobs.missing(sha256)
         label = f"upload of model {name!r}"
         with rebuilt_package(
             registry.blobs, body.files, max_bytes=config.max_artifact_bytes, label=label
