@@ -97,3 +97,26 @@ def test_param_overrides_are_coerced_by_declared_type(tmp_path: Path) -> None:
         parse_param_overrides(pipeline, ["row=3"])
     with pytest.raises(InvalidInput, match="expected KEY=VALUE"):
         parse_param_overrides(pipeline, ["rows"])
+
+
+def test_installed_module_by_name() -> None:
+    assert load_pipeline("loopml.examples.census.pipeline").name == "census"
+    assert load_pipeline("loopml.examples.census.pipeline:pipeline").name == "census"
+
+
+def test_module_by_name_from_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "team_pipes"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "nightly.py").write_text(HEADER + 'nightly = Pipeline("nightly", steps=[make()])\n')
+    (package / "broken.py").write_text("import not_a_module_anywhere\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load_pipeline("team_pipes.nightly").name == "nightly"
+    with pytest.raises(InvalidInput, match=r"No pipeline file or module 'team_pipes\.missing'; pass FILE"):
+        load_pipeline("team_pipes.missing")
+    with pytest.raises(InvalidInput, match=r"No pipeline file or module 'nowhere_at_all\.pipe'"):
+        load_pipeline("nowhere_at_all.pipe:p")
+    with pytest.raises(InvalidInput, match=r"'team_pipes\.broken' failed to import: ModuleNotFoundError"):
+        load_pipeline("team_pipes.broken")
+    with pytest.raises(InvalidInput, match="defines no 'nope'"):
+        load_pipeline("team_pipes.nightly:nope")

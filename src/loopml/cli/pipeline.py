@@ -64,7 +64,9 @@ def _print_result(result: PipelineRunResult, *, with_table: bool) -> None:
 
 @app.command("run")
 def run(
-    target: Annotated[str, typer.Argument(help="FILE.py[:NAME] defining the pipeline.")],
+    target: Annotated[
+        str, typer.Argument(help="FILE.py[:NAME] or package.module[:NAME] defining the pipeline.")
+    ],
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Override a pipeline parameter: KEY=VALUE.")
     ] = None,

@@ -1,13 +1,15 @@
-"""Load a pipeline from ``FILE.py[:NAME]`` and read ``--param key=value`` overrides.
+"""Load a pipeline from ``FILE.py[:NAME]`` or ``package.module[:NAME]``; read ``--param`` overrides.
 
-The file is imported by path (its folder goes on ``sys.path`` so pool and Ray workers can import
-its components). Without ``NAME`` the module must define exactly one module-level
-:class:`Pipeline`, or a function ``pipeline()`` returning one.
+A file is imported by path (its folder goes on ``sys.path`` so pool and Ray workers can import
+its components); a dotted name is imported as an installed module (``loopml.examples.census.pipeline``).
+Without ``NAME`` the module must define exactly one module-level :class:`Pipeline`, or a function
+``pipeline()`` returning one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,9 +31,37 @@ def _split_target(target: str) -> tuple[Path, str | None]:
     return Path(path_text), name or None
 
 
+_USAGE = "pass FILE.py[:NAME] or an importable module such as loopml.examples.census.pipeline"
+
+
+def _is_module_name(text: str) -> bool:
+    """Whether ``text`` reads as a dotted module name (and not as a path)."""
+    return not text.endswith(".py") and all(part.isidentifier() for part in text.split("."))
+
+
+def _import_target(text: str) -> ModuleType:
+    path = Path(text)
+    if _is_module_name(text) and not path.exists():
+        return _import_module(text)
+    return _import_file(path)
+
+
+def _import_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is not None and (name == err.name or name.startswith(err.name + ".")):
+            raise InvalidInput(f"No pipeline file or module {name!r}; {_USAGE}.") from err
+        raise InvalidInput(f"Pipeline module {name!r} failed to import: {type(err).__name__}: {err}") from err
+    except InvalidInput as err:
+        raise InvalidInput(f"Pipeline module {name!r}: {err}") from err
+    except Exception as err:
+        raise InvalidInput(f"Pipeline module {name!r} failed to import: {type(err).__name__}: {err}") from err
+
+
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
-        raise InvalidInput(f"Pipeline file {str(path)!r} does not exist; pass FILE.py[:NAME].")
+        raise InvalidInput(f"Pipeline file {str(path)!r} does not exist; {_USAGE}.")
     if path.suffix != ".py":
         raise InvalidInput(f"Pipeline file {str(path)!r} is not a .py file; pass FILE.py[:NAME].")
     resolved = path.resolve()
@@ -73,21 +103,21 @@ def _from_object(obj: Any, *, where: str) -> Pipeline:
 
 
 def load_pipeline(target: str) -> Pipeline:
-    """Import ``FILE.py[:NAME]`` and return its pipeline.
+    """Import ``FILE.py[:NAME]`` or ``package.module[:NAME]`` and return its pipeline.
 
     Args:
-        target: A path to a Python file, optionally ``:NAME`` of a Pipeline object or of a
-            function returning one.
+        target: A path to a Python file or a dotted module name, optionally ``:NAME`` of a
+            Pipeline object or of a function returning one.
 
     Returns:
         The pipeline.
 
     Raises:
-        InvalidInput: for a missing file, an import error, no pipeline, several pipelines
-            (listed) or a NAME that is not a pipeline.
+        InvalidInput: for a missing file or module, an import error, no pipeline, several
+            pipelines (listed) or a NAME that is not a pipeline.
     """
     path, name = _split_target(target)
-    module = _import_file(path)
+    module = _import_target(str(path))
     if name is not None:
         if not hasattr(module, name):
             raise InvalidInput(f"{str(path)!r} defines no {name!r}; check the name after ':'.")
