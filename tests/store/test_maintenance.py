@@ -41,12 +41,8 @@ def _reltuples(engine: sa.Engine, table: str) -> float:
         return float(found.scalar_one())
 
 
-@pytest.mark.postgres
-def test_a_bulk_loaded_table_without_statistics_is_analysed_once(
-    fresh_pg_store: tuple[SqlStore, sa.Engine],
-) -> None:
-    store, engine = fresh_pg_store
-    experiment = store.experiments.create("bulk")
+def _bulk_load_runs(engine: sa.Engine, experiment_id: str, count: int = 5000) -> None:
+    """Insert ``count`` runs behind the store's back, as a bulk load or a restore would."""
     with engine.begin() as conn:
         # Autovacuum must not get there first, whatever the server's setting.
         conn.execute(sa.text("ALTER TABLE runs SET (autovacuum_enabled = false)"))
@@ -54,10 +50,19 @@ def test_a_bulk_loaded_table_without_statistics_is_analysed_once(
             sa.text(
                 "INSERT INTO runs (run_id, experiment_id, name, status, start_time, lifecycle_stage, "
                 "reproducibility) SELECT md5(i::text), :e, 'r' || i, 'FINISHED', i, 'active', '{}' "
-                "FROM generate_series(1, 5000) AS i"
+                "FROM generate_series(1, :n) AS i"
             ),
-            {"e": experiment.experiment_id},
+            {"e": experiment_id, "n": count},
         )
+
+
+@pytest.mark.postgres
+def test_a_bulk_loaded_table_without_statistics_is_analysed_once(
+    fresh_pg_store: tuple[SqlStore, sa.Engine],
+) -> None:
+    store, engine = fresh_pg_store
+    experiment = store.experiments.create("bulk")
+    _bulk_load_runs(engine, experiment.experiment_id)
     assert _reltuples(engine, "runs") < 0  # never analysed: the planner would guess
 
     analysed = store.refresh_statistics()
@@ -114,16 +119,7 @@ def test_searches_refresh_statistics_in_the_background_at_most_every_interval(
     watch = StatisticsWatch(store._db, interval_s=30.0, clock=clock)
     store._runs = SqlRunRepository(store._db, on_search=watch.poke)  # the store's wiring, on our clock
     experiment = store.experiments.create("loaded-after-open")
-    with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE runs SET (autovacuum_enabled = false)"))
-        conn.execute(
-            sa.text(
-                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, lifecycle_stage, "
-                "reproducibility) SELECT md5(i::text), :e, 'r' || i, 'FINISHED', i, 'active', '{}' "
-                "FROM generate_series(1, 5000) AS i"
-            ),
-            {"e": experiment.experiment_id},
-        )
+    _bulk_load_runs(engine, experiment.experiment_id)
 
     clock.now = 29.0
     store.runs.search([experiment.experiment_id], max_results=1)
