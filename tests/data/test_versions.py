@@ -104,7 +104,9 @@ def test_list_reads_every_page_of_dataset_artifacts(tmp_path: Path) -> None:
     make_frame(20, seed=1).to_csv(data / "a.csv", index=False)
     with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
         for i in range(1000):  # one full default page of Dataset artifacts that are not versions
-            store.artifacts.create(type="Dataset", name=f"examples-{i}", uri=f"sha256/{i}", sha256=None, size=None)
+            store.artifacts.create(
+                type="Dataset", name=f"examples-{i}", uri=f"sha256/{i}", sha256=None, size=None
+            )
         versions = DatasetVersions(store, BlobStore(tmp_path / "blobs"))
         added = versions.add("churn", data)
         assert [v.artifact_id for v in versions.list()] == [added.artifact_id]
