@@ -101,6 +101,29 @@ def test_run_targets_resolve_to_their_experiment_once(store: SqlStore, tmp_path:
     assert unknown.status == 200 and unknown.target == "run:" + "0" * 32  # the app answers 404
 
 
+def test_execution_targets_resolve_through_their_run_once(store: SqlStore, tmp_path: Path) -> None:
+    auth = AuthService(store)
+    auth.create_user("ed", role=Role.EDITOR)
+    token = auth.create_token("ed")[1]
+    experiment = store.experiments.create("e")
+    run = store.runs.create(experiment.experiment_id)
+    of_run = store.lineage.create_execution(type="Trainer", name="t", run_id=run.run_id)
+    of_no_run = store.lineage.create_execution(type="Evaluator", name="e")
+    layer = layer_of(store, tmp_path)
+    template = "/api/v1/executions/{execution_id}/finish"
+    for execution in (of_run, of_no_run):
+        params = {"execution_id": execution.execution_id}
+        verdict = decide(layer, "POST", template, token=token, params=params)
+        assert verdict.status == 200 and verdict.target == f"execution:{execution.execution_id}"
+    assert layer._execution_runs == {of_run.execution_id: run.run_id, of_no_run.execution_id: ""}
+    assert layer._run_experiments == {run.run_id: experiment.experiment_id}  # no run: no lookup
+    unknown = decide(layer, "POST", template, token=token, params={"execution_id": "0" * 32})
+    assert unknown.status == 200 and "0" * 32 not in layer._execution_runs  # the app answers 404
+    assert rule_for("GET", "/api/v1/executions/{execution_id}").permission is Permission.READ
+    assert rule_for("POST", "/api/v1/executions/{execution_id}/events").permission is Permission.RUNS_WRITE
+    assert rule_for("POST", "/api/v1/runs").also[0].field == "parent_run_id"
+
+
 def test_route_rules_are_well_formed() -> None:
     for (method, template), rule in ROUTE_RULES.items():
         assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"} and template.startswith("/api/v1/")

@@ -13,7 +13,7 @@ A blob is referenced in two ways:
   blobs of the Dataset and Model artifacts. An index blob never changes (its address is its
   hash), so what it lists is cached by that hash.
 
-:class:`~loopml.server._security.Visibility` decides which of the referrers a caller may see.
+:class:`~loopml.server._visibility.Visibility` decides which of the referrers a caller may see.
 """
 
 from __future__ import annotations

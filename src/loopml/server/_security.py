@@ -16,8 +16,10 @@ What the app must do:
   the first request the middleware compiles every template of ``app.routes`` (FastAPI's included
   routers too) and matches each request itself, so it knows the template and its path
   parameters before any handler runs. Name path parameters after what they hold:
-  ``experiment_id``, ``run_id``, ``model_name`` (or ``name`` under ``/models``), ``dataset``
-  (or ``name`` under ``/datasets``), ``alias``. :func:`rule_for` turns (method, template) into
+  ``experiment_id``, ``run_id``, ``execution_id``, ``model_name`` (or ``name`` under
+  ``/models``), ``dataset`` (or ``name`` under ``/datasets``), ``alias``. A run and an execution
+  are authorised through the experiment they belong to (an execution through its run; one of no
+  run is open, like any record of no run). :func:`rule_for` turns (method, template) into
   the permission, the target resource and the rate-limit class; :data:`ROUTE_RULES` lists the
   routes whose rule is not the default one (POST searches that only read, uploads, alias moves,
   admin routes). A test asserts every route of the app gets a rule.
@@ -25,8 +27,9 @@ What the app must do:
   :data:`ROUTE_RULES` (``experiment_id`` for ``POST /api/v1/runs``, ``name`` for
   ``POST /api/v1/models``, ``run_id`` for ``POST /api/v1/artifacts`` and ``/executions``); a rule
   may name further targets (:attr:`Rule.also`: the ``run_id`` a model version is registered
-  from), each checked like the first. Only those routes have their body read here (at most
-  the server's JSON body limit, then replayed unchanged to the handler).
+  from, the ``parent_run_id`` of a new run), each checked like the first. Only those routes
+  have their body read here (at most the server's JSON body limit, then replayed unchanged to
+  the handler).
 * Handlers read the caller with :func:`principal_of(request) <principal_of>` (for
   ``created_by`` / alias ``actor`` fields); they never check permissions themselves.
 * ``/healthz`` and ``/readyz`` are open; everything else (the OpenAPI document included) needs
@@ -38,18 +41,24 @@ What the app must do:
   error responses carry ``nosniff`` and ``no-store`` either way.
 * Listings (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models``) hide restricted
   resources the caller holds no grant on: their handlers filter through
-  :func:`visibility_of(request) <visibility_of>` (:class:`Visibility` decides, in one place).
+  :func:`~loopml.server._visibility.visibility_of` (:class:`~loopml.server._visibility.Visibility`
+  decides, in one place; this layer builds it from the caller's grants).
+* Lineage names records by id outside the path (events, context members, the walk's nodes), so
+  its handlers filter through the same :class:`~loopml.server._visibility.Visibility`: hidden
+  artifacts and executions of hidden runs are left out of ``GET /events``, context listings and
+  ``GET /lineage/{node_id}`` (never stepped through), and linking one (events, context
+  attachments, a model version's Blessing) answers 404 in the words of a missing record.
 * Content-addressed blob reads (``GET /blobs/{sha256}``) name no resource in the path, so the
-  handler asks :meth:`Visibility.shows_blob`: the caller must see at least one artifact holding the
-  blob's bytes — a record with that hash, or a dataset version / model version whose index blob
-  lists it (:mod:`loopml.server._blob_referrers`). A blob only hidden resources reference answers
-  404 exactly like a missing one.
+  handler asks :meth:`~loopml.server._visibility.Visibility.shows_blob`: the caller must see at
+  least one artifact holding the blob's bytes — a record with that hash, or a dataset version /
+  model version whose index blob lists it (:mod:`loopml.server._blob_referrers`). A blob only
+  hidden resources reference answers 404 exactly like a missing one.
 * Recording an artifact that holds a stored blob (``POST /artifacts``, or a model version built
   from a files map, ``POST /models/{name}/versions``) is a claim on the blob's bytes, so the
-  handler asks :meth:`Visibility.may_claim_blob` of every hash: the caller must already read the
-  blob or have uploaded it (proof of possession, kept by :func:`record_upload` when
-  ``PUT /blobs`` stores it); a refused claim answers 404 as a missing blob, so knowing a hash
-  is not enough to read the bytes.
+  handler asks :meth:`~loopml.server._visibility.Visibility.may_claim_blob` of every hash: the
+  caller must already read the blob or have uploaded it (proof of possession, kept by
+  :func:`record_upload` when ``PUT /blobs`` stores it); a refused claim answers 404 as a missing
+  blob, so knowing a hash is not enough to read the bytes.
 
 Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
 ``WWW-Authenticate: Bearer``; 403 ``{"error": {"code": "forbidden", ...}}`` naming the missing
@@ -80,7 +89,6 @@ from starlette.requests import Request
 from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.audit import AuditLog
@@ -96,9 +104,8 @@ from loopml.security.auth import (
     permissions_of,
 )
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
-from loopml.server._blob_referrers import BlobReferrers, IndexCache
-from loopml.store.entities import Artifact
-from loopml.store.repositories import Store
+from loopml.server._blob_referrers import IndexCache
+from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
 
 __all__ = [
     "MAX_INSPECTED_BODY",
@@ -108,12 +115,10 @@ __all__ = [
     "SecurityLayer",
     "SecurityMiddleware",
     "Target",
-    "Visibility",
     "principal_of",
     "record_upload",
     "require",
     "rule_for",
-    "visibility_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -129,7 +134,8 @@ STATE_PRINCIPAL = "principal"
 MAX_AUDIT_PAGE = 10_000
 #: Attribute of ``app.state`` holding the installed :class:`SecurityLayer`.
 STATE_LAYER = "security_layer"
-#: Run → experiment ids remembered to authorise run routes without loading the run each time.
+#: Run → experiment ids (and execution → run ids) remembered to authorise run and execution
+#: routes without loading the run (or the execution) each time.
 RUN_CACHE_SIZE = 100_000
 
 
@@ -138,9 +144,10 @@ class Target:
     """Where a route names the resource it acts on.
 
     Attributes:
-        kind: ``experiment`` (an id), ``experiment_name``, ``run`` (an id; both resolved to the
-            experiment id), ``model`` or ``dataset`` (names; a dataset ``name@version`` counts as
-            ``name``).
+        kind: ``experiment`` (an id), ``experiment_name``, ``run`` (an id), ``execution`` (an
+            id, resolved through its run; one of no run names no resource) — all three resolved to
+            the experiment id —, ``model`` or ``dataset`` (names; a dataset ``name@version``
+            counts as ``name``).
         field: The path parameter (or JSON body field when ``in_body``) holding it.
         in_body: Whether it comes from the JSON body.
     """
@@ -201,7 +208,11 @@ _MODEL_BY_NAME = Target(kind="model", field="name")
 #: Routes whose rule differs from the default derived by :func:`rule_for`.
 ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("POST", f"{API}/runs"): _r(
-        "runs.create", _P.RUNS_WRITE, target=Target(kind="experiment", field="experiment_id", in_body=True)
+        "runs.create",
+        _P.RUNS_WRITE,
+        target=Target(kind="experiment", field="experiment_id", in_body=True),
+        # a child run is written under its parent: the parent's experiment needs the write grant too
+        also=(Target(kind="run", field="parent_run_id", in_body=True),),
     ),
     ("POST", f"{API}/runs/search"): _r(
         "runs.search",
@@ -306,6 +317,7 @@ _ADMIN_READS = {
 #: Path parameter names that name a target, per first segment (``*``: any segment).
 _PARAM_TARGETS: tuple[tuple[str, str, str], ...] = (
     ("*", "run_id", "run"),
+    ("*", "execution_id", "execution"),
     ("*", "experiment_id", "experiment"),
     ("*", "model_name", "model"),
     ("models", "name", "model"),
@@ -369,112 +381,6 @@ def principal_of(request: Request) -> Principal:
     """The caller of ``request`` as set by the middleware (the local admin without auth)."""
     principal = request.scope.get("state", {}).get(STATE_PRINCIPAL)
     return principal if isinstance(principal, Principal) else LOCAL_PRINCIPAL
-
-
-class Visibility:
-    """Which listed resources a caller may see: restricted ones it holds no grant on are hidden.
-
-    The listing handlers (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models`` ...)
-    filter what they return through :func:`visibility_of`; this is the one place that decides.
-    A resource with no grant is open; an admin sees everything; anyone else sees a restricted
-    resource only with a grant on it (any level permits reading). An artifact is hidden when its
-    run belongs to a hidden experiment, or when it carries the name of a hidden dataset or model
-    (dataset versions, statistics, model packages and blessings are named after them).
-
-    Args:
-        hidden: Resource kind → keys hidden from the caller (experiment ids, dataset and model names).
-        experiment_of_run: Finds the experiment id of a run (None when unknown).
-        index_cache: What index blobs list (shared by the server process); a fresh one if None.
-        has_uploaded: Whether the caller uploaded a blob, by hash (None: the caller has no uploads).
-    """
-
-    __slots__ = ("_experiment_of_run", "_has_uploaded", "_hidden", "_index_cache")
-
-    def __init__(
-        self,
-        hidden: Mapping[ResourceKind, frozenset[str]] | None = None,
-        experiment_of_run: Callable[[str], str | None] | None = None,
-        index_cache: IndexCache | None = None,
-        has_uploaded: Callable[[str], bool] | None = None,
-    ) -> None:
-        self._hidden = {kind: keys for kind, keys in (hidden or {}).items() if keys}
-        self._experiment_of_run = experiment_of_run
-        self._index_cache = index_cache
-        self._has_uploaded = has_uploaded
-
-    @property
-    def hides_anything(self) -> bool:
-        """Whether any resource is hidden from this caller."""
-        return bool(self._hidden)
-
-    def shows(self, kind: ResourceKind, key: str) -> bool:
-        """Whether ``kind``/``key`` is visible (a dataset ``name@version`` counts as ``name``)."""
-        if kind is ResourceKind.DATASET:
-            key = key.split("@", 1)[0]
-        return key not in self._hidden.get(kind, frozenset())
-
-    def shows_artifact(self, artifact: Artifact) -> bool:
-        """Whether an artifact is visible (see the class docstring)."""
-        if not self._hidden:
-            return True
-        named = self._hidden.get(ResourceKind.DATASET, frozenset()) | self._hidden.get(
-            ResourceKind.MODEL, frozenset()
-        )
-        if artifact.name in named:
-            return False
-        hidden_experiments = self._hidden.get(ResourceKind.EXPERIMENT)
-        if artifact.run_id is None or not hidden_experiments or self._experiment_of_run is None:
-            return True
-        return self._experiment_of_run(artifact.run_id) not in hidden_experiments
-
-    def shows_blob(self, sha256: str, *, store: Store, blobs: BlobStore) -> bool:
-        """Whether the caller may read the blob ``sha256``: it sees an artifact holding those bytes.
-
-        A caller who sees everything reads any blob, without a lookup. Anyone else needs a visible
-        artifact whose hash is ``sha256``, or a visible dataset or model artifact whose index blob
-        lists it. A blob nobody visible references is not shown (whether it is stored or not).
-        """
-        if not self._hidden:
-            return True
-        referrers = BlobReferrers(store, blobs, self._index_cache or IndexCache())
-        if any(self.shows_artifact(a) for a in referrers.direct(sha256)):
-            return True
-        return any(
-            referrers.lists(index, sha256) for index in referrers.indexes() if self.shows_artifact(index)
-        )
-
-    def may_claim_blob(self, sha256: str, *, store: Store, blobs: BlobStore) -> bool:
-        """Whether the caller may record an artifact holding the blob ``sha256``.
-
-        A new record makes the blob readable to whoever sees the record, so claiming it needs
-        proof of possession: the caller uploaded those bytes themselves, or may read the blob
-        already (:meth:`shows_blob`). A caller who sees everything claims any blob, without a lookup.
-
-        Args:
-            sha256: The blob's hash.
-            store: The metadata store.
-            blobs: The blob store.
-
-        Returns:
-            Whether the claim is allowed; a refused one is answered like a missing blob.
-        """
-        if not self._hidden:
-            return True
-        if self._has_uploaded is not None and self._has_uploaded(sha256):
-            return True
-        return self.shows_blob(sha256, store=store, blobs=blobs)
-
-
-#: Sees everything: the local admin of a server without auth, and admins.
-EVERYTHING = Visibility()
-
-
-def visibility_of(request: Request) -> Visibility:
-    """What the caller of ``request`` may see in listings (everything without the security layer)."""
-    layer = getattr(request.app.state, STATE_LAYER, None)
-    if not isinstance(layer, SecurityLayer):
-        return EVERYTHING
-    return layer.visibility(principal_of(request))
 
 
 def record_upload(request: Request, sha256: str) -> None:
@@ -550,6 +456,7 @@ class SecurityLayer:
         self.audit = audit if audit is not None else AuditLog(store)
         self.open_paths = frozenset(open_paths)
         self._run_experiments: OrderedDict[str, str] = OrderedDict()
+        self._execution_runs: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         self._index_cache = IndexCache()
 
@@ -565,7 +472,8 @@ class SecurityLayer:
     def install(self, app: Any, *, max_body_bytes: int = MAX_INSPECTED_BODY) -> None:
         """Add :class:`SecurityMiddleware` to a Starlette/FastAPI ``app`` (outermost so far).
 
-        The layer is also kept on ``app.state`` for :func:`visibility_of` and :func:`require`.
+        The layer is also kept on ``app.state`` for :func:`require`, :func:`record_upload` and
+        :func:`~loopml.server._visibility.visibility_of`.
 
         Args:
             app: The application.
@@ -573,6 +481,7 @@ class SecurityLayer:
                 body limit, so no request the app would take is refused here).
         """
         setattr(app.state, STATE_LAYER, self)
+        setattr(app.state, STATE_VISIBILITY, self)
         app.add_middleware(SecurityMiddleware, layer=self, max_body_bytes=max_body_bytes)
 
     def visibility(self, principal: Principal) -> Visibility:
@@ -590,7 +499,17 @@ class SecurityLayer:
             if principal.user_id is None
             else partial(self.store.identity.has_uploaded, principal.user_id)
         )
-        return Visibility(hidden, self._experiment_of_run, self._index_cache, uploaded)
+        return Visibility(
+            hidden,
+            self._experiment_of_run,
+            self._index_cache,
+            uploaded,
+            run_of_execution=self._run_of_execution,
+        )
+
+    def visibility_for(self, request: Request) -> Visibility:
+        """What the caller of ``request`` may see (:class:`~loopml.server._visibility.VisibilitySource`)."""
+        return self.visibility(principal_of(request))
 
     def router(self) -> APIRouter:
         """Routes this layer serves itself: ``GET /api/v1/whoami`` and ``GET /api/v1/audit`` (admins).
@@ -722,23 +641,38 @@ class SecurityLayer:
 
     def _experiment_of_run(self, run_id: str) -> str | None:
         """The run's experiment id (cached: a run never changes experiment), None if unknown."""
+        return self._remembered(
+            self._run_experiments, run_id, lambda: self.store.runs.get(run_id).experiment_id
+        )
+
+    def _run_of_execution(self, execution_id: str) -> str | None:
+        """The execution's run id, ``""`` when it has none (cached: it never changes), None if unknown."""
+        return self._remembered(
+            self._execution_runs,
+            execution_id,
+            lambda: self.store.lineage.get_execution(execution_id).run_id or "",
+        )
+
+    def _remembered(self, cache: OrderedDict[str, str], key: str, load: Callable[[], str]) -> str | None:
+        """``cache[key]``, loaded once (an unknown record, whose lookup fails, is not remembered)."""
         with self._lock:
-            cached = self._run_experiments.get(run_id)
+            cached = cache.get(key)
         if cached is not None:
             return cached
         try:
-            experiment_id = self.store.runs.get(run_id).experiment_id
+            value = load()
         except LoopmlError:
-            return None  # the handler answers 404 for an unknown run
+            return None  # the handler answers 404 for an unknown record
         with self._lock:
-            self._run_experiments[run_id] = experiment_id
-            if len(self._run_experiments) > RUN_CACHE_SIZE:
-                self._run_experiments.popitem(last=False)
-        return experiment_id
+            cache[key] = value
+            if len(cache) > RUN_CACHE_SIZE:
+                cache.popitem(last=False)
+        return value
 
     def _resource(self, target: Target, key: str) -> Resource | None:
-        if target.kind == "run":
-            experiment_id = self._experiment_of_run(key)
+        if target.kind in ("run", "execution"):
+            run_id = key if target.kind == "run" else self._run_of_execution(key)
+            experiment_id = self._experiment_of_run(run_id) if run_id else None  # no run: open
             return (
                 None if experiment_id is None else Resource(kind=ResourceKind.EXPERIMENT, key=experiment_id)
             )

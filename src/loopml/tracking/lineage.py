@@ -6,7 +6,7 @@ import enum
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType, Execution, ExecutionState
@@ -15,6 +15,7 @@ from loopml.store.repositories import Store
 __all__ = [
     "Direction",
     "LineageEdge",
+    "LineageFilter",
     "LineageGraph",
     "LineageNode",
     "NodeKind",
@@ -77,6 +78,35 @@ class LineageGraph:
         return [e for e in self.edges if e.source == node_id]
 
 
+class LineageFilter(Protocol):
+    """What a walk may show and step through (the server passes the caller's visibility)."""
+
+    def shows_artifact(self, artifact: Artifact) -> bool:
+        """Whether the artifact is shown."""
+        ...
+
+    def shows_execution(self, execution: Execution) -> bool:
+        """Whether the execution is shown."""
+        ...
+
+    def shows_run(self, run_id: str | None) -> bool:
+        """Whether the run (and what it recorded) is shown."""
+        ...
+
+
+class _ShowsAll:
+    """The filter of an unfiltered walk."""
+
+    def shows_artifact(self, artifact: Artifact) -> bool:
+        return True
+
+    def shows_execution(self, execution: Execution) -> bool:
+        return True
+
+    def shows_run(self, run_id: str | None) -> bool:
+        return True
+
+
 def _ids(value: Artifact | str | Sequence[Artifact | str]) -> list[str]:
     items: Iterable[Artifact | str] = [value] if isinstance(value, Artifact | str) else value
     return [a.artifact_id if isinstance(a, Artifact) else a for a in items]
@@ -124,10 +154,11 @@ def record_execution(
 
 
 class _Walker:
-    """Breadth-first walk over events, depth-limited and safe on cycles."""
+    """Breadth-first walk over events, depth-limited and safe on cycles, through shown nodes only."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, visible: LineageFilter) -> None:
         self._store = store
+        self._visible = visible
         self.nodes: dict[str, LineageNode] = {}
         self.edges: dict[tuple[str, str, str, EventType], LineageEdge] = {}
         self._exec_node: dict[str, str] = {}  # execution id → node id (a run id for run executions)
@@ -173,7 +204,10 @@ class _Walker:
                 events = self._store.lineage.list_events(artifact_id=ident)
                 wanted = [e for e in events if e.type is from_artifact]
                 for e in wanted:
-                    node = self.execution_node(self._store.lineage.get_execution(e.execution_id))
+                    execution = self._store.lineage.get_execution(e.execution_id)
+                    if not self._visible.shows_execution(execution):
+                        continue  # neither shown nor stepped through
+                    node = self.execution_node(execution)
                     self._edge(ident, node, e.type, e.role)
                     nxt = ("execution", e.execution_id)
                     if nxt not in seen:
@@ -183,7 +217,10 @@ class _Walker:
                 events = self._store.lineage.list_events(execution_id=ident)
                 node = self._exec_node[ident]
                 for e in (e for e in events if e.type is from_execution):
-                    self.artifact_node(self._store.artifacts.get(e.artifact_id))
+                    artifact = self._store.artifacts.get(e.artifact_id)
+                    if not self._visible.shows_artifact(artifact):
+                        continue  # neither shown nor stepped through
+                    self.artifact_node(artifact)
                     self._edge(e.artifact_id, node, e.type, e.role)
                     nxt = ("artifact", e.artifact_id)
                     if nxt not in seen:
@@ -191,24 +228,42 @@ class _Walker:
                         queue.append((nxt, level + 1))
 
 
-def _resolve(store: Store, walker: _Walker, node_id: str) -> tuple[tuple[str, str] | None, str]:
-    """The walk's start for an artifact, execution or run id, and the id of its root node."""
+def _unknown_node(node_id: str) -> NotFound:
+    return NotFound(
+        f"No artifact, execution or run with id {node_id!r}; `loopml runs list` and "
+        "`loopml artifacts show ID` find ids."
+    )
+
+
+def _resolve(
+    store: Store, walker: _Walker, node_id: str, visible: LineageFilter
+) -> tuple[tuple[str, str] | None, str]:
+    """The walk's start for an artifact, execution or run id, and the id of its root node.
+
+    A start that is not shown is reported exactly like an unknown id.
+    """
     try:
-        return ("artifact", node_id), walker.artifact_node(store.artifacts.get(node_id))
+        artifact = store.artifacts.get(node_id)
     except NotFound:
         pass
+    else:
+        if not visible.shows_artifact(artifact):
+            raise _unknown_node(node_id)
+        return ("artifact", node_id), walker.artifact_node(artifact)
     try:
         execution = store.lineage.get_execution(node_id)
-        return ("execution", execution.execution_id), walker.execution_node(execution)
     except NotFound:
         pass
+    else:
+        if not visible.shows_execution(execution):
+            raise _unknown_node(node_id)
+        return ("execution", execution.execution_id), walker.execution_node(execution)
     try:
         run = store.runs.get(node_id)
     except NotFound as err:
-        raise NotFound(
-            f"No artifact, execution or run with id {node_id!r}; `loopml runs list` and "
-            "`loopml artifacts show ID` find ids."
-        ) from err
+        raise _unknown_node(node_id) from err
+    if not visible.shows_run(run.run_id):
+        raise _unknown_node(node_id)
     run_execution = store.lineage.find_run_execution(run.run_id)
     if run_execution is None:  # a run created outside the client: a lone node
         walker.nodes[run.run_id] = LineageNode(kind=NodeKind.RUN, id=run.run_id, label=run.name, type="run")
@@ -216,7 +271,14 @@ def _resolve(store: Store, walker: _Walker, node_id: str) -> tuple[tuple[str, st
     return ("execution", run_execution.execution_id), walker.execution_node(run_execution)
 
 
-def walk(store: Store, node_id: str, *, direction: Direction = "upstream", depth: int = 3) -> LineageGraph:
+def walk(
+    store: Store,
+    node_id: str,
+    *,
+    direction: Direction = "upstream",
+    depth: int = 3,
+    visible: LineageFilter | None = None,
+) -> LineageGraph:
     """The lineage reached from an artifact, execution or run, up to ``depth`` hops each way.
 
     Args:
@@ -224,6 +286,11 @@ def walk(store: Store, node_id: str, *, direction: Direction = "upstream", depth
         node_id: An artifact id, execution id or run id (a run stands for its execution).
         direction: ``"upstream"`` (what produced it), ``"downstream"`` (what it fed) or ``"both"``.
         depth: Maximum number of edges followed from the start.
+        visible: What may be shown (default: everything). A node it does not show is left out
+            and never stepped through, so what lies only beyond it is not reached either; a
+            start it does not show is reported as an unknown id.
+
+    .. versionchanged:: the ``visible`` filter.
 
     Returns:
         The nodes and edges reached; ``root`` is the id of the start node.
@@ -236,8 +303,9 @@ def walk(store: Store, node_id: str, *, direction: Direction = "upstream", depth
         raise InvalidInput(f"direction must be one of {', '.join(_DIRECTIONS)}. Got {direction!r}.")
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise InvalidInput(f"depth must be a non-negative integer. Got {depth!r}.")
-    walker = _Walker(store)
-    start, root = _resolve(store, walker, node_id)
+    shown = visible if visible is not None else _ShowsAll()
+    walker = _Walker(store, shown)
+    start, root = _resolve(store, walker, node_id, shown)
     if start is not None:
         if direction in ("upstream", "both"):
             walker.walk(start, upstream=True, depth=depth)

@@ -9,13 +9,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from loopml.artifacts import BlobRef, BlobStore, validate_sha256
-from loopml.errors import IntegrityError, NotFound
+from loopml.errors import IntegrityError
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
-from loopml.server._security import record_upload, visibility_of
+from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
+from loopml.server._visibility import missing_artifact, visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 
@@ -90,7 +91,7 @@ def find_artifact_version(
 def get_artifact(artifact_id: Id, request: Request, store: StoreDep) -> ArtifactOut:
     found = store.artifacts.get(artifact_id)
     if not visibility_of(request).shows_artifact(found):
-        raise NotFound(f"No artifact {artifact_id!r}; `GET /api/v1/artifacts` lists the ones you may see.")
+        raise missing_artifact(artifact_id)  # in the words of a missing one
     return ArtifactOut.of(found)
 
 

@@ -17,8 +17,8 @@ from loopml.security.auth import ResourceKind
 from loopml.server._deps import Blobs, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import local_data_under_root
-from loopml.server._security import visibility_of
 from loopml.server._streams import stream_blob
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.datasets import (
     DatasetAdd,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._security import visibility_of
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.tracking import (
     ExperimentCreate,

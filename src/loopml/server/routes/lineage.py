@@ -1,13 +1,20 @@
-"""Lineage: executions, events, contexts and the lineage walk."""
+"""Lineage: executions, events, contexts and the lineage walk.
+
+The execution-id routes are authorised through the execution's run by the security layer. What
+the caller may not see (artifacts and executions of restricted resources it holds no grant on)
+is left out of events, contexts and the walk, and cannot be linked: a hidden artifact or
+execution answers 404 as a missing one (:mod:`loopml.server._visibility` decides).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from loopml.server._deps import StoreDep
 from loopml.server._json_body import SafeRoute
+from loopml.server._visibility import missing_records, visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import (
     ArtifactOut,
@@ -51,8 +58,10 @@ def create_execution(body: ExecutionCreate, store: StoreDep) -> ExecutionOut:
 
 
 @router.get("/executions/cached")
-def find_cached_execution(cache_key: Name, store: StoreDep) -> ExecutionFound:
+def find_cached_execution(cache_key: Name, request: Request, store: StoreDep) -> ExecutionFound:
     found = store.lineage.find_cached_execution(cache_key)
+    if found is not None and not visibility_of(request).shows_execution(found):
+        found = None  # an execution of a hidden run does not exist for this caller
     return ExecutionFound(execution=ExecutionOut.of(found) if found else None)
 
 
@@ -76,15 +85,23 @@ def finish_execution(execution_id: Id, body: ExecutionFinish, store: StoreDep) -
 
 
 @router.post("/executions/{execution_id}/events", status_code=201)
-def add_events(execution_id: Id, body: EventsAdd, store: StoreDep) -> EventList:
+def add_events(execution_id: Id, body: EventsAdd, request: Request, store: StoreDep) -> EventList:
+    """Link artifacts into an execution; an artifact the caller may not see answers 404, as a missing one."""
+    unseen = visibility_of(request).unseen_artifacts([e.artifact_id for e in body.events], store=store)
+    if unseen:
+        store.lineage.get_execution(execution_id)  # an unknown execution is reported first, as the store does
+        raise missing_records("artifact", unseen)
     triples = [(e.artifact_id, EventType(e.type), e.role) for e in body.events]
     return EventList(events=[EventOut.of(e) for e in store.lineage.add_events(execution_id, triples)])
 
 
 @router.get("/events")
-def list_events(store: StoreDep, execution_id: Id | None = None, artifact_id: Id | None = None) -> EventList:
+def list_events(
+    request: Request, store: StoreDep, execution_id: Id | None = None, artifact_id: Id | None = None
+) -> EventList:
     found = store.lineage.list_events(execution_id=execution_id, artifact_id=artifact_id)
-    return EventList(events=[EventOut.of(e) for e in found])
+    shown = visibility_of(request).visible_events(found, store=store)
+    return EventList(events=[EventOut.of(e) for e in shown])
 
 
 @router.post("/contexts", status_code=201)
@@ -110,28 +127,42 @@ def get_context(context_id: Id, store: StoreDep) -> ContextOut:
 
 
 @router.post("/contexts/{context_id}/attach", status_code=204)
-def attach(context_id: Id, body: AttachRequest, store: StoreDep) -> Response:
+def attach(context_id: Id, body: AttachRequest, request: Request, store: StoreDep) -> Response:
+    """Attach executions and artifacts; one the caller may not see answers 404, as a missing one."""
+    visible = visibility_of(request)
+    for what, unseen in (
+        ("execution", visible.unseen_executions(body.execution_ids, store=store)),
+        ("artifact", visible.unseen_artifacts(body.artifact_ids, store=store)),
+    ):
+        if unseen:
+            store.lineage.get_context(context_id)  # an unknown context is reported first, as the store does
+            raise missing_records(what, unseen)
     store.lineage.attach(context_id, execution_ids=body.execution_ids, artifact_ids=body.artifact_ids)
     return Response(status_code=204)
 
 
 @router.get("/contexts/{context_id}/executions")
-def list_context_executions(context_id: Id, store: StoreDep) -> ExecutionList:
-    found = store.lineage.list_context_executions(context_id)
+def list_context_executions(context_id: Id, request: Request, store: StoreDep) -> ExecutionList:
+    visible = visibility_of(request)
+    found = [e for e in store.lineage.list_context_executions(context_id) if visible.shows_execution(e)]
     return ExecutionList(executions=[ExecutionOut.of(e) for e in found])
 
 
 @router.get("/contexts/{context_id}/artifacts")
-def list_context_artifacts(context_id: Id, store: StoreDep) -> ArtifactPage:
-    found = store.lineage.list_context_artifacts(context_id)
+def list_context_artifacts(context_id: Id, request: Request, store: StoreDep) -> ArtifactPage:
+    visible = visibility_of(request)
+    found = [a for a in store.lineage.list_context_artifacts(context_id) if visible.shows_artifact(a)]
     return ArtifactPage(artifacts=[ArtifactOut.of(a) for a in found])
 
 
 @router.get("/lineage/{node_id}")
 def walk_lineage(
     node_id: Id,
+    request: Request,
     store: StoreDep,
     direction: Literal["upstream", "downstream", "both"] = "upstream",
     depth: Annotated[int, Query(ge=1, le=50)] = 3,
 ) -> LineageGraphOut:
-    return LineageGraphOut.of(walk(store, node_id, direction=direction, depth=depth))
+    """The lineage reached from a node, through what the caller may see (a hidden start answers 404)."""
+    graph = walk(store, node_id, direction=direction, depth=depth, visible=visibility_of(request))
+    return LineageGraphOut.of(graph)

@@ -17,8 +17,9 @@ from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, Resou
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
-from loopml.server._security import principal_of, require, visibility_of
+from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
+from loopml.server._visibility import missing_artifact, visibility_of
 from loopml.server.schemas.common import Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
@@ -87,9 +88,10 @@ async def register_model_version(
     """Register the package whose files were uploaded as blobs (``PUT /blobs``) as the next version.
 
     Each listed blob is a claim on its bytes: one the caller may neither read nor has uploaded
-    answers 404, as a missing one, before anything is built. The package is rebuilt from the
-    verified blobs in a temporary folder, then verified against its checksums and signature and
-    scanned before anything is recorded.
+    answers 404, as a missing one, before anything is built; so does a Blessing artifact the
+    caller may not see (its pass/fail would show through the version). The package is rebuilt
+    from the verified blobs in a temporary folder, then verified against its checksums and
+    signature and scanned before anything is recorded.
     """
     actor = principal_of(request).name
 
@@ -98,6 +100,9 @@ async def register_model_version(
         for sha256 in sorted(set(body.files.values())):
             if not visible.may_claim_blob(sha256, store=store, blobs=registry.blobs):
                 raise registry.blobs.missing(sha256)
+        blessing = body.blessing_artifact_id
+        if blessing is not None and visible.unseen_artifacts([blessing], store=store):
+            raise missing_artifact(blessing)
         label = f"upload of model {name!r}"
         with rebuilt_package(
             registry.blobs, body.files, max_bytes=config.max_artifact_bytes, label=label
@@ -144,9 +149,12 @@ def archive_model_version(
 
 @router.post("/{name}/versions/{version}/blessing")
 def attach_model_blessing(
-    name: Name, version: Version, body: BlessingAttach, registry: Registry
+    name: Name, version: Version, body: BlessingAttach, request: Request, store: StoreDep, registry: Registry
 ) -> ModelVersionOut:
-    """Attach an evaluation's Blessing artifact to a version."""
+    """Attach an evaluation's Blessing artifact to a version; one the caller may not see answers 404."""
+    if visibility_of(request).unseen_artifacts([body.artifact_id], store=store):
+        registry.store.models.get_version(name, version)  # an unknown version is reported first
+        raise missing_artifact(body.artifact_id)
     return ModelVersionOut.of(registry.attach_blessing(name, version, body.artifact_id))
 
 
