@@ -9,7 +9,8 @@ Usage::
 Figures (same workload for both servers, one uvicorn/gunicorn worker each):
 
 * metric points/s with batched logging (1,000 points per request) from 1 and from 8 client processes;
-* ``search_runs`` p50/p95 over N runs (default 10,000; filter + order by a metric, 100 results);
+* ``search_runs`` p50/p95 over N runs (default 10,000; filter + order by a metric, 100 results),
+  for loopml also in process (the SDK on the same store without the server);
 * artifact upload and download MB/s: the median of 5 round trips of a new random 64 MiB file each.
 
 The MLflow mode imports only mlflow and the standard library, so it runs from a separate virtualenv.
@@ -143,13 +144,27 @@ def _loopml_search(url: str, experiment_id: str, searches: int) -> list[float]:
     from loopml.store.remote import RemoteStore
 
     store = RemoteStore(url)
+    try:
+        return _search_samples(store, experiment_id, searches)
+    finally:
+        store.close()
+
+
+def _loopml_search_in_process(store_url: str, experiment_id: str, searches: int) -> list[float]:
+    """The same search on the same store, without the server (the SDK's local mode)."""
+    from loopml.store.sql import open_store
+
+    with open_store(store_url) as store:
+        return _search_samples(store, experiment_id, searches)
+
+
+def _search_samples(store: Any, experiment_id: str, searches: int) -> list[float]:
     samples = []
     for _ in range(searches):
         start = time.perf_counter()
         page = store.runs.search([experiment_id], filter=FILTER, order_by=[ORDER], max_results=100)
         samples.append(time.perf_counter() - start)
         assert page.items
-    store.close()
     return samples
 
 
@@ -335,6 +350,10 @@ def bench(
             p50, p95 = _pct(search(url, experiment_id, searches))
             out[f"search p50 ms ({runs} runs)"] = p50 * 1000
             out[f"search p95 ms ({runs} runs)"] = p95 * 1000
+            if target == "loopml":  # the SDK on the store directly, same data, same moment
+                p50, p95 = _pct(_loopml_search_in_process(store_url, experiment_id, searches))
+                out["search p50 ms, in process"] = p50 * 1000
+                out["search p95 ms, in process"] = p95 * 1000
             up, down = transfer(url, size_mib, tmp, transfers)
             out["upload MB/s"] = size_mib * 1.048576 / up
             out["download MB/s"] = size_mib * 1.048576 / down

@@ -143,12 +143,15 @@ class SqlExperimentRepository:
             raise _not_found(f"with id {experiment_id!r}")
 
     def _find(self, where: sa.ColumnElement[bool]) -> Experiment | None:
+        """The one experiment matching ``where``, with its tags, in one query (a row per tag)."""
+        joined = _EXP.outerjoin(_TAGS, _TAGS.c.experiment_id == _EXP.c.experiment_id)
+        query = sa.select(_EXP, _TAGS.c.key.label("tag_key"), _TAGS.c.value.label("tag_value"))
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_EXP).where(where)).first()
-            if row is None:
-                return None
-            tags = _tags_of(conn, [row.experiment_id])
-        return _to_experiment(row, tags.get(row.experiment_id, {}))
+            rows = conn.execute(query.select_from(joined).where(where)).all()
+        if not rows:
+            return None
+        tags = {r.tag_key: r.tag_value for r in rows if r.tag_key is not None}
+        return _to_experiment(rows[0], tags)
 
 
 def _tags_of(conn: Connection, experiment_ids: builtins.list[str]) -> dict[str, dict[str, str]]:
