@@ -6,7 +6,7 @@ call each, written at once), and ``search_runs`` latency p50/p95 over RUNS runs 
 3 metrics each) with a metric filter, an order and ``max_results=100``.
 
     .venv/bin/python benchmarks/tracking.py [--runs 10000] [--points 100000] [--postgres-url URL]
-    /tmp/mlflowvenv/bin/python benchmarks/tracking.py --mlflow   # same counts against `mlflow server`
+    /tmp/mlflowvenv/bin/python benchmarks/tracking.py --mlflow [--no-sqlite]   # against `mlflow server`
 
 The MLflow mode imports only mlflow, so it runs from a separate virtualenv that has mlflow.
 """
@@ -145,22 +145,19 @@ def _search_latency(client: Any, *, runs: int, searches: int, analyze_url: str |
 
 @contextmanager
 def scratch_postgres(url: str) -> Iterator[str]:
-    """A fresh database on the server at ``url``, dropped afterwards."""
-    import psycopg
-
+    """A fresh database on the server at ``url``, dropped afterwards (through ``psql``, so that the
+    MLflow mode needs no loopml driver)."""
     name = f"loopml_bench_{uuid.uuid4().hex[:8]}"
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(["psql", plain, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     try:
         yield url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        subprocess.run(["psql", plain, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
 
 
-def bench_mlflow(*, runs: int, points: int, searches: int) -> dict[str, str]:
-    """The same figures against a local ``mlflow server`` with a SQLite backend."""
+def bench_mlflow(store_uri: str, *, runs: int, points: int, searches: int) -> dict[str, str]:
+    """The same figures against a local ``mlflow server`` on ``store_uri`` (SQLite or PostgreSQL)."""
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
@@ -174,7 +171,7 @@ def bench_mlflow(*, runs: int, points: int, searches: int) -> dict[str, str]:
             "mlflow",
             "server",
             "--backend-store-uri",
-            f"sqlite:///{tmp / 'mlflow.db'}",
+            store_uri.replace("postgresql+psycopg://", "postgresql+psycopg2://"),  # MLflow's driver
             "--default-artifact-root",
             str(tmp / "art"),
             "--host",
@@ -192,6 +189,8 @@ def bench_mlflow(*, runs: int, points: int, searches: int) -> dict[str, str]:
     try:
         client = MlflowClient(tracking_uri=uri)
         for _ in range(120):
+            if server.poll() is not None:
+                raise SystemExit(f"mlflow server exited with {server.returncode}; run it by hand to see why.")
             try:
                 client.search_experiments()
                 break
@@ -269,7 +268,13 @@ def main(argv: list[str] | None = None) -> None:
     counts = {"runs": args.runs, "points": args.points, "searches": args.searches}
     print(f"{os.cpu_count()} CPUs; {args.runs:,} runs, {args.points:,} points, {args.searches} searches")
     if args.mlflow:
-        _print("MLflow server (SQLite backend, REST)", bench_mlflow(**counts))
+        if not args.no_sqlite:
+            with tempfile.TemporaryDirectory() as tmp:
+                sqlite_uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+                _print("MLflow server (SQLite backend, REST)", bench_mlflow(sqlite_uri, **counts))
+        if not args.no_postgres:
+            with scratch_postgres(args.postgres_url) as url:
+                _print("MLflow server (PostgreSQL backend, REST)", bench_mlflow(url, **counts))
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

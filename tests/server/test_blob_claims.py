@@ -22,6 +22,7 @@ from loopml.registry import package_model
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import open_store
+from tests.server._worlds import SecuredWorld, create_users
 
 SECRET_CSV = b"a,b\n3,4\n"
 SECRET_NOTES = b"secret notes"
@@ -29,22 +30,16 @@ SECRET_NOTES = b"secret notes"
 SECRET_BYTES = {"dataset-file": SECRET_CSV, "run-file": SECRET_NOTES}
 
 
-class World:
+class World(SecuredWorld):
     """A secured server with a restricted dataset and experiment, and users on either side.
 
     ``ed`` holds grants on both; ``ed2`` and ``ed3`` hold none, each has a run of their own
-    (``ed3``'s in an experiment only ``ed3`` may see).
+    (``ed3``'s in an experiment only ``ed3`` may see). ``root`` is the artifact root.
     """
 
     def __init__(self, url: str, root: Path, tokens: dict[str, str], ids: dict[str, str]) -> None:
-        self.url = url
+        super().__init__(url, tokens, ids)
         self.root = root
-        self.tokens = tokens
-        self.ids = ids
-
-    def client(self, user: str) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +51,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     lake.mkdir(parents=True)
     (lake / "secret.csv").write_bytes(SECRET_CSV)
     ids: dict[str, str] = {}
-    tokens: dict[str, str] = {}
     with open_store(settings.resolved_store_url()) as store:
         auth = AuthService(store)
-        for name, role in (
-            ("root", Role.ADMIN),
-            ("ed", Role.EDITOR),
-            ("ed2", Role.EDITOR),
-            ("ed3", Role.EDITOR),
-        ):
-            auth.create_user(name, role=role)
-            tokens[name] = auth.create_token(name)[1]
+        roles = (("root", Role.ADMIN), ("ed", Role.EDITOR), ("ed2", Role.EDITOR), ("ed3", Role.EDITOR))
+        tokens = create_users(auth, roles)
         for experiment in ("secret-exp", "open-exp", "ed3-exp"):
             found = store.experiments.create(experiment)
             ids[experiment] = found.experiment_id

@@ -22,6 +22,7 @@ from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
 from loopml.store.entities import EventType, ExecutionState
 from loopml.store.sql import open_store
+from tests.server._worlds import SecuredWorld, create_users
 
 #: An id no record has (ids are 32 hex characters).
 UNKNOWN = "0" * 32
@@ -29,7 +30,7 @@ UNKNOWN = "0" * 32
 READ_ONLY = "'read' grant on it, which does not allow it"
 
 
-class World:
+class World(SecuredWorld):
     """A secured server with a restricted experiment and a lineage chain through it.
 
     ``open-in`` (open run) → ``secret-exe`` (restricted run) → ``secret-out`` (restricted run) →
@@ -37,31 +38,15 @@ class World:
     a write grant on the experiment, ``rd`` a read grant, ``ed2`` none.
     """
 
-    def __init__(self, url: str, tokens: dict[str, str], ids: dict[str, str]) -> None:
-        self.url = url
-        self.tokens = tokens
-        self.ids = ids
-
-    def client(self, user: str) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = Settings(home=tmp_path_factory.mktemp("lineage-grants"))
     ids: dict[str, str] = {}
-    tokens: dict[str, str] = {}
     with open_store(settings.resolved_store_url()) as store:
         auth = AuthService(store)
-        for name, role in (
-            ("root", Role.ADMIN),
-            ("ed", Role.EDITOR),
-            ("rd", Role.EDITOR),
-            ("ed2", Role.EDITOR),
-        ):
-            auth.create_user(name, role=role)
-            tokens[name] = auth.create_token(name)[1]
+        roles = (("root", Role.ADMIN), ("ed", Role.EDITOR), ("rd", Role.EDITOR), ("ed2", Role.EDITOR))
+        tokens = create_users(auth, roles)
         for experiment in ("secret-exp", "open-exp"):
             ids[experiment] = store.experiments.create(experiment).experiment_id
         ids["secret-run"] = store.runs.create(ids["secret-exp"]).run_id
@@ -235,14 +220,15 @@ def test_event_listings_leave_out_hidden_executions_and_artifacts(world: World) 
 def test_context_members_leave_out_hidden_executions_and_artifacts(world: World) -> None:
     ids, mixed = world.ids, world.ids["mixed"]
 
-    def members(user: str) -> tuple[list[str], list[str]]:
+    def members(user: str) -> tuple[set[str], set[str]]:
         with world.client(user) as api:
             executions = api.get(f"/contexts/{mixed}/executions").json()["executions"]
             artifacts = api.get(f"/contexts/{mixed}/artifacts").json()["artifacts"]
-        return [e["execution_id"] for e in executions], [a["artifact_id"] for a in artifacts]
+        # Members recorded in the same millisecond come in id order: compare as sets.
+        return {e["execution_id"] for e in executions}, {a["artifact_id"] for a in artifacts}
 
-    assert members("ed2") == ([ids["open-exe"]], [ids["open-in"], ids["open-out"]])
-    everything = ([ids["secret-exe"], ids["open-exe"]], [ids["open-in"], ids["secret-out"], ids["open-out"]])
+    assert members("ed2") == ({ids["open-exe"]}, {ids["open-in"], ids["open-out"]})
+    everything = ({ids["secret-exe"], ids["open-exe"]}, {ids["open-in"], ids["secret-out"], ids["open-out"]})
     assert members("ed") == members("root") == everything
 
 

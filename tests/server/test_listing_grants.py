@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from loopml.artifacts import BlobStore
@@ -16,19 +15,11 @@ from loopml.config import Settings
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import SqlStore, open_store
+from tests.server._worlds import SecuredWorld, create_users
 
 
-class World:
+class World(SecuredWorld):
     """A secured server holding one restricted and one open item of each kind."""
-
-    def __init__(self, url: str, tokens: dict[str, str], ids: dict[str, str]) -> None:
-        self.url = url
-        self.tokens = tokens
-        self.ids = ids
-
-    def client(self, user: str) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +32,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (lake / "open.csv").write_text("a,b\n1,2\n")
     (lake / "secret.csv").write_text("a,b\n3,4\n")
     ids: dict[str, str] = {}
-    tokens: dict[str, str] = {}
     with open_store(f"sqlite:///{home / 'store.db'}") as store:
         auth = AuthService(store)
         users = (("root", Role.ADMIN), ("ed", Role.EDITOR), ("ed2", Role.EDITOR))
-        for name, role in (*users, ("vi", Role.VIEWER), ("vi2", Role.VIEWER)):
-            auth.create_user(name, role=role)
-            tokens[name] = auth.create_token(name)[1]
+        tokens = create_users(auth, (*users, ("vi", Role.VIEWER), ("vi2", Role.VIEWER)))
         for kind in ("secret", "open"):
             experiment = store.experiments.create(f"{kind}-exp")
             run = store.runs.create(experiment.experiment_id)
