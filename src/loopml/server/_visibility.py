@@ -5,12 +5,12 @@ grants; handlers ask :func:`visibility_of(request) <visibility_of>` for it and f
 listings, blob reads and claims, and lineage (events, contexts, the lineage walk, artifacts
 linked into executions or attached as blessings), so this module is the one place that decides
 what is shown. A record the caller may not see answers 404 in the very words of a missing one
-(:func:`missing_artifact`, :func:`missing_records`).
+(:func:`loopml.store.missing_artifact`, :func:`loopml.store.missing_records`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from starlette.requests import Request
@@ -27,8 +27,6 @@ __all__ = [
     "STATE_VISIBILITY",
     "Visibility",
     "VisibilitySource",
-    "missing_artifact",
-    "missing_records",
     "visibility_of",
 ]
 
@@ -60,7 +58,14 @@ class Visibility:
             the execution is unknown); the store is asked when None.
     """
 
-    __slots__ = ("_experiment_of_run", "_has_uploaded", "_hidden", "_index_cache", "_run_of_execution")
+    __slots__ = (
+        "_experiment_of_run",
+        "_has_uploaded",
+        "_hidden",
+        "_index_cache",
+        "_named",
+        "_run_of_execution",
+    )
 
     def __init__(
         self,
@@ -72,6 +77,10 @@ class Visibility:
         run_of_execution: Callable[[str], str | None] | None = None,
     ) -> None:
         self._hidden = {kind: keys for kind, keys in (hidden or {}).items() if keys}
+        # Dataset and model artifacts carry the name of their dataset or model.
+        self._named = self._hidden.get(ResourceKind.DATASET, frozenset()) | self._hidden.get(
+            ResourceKind.MODEL, frozenset()
+        )
         self._experiment_of_run = experiment_of_run
         self._index_cache = index_cache
         self._has_uploaded = has_uploaded
@@ -92,10 +101,7 @@ class Visibility:
         """Whether an artifact is visible (see the class docstring)."""
         if not self._hidden:
             return True
-        named = self._hidden.get(ResourceKind.DATASET, frozenset()) | self._hidden.get(
-            ResourceKind.MODEL, frozenset()
-        )
-        if artifact.name in named:
+        if artifact.name in self._named:
             return False
         return self.shows_run(artifact.run_id)
 
@@ -230,18 +236,3 @@ def visibility_of(request: Request) -> Visibility:
     if not isinstance(source, VisibilitySource):
         return EVERYTHING
     return source.visibility_for(request)
-
-
-def missing_artifact(artifact_id: str) -> NotFound:
-    """The error for an artifact the caller may not see: word for word the store's for a missing one."""
-    return NotFound(f"No artifact with id {artifact_id!r}; `loopml artifacts list` lists artifacts.")
-
-
-def missing_records(what: str, ids: Sequence[str]) -> NotFound:
-    """The error for ``what`` records (``"artifact"``, ``"execution"``) the caller may not all see.
-
-    Word for word what the store answers when linking ids that do not exist (events, context
-    attachments), so hidden ids cannot be told from missing ones.
-    """
-    shown = ", ".join(repr(i) for i in sorted(ids)[:5])
-    return NotFound(f"No {what} with id {shown}; record it first (`loopml {what}s list` lists them).")

@@ -15,6 +15,7 @@ from loopml.store.entities import (
     RunStatus,
     every_item,
 )
+from loopml.store.missing import missing_artifact, missing_records
 from loopml.store.repositories import (
     ArtifactRepository,
     ExperimentRepository,
@@ -42,4 +43,6 @@ __all__ = [
     "RunStatus",
     "Store",
     "every_item",
+    "missing_artifact",
+    "missing_records",
 ]

@@ -16,6 +16,7 @@ from loopml.store._paging import check_max_results, decode_token, encode_token
 from loopml.store._schema import ArtifactRow, RunRow
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Page
+from loopml.store.missing import missing_artifact
 from loopml.store.validation import check_json, check_name
 
 __all__ = ["SqlArtifactRepository", "to_artifact"]
@@ -82,7 +83,7 @@ class SqlArtifactRepository:
         with self._db.read() as conn:
             row = conn.execute(sa.select(_ART).where(_ART.c.artifact_id == artifact_id)).first()
         if row is None:
-            raise NotFound(f"No artifact with id {artifact_id!r}; `loopml artifacts list` lists artifacts.")
+            raise missing_artifact(artifact_id)
         return to_artifact(row)
 
     def find_version(self, type: str, name: str, version: int | None = None) -> Artifact | None:

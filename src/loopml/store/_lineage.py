@@ -29,6 +29,7 @@ from loopml.store._schema import (
 )
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Context, Event, EventType, Execution, ExecutionState
+from loopml.store.missing import missing_records
 from loopml.store.validation import check_json, check_name
 
 __all__ = ["SqlLineageRepository"]
@@ -285,10 +286,8 @@ def _require_all(conn: Connection, column: Any, values: builtins.list[str], what
     found: set[str] = set()
     for part in chunks(sorted(wanted)):
         found.update(conn.execute(sa.select(column).where(column.in_(builtins.list(part)))).scalars())
-    missing = sorted(wanted - found)
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:5])
-        raise NotFound(f"No {what} with id {shown}; record it first (`loopml {what}s list` lists them).")
+    if wanted - found:
+        raise missing_records(what, builtins.list(wanted - found))
 
 
 def _to_execution(row: Any) -> Execution:

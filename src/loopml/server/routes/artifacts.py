@@ -16,9 +16,10 @@ from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_ar
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
-from loopml.server._visibility import missing_artifact, visibility_of
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
+from loopml.store import missing_artifact
 
 __all__ = ["router"]
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from loopml.server._deps import StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._visibility import missing_records, visibility_of
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import (
     ArtifactOut,
@@ -34,6 +34,7 @@ from loopml.server.schemas.lineage import (
     ExecutionOut,
 )
 from loopml.server.schemas.walk import LineageGraphOut
+from loopml.store import missing_records
 from loopml.store.entities import EventType, ExecutionState
 from loopml.tracking.lineage import walk
 

@@ -19,7 +19,7 @@ from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
 from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
-from loopml.server._visibility import missing_artifact, visibility_of
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
@@ -37,6 +37,7 @@ from loopml.server.schemas.models import (
     VersionNumber,
     VersionRegister,
 )
+from loopml.store import missing_artifact
 
 __all__ = ["router"]
 

@@ -1,0 +1,32 @@
+"""The errors for records that are not there, in one wording.
+
+The store raises them for unknown ids; the server answers with the very same error for records a
+caller may not see, so a hidden record cannot be told from a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from loopml.errors import NotFound
+
+__all__ = ["missing_artifact", "missing_records"]
+
+
+def missing_artifact(artifact_id: str) -> NotFound:
+    """The error for an artifact id that is not recorded.
+
+    Example:
+        >>> str(missing_artifact("a1"))
+        "No artifact with id 'a1'; `loopml artifacts list` lists artifacts."
+    """
+    return NotFound(f"No artifact with id {artifact_id!r}; `loopml artifacts list` lists artifacts.")
+
+
+def missing_records(what: str, ids: Sequence[str]) -> NotFound:
+    """The error for ``what`` records (``"artifact"``, ``"execution"``) to link that are not recorded.
+
+    Names the first five ids, sorted.
+    """
+    shown = ", ".join(repr(i) for i in sorted(ids)[:5])
+    return NotFound(f"No {what} with id {shown}; record it first (`loopml {what}s list` lists them).")
