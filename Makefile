@@ -1,19 +1,23 @@
 # Two commands for a fresh machine:  `make demo` runs the demo,  `make test` runs every test.
-# Each builds the virtual environment it needs first.
+# Each builds the virtual environment it needs first, from the pinned set in constraints.txt
+# (the versions the test suite passed with); `make lock` refreshes that set from PyPI.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PIN    := constraints.txt
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(PIN) | cksum | cut -d' ' -f1)
 EXTRAS ?= postgres,redis,ray,onnx,xgboost,lightgbm,tfdv,plots,dev
+PIP    := -m pip install --disable-pip-version-check --progress-bar on
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv lock clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+$(STAMP): pyproject.toml $(PIN)
+	@test -x $(PY) || { echo "== creating $(VENV)"; python3 -m venv $(VENV); }
+	@echo "== installing loopml[$(EXTRAS)] with the pinned versions of $(PIN) (first run: about two minutes)"
+	$(PY) $(PIP) -c $(PIN) pip
+	$(PY) $(PIP) -c $(PIN) -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP) && echo "== $(VENV) ready"
 
 demo: $(STAMP)
 	$(VENV)/bin/loopml demo
@@ -27,5 +31,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
+# Resolve the newest versions pyproject.toml allows in a scratch environment and pin them.
+# Run `make lock test` and commit constraints.txt when the suite passes.
+lock:
+	rm -rf $(VENV)-lock && python3 -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python $(PIP) -U pip
+	$(VENV)-lock/bin/python $(PIP) '.[$(EXTRAS)]'
+	{ echo "# Pinned versions the test suite passed with; 'make lock' refreshes them."; \
+	  $(VENV)-lock/bin/python -m pip freeze --all --exclude-editable | grep -v -e '^loopml[= ]' -e '^setuptools=' -e '^wheel='; } > $(PIN)
+	rm -rf $(VENV)-lock
+
 clean:
-	rm -rf $(VENV) .loopml
+	rm -rf $(VENV) $(VENV)-lock .loopml
