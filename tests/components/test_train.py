@@ -85,3 +85,23 @@ def test_xgboost_and_lightgbm_through_the_same_interface(
     assert result.is_ok, [s.error for s in result.steps if s.error]
     assert harness.props(result, "train", "model")["flavor"] == flavor
     assert harness.props(result, "infra_validate", "infra_blessing")["passed"] is True
+
+
+def busy_tree(X: Any, y: Any, params: Mapping[str, Any]) -> DecisionTreeClassifier:
+    import time
+
+    deadline = time.process_time() + 0.4  # CPU spent inside the fit, as a real training does
+    while time.process_time() < deadline:
+        pass
+    return DecisionTreeClassifier(max_depth=2, random_state=int(params["random_state"])).fit(X, y)
+
+
+def test_the_run_wraps_the_fit_and_records_its_seeds(harness: Harness, data_file: Path) -> None:
+    result = harness.run(_steps(data_file, f"{__name__}:busy_tree", hyperparams={"random_state": 11}))
+    assert result.step("train").state is StepState.COMPLETE, result.step("train").error
+    run = harness.store.runs.get(harness.props(result, "train", "model")["run_id"])
+    resources = run.reproducibility["resources"]
+    fit_s = run.metrics["fit_time_s"]
+    assert fit_s >= 0.4
+    assert resources["wall_seconds"] >= fit_s and resources["cpu_seconds"] >= 0.35
+    assert run.reproducibility["seeds"] == {"random_state": 11}

@@ -9,6 +9,7 @@ from loopml.artifacts import BlobStore
 from loopml.pipeline import Dataset, Pipeline, PipelineRunner, StepState, component
 from loopml.pipeline.cache import cache_key
 from loopml.store import EventType, ExecutionState, Store
+from loopml.tracking.lineage import walk
 
 from ._components import linear_pipeline
 
@@ -23,11 +24,32 @@ def test_second_run_is_fully_cached_with_complete_lineage(runner: PipelineRunner
         cached = store.lineage.get_execution(after.execution_id or "")
         assert cached.state is ExecutionState.CACHED
         assert cached.properties["cached_from"] == before.execution_id
-        outputs = {e.role: e.artifact_id for e in store.lineage.list_events(execution_id=cached.execution_id)
-                   if e.type is EventType.OUTPUT}
-        assert outputs == dict(before.outputs)
+        # recorded once as a cache hit: no events of its own, the original stays the one producer
+        assert store.lineage.list_events(execution_id=cached.execution_id) == []
     attached = {a.artifact_id for a in store.lineage.list_context_artifacts(second.run_id)}
     assert set(second.step("fit").outputs.values()) <= attached
+
+
+def test_reruns_do_not_grow_the_lineage(runner: PipelineRunner, store: Store) -> None:
+    first = runner.run(linear_pipeline())
+    model = first.step("fit").outputs["model"]
+    graph = walk(store, model, direction="both", depth=10)
+    for _ in range(3):
+        runner.run(linear_pipeline())
+    again = walk(store, model, direction="both", depth=10)
+    assert sorted(n.id for n in again.nodes) == sorted(n.id for n in graph.nodes)
+    assert len(again.edges) == len(graph.edges)
+    producers = [e for e in store.lineage.list_events(artifact_id=model) if e.type is EventType.OUTPUT]
+    assert [e.execution_id for e in producers] == [first.step("fit").execution_id]
+
+
+def test_lineage_of_a_cache_hit_shows_the_original_flow(runner: PipelineRunner, store: Store) -> None:
+    first = runner.run(linear_pipeline())
+    second = runner.run(linear_pipeline())
+    hit = second.step("fit").execution_id or ""
+    graph = walk(store, hit, direction="both", depth=1)
+    assert f"cache hit of {first.step('fit').execution_id[:8]}" in graph.node(hit).label
+    assert {e.target for e in graph.children(hit)} == set(first.step("fit").outputs.values())
 
 
 def test_changing_one_parameter_reruns_only_that_step_and_downstream(runner: PipelineRunner) -> None:

@@ -85,6 +85,14 @@ def test_run_records_git_of_working_folder(
     assert resources["peak_rss_bytes"] > 0
 
 
+def test_seeds_logged_as_params_join_the_record(client: Client) -> None:
+    with client.start_run("exp", seeds={"torch": 1}) as run:
+        client.log_params(run.run_id, {"model.random_state": 42, "seed": "7", "depth": 3})
+    assert client.get_run(run.run_id).reproducibility["seeds"] == {
+        "torch": 1, "model.random_state": 42, "seed": 7,
+    }
+
+
 def test_finalise_adds_resources() -> None:
     record = finalise(capture())
     assert {"wall_seconds", "cpu_seconds", "peak_rss_bytes"} <= set(record["resources"])

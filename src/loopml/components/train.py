@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,16 +35,15 @@ def infer_task(y: pd.Series) -> str:
     return "multiclass" if distinct <= _MAX_CLASSES else "regression"
 
 
-def _track(
-    step: StepContext,
-    *,
-    experiment: str,
-    params: Mapping[str, Any],
-    metrics: Mapping[str, float],
-    inputs: Mapping[str, str],
-    record: Mapping[str, Any],
-) -> str:
-    """Log a tracking run linked both ways to this step's execution; returns the run id."""
+@contextmanager
+def _training_run(
+    step: StepContext, *, experiment: str, params: Mapping[str, Any], inputs: Mapping[str, str]
+) -> Iterator[tuple[Client, str]]:
+    """A tracking run around the fit, linked both ways to this step's execution.
+
+    The run is open while the caller reads and fits, so its duration, CPU time and peak memory
+    are the training's own; params named like seeds (``random_state``, ``seed``) become its seeds.
+    """
     store = step.open_store()
     client = Client(Settings(), store=store, blobs=step.blobs)
     try:
@@ -54,15 +54,18 @@ def _track(
         }
         with client.start_run(experiment, run_name=f"{step.pipeline_run}.{step.step_name}", tags=tags) as run:
             client.log_params(run.run_id, {k: str(v) for k, v in params.items()})
-            client.log_metrics(run.run_id, dict(metrics))
             for role, artifact_id in inputs.items():
                 client.log_input(run.run_id, artifact_id, role=role)
-            summary = client.log_dict(run.run_id, {**record, "run_id": run.run_id}, "training.json")
-        # The step reads the run's record: lineage from the model reaches the training run.
-        store.lineage.add_events(step.execution_id, [(summary.artifact_id, EventType.INPUT, "training_run")])
-        return run.run_id
+            yield client, run.run_id
     finally:
         client.close()
+
+
+def _link_record(step: StepContext, client: Client, run_id: str, record: Mapping[str, Any]) -> None:
+    """The step reads the run's record, so lineage from the model reaches the training run."""
+    summary = client.log_dict(run_id, {**record, "run_id": run_id}, "training.json")
+    event = (summary.artifact_id, EventType.INPUT, "training_run")
+    client.store.lineage.add_events(step.execution_id, [event])
 
 
 @component
@@ -104,30 +107,28 @@ def train(
     kind = infer_task(frame[label]) if task == "auto" else task
     fn = resolve_trainer(trainer)
     params = dict(hyperparams or {})
-    X, y = fitted.transform(frame[features]), frame[label].to_numpy()
-    t0 = time.perf_counter()
-    estimator = fn(X, y, params)
-    fit_s = time.perf_counter() - t0
-    if not hasattr(estimator, "predict"):
-        raise InvalidInput(f"train: {trainer} returned {type(estimator).__name__}, which has no predict().")
-    train_score = (
-        float(np.mean(estimator.predict(X) == y)) if kind != "regression" else float(estimator.score(X, y))
-    )
-    metrics = {"train_accuracy" if kind != "regression" else "train_r2": train_score, "fit_time_s": fit_s}
-    run_id = _track(
-        step,
-        experiment=experiment or step.pipeline,
-        params={"trainer": trainer, **params},
-        metrics=metrics,
-        inputs={"examples": examples.artifact_id or "", "transform": transform.artifact_id or ""},
-        record={
-            "trainer": trainer,
-            "params": params,
-            "metrics": metrics,
-            "task": kind,
-            "execution_id": step.execution_id,
-        },
-    )
+    inputs = {"examples": examples.artifact_id or "", "transform": transform.artifact_id or ""}
+    with _training_run(
+        step, experiment=experiment or step.pipeline, params={"trainer": trainer, **params}, inputs=inputs
+    ) as (client, run_id):
+        X, y = fitted.transform(frame[features]), frame[label].to_numpy()
+        t0 = time.perf_counter()
+        estimator = fn(X, y, params)
+        fit_s = time.perf_counter() - t0
+        if not hasattr(estimator, "predict"):
+            raise InvalidInput(
+                f"train: {trainer} returned {type(estimator).__name__}, which has no predict()."
+            )
+        train_score = (
+            float(np.mean(estimator.predict(X) == y))
+            if kind != "regression"
+            else float(estimator.score(X, y))
+        )
+        metrics = {"train_accuracy" if kind != "regression" else "train_r2": train_score, "fit_time_s": fit_s}
+        client.log_metrics(run_id, metrics)
+        record = {"trainer": trainer, "params": params, "metrics": metrics, "task": kind,
+                  "execution_id": step.execution_id}
+        _link_record(step, client, run_id, record)
     lineage = {
         "run_id": run_id,
         "execution_id": step.execution_id,

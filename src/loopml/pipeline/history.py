@@ -110,9 +110,11 @@ def _find_context(store: Store, run: str) -> Context:
 def _record(store: Store, execution: Execution, upstream: tuple[str, ...]) -> StepRecord:
     inputs: dict[str, str] = {}
     outputs: dict[str, str] = {}
-    for event in store.lineage.list_events(execution_id=execution.execution_id):
-        (inputs if event.type is EventType.INPUT else outputs)[event.role] = event.artifact_id
     props = execution.properties
+    # A cache hit records no events of its own: its inputs and outputs are the original's.
+    source = str(props.get("cached_from") or execution.execution_id)
+    for event in store.lineage.list_events(execution_id=source):
+        (inputs if event.type is EventType.INPUT else outputs)[event.role] = event.artifact_id
     return StepRecord(
         name=execution.name, state=_step_state(execution), upstream=upstream,
         component=props.get("component"), execution_id=execution.execution_id,

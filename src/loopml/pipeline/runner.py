@@ -4,7 +4,10 @@ Every run is a ``pipeline_run`` Context holding one Execution per step (type ``c
 INPUT/OUTPUT events named by input/output) and every artifact read or written, plus one
 ``pipeline_run`` Execution that carries the run's status and timings. A failed step stores its
 traceback, its downstream steps are SKIPPED (not run, not recorded), the run is FAILED, and
-nothing from the failed step is cached.
+nothing from the failed step is cached. A cached step is recorded once per run as a CACHED
+Execution whose ``cached_from`` property names the execution that made its outputs; it adds no
+events, so the lineage of an artifact shows the one execution that produced it however often a
+run reused it.
 
 Example:
     >>> import tempfile
@@ -377,10 +380,8 @@ class _Run:
             code_version=step.component.fingerprint, cache_key=key, properties=props,
             state=ExecutionState.CACHED,
         )
-        events = [(a.artifact_id, EventType.INPUT, n) for n, a in inputs.items()]
-        events += [(a.artifact_id, EventType.OUTPUT, n) for n, a in hit.outputs.items()]
-        if events:
-            self.store.lineage.add_events(execution.execution_id, events)
+        # No events: the original execution already links these inputs to these outputs, and a
+        # cache hit recorded as a second producer would grow the lineage with every re-run.
         self.store.lineage.attach(
             self.context.context_id, execution_ids=[execution.execution_id],
             artifact_ids=[a.artifact_id for a in hit.outputs.values()],

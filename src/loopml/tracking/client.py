@@ -307,6 +307,9 @@ class Client:
         values = {_values.check_key("param", k): _values.param_value(v) for k, v in params.items()}
         if values:
             self.store.runs.log_batch(run_id, params=values)
+            state = self._open.get(run_id)
+            if state is not None:  # seeds passed as params are seeds used: the record keeps them
+                state.record.setdefault("seeds", {}).update(reproducibility.seeds_in(params))
 
     def log_metric(
         self, run_id: str, key: str, value: float, step: int | None = None, timestamp: int | None = None

@@ -162,6 +162,7 @@ class _Walker:
         self.nodes: dict[str, LineageNode] = {}
         self.edges: dict[tuple[str, str, str, EventType], LineageEdge] = {}
         self._exec_node: dict[str, str] = {}  # execution id → node id (a run id for run executions)
+        self._source: dict[str, str] = {}  # cache-hit execution id → the execution whose events it reuses
 
     def artifact_node(self, artifact: Artifact) -> str:
         label = f"{artifact.name} v{artifact.version}" if artifact.version is not None else artifact.name
@@ -175,9 +176,12 @@ class _Walker:
         node_id = execution.run_id or execution.execution_id
         kind = NodeKind.RUN if execution.run_id else NodeKind.EXECUTION
         self._exec_node[execution.execution_id] = node_id
-        self.nodes.setdefault(
-            node_id, LineageNode(kind=kind, id=node_id, label=execution.name, type=execution.type)
-        )
+        label = execution.name
+        original = _cached_from(execution)
+        if original is not None:
+            self._source[execution.execution_id] = original
+            label = f"{execution.name} (cache hit of {original[:8]})"
+        self.nodes.setdefault(node_id, LineageNode(kind=kind, id=node_id, label=label, type=execution.type))
         return node_id
 
     def _edge(self, artifact_id: str, exec_node: str, event_type: EventType, role: str) -> None:
@@ -214,7 +218,7 @@ class _Walker:
                         seen.add(nxt)
                         queue.append((nxt, level + 1))
             else:
-                events = self._store.lineage.list_events(execution_id=ident)
+                events = self._store.lineage.list_events(execution_id=self._source.get(ident, ident))
                 node = self._exec_node[ident]
                 for e in (e for e in events if e.type is from_execution):
                     artifact = self._store.artifacts.get(e.artifact_id)
@@ -226,6 +230,14 @@ class _Walker:
                     if nxt not in seen:
                         seen.add(nxt)
                         queue.append((nxt, level + 1))
+
+
+def _cached_from(execution: Execution) -> str | None:
+    """The execution a cache hit reused (a cache hit records no events of its own), else None."""
+    original = execution.properties.get("cached_from")
+    if execution.state is ExecutionState.CACHED and isinstance(original, str):
+        return original
+    return None
 
 
 def _unknown_node(node_id: str) -> NotFound:

@@ -128,6 +128,28 @@ def resource_usage() -> dict[str, float | int]:
     return {"cpu_seconds": cpu.user + cpu.system, "peak_rss_bytes": peak}
 
 
+SEED_PARAM_NAMES = frozenset({"seed", "random_state", "random_seed"})
+"""Param names (the last part of a dotted or slashed key) whose integer values are random seeds."""
+
+
+def seeds_in(params: Mapping[str, Any]) -> dict[str, int]:
+    """The random seeds among params: integer values of keys named like :data:`SEED_PARAM_NAMES`.
+
+    Example:
+        >>> seeds_in({"random_state": 7, "model.seed": "3", "depth": 4, "seed": None})
+        {'random_state': 7, 'model.seed': 3}
+    """
+    found: dict[str, int] = {}
+    for key, value in params.items():
+        if key.replace("/", ".").rsplit(".", 1)[-1].lower() not in SEED_PARAM_NAMES:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            found[key] = value
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            found[key] = int(value)
+    return found
+
+
 def capture(
     *,
     seeds: Mapping[str, int] | None = None,
