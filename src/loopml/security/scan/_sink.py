@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loopml.security.scan.policy import judge_global
+from loopml.security.scan.policy import Judgement, judge_global
 from loopml.security.scan.report import Finding, FindingKind
 
 
@@ -37,8 +37,8 @@ class FindingSink:
             Finding(kind=kind, message=message, global_name=global_name, opcode=opcode, offset=offset)
         )
 
-    def add_global(self, module: str, name: str, *, opcode: str, offset: int) -> str:
-        """Judge a global the stream imports; record it and any finding. Returns ``module.name``."""
+    def add_global(self, module: str, name: str, *, opcode: str, offset: int) -> Judgement:
+        """Judge a global the stream imports; record it and any finding. Returns the judgement."""
         judgement = judge_global(module, name, trusted=self.trusted)
         self.globals.setdefault(judgement.global_name, None)
         if judgement.kind is not None:
@@ -49,4 +49,4 @@ class FindingSink:
                 opcode=opcode,
                 global_name=judgement.global_name,
             )
-        return judgement.global_name
+        return judgement

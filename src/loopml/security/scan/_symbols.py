@@ -5,16 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loopml.security.scan.policy import CallRule
+
 CONTAINER_CAP = 32  # items kept per symbolic list/dict/set; the rest are dropped, not needed
 
 
 @dataclass(eq=False, slots=True)
 class Ref:
-    """A global the stream imports."""
+    """A global the stream imports, with the policy's rule for calling it."""
 
     module: str
     name: str
     path: str
+    call: CallRule = CallRule.ANY
+
+
+@dataclass(eq=False, slots=True)
+class GuardedRef(Ref):
+    """A global allowed only where the walker checks its call (``functools.partial`` ...).
+
+    Every copy the stream puts on its stack (the import, each memo fetch, DUP) must be *settled*:
+    consumed as the callee of a checked call, or discarded. A copy that is left anywhere else
+    (inside a tuple, a list, an object's state, the loaded value) escapes the check.
+    """
+
+    offset: int = 0
+    pushes: int = 1
+    settled: int = 0
 
 
 @dataclass(eq=False, slots=True)

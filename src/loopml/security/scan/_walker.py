@@ -12,16 +12,18 @@ import pickletools
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.security.scan._joblib import JOBLIB_WRAPPERS, joblib_array_payload
+from loopml.security.scan._rules import import_by_name_operands, partial_call_problem, partial_state_problem
 from loopml.security.scan._sink import FindingSink
 from loopml.security.scan._source import ByteSource, StreamProblem
 from loopml.security.scan._symbols import (
     CONTAINER_CAP,
     FORGOTTEN,
     Blob,
+    GuardedRef,
     Obj,
     Opaque,
     Ref,
@@ -30,6 +32,7 @@ from loopml.security.scan._symbols import (
     update,
 )
 from loopml.security.scan.limits import ScanLimits
+from loopml.security.scan.policy import CallRule
 from loopml.security.scan.report import FindingKind
 
 #: opcode byte -> (opcode name, argument kind name or None)
@@ -52,6 +55,7 @@ class _State:
     memo: dict[int, Any]
     memo_len: int = 0
     proto: int = 0
+    guarded: list[GuardedRef] = field(default_factory=list)
 
 
 class PickleWalker:
@@ -155,7 +159,21 @@ class PickleWalker:
         try:
             return self._run()
         finally:
+            self._check_guarded()
             self._st = outer
+
+    def _check_guarded(self) -> None:
+        """Report every guarded global one of whose stack copies was not settled by a checked call."""
+        for ref in self._st.guarded:
+            if ref.pushes > ref.settled:
+                self.sink.add(
+                    FindingKind.MALICIOUS,
+                    f"{ref.path} imported at offset {ref.offset} is used other than as the callee of a "
+                    f"call whose arguments the scanner checks (stored in data, passed to another "
+                    f"callable, or left on the stack): its rule cannot hold",
+                    offset=ref.offset,
+                    global_name=ref.path,
+                )
 
     def _run(self) -> object:
         src, table = self.src, self._table
@@ -295,15 +313,18 @@ class PickleWalker:
 
     def _op_POP(self, arg: None, pos: int, op: str) -> None:
         if self._st.stack:
-            self._st.stack.pop()
+            _discard([self._st.stack.pop()])
         else:
-            self._pop_mark(pos, op)
+            _discard(self._pop_mark(pos, op))
 
     def _op_POP_MARK(self, arg: None, pos: int, op: str) -> None:
-        self._pop_mark(pos, op)
+        _discard(self._pop_mark(pos, op))
 
     def _op_DUP(self, arg: None, pos: int, op: str) -> None:
-        self._push(self._top(pos, op))
+        value = self._top(pos, op)
+        if type(value) is GuardedRef:
+            value.pushes += 1
+        self._push(value)
 
     def _op_EMPTY_TUPLE(self, arg: None, pos: int, op: str) -> None:
         self._push(())
@@ -371,11 +392,21 @@ class PickleWalker:
             st.memo_len += 1
         else:
             st.memo_len += 1
+            if isinstance(value, GuardedRef):
+                self.sink.add(
+                    FindingKind.RESOURCE_LIMIT,
+                    f"{value.path} is memoized past ScanLimits.max_memo_entries; its later uses "
+                    f"cannot be followed",
+                    global_name=value.path,
+                )
 
     def _memo_get(self, index: int, pos: int, op: str) -> None:
         st = self._st
         if index in st.memo:
-            self._push(st.memo[index])
+            value = st.memo[index]
+            if type(value) is GuardedRef:
+                value.pushes += 1
+            self._push(value)
         elif len(st.memo) >= self.limits.max_memo_entries:
             self._push(FORGOTTEN)
         else:
@@ -402,10 +433,11 @@ class PickleWalker:
 
     def _op_BINGET(self, arg: int, pos: int, op: str) -> None:
         st = self._st
-        if arg in st.memo:
-            st.stack.append(st.memo[arg])
-        else:
+        value = st.memo.get(arg, _MISSING)
+        if value is _MISSING or type(value) is GuardedRef:
             self._memo_get(arg, pos, op)
+        else:
+            st.stack.append(value)
 
     _op_LONG_BINGET = _op_BINGET
 
@@ -413,8 +445,12 @@ class PickleWalker:
     def _global(self, module: str, name: str, pos: int, op: str) -> Ref:
         if _could_be_imported(module) and _could_be_imported(name):
             self.looks_like_pickle = True
-        path = self.sink.add_global(module, name, opcode=op, offset=pos)
-        return Ref(module, name, path)
+        judgement = self.sink.add_global(module, name, opcode=op, offset=pos)
+        if judgement.call in _GUARDED_RULES:
+            ref = GuardedRef(module, name, judgement.global_name, judgement.call, offset=pos)
+            self._st.guarded.append(ref)
+            return ref
+        return Ref(module, name, judgement.global_name, judgement.call)
 
     def _inline_global(self, arg: tuple[bytes | None, bytes | None], pos: int, op: str) -> Ref:
         module, name = arg
@@ -446,46 +482,84 @@ class PickleWalker:
         )
         self._push(Opaque("dynamic global"))
 
-    def _check_callable(self, func: object, pos: int, op: str) -> None:
+    def _call(self, func: object, args: object, pos: int, op: str, *, kwargs: object = None) -> object:
+        """Judge a call the unpickler would make; returns the symbolic value it pushes."""
         self.looks_like_pickle = True  # a call the unpickler would make: this is a pickle
-        if isinstance(func, Ref):
-            return  # judged when it was imported
+        if not isinstance(func, Ref):
+            self.sink.add(
+                FindingKind.DYNAMIC_GLOBAL,
+                f"{op} at offset {pos} calls {describe(func)}, a callable computed at load time",
+                offset=pos,
+                opcode=op,
+            )
+            return Obj(func, args if kwargs is None else (args, kwargs))
+        rule = func.call
+        if rule is CallRule.ANY:
+            return Obj(func, args if kwargs is None else (args, kwargs))
+        if isinstance(func, GuardedRef):
+            func.settled += 1
+        if rule is CallRule.IMPORT_BY_NAME:
+            operands = import_by_name_operands(args, kwargs)
+            if operands is not None:
+                return self._global(*operands, pos, op)  # judged exactly like a GLOBAL opcode
+            self.sink.add(
+                FindingKind.DYNAMIC_GLOBAL,
+                f"{op} at offset {pos} calls {func.path}, which imports a module by name, with "
+                f"{describe(args)}: the name is not a pair of literal strings and cannot be judged",
+                offset=pos,
+                opcode=op,
+                global_name=func.path,
+            )
+            return Opaque("imported by a computed name")
+        if rule is CallRule.PARTIAL:
+            problem = partial_call_problem(args)
+            if problem is not None:
+                self._rule_broken(func, problem, pos, op)
+        elif rule is CallRule.REFERENCE:
+            self.sink.add(
+                FindingKind.UNKNOWN_GLOBAL,
+                f"{op} at offset {pos} calls {func.path} while loading; it is allowed only as a "
+                f"reference kept inside data (no pickle calls it to rebuild a value)",
+                offset=pos,
+                opcode=op,
+                global_name=func.path,
+            )
+        return Obj(func, args if kwargs is None else (args, kwargs))
+
+    def _rule_broken(self, func: Ref, problem: str, pos: int, op: str) -> None:
         self.sink.add(
-            FindingKind.DYNAMIC_GLOBAL,
-            f"{op} at offset {pos} calls {describe(func)}, a callable computed at load time",
+            FindingKind.MALICIOUS,
+            f"{op} at offset {pos}: {problem}",
             offset=pos,
             opcode=op,
+            global_name=func.path,
         )
 
     def _op_REDUCE(self, arg: None, pos: int, op: str) -> None:
         args = self._pop(pos, op)
         func = self._pop(pos, op)
-        self._check_callable(func, pos, op)
-        self._push(Obj(func, args))
+        self._push(self._call(func, args, pos, op))
 
     def _op_NEWOBJ(self, arg: None, pos: int, op: str) -> None:
         args = self._pop(pos, op)
         cls = self._pop(pos, op)
-        self._check_callable(cls, pos, op)
-        self._push(Obj(cls, args))
+        self._push(self._call(cls, args, pos, op))
 
     def _op_NEWOBJ_EX(self, arg: None, pos: int, op: str) -> None:
         kwargs = self._pop(pos, op)
         args = self._pop(pos, op)
         cls = self._pop(pos, op)
-        self._check_callable(cls, pos, op)
-        self._push(Obj(cls, (args, kwargs)))
+        self._push(self._call(cls, args, pos, op, kwargs=kwargs))
 
     def _op_OBJ(self, arg: None, pos: int, op: str) -> None:
         items = self._pop_mark(pos, op)
         if not items:
             raise self._fail("OBJ needs a class after the MARK", pos, op)
-        self._check_callable(items[0], pos, op)
-        self._push(Obj(items[0], tuple(items[1:])))
+        self._push(self._call(items[0], tuple(items[1:]), pos, op))
 
     def _op_INST(self, arg: tuple[bytes | None, bytes | None], pos: int, op: str) -> None:
         cls = self._inline_global(arg, pos, op)
-        self._push(Obj(cls, tuple(self._pop_mark(pos, op))))
+        self._push(self._call(cls, tuple(self._pop_mark(pos, op)), pos, op))
 
     def _op_BUILD(self, arg: None, pos: int, op: str) -> None:
         state = self._pop(pos, op)
@@ -493,6 +567,11 @@ class PickleWalker:
         self._check_state(state, pos, op)
         if isinstance(target, Obj):
             target.state = state
+            callee = target.callee
+            if isinstance(callee, Ref) and callee.call is CallRule.PARTIAL:
+                problem = partial_state_problem(state)
+                if problem is not None:
+                    self._rule_broken(callee, problem, pos, op)
             if isinstance(target.callee, Ref) and target.callee.path in JOBLIB_WRAPPERS:
                 self._skip_joblib_array(target, pos)
 
@@ -554,6 +633,17 @@ class PickleWalker:
                 pad = self.src.read(1, what="joblib array padding")[0]
                 self.src.skip(pad, what="joblib array padding")
             self.src.skip(payload.nbytes, what=f"a {payload.nbytes}-byte joblib array")
+
+
+_GUARDED_RULES = (CallRule.PARTIAL, CallRule.IMPORT_BY_NAME)
+_MISSING = Opaque("missing memo entry")
+
+
+def _discard(values: list[Any]) -> None:
+    """POP / POP_MARK: a discarded copy of a guarded global is settled (it can no longer be used)."""
+    for value in values:
+        if type(value) is GuardedRef:
+            value.settled += 1
 
 
 def _parse_int(text: bytes | None, pos: int, op: str, walker: PickleWalker) -> object:

@@ -3,180 +3,52 @@
 A global is judged on its full dotted path (``module.name``; names may be dotted in protocol 4+).
 Denied → ``malicious``; allowed or trusted → no finding; anything else → ``unknown_global``.
 Python 2 names are mapped first, as the unpickler does with ``fix_imports``.
+
+Every decision is on one exact symbol. A few exact classes are data although their module is a
+denied family (``pathlib.PurePosixPath``, ``http.HTTPStatus``); everything else in the family stays
+denied. An allowed global also carries a :class:`CallRule`: how the stream may use it. Most may
+be called freely; plain functions kept as references (``numpy.log1p`` in a ``FunctionTransformer``)
+must not be called while loading; and two callables that are dangerous in general are allowed
+only where the walker checks the arguments of the call (``functools.partial`` over an
+allowlisted function; NumPy's ``_ufunc_reconstruct``, which imports a module by name).
 """
 
 from __future__ import annotations
 
 import _compat_pickle
+import enum
 import re
 from dataclasses import dataclass
 
+from loopml.security.scan._allowed import ALLOWED_GLOBALS, CALLABLE_REFERENCES, VALUE_TYPES_IN_DENIED_FAMILIES
 from loopml.security.scan.report import FindingKind
 
-__all__ = ["ALLOWED_GLOBALS", "DENIED_PREFIXES", "Judgement", "judge_global", "map_python2_name"]
+__all__ = [
+    "ALLOWED_GLOBALS",
+    "DENIED_PREFIXES",
+    "CallRule",
+    "Judgement",
+    "judge_global",
+    "map_python2_name",
+]
 
-#: Exact ``module.name`` globals that only rebuild data.
-ALLOWED_GLOBALS: frozenset[str] = frozenset(
-    {
-        # builtins that build plain values (Python 2 spellings are mapped before the lookup)
-        *(
-            f"builtins.{n}"
-            for n in [
-                "set",
-                "frozenset",
-                "slice",
-                "complex",
-                "bytearray",
-                "range",
-                "object",
-                "list",
-                "dict",
-                "tuple",
-                "int",
-                "float",
-                "str",
-                "bytes",
-                "bool",
-            ]
-        ),
-        # pickle's own helpers for protocol 0-2 objects and bytes
-        "copyreg._reconstructor",
-        "copyreg.__newobj__",
-        "copyreg.__newobj_ex__",
-        "_codecs.encode",
-        # collections
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "collections.deque",
-        "collections.Counter",
-        # value types of the standard library
-        "datetime.date",
-        "datetime.time",
-        "datetime.datetime",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-        # NumPy array, dtype, scalar and random-state reconstruction (numpy 1.x and 2.x paths)
-        *(
-            f"{m}.{n}"
-            for m in ("numpy.core.multiarray", "numpy._core.multiarray")
-            for n in ("_reconstruct", "scalar")
-        ),
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-        # NumPy scalar types (estimators keep them as ``dtype=`` parameters)
-        *(
-            f"numpy.{t}"
-            for t in [
-                "bool_",
-                "int8",
-                "int16",
-                "int32",
-                "int64",
-                "uint8",
-                "uint16",
-                "uint32",
-                "uint64",
-                "intc",
-                "uintc",
-                "intp",
-                "uintp",
-                "longlong",
-                "ulonglong",
-                "float16",
-                "float32",
-                "float64",
-                "longdouble",
-                "half",
-                "single",
-                "double",
-                "complex64",
-                "complex128",
-                "clongdouble",
-                "object_",
-                "str_",
-                "bytes_",
-                "void",
-                "datetime64",
-                "timedelta64",
-            ]
-        ),
-        "numpy.ma.core._mareconstruct",
-        "numpy.ma.core.MaskedArray",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "numpy.random._pickle.__generator_ctor",
-        "numpy.random.mtrand.RandomState",
-        "numpy.random._generator.Generator",
-        "numpy.random._mt19937.MT19937",
-        "numpy.random._pcg64.PCG64",
-        "numpy.random._pcg64.PCG64DXSM",
-        "numpy.random._philox.Philox",
-        "numpy.random._sfc64.SFC64",
-        "numpy.random.bit_generator.SeedSequence",
-        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
-        # joblib's placeholders for arrays streamed after the pickle
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle.NDArrayWrapper",
-        # PyTorch tensors, parameters and storages (zip and legacy checkpoints)
-        *(
-            f"torch._utils.{n}"
-            for n in [
-                "_rebuild_tensor",
-                "_rebuild_tensor_v2",
-                "_rebuild_tensor_v3",
-                "_rebuild_parameter",
-                "_rebuild_parameter_with_state",
-                "_rebuild_sparse_tensor",
-                "_rebuild_qtensor",
-            ]
-        ),
-        *(
-            f"torch.{t}Storage"
-            for t in [
-                "Float",
-                "Double",
-                "Half",
-                "BFloat16",
-                "Long",
-                "Int",
-                "Short",
-                "Char",
-                "Byte",
-                "Bool",
-                "ComplexFloat",
-                "ComplexDouble",
-                "Untyped",
-            ]
-        ),
-        *(
-            f"torch.{t}"
-            for t in [
-                "float32",
-                "float64",
-                "float16",
-                "bfloat16",
-                "int64",
-                "int32",
-                "int16",
-                "int8",
-                "uint8",
-                "bool",
-                "complex64",
-                "complex128",
-                "Size",
-                "device",
-            ]
-        ),
-        "torch.storage.TypedStorage",
-        "torch.storage.UntypedStorage",
-        "torch.nn.parameter.Parameter",
-    }
-)
+
+class CallRule(enum.StrEnum):
+    """How the stream may use an allowed global."""
+
+    ANY = "any"  # a constructor of data: may be called with any arguments
+    REFERENCE = "reference"  # a plain function kept inside data; calling it while loading is a finding
+    PARTIAL = "partial"  # functools.partial: only over a CALLABLE_REFERENCES function, checked per call
+    IMPORT_BY_NAME = "import_by_name"  # returns getattr(import(module), name): judged like GLOBAL
+
+
+#: Callables that are dangerous in general and allowed only under a rule the walker checks at the
+#: call; any other use of them (stored as data, passed as an argument) is ``malicious``.
+GUARDED_GLOBALS: dict[str, CallRule] = {
+    "functools.partial": CallRule.PARTIAL,
+    "numpy.core._ufunc_reconstruct": CallRule.IMPORT_BY_NAME,
+    "numpy._core._ufunc_reconstruct": CallRule.IMPORT_BY_NAME,
+}
 
 #: Module prefixes whose classes (CamelCase names) rebuild estimators and their parts.
 _CLASS_PREFIXES = ("sklearn.", "torch.nn.modules.", "numpy.dtypes")
@@ -200,8 +72,8 @@ DENIED_PREFIXES: tuple[str, ...] = (
     "builtins.property", "builtins.super", "builtins.type",
     "importlib", "imp", "runpy", "pkgutil", "zipimport", "site", "code", "codeop", "marshal",
     "types.FunctionType", "types.CodeType", "types.LambdaType", "types.MethodType",
-    "types.ModuleType", "functools.partial", "functools.partialmethod", "functools.reduce",
-    "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
+    "types.ModuleType", "functools", "_functools", "operator.attrgetter", "operator.methodcaller",
+    "operator.itemgetter", "_operator.attrgetter", "_operator.methodcaller", "_operator.itemgetter",
     # nested deserialisation
     "pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib.load", "joblib.numpy_pickle.load",
     "numpy.load", "numpy.lib.npyio", "numpy.lib._npyio_impl", "pandas.read_pickle", "pandas.io.pickle",
@@ -231,6 +103,7 @@ class Judgement:
     global_name: str
     kind: FindingKind | None
     reason: str
+    call: CallRule = CallRule.ANY
 
 
 def map_python2_name(module: str, name: str) -> tuple[str, str]:
@@ -285,14 +158,6 @@ def judge_global(module: str, name: str, *, trusted: frozenset[str] = frozenset(
     mapped_module, mapped_name = map_python2_name(module, name)
     path = f"{mapped_module}.{mapped_name}"
     written = f"{module}.{name}"
-    for candidate in dict.fromkeys((path, written)):
-        prefix = _denied_prefix(candidate)
-        if prefix is not None:
-            return Judgement(
-                global_name=path,
-                kind=FindingKind.MALICIOUS,
-                reason=f"{candidate} is in the denied family {prefix!r} (runs code or touches the system)",
-            )
     parts = {*mapped_module.split("."), *mapped_name.split(".")}
     if parts & _DENIED_ATTRIBUTES:
         bad = sorted(parts & _DENIED_ATTRIBUTES)[0]
@@ -301,8 +166,23 @@ def judge_global(module: str, name: str, *, trusted: frozenset[str] = frozenset(
             kind=FindingKind.MALICIOUS,
             reason=f"{path} reaches interpreter internals through {bad!r}",
         )
+    if path in GUARDED_GLOBALS:
+        return Judgement(
+            global_name=path, kind=None, reason="allowed under a call rule", call=GUARDED_GLOBALS[path]
+        )
+    for candidate in dict.fromkeys((path, written)):
+        if candidate in VALUE_TYPES_IN_DENIED_FAMILIES:
+            continue  # this exact class is data; its module's other names stay denied
+        prefix = _denied_prefix(candidate)
+        if prefix is not None:
+            return Judgement(
+                global_name=path,
+                kind=FindingKind.MALICIOUS,
+                reason=f"{candidate} is in the denied family {prefix!r} (runs code or touches the system)",
+            )
     if _is_allowed(mapped_module, mapped_name, path) or path in trusted or written in trusted:
-        return Judgement(global_name=path, kind=None, reason="allowed")
+        call = CallRule.REFERENCE if path in CALLABLE_REFERENCES else CallRule.ANY
+        return Judgement(global_name=path, kind=None, reason="allowed", call=call)
     return Judgement(
         global_name=path,
         kind=FindingKind.UNKNOWN_GLOBAL,
