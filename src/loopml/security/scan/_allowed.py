@@ -214,6 +214,7 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         ),
         "numpy.ma.core._mareconstruct",
         "numpy.ma.core.MaskedArray",
+        "numpy.ma.MaskedArray",
         "numpy.random._pickle.__randomstate_ctor",
         "numpy.random._pickle.__bit_generator_ctor",
         "numpy.random._pickle.__generator_ctor",
