@@ -148,3 +148,17 @@ def test_value_types_allow_one_exact_class_never_the_family() -> None:
     assert (
         judge_global("functools", "partial", trusted=frozenset({"functools.partial"})).call.value == "partial"
     )
+
+
+def test_keyword_arguments_that_set_dunder_attributes_are_a_gadget() -> None:
+    kwargs = b"}" + corpus.s("__class__", 4) + corpus.g("argparse", "Namespace", 4) + b"s"
+    data = corpus.full(corpus.g("argparse", "Namespace", 4) + b")" + kwargs + b"\x92", 4)
+    report = scan_bytes(data)
+    assert report.verdict is Verdict.UNSAFE
+    assert "NEWOBJ_EX" in report.findings[0].message and "'__class__'" in report.findings[0].message
+
+
+def test_a_truncated_stream_is_not_called_malicious_for_an_unfinished_partial() -> None:
+    data = corpus.header(2) + corpus.g("functools", "partial", 2) + b"(" + corpus.g("numpy", "clip", 2)
+    report = scan_bytes(data)
+    assert {f.kind for f in report.findings} == {FindingKind.TRUNCATED}

@@ -157,9 +157,11 @@ class PickleWalker:
         """Walk one pickle up to its STOP; returns the symbolic value it would load."""
         outer, self._st = self._st, _State(stack=[], metastack=[], memo={})
         try:
-            return self._run()
-        finally:
+            value = self._run()
+            # Only a pickle that loads to its end hands its objects to anyone.
             self._check_guarded()
+            return value
+        finally:
             self._st = outer
 
     def _check_guarded(self) -> None:
@@ -549,6 +551,7 @@ class PickleWalker:
         kwargs = self._pop(pos, op)
         args = self._pop(pos, op)
         cls = self._pop(pos, op)
+        self._check_state(kwargs, pos, op)  # keyword arguments become attributes as BUILD's do
         self._push(self._call(cls, args, pos, op, kwargs=kwargs))
 
     def _op_OBJ(self, arg: None, pos: int, op: str) -> None:
@@ -582,7 +585,7 @@ class PickleWalker:
             if bad:
                 self.sink.add(
                     FindingKind.MALICIOUS,
-                    f"BUILD at offset {pos} sets {bad[0]!r} on an object: a __setstate__/attribute "
+                    f"{op} at offset {pos} sets {bad[0]!r} on an object: a __setstate__/attribute "
                     f"gadget that makes a later call run code",
                     offset=pos,
                     opcode=op,
