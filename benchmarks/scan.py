@@ -1,6 +1,12 @@
-"""Scanner throughput on large benign model files, next to SHA-256 hashing of the same bytes.
+"""Model-file scanner: detection scores on labelled corpora, and throughput on large files.
 
-Run: ``.venv/bin/python benchmarks/scan.py`` (options: ``--pickle-mb 500 --joblib-mb 200
+Scores: ``.venv/bin/python benchmarks/scan.py --score [--runs 3]``. Builds the test suite's
+labelled corpora in a temporary folder (``tests/security/shapes.py``: real-world benign shapes and
+malicious payloads in them; ``tests/security/corpus.py``: every technique in every container) and
+prints, per set, files blocked (verdict not ``safe``) and passed, with the milliseconds per file
+of ``scan_path`` next to SHA-256 hashing of the same files (median and range of ``--runs`` runs).
+
+Throughput: ``.venv/bin/python benchmarks/scan.py`` (options: ``--pickle-mb 500 --joblib-mb 200
 --forest-trees 300 --records 300000``).
 
 Builds, in a temporary folder: a protocol-5 pickle of a dict of NumPy arrays (array-bound:
@@ -14,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import pickle
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,13 +54,67 @@ def _arrays(total_mb: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {f"layer{i}": rng.standard_normal(10 * _MB // 8) for i in range(n)}
 
 
+def _corpora(root: Path) -> dict[str, tuple[list[Path], bool]]:
+    """Labelled sets: name -> (files, is_malicious), built by the test suite's own generators."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests/
+    corpus = importlib.import_module("tests.security.corpus")
+    shapes = importlib.import_module("tests.security.shapes")
+    return {
+        "real-world shapes, benign": (list(shapes.build_benign_shapes(root / "sb").values()), False),
+        "real-world shapes, malicious": (
+            [p for p, _ in shapes.build_malicious_shapes(root / "sm").values()],
+            True,
+        ),
+        "technique corpus, benign": (list(corpus.build_benign(root / "cb").values()), False),
+        "technique corpus, malicious": ([x.path for x in corpus.build_malicious(root / "cm")], True),
+    }
+
+
+def _score(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = _corpora(Path(tmp))
+        print(
+            f"{'set':<30} {'files':>5} {'blocked':>7} {'passed':>6} {'unsafe':>6} "
+            f"{'scan ms/file':>22} {'sha256 ms/file':>22}"
+        )
+        for name, (files, is_malicious) in sets.items():
+            scan_ms, hash_ms, verdicts = [], [], []
+            for _ in range(runs):
+                start = time.perf_counter()
+                for path in files:
+                    _sha256(path)
+                hash_ms.append((time.perf_counter() - start) * 1000 / len(files))
+                start = time.perf_counter()
+                verdicts = [scan_path(path).verdict.value for path in files]
+                scan_ms.append((time.perf_counter() - start) * 1000 / len(files))
+            blocked = sum(v != "safe" for v in verdicts)
+            unsafe = sum(v == "unsafe" for v in verdicts)
+            flagged = [p.name for p, v in zip(files, verdicts, strict=True) if (v != "safe") != is_malicious]
+            print(
+                f"{name:<30} {len(files):>5} {blocked:>7} {len(files) - blocked:>6} {unsafe:>6} "
+                f"{_spread(scan_ms):>22} {_spread(hash_ms):>22}"
+            )
+            label = "passed" if is_malicious else "flagged"
+            for file in flagged:
+                print(f"    {label}: {file}")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--score", action="store_true", help="score the labelled corpora instead")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per set with --score")
     parser.add_argument("--pickle-mb", type=int, default=500)
     parser.add_argument("--joblib-mb", type=int, default=200)
     parser.add_argument("--forest-trees", type=int, default=300)
     parser.add_argument("--records", type=int, default=300_000)
     args = parser.parse_args()
+    if args.score:
+        _score(args.runs)
+        return
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
