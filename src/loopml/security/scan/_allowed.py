@@ -109,6 +109,35 @@ PANDAS: frozenset[str] = frozenset(
         "pandas._libs.tslibs.timedeltas.Timedelta",
         "pandas._libs.tslibs.nattype._nat_unpickle",
         "pandas._libs.missing.NAType",
+        "pandas._libs.missing.NA",
+        "pandas._libs.tslibs.nattype.__nat_unpickle",
+        "pandas._libs.tslibs.period.Period",
+        "pandas._libs.interval.Interval",
+        "pandas._libs.interval.__pyx_unpickle_IntervalMixin",
+        "pandas._libs.sparse.IntIndex",
+        "pandas._libs.sparse.BlockIndex",
+        "pandas.core.indexes.interval._new_IntervalIndex",
+        "pandas.core.indexes.timedeltas._new_TimedeltaIndex",
+        # pandas 2.x spells its classes by their defining modules
+        *(
+            f"pandas.core.{path}"
+            for path in _names(
+                "arrays.datetimes.DatetimeArray arrays.timedeltas.TimedeltaArray arrays.period.PeriodArray "
+                "arrays.interval.IntervalArray arrays.integer.IntegerArray arrays.floating.FloatingArray "
+                "arrays.boolean.BooleanArray arrays.string_.StringArray arrays.string_arrow.ArrowStringArray "
+                "arrays.sparse.array.SparseArray arrays.numpy_.NumpyExtensionArray "
+                "arrays.boolean.BooleanDtype arrays.string_.StringDtype arrays.floating.Float32Dtype "
+                "arrays.floating.Float64Dtype arrays.integer.Int8Dtype arrays.integer.Int16Dtype "
+                "arrays.integer.Int32Dtype arrays.integer.Int64Dtype arrays.integer.UInt8Dtype "
+                "arrays.integer.UInt16Dtype arrays.integer.UInt32Dtype arrays.integer.UInt64Dtype "
+                "dtypes.dtypes.PeriodDtype dtypes.dtypes.IntervalDtype dtypes.dtypes.SparseDtype "
+                "indexes.category.CategoricalIndex indexes.interval.IntervalIndex indexes.period.PeriodIndex "
+                "indexes.timedeltas.TimedeltaIndex"
+            )
+        ),
+        # pytz time zones, rebuilt by name from its bundled database (names are checked against it)
+        "pytz._p",
+        "pytz._UTC",
         # Arrow-backed string columns (pandas 3 default): rebuilt from buffers by name and bytes
         "pyarrow.lib._restore_array",
         "pyarrow.lib.type_for_alias",
