@@ -218,7 +218,27 @@ def _pandas_objects() -> dict[str, object]:
         "na": pd.NA,
     }
     multi = pd.DataFrame({"v": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)]))
-    return {"frame": frame, "series": series, "scalars": scalars, "multiindex": multi}
+    indexes = [
+        pd.RangeIndex(3),
+        pd.CategoricalIndex(["a", "b"]),
+        pd.TimedeltaIndex(["1D"]),
+        pd.PeriodIndex(["2024-01"], freq="M"),
+        pd.IntervalIndex.from_breaks([0, 1]),
+    ]
+    extension = {
+        "sparse": pd.Series(pd.arrays.SparseArray([0, 0, 1])),
+        "period": pd.Period("2024-01", freq="M"),
+        "interval": pd.Interval(0, 1),
+        "flags": pd.array([True, None], dtype="boolean"),
+    }
+    return {
+        "frame": frame,
+        "series": series,
+        "scalars": scalars,
+        "multiindex": multi,
+        "indexes": indexes,
+        "extension-arrays": extension,
+    }
 
 
 def _stdlib_values() -> dict[str, object]:

@@ -75,3 +75,31 @@ def test_unknown_fails_unless_allowed_or_trusted(
 
 def test_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["scan", str(tmp_path / "nope.pkl")], capsys)[0] == 2
+
+
+def test_real_world_checkpoints_pass_and_a_partial_over_os_system_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import functools
+    import pathlib
+
+    import numpy as np
+
+    from tests.security import shapes
+
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(shapes.torch_checkpoint(corpus.full(shapes.body_of(argparse.Namespace(lr=0.1)), 2), {}))
+    config = tmp_path / "config.pkl"
+    config.write_bytes(
+        pickle.dumps({"out": pathlib.PurePosixPath("/ckpt"), "f": functools.partial(np.clip, a_min=0)})
+    )
+    code, out = _run(["scan", str(ckpt), str(config)], capsys)
+    assert code == 0, out
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(
+        corpus.full(corpus.call(corpus.g("functools", "partial", 2), [corpus.g("os", "system", 2)]), 2)
+    )
+    code, out = _run(["scan", str(evil)], capsys)
+    assert code == 1
+    assert "functools.partial" in out and "os.system" in out
