@@ -162,3 +162,19 @@ def test_a_truncated_stream_is_not_called_malicious_for_an_unfinished_partial() 
     data = corpus.header(2) + corpus.g("functools", "partial", 2) + b"(" + corpus.g("numpy", "clip", 2)
     report = scan_bytes(data)
     assert {f.kind for f in report.findings} == {FindingKind.TRUNCATED}
+
+
+def test_value_types_of_denied_families_are_built_from_literals_only() -> None:
+    s, g, call = corpus.s, corpus.g, corpus.call
+    assert (
+        scan_bytes(_p(call(g("pathlib", "PosixPath", 2), [s("/", 2), s("tmp", 2)]))).verdict is Verdict.SAFE
+    )
+    nested = call(g("pathlib", "PurePosixPath", 2), [call(g("builtins", "str", 2), [s("/etc", 2)])])
+    report = scan_bytes(_p(nested))
+    assert report.verdict is Verdict.UNKNOWN
+    assert report.findings[0].global_name == "pathlib.PurePosixPath"
+    assert "literal strings and numbers" in report.findings[0].message
+    keywords = (
+        g("http", "HTTPStatus", 4) + b"(" + corpus.i(200, 4) + b"t}" + s("names", 4) + s("x", 4) + b"s\x92"
+    )
+    assert scan_bytes(corpus.full(keywords, 4)).verdict is Verdict.UNKNOWN

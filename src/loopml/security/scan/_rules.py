@@ -62,3 +62,27 @@ def import_by_name_operands(args: object, kwargs: object = None) -> tuple[str, s
     if isinstance(module, str) and isinstance(name, str):
         return module, name
     return None
+
+
+_LITERALS = (str, int, float, bool, type(None))
+
+
+def literal_args_problem(path: str, args: object, kwargs: object = None) -> str | None:
+    """Why a call of a value type from a denied family is not how pickle rebuilds one, or None.
+
+    ``PurePosixPath('/', 'data')`` and ``HTTPStatus(200)`` are rebuilt from literal strings and
+    numbers; anything else (a call's result, a global, keyword arguments) is not data.
+
+    Example:
+        >>> literal_args_problem("pathlib.PosixPath", ("/", "tmp")) is None
+        True
+        >>> literal_args_problem("http.HTTPStatus", (Ref("numpy", "clip", "numpy.clip"),)) is not None
+        True
+    """
+    if kwargs in (None, {}) and isinstance(args, tuple) and all(isinstance(a, _LITERALS) for a in args):
+        return None
+    shown = describe(args) if kwargs in (None, {}) else f"{describe(args)} and keywords {describe(kwargs)}"
+    return (
+        f"{path} is data when rebuilt from literal strings and numbers, as pickle writes it; "
+        f"it is called here with {shown}"
+    )

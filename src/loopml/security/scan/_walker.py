@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.security.scan._joblib import JOBLIB_WRAPPERS, joblib_array_payload
-from loopml.security.scan._rules import import_by_name_operands, partial_call_problem, partial_state_problem
+from loopml.security.scan._rules import (
+    import_by_name_operands,
+    literal_args_problem,
+    partial_call_problem,
+    partial_state_problem,
+)
 from loopml.security.scan._sink import FindingSink
 from loopml.security.scan._source import ByteSource, StreamProblem
 from loopml.security.scan._symbols import (
@@ -517,6 +522,16 @@ class PickleWalker:
             problem = partial_call_problem(args)
             if problem is not None:
                 self._rule_broken(func, problem, pos, op)
+        elif rule is CallRule.LITERAL_ARGS:
+            problem = literal_args_problem(func.path, args, kwargs)
+            if problem is not None:
+                self.sink.add(
+                    FindingKind.UNKNOWN_GLOBAL,
+                    f"{op} at offset {pos}: {problem}",
+                    offset=pos,
+                    opcode=op,
+                    global_name=func.path,
+                )
         elif rule is CallRule.REFERENCE:
             self.sink.add(
                 FindingKind.UNKNOWN_GLOBAL,

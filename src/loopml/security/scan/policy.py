@@ -6,11 +6,12 @@ Python 2 names are mapped first, as the unpickler does with ``fix_imports``.
 
 Every decision is on one exact symbol. A few exact classes are data although their module is a
 denied family (``pathlib.PurePosixPath``, ``http.HTTPStatus``); everything else in the family stays
-denied. An allowed global also carries a :class:`CallRule`: how the stream may use it. Most may
-be called freely; plain functions kept as references (``numpy.log1p`` in a ``FunctionTransformer``)
-must not be called while loading; and two callables that are dangerous in general are allowed
-only where the walker checks the arguments of the call (``functools.partial`` over an
-allowlisted function; NumPy's ``_ufunc_reconstruct``, which imports a module by name).
+denied, and those classes must be built from literal strings and numbers. An allowed global also
+carries a :class:`CallRule`: how the stream may use it. Most may be called freely; plain
+functions kept as references (``numpy.log1p`` in a ``FunctionTransformer``) must not be called
+while loading; and two callables that are dangerous in general are allowed only where the walker
+checks the arguments of the call (``functools.partial`` over an allowlisted function; NumPy's
+``_ufunc_reconstruct``, which imports a module by name).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class CallRule(enum.StrEnum):
     """How the stream may use an allowed global."""
 
     ANY = "any"  # a constructor of data: may be called with any arguments
+    LITERAL_ARGS = "literal_args"  # a value type of a denied family: built from literal strings/numbers only
     REFERENCE = "reference"  # a plain function kept inside data; calling it while loading is a finding
     PARTIAL = "partial"  # functools.partial: only over a CALLABLE_REFERENCES function, checked per call
     IMPORT_BY_NAME = "import_by_name"  # returns getattr(import(module), name): judged like GLOBAL
@@ -180,6 +182,8 @@ def judge_global(module: str, name: str, *, trusted: frozenset[str] = frozenset(
                 kind=FindingKind.MALICIOUS,
                 reason=f"{candidate} is in the denied family {prefix!r} (runs code or touches the system)",
             )
+    if path in VALUE_TYPES_IN_DENIED_FAMILIES:
+        return Judgement(global_name=path, kind=None, reason="allowed", call=CallRule.LITERAL_ARGS)
     if _is_allowed(mapped_module, mapped_name, path) or path in trusted or written in trusted:
         call = CallRule.REFERENCE if path in CALLABLE_REFERENCES else CallRule.ANY
         return Judgement(global_name=path, kind=None, reason="allowed", call=call)
