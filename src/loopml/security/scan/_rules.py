@@ -1,15 +1,19 @@
-"""Argument rules for the guarded callables: what a call to one may be given.
+"""Call rules: what a call to an allowed global may be given, judged at each call the stream makes.
 
-The walker asks these at each call (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST) of a global whose
-:class:`~loopml.security.scan.policy.CallRule` is not ``ANY``, and at each BUILD of an object such a
-call made. They look at the symbolic arguments only: a literal, or a global the stream imported.
-Anything computed at load time (a call's result, a memo entry past the limits) fails the rule.
+The walker hands every call (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST) and every BUILD to a
+:class:`CallJudge`, which applies the callee's :class:`~loopml.security.scan.policy.CallRule`.
+The rules look at the symbolic arguments only: a literal, or a global the stream imported.
+Anything computed at load time (a call's result, a memo entry past the limits) fails them.
 """
 
 from __future__ import annotations
 
-from loopml.security.scan._symbols import GuardedRef, Ref, describe
+from collections.abc import Callable
+
+from loopml.security.scan._sink import FindingSink
+from loopml.security.scan._symbols import GuardedRef, Obj, Opaque, Ref, describe
 from loopml.security.scan.policy import CallRule
+from loopml.security.scan.report import FindingKind
 
 
 def _reference_problem(func: object, where: str) -> str | None:
@@ -86,3 +90,85 @@ def literal_args_problem(path: str, args: object, kwargs: object = None) -> str 
         f"{path} is data when rebuilt from literal strings and numbers, as pickle writes it; "
         f"it is called here with {shown}"
     )
+
+
+class CallJudge:
+    """Judges each call and BUILD of one walk against the call rules; findings go to ``sink``.
+
+    Args:
+        sink: The member's findings.
+        import_global: Imports ``(module, name)`` as a GLOBAL opcode at ``(offset, opcode)`` would.
+    """
+
+    def __init__(self, sink: FindingSink, import_global: Callable[[str, str, int, str], Ref]) -> None:
+        self.sink = sink
+        self.import_global = import_global
+
+    def call(self, func: object, args: object, pos: int, op: str, *, kwargs: object = None) -> object:
+        """Judge ``func(*args, **kwargs)`` made by opcode ``op``; returns the symbolic value it pushes."""
+        result = Obj(func, args if kwargs is None else (args, kwargs))
+        if not isinstance(func, Ref):
+            self.sink.add(
+                FindingKind.DYNAMIC_GLOBAL,
+                f"{op} at offset {pos} calls {describe(func)}, a callable computed at load time",
+                offset=pos,
+                opcode=op,
+            )
+            return result
+        rule = func.call
+        if rule is CallRule.ANY:
+            return result
+        if isinstance(func, GuardedRef):
+            func.settled += 1
+        if rule is CallRule.IMPORT_BY_NAME:
+            return self._import_by_name(func, args, kwargs, pos, op)
+        if rule is CallRule.PARTIAL:
+            problem = partial_call_problem(args)
+            if problem is not None:
+                self._add(FindingKind.MALICIOUS, func, f"{op} at offset {pos}: {problem}", pos, op)
+        elif rule is CallRule.LITERAL_ARGS:
+            problem = literal_args_problem(func.path, args, kwargs)
+            if problem is not None:
+                self._add(FindingKind.UNKNOWN_GLOBAL, func, f"{op} at offset {pos}: {problem}", pos, op)
+        elif rule is CallRule.REFERENCE:
+            message = (
+                f"{op} at offset {pos} calls {func.path} while loading; it is allowed only as a "
+                f"reference kept inside data (no pickle calls it to rebuild a value)"
+            )
+            self._add(FindingKind.UNKNOWN_GLOBAL, func, message, pos, op)
+        return result
+
+    def build(self, target: Obj, state: object, pos: int, op: str) -> None:
+        """Judge BUILD of ``state`` into ``target``: a partial's state replaces its callable."""
+        callee = target.callee
+        if isinstance(callee, Ref) and callee.call is CallRule.PARTIAL:
+            problem = partial_state_problem(state)
+            if problem is not None:
+                self._add(FindingKind.MALICIOUS, callee, f"{op} at offset {pos}: {problem}", pos, op)
+
+    def check_settled(self, guarded: list[GuardedRef]) -> None:
+        """Report every guarded global one of whose stack copies was not settled by a checked call."""
+        for ref in guarded:
+            if ref.pushes > ref.settled:
+                self.sink.add(
+                    FindingKind.MALICIOUS,
+                    f"{ref.path} imported at offset {ref.offset} is used other than as the callee of a "
+                    f"call whose arguments the scanner checks (stored in data, passed to another "
+                    f"callable, or left on the stack): its rule cannot hold",
+                    offset=ref.offset,
+                    global_name=ref.path,
+                )
+
+    def _import_by_name(self, func: Ref, args: object, kwargs: object, pos: int, op: str) -> object:
+        operands = import_by_name_operands(args, kwargs)
+        if operands is not None:
+            return self.import_global(*operands, pos, op)  # judged exactly like a GLOBAL opcode
+        message = (
+            f"{op} at offset {pos} calls {func.path}, which imports a module by name, with "
+            f"{describe(args)}: the name is not a pair of literal strings and cannot be judged"
+        )
+        self._add(FindingKind.DYNAMIC_GLOBAL, func, message, pos, op)
+        return Opaque("imported by a computed name")
+
+    def _add(self, kind: FindingKind, func: Ref, message: str, pos: int, op: str) -> None:
+        self.sink.add(kind, message, offset=pos, opcode=op, global_name=func.path)

@@ -16,12 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.security.scan._joblib import JOBLIB_WRAPPERS, joblib_array_payload
-from loopml.security.scan._rules import (
-    import_by_name_operands,
-    literal_args_problem,
-    partial_call_problem,
-    partial_state_problem,
-)
+from loopml.security.scan._rules import CallJudge
 from loopml.security.scan._sink import FindingSink
 from loopml.security.scan._source import ByteSource, StreamProblem
 from loopml.security.scan._symbols import (
@@ -80,6 +75,7 @@ class PickleWalker:
         self.pickles = 0
         self._st = _State(stack=[], metastack=[], memo={})
         self._nesting = 0
+        self._judge = CallJudge(sink, self._global)
         self._ops: dict[str, Callable[[Any, int, str], None]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
         }
@@ -164,23 +160,10 @@ class PickleWalker:
         try:
             value = self._run()
             # Only a pickle that loads to its end hands its objects to anyone.
-            self._check_guarded()
+            self._judge.check_settled(self._st.guarded)
             return value
         finally:
             self._st = outer
-
-    def _check_guarded(self) -> None:
-        """Report every guarded global one of whose stack copies was not settled by a checked call."""
-        for ref in self._st.guarded:
-            if ref.pushes > ref.settled:
-                self.sink.add(
-                    FindingKind.MALICIOUS,
-                    f"{ref.path} imported at offset {ref.offset} is used other than as the callee of a "
-                    f"call whose arguments the scanner checks (stored in data, passed to another "
-                    f"callable, or left on the stack): its rule cannot hold",
-                    offset=ref.offset,
-                    global_name=ref.path,
-                )
 
     def _run(self) -> object:
         src, table = self.src, self._table
@@ -490,67 +473,8 @@ class PickleWalker:
         self._push(Opaque("dynamic global"))
 
     def _call(self, func: object, args: object, pos: int, op: str, *, kwargs: object = None) -> object:
-        """Judge a call the unpickler would make; returns the symbolic value it pushes."""
         self.looks_like_pickle = True  # a call the unpickler would make: this is a pickle
-        if not isinstance(func, Ref):
-            self.sink.add(
-                FindingKind.DYNAMIC_GLOBAL,
-                f"{op} at offset {pos} calls {describe(func)}, a callable computed at load time",
-                offset=pos,
-                opcode=op,
-            )
-            return Obj(func, args if kwargs is None else (args, kwargs))
-        rule = func.call
-        if rule is CallRule.ANY:
-            return Obj(func, args if kwargs is None else (args, kwargs))
-        if isinstance(func, GuardedRef):
-            func.settled += 1
-        if rule is CallRule.IMPORT_BY_NAME:
-            operands = import_by_name_operands(args, kwargs)
-            if operands is not None:
-                return self._global(*operands, pos, op)  # judged exactly like a GLOBAL opcode
-            self.sink.add(
-                FindingKind.DYNAMIC_GLOBAL,
-                f"{op} at offset {pos} calls {func.path}, which imports a module by name, with "
-                f"{describe(args)}: the name is not a pair of literal strings and cannot be judged",
-                offset=pos,
-                opcode=op,
-                global_name=func.path,
-            )
-            return Opaque("imported by a computed name")
-        if rule is CallRule.PARTIAL:
-            problem = partial_call_problem(args)
-            if problem is not None:
-                self._rule_broken(func, problem, pos, op)
-        elif rule is CallRule.LITERAL_ARGS:
-            problem = literal_args_problem(func.path, args, kwargs)
-            if problem is not None:
-                self.sink.add(
-                    FindingKind.UNKNOWN_GLOBAL,
-                    f"{op} at offset {pos}: {problem}",
-                    offset=pos,
-                    opcode=op,
-                    global_name=func.path,
-                )
-        elif rule is CallRule.REFERENCE:
-            self.sink.add(
-                FindingKind.UNKNOWN_GLOBAL,
-                f"{op} at offset {pos} calls {func.path} while loading; it is allowed only as a "
-                f"reference kept inside data (no pickle calls it to rebuild a value)",
-                offset=pos,
-                opcode=op,
-                global_name=func.path,
-            )
-        return Obj(func, args if kwargs is None else (args, kwargs))
-
-    def _rule_broken(self, func: Ref, problem: str, pos: int, op: str) -> None:
-        self.sink.add(
-            FindingKind.MALICIOUS,
-            f"{op} at offset {pos}: {problem}",
-            offset=pos,
-            opcode=op,
-            global_name=func.path,
-        )
+        return self._judge.call(func, args, pos, op, kwargs=kwargs)
 
     def _op_REDUCE(self, arg: None, pos: int, op: str) -> None:
         args = self._pop(pos, op)
@@ -585,11 +509,7 @@ class PickleWalker:
         self._check_state(state, pos, op)
         if isinstance(target, Obj):
             target.state = state
-            callee = target.callee
-            if isinstance(callee, Ref) and callee.call is CallRule.PARTIAL:
-                problem = partial_state_problem(state)
-                if problem is not None:
-                    self._rule_broken(callee, problem, pos, op)
+            self._judge.build(target, state, pos, op)
             if isinstance(target.callee, Ref) and target.callee.path in JOBLIB_WRAPPERS:
                 self._skip_joblib_array(target, pos)
 
