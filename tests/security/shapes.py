@@ -284,6 +284,18 @@ def _ufunc_numpy1(p: int) -> bytes:
     )
 
 
+def _old_joblib_wrapper(filename: bytes, p: int = 2) -> bytes:
+    """joblib < 0.10's placeholder for an array it wrote to a sibling ``.npy`` file."""
+    cls = g("joblib.numpy_pickle", "NDArrayWrapper", p)
+    obj = call(g("copyreg", "_reconstructor", p), [cls, g("builtins", "object", p), b"N"])
+    state = [
+        (s("filename", p), filename),
+        (s("subclass", p), g("numpy", "ndarray", p)),
+        (s("allow_mmap", p), b"\x88"),
+    ]
+    return obj + dict_of(state) + b"b"
+
+
 def build_benign_shapes(root: Path) -> dict[str, Path]:
     """The benign real-world shapes, by file name."""
     import joblib
@@ -329,6 +341,10 @@ def build_benign_shapes(root: Path) -> dict[str, Path]:
         keys=list(storages),
         raw=b"".join(b"\x04" + b"\x00" * 7 + raw for raw in storages.values()),
     )
+    files["joblib-0.9-model.pkl"] = full(
+        dict_of([(s("coef", p), _old_joblib_wrapper(s("joblib-0.9-model.pkl_01.npy", p)))]), p
+    )
+    files["joblib-0.9-model.pkl_01.npy"] = _npy(np.arange(4.0))
     files["torch-checkpoint-dataclass-config.pt"] = _checkpoint([(s("config", p), body_of(TrainConfig()))])
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -612,6 +628,42 @@ def _malicious_bodies() -> dict[str, tuple[Callable[[int], bytes], tuple[int, ..
             lambda p: g("http", "HTTPStatus.__class__", p) + b")R",
             (4,),
             "http.HTTPStatus.__class__",
+        ),
+        # joblib < 0.10 loads a sibling .npy with pickle allowed: the name must stay beside the pickle
+        "old-joblib-wrapper-traversal": (
+            lambda p: _old_joblib_wrapper(s("../../uploads/evil.npy", p), p),
+            (2, 4),
+            "joblib.numpy_pickle.NDArrayWrapper",
+        ),
+        "old-joblib-wrapper-absolute-path": (
+            lambda p: _old_joblib_wrapper(s("/tmp/evil.npy", p), p),
+            (2,),
+            "joblib.numpy_pickle.NDArrayWrapper",
+        ),
+        "old-joblib-wrapper-path-object": (
+            lambda p: _old_joblib_wrapper(call(g("pathlib", "PurePosixPath", p), [s("/tmp/evil.npy", p)]), p),
+            (2,),
+            "joblib.numpy_pickle.NDArrayWrapper",
+        ),
+        "old-joblib-wrapper-constructor-path": (
+            lambda p: call(
+                g("joblib.numpy_pickle", "NDArrayWrapper", p),
+                [s("/tmp/evil.npy", p), g("numpy", "ndarray", p)],
+            ),
+            (2, 4),
+            "joblib.numpy_pickle.NDArrayWrapper",
+        ),
+        "old-joblib-wrapper-reconstructor-base": (
+            lambda p: call(
+                g("copyreg", "_reconstructor", p),
+                [
+                    g("joblib.numpy_pickle", "NDArrayWrapper", p),
+                    g("joblib.numpy_pickle", "NDArrayWrapper", p),
+                    s("/tmp/evil.npy", p),
+                ],
+            ),
+            (0, 2),
+            "joblib.numpy_pickle.NDArrayWrapper",
         ),
         # value types over lazy dangerous calls
         "set-over-map-of-eval": (

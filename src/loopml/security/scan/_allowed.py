@@ -258,7 +258,8 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
         # joblib's placeholders for arrays streamed after the pickle
         "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle.NDArrayWrapper",
+        "joblib.numpy_pickle.NDArrayWrapper",  # joblib < 0.10: an array in a sibling .npy file
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
         # PyTorch tensors, parameters and storages (zip and legacy checkpoints)
         *(
             f"torch._utils.{n}"

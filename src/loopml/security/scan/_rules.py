@@ -69,6 +69,7 @@ def import_by_name_operands(args: object, kwargs: object = None) -> tuple[str, s
 
 
 _LITERALS = (str, int, float, bool, type(None))
+_COPYREG_CONSTRUCTORS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
 
 
 def literal_args_problem(path: str, args: object, kwargs: object = None) -> str | None:
@@ -90,6 +91,20 @@ def literal_args_problem(path: str, args: object, kwargs: object = None) -> str 
         f"{path} is data when rebuilt from literal strings and numbers, as pickle writes it; "
         f"it is called here with {shown}"
     )
+
+
+def sibling_file_problem(name: object) -> str | None:
+    """Why ``name`` is not a plain file name beside the pickle, or None when it is.
+
+    Example:
+        >>> sibling_file_problem("model.pkl_01.npy") is None
+        True
+        >>> sibling_file_problem("../../uploads/evil.npy")
+        "loads '../../uploads/evil.npy' with pickle allowed: only a plain file name beside the pickle is data"
+    """
+    if isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0:"):
+        return None
+    return f"loads {describe(name)} with pickle allowed: only a plain file name beside the pickle is data"
 
 
 class CallJudge:
@@ -115,36 +130,88 @@ class CallJudge:
                 opcode=op,
             )
             return result
-        rule = func.call
-        if rule is CallRule.ANY:
-            return result
+        if func.path in _COPYREG_CONSTRUCTORS and func.call is CallRule.ANY:
+            return self._copyreg(func, args, pos, op) or result
         if isinstance(func, GuardedRef):
             func.settled += 1
-        if rule is CallRule.IMPORT_BY_NAME:
+        if func.call is CallRule.IMPORT_BY_NAME:
             return self._import_by_name(func, args, kwargs, pos, op)
-        if rule is CallRule.PARTIAL:
+        if func.call is CallRule.PARTIAL:
             problem = partial_call_problem(args)
             if problem is not None:
                 self._add(FindingKind.MALICIOUS, func, f"{op} at offset {pos}: {problem}", pos, op)
-        elif rule is CallRule.LITERAL_ARGS:
-            problem = literal_args_problem(func.path, args, kwargs)
-            if problem is not None:
-                self._add(FindingKind.UNKNOWN_GLOBAL, func, f"{op} at offset {pos}: {problem}", pos, op)
-        elif rule is CallRule.REFERENCE:
-            message = (
-                f"{op} at offset {pos} calls {func.path} while loading; it is allowed only as a "
-                f"reference kept inside data (no pickle calls it to rebuild a value)"
-            )
-            self._add(FindingKind.UNKNOWN_GLOBAL, func, message, pos, op)
+        else:
+            self._construct(func, args, kwargs, pos, op)
         return result
 
+    def _construct(self, cls: Ref, args: object, kwargs: object, pos: int, op: str) -> None:
+        """Apply the argument rules of a global called directly or through copyreg's helpers."""
+        if cls.call is CallRule.LITERAL_ARGS:
+            problem = literal_args_problem(cls.path, args, kwargs)
+            if problem is not None:
+                self._add(FindingKind.UNKNOWN_GLOBAL, cls, f"{op} at offset {pos}: {problem}", pos, op)
+        elif cls.call is CallRule.SIBLING_FILE:
+            named = [*(args[:1] if isinstance(args, tuple) else [args])]
+            if isinstance(kwargs, dict) and "filename" in kwargs:
+                named.append(kwargs["filename"])
+            self._check_sibling(cls, named, pos, op)
+        elif cls.call is CallRule.REFERENCE:
+            message = (
+                f"{op} at offset {pos} calls {cls.path} while loading; it is allowed only as a "
+                f"reference kept inside data (no pickle calls it to rebuild a value)"
+            )
+            self._add(FindingKind.UNKNOWN_GLOBAL, cls, message, pos, op)
+
+    def _copyreg(self, func: Ref, args: object, pos: int, op: str) -> Obj | None:
+        """copyreg's helpers build an instance of ``args[0]``: judge that construction too.
+
+        ``_reconstructor(cls, base, state)`` runs ``base.__init__(obj, state)`` unless ``base`` is
+        ``object``; ``__newobj__(cls, *args)`` and ``__newobj_ex__(cls, args, kwargs)`` run
+        ``cls.__new__``. The result is recorded as an instance of ``cls``, so that BUILD rules see
+        its class. A guarded global among the operands is left unsettled: it escapes its rule.
+        """
+        if not isinstance(args, tuple) or not args or not isinstance(args[0], Ref):
+            return None
+        cls = args[0]
+        if func.path == "copyreg._reconstructor" and len(args) == 3:
+            base = args[1]
+            if isinstance(base, Ref) and not isinstance(base, GuardedRef) and base.path != "builtins.object":
+                self._construct(base, (args[2],), None, pos, op)
+            return Obj(cls, (args[2],))
+        if func.path == "copyreg.__newobj_ex__" and len(args) == 3:
+            if not isinstance(cls, GuardedRef):
+                self._construct(cls, args[1], args[2], pos, op)
+            return Obj(cls, (args[1], args[2]))
+        if func.path == "copyreg.__newobj__":
+            if not isinstance(cls, GuardedRef):
+                self._construct(cls, args[1:], None, pos, op)
+            return Obj(cls, args[1:])
+        return None
+
     def build(self, target: Obj, state: object, pos: int, op: str) -> None:
-        """Judge BUILD of ``state`` into ``target``: a partial's state replaces its callable."""
+        """Judge BUILD of ``state`` into ``target`` (a partial's callable, a wrapper's file name)."""
         callee = target.callee
-        if isinstance(callee, Ref) and callee.call is CallRule.PARTIAL:
+        if not isinstance(callee, Ref):
+            return
+        if callee.call is CallRule.PARTIAL:
             problem = partial_state_problem(state)
             if problem is not None:
                 self._add(FindingKind.MALICIOUS, callee, f"{op} at offset {pos}: {problem}", pos, op)
+        elif callee.call is CallRule.SIBLING_FILE:
+            parts = state if isinstance(state, tuple) else (state,)
+            if not all(isinstance(p, dict | None) for p in parts):
+                named: list[object] = [state]  # not a literal state: the file name cannot be read
+            else:
+                named = [p["filename"] for p in parts if isinstance(p, dict) and "filename" in p]
+            self._check_sibling(callee, named, pos, op)
+
+    def _check_sibling(self, func: Ref, names: list[object], pos: int, op: str) -> None:
+        for name in names:
+            problem = sibling_file_problem(name)
+            if problem is not None:
+                self._add(
+                    FindingKind.MALICIOUS, func, f"{op} at offset {pos}: {func.path} {problem}", pos, op
+                )
 
     def check_settled(self, guarded: list[GuardedRef]) -> None:
         """Report every guarded global one of whose stack copies was not settled by a checked call."""

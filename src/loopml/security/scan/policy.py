@@ -42,7 +42,14 @@ class CallRule(enum.StrEnum):
     REFERENCE = "reference"  # a plain function kept inside data; calling it while loading is a finding
     PARTIAL = "partial"  # functools.partial: only over a CALLABLE_REFERENCES function, checked per call
     IMPORT_BY_NAME = "import_by_name"  # returns getattr(import(module), name): judged like GLOBAL
+    SIBLING_FILE = "sibling_file"  # names a file loaded with pickle allowed: a plain name beside the pickle
 
+
+#: joblib's old-format array placeholder: on load, ``numpy.load(join(folder, filename),
+#: allow_pickle=True)``. Its file name must stay inside the pickle's folder.
+SIBLING_FILE_READERS = frozenset(
+    {"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper"}
+)
 
 #: Callables that are dangerous in general and allowed only under a rule the walker checks at the
 #: call; any other use of them (stored as data, passed as an argument) is ``malicious``.
@@ -185,7 +192,11 @@ def judge_global(module: str, name: str, *, trusted: frozenset[str] = frozenset(
     if path in VALUE_TYPES_IN_DENIED_FAMILIES:
         return Judgement(global_name=path, kind=None, reason="allowed", call=CallRule.LITERAL_ARGS)
     if _is_allowed(mapped_module, mapped_name, path) or path in trusted or written in trusted:
-        call = CallRule.REFERENCE if path in CALLABLE_REFERENCES else CallRule.ANY
+        call = CallRule.ANY
+        if path in CALLABLE_REFERENCES:
+            call = CallRule.REFERENCE
+        elif path in SIBLING_FILE_READERS:
+            call = CallRule.SIBLING_FILE
         return Judgement(global_name=path, kind=None, reason="allowed", call=call)
     return Judgement(
         global_name=path,
