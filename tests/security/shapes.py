@@ -341,6 +341,10 @@ def build_benign_shapes(root: Path) -> dict[str, Path]:
         keys=list(storages),
         raw=b"".join(b"\x04" + b"\x00" * 7 + raw for raw in storages.values()),
     )
+    for proto in (0, 1):  # joblib.dump(protocol=0/1) builds its array wrappers through copyreg
+        buf = io.BytesIO()
+        joblib.dump({"w": np.arange(16.0), "o": np.array([1, "a"], dtype=object)}, buf, protocol=proto)
+        files[f"joblib-arrays-p{proto}.joblib"] = buf.getvalue()
     files["joblib-0.9-model.pkl"] = full(
         dict_of([(s("coef", p), _old_joblib_wrapper(s("joblib-0.9-model.pkl_01.npy", p)))]), p
     )
