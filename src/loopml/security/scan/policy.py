@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -129,11 +130,17 @@ def map_python2_name(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
+_DENIED_SET = frozenset(DENIED_PREFIXES)
+
+
 def _denied_prefix(path: str) -> str | None:
-    for prefix in DENIED_PREFIXES:
-        if path == prefix or path.startswith(prefix + "."):
-            return prefix
-    return None
+    """The shortest denied dotted prefix of ``path`` (whole segments), or None."""
+    end = path.find(".")
+    while end != -1:
+        if path[:end] in _DENIED_SET:
+            return path[:end]
+        end = path.find(".", end + 1)
+    return path if path in _DENIED_SET else None
 
 
 def _is_allowed(module: str, name: str, path: str) -> bool:
@@ -144,6 +151,7 @@ def _is_allowed(module: str, name: str, path: str) -> bool:
     return module.startswith("numpy.random.") and bool(_CYTHON_HELPER.match(name))
 
 
+@functools.lru_cache(maxsize=8192)
 def judge_global(module: str, name: str, *, trusted: frozenset[str] = frozenset()) -> Judgement:
     """Judge the global a ``GLOBAL``/``STACK_GLOBAL``/``INST`` would import.
 
