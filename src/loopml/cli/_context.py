@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopml.config import Settings, load_settings
-
 if TYPE_CHECKING:
+    from loopml.config import Settings
     from loopml.tracking import Client
 
 _home: Path | None = None
@@ -25,6 +24,8 @@ def settings() -> Settings:
     """The settings of this invocation (environment, loopml.toml, then --home)."""
     global _settings
     if _settings is None:
+        from loopml.config import load_settings  # pydantic: loaded by the commands that need it
+
         _settings = load_settings(home=_home)
     return _settings
 

@@ -1,22 +1,30 @@
-"""Builds the Typer app: global options, one sub-app per command group, error → exit code."""
+"""Builds the Typer app: global options, the lazily loaded command groups, error → exit code."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
 from loopml import __version__
 from loopml.cli import _context
 from loopml.cli._errors import exit_code_for, render_error
+from loopml.cli._lazy import LazyCommand, LazyGroup
+from loopml.cli.groups import COMMANDS
 from loopml.errors import LoopmlError
+
+
+class _Root(LazyGroup):
+    lazy_commands: ClassVar[Mapping[str, LazyCommand]] = COMMANDS
+
 
 app = typer.Typer(
     name="loopml",
     help="loopml: data validation, tracking and lineage, pipelines, evaluation, registry, serving.",
-    no_args_is_help=True,
+    cls=_Root,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -31,7 +39,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     home: Annotated[
-        Path | None, typer.Option("--home", help="State folder (default ./.loopml; env LOOPML_HOME).")
+        Path | None,
+        typer.Option("--home", metavar="DIR", help="State folder (default ./.loopml; env LOOPML_HOME)."),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -41,34 +50,16 @@ def _root(
     _context.configure(home=home)
 
 
-def _register() -> None:
-    # One line per command group; each module exposes `app` (a typer.Typer) or `register(app)`.
-    from loopml.cli import groups
-
-    groups.register_all(app)
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``loopml`` script: maps loopml errors to messages and exit codes."""
-    _register()
+    """Entry point of the ``loopml`` script: maps loopml errors to messages and exit codes.
+
+    Usage errors (a missing argument, an unknown option or command) print the usage line and the
+    reason and exit 2; ``loopml`` or ``loopml GROUP`` alone print their help and exit 0.
+    """
     try:
-        # With standalone_mode=False click *returns* the code of a `typer.Exit` instead of exiting.
-        code = app(args=argv, standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        app(args=argv, prog_name="loopml")
     except LoopmlError as err:
         render_error(err)
         sys.exit(exit_code_for(err))
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(2)
-        raise
     finally:
         _context.close()

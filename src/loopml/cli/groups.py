@@ -1,41 +1,54 @@
-"""Registers every command group on the root app (one line per group)."""
+"""The command table of ``loopml``: each group by name, the module that holds it, its listed help.
+
+Nothing here imports a command module: a group is imported when it runs or when its own ``--help``
+is asked (see :mod:`loopml.cli._lazy`). A test checks each listed help against the group's own.
+"""
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Mapping
+
+from loopml.cli._lazy import LazyCommand
+
+__all__ = ["COMMANDS"]
 
 
-def register_all(app: typer.Typer) -> None:
-    """Add each command group to ``app``."""
-    # Imports are local so that `loopml --version` stays fast.
-    from loopml.cli import artifacts, demo, experiments, lineage, runs
+def _at(module: str, attr: str, help_: str) -> LazyCommand:
+    return LazyCommand(module=f"loopml.cli.{module}", attr=attr, help=help_)
 
-    app.add_typer(experiments.app, name="experiments")
-    app.add_typer(runs.app, name="runs")
-    app.add_typer(artifacts.app, name="artifacts")
-    app.command("lineage")(lineage.lineage)  # `loopml lineage ID`
-    app.command("demo")(demo.demo)
-    from loopml.cli import keys, models  # registry: signing keys and model packages
 
-    app.add_typer(keys.app, name="keys")
-    app.add_typer(models.app, name="models")
-    from loopml.cli import scan  # model-file scanner: `loopml scan PATH...`
-
-    app.command("scan")(scan.scan)
-    from loopml.cli import eval as eval_cli  # evaluation: `loopml eval show|report`
-
-    app.add_typer(eval_cli.app, name="eval")
-    from loopml.cli import pipeline as pipeline_cli  # pipelines: `loopml pipeline run|runs|show`
-
-    app.add_typer(pipeline_cli.app, name="pipeline")
-    from loopml.cli import data  # data validation: `loopml data stats|schema|validate|report`
-
-    app.add_typer(data.app, name="data")
-    from loopml.cli import audit, tokens, users  # identity: `loopml users|tokens|audit ...`
-
-    app.add_typer(users.app, name="users")
-    app.add_typer(tokens.app, name="tokens")
-    app.add_typer(audit.app, name="audit")
-    from loopml.cli import server  # platform API: `loopml server [--host] [--port] [--workers]`, `init`
-
-    app.add_typer(server.app, name="server")
+COMMANDS: Mapping[str, LazyCommand] = {
+    "experiments": _at("experiments", "app", "Experiments (groups of runs)."),
+    "runs": _at("runs", "app", "Tracked runs: list, show, compare, reproduce."),
+    "artifacts": _at("artifacts", "app", "Artifacts: show, download, verify."),
+    "lineage": _at("lineage", "lineage", "Show the lineage of an artifact, execution or run."),
+    "demo": _at(
+        "demo",
+        "demo",
+        "Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push).",
+    ),
+    "keys": _at("keys", "app", "Signing keys (EC P-256) and trusted public keys."),
+    "models": _at(
+        "models",
+        "app",
+        "Model registry: register, version, alias and download models; sign and verify packages.",
+    ),
+    "scan": _at(
+        "scan",
+        "scan",
+        "Scan pickle-family model files (pickle, joblib, PyTorch, NumPy; any archive) without running them.",
+    ),
+    "eval": _at("eval", "app", "Inspect model evaluations: sliced metrics, thresholds and blessing."),
+    "pipeline": _at("pipeline", "app", "Run pipelines and inspect pipeline runs."),
+    "data": _at("data", "app", "Data validation: statistics, schema, anomalies, drift / skew, reports."),
+    "users": _at(
+        "users",
+        "app",
+        "Users of a loopml server (roles: admin, maintainer, editor, viewer) and their grants.",
+    ),
+    "tokens": _at(
+        "tokens", "app", "API tokens for a loopml server (stored hashed; the secret is shown once)."
+    ),
+    "audit": _at("audit", "app", "The audit log of a loopml server."),
+    "server": _at("server", "app", "Serve the platform REST API."),
+}
