@@ -5,6 +5,7 @@ Walks the whole command tree, so a command added later is covered without editin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,20 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str],
     code, _, err = _run(capsys, tmp_path, "artefacts")
     assert code == 2
     assert "Usage: loopml" in err and "No such command 'artefacts'" in err
+
+
+@pytest.mark.parametrize("path", [(), *sorted(TREE)], ids=lambda p: " ".join(p) or "loopml")
+def test_help_shows_readable_value_hints(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _run(capsys, tmp_path / "home", *path, "--help")
+    assert code == 0
+    assert "Usage: loopml" in out
+    leaked = re.findall(r"<(?:bool|str|int|float|path|list\[\w+\])>", out)
+    assert leaked == [], f"annotation-style hints in help: {leaked}"
+
+
+def test_an_argument_is_named_in_capitals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = _run(capsys, tmp_path / "home", "runs", "show", "--help")
+    assert code == 0
+    assert "RUN_ID" in out and "TEXT" in out

@@ -16,6 +16,8 @@ import typer
 import typer.core
 import typer.main
 
+from loopml.cli._hints import readable_hints
+
 __all__ = ["LazyCommand", "LazyGroup", "load_command"]
 
 
@@ -39,6 +41,7 @@ def load_command(name: str, spec: LazyCommand) -> typer.core.TyperCommand | type
         single.command(name)(target)
         command = typer.main.get_command(single)  # type: ignore[assignment]
     command.name = name
+    readable_hints(command)
     return command
 
 
@@ -68,6 +71,7 @@ class LazyGroup(typer.core.TyperGroup):
         return command
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        readable_hints(self)
         self._listing = True
         try:
             super().format_help(ctx, formatter)
