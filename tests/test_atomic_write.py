@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,26 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         atomic_write.write_text_atomic(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["schema.yaml"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_get_the_users_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        assert atomic_write.current_umask() == umask
+        target = atomic_write.write_text_atomic(tmp_path / "stats.json", "{}")
+        reference = tmp_path / "plain.txt"
+        reference.write_text("{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+
+
+def test_secrets_stay_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        target = atomic_write.write_bytes_atomic(tmp_path / "token", b"s3cret", private=True)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600

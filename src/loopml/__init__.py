@@ -75,4 +75,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_FLUENT])
+    """The SDK (``__all__``), not this module's imports and helpers: what completion offers."""
+    return sorted(__all__)

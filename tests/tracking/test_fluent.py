@@ -80,3 +80,12 @@ def test_import_is_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert json.loads(done.stdout) == []
+
+
+def test_dir_of_loopml_lists_the_sdk_only() -> None:
+    import loopml
+
+    names = dir(loopml)
+    assert names == sorted(loopml.__all__)
+    assert "start_run" in names and "log_metric" in names
+    assert not {"importlib", "annotations", "Any", "TYPE_CHECKING", "_FLUENT"} & set(names)
