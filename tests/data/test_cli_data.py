@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from loopml.cli.app import main
+from loopml.data import compute_statistics
+from loopml.data.files import write_statistics
 from tests.data.conftest import make_frame
 
 
@@ -118,9 +122,53 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path: Path, capsys: pytest.Capt
     assert "line 3, field features[0].type" in capsys.readouterr().err.replace("\n", "")
 
 
-def test_header_only_csv_is_no_data_in_span(tmp_path: Path) -> None:
+def test_header_only_csv_exits_2_as_help_promises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "h.csv").write_text("a,b\n")
-    _main_ok("data", "stats", str(tmp_path / "h.csv"), "--out", str(tmp_path / "h.json"))
+    capsys.readouterr()
+    assert _run("data", "stats", str(tmp_path / "h.csv"), "--out", str(tmp_path / "h.json")) == 2
+    assert "'h.csv' holds no rows" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert not (tmp_path / "h.json").exists()
+
+
+def test_binary_input_is_named_not_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = b"\x7fELF\x02\x01\x01\x00BINARY-PAYLOAD\xf0\x9f\x00"
+    (tmp_path / "data.csv").write_bytes(secret * 50)
+    (tmp_path / "data.parquet").write_bytes(secret * 50)
+    (tmp_path / "latin1.csv").write_bytes("café,b\n1,2\n".encode("latin-1"))
+    for name, says in (
+        ("data.csv", "is not a CSV file: it holds binary data"),
+        ("data.parquet", "is not a Parquet file"),
+        ("latin1.csv", "line 1 (the header): invalid UTF-8"),
+    ):
+        capsys.readouterr()
+        assert _run("data", "stats", str(tmp_path / name), "--out", str(tmp_path / "s.json")) == 2
+        captured = capsys.readouterr()
+        assert says in captured.err.replace("\n", "")
+        assert "BINARY-PAYLOAD" not in captured.out + captured.err and "Traceback" not in captured.err
+
+
+def test_unknown_suffix_hint_names_the_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data.dat").write_text("a,b\n1,2\n")
+    assert _run("data", "stats", str(tmp_path / "data.dat"), "--out", str(tmp_path / "s.json")) == 2
+    assert "`--format csv`" in capsys.readouterr().err.replace("\n", "")
+    _main_ok(
+        "data", "stats", str(tmp_path / "data.dat"), "--format", "csv", "--out", str(tmp_path / "s.json")
+    )
+
+
+def test_stats_file_gets_the_users_umask(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    previous = os.umask(0o022)
+    try:
+        _main_ok("data", "stats", str(tmp_path / "t.csv"), "--out", str(tmp_path / "t.json"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "t.json").stat().st_mode) == 0o644
+
+
+def test_header_only_statistics_are_no_data_in_span(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text("a,b\n")
+    write_statistics(compute_statistics(str(tmp_path / "h.csv")), tmp_path / "h.json")
     (tmp_path / "schema.yaml").write_text("features:\n  - {name: a, type: STRING}\n")
     assert (
         _run(

@@ -20,6 +20,7 @@ from loopml.data.report import feature_svgs, render_report
 from loopml.data.schema import Schema, infer_schema, read_schema, write_schema
 from loopml.data.validation import validate
 from loopml.data.versions import DatasetVersion, DatasetVersions
+from loopml.errors import InvalidInput
 from loopml.store import Store
 from loopml.store.sql import open_store
 
@@ -55,6 +56,10 @@ def stats(
             max_workers=workers,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if result.num_examples == 0:
+        shown = ", ".join(repr(str(p)) for p in paths[:3])
+        verb = "holds" if len(paths) == 1 else "hold"
+        raise InvalidInput(f"{shown} {verb} no rows (a header only?): there is no data to profile.")
     write_statistics(result, out)
     _record(dataset, "Statistics", "statistics", out, "ComputeStatistics")
     summary = {"out": str(out), "num_examples": result.num_examples, "features": len(result.features)}

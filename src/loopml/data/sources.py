@@ -36,6 +36,8 @@ CSV_NULL_VALUES: tuple[str, ...] = tuple(
 def _csv_format() -> ds.CsvFileFormat:
     """The CSV format every CSV read here uses (see :data:`CSV_NULL_VALUES`)."""
     return ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(null_values=list(CSV_NULL_VALUES)))
+
+
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 DataInput: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pa.Table | Any
@@ -125,7 +127,8 @@ def _format_of(path: Path) -> str:
         return "parquet"
     raise InvalidInput(
         f"Cannot tell the format of {str(path)!r}: expected a name ending in "
-        f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}. Pass format='csv' or 'parquet'."
+        f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}. Name the format: `--format csv` or "
+        "`--format parquet` (file_format= in Python)."
     )
 
 
@@ -152,7 +155,42 @@ def _resolve_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | N
     for f in files:
         if f.stat().st_size == 0:
             raise InvalidInput(f"{str(f)!r} is empty (0 bytes): there is no data to profile.")
+        _check_looks_like(f, fmt)
     return [str(f) for f in files], fmt
+
+
+_SNIFF_BYTES = 1 << 16
+
+
+def _check_looks_like(path: Path, fmt: str) -> None:
+    """Refuse a file that cannot be ``fmt``, saying so without echoing any of its bytes."""
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if fmt == "parquet":
+        if not head.startswith(b"PAR1"):
+            raise InvalidInput(
+                f"{str(path)!r} is not a Parquet file (it does not start with the PAR1 magic number). "
+                "Point at a Parquet file, or name the format with `--format csv`."
+            )
+        return
+    if path.name.lower().endswith(".gz"):
+        return  # compressed: pyarrow checks the text once decompressed
+    nul = head.find(b"\0")
+    if nul >= 0:
+        raise InvalidInput(
+            f"{str(path)!r} is not a CSV file: it holds binary data (a NUL byte at offset {nul}). "
+            "Point at a CSV or Parquet file, or name the format with `--format parquet`."
+        )
+    header = head.split(b"\n", 1)[0]
+    cut_off = b"\n" not in head and len(head) == _SNIFF_BYTES
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if not (cut_off and err.reason == "unexpected end of data"):
+            raise InvalidInput(
+                f"{str(path)!r}, line 1 (the header): invalid UTF-8 ({err.reason} at byte {err.start}). "
+                "Re-encode the file as UTF-8."
+            ) from err
 
 
 def _check_binary_columns(dataset: ds.Dataset, files: list[str]) -> None:
