@@ -262,7 +262,10 @@ class EvaluationResult:
         """
         p = Path(path)
         if not p.is_file():
-            raise NotFound(f"No evaluation file at {str(p)!r}; write one with `EvaluationResult.save`.")
+            raise NotFound(
+                f"No evaluation file at {str(p)!r}. Give the path of an evaluation.json, as the evaluate "
+                "step of a pipeline writes (`loopml pipeline show RUN` lists its outputs)."
+            )
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:

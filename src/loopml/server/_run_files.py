@@ -42,6 +42,6 @@ def find_run_file(store: Store, run_id: str, path: str) -> tuple[Artifact, str]:
             latest = (art, art.sha256)
     if latest is None:
         raise NotFound(
-            f"Run {run_id} has no artifact {path!r}; `loopml artifacts list --run {run_id}` lists them."
+            f"Run {run_id} has no artifact {path!r}; `loopml artifacts list {run_id}` lists them."
         )
     return latest

@@ -29,7 +29,7 @@ from loopml.store._schema import (
 )
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Context, Event, EventType, Execution, ExecutionState
-from loopml.store.missing import missing_records
+from loopml.store.missing import WHERE_LISTED, missing_records
 from loopml.store.validation import check_json, check_name
 
 __all__ = ["SqlLineageRepository"]
@@ -44,7 +44,7 @@ _RUNS = cast(sa.Table, RunRow.__table__)
 
 
 def _execution_not_found(execution_id: str) -> NotFound:
-    return NotFound(f"No execution with id {execution_id!r}; `loopml lineage list` lists executions.")
+    return NotFound(f"No execution with id {execution_id!r}; {WHERE_LISTED['execution']}.")
 
 
 class SqlLineageRepository:
@@ -85,7 +85,7 @@ class SqlLineageRepository:
         }
         with self._db.write() as conn:
             if run_id is not None:
-                _require(conn, _RUNS.c.run_id, run_id, "run", "loopml runs list")
+                _require(conn, _RUNS.c.run_id, run_id, "run")
             conn.execute(sa.insert(_EXE).values(**values))
         return self.get_execution(execution_id)
 
@@ -160,7 +160,7 @@ class SqlLineageRepository:
                 }
             )
         with self._db.write() as conn:
-            _require(conn, _EXE.c.execution_id, execution_id, "execution", "loopml lineage list")
+            _require(conn, _EXE.c.execution_id, execution_id, "execution")
             _require_all(conn, _ART.c.artifact_id, [r["artifact_id"] for r in rows], "artifact")
             if rows:
                 conn.execute(sa.insert(_EVT), rows)
@@ -200,7 +200,7 @@ class SqlLineageRepository:
         with self._db.read() as conn:
             row = conn.execute(sa.select(_CTX).where(_CTX.c.context_id == context_id)).first()
         if row is None:
-            raise NotFound(f"No context with id {context_id!r}; `loopml lineage contexts` lists them.")
+            raise NotFound(f"No context with id {context_id!r}; {WHERE_LISTED['context']}.")
         return _to_context(row)
 
     def find_context(self, type: str, name: str) -> Context | None:
@@ -214,7 +214,7 @@ class SqlLineageRepository:
         """Attach executions and artifacts to a context (attaching twice is a no-op)."""
         executions, artifacts = builtins.list(execution_ids), builtins.list(artifact_ids)
         with self._db.write() as conn:
-            _require(conn, _CTX.c.context_id, context_id, "context", "loopml lineage contexts")
+            _require(conn, _CTX.c.context_id, context_id, "context")
             _require_all(conn, _EXE.c.execution_id, executions, "execution")
             _require_all(conn, _ART.c.artifact_id, artifacts, "artifact")
             for table, column, ids in (
@@ -276,9 +276,9 @@ def _check_event_type(event_type: object) -> EventType:
         raise InvalidInput(f"Unknown event type {event_type!r}; use INPUT or OUTPUT.") from err
 
 
-def _require(conn: Connection, column: Any, value: str, what: str, command: str) -> None:
+def _require(conn: Connection, column: Any, value: str, what: str) -> None:
     if conn.execute(sa.select(column).where(column == value)).first() is None:
-        raise NotFound(f"No {what} with id {value!r}; `{command}` lists them.")
+        raise NotFound(f"No {what} with id {value!r}; {WHERE_LISTED[what]}.")
 
 
 def _require_all(conn: Connection, column: Any, values: builtins.list[str], what: str) -> None:

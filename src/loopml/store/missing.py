@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 from loopml.errors import NotFound
 
-__all__ = ["missing_artifact", "missing_records"]
+__all__ = ["WHERE_LISTED", "missing_artifact", "missing_records"]
+
+#: Where a user finds the ids of each kind of record, as a command of the ``loopml`` CLI.
+WHERE_LISTED = {
+    "artifact": "`loopml artifacts list` lists artifacts",
+    "run": "`loopml runs list` lists runs",
+    "execution": "`loopml lineage ID` (of a run or artifact) shows the executions around it",
+    "context": "`loopml pipeline runs` lists pipeline runs",
+}
 
 
 def missing_artifact(artifact_id: str) -> NotFound:
@@ -20,7 +28,7 @@ def missing_artifact(artifact_id: str) -> NotFound:
         >>> str(missing_artifact("a1"))
         "No artifact with id 'a1'; `loopml artifacts list` lists artifacts."
     """
-    return NotFound(f"No artifact with id {artifact_id!r}; `loopml artifacts list` lists artifacts.")
+    return NotFound(f"No artifact with id {artifact_id!r}; {WHERE_LISTED['artifact']}.")
 
 
 def missing_records(what: str, ids: Sequence[str]) -> NotFound:
@@ -29,4 +37,5 @@ def missing_records(what: str, ids: Sequence[str]) -> NotFound:
     Names the first five ids, sorted.
     """
     shown = ", ".join(repr(i) for i in sorted(ids)[:5])
-    return NotFound(f"No {what} with id {shown}; record it first (`loopml {what}s list` lists them).")
+    where = f"; {WHERE_LISTED[what]}" if what in WHERE_LISTED else ""
+    return NotFound(f"No {what} with id {shown}: record it first{where}.")
