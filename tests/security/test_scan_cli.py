@@ -103,3 +103,28 @@ def test_real_world_checkpoints_pass_and_a_partial_over_os_system_fails(
     code, out = _run(["scan", str(evil)], capsys)
     assert code == 1
     assert "functools.partial" in out and "os.system" in out
+
+
+def test_a_package_prints_a_summary_and_only_findings(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = tmp_path / "package"
+    (package / "weights").mkdir(parents=True)
+    for i in range(3):
+        (package / "weights" / f"part{i}.pkl").write_bytes(files["safe"].read_bytes())
+    (package / "README.txt").write_text("a model")
+    code, out = _run(["scan", str(package)], capsys)
+    assert code == 0
+    assert "part0.pkl" not in out and "README" not in out  # nothing to report: no table
+    assert f"{package}: safe (4 members, " in out and "no findings" in out
+
+    (package / "weights" / "evil.pkl").write_bytes(files["evil"].read_bytes())
+    code, out = _run(["scan", str(package)], capsys)
+    assert code == 1
+    assert "evil.pkl" in out and "os.system" in out
+    assert "part0.pkl" not in out
+    assert f"{package}: unsafe (5 members, " in out and "1 with findings; --verbose lists every member" in out
+
+    code, out = _run(["scan", "--verbose", str(package)], capsys)
+    assert code == 1
+    assert all(f"part{i}.pkl" in out for i in range(3)) and "README.txt" in out
