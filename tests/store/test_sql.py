@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from loopml.errors import InvalidInput, InvalidState, StoreUnavailable
-from loopml.store._migrate import head_revision
+from loopml.store._alembic import head_revision
+from loopml.store._migrate import HEAD_REVISION
 from loopml.store._schema import Base
 from loopml.store.sql import open_store
 
@@ -63,6 +67,22 @@ def test_store_from_newer_loopml_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(InvalidState, match="newer"):
         open_store(url)
+
+
+def test_head_revision_names_the_newest_migration() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+def test_opening_a_current_store_loads_no_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    open_store(url).close()  # creates and migrates
+    code = (
+        "import sys; from loopml.store.sql import open_store; "
+        f"open_store({url!r}).close(); print(sorted(m for m in sys.modules if m.startswith('alembic')))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
 
 
 def test_in_memory_store() -> None:

@@ -1,78 +1,40 @@
-"""Apply the store's Alembic migrations in code (no ``alembic.ini`` needed at run time).
+"""Bring a store's schema to the newest revision when it is opened.
 
-A new migration is one file in ``migrations/versions`` whose ``down_revision`` is the current
-head; :func:`upgrade` picks it up on the next :func:`~loopml.store.sql.open_store`.
+A store that is already current is told by one query of Alembic's version table; Alembic itself
+(about a third of a short command's start-up) loads only when a migration is due
+(:mod:`loopml.store._alembic`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import ResolutionError
-from alembic.util import CommandError
+from sqlalchemy.engine import Connection
 
-from loopml.errors import InvalidState
 from loopml.store._engine import Database
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "head_revision", "upgrade"]
+__all__ = ["HEAD_REVISION", "upgrade"]
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-#: Key of the PostgreSQL advisory lock that serialises concurrent upgrades.
-_PG_LOCK_KEY = 0x6C6F6F706D6C
-
-
-def alembic_config() -> Config:
-    """An Alembic config pointing at the bundled migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return config
-
-
-def head_revision() -> str:
-    """The newest migration the code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package always ships migrations
-        raise InvalidState(f"No migrations found in {MIGRATIONS_DIR}; reinstall loopml.")
-    return head
+#: The newest revision in ``migrations/versions``; a test checks it against Alembic's own view.
+HEAD_REVISION = "0005_blob_uploads"
 
 
 def upgrade(db: Database, *, url_for_messages: str) -> None:
-    """Bring the database schema to the newest revision, if it is not there yet.
-
-    Runs in one write transaction (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
-    PostgreSQL), so processes opening a fresh store at once upgrade it exactly once.
+    """Bring the database schema to :data:`HEAD_REVISION`, if it is not there yet.
 
     Raises:
         InvalidState: when the database was written by a newer loopml.
     """
-    config = alembic_config()
-    script = ScriptDirectory.from_config(config)
-    head = head_revision()
     with db.read() as conn:
-        if MigrationContext.configure(conn).get_current_revision() == head:
+        if _recorded_revision(conn) == HEAD_REVISION:
             return
-    with db.write() as conn:
-        if db.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current == head:
-            return
-        if current is not None and not _is_known(script, current):
-            raise InvalidState(
-                f"The store {url_for_messages} has schema revision {current!r}, newer than this "
-                f"loopml knows (head {head!r}). Upgrade loopml: pip install -U loopml."
-            )
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    from loopml.store._alembic import apply_migrations  # Alembic: only when a migration is due
+
+    apply_migrations(db, url_for_messages=url_for_messages)
 
 
-def _is_known(script: ScriptDirectory, revision: str) -> bool:
-    try:
-        return script.get_revision(revision) is not None
-    except (ResolutionError, CommandError):
-        return False
+def _recorded_revision(conn: Connection) -> str | None:
+    """The revision in Alembic's version table; None when there is none, or more than one."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return str(versions[0]) if len(versions) == 1 else None

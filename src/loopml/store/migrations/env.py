@@ -1,4 +1,4 @@
-"""Alembic environment of the loopml store: runs on the connection handed in by ``_migrate.py``."""
+"""Alembic environment of the loopml store: runs on the connection handed in by ``_alembic.py``."""
 
 from __future__ import annotations
 
