@@ -127,3 +127,17 @@ def test_an_argument_is_named_in_capitals(capsys: pytest.CaptureFixture[str], tm
     code, out, _ = _run(capsys, tmp_path / "home", "runs", "show", "--help")
     assert code == 0
     assert "RUN_ID" in out and "TEXT" in out
+
+
+def test_an_unwritable_output_path_is_an_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "file").write_text("not a folder")
+    out_path = tmp_path / "file" / "stats.json"
+    code, _, err = _run(
+        capsys, tmp_path / "home", "data", "stats", str(tmp_path / "t.csv"), "-o", str(out_path)
+    )
+    assert code == 2
+    assert "Error (" in err and "Check the path and its permissions." in err
+    assert "Traceback" not in err

@@ -19,8 +19,17 @@ def exit_code_for(err: LoopmlError) -> int:
     return EXIT_CHECK_FAILED if isinstance(err, _CHECK_FAILURES) else EXIT_BAD_INPUT
 
 
-def render_error(err: LoopmlError) -> None:
-    """Print the error's message on stderr, without a traceback."""
+def render_error(err: LoopmlError | OSError) -> None:
+    """Print the error's message on stderr, without a traceback.
+
+    An ``OSError`` (a file that cannot be read or written, a full disk) is the user's to fix, so
+    it is told the same way: what failed and on which path.
+    """
+    if isinstance(err, OSError) and err.strerror:
+        where = f": {err.filename!r}" if err.filename else ""
+        message = f"{err.strerror}{where}. Check the path and its permissions."
+    else:
+        message = str(err)
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]Error[/] ({type(err).__name__}): {escape(str(err))}", markup=True
+        f"[bold red]Error[/] ({type(err).__name__}): {escape(message)}", markup=True
     )

@@ -11,7 +11,7 @@ import typer
 
 from loopml import __version__
 from loopml.cli import _context
-from loopml.cli._errors import exit_code_for, render_error
+from loopml.cli._errors import EXIT_BAD_INPUT, exit_code_for, render_error
 from loopml.cli._lazy import LazyCommand, LazyGroup
 from loopml.cli.groups import COMMANDS
 from loopml.errors import LoopmlError
@@ -61,5 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     except LoopmlError as err:
         render_error(err)
         sys.exit(exit_code_for(err))
+    except OSError as err:  # a path that cannot be read or written: the user's to fix
+        render_error(err)
+        sys.exit(EXIT_BAD_INPUT)
     finally:
         _context.close()

@@ -49,8 +49,14 @@ def _duration(seconds: float | None) -> str:
 
 def _print_result(result: PipelineRunResult, *, with_table: bool) -> None:
     rows = [
-        [s.name, s.state.value, _duration(s.duration_s), (s.cached_from or "")[:8],
-         ", ".join(f"{k}={v[:8]}" for k, v in s.outputs.items()), (s.error or "").split("\n")[0]]
+        [
+            s.name,
+            s.state.value,
+            _duration(s.duration_s),
+            (s.cached_from or "")[:8],
+            ", ".join(f"{k}={v[:8]}" for k, v in s.outputs.items()),
+            (s.error or "").split("\n")[0],
+        ]
         for s in result.steps
     ]
     title = f"{result.run_name}: {result.status.value} in {result.duration_s:.2f}s"
@@ -91,7 +97,10 @@ def run(
         try:
             blobs = BlobStore(settings.resolved_artifacts_url())
             runner = PipelineRunner(
-                store, blobs, executor=runner_executor, progress=progress,
+                store,
+                blobs,
+                executor=runner_executor,
+                progress=progress,
                 store_url=settings.resolved_store_url(),
             )
             result = runner.run(pipeline, params=overrides, no_cache=no_cache)
@@ -117,8 +126,15 @@ def runs(
         print_json(items)
         return
     rows = [
-        [r.run_id[:8], r.name, r.status, format_ms(r.started_at), _duration(r.duration_s),
-         " ".join(f"{k.lower()}={v}" for k, v in sorted(r.counts.items())), r.executor]
+        [
+            r.run_id[:8],
+            r.name,
+            r.status,
+            format_ms(r.started_at),
+            _duration(r.duration_s),
+            " ".join(f"{k.lower()}={v}" for k, v in sorted(r.counts.items())),
+            r.executor,
+        ]
         for r in items
     ]
     print_table("pipeline runs", ["id", "name", "status", "started", "duration", "steps", "executor"], rows)
@@ -141,8 +157,15 @@ def show(
         f"duration={_duration(s.duration_s)}  executor={s.executor}  params={dict(s.params)}"
     )
     rows = [
-        [st.name, st.state, ", ".join(st.upstream), _duration(st.duration_s), (st.cached_from or "")[:8],
-         ", ".join(f"{k}={v[:8]}" for k, v in st.outputs.items()), (st.error or "").split("\n")[0]]
+        [
+            st.name,
+            st.state,
+            ", ".join(st.upstream),
+            _duration(st.duration_s),
+            (st.cached_from or "")[:8],
+            ", ".join(f"{k}={v[:8]}" for k, v in st.outputs.items()),
+            (st.error or "").split("\n")[0],
+        ]
         for st in detail.steps
     ]
     print_table(None, ["step", "state", "after", "time", "cached from", "outputs", "error"], rows)
