@@ -4,8 +4,10 @@ Run: ``.venv/bin/python benchmarks/cli.py [--repeat 5] [--baseline GITREF]``.
 
 Times ``loopml --version``, ``loopml --help``, ``loopml scan FILE`` (one small pickle) and
 ``loopml runs list`` (a store holding 20 runs), each ``--repeat`` times in a new interpreter, and
-prints median and range. With ``--baseline``, the same commands run against that commit (checked
-out in a temporary ``git worktree``) in the same session, interleaved, so both see the same load.
+prints median and range of wall time, and median CPU time (user + system: less sensitive than
+wall time to other jobs on a shared machine). With ``--baseline``, the same commands run against
+that commit (exported with ``git archive``) in the same session, interleaved, so
+both see the same load.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,35 +53,38 @@ def _env(src: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "120"}
 
 
-def _time(src: Path, args: list[str]) -> float:
+def _time(src: Path, args: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one invocation."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _ENTRY, *args], env=_env(src), capture_output=True, check=False
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"loopml {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
-    return elapsed
+    return elapsed, cpu
 
 
 @contextmanager
 def _checkout(ref: str) -> Iterator[Path]:
+    """The ``src`` folder of ``ref``, exported with ``git archive`` (no worktree is registered)."""
     with tempfile.TemporaryDirectory(prefix="loopml-cli-bench-") as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
-            check=True,
-            capture_output=True,
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "src"], check=True, capture_output=True
         )
-        try:
-            yield tree / "src"
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        yield Path(folder) / "src"
 
 
-def _row(label: str, times: list[float]) -> str:
-    median = statistics.median(times)
-    return f"{label:<22} median {median:6.3f} s   range {min(times):6.3f} - {max(times):6.3f} s"
+def _row(label: str, runs: list[tuple[float, float]]) -> str:
+    wall, cpu = [r[0] for r in runs], [r[1] for r in runs]
+    return (
+        f"{label:<22} wall median {statistics.median(wall):6.3f} s  "
+        f"range {min(wall):6.3f} - {max(wall):6.3f} s   cpu median {statistics.median(cpu):6.3f} s"
+    )
 
 
 def main() -> None:
@@ -93,7 +99,7 @@ def main() -> None:
             for label, argv in commands.items():
                 for tree in trees.values():
                     _time(tree, argv)  # warm the page cache and byte-code of this tree
-                times: dict[str, list[float]] = {name: [] for name in trees}
+                times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
                 for _ in range(args.repeat):
                     for name, tree in trees.items():
                         times[name].append(_time(tree, argv))
