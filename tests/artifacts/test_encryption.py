@@ -53,6 +53,22 @@ def test_round_trip_addresses_plaintext(encrypted: StoreUnderTest, size: int) ->
         assert f.read() == data
 
 
+@pytest.mark.parametrize("size", [0, 5, CHUNK_SIZE, 2 * CHUNK_SIZE, 2 * CHUNK_SIZE + 5])
+def test_content_size_of_an_encrypted_blob_is_the_plaintext_size(
+    encrypted: StoreUnderTest, size: int
+) -> None:
+    ref = encrypted.store.put_bytes(_data(size))
+    assert encrypted.store.content_size(ref.sha256) == size
+    assert encrypted.reopen().content_size(ref.sha256) == size  # no key needed: nothing is decrypted
+
+
+def test_content_size_of_a_cut_encrypted_blob_is_an_integrity_error(encrypted: StoreUnderTest) -> None:
+    ref = encrypted.store.put_bytes(_data(100))
+    encrypted.overwrite(ref.uri, encrypted.raw(ref.uri)[: HEADER_SIZE + 10])
+    with pytest.raises(IntegrityError, match="fits no whole number of frames"):
+        encrypted.store.content_size(ref.sha256)
+
+
 def test_wrong_key_is_integrity_error(encrypted: StoreUnderTest) -> None:
     ref = encrypted.store.put_bytes(b"secret")
     other = encrypted.reopen(encryption_key=generate_encryption_key())

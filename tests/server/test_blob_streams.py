@@ -124,7 +124,7 @@ def test_corrupt_stored_blob_breaks_the_download(blobs: RemoteBlobs, tmp_path: P
 
 
 @pytest.mark.parametrize("size", [100, SIZE])  # one piece; several pieces
-@pytest.mark.parametrize("sized", [True, False])  # with a Content-Length (?size=); chunked
+@pytest.mark.parametrize("sized", [True, False])  # with ?size= or without: the length is known either way
 def test_corrupt_blob_never_reaches_a_plain_client_whole(
     blobs: RemoteBlobs, url: str, home: Path, size: int, sized: bool
 ) -> None:
@@ -137,10 +137,36 @@ def test_corrupt_blob_never_reaches_a_plain_client_whole(
     download = httpx.stream("GET", f"{url}/api/v1/blobs/{ref.sha256}", params=params)
     with pytest.raises(httpx.RemoteProtocolError), download as response:  # the body ends early
         assert response.status_code == 200
-        assert response.headers.get("content-length") == (str(size) if sized else None)
+        assert response.headers.get("content-length") == str(size)
         for piece in response.iter_raw():
             received += piece
     assert len(received) < size
+
+
+@pytest.mark.parametrize("wrong", [0, 99, 101, SIZE])
+def test_wrong_size_is_refused_before_any_byte_and_raises_no_alarm(
+    blobs: RemoteBlobs, url: str, wrong: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = blobs.put_bytes(os.urandom(100))
+    answer = httpx.get(f"{url}/api/v1/blobs/{ref.sha256}", params={"size": wrong})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert f"holds 100 bytes, not the size={wrong}" in error["message"] and "corrupt" not in error["message"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert httpx.get(f"{url}/api/v1/blobs/{ref.sha256}", params={"size": 100}).status_code == 200
+
+
+def test_short_stored_copy_of_a_run_file_is_an_integrity_error_before_any_byte(url: str, home: Path) -> None:
+    data = os.urandom(100)
+    with httpx.Client(base_url=url + "/api/v1", timeout=60) as api:
+        experiment = api.post("/experiments/get-or-create", json={"name": "short-copy"}).json()
+        run = api.post("/runs", json={"experiment_id": experiment["experiment_id"]}).json()["run_id"]
+        art = api.put(f"/runs/{run}/artifacts/short.bin", content=data).json()
+        (home / "artifacts" / art["uri"]).write_bytes(data[:60])
+        answer = api.get(f"/runs/{run}/artifacts/short.bin")
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "integrity_error"
+    assert "holds 60 bytes, not the 100 bytes recorded" in answer.json()["error"]["message"]
 
 
 def test_intact_blob_reaches_a_plain_client_whole(blobs: RemoteBlobs, url: str) -> None:

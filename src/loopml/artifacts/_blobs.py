@@ -15,6 +15,7 @@ from typing import BinaryIO
 from loopml.artifacts._encryption import (
     HEADER_SIZE,
     MAGIC,
+    TAG_SIZE,
     DecryptingSource,
     EncryptingWriter,
     check_key,
@@ -25,7 +26,7 @@ from loopml.artifacts._filesystems import Backend, open_backend
 from loopml.artifacts._hashing import CHUNK_SIZE, ChunkSource, PlainSource, VerifyingReader, describe_blob
 from loopml.artifacts._references import check_reference, register_reference
 from loopml.artifacts._refs import BlobRef, blob_uri, validate_sha256
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import IntegrityError, InvalidInput, NotFound
 
 __all__ = ["BlobStore"]
 
@@ -233,6 +234,43 @@ class BlobStore:
                 "encryption_key=load_encryption_key(<key file or value>) to read it."
             )
         return DecryptingSource(f, self._key, header, subject=subject)
+
+    def content_size(self, sha256: str, *, label: str | None = None) -> int:
+        """The size of a blob's content, from its stored length alone (nothing is hashed or decrypted).
+
+        Lets a caller refuse a wrong expected size before reading (or sending) any byte. The
+        figure is what the stored bytes claim; reads still verify hash and size.
+
+        Raises:
+            NotFound: no blob at ``sha256``.
+            InvalidInput: a malformed hash.
+            IntegrityError: an encrypted blob whose length fits no whole number of frames.
+
+        Example:
+            >>> store = BlobStore("memory://doctest-size")
+            >>> store.content_size(store.put_bytes(b"hello").sha256)
+            5
+        """
+        subject = describe_blob(validate_sha256(sha256, label=label), label)
+        try:
+            f = self._backend.open_read(blob_uri(sha256))
+        except FileNotFoundError as err:
+            raise self.missing(sha256, label=label) from err
+        with f:
+            head = f.read(HEADER_SIZE)
+            stored = f.seek(0, io.SEEK_END)
+        if not head.startswith(MAGIC):
+            return stored
+        frame = parse_header(head, subject=subject).chunk_size + TAG_SIZE
+        whole, rest = divmod(stored - HEADER_SIZE, frame)
+        if rest == 0 and whole > 0:
+            return whole * (frame - TAG_SIZE)
+        if rest < TAG_SIZE:
+            raise IntegrityError(
+                f"{subject} is stored encrypted with a length ({stored} bytes) that fits no whole number "
+                "of frames; it is truncated or was tampered with. Restore it from a backup."
+            )
+        return whole * (frame - TAG_SIZE) + rest - TAG_SIZE
 
     def _reader(self, sha256: str, *, label: str | None, size: int | None) -> VerifyingReader:
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):

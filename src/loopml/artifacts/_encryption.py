@@ -34,6 +34,7 @@ __all__ = [
     "HEADER_SIZE",
     "KEY_SIZE",
     "MAGIC",
+    "TAG_SIZE",
     "DecryptingSource",
     "EncryptingWriter",
     "Header",
@@ -47,7 +48,7 @@ MAGIC = b"\x89LMLENC\n"
 KEY_SIZE = 32
 HEADER_SIZE = 29
 _VERSION = 1
-_TAG_SIZE = 16
+TAG_SIZE = 16
 _HEADER = struct.Struct(">8sBI8s8s")
 _MIN_CHUNK, _MAX_CHUNK = 4096, 64 << 20
 _MAX_FRAMES = 1 << 32
@@ -238,7 +239,7 @@ class DecryptingSource:
         self._aead = AESGCM(key)
         self._header = header
         self._subject = subject
-        self._frame_size = header.chunk_size + _TAG_SIZE
+        self._frame_size = header.chunk_size + TAG_SIZE
         self._next = self._read_frame()
         self._index = 0
         self._is_done = False

@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect, Request
 
 from loopml.artifacts import CHUNK_SIZE, BlobStore
+from loopml.errors import IntegrityError
 from loopml.server.errors import RequestRejected
 
 __all__ = ["BATCH_BYTES", "PREFETCH", "RequestBodyReader", "consume_body", "stream_blob"]
@@ -164,6 +165,11 @@ async def consume_body(request: Request, *, limit: int, consumer: Callable[[Bina
     return outcome[0]
 
 
+def _describe(sha256: str, label: str | None) -> str:
+    """How a blob is named in a message: its label when known, always its hash."""
+    return f"Blob {label!r} (sha256 {sha256})" if label else f"Blob sha256 {sha256}"
+
+
 def stream_blob(
     blobs: BlobStore,
     sha256: str,
@@ -177,9 +183,17 @@ def stream_blob(
     A blob that turns out not to match is cut off: each piece goes out only once the next one
     was read, so the last piece is held back until the whole content verified, and any client
     (not only loopml's, which verifies itself) sees a broken transfer, never bad bytes presented
-    as complete. A missing blob raises :class:`~loopml.errors.NotFound` here.
+    as complete. A missing blob raises :class:`~loopml.errors.NotFound` here, and a stored copy whose
+    length is not ``size`` raises :class:`~loopml.errors.IntegrityError` before anything is sent.
     """
-    source = blobs.open_chunks(sha256, label=label, size=size)
+    stored = blobs.content_size(sha256, label=label)
+    if size is not None and size != stored:  # refused before any header or byte goes out
+        raise IntegrityError(
+            f"{_describe(sha256, label)} holds {stored} bytes, not the {size} bytes recorded for it. "
+            "The stored copy is truncated or was tampered with; restore it from a backup "
+            "or store the original again."
+        )
+    source = blobs.open_chunks(sha256, label=label, size=stored)
 
     def chunks() -> Iterator[bytes]:
         try:
@@ -191,7 +205,5 @@ def stream_blob(
         finally:
             source.close()
 
-    headers = {"X-Content-SHA256": sha256}
-    if size is not None:
-        headers["Content-Length"] = str(size)
+    headers = {"X-Content-SHA256": sha256, "Content-Length": str(stored)}
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)

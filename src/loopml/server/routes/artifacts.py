@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from loopml.artifacts import BlobRef, BlobStore, validate_sha256
-from loopml.errors import IntegrityError
+from loopml.errors import IntegrityError, InvalidInput
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
@@ -134,11 +134,19 @@ def download_blob(
 ) -> StreamingResponse:
     """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch).
 
+    A ``size`` other than the blob's answers 400 before any byte is sent.
+
     Only a blob the caller sees an artifact of is served; any other answers 404, as a missing one.
     """
     if not visibility_of(request).shows_blob(validate_sha256(sha256), store=store, blobs=blobs):
         raise blobs.missing(sha256)
-    return stream_blob(blobs, sha256, label=None, size=size)
+    stored = blobs.content_size(sha256)
+    if size is not None and size != stored:  # the caller's expectation, not the stored copy, is wrong
+        raise InvalidInput(
+            f"Blob sha256 {sha256} holds {stored} bytes, not the size={size} asked for; "
+            f"ask with size={stored} or without size."
+        )
+    return stream_blob(blobs, sha256, label=None, size=stored)
 
 
 @router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
