@@ -505,17 +505,32 @@ class Client:
     def download_artifact(self, artifact_id: str, dest: str | PathLike[str]) -> Path:
         """Copy an artifact's verified bytes to ``dest`` (a file path, or an existing directory).
 
+        A folder artifact becomes a folder at ``dest`` (or inside it, when it is a directory),
+        written only once its manifest and every file verified.
+
         Raises:
             IntegrityError: the stored bytes do not match the recorded hash.
         """
+        from loopml.artifacts import get_folder, is_folder
+
         art, sha = self._stored(artifact_id)
         target = Path(dest)
         if target.is_dir():
             target = target / PurePosixPath(art.name).name
+        if is_folder(art.properties):
+            return get_folder(self.blobs, sha, target, label=repr(art.name), total_size=art.size)
         return self.blobs.get_file(sha, target, label=art.name, size=art.size)
 
     def verify_artifact(self, artifact_id: str) -> Artifact:
-        """Re-hash an artifact's bytes; :class:`~loopml.errors.IntegrityError` on any mismatch."""
+        """Re-hash an artifact's bytes; :class:`~loopml.errors.IntegrityError` on any mismatch.
+
+        A folder artifact verifies by its manifest's hash, then every file's hash and size.
+        """
+        from loopml.artifacts import is_folder, verify_folder
+
         art, sha = self._stored(artifact_id)
-        self.blobs.verify(sha, label=art.name, size=art.size)
+        if is_folder(art.properties):
+            verify_folder(self.blobs, sha, label=repr(art.name), total_size=art.size)
+        else:
+            self.blobs.verify(sha, label=art.name, size=art.size)
         return art
