@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from loopml.analysis import Blessing
 from loopml.analysis.blessing import CheckKind, CheckOutcome
-from loopml.artifacts import BlobStore
+from loopml.artifacts import BlobStore, get_folder, verify_folder
 from loopml.errors import (
     IntegrityError,
     InvalidInput,
@@ -99,6 +100,22 @@ def test_round_trip_register_alias_load_identical_predictions(
         (EventType.OUTPUT, "model_version"),
         (EventType.INPUT, "blessing"),
     }
+
+
+def test_registered_package_lives_in_the_artifact_store_not_in_its_source_folder(
+    registry: ModelRegistry, tmp_path: Path, fitted: Any, training_data: Any
+) -> None:
+    source = package_model(fitted[1], tmp_path / "handed-over", transform=fitted[0], sample=training_data[0])
+    files = {rel: (source.path / rel).read_bytes() for rel in list_package_files(source.path)}
+    version = registry.register(source, "churn", actor="ann")
+    shutil.rmtree(source.path)  # a pipeline hands over a temporary folder
+    package = registry.store.artifacts.get(str(version.properties["package_artifact_id"]))
+    assert not package.is_reference and package.uri.startswith("sha256/")
+    assert package.size == sum(len(b) for b in files.values())
+    members = verify_folder(registry.blobs, package.sha256 or "", label="package", total_size=package.size)
+    assert {m.path for m in members} == set(files)
+    copy = get_folder(registry.blobs, package.sha256 or "", tmp_path / "copy", label="package")
+    assert {rel: (copy / rel).read_bytes() for rel in files} == files
 
 
 def test_tampered_blob_fails_load_naming_the_file(

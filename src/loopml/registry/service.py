@@ -15,7 +15,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any, Protocol, runtime_checkable
 
-from loopml.artifacts import BlobStore, load_encryption_key
+from loopml.artifacts import LAYOUT_DIRECTORY, LAYOUT_PROPERTY, BlobStore, load_encryption_key
 from loopml.config import Settings
 from loopml.errors import IntegrityError, InvalidInput, NotFound, PolicyViolation, UnsafeArtifact
 from loopml.registry._storage import fetch_package, store_package
@@ -148,16 +148,20 @@ class ModelRegistry:
             self.store.lineage.get_execution(execution_id)
         blessing_id, passed = self._blessing(blessing, name=name, run_id=run_id)
         stored = store_package(self.blobs, root, label=f"model {name!r}")
-        checksums = stored.files[CHECKSUMS_FILE]
+        # The package as handed over, stored as a folder (its index and one blob per file): the
+        # folder it came from is often temporary, so nothing may point there.
         package_artifact = self.store.artifacts.create(
             type=PACKAGE_ARTIFACT_TYPE,
             name=name,
-            uri=str(root.absolute()),
-            sha256=checksums.sha256,
-            size=checksums.size,
-            is_reference=True,
+            uri=stored.ref.uri,
+            sha256=stored.ref.sha256,
+            size=sum(d.size for d in stored.files.values()),
             run_id=run_id,
-            properties={"flavor": verified.spec.flavor},
+            properties={
+                "flavor": verified.spec.flavor,
+                "checksums_sha256": stored.files[CHECKSUMS_FILE].sha256,
+                LAYOUT_PROPERTY: LAYOUT_DIRECTORY,
+            },
         )
         model_artifact = self.store.artifacts.create(
             type=MODEL_ARTIFACT_TYPE,
