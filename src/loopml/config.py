@@ -6,6 +6,7 @@ and passed down; domain code never reads ``os.environ``.
 
 from __future__ import annotations
 
+import enum
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,10 +16,17 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_va
 
 from loopml.errors import InvalidInput
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "UnsafeArtifacts", "load_settings"]
 
 ENV_PREFIX = "LOOPML_"
 CONFIG_FILE_NAME = "loopml.toml"
+
+
+class UnsafeArtifacts(enum.StrEnum):
+    """What to do with an artifact upload the scanner judges unsafe (code would run on loading it)."""
+
+    REFUSE = "refuse"
+    RECORD = "record"
 
 
 class Settings(BaseModel):
@@ -39,6 +47,9 @@ class Settings(BaseModel):
             server on one store needs the same value, and changing it invalidates all tokens.
         rate_limits: Rate limits per role and endpoint class (a ``loopml.toml`` table, see
             ``loopml.security.ratelimit.RateLimitPolicy.from_mapping``); defaults when unset.
+        unsafe_artifacts: What happens to an artifact upload the model-file scanner judges unsafe
+            (``LOOPML_UNSAFE_ARTIFACTS``): ``refuse`` it (the default) or ``record`` it with its
+            verdict, after which downloading it needs an explicit opt-in.
 
     Example:
         >>> s = Settings(home=Path("/tmp/x"))
@@ -58,6 +69,7 @@ class Settings(BaseModel):
     artifacts_encryption_key: str | None = None
     token_pepper: SecretStr | None = None
     rate_limits: dict[str, Any] | None = None
+    unsafe_artifacts: UnsafeArtifacts = UnsafeArtifacts.REFUSE
 
     @field_validator("metric_flush_size")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,25 @@ def test_lineage_tree_and_json(invoke: Invoke, recorded: dict[str, str]) -> None
     both = invoke("lineage", recorded["run0"], "--direction", "both")
     assert "upstream" in both.out and "downstream" in both.out
     assert invoke("lineage", recorded["run0"], "--direction", "sideways").code == 2
+
+
+def test_artifact_recorded_unsafe_shows_its_verdict_and_downloads_only_with_allow_unsafe(
+    invoke: Invoke, home: Path, tmp_path: Path
+) -> None:
+    class RunsCode:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("echo pwned",))
+
+    evil = tmp_path / "model.pkl"
+    evil.write_bytes(pickle.dumps(RunsCode()))
+    client = Client(Settings(home=home, unsafe_artifacts="record"))
+    with client.start_run("cli") as run:
+        [art] = client.log_artifact(run.run_id, evil)
+    client.close()
+    shown = invoke("artifacts", "show", art.artifact_id)
+    assert shown.code == 0 and "unsafe (pickle)" in shown.out.replace("\n", " ")
+    out = tmp_path / "got.pkl"
+    refused = invoke("artifacts", "get", art.artifact_id, "--out", str(out))
+    assert refused.code == 1 and "--allow-unsafe" in refused.err and not out.exists()
+    allowed = invoke("artifacts", "get", art.artifact_id, "--out", str(out), "--allow-unsafe")
+    assert allowed.code == 0 and out.read_bytes() == evil.read_bytes()

@@ -19,6 +19,7 @@ from loopml.examples.census import pipeline as census
 from loopml.pipeline import PipelineRunner, StepState
 from loopml.registry import load_model
 from loopml.store import Store
+from loopml.store.entities import every_item
 from loopml.store.sql import open_store
 from loopml.tracking import NodeKind, walk
 
@@ -87,6 +88,23 @@ def test_lineage_from_pushed_model_reaches_every_upstream_record(home: Path, sto
     assert runs, "the training run is not reachable from the pushed model"
     run = store.runs.get(runs[0].id)
     assert run.tags["loopml.execution_id"]
+
+
+def test_every_artifact_of_the_demo_is_stored_and_verifies(
+    home: Path, store: Store, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    artifacts = list(every_item(lambda token: store.artifacts.list(page_token=token)))
+    assert {"Dataset", "Model", "Evaluation", "PushedModel", "ModelPackage"} <= {a.type for a in artifacts}
+    for art in artifacts:
+        assert not art.is_reference and art.uri.startswith("sha256/"), (art.type, art.uri)
+        out = tmp_path / art.artifact_id
+        for command in (["verify", art.artifact_id], ["get", art.artifact_id, "-o", str(out)]):
+            try:
+                main(["--home", str(home), "artifacts", *command])
+            except SystemExit as exc:
+                assert exc.code in (0, None), (art.type, art.name, command, capsys.readouterr())
+    pushed = store.artifacts.get(_pushed_id(store))
+    assert (tmp_path / pushed.artifact_id / "checksums.json").is_file()
 
 
 def test_packaged_transform_scores_identically_in_a_clean_subprocess(home: Path, store: Store) -> None:

@@ -380,14 +380,30 @@ class Client:
             )
         return run
 
+    def _screen(self, data: bytes | Path, *, name: str) -> dict[str, Any]:
+        """Scan content about to be logged; the verdict to record (raises UnsafeArtifact to refuse)."""
+        from loopml.security.uploads import SCAN_PROPERTY, screen_bytes, screen_file
+
+        policy = self.settings.unsafe_artifacts
+        if isinstance(data, Path):
+            return {SCAN_PROPERTY: screen_file(data, name=name, policy=policy)}
+        return {SCAN_PROPERTY: screen_bytes(data, name=name, policy=policy)}
+
     def _record_output(self, run_id: str, *, type: str, name: str, data: bytes | Path) -> Artifact:
+        scan = self._screen(data, name=name)
         ref = (
             self.blobs.put_file(data, label=name)
             if isinstance(data, Path)
             else self.blobs.put_bytes(data, label=name)
         )
         artifact = self.store.artifacts.create(
-            type=type, name=name, uri=ref.uri, sha256=ref.sha256, size=ref.size, run_id=run_id
+            type=type,
+            name=name,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            size=ref.size,
+            run_id=run_id,
+            properties=scan,
         )
         self.store.lineage.add_events(
             self._execution_id(run_id), [(artifact.artifact_id, EventType.OUTPUT, type.lower())]
@@ -409,8 +425,13 @@ class Client:
         Returns:
             One artifact per file.
 
+        Every file is scanned first (pickle-family content opcode by opcode); the verdict is
+        recorded in the artifact's ``loopml.scan`` property.
+
         Raises:
             InvalidInput: ``path`` does not exist or is an empty directory.
+            UnsafeArtifact: the scanner judged a file unsafe and ``settings.unsafe_artifacts`` is
+                ``refuse`` (the default); files before it stay logged.
         """
         source = Path(path)
         if not source.exists():
@@ -450,11 +471,13 @@ class Client:
 
         Raises:
             InvalidInput: ``path`` is not a file.
+            UnsafeArtifact: the scanner judged it unsafe (see :meth:`log_artifact`).
         """
         source = Path(path)
         if not source.is_file():
             raise InvalidInput(f"Cannot store {str(source)!r} as an artifact: it is not a file.")
         label = name or source.name
+        scan = self._screen(source, name=label)
         ref = self.blobs.put_file(source, label=label)
         return self.store.artifacts.create(
             type=type,
@@ -462,7 +485,7 @@ class Client:
             uri=ref.uri,
             sha256=ref.sha256,
             size=ref.size,
-            properties=properties,
+            properties={**(properties or {}), **scan},
             versioned=versioned,
         )
 
@@ -502,24 +525,45 @@ class Client:
             )
         return art, art.sha256
 
-    def download_artifact(self, artifact_id: str, dest: str | PathLike[str]) -> Path:
+    def _reader(self, *, allow_unsafe: bool) -> BlobStore:
+        """The blob store to read from; a remote one carries the unsafe opt-in to the server."""
+        blobs = self.blobs
+        if allow_unsafe and self.settings.tracking_uri:
+            from loopml.store.remote import RemoteBlobs
+
+            if isinstance(blobs, RemoteBlobs):
+                return cast("BlobStore", blobs.allowing_unsafe())
+        return blobs
+
+    def download_artifact(
+        self, artifact_id: str, dest: str | PathLike[str], *, allow_unsafe: bool = False
+    ) -> Path:
         """Copy an artifact's verified bytes to ``dest`` (a file path, or an existing directory).
 
         A folder artifact becomes a folder at ``dest`` (or inside it, when it is a directory),
         written only once its manifest and every file verified.
 
+        Args:
+            artifact_id: The artifact.
+            dest: A file path, or an existing directory to write into.
+            allow_unsafe: Download an artifact the scanner recorded unsafe on upload.
+
         Raises:
             IntegrityError: the stored bytes do not match the recorded hash.
+            UnsafeArtifact: the artifact was recorded unsafe and ``allow_unsafe`` is false.
         """
         from loopml.artifacts import get_folder, is_folder
+        from loopml.security.uploads import check_download
 
         art, sha = self._stored(artifact_id)
+        check_download(art.properties, name=art.name, artifact_id=artifact_id, allow_unsafe=allow_unsafe)
+        blobs = self._reader(allow_unsafe=allow_unsafe)
         target = Path(dest)
         if target.is_dir():
             target = target / PurePosixPath(art.name).name
         if is_folder(art.properties):
-            return get_folder(self.blobs, sha, target, label=repr(art.name), total_size=art.size)
-        return self.blobs.get_file(sha, target, label=art.name, size=art.size)
+            return get_folder(blobs, sha, target, label=repr(art.name), total_size=art.size)
+        return blobs.get_file(sha, target, label=art.name, size=art.size)
 
     def verify_artifact(self, artifact_id: str) -> Artifact:
         """Re-hash an artifact's bytes; :class:`~loopml.errors.IntegrityError` on any mismatch.
@@ -529,8 +573,9 @@ class Client:
         from loopml.artifacts import is_folder, verify_folder
 
         art, sha = self._stored(artifact_id)
+        blobs = self._reader(allow_unsafe=True)  # verifying hands no bytes to anyone
         if is_folder(art.properties):
-            verify_folder(self.blobs, sha, label=repr(art.name), total_size=art.size)
+            verify_folder(blobs, sha, label=repr(art.name), total_size=art.size)
         else:
-            self.blobs.verify(sha, label=art.name, size=art.size)
+            blobs.verify(sha, label=art.name, size=art.size)
         return art

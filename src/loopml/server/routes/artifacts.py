@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from loopml.artifacts import BlobRef, BlobStore, validate_sha256
+from loopml.artifacts import BlobRef, BlobStore, is_folder, validate_sha256
+from loopml.config import Settings, UnsafeArtifacts
 from loopml.errors import IntegrityError, InvalidInput
+from loopml.security.scan import Verdict
+from loopml.security.uploads import SCAN_PROPERTY, check_download, screen_blob
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
@@ -19,12 +22,15 @@ from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
-from loopml.store import missing_artifact
+from loopml.store import every_item, missing_artifact
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["artifacts"], route_class=SafeRoute)
 Sha = Annotated[str | None, Header(max_length=64, alias="X-Content-SHA256")]
+AllowUnsafe = Annotated[
+    bool, Query(description="Opt in to downloading an artifact the scanner recorded unsafe on upload.")
+]
 _BYTES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {}}, "description": "The verified bytes."}
 }
@@ -51,8 +57,29 @@ def create_artifact(
     for sha256 in sorted(claimed):
         if not visible.may_claim_blob(sha256, store=store, blobs=blobs):
             raise blobs.missing(sha256)
-    art = store.artifacts.create(**body.model_dump())
+    fields = body.model_dump()
+    fields["properties"] = _screened(body, claimed, blobs=blobs, policy=_unsafe_policy(request))
+    art = store.artifacts.create(**fields)
     return ArtifactOut.of(art)
+
+
+def _unsafe_policy(request: Request) -> UnsafeArtifacts:
+    return cast(Settings, request.app.state.settings).unsafe_artifacts
+
+
+def _screened(
+    body: ArtifactCreate, claimed: frozenset[str], *, blobs: BlobStore, policy: UnsafeArtifacts
+) -> dict[str, Any] | None:
+    """The record's properties with the server's own scan of the stored bytes (a client's is dropped).
+
+    Folders (a manifest of blobs) and references are not uploads of one file: they get no verdict.
+    """
+    properties = {k: v for k, v in (body.properties or {}).items() if k != SCAN_PROPERTY}
+    if body.is_reference or is_folder(properties) or not claimed:
+        return properties if body.properties is not None else None
+    scans = [screen_blob(blobs, sha256, name=body.name, policy=policy) for sha256 in sorted(claimed)]
+    properties[SCAN_PROPERTY] = max(scans, key=lambda scan: Verdict(scan["verdict"]).rank)
+    return properties
 
 
 @router.get("/artifacts")
@@ -131,15 +158,19 @@ def download_blob(
     store: StoreDep,
     blobs: Blobs,
     size: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    allow_unsafe: AllowUnsafe = False,
 ) -> StreamingResponse:
     """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch).
 
-    A ``size`` other than the blob's answers 400 before any byte is sent.
+    A ``size`` other than the blob's answers 400 before any byte is sent; the blob of an artifact
+    recorded unsafe on upload answers 422 unless ``allow_unsafe=true``.
 
     Only a blob the caller sees an artifact of is served; any other answers 404, as a missing one.
     """
     if not visibility_of(request).shows_blob(validate_sha256(sha256), store=store, blobs=blobs):
         raise blobs.missing(sha256)
+    for art in every_item(lambda token: store.artifacts.list(sha256=sha256, page_token=token)):
+        check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe)
     stored = blobs.content_size(sha256)
     if size is not None and size != stored:  # the caller's expectation, not the stored copy, is wrong
         raise InvalidInput(
@@ -159,18 +190,25 @@ async def upload_run_file(
     config: Config,
     type: Annotated[str, Query(min_length=1, max_length=250)] = "File",
 ) -> ArtifactOut:
-    """Store the body as the artifact ``path`` of a RUNNING run."""
+    """Store the body as the artifact ``path`` of a RUNNING run; scanned first, refused if unsafe (422)."""
     clean = normalise_artifact_path(path)
+    policy = _unsafe_policy(request)
     art = await consume_body(
         request,
         limit=config.max_artifact_bytes,
-        consumer=lambda body: store_run_file(store, blobs, run_id, clean, body, type=type),
+        consumer=lambda body: store_run_file(store, blobs, run_id, clean, body, type=type, policy=policy),
     )
     return ArtifactOut.of(art)
 
 
 @router.get("/runs/{run_id}/artifacts/{path:path}", responses=_BYTES, response_class=StreamingResponse)
-def download_run_file(run_id: Id, path: str, store: StoreDep, blobs: Blobs) -> StreamingResponse:
-    """Stream the verified bytes of the artifact ``path`` of a run."""
+def download_run_file(
+    run_id: Id, path: str, store: StoreDep, blobs: Blobs, allow_unsafe: AllowUnsafe = False
+) -> StreamingResponse:
+    """Stream the verified bytes of the artifact ``path`` of a run.
+
+    One recorded unsafe on upload answers 422 unless ``allow_unsafe=true``.
+    """
     art, sha256 = find_run_file(store, run_id, normalise_artifact_path(path))
+    check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe)
     return stream_blob(blobs, sha256, label=art.name, size=art.size)

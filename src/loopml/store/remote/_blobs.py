@@ -78,8 +78,13 @@ def _checked(found: Any, *, sent_sha256: str, sent_size: int, label: str | None)
 class RemoteBlobs:
     """The part of ``BlobStore`` the tracking client uses, over a loopml server."""
 
-    def __init__(self, session: ApiSession) -> None:
+    def __init__(self, session: ApiSession, *, allow_unsafe: bool = False) -> None:
         self._api = session
+        self._allow_unsafe = allow_unsafe
+
+    def allowing_unsafe(self) -> RemoteBlobs:
+        """The same store, also fetching blobs of artifacts recorded unsafe (an explicit opt-in)."""
+        return RemoteBlobs(self._api, allow_unsafe=True)
 
     @property
     def root_url(self) -> str:
@@ -122,7 +127,10 @@ class RemoteBlobs:
 
     def _fetch(self, sha256: str, out: BinaryIO, *, label: str | None, size: int | None) -> int:
         digest, received = hashlib.sha256(), 0
-        with self._api.download(f"/blobs/{quote(sha256, safe='')}", params={"size": size}) as response:
+        params: dict[str, object] = {"size": size}
+        if self._allow_unsafe:
+            params["allow_unsafe"] = "true"
+        with self._api.download(f"/blobs/{quote(sha256, safe='')}", params=params) as response:
             for chunk in response.iter_bytes():  # pieces as they arrive, not copied into fixed sizes
                 digest.update(chunk)
                 received += len(chunk)
