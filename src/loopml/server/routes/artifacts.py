@@ -167,10 +167,14 @@ def download_blob(
 
     Only a blob the caller sees an artifact of is served; any other answers 404, as a missing one.
     """
-    if not visibility_of(request).shows_blob(validate_sha256(sha256), store=store, blobs=blobs):
+    visible = visibility_of(request)
+    if not visible.shows_blob(validate_sha256(sha256), store=store, blobs=blobs):
         raise blobs.missing(sha256)
     for art in every_item(lambda token: store.artifacts.list(sha256=sha256, page_token=token)):
-        check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe)
+        if visible.shows_artifact(art):  # the same bytes get the same verdict; name only what it may see
+            check_download(
+                art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe
+            )
     stored = blobs.content_size(sha256)
     if size is not None and size != stored:  # the caller's expectation, not the stored copy, is wrong
         raise InvalidInput(
