@@ -43,6 +43,17 @@ def test_unsafe_pickle_is_refused_and_nothing_is_recorded(client: Client, evil: 
         assert client.list_artifacts(run.run_id) == []
 
 
+def test_directory_with_one_unsafe_file_logs_none_of_its_files(client: Client, tmp_path: Path) -> None:
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    (folder / "a_notes.txt").write_text("fine")
+    (folder / "b_model.pkl").write_bytes(pickle.dumps(RunsCode()))
+    with client.start_run("scan") as run:
+        with pytest.raises(UnsafeArtifact, match=r"'outputs/b_model\.pkl' was refused"):
+            client.log_artifact(run.run_id, folder)
+        assert client.list_artifacts(run.run_id) == []
+
+
 def test_safe_upload_records_its_verdict(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "weights.pkl"
     path.write_bytes(pickle.dumps({"w": [1.0]}))

@@ -389,8 +389,10 @@ class Client:
             return {SCAN_PROPERTY: screen_file(data, name=name, policy=policy)}
         return {SCAN_PROPERTY: screen_bytes(data, name=name, policy=policy)}
 
-    def _record_output(self, run_id: str, *, type: str, name: str, data: bytes | Path) -> Artifact:
-        scan = self._screen(data, name=name)
+    def _record_output(
+        self, run_id: str, *, type: str, name: str, data: bytes | Path, scan: dict[str, Any] | None = None
+    ) -> Artifact:
+        scan = scan if scan is not None else self._screen(data, name=name)
         ref = (
             self.blobs.put_file(data, label=name)
             if isinstance(data, Path)
@@ -431,7 +433,7 @@ class Client:
         Raises:
             InvalidInput: ``path`` does not exist or is an empty directory.
             UnsafeArtifact: the scanner judged a file unsafe and ``settings.unsafe_artifacts`` is
-                ``refuse`` (the default); files before it stay logged.
+                ``refuse`` (the default); then no file of a directory is logged.
         """
         source = Path(path)
         if not source.exists():
@@ -443,9 +445,10 @@ class Client:
         files = sorted(p for p in source.rglob("*") if p.is_file())
         if not files:
             raise InvalidInput(f"Cannot log artifact {str(source)!r}: the directory holds no files.")
+        named = {f"{base}/{f.relative_to(source).as_posix()}": f for f in files}
+        scans = {n: self._screen(f, name=n) for n, f in named.items()}  # all of them before any upload
         return [
-            self._record_output(run_id, type=type, name=f"{base}/{f.relative_to(source).as_posix()}", data=f)
-            for f in files
+            self._record_output(run_id, type=type, name=n, data=f, scan=scans[n]) for n, f in named.items()
         ]
 
     def log_dict(self, run_id: str, obj: Any, name: str) -> Artifact:
