@@ -72,12 +72,15 @@ def _screened(
 ) -> dict[str, Any] | None:
     """The record's properties with the server's own scan of the stored bytes (a client's is dropped).
 
-    Folders (a manifest of blobs) and references are not uploads of one file: they get no verdict.
+    Folders (a manifest of blobs) and references are not uploads of one file, and a blob this
+    server does not hold (a client writing to a blob store of its own) cannot be read: they get
+    no verdict.
     """
     properties = {k: v for k, v in (body.properties or {}).items() if k != SCAN_PROPERTY}
-    if body.is_reference or is_folder(properties) or not claimed:
+    held = sorted(sha256 for sha256 in claimed if blobs.exists(sha256))
+    if body.is_reference or is_folder(properties) or not held:
         return properties if body.properties is not None else None
-    scans = [screen_blob(blobs, sha256, name=body.name, policy=policy) for sha256 in sorted(claimed)]
+    scans = [screen_blob(blobs, sha256, name=body.name, policy=policy) for sha256 in held]
     properties[SCAN_PROPERTY] = max(scans, key=lambda scan: Verdict(scan["verdict"]).rank)
     return properties
 
