@@ -23,8 +23,9 @@ demo: $(STAMP)
 	$(VENV)/bin/loopml demo
 
 # Doctests: every `Example:` in src/loopml runs. Left out, each for a stated reason:
-#   loopml/examples  - example projects (scripts with their own data), run by tests/e2e and `loopml demo`
-DOCTEST_IGNORE := --ignore=src/loopml/examples
+#   loopml/examples          - example projects (scripts with their own data), run by tests/e2e and `loopml demo`
+#   loopml/store/migrations  - Alembic scripts: importing env.py runs a migration (Alembic imports it)
+DOCTEST_IGNORE := --ignore=src/loopml/examples --ignore=src/loopml/store/migrations
 
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
