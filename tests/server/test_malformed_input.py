@@ -90,7 +90,7 @@ def test_wrong_types_in_metric_fields(api: httpx.Client, run_id: str, metric: di
 def test_wrong_types_elsewhere(api: httpx.Client, path: str, body: dict[str, Any]) -> None:
     response = api.post(path, json=body)
     assert 400 <= response.status_code < 500
-    assert set(response.json()["error"]) == {"code", "message"}
+    assert set(response.json()["error"]) == {"code", "message", "request_id"}
 
 
 def test_unknown_routes_and_methods_are_json(api: httpx.Client) -> None:

@@ -5,7 +5,9 @@ written atomically and checked on every read. A folder is a manifest blob naming
 file, verified member by member. Large data can be registered by reference instead of copied.
 """
 
+from loopml.artifacts._access import Blobs, StoredBlob
 from loopml.artifacts._blobs import BlobStore
+from loopml.artifacts._configured import blob_store_for, encryption_key_for
 from loopml.artifacts._encryption import encryption_key_id, generate_encryption_key, load_encryption_key
 from loopml.artifacts._filesystems import TEMP_DIR
 from loopml.artifacts._folders import (
@@ -29,9 +31,13 @@ __all__ = [
     "TEMP_DIR",
     "BlobRef",
     "BlobStore",
+    "Blobs",
     "FolderBlobs",
     "FolderMember",
+    "StoredBlob",
+    "blob_store_for",
     "blob_uri",
+    "encryption_key_for",
     "encryption_key_id",
     "generate_encryption_key",
     "get_folder",

@@ -7,17 +7,22 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loopml.config import Settings
+    from loopml.services import Services
     from loopml.tracking import Client
 
 _home: Path | None = None
 _settings: Settings | None = None
 _client: Client | None = None
+_services: Services | None = None
 
 
 def configure(*, home: Path | None) -> None:
-    """Remember global options; called by the root callback."""
-    global _home, _settings
+    """Remember global options; called by the root callback (services of other settings are closed)."""
+    global _home, _settings, _services
     _home, _settings = home, None
+    if _services is not None:
+        _services.close()
+        _services = None
 
 
 def settings() -> Settings:
@@ -40,9 +45,24 @@ def client() -> Client:
     return _client
 
 
+def services() -> Services:
+    """The store, blob store, registry and auth of this invocation (:mod:`loopml.services`)."""
+    global _services
+    if _services is None:
+        from loopml.services import Services
+
+        _services = Services(settings())
+    return _services
+
+
 def close() -> None:
     """Close what this invocation opened."""
-    global _client
-    if _client is not None:
-        _client.close()
-        _client = None
+    global _client, _services
+    try:
+        if _client is not None:
+            _client.close()
+            _client = None
+    finally:
+        if _services is not None:
+            _services.close()
+            _services = None

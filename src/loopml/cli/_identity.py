@@ -15,28 +15,21 @@ from typing import Any
 from loopml.cli import _context
 from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
-from loopml.store.sql import SqlStore, open_store
+from loopml.store.repositories import IdentityStore
 
 __all__ = ["Admin", "admin", "audit_log", "auth_service", "identity_store"]
 
 
 @contextmanager
-def identity_store() -> Iterator[SqlStore]:
-    """The store named by the settings, closed afterwards."""
-    store = open_store(_context.settings().resolved_store_url())
-    try:
-        yield store
-    finally:
-        store.close()
+def identity_store() -> Iterator[IdentityStore]:
+    """The store named by the settings (closed when the command ends)."""
+    yield _context.services().identity_store
 
 
 @contextmanager
 def auth_service() -> Iterator[AuthService]:
     """An :class:`AuthService` over the configured store (with the configured token pepper)."""
-    settings = _context.settings()
-    pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-    with identity_store() as store:
-        yield AuthService(store, pepper=pepper)
+    yield _context.services().auth
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +51,11 @@ class Admin:
 @contextmanager
 def admin() -> Iterator[Admin]:
     """:class:`Admin` over the configured store."""
-    settings = _context.settings()
-    pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-    with identity_store() as store:
-        yield Admin(AuthService(store, pepper=pepper), AuditLog(store))
+    services = _context.services()
+    yield Admin(services.auth, services.audit)
 
 
 @contextmanager
 def audit_log() -> Iterator[AuditLog]:
     """The audit log of the configured store."""
-    with identity_store() as store:
-        yield AuditLog(store)
+    yield _context.services().audit

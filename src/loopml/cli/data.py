@@ -22,7 +22,6 @@ from loopml.data.validation import validate
 from loopml.data.versions import DatasetVersion, DatasetVersions
 from loopml.errors import InvalidInput
 from loopml.store import Store
-from loopml.store.sql import open_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -207,12 +206,8 @@ def show_stats(
 
 @contextmanager
 def _stores() -> Iterator[tuple[Store, BlobStore]]:
-    settings = _context.settings()
-    store = open_store(settings.resolved_store_url())
-    try:
-        yield store, BlobStore(settings.resolved_artifacts_url())
-    finally:
-        store.close()
+    services = _context.services()
+    yield services.store, services.blobs
 
 
 @contextmanager

@@ -26,8 +26,8 @@ from loopml.components import export_artifact
 from loopml.config import Settings
 from loopml.errors import InvalidInput
 from loopml.pipeline import PipelineRunner, PipelineRunResult, RichProgress, StepState
+from loopml.services import Services
 from loopml.store import Store
-from loopml.store.sql import open_store
 
 EXAMPLES = "loopml.examples"
 """The package holding the example projects (each a folder: its code, data and README)."""
@@ -178,16 +178,13 @@ def _run_census(census: ModuleType, settings: Settings, *, no_cache: bool) -> No
     home = settings.home.expanduser().absolute()
     pipeline = census.pipeline(home=home)
     console.print(f"loopml demo: census employment pipeline, home {home}")
-    store = open_store(settings.resolved_store_url())
-    try:
-        blobs = BlobStore(settings.resolved_artifacts_url())
+    with Services(settings) as services:
+        store, blobs = services.store, services.blobs
         runner = PipelineRunner(
             store, blobs, progress=RichProgress(), store_url=settings.resolved_store_url()
         )
         result = runner.run(pipeline, no_cache=no_cache)
         _summary(store, blobs, result, home)
-    finally:
-        store.close()
     if not result.is_ok:
         raise SystemExit(EXIT_CHECK_FAILED)
 

@@ -18,12 +18,12 @@ app = typer.Typer(help="Signing keys (EC P-256) and trusted public keys.", no_ar
 
 def key_ring() -> KeyRing:
     """The key ring under ``<LOOPML_HOME>/keys``."""
-    return KeyRing(_context.settings().home / "keys")
+    return _context.services().key_ring
 
 
 def trust_store() -> TrustStore:
     """The trust store under ``<LOOPML_HOME>/trust``."""
-    return TrustStore(_context.settings().home / "trust")
+    return _context.services().trust_store
 
 
 def passphrase_from_env(variable: str | None) -> bytes | None:

@@ -76,11 +76,7 @@ def verify(
 
 @contextlib.contextmanager
 def _registry() -> Iterator[ModelRegistry]:
-    registry = ModelRegistry.from_settings(_context.settings())
-    try:
-        yield registry
-    finally:
-        registry.store.close()
+    yield _context.services().registry
 
 
 def _actor() -> str:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from loopml.artifacts import BlobStore
 from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
 from loopml.cli._output import console, format_ms, print_json, print_table
@@ -28,19 +27,13 @@ from loopml.pipeline import (
     parse_param_overrides,
 )
 from loopml.store import Store
-from loopml.store.sql import open_store
 
 app = typer.Typer(help="Run pipelines and inspect pipeline runs.", no_args_is_help=True)
 
 
 @contextmanager
 def _store() -> Iterator[Store]:
-    settings = _context.settings()
-    store = open_store(settings.resolved_store_url())
-    try:
-        yield store
-    finally:
-        store.close()
+    yield _context.services().store
 
 
 def _duration(seconds: float | None) -> str:
@@ -95,7 +88,7 @@ def run(
     progress: ProgressReporter = RichProgress() if live else NullProgress()
     with _store() as store:
         try:
-            blobs = BlobStore(settings.resolved_artifacts_url())
+            blobs = _context.services().blobs
             runner = PipelineRunner(
                 store,
                 blobs,

@@ -34,9 +34,11 @@ def serve(
     if ctx.invoked_subcommand is not None:
         return
     from loopml.server import check_bind
+    from loopml.server.app import load_security_layer
 
     auth_enabled = not no_auth
     check_bind(host, auth_enabled=auth_enabled)
+    load_security_layer()  # refuse to start, in one line, when the security layer cannot load
     settings = _context.settings()
     if workers > 1 and settings.resolved_store_url().startswith("sqlite:///:memory:"):
         raise InvalidInput(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 from loopml.artifacts import BlobStore
 from loopml.errors import NotFound
 from loopml.pipeline import PushedModel
-from loopml.registry import ModelRegistry, Predictor, load_model
+from loopml.registry import ModelRegistry, Predictor, TrustStore, load_model
 from loopml.store import Store
 from loopml.store.repositories import RegistryStore
 
@@ -27,11 +26,13 @@ class Champion:
     predictor: Predictor
 
 
-def registry_for(store: Store, blobs: BlobStore, **options: object) -> ModelRegistry | None:
-    """A registry over ``store`` when the store holds one (``store.models``), else None."""
-    if not hasattr(store, "models"):
+def registry_for(
+    store: Store, blobs: BlobStore, *, trust_store: TrustStore | None = None, cache_dir: Path | None = None
+) -> ModelRegistry | None:
+    """A registry over ``store`` when the store holds one (a :class:`RegistryStore`), else None."""
+    if not isinstance(store, RegistryStore):
         return None
-    return ModelRegistry(cast(RegistryStore, store), blobs, **options)  # type: ignore[arg-type]
+    return ModelRegistry(store, blobs, trust_store=trust_store, cache_dir=cache_dir)
 
 
 def find_pushed(store: Store, model_name: str) -> PushedModel | None:

@@ -52,6 +52,9 @@ _DOCUMENT_SUFFIX = ".json"
 class SplitRequired(InvalidInput):
     """A per-split statistics artifact was read without naming one of its splits."""
 
+    code = "split_required"
+    fields = ("artifact_id", "splits")
+
     def __init__(self, message: str, *, artifact_id: str, splits: tuple[str, ...]) -> None:
         super().__init__(message)
         self.artifact_id = artifact_id

@@ -1,7 +1,7 @@
 """loopml.registry: model packages, flavors, signing and verification.
 
 Example:
-    >>> from loopml.registry import package_model, verify_package, load_model  # doctest: +SKIP
+    >>> from loopml.registry import package_model, verify_package, load_model
 """
 
 from loopml.registry.flavors import Flavor, flavor_names, get_flavor, register_flavor

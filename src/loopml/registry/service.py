@@ -15,8 +15,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any, Protocol, runtime_checkable
 
-from loopml.artifacts import LAYOUT_DIRECTORY, LAYOUT_PROPERTY, BlobStore, load_encryption_key
-from loopml.config import Settings
+from loopml.artifacts import LAYOUT_DIRECTORY, LAYOUT_PROPERTY, BlobStore
 from loopml.errors import IntegrityError, InvalidInput, NotFound, PolicyViolation, UnsafeArtifact
 from loopml.registry._storage import fetch_package, store_package
 from loopml.registry.package import ModelPackage, Predictor, load_model, verify_package
@@ -83,27 +82,6 @@ class ModelRegistry:
         self.trust_store = trust_store
         self.policy = policy or PromotionPolicy()
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "loopml-models"
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, store: RegistryStore | None = None, policy: PromotionPolicy | None = None
-    ) -> ModelRegistry:
-        """A registry on the settings' store and artifact root, trust store ``<home>/trust``,
-        cache ``<home>/cache/models``, and the encryption key ``settings.artifacts_encryption_key``."""
-        from loopml.store.sql import open_store
-
-        key = settings.artifacts_encryption_key
-        blobs = BlobStore(
-            settings.resolved_artifacts_url(), encryption_key=load_encryption_key(key) if key else None
-        )
-        home = settings.home.expanduser().absolute()
-        return cls(
-            store or open_store(settings.resolved_store_url()),
-            blobs,
-            trust_store=TrustStore(home / "trust"),
-            policy=policy,
-            cache_dir=home / "cache" / "models",
-        )
 
     # -- registering ---------------------------------------------------------------------------
 

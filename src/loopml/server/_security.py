@@ -435,6 +435,8 @@ class SecurityLayer:
         limiter: Rate limiter (default from settings: Redis when ``redis_url`` is set).
         audit: Audit log (default: the store's).
         open_paths: Paths served without authentication.
+        auth: The identity service (the app factory passes ``Services.auth``, which carries the
+            token pepper; default: one over ``store`` with ``settings.token_pepper``).
     """
 
     def __init__(
@@ -446,12 +448,13 @@ class SecurityLayer:
         limiter: RateLimiter | None = None,
         audit: AuditLog | None = None,
         open_paths: Iterable[str] = OPEN_PATHS,
+        auth: AuthService | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.auth_enabled = auth_enabled
         pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-        self.auth = AuthService(store, pepper=pepper)
+        self.auth = auth if auth is not None else AuthService(store, pepper=pepper)
         self.limiter = limiter if limiter is not None else rate_limiter_from_settings(settings)
         self.audit = audit if audit is not None else AuditLog(store)
         self.open_paths = frozenset(open_paths)

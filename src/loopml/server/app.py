@@ -2,57 +2,82 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
 from loopml.artifacts import BlobStore
 from loopml.config import Settings
-from loopml.errors import MissingDependency
+from loopml.errors import InvalidState, MissingDependency
 from loopml.server._config import ServerConfig
 from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.routes import artifacts, datasets, experiments, health, lineage, models, runs
 from loopml.server.schemas.common import ERROR_RESPONSES
-from loopml.store.repositories import Store
+from loopml.services import Services
+from loopml.store.repositories import IdentityStore, Store
+from loopml.store.sql import SqlStore
 
-__all__ = ["API_PREFIX", "create_app"]
+if TYPE_CHECKING:
+    from loopml.server._security import SecurityLayer
+
+__all__ = ["API_PREFIX", "create_app", "load_security_layer"]
 
 _log = logging.getLogger("loopml.server")
 
 API_PREFIX = "/api/v1"
 
 
+SECURITY_MODULE = "loopml.server._security"
+
+
+def load_security_layer() -> type[SecurityLayer]:
+    """The security layer's class, or an error that stops the server: it never serves without it.
+
+    Raises:
+        MissingDependency: the security layer cannot be imported (a broken or partial install).
+    """
+    try:
+        module = importlib.import_module(SECURITY_MODULE)
+        layer: type[SecurityLayer] = module.SecurityLayer
+    except Exception as err:  # any failure to load it, not only ImportError: fail closed
+        raise MissingDependency(
+            f"The server's security layer ({SECURITY_MODULE}) cannot be loaded: {type(err).__name__}: "
+            f"{err}. The server does not start without authentication, authorisation and audit; "
+            "reinstall loopml (pip install --force-reinstall loopml) and check that `python -c "
+            f"'import {SECURITY_MODULE}'` succeeds."
+        ) from err
+    return layer
+
+
 def _install_security(
-    app: FastAPI, store: Store, settings: Settings, *, auth_enabled: bool | None, max_body_bytes: int
+    app: FastAPI, services: Services, *, auth_enabled: bool | None, max_body_bytes: int
 ) -> None:
     """Install the identity / authorisation / audit / rate-limit layer (outermost middleware).
 
     Raises:
-        MissingDependency: auth was asked for explicitly but the security layer cannot be loaded.
+        MissingDependency: the security layer cannot be loaded.
+        InvalidState: the store has no identity tables and authentication was not turned off.
     """
-    try:
-        from loopml.server._security import SecurityLayer
-    except ImportError as err:
-        if auth_enabled:
-            raise MissingDependency(
-                f"Authentication was requested but the security layer cannot load: {err}"
-            ) from err
-        _log.warning("Serving without the security layer (%s); loopback only.", err)
-        return
-    if not hasattr(store, "identity"):
-        if auth_enabled:
-            raise MissingDependency(
-                f"Authentication needs a store with identity tables; {store.url} has none."
+    layer_class = load_security_layer()
+    store = services.store
+    if not isinstance(store, IdentityStore):
+        if auth_enabled is not False:
+            raise InvalidState(
+                f"The server needs a store with users, tokens and an audit log to authenticate "
+                f"requests; {store.url} has none. Serve a SQL store (LOOPML_STORE_URL)."
             )
         _log.warning("Serving without the security layer: the store %s has no identity tables.", store.url)
         return
-    identity_store: Any = store  # a SqlStore: the Store protocol plus `identity`
-    layer = SecurityLayer.from_settings(identity_store, settings, auth_enabled=auth_enabled is not False)
+    layer = layer_class(
+        store, services.settings, auth_enabled=auth_enabled is not False, auth=services.auth
+    )
     app.include_router(layer.router(), responses=ERROR_RESPONSES)
     layer.install(app, max_body_bytes=max_body_bytes)
 
@@ -71,21 +96,21 @@ def create_app(
         settings: Where the metadata store and artifact root live.
         store: An open store to serve (default: open ``settings.resolved_store_url()`` at startup;
             the app closes what it opened).
-        blobs: A blob store (default: ``BlobStore(settings.resolved_artifacts_url())``).
+        blobs: A blob store (default: the settings' artifact root, with their encryption key).
         auth_enabled: Whether bearer auth guards the API (default: on when the security layer is installed).
         config: Request-safety limits (default :class:`ServerConfig`).
 
     Returns:
         The FastAPI app; run it with uvicorn.
+
+    Raises:
+        MissingDependency: the security layer cannot be loaded (the server never runs without it).
     """
     limits = config or ServerConfig()
-    owned = store is None
-    if store is None:
-        from loopml.store.sql import open_store
-
-        store = open_store(settings.resolved_store_url())
-    served: Store = store
-    refresh = getattr(store, "refresh_statistics", None)  # SQL stores; a remote store has none
+    load_security_layer()  # before anything is opened: fail closed, and fast
+    services = Services(settings, store=store, blobs=blobs)
+    served = services.store
+    refresh = served.refresh_statistics if isinstance(served, SqlStore) else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,8 +118,7 @@ def create_app(
             async with periodic_statistics(refresh, limits.statistics_interval_s):
                 yield
         finally:
-            if owned:
-                served.close()
+            services.close()
 
     app = FastAPI(
         title="loopml",
@@ -104,8 +128,9 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.store = store
-    app.state.blobs = blobs if blobs is not None else BlobStore(settings.resolved_artifacts_url())
+    app.state.services = services
+    app.state.store = served
+    app.state.blobs = services.blobs
     app.state.config = limits
     app.state.max_json_depth = limits.max_json_depth
     app.state.settings = settings
@@ -121,7 +146,8 @@ def create_app(
         max_artifact_bytes=limits.max_artifact_bytes,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    _install_security(app, served, settings, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
+    _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
     return app
 
 

@@ -1,14 +1,18 @@
 """The ONE table that maps error types to HTTP statuses, and the JSON error body.
 
-Every error leaves the API as ``{"error": {"code": ..., "message": ...}}``. Domain errors map by
-type; request-level problems (body too large, malformed JSON) are :class:`RequestRejected`.
+Every error leaves the API as ``{"error": {"code": ..., "message": ..., "request_id": ...}}``,
+plus ``"details"`` holding a domain error's structured fields (``rules`` of a
+:class:`~loopml.errors.PolicyViolation`). Domain errors map by type; their code is the class's
+own ``code``. Request-level problems (body too large, malformed JSON) are :class:`RequestRejected`.
 Nothing a client sends may produce a 5xx: unexpected exceptions are logged and answered with a
-generic 500 that leaks no internals.
+generic 500 that leaks no internals. Messages never carry a server path: they are scrubbed, and
+the unscrubbed text is logged under the request id the client receives.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,25 +34,30 @@ from loopml.errors import (
     Unauthorized,
     UnsafeArtifact,
 )
+from loopml.server._request_id import HEADER as REQUEST_ID_HEADER
+from loopml.server._request_id import request_id_of
+from loopml.server._scrub import scrub
 
-__all__ = ["ERROR_TABLE", "RequestRejected", "error_body", "install_error_handlers", "status_of"]
+__all__ = ["STATUS_BY_TYPE", "RequestRejected", "error_body", "install_error_handlers", "status_of"]
 
 _log = logging.getLogger("loopml.server")
 
-#: Error type -> (HTTP status, error code). The first matching type (in order) wins.
-ERROR_TABLE: tuple[tuple[type[LoopmlError], int, str], ...] = (
-    (NotFound, 404, "not_found"),
-    (Unauthorized, 401, "unauthorized"),
-    (Forbidden, 403, "forbidden"),
-    (PolicyViolation, 403, "policy_violation"),
-    (Conflict, 409, "conflict"),
-    (InvalidState, 409, "invalid_state"),
-    (IntegrityError, 422, "integrity_error"),
-    (UnsafeArtifact, 422, "unsafe_artifact"),
-    (InvalidInput, 400, "invalid_input"),
-    (StoreUnavailable, 503, "store_unavailable"),
-    (MissingDependency, 501, "not_available"),
-)
+#: Error type -> HTTP status: the ONE place statuses are chosen. An error's status is that of the
+#: nearest class in its MRO found here (a subclass defined anywhere inherits its base's status);
+#: its code is the class's own ``code`` (``loopml.errors``), the same name the remote client reads.
+STATUS_BY_TYPE: Mapping[type[LoopmlError], int] = {
+    NotFound: 404,
+    Unauthorized: 401,
+    Forbidden: 403,
+    PolicyViolation: 403,
+    Conflict: 409,
+    InvalidState: 409,
+    IntegrityError: 422,
+    UnsafeArtifact: 422,
+    InvalidInput: 400,
+    StoreUnavailable: 503,
+    MissingDependency: 501,
+}
 
 #: Error code of each HTTP status produced by the framework itself (routing, methods).
 _HTTP_CODES = {
@@ -75,50 +84,92 @@ class RequestRejected(HTTPException):
 
 
 def status_of(error: LoopmlError) -> tuple[int, str]:
-    """The HTTP status and error code of a domain error (500/"internal" if unmapped)."""
-    for kind, status, code in ERROR_TABLE:
-        if isinstance(error, kind):
-            return status, code
-    return 500, "internal"
+    """The HTTP status and error code of a domain error (500 for a bare :class:`LoopmlError`)."""
+    for kind in type(error).__mro__:
+        status = STATUS_BY_TYPE.get(kind)
+        if status is not None:
+            return status, error.code
+    return 500, error.code
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, *, request_id: str | None = None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON body of an error response."""
-    return {"error": {"code": code, "message": message}}
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    if request_id:
+        error["request_id"] = request_id
+    return {"error": error}
 
 
-def _respond(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+def _server_roots(request: Request) -> list[str]:
+    """Locations of this server that messages must not reveal (artifact root, state folder)."""
+    roots: list[str] = []
+    blobs = getattr(request.app.state, "blobs", None)
+    root_url = getattr(blobs, "root_url", None)
+    if isinstance(root_url, str):
+        roots.append(root_url)
+    settings = getattr(request.app.state, "settings", None)
+    home = getattr(settings, "home", None)
+    if home is not None:
+        roots.append(str(home.expanduser().absolute()))
+    return roots
 
 
-async def _on_loopml(_: Request, exc: Exception) -> JSONResponse:
+def _respond(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """The error response, its message scrubbed of server paths (the original is logged)."""
+    rid = request_id_of(request.scope)
+    shown = scrub(message, roots=_server_roots(request))
+    if shown != message:
+        _log.warning("Request %s %s %s: %s %s", rid, request.method, request.url.path, status, message)
+    out = dict(headers or {})
+    if rid:
+        out[REQUEST_ID_HEADER] = rid
+    body = error_body(code, shown, request_id=rid, details=details)
+    return JSONResponse(body, status_code=status, headers=out or None)
+
+
+async def _on_loopml(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LoopmlError)
     status, code = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return _respond(status, code, str(exc), headers)
+    return _respond(request, status, code, str(exc), headers=headers, details=exc.details())
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return _respond(exc.status_code, code, message, dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else None
+    return _respond(request, exc.status_code, code, message, headers=headers)
 
 
 def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if part != "body") or "body"
 
 
-async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()[:10]]
     message = "The request does not match the API schema: " + "; ".join(problems)
-    return _respond(422, "invalid_request", message[:2000])
+    return _respond(request, 422, "invalid_request", message[:2000])
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _respond(500, "internal", "The server failed to handle the request; see its log.")
+    rid = request_id_of(request.scope)
+    _log.error("Request %s %s %s failed", rid, request.method, request.url.path, exc_info=exc)
+    message = "The server failed to handle the request; its log has the details under the request id."
+    return _respond(request, 500, "internal", message)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import EllipsisType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from loopml.store.entities import (
     Alias,
@@ -347,6 +347,7 @@ class ModelRepository(Protocol):
         """Every recorded alias change attempt of a model, oldest first."""
 
 
+@runtime_checkable
 class RegistryStore(Store, Protocol):
     """A store that also holds the model registry."""
 
@@ -415,6 +416,7 @@ class IdentityRepository(Protocol):
         """Audit events, newest first."""
 
 
+@runtime_checkable
 class IdentityStore(Store, Protocol):
     """A store that also holds users, tokens, grants and the audit log."""
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from loopml.config import Settings, load_settings
 from loopml.errors import InvalidInput, InvalidState, NotFound
@@ -33,7 +33,7 @@ from loopml.tracking._buffer import MetricBuffer
 from loopml.tracking.active_run import ActiveRun, describe_error
 
 if TYPE_CHECKING:
-    from loopml.artifacts import BlobStore
+    from loopml.artifacts import Blobs
 
 __all__ = ["DEFAULT_EXPERIMENT", "Client"]
 
@@ -67,7 +67,8 @@ class Client:
     Args:
         settings: Where the stores live (default :func:`loopml.config.load_settings`).
         store: An open metadata store to use instead of opening ``settings.resolved_store_url()``.
-        blobs: A blob store to use instead of ``BlobStore(settings.resolved_artifacts_url())``.
+        blobs: A blob store to use instead of the settings' own (their artifact root and encryption
+            key, :func:`loopml.artifacts.blob_store_for`; the server's, through it, in remote mode).
 
     Example:
         >>> import tempfile, loopml.config
@@ -80,7 +81,7 @@ class Client:
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, store: Store | None = None, blobs: BlobStore | None = None
+        self, settings: Settings | None = None, *, store: Store | None = None, blobs: Blobs | None = None
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         self._store = store
@@ -112,18 +113,19 @@ class Client:
         return self._store
 
     @property
-    def blobs(self) -> BlobStore:
-        """The blob store, opened on first use."""
+    def blobs(self) -> Blobs:
+        """The blob store, opened on first use (the server's, through its API, in remote mode)."""
         if self._blobs is None:
             store = self.store
-            if self.settings.tracking_uri and hasattr(store, "session"):
-                from loopml.store.remote import RemoteBlobs
+            if self.settings.tracking_uri:
+                from loopml.store.remote import RemoteBlobs, RemoteStore
 
-                self._blobs = cast("BlobStore", RemoteBlobs(store.session))
-                return self._blobs
-            from loopml.artifacts import BlobStore
+                if isinstance(store, RemoteStore):
+                    self._blobs = RemoteBlobs(store.session)
+                    return self._blobs
+            from loopml.artifacts import blob_store_for
 
-            self._blobs = BlobStore(self.settings.resolved_artifacts_url())
+            self._blobs = blob_store_for(self.settings)
         return self._blobs
 
     def flush(self) -> None:
@@ -528,14 +530,14 @@ class Client:
             )
         return art, art.sha256
 
-    def _reader(self, *, allow_unsafe: bool) -> BlobStore:
+    def _reader(self, *, allow_unsafe: bool) -> Blobs:
         """The blob store to read from; a remote one carries the unsafe opt-in to the server."""
         blobs = self.blobs
         if allow_unsafe and self.settings.tracking_uri:
             from loopml.store.remote import RemoteBlobs
 
             if isinstance(blobs, RemoteBlobs):
-                return cast("BlobStore", blobs.allowing_unsafe())
+                return blobs.allowing_unsafe()
         return blobs
 
     def download_artifact(

@@ -4,17 +4,16 @@ blessings, and download of a version's package files (streamed, verified)."""
 from __future__ import annotations
 
 from types import EllipsisType
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from loopml.config import Settings
-from loopml.registry import ModelRegistry, TrustStore
+from loopml.registry import ModelRegistry
 from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, ResourceKind
-from loopml.server._deps import Blobs, Config, StoreDep
+from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
 from loopml.server._security import principal_of, require
@@ -37,6 +36,7 @@ from loopml.server.schemas.models import (
     VersionNumber,
     VersionRegister,
 )
+from loopml.services import Services
 from loopml.store import missing_artifact
 
 __all__ = ["router"]
@@ -48,14 +48,10 @@ _BYTES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _registry(request: Request, store: StoreDep, blobs: Blobs) -> ModelRegistry:
-    """The registry over the served store and blobs, trusting the keys in ``<home>/trust``."""
-    registry_store: Any = store  # the SQL store provides `models`
-    settings = cast(Settings, request.app.state.settings)
-    home = settings.home.expanduser().absolute()
-    return ModelRegistry(
-        registry_store, blobs, trust_store=TrustStore(home / "trust"), cache_dir=home / "cache" / "models"
-    )
+def _registry(request: Request) -> ModelRegistry:
+    """The server's registry (``Services.registry``): served store and blobs, trust store, policy."""
+    services: Services = request.app.state.services
+    return services.registry
 
 
 Registry = Annotated[ModelRegistry, Depends(_registry)]

@@ -42,8 +42,16 @@ WireFloat = float | Literal["NaN", "Infinity", "-Infinity"]
 
 
 class ErrorDetail(Wire):
+    """An error: its code (the ``code`` of its class), message, structured fields and request id."""
+
     code: str
     message: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="The error's structured fields, e.g. `rules` of a policy_violation."
+    )
+    request_id: str | None = Field(
+        default=None, description="The request's X-Request-ID; the server's log has the full detail under it."
+    )
 
 
 class ErrorOut(Wire):

@@ -16,30 +16,16 @@ from loopml.errors import (
     Forbidden,
     IntegrityError,
     InvalidInput,
-    InvalidState,
     LoopmlError,
-    MissingDependency,
     NotFound,
     StoreUnavailable,
     Unauthorized,
-    UnsafeArtifact,
+    error_type,
 )
 
 __all__ = ["ApiSession"]
 
-#: Error code in the server's JSON -> the loopml error type raised here.
-_BY_CODE: Mapping[str, type[LoopmlError]] = {
-    "not_found": NotFound,
-    "unauthorized": Unauthorized,
-    "forbidden": Forbidden,
-    "conflict": Conflict,
-    "invalid_state": InvalidState,
-    "integrity_error": IntegrityError,
-    "unsafe_artifact": UnsafeArtifact,
-    "store_unavailable": StoreUnavailable,
-    "not_available": MissingDependency,
-}
-#: Fallback by HTTP status when the code is unknown.
+#: Fallback by HTTP status when the code names no error class (``loopml.errors.error_type``).
 _BY_STATUS: Mapping[int, type[LoopmlError]] = {
     401: Unauthorized,
     403: Forbidden,
@@ -51,20 +37,23 @@ _RETRY_STATUSES = {502, 503, 504}
 
 
 def _error_of(response: httpx.Response) -> LoopmlError:
-    code, message = "", response.text[:500]
+    """The loopml error a server's error answer stands for: same type, message and fields."""
+    code, message, details = "", response.text[:500], None
     try:
-        body = response.json()
-        code = str(body["error"]["code"])
-        message = str(body["error"]["message"])
-    except (ValueError, KeyError, TypeError):
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+        details = error.get("details") if isinstance(error.get("details"), dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
         pass
-    kind = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code)
+    kind = error_type(code) if code else None
+    if kind is None:
+        kind = _BY_STATUS.get(response.status_code)
     if kind is None:
         kind = InvalidInput if 400 <= response.status_code < 500 else StoreUnavailable
     if response.status_code == 429:
         retry = response.headers.get("Retry-After", "?")
         message = f"{message} (HTTP 429; Retry-After {retry} s)"
-    return kind(message)
+    return kind.from_wire(message, details)
 
 
 class ApiSession:

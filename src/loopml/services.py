@@ -1,0 +1,163 @@
+"""The composition root: the store, blob store, registry and auth that one :class:`Settings` describe.
+
+Adapters (CLI commands, the server's app factory, serving) build one :class:`Services` at their
+entry point and ask it for what they need; they never assemble these themselves. So the artifact
+encryption key, the trust store, the promotion policy and the token pepper reach every place that
+uses the artifact root, the registry or API tokens, and a server cannot skip one by accident.
+
+Example:
+    >>> import tempfile
+    >>> from loopml.config import Settings
+    >>> with Services(Settings(home=tempfile.mkdtemp(), artifacts_encryption_key="11" * 32)) as services:
+    ...     services.blobs.is_encrypted, services.registry.blobs is services.blobs
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from loopml.artifacts import BlobStore, blob_store_for
+from loopml.config import Settings
+from loopml.errors import InvalidState
+from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
+from loopml.security.audit import AuditLog
+from loopml.security.auth import AuthService
+from loopml.store.repositories import IdentityStore, RegistryStore, Store
+from loopml.store.sql import open_store
+
+__all__ = ["Services"]
+
+
+class Services:
+    """Builds, on first use, and holds the services of one :class:`Settings`.
+
+    Args:
+        settings: Where everything lives and the secrets it needs.
+        store: An open metadata store to use instead of opening ``settings.resolved_store_url()``
+            (the caller keeps owning it).
+        blobs: A blob store to use instead of :func:`~loopml.artifacts.blob_store_for` (tests).
+    """
+
+    def __init__(
+        self, settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._owns_store = store is None
+        self._blobs = blobs
+        self._registry: ModelRegistry | None = None
+        self._auth: AuthService | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def home(self) -> Path:
+        """The absolute state folder (``settings.home``)."""
+        return self.settings.home.expanduser().absolute()
+
+    @property
+    def store(self) -> Store:
+        """The metadata store, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.resolved_store_url())
+            return self._store
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The artifact root, encrypted at rest when ``artifacts_encryption_key`` is set."""
+        with self._lock:
+            if self._blobs is None:
+                self._blobs = blob_store_for(self.settings)
+            return self._blobs
+
+    @property
+    def trust_store(self) -> TrustStore:
+        """The public keys trusted to sign models (``<home>/trust``)."""
+        return TrustStore(self.home / "trust")
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """The private signing keys of this installation (``<home>/keys``)."""
+        return KeyRing(self.home / "keys")
+
+    @property
+    def policy(self) -> PromotionPolicy:
+        """The promotion policy aliases are checked against."""
+        return PromotionPolicy()
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The model registry over :attr:`store` and :attr:`blobs`, trusting :attr:`trust_store`.
+
+        Raises:
+            InvalidState: the store holds no model registry (e.g. a remote store).
+        """
+        with self._lock:
+            if self._registry is None:
+                store = self.store
+                if not isinstance(store, RegistryStore):
+                    raise InvalidState(f"The store {store.url} holds no model registry; use a SQL store URL.")
+                self._registry = ModelRegistry(
+                    store,
+                    self.blobs,
+                    trust_store=self.trust_store,
+                    policy=self.policy,
+                    cache_dir=self.home / "cache" / "models",
+                )
+            return self._registry
+
+    @property
+    def identity_store(self) -> IdentityStore:
+        """:attr:`store` as a store of users, tokens, grants and the audit log.
+
+        Raises:
+            InvalidState: the store has no identity tables (e.g. a remote store).
+        """
+        store = self.store
+        if not isinstance(store, IdentityStore):
+            raise InvalidState(
+                f"The store {store.url} has no users, tokens or audit log; point LOOPML_STORE_URL at the "
+                "server's SQL store."
+            )
+        return store
+
+    @property
+    def token_pepper(self) -> bytes | None:
+        """The server secret mixed into API-token hashes (``LOOPML_TOKEN_PEPPER``), if set."""
+        pepper = self.settings.token_pepper
+        return pepper.get_secret_value().encode() if pepper else None
+
+    @property
+    def auth(self) -> AuthService:
+        """Users, tokens and grants over :attr:`identity_store`, hashing with :attr:`token_pepper`."""
+        with self._lock:
+            if self._auth is None:
+                self._auth = AuthService(self.identity_store, pepper=self.token_pepper)
+            return self._auth
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log of :attr:`identity_store`."""
+        return AuditLog(self.identity_store)
+
+    def close(self) -> None:
+        """Close the store if it was opened here."""
+        with self._lock:
+            store, self._store = self._store, None
+            self._registry = self._auth = None
+        if store is not None and self._owns_store:
+            store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Services(home={str(self.home)!r})"
