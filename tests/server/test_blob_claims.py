@@ -207,6 +207,35 @@ def test_the_artifact_root_itself_is_not_data(world: World) -> None:
     assert refused.status_code == 400 and "artifact root itself" in refused.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "uri",
+    ["tmp/upload.part", "sha256", "sha256/ab", "sha256/ab/not-a-hash", "sha256/ab/" + "c" * 62 + "/x"],
+)
+@pytest.mark.parametrize("is_reference", [False, True])
+def test_an_artifact_record_cannot_point_into_the_blob_store(
+    world: World, uri: str, is_reference: bool
+) -> None:
+    sent = (world.root / uri).as_uri() if is_reference else uri
+    body = {"type": "File", "name": "leak", "uri": sent, "is_reference": is_reference}
+    body |= {"sha256": None, "size": None}
+    with world.client("root") as admin:
+        refused = admin.post("/artifacts", json=body | {"run_id": world.ids["ed2-run"]})
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["error"]["message"]
+    assert "blob store's folder" in message and "exact address" in message
+
+
+def test_an_artifact_record_may_name_a_blob_by_its_address(world: World) -> None:
+    sha = world.ids["open-file"]
+    body = {"type": "File", "name": "by-address", "run_id": world.ids["ed2-run"], "sha256": sha, "size": 12}
+    with world.client("root") as admin:
+        stored = admin.post("/artifacts", json=body | {"uri": blob_uri(sha)})
+        referenced = admin.post(
+            "/artifacts", json=body | {"uri": (world.root / blob_uri(sha)).as_uri(), "is_reference": True}
+        )
+    assert (stored.status_code, referenced.status_code) == (201, 201), (stored.text, referenced.text)
+
+
 # --- model versions built from a files map claim every listed blob -------------------------------
 
 WEIGHTS = "model/model.skops"

@@ -125,6 +125,7 @@ def check_artifact_uri(
                 f"Artifact URI {uri[:80]!r} must be a path relative to the artifact root "
                 f"(e.g. 'sha256/ab/cd...'): {err}"
             ) from err
+        _refuse_store_folders(uri, tuple(normalise_artifact_path(uri).split("/")), blob_address_ok=True)
         return uri
     if ".." in uri.split("/") or _ENCODED.search(uri):
         raise InvalidInput(f"Reference URI {uri[:80]!r} contains '..' or encoded dots; give a direct URL.")
@@ -134,6 +135,10 @@ def check_artifact_uri(
             f"Reference URI {uri[:80]!r} is outside the artifact root and the configured reference "
             f"roots {list(roots)}; the server records only data inside them and never fetches other URLs."
         )
+    in_root = _relative_to(uri, artifact_root)
+    if in_root is not None:
+        parts = tuple(p for p in in_root.split("/") if p not in ("", "."))
+        _refuse_store_folders(uri, parts, blob_address_ok=True)
     return uri
 
 
@@ -233,12 +238,37 @@ def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> P
     return resolved
 
 
-def _refuse_store_folders(uri: str, parts: tuple[str, ...]) -> None:
-    """Refuse data in (or holding) the blob store's folders, before revealing whether it exists."""
+def _is_blob_address(parts: tuple[str, ...]) -> bool:
+    """Whether ``parts`` are exactly a blob's address, ``sha256/<2 hex>/<62 hex>``."""
+    return (
+        len(parts) == 3
+        and parts[0] == BLOB_PREFIX
+        and len(parts[1]) == 2
+        and _SHA256.fullmatch(parts[1] + parts[2]) is not None
+    )
+
+
+def _refuse_store_folders(uri: str, parts: tuple[str, ...], *, blob_address_ok: bool = False) -> None:
+    """Refuse data in (or holding) the blob store's folders, before revealing whether it exists.
+
+    Args:
+        uri: The URI sent, for the message.
+        parts: Its path relative to the artifact root, split at ``/``.
+        blob_address_ok: Whether one blob's exact address is allowed (an artifact record holding
+            a stored blob; the caller's claim on it is checked separately).
+    """
+    if blob_address_ok and _is_blob_address(parts):
+        return
     if not parts:
         raise InvalidInput(
             f"Data URI {uri[:80]!r} names the artifact root itself, which holds the blob store's "
             f"folders {sorted(STORE_FOLDERS)}; add a folder under the root that holds only your data."
+        )
+    if parts[0] in STORE_FOLDERS and blob_address_ok:
+        raise InvalidInput(
+            f"Artifact URI {uri[:80]!r} is inside the blob store's folder {parts[0] + '/'!r} under the "
+            "artifact root; a record names a stored blob only by its exact address "
+            "('sha256/<2 hex>/<62 hex>'). Upload the file (`PUT /api/v1/blobs`) and record its address."
         )
     if parts[0] in STORE_FOLDERS:
         raise InvalidInput(
