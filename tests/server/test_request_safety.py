@@ -131,6 +131,26 @@ def test_reference_inside_root_is_accepted(api: httpx.Client, server_home: Any) 
     assert response.status_code == 201
 
 
+# --- artifact names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("\uff0e\uff0e/\uff0e\uff0e/etc/passwd", "'..' segment"),  # full-width dots, NFKC '..'
+        ("%c0%ae%c0%ae/etc", "not valid UTF-8"),  # overlong UTF-8 for '.'
+        ("..;/admin", "'..' segment"),  # a path parameter after '..'
+        ("a/%2e%2e/b", "'..' segment"),
+        ("x\u2028\u0085y", "control character"),
+    ],
+)
+def test_artifact_names_that_traverse_are_refused(api: httpx.Client, name: str, rule: str) -> None:
+    body = {"type": "File", "name": name, "uri": "notes/x", "sha256": None, "size": None}
+    response = api.post("/artifacts", json=body)
+    message = _error(response, 400, "invalid_input")
+    assert "artifact name" in message and rule in message
+
+
 # --- bodies --------------------------------------------------------------------------------------------
 
 

@@ -548,3 +548,10 @@ def test_reopen_keeps_data(store: Any, store_backend: Any, store_url: str) -> No
         assert again.experiments.get(exp.experiment_id) == exp
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("name", ["\uff0e\uff0e/x", "%c0%ae%c0%ae/x", "..;/x", "../x", "a/..\\b"])
+def test_artifact_names_that_traverse_are_refused(store: Any, name: str) -> None:
+    with pytest.raises(InvalidInput, match=r"artifact name .* is refused"):
+        store.artifacts.create(type="File", name=name, uri="notes/x", sha256=None, size=None)
+    assert store.artifacts.list().items == []

@@ -17,7 +17,7 @@ from loopml.store._schema import ArtifactRow, RunRow
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Page
 from loopml.store.missing import missing_artifact
-from loopml.store.validation import check_json, check_name
+from loopml.store.validation import check_artifact_name, check_json, check_name
 
 __all__ = ["SqlArtifactRepository", "to_artifact"]
 
@@ -133,7 +133,7 @@ def _checked_values(
     *, type: str, name: str, uri: str, sha256: str | None, size: int | None, is_reference: bool
 ) -> dict[str, Any]:
     check_name(type, kind="artifact type")
-    check_name(name, kind="artifact name")
+    check_artifact_name(name)
     if not isinstance(uri, str) or not uri:
         raise InvalidInput(f"The artifact uri must be a non-empty string; got {uri!r:.80}.")
     if sha256 is not None and (not isinstance(sha256, str) or not _SHA256.fullmatch(sha256)):

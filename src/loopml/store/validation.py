@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import numbers
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from loopml.errors import InvalidInput
 
@@ -17,6 +19,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
+    "check_artifact_name",
     "check_json",
     "check_key",
     "check_metric_value",
@@ -87,6 +90,56 @@ def check_name(name: object, *, kind: str) -> str:
             f"control characters (it has {len(name)})."
         )
     return name
+
+
+def check_artifact_name(name: object) -> str:
+    """Check an artifact name: :func:`check_name`, then no traversal however it is spelled.
+
+    The name is checked in its NFKC form (full-width dots and slash, U+FF0E U+FF0E U+FF0F,
+    read ``../``) and, when it holds percent escapes, decoded too (``%2e%2e`` reads ``..``;
+    escapes that are not valid UTF-8, such as the overlong ``%c0%ae``, are refused). A ``..``
+    segment (also as ``..;`` with path parameters), control characters and text that is not
+    valid UTF-8 are refused. The name is kept as given.
+
+    Raises:
+        InvalidInput: naming the name and the rule it breaks.
+
+    Example:
+        >>> check_artifact_name("model/weights.bin")
+        'model/weights.bin'
+        >>> check_artifact_name("%2e%2e/etc")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        loopml.errors.InvalidInput: The artifact name '%2e%2e/etc' is refused: it contains a '..' segment ...
+    """
+    name = check_name(name, kind="artifact name")
+    problem = _artifact_name_problem(name)
+    if problem:
+        raise InvalidInput(
+            f"The artifact name {shorten(name)!r} is refused: {problem}. Use a plain name such as "
+            "'model' or 'plots/roc.svg'."
+        )
+    return name
+
+
+def _artifact_name_problem(name: str) -> str | None:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8 (it holds a lone surrogate)"
+    forms = [unicodedata.normalize("NFKC", name)]
+    if "%" in forms[0]:
+        try:
+            forms.append(unquote_to_bytes(forms[0]).decode("utf-8"))
+        except UnicodeDecodeError:
+            return "its percent escapes are not valid UTF-8 (overlong encodings such as %c0%ae)"
+    for form in forms:
+        if _CONTROL.search(form) or any(unicodedata.category(c) == "Cc" for c in form):
+            return "it contains a control character once normalised (NFKC) or percent-decoded"
+        segments = re.split(r"[/\\]", form)
+        if any(segment.split(";", 1)[0].strip() == ".." for segment in segments):
+            return "it contains a '..' segment (path traversal) once normalised (NFKC) or percent-decoded"
+    return None
 
 
 def _check_text(value: object, *, key: str, kind: str, limit: int) -> str:
