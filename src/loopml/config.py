@@ -10,7 +10,7 @@ import enum
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
@@ -45,6 +45,10 @@ class Settings(BaseModel):
             (env ``LOOPML_ARTIFACTS_ENCRYPTION_KEY``); read with ``loopml.artifacts.load_encryption_key``.
         token_pepper: Server secret mixed into API-token hashes (``LOOPML_TOKEN_PEPPER``); every
             server on one store needs the same value, and changing it invalidates all tokens.
+        ungranted_access: What a user below maintainer may do on an experiment, dataset or model
+            nobody granted them (``LOOPML_UNGRANTED_ACCESS``): ``read`` (default: everyone reads,
+            maintainers and admins write, creators write what they made), ``write`` (the role
+            alone decides) or ``none`` (hidden unless granted). See ``loopml.security.auth.grants``.
         rate_limits: Rate limits per role and endpoint class (a ``loopml.toml`` table, see
             ``loopml.security.ratelimit.RateLimitPolicy.from_mapping``); defaults when unset.
         unsafe_artifacts: What happens to an artifact upload the model-file scanner judges unsafe
@@ -68,6 +72,7 @@ class Settings(BaseModel):
     metric_flush_size: int = 1000
     artifacts_encryption_key: str | None = None
     token_pepper: SecretStr | None = None
+    ungranted_access: Literal["none", "read", "write"] = "read"
     rate_limits: dict[str, Any] | None = None
     unsafe_artifacts: UnsafeArtifacts = UnsafeArtifacts.REFUSE
 

@@ -132,10 +132,13 @@ class Services:
 
     @property
     def auth(self) -> AuthService:
-        """Users, tokens and grants over :attr:`identity_store`, hashing with :attr:`token_pepper`."""
+        """Users, tokens and grants over :attr:`identity_store`, hashing with :attr:`token_pepper`;
+        ungranted resources get ``settings.ungranted_access``."""
         with self._lock:
             if self._auth is None:
-                self._auth = AuthService(self.identity_store, pepper=self.token_pepper)
+                self._auth = AuthService(
+                    self.identity_store, pepper=self.token_pepper, ungranted=self.settings.ungranted_access
+                )
             return self._auth
 
     @property

@@ -1,4 +1,5 @@
-"""Per-resource grants: a resource with any grant is limited to its grantees (and admins)."""
+"""Per-resource grants: a restricted resource is limited to its grantees (and admins); an ungranted
+one follows ``ungranted_access``; creators get an ``owner`` grant that restricts nobody."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from loopml.security.auth import (
     Resource,
     ResourceKind,
     Role,
+    UngrantedAccess,
     parse_grant_level,
 )
 from loopml.store.sql import SqlStore, open_store
@@ -47,11 +49,58 @@ def who(name: str, role: Role) -> Principal:
     return Principal(name=name, role=role)
 
 
-def test_open_resource_follows_the_role(auth: AuthService) -> None:
+def test_ungranted_resource_is_read_only_below_maintainer_by_default(auth: AuthService) -> None:
+    assert auth.ungranted is UngrantedAccess.READ
     auth.authorize(who("vi", Role.VIEWER), Permission.READ, MODEL)
-    auth.authorize(who("ed", Role.EDITOR), Permission.MODELS_WRITE, MODEL)
+    auth.authorize(who("ed", Role.EDITOR), Permission.READ, MODEL)
+    with pytest.raises(
+        Forbidden, match=r"'ed' holds no grant on it.*may only read it.*ungranted_access='read'"
+    ):
+        auth.authorize(who("ed", Role.EDITOR), Permission.MODELS_WRITE, MODEL)
+    auth.authorize(who("mia", Role.MAINTAINER), Permission.MODELS_WRITE, MODEL)
+    auth.authorize(who("mia", Role.MAINTAINER), Permission.ALIASES_PRODUCTION, MODEL)
     with pytest.raises(Forbidden, match=r"'models.write' is needed on model 'churn'"):
         auth.authorize(who("vi", Role.VIEWER), Permission.MODELS_WRITE, MODEL)
+
+
+def test_ungranted_write_lets_the_role_decide(store: SqlStore) -> None:
+    auth = AuthService(store, ungranted="write")
+    auth.authorize(who("ed", Role.EDITOR), Permission.MODELS_WRITE, MODEL)
+    with pytest.raises(Forbidden, match=r"role 'viewer', which does not hold it"):
+        auth.authorize(who("vi", Role.VIEWER), Permission.MODELS_WRITE, MODEL)
+
+
+def test_ungranted_none_hides_below_maintainer(store: SqlStore) -> None:
+    auth = AuthService(store, ungranted=UngrantedAccess.NONE)
+    for name, role in (("vi", Role.VIEWER), ("ed", Role.EDITOR)):
+        with pytest.raises(Forbidden, match=r"may not even read it"):
+            auth.authorize(who(name, role), Permission.READ, MODEL)
+        assert not auth.may_read(who(name, role), MODEL)
+    auth.authorize(who("mia", Role.MAINTAINER), Permission.MODELS_WRITE, MODEL)
+    auth.authorize(who("root", Role.ADMIN), Permission.MODELS_WRITE, MODEL)
+
+
+def test_unknown_ungranted_access_names_the_choices(store: SqlStore) -> None:
+    with pytest.raises(
+        InvalidInput, match="Unknown ungranted_access 'some'; choose one of: none, read, write"
+    ):
+        AuthService(store, ungranted="some")
+
+
+def test_the_creator_writes_without_restricting(store: SqlStore) -> None:
+    auth = AuthService(store, ungranted="none")
+    for name, role in (("ed", Role.EDITOR), ("ed2", Role.EDITOR)):
+        auth.create_user(name, role=role)
+    ed = Principal(name="ed", role=Role.EDITOR, user_id=store.identity.get_user("ed").user_id)
+    made = auth.grant_creator(ed, MODEL)
+    assert made is not None and made.level == "owner"
+    auth.authorize(ed, Permission.MODELS_WRITE, MODEL)
+    with pytest.raises(Forbidden, match="may not even read it"):  # ungranted for the others, not restricted
+        auth.authorize(who("ed2", Role.EDITOR), Permission.READ, MODEL)
+    auth.grant("ed", MODEL, "read")  # an explicit grant is kept: the creator grant never replaces it
+    assert auth.grant_creator(ed, MODEL) is None
+    assert [g.level for g in auth.list_grants(user_name="ed")] == ["read"]
+    assert auth.grant_creator(who("local", Role.ADMIN), DATASET) is None  # no user, no grant
 
 
 def test_restricted_resource_refuses_users_without_grant(auth: AuthService) -> None:
@@ -98,17 +147,21 @@ def test_level_matrix(level: GrantLevel, permission: Permission) -> None:
         GrantLevel.ADMIN: {Permission.READ}
         | writes
         | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
+        GrantLevel.OWNER: {Permission.READ}
+        | writes
+        | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
     }[level]
     assert level.allows(permission) is (permission in expected)
 
 
 def test_revoking_the_last_grant_opens_the_resource(auth: AuthService) -> None:
     auth.grant("ed", MODEL, "read")
+    auth.grant("mia", MODEL, "owner")  # an owner grant alone restricts nobody
     with pytest.raises(Forbidden):
         auth.authorize(who("vi", Role.VIEWER), Permission.READ, MODEL)
     auth.revoke_grant("ed", MODEL)
     auth.authorize(who("vi", Role.VIEWER), Permission.READ, MODEL)
-    assert auth.list_grants() == []
+    assert [g.user_name for g in auth.list_grants()] == ["mia"]
 
 
 def test_experiment_grants_accept_name_or_id_and_store_the_id(auth: AuthService, store: SqlStore) -> None:
@@ -126,5 +179,7 @@ def test_experiment_grants_accept_name_or_id_and_store_the_id(auth: AuthService,
 def test_grant_errors(auth: AuthService) -> None:
     with pytest.raises(NotFound, match="No user named 'ghost'"):
         auth.grant("ghost", MODEL, "read")
-    with pytest.raises(InvalidInput, match="Unknown grant level 'owner'; choose one of: read, write, admin"):
-        parse_grant_level("owner")
+    with pytest.raises(
+        InvalidInput, match="Unknown grant level 'boss'; choose one of: read, write, admin, owner"
+    ):
+        parse_grant_level("boss")

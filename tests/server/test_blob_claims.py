@@ -45,7 +45,7 @@ class World(SecuredWorld):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("blob-claims")
-    settings = Settings(home=home)
+    settings = Settings(home=home, ungranted_access="write")  # only grants restrict, as tested here
     root = Path(settings.resolved_artifacts_url())
     lake = root / "lake"
     lake.mkdir(parents=True)

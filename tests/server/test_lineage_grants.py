@@ -41,7 +41,8 @@ class World(SecuredWorld):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(home=tmp_path_factory.mktemp("lineage-grants"))
+    # editors write where no grant restricts: restriction is what these tests are about
+    settings = Settings(home=tmp_path_factory.mktemp("lineage-grants"), ungranted_access="write")
     ids: dict[str, str] = {}
     with open_store(settings.resolved_store_url()) as store:
         auth = AuthService(store)

@@ -131,11 +131,28 @@ def test_artifact_listing_and_reads(world: World, user: str, sees_secret: bool) 
     assert (found["artifact"] is not None) is sees_secret
 
 
-def test_restricted_items_stay_refused_by_name(world: World) -> None:
+@pytest.mark.parametrize(
+    ("hidden", "missing"),
+    [
+        ("/datasets/secret-data", "/datasets/nope-data"),
+        ("/datasets/secret-data@1/statistics", "/datasets/nope-data@1/statistics"),
+        ("/models/secret-model", "/models/nope-model"),
+        ("/models/secret-model/versions", "/models/nope-model/versions"),
+        ("/experiments/by-name/secret-exp", "/experiments/by-name/nope-exp"),
+    ],
+)
+def test_hidden_items_read_by_name_answer_as_missing_ones(world: World, hidden: str, missing: str) -> None:
     with world.client("ed2") as api:
-        assert api.get("/datasets/secret-data").status_code == 403
-        assert api.get("/datasets/secret-data@1/statistics").status_code == 403
-        assert api.get("/models/secret-model").status_code == 403
+        refused, absent = api.get(hidden), api.get(missing)
+    assert (refused.status_code, absent.status_code) == (404, 404), (refused.text, absent.text)
+    error, expected = refused.json()["error"], absent.json()["error"]
+    assert error["code"] == expected["code"] == "not_found"
+    assert error["message"] == expected["message"].replace("nope-", "secret-")
+    assert world.ids["secret-exp"] not in refused.text
+
+
+def test_restricted_items_stay_refused_by_id(world: World) -> None:
+    with world.client("ed2") as api:
         assert api.get(f"/experiments/{world.ids['secret-exp']}").status_code == 403
 
 

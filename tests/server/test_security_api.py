@@ -219,12 +219,18 @@ def test_grants_restrict_an_experiment(live: Fixture) -> None:
         for response in (
             other.get(f"/runs/{run_id}"),
             other.get(f"/experiments/{experiment['experiment_id']}"),
-            other.get("/experiments/by-name/restricted"),
             other.post("/runs", json={"experiment_id": experiment["experiment_id"]}),
             other.post("/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}),
         ):
             assert response.status_code == 403, response.text
             assert "restricted to granted users" in error_of(response)["message"]
+        # by name, a hidden experiment is answered as a missing one, word for word (no id leaks)
+        hidden, missing = other.get("/experiments/by-name/restricted"), other.get("/experiments/by-name/nope")
+        assert (hidden.status_code, missing.status_code) == (404, 404)
+        assert error_of(hidden)["code"] == error_of(missing)["code"] == "not_found"
+        assert error_of(hidden)["message"] == error_of(missing)["message"].replace("'nope'", "'restricted'")
+        taken = other.post("/experiments", json={"name": "restricted"})
+        assert taken.status_code == 403 and experiment["experiment_id"] not in taken.text
     with live.client("ed") as api:
         assert api.get(f"/runs/{run_id}").status_code == 200
         assert api.post("/runs", json={"experiment_id": experiment["experiment_id"]}).status_code == 201

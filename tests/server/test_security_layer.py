@@ -23,7 +23,8 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
 
 def layer_of(store: SqlStore, tmp_path: Path, **policy: object) -> SecurityLayer:
     limiter = RateLimiter(InProcessLimiter(clock=lambda: 0.0), RateLimitPolicy.from_mapping(policy or None))
-    return SecurityLayer(store, Settings(home=tmp_path), auth_enabled=True, limiter=limiter)
+    settings = Settings(home=tmp_path, ungranted_access="write")  # the role decides on ungranted targets
+    return SecurityLayer(store, settings, auth_enabled=True, limiter=limiter)
 
 
 def decide(
@@ -81,7 +82,7 @@ def test_body_targets_and_lists(store: SqlStore, tmp_path: Path) -> None:
         decide(layer, "POST", "/api/v1/runs/search", token=token, body={"experiment_ids": both}).status == 403
     )
     by_name = decide(layer, "POST", "/api/v1/experiments/get-or-create", token=token, body={"name": "secret"})
-    assert by_name.status == 403
+    assert by_name.status == 403 and secret.experiment_id not in by_name.message  # no id leaks
     assert (
         decide(layer, "POST", "/api/v1/runs", token=token, body="not json object").status == 200
     )  # app: 400

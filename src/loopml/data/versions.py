@@ -23,6 +23,7 @@ from loopml.artifacts import BlobStore
 from loopml.data.sources import _resolve_paths
 from loopml.errors import InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType, ExecutionState, every_item
+from loopml.store.missing import missing_dataset
 from loopml.store.repositories import Store
 
 __all__ = [
@@ -180,7 +181,7 @@ class DatasetVersions:
         name, version = parse_ref(ref)
         artifact = self._store.artifacts.find_version(DATASET_TYPE, name, version)
         if artifact is None:
-            raise NotFound(f"No dataset {ref!r}; `loopml data list` shows the registered ones.")
+            raise missing_dataset(ref)
         return self._version(artifact)
 
     def list(self, name: str | None = None) -> list[Artifact]:

@@ -80,7 +80,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import anyio.to_thread
 from fastapi import APIRouter, Query
@@ -90,12 +90,14 @@ from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loopml.config import Settings
+from loopml.data.versions import DATASET_TYPE
 from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.audit import AuditLog
 from loopml.security.auth import (
     LOCAL_PRINCIPAL,
     PRODUCTION_ALIASES,
     AuthService,
+    GrantLevel,
     IdentityStore,
     Permission,
     Principal,
@@ -106,6 +108,9 @@ from loopml.security.auth import (
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
 from loopml.server._blob_referrers import IndexCache
 from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
+from loopml.store import missing_dataset, missing_experiment, missing_model
+from loopml.store.entities import every_item
+from loopml.store.repositories import ModelRepository
 
 __all__ = [
     "MAX_INSPECTED_BODY",
@@ -137,6 +142,23 @@ STATE_LAYER = "security_layer"
 #: Run → experiment ids (and execution → run ids) remembered to authorise run and execution
 #: routes without loading the run (or the execution) each time.
 RUN_CACHE_SIZE = 100_000
+
+
+@runtime_checkable
+class _ModelStore(Protocol):
+    """A store holding the model registry (the SQL store does)."""
+
+    @property
+    def models(self) -> ModelRepository: ...
+
+
+#: Target kinds that name a resource by its name; a hidden one answers reads as missing.
+_NAMED_KINDS = frozenset({"experiment_name", "model", "dataset"})
+_MISSING: Mapping[str, Callable[[str], LoopmlError]] = {
+    "experiment_name": lambda name: missing_experiment(name=name),
+    "model": missing_model,
+    "dataset": missing_dataset,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +193,10 @@ class Rule:
         alias_field: Path parameter holding an alias name; moving a production alias
             (:data:`~loopml.security.auth.PRODUCTION_ALIASES`) needs ``aliases.production``.
         mutates: Whether the request changes state (audited); False for read-only POST searches.
+        creates: Whether the request creates its target when it does not exist yet: creating
+            needs the role only, and a successful creator gets an ``owner`` grant on it.
+        reads_existing: Whether, on a target that exists, the request only reads it
+            (get-or-create): ``read`` is needed then instead of the permission.
     """
 
     action: str
@@ -180,6 +206,8 @@ class Rule:
     also: tuple[Target, ...] = ()
     alias_field: str | None = None
     mutates: bool = True
+    creates: bool = False
+    reads_existing: bool = False
 
     @property
     def reads_body(self) -> bool:
@@ -227,14 +255,20 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
         "experiments.create",
         _P.EXPERIMENTS_WRITE,
         target=Target(kind="experiment_name", field="name", in_body=True),
+        creates=True,
     ),
     ("POST", f"{API}/experiments/get-or-create"): _r(
         "experiments.get_or_create",
         _P.EXPERIMENTS_WRITE,
         target=Target(kind="experiment_name", field="name", in_body=True),
+        creates=True,
+        reads_existing=True,
     ),
     ("POST", f"{API}/models"): _r(
-        "models.create", _P.MODELS_WRITE, target=Target(kind="model", field="name", in_body=True)
+        "models.create",
+        _P.MODELS_WRITE,
+        target=Target(kind="model", field="name", in_body=True),
+        creates=True,
     ),
     ("POST", f"{API}/artifacts"): _r("artifacts.create", _P.RUNS_WRITE, _E.WRITE, _RUN_IN_BODY),
     ("POST", f"{API}/executions"): _r("executions.create", _P.RUNS_WRITE, _E.WRITE, _RUN_IN_BODY),
@@ -244,10 +278,15 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ),
     ("POST", f"{API}/runs/{{run_id}}/artifacts"): _r("artifacts.upload", _P.RUNS_WRITE, _E.UPLOAD, _RUN),
     ("POST", f"{API}/models/{{model_name}}/versions"): _r(
-        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL, also=(_RUN_IN_BODY,)
+        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL, also=(_RUN_IN_BODY,), creates=True
     ),
     ("POST", f"{API}/models/{{name}}/versions"): _r(
-        "models.register_version", _P.MODELS_WRITE, _E.UPLOAD, _MODEL_BY_NAME, also=(_RUN_IN_BODY,)
+        "models.register_version",
+        _P.MODELS_WRITE,
+        _E.UPLOAD,
+        _MODEL_BY_NAME,
+        also=(_RUN_IN_BODY,),
+        creates=True,
     ),
     ("PUT", f"{API}/models/{{model_name}}/aliases/{{alias}}"): _r(
         "models.set_alias", _P.MODELS_WRITE, target=_MODEL, alias_field="alias"
@@ -280,10 +319,18 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
         "datasets.get_statistics", _P.READ, _E.READ, Target(kind="dataset", field="ref"), mutates=False
     ),
     ("POST", f"{API}/datasets/{{dataset}}/versions"): _r(
-        "datasets.add_version", _P.DATASETS_WRITE, _E.UPLOAD, Target(kind="dataset", field="dataset")
+        "datasets.add_version",
+        _P.DATASETS_WRITE,
+        _E.UPLOAD,
+        Target(kind="dataset", field="dataset"),
+        creates=True,
     ),
     ("POST", f"{API}/datasets/{{name}}/versions"): _r(
-        "datasets.add_version", _P.DATASETS_WRITE, _E.UPLOAD, Target(kind="dataset", field="name")
+        "datasets.add_version",
+        _P.DATASETS_WRITE,
+        _E.UPLOAD,
+        Target(kind="dataset", field="name"),
+        creates=True,
     ),
     ("GET", f"{API}/audit"): _r("audit.list", _P.AUDIT_READ, _E.ADMIN, mutates=False),
     ("GET", f"{API}/whoami"): _r("whoami", _P.READ, _E.READ, mutates=False),
@@ -421,6 +468,8 @@ class _Verdict:
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     audit: bool = False
+    #: The target this request creates (kind, key); its creator gets a grant once it succeeded.
+    creates: tuple[str, str] | None = None
 
 
 class SecurityLayer:
@@ -454,7 +503,9 @@ class SecurityLayer:
         self.settings = settings
         self.auth_enabled = auth_enabled
         pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-        self.auth = auth if auth is not None else AuthService(store, pepper=pepper)
+        self.auth = (
+            auth if auth is not None else AuthService(store, pepper=pepper, ungranted=settings.ungranted_access)
+        )
         self.limiter = limiter if limiter is not None else rate_limiter_from_settings(settings)
         self.audit = audit if audit is not None else AuditLog(store)
         self.open_paths = frozenset(open_paths)
@@ -492,9 +543,12 @@ class SecurityLayer:
         if principal.is_admin or not self.auth_enabled:
             return EVERYTHING
         hidden: dict[ResourceKind, frozenset[str]] = {}
+        hides_ungranted = not self.auth.ungranted.allows(Permission.READ, role=principal.role)
         for kind in ResourceKind:
             grants = self.store.identity.list_grants(resource_kind=kind.value)
-            restricted = {g.resource for g in grants}
+            restricted = {g.resource for g in grants if GrantLevel(g.level).restricts}
+            if hides_ungranted:  # ungranted_access 'none': everything not granted to the caller
+                restricted |= self._every_key(kind)
             mine = {g.resource for g in grants if g.user_name == principal.name}
             hidden[kind] = frozenset(restricted - mine)
         uploaded = (
@@ -596,23 +650,101 @@ class SecurityLayer:
         return verdict
 
     def authorize(self, verdict: _Verdict, *, path_params: Mapping[str, Any], body: Any) -> _Verdict:
-        """Check the admitted caller's permission on the request's targets (403 when refused)."""
+        """Check the admitted caller's permission on the request's targets (403 when refused).
+
+        A resource named in the path by its name (an experiment by name, a model, a dataset) that
+        the caller may not read answers a read with 404 in the words of a missing one, and never
+        reveals an id.
+        """
         rule, principal = verdict.rule, verdict.principal
         if rule is None or principal is None:  # no route matched: the app answers 404/405
             return verdict
         permission = _effective_permission(rule, path_params)
-        resources, verdict.target = self._resolve(rule.target, path_params, body)
-        for extra in rule.also:
-            more, shown = self._resolve(extra, path_params, body)
-            resources += more
-            verdict.target = ",".join(s for s in (verdict.target, shown) if s) or None
+        checks: list[tuple[Target, str, Resource | None]] = []
+        shown: list[str] = []
+        for target in (rule.target, *rule.also):
+            if target is not None:
+                keys = _keys(target, path_params, body)
+                shown += [f"{target.kind}:{k}" for k in keys]
+                checks += [(target, k, self._resource(target, k)) for k in keys]
+        verdict.target = ",".join(shown) or None
+        resources: list[tuple[Target, str, Resource]] = []
+        for target, key, resource in checks:
+            if target is rule.target and rule.creates and not self._exists(target, resource):
+                verdict.creates = (target.kind, key)  # a new resource: the role decides
+            elif resource is not None:
+                resources.append((target, key, resource))
         try:
-            targets: list[Resource | None] = [*resources] if resources else [None]
-            for resource in targets:
-                self.auth.authorize(principal, permission, resource)
+            if not resources:
+                self.auth.authorize(principal, permission, None)
         except Forbidden as err:
             return _fail(verdict, 403, "forbidden", str(err), audit=True)
+        for target, key, resource in resources:
+            needed = Permission.READ if target is rule.target and rule.reads_existing else permission
+            try:
+                self.auth.authorize(principal, needed, resource)
+            except Forbidden as err:
+                return self._refused(verdict, principal, needed, (target, key, resource), err)
         return verdict
+
+    def _refused(
+        self,
+        verdict: _Verdict,
+        principal: Principal,
+        permission: Permission,
+        refused: tuple[Target, str, Resource],
+        err: Forbidden,
+    ) -> _Verdict:
+        """The answer to a refused target: 404 as missing for a hidden one named by its name."""
+        target, key, resource = refused
+        if target.kind not in _NAMED_KINDS or self.auth.may_read(principal, resource):
+            return _fail(verdict, 403, "forbidden", str(err), audit=True)
+        if verdict.rule is not None and not verdict.rule.mutates:  # a read: answered as missing
+            missing = _MISSING[target.kind](key)
+            return _fail(verdict, 404, "not_found", str(missing), audit=True)
+        if target.kind == "experiment_name":  # its id is not the caller's to learn
+            message = (
+                f"Permission '{permission.value}' on the experiment named {key!r} is refused: that "
+                f"name is taken by an experiment {principal.name!r} may not see. Choose another name."
+            )
+            return _fail(verdict, 403, "forbidden", message, audit=True)
+        return _fail(verdict, 403, "forbidden", str(err), audit=True)
+
+    def _exists(self, target: Target, resource: Resource | None) -> bool:
+        """Whether the resource a creating request names exists already."""
+        if resource is None:  # an experiment name that resolves to nothing
+            return False
+        if resource.kind is ResourceKind.DATASET:
+            return self.store.artifacts.find_version(DATASET_TYPE, resource.key) is not None
+        if resource.kind is ResourceKind.MODEL and isinstance(self.store, _ModelStore):
+            return self.store.models.find_model(resource.key) is not None
+        return True
+
+    def _every_key(self, kind: ResourceKind) -> set[str]:
+        """Every experiment id, dataset name or model name recorded (for ``ungranted_access='none'``)."""
+        if kind is ResourceKind.EXPERIMENT:
+            return {e.experiment_id for e in self.store.experiments.list(include_deleted=True)}
+        if kind is ResourceKind.DATASET:
+            fetch = partial(self.store.artifacts.list, type=DATASET_TYPE)
+            return {a.name for a in every_item(lambda token: fetch(page_token=token))}
+        if isinstance(self.store, _ModelStore):
+            models = self.store.models
+            return {m.name for m in every_item(lambda token: models.search_models(page_token=token))}
+        return set()
+
+    def grant_creator(self, verdict: _Verdict) -> None:
+        """Give the caller an ``owner`` grant on what its successful request created."""
+        if verdict.creates is None or verdict.principal is None:
+            return
+        kind, key = verdict.creates
+        if kind == "experiment_name":
+            found = self.store.experiments.find_by_name(key)
+            if found is None:
+                return
+            resource = Resource(kind=ResourceKind.EXPERIMENT, key=found.experiment_id)
+        else:
+            resource = Resource(kind=ResourceKind(kind), key=key.split("@", 1)[0])
+        self.auth.grant_creator(verdict.principal, resource)
 
     def _authenticate(self, authorization: str | None) -> Principal:
         if not self.auth_enabled:
@@ -628,19 +760,6 @@ class SecurityLayer:
                 "The Authorization header must be 'Bearer <token>'; got another scheme or no token."
             )
         return self.auth.authenticate(credentials.strip())
-
-    def _resolve(
-        self, target: Target | None, path_params: Mapping[str, Any], body: Any
-    ) -> tuple[list[Resource], str | None]:
-        if target is None:
-            return [], None
-        source = body if target.in_body else path_params
-        value = source.get(target.field) if isinstance(source, Mapping) else None
-        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        keys = [v for v in values if isinstance(v, str) and v]
-        resources = [r for r in (self._resource(target, k) for k in keys) if r is not None]
-        shown = ",".join(f"{target.kind}:{k}" for k in keys) or None
-        return resources, shown
 
     def _experiment_of_run(self, run_id: str) -> str | None:
         """The run's experiment id (cached: a run never changes experiment), None if unknown."""
@@ -709,6 +828,14 @@ class SecurityLayer:
             )
         except Exception:  # auditing must not turn a served request into a failure
             log.exception("Could not write the audit event of %s %s", method, path)
+
+
+def _keys(target: Target, path_params: Mapping[str, Any], body: Any) -> list[str]:
+    """The keys a target names: one path parameter, or a body field holding a string or a list."""
+    source = body if target.in_body else path_params
+    value = source.get(target.field) if isinstance(source, Mapping) else None
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [v for v in values if isinstance(v, str) and v]
 
 
 def _effective_permission(rule: Rule, path_params: Mapping[str, Any]) -> Permission:
@@ -864,10 +991,13 @@ class SecurityMiddleware:
         recorded = False
 
         async def audit_then_send(message: Message) -> None:
-            # The audit row is committed before the client sees the response, so it never lags.
+            # The audit row (and a creator's grant) is committed before the client sees the
+            # response, so it never lags.
             nonlocal recorded
             if message["type"] == "http.response.start" and verdict.audit and not recorded:
                 recorded = True
+                if verdict.creates is not None and 200 <= int(message["status"]) < 300:
+                    await self._grant_creator(verdict)
                 await self._record(verdict, scope, client, int(message["status"]))
             await send(message)
 
@@ -876,6 +1006,12 @@ class SecurityMiddleware:
         finally:
             if verdict.audit and not recorded:  # the app failed before answering
                 await self._record(verdict, scope, client, 500)
+
+    async def _grant_creator(self, verdict: _Verdict) -> None:
+        try:
+            await anyio.to_thread.run_sync(lambda: self.layer.grant_creator(verdict))
+        except Exception:  # the resource was made; its creator can be granted by an admin
+            log.exception("Could not grant the creator of %s", verdict.creates)
 
     async def _record(self, verdict: _Verdict, scope: Scope, client: str | None, status: int) -> None:
         method, path = scope["method"], scope["path"]

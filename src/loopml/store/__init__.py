@@ -15,7 +15,13 @@ from loopml.store.entities import (
     RunStatus,
     every_item,
 )
-from loopml.store.missing import missing_artifact, missing_records
+from loopml.store.missing import (
+    missing_artifact,
+    missing_dataset,
+    missing_experiment,
+    missing_model,
+    missing_records,
+)
 from loopml.store.repositories import (
     ArtifactRepository,
     ExperimentRepository,
@@ -44,5 +50,8 @@ __all__ = [
     "Store",
     "every_item",
     "missing_artifact",
+    "missing_dataset",
+    "missing_experiment",
+    "missing_model",
     "missing_records",
 ]

@@ -10,21 +10,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from loopml.errors import Conflict, InvalidState, NotFound
+from loopml.errors import Conflict, InvalidState
 from loopml.store._engine import Database
 from loopml.store._schema import ExperimentRow, ExperimentTagRow
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Experiment, LifecycleStage
+from loopml.store.missing import missing_experiment
 from loopml.store.validation import check_key, check_tag_value
 
 __all__ = ["SqlExperimentRepository"]
 
 _EXP = cast(sa.Table, ExperimentRow.__table__)
 _TAGS = cast(sa.Table, ExperimentTagRow.__table__)
-
-
-def _not_found(what: str) -> NotFound:
-    return NotFound(f"No experiment {what}; `loopml experiments list` lists them.")
 
 
 class SqlExperimentRepository:
@@ -68,13 +65,13 @@ class SqlExperimentRepository:
     def get(self, experiment_id: str) -> Experiment:
         found = self._find(_EXP.c.experiment_id == experiment_id)
         if found is None:
-            raise _not_found(f"with id {experiment_id!r}")
+            raise missing_experiment(experiment_id=experiment_id)
         return found
 
     def get_by_name(self, name: str) -> Experiment:
         found = self.find_by_name(name)
         if found is None:
-            raise _not_found(f"named {name!r}")
+            raise missing_experiment(name=name)
         return found
 
     def find_by_name(self, name: str) -> Experiment | None:
@@ -135,12 +132,12 @@ class SqlExperimentRepository:
                 .values(lifecycle_stage=stage.value)
             )
             if result.rowcount == 0:
-                raise _not_found(f"with id {experiment_id!r}")
+                raise missing_experiment(experiment_id=experiment_id)
 
     def _require(self, conn: Connection, experiment_id: str) -> None:
         query = sa.select(_EXP.c.experiment_id).where(_EXP.c.experiment_id == experiment_id)
         if conn.execute(query).first() is None:
-            raise _not_found(f"with id {experiment_id!r}")
+            raise missing_experiment(experiment_id=experiment_id)
 
     def _find(self, where: sa.ColumnElement[bool]) -> Experiment | None:
         """The one experiment matching ``where``, with its tags, in one query (a row per tag)."""

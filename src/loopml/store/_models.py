@@ -42,6 +42,7 @@ from loopml.store.entities import (
     Page,
     RegisteredModel,
 )
+from loopml.store.missing import missing_model
 from loopml.store.validation import check_json, check_key, check_name, check_tag_value, shorten
 
 __all__ = ["SqlModelRepository", "check_alias_name", "check_model_name"]
@@ -97,7 +98,7 @@ def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def _no_model(name: str) -> NotFound:
-    return NotFound(f"No registered model named {name!r}; {_LIST_MODELS}.")
+    return missing_model(name)
 
 
 def _no_version(name: str, version: int) -> NotFound:

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from loopml.errors import NotFound
 
-__all__ = ["WHERE_LISTED", "missing_artifact", "missing_records"]
+__all__ = [
+    "WHERE_LISTED",
+    "missing_artifact",
+    "missing_dataset",
+    "missing_experiment",
+    "missing_model",
+    "missing_records",
+]
 
 #: Where a user finds the ids of each kind of record, as a command of the ``loopml`` CLI.
 WHERE_LISTED = {
@@ -39,3 +46,35 @@ def missing_records(what: str, ids: Sequence[str]) -> NotFound:
     shown = ", ".join(repr(i) for i in sorted(ids)[:5])
     where = f"; {WHERE_LISTED[what]}" if what in WHERE_LISTED else ""
     return NotFound(f"No {what} with id {shown}: record it first{where}.")
+
+
+
+def missing_experiment(*, name: str | None = None, experiment_id: str | None = None) -> NotFound:
+    """The error for an experiment named ``name`` (or of id ``experiment_id``) that is not recorded.
+
+    Example:
+        >>> str(missing_experiment(name="churn"))
+        "No experiment named 'churn'; `loopml experiments list` lists them."
+    """
+    what = f"named {name!r}" if name is not None else f"with id {experiment_id!r}"
+    return NotFound(f"No experiment {what}; `loopml experiments list` lists them.")
+
+
+def missing_model(name: str) -> NotFound:
+    """The error for a registered model name that is not recorded.
+
+    Example:
+        >>> str(missing_model("churn"))
+        "No registered model named 'churn'; `loopml models list` lists registered models."
+    """
+    return NotFound(f"No registered model named {name!r}; `loopml models list` lists registered models.")
+
+
+def missing_dataset(ref: str) -> NotFound:
+    """The error for a dataset (``NAME`` or ``NAME@VERSION``) that is not registered.
+
+    Example:
+        >>> str(missing_dataset("iris@3"))
+        "No dataset 'iris@3'; `loopml data list` shows the registered ones."
+    """
+    return NotFound(f"No dataset {ref!r}; `loopml data list` shows the registered ones.")

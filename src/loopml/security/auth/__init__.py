@@ -5,6 +5,7 @@ from loopml.security.auth.grants import (
     GrantLevel,
     Resource,
     ResourceKind,
+    UngrantedAccess,
     parse_grant_level,
 )
 from loopml.security.auth.principal import LOCAL_PRINCIPAL, Principal
@@ -37,6 +38,7 @@ __all__ = [
     "Resource",
     "ResourceKind",
     "Role",
+    "UngrantedAccess",
     "bootstrap_admin",
     "hash_secret",
     "issue_token",

@@ -1,23 +1,31 @@
-"""Per-resource grants: restricting an experiment, a dataset or a model to approved users.
+"""Per-resource grants: who may do what on an experiment, a dataset or a model.
 
-The rule, exactly:
+The rule, exactly (an ``admin`` may always do everything; the caller's role must always hold
+the permission, see :mod:`loopml.security.auth.roles`):
 
-1. A resource (``experiment`` by id, ``dataset`` by name, ``model`` by name) with **no** grant is
-   open: the caller's role alone decides (see :mod:`loopml.security.auth.roles`).
-2. A resource with **at least one** grant is restricted. An ``admin`` may still do everything on
-   it. Anybody else needs a grant on it for themselves; without one, every permission on it is
-   refused (reading included).
-3. A grant caps what its holder may do on that resource, and never adds to the role:
-   ``read`` allows ``read``; ``write`` adds the write permissions
-   (``experiments.write``, ``runs.write``, ``datasets.write``, ``models.write``);
-   ``admin`` adds ``aliases.production`` and ``deployments.manage``. The permission is allowed
-   only when both the role and the grant level hold it.
+1. A caller **holding a grant** on the resource may do what both the role and the grant level
+   allow: ``read`` allows ``read``; ``write`` adds the write permissions (``experiments.write``,
+   ``runs.write``, ``datasets.write``, ``models.write``); ``admin`` and ``owner`` add
+   ``aliases.production`` and ``deployments.manage``. A grant caps, it never adds to the role.
+2. A resource with at least one ``read``, ``write`` or ``admin`` grant is **restricted**: a
+   caller without a grant on it may do nothing on it (reading included), and it is hidden.
+3. Every other resource is **ungranted** (no grant, or ``owner`` grants only). A caller without a
+   grant on it gets the server's :class:`UngrantedAccess` (setting ``LOOPML_UNGRANTED_ACCESS``):
+   ``read`` (the default) lets everyone read it and only maintainers write; ``write`` lets the
+   role decide alone; ``none`` hides it from everyone below maintainer.
+
+Whoever creates an experiment, a dataset or a model through the server gets an ``owner`` grant
+on it, so an editor keeps writing to what they made without restricting it from others.
 
 Example:
     >>> GrantLevel.WRITE.allows(Permission.RUNS_WRITE)
     True
     >>> GrantLevel.READ.allows(Permission.RUNS_WRITE)
     False
+    >>> UngrantedAccess.READ.allows(Permission.RUNS_WRITE, role=Role.EDITOR)
+    False
+    >>> UngrantedAccess.READ.allows(Permission.RUNS_WRITE, role=Role.MAINTAINER)
+    True
 """
 
 from __future__ import annotations
@@ -27,9 +35,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loopml.errors import InvalidInput
-from loopml.security.auth.roles import Permission
+from loopml.security.auth.roles import Permission, Role
 
-__all__ = ["GRANT_LEVEL_PERMISSIONS", "GrantLevel", "Resource", "ResourceKind", "parse_grant_level"]
+__all__ = [
+    "GRANT_LEVEL_PERMISSIONS",
+    "GrantLevel",
+    "Resource",
+    "ResourceKind",
+    "UngrantedAccess",
+    "parse_grant_level",
+]
 
 
 class ResourceKind(enum.StrEnum):
@@ -46,6 +61,13 @@ class GrantLevel(enum.StrEnum):
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
+    #: What the creator gets: the permissions of ``admin`` without restricting the resource.
+    OWNER = "owner"
+
+    @property
+    def restricts(self) -> bool:
+        """Whether a grant of this level restricts its resource to granted users."""
+        return self is not GrantLevel.OWNER
 
     def allows(self, permission: Permission) -> bool:
         """Whether this level permits ``permission`` (the role must hold it too)."""
@@ -64,7 +86,25 @@ GRANT_LEVEL_PERMISSIONS: Mapping[GrantLevel, frozenset[Permission]] = {
     GrantLevel.READ: _READ,
     GrantLevel.WRITE: _WRITE,
     GrantLevel.ADMIN: _WRITE | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
+    GrantLevel.OWNER: _WRITE | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
 }
+
+
+class UngrantedAccess(enum.StrEnum):
+    """What a caller without a grant may do on an ungranted resource (below maintainer).
+
+    Maintainers and admins are not limited by it: their role decides.
+    """
+
+    NONE = "none"
+    READ = "read"
+    WRITE = "write"
+
+    def allows(self, permission: Permission, *, role: Role) -> bool:
+        """Whether a caller of ``role`` holding no grant may use ``permission`` (if the role holds it)."""
+        if role in (Role.ADMIN, Role.MAINTAINER) or self is UngrantedAccess.WRITE:
+            return True
+        return self is UngrantedAccess.READ and permission is Permission.READ
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from loopml.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from loopml.security.auth.grants import GrantLevel, Resource, ResourceKind, parse_grant_level
+from loopml.security.auth.grants import GrantLevel, Resource, ResourceKind, UngrantedAccess, parse_grant_level
 from loopml.security.auth.principal import Principal
 from loopml.security.auth.roles import ROLE_PERMISSIONS, Permission, Role, parse_role
 from loopml.security.auth.tokens import hash_secret, issue_token, parse_token, secret_matches
@@ -52,6 +52,8 @@ class AuthService:
         pepper: Optional server secret mixed into token hashes; every server sharing the store
             needs the same one.
         clock: Milliseconds since the epoch (tests inject their own).
+        ungranted: What callers without a grant may do on ungranted resources (see
+            :mod:`loopml.security.auth.grants`); ``read`` by default.
     """
 
     def __init__(
@@ -60,11 +62,18 @@ class AuthService:
         *,
         pepper: str | bytes | None = None,
         clock: Callable[[], int] = _now_ms,
+        ungranted: UngrantedAccess | str = UngrantedAccess.READ,
     ) -> None:
         self._store = store
         self._identity = store.identity
         self._pepper = pepper.encode() if isinstance(pepper, str) else pepper
         self._clock = clock
+        self._ungranted = _parse_ungranted(ungranted)
+
+    @property
+    def ungranted(self) -> UngrantedAccess:
+        """What callers without a grant may do on ungranted resources."""
+        return self._ungranted
 
     # --- users ---
 
@@ -199,8 +208,9 @@ class AuthService:
     ) -> None:
         """Allow or refuse ``permission`` (on ``resource``) for ``principal``.
 
-        The role must hold the permission; a restricted resource also needs a grant of a level
-        that permits it (admins excepted). See :mod:`loopml.security.auth.grants`.
+        The role must hold the permission; on a resource, the caller's grant, or the resource
+        being restricted or ungranted, decides too (admins excepted). See
+        :mod:`loopml.security.auth.grants`.
 
         Raises:
             Forbidden: naming the permission, the resource and what would allow it.
@@ -215,21 +225,55 @@ class AuthService:
         if resource is None or principal.is_admin:
             return
         grants = self._identity.list_grants(resource_kind=resource.kind.value, resource=resource.key)
-        if not grants:
-            return
         mine = next((g for g in grants if g.user_name == principal.name), None)
-        if mine is None:
+        if mine is not None:
+            level = GrantLevel(mine.level)
+            if not level.allows(permission):
+                raise Forbidden(
+                    f"Permission '{permission.value}' on {resource} is refused: {principal.name!r} has "
+                    f"a '{level.value}' grant on it, which does not allow it."
+                )
+            return
+        ask = f"`loopml users grant {principal.name} --{resource.kind.value} {resource.key} --level"
+        if any(GrantLevel(g.level).restricts for g in grants):
             raise Forbidden(
                 f"Permission '{permission.value}' on {resource} is refused: it is restricted to "
-                f"granted users and {principal.name!r} has no grant. Ask an admin: "
-                f"`loopml users grant {principal.name} --{resource.kind.value} {resource.key} --level read`."
+                f"granted users and {principal.name!r} has no grant. Ask an admin: {ask} read`."
             )
-        level = GrantLevel(mine.level)
-        if not level.allows(permission):
+        if not self._ungranted.allows(permission, role=principal.role):
             raise Forbidden(
-                f"Permission '{permission.value}' on {resource} is refused: {principal.name!r} has a "
-                f"'{level.value}' grant on it, which does not allow it."
+                f"Permission '{permission.value}' on {resource} is refused: {principal.name!r} holds "
+                f"no grant on it, and without one role '{principal.role.value}' may "
+                f"{_UNGRANTED_WORDS[self._ungranted]} (server setting ungranted_access="
+                f"'{self._ungranted.value}'). Ask its creator or an admin: {ask} write`."
             )
+
+    def may_read(self, principal: Principal, resource: Resource) -> bool:
+        """Whether ``principal`` may read ``resource`` (one it may not is hidden from it)."""
+        try:
+            self.authorize(principal, Permission.READ, resource)
+        except Forbidden:
+            return False
+        return True
+
+    def grant_creator(self, principal: Principal, resource: Resource) -> Grant | None:
+        """Give the creator of ``resource`` an ``owner`` grant, unless it holds a grant already.
+
+        Nothing is given to a caller that is no user (the local admin of a server without auth).
+        """
+        if principal.user_id is None:
+            return None
+        held = self._identity.list_grants(
+            user_name=principal.name, resource_kind=resource.kind.value, resource=resource.key
+        )
+        if held:
+            return None
+        return self._identity.set_grant(
+            user_name=principal.name,
+            resource_kind=resource.kind.value,
+            resource=resource.key,
+            level=GrantLevel.OWNER.value,
+        )
 
     def _canonical(self, resource: Resource) -> Resource:
         if resource.kind is not ResourceKind.EXPERIMENT:
@@ -244,3 +288,18 @@ class AuthService:
                     f"No experiment with id or name {resource.key!r}; `loopml experiments list` lists them."
                 ) from None
             return Resource(kind=resource.kind, key=found.experiment_id)
+
+
+_UNGRANTED_WORDS = {
+    UngrantedAccess.NONE: "not even read it",
+    UngrantedAccess.READ: "only read it",
+    UngrantedAccess.WRITE: "use its role",
+}
+
+
+def _parse_ungranted(value: UngrantedAccess | str) -> UngrantedAccess:
+    try:
+        return UngrantedAccess(str(value).strip().lower())
+    except ValueError:
+        valid = ", ".join(u.value for u in UngrantedAccess)
+        raise InvalidInput(f"Unknown ungranted_access {value!r}; choose one of: {valid}.") from None
