@@ -88,15 +88,18 @@ _Dataset = Annotated[str | None, typer.Option("--dataset", help="Dataset name.")
 _Model = Annotated[str | None, typer.Option("--model", help="Registered model name.")]
 
 
+_LEVEL_HELP = "read, write or admin (each restricts the resource to its grantees); owner restricts nobody."
+
+
 @app.command("grant")
 def grant(
     name: Annotated[str, typer.Argument(help="User name.")],
     experiment: _Experiment = None,
     dataset: _Dataset = None,
     model: _Model = None,
-    level: Annotated[str, typer.Option("--level", help="read, write or admin.")] = "read",
+    level: Annotated[str, typer.Option("--level", help=_LEVEL_HELP)] = "read",
 ) -> None:
-    """Grant a user access to one resource; a resource with any grant is restricted to its grantees."""
+    """Grant a user access to one resource; a read, write or admin grant restricts it to its grantees."""
     resource = _resource(experiment, dataset, model)
     with admin() as adm:
         made = adm.auth.grant(name, resource, parse_grant_level(level))
