@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.errors import InvalidState, MissingDependency
+from loopml.server._allow import AllowMiddleware
 from loopml.server._config import ServerConfig
 from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -145,6 +146,7 @@ def create_app(
         max_body_bytes=limits.max_body_bytes,
         max_artifact_bytes=limits.max_artifact_bytes,
     )
+    app.add_middleware(AllowMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
