@@ -141,7 +141,6 @@ def test_reference_inside_root_is_accepted(api: httpx.Client, server_home: Any) 
         ("%c0%ae%c0%ae/etc", "not valid UTF-8"),  # overlong UTF-8 for '.'
         ("..;/admin", "'..' segment"),  # a path parameter after '..'
         ("a/%2e%2e/b", "'..' segment"),
-        ("x\u2028\u0085y", "control character"),
     ],
 )
 def test_artifact_names_that_traverse_are_refused(api: httpx.Client, name: str, rule: str) -> None:

@@ -8,7 +8,7 @@ from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.common import Id, Key
 from loopml.server.schemas.tracking import (
     ExperimentCreate,
     ExperimentList,
@@ -42,7 +42,7 @@ def list_experiments(request: Request, store: StoreDep, include_deleted: bool = 
 
 
 @router.get("/by-name/{name}")
-def get_experiment_by_name(name: Name, store: StoreDep) -> ExperimentOut:
+def get_experiment_by_name(name: Key, store: StoreDep) -> ExperimentOut:
     return ExperimentOut.of(store.experiments.get_by_name(name))
 
 

@@ -19,7 +19,7 @@ from loopml.server._model_files import package_file, package_files, rebuilt_pack
 from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Name, Text
+from loopml.server.schemas.common import Alias, ModelName, Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
     AliasEventOut,
@@ -69,18 +69,23 @@ def search_models(
 
 
 @router.get("/{name}")
-def get_model(name: Name, registry: Registry) -> ModelOut:
+def get_model(name: ModelName, registry: Registry) -> ModelOut:
     return ModelOut.of(registry.get_model(name))
 
 
 @router.get("/{name}/versions")
-def list_model_versions(name: Name, registry: Registry) -> ModelVersionList:
+def list_model_versions(name: ModelName, registry: Registry) -> ModelVersionList:
     return ModelVersionList(versions=[ModelVersionOut.of(v) for v in registry.versions(name)])
 
 
 @router.post("/{name}/versions", status_code=201)
 async def register_model_version(
-    name: Name, body: VersionRegister, request: Request, store: StoreDep, registry: Registry, config: Config
+    name: ModelName,
+    body: VersionRegister,
+    request: Request,
+    store: StoreDep,
+    registry: Registry,
+    config: Config,
 ) -> ModelVersionOut:
     """Register the package whose files were uploaded as blobs (``PUT /blobs``) as the next version.
 
@@ -120,13 +125,13 @@ async def register_model_version(
 
 
 @router.get("/{name}/versions/{version}")
-def get_model_version(name: Name, version: Version, registry: Registry) -> ModelVersionOut:
+def get_model_version(name: ModelName, version: Version, registry: Registry) -> ModelVersionOut:
     return ModelVersionOut.of(registry.store.models.get_version(name, version))
 
 
 @router.post("/{name}/versions/{version}/archive")
 def archive_model_version(
-    name: Name,
+    name: ModelName,
     version: Version,
     request: Request,
     registry: Registry,
@@ -146,7 +151,12 @@ def archive_model_version(
 
 @router.post("/{name}/versions/{version}/blessing")
 def attach_model_blessing(
-    name: Name, version: Version, body: BlessingAttach, request: Request, store: StoreDep, registry: Registry
+    name: ModelName,
+    version: Version,
+    body: BlessingAttach,
+    request: Request,
+    store: StoreDep,
+    registry: Registry,
 ) -> ModelVersionOut:
     """Attach an evaluation's Blessing artifact to a version; one the caller may not see answers 404."""
     if visibility_of(request).unseen_artifacts([body.artifact_id], store=store):
@@ -156,7 +166,7 @@ def attach_model_blessing(
 
 
 @router.get("/{name}/versions/{version}/files")
-def list_model_version_files(name: Name, version: Version, registry: Registry) -> PackageFileList:
+def list_model_version_files(name: ModelName, version: Version, registry: Registry) -> PackageFileList:
     """The files of a version's package (path, sha256, size), from its verified package index."""
     found = registry.store.models.get_version(name, version)
     files = package_files(registry.blobs, found.manifest_sha256, label=f"models:/{name}/{version}")
@@ -172,7 +182,7 @@ def list_model_version_files(name: Name, version: Version, registry: Registry) -
     "/{name}/versions/{version}/files/{path:path}", responses=_BYTES, response_class=StreamingResponse
 )
 def download_model_version_file(
-    name: Name, version: Version, path: str, registry: Registry
+    name: ModelName, version: Version, path: str, registry: Registry
 ) -> StreamingResponse:
     """Stream one file of a version's package, verified against its hash as it is read."""
     found = registry.store.models.get_version(name, version)
@@ -183,7 +193,7 @@ def download_model_version_file(
 
 @router.put("/{name}/aliases/{alias}")
 def set_model_alias(
-    name: Name, alias: Name, body: AliasSet, request: Request, registry: Registry
+    name: ModelName, alias: Alias, body: AliasSet, request: Request, registry: Registry
 ) -> AliasOut:
     """Point ``alias`` at a version after the promotion policy allowed it (403 naming the rule if not)."""
     expected: int | EllipsisType | None = (
@@ -202,8 +212,8 @@ def set_model_alias(
 
 @router.delete("/{name}/aliases/{alias}", status_code=204)
 def delete_model_alias(
-    name: Name,
-    alias: Name,
+    name: ModelName,
+    alias: Alias,
     request: Request,
     registry: Registry,
     expected_version: Annotated[VersionNumber | None, Query()] = None,
@@ -221,5 +231,5 @@ def delete_model_alias(
 
 
 @router.get("/{name}/alias-history")
-def get_alias_history(name: Name, registry: Registry, alias: Name | None = None) -> AliasEventList:
+def get_alias_history(name: ModelName, registry: Registry, alias: Alias | None = None) -> AliasEventList:
     return AliasEventList(events=[AliasEventOut.of(e) for e in registry.alias_history(name, alias)])

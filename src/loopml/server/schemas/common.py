@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "ERROR_RESPONSES",
+    "Alias",
     "ErrorOut",
     "Id",
     "Int64",
     "Key",
     "Millis",
+    "ModelName",
     "Name",
     "Text",
     "Wire",
@@ -22,18 +25,116 @@ __all__ = [
     "to_wire_float",
 ]
 
-INT64_MAX = 2**63 - 1
+#: Largest whole number on the wire: 2**63 - 1024, the last int64 a JSON double holds exactly, so
+#: a client comparing as floats and the server comparing as ints agree on the bound.
+INT64_MAX = 2**63 - 1024
+#: Longest name or key (``loopml.store.validation.MAX_KEY_LENGTH``).
+MAX_NAME_LENGTH = 250
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+#: A name: no control characters (C0, DEL, C1).
+NAME_PATTERN = f"^[^{_CONTROL}]+$"
+_EDGE = f"[^{_CONTROL}\\s/\\\\]"  # first and last character of a key: no space, no separator
+_EDGE_NO_DOT = f"[^{_CONTROL}\\s/\\\\.]"
+_INNER = f"[^{_CONTROL}/\\\\]"
+#: A key (param, metric, tag key; experiment, model and dataset name): no control characters, no
+#: ``/`` or ``\\``, no leading or trailing space, not ``.`` or ``..``.
+KEY_PATTERN = f"^(?:{_EDGE_NO_DOT}|{_EDGE_NO_DOT}{_EDGE}|\\.{_EDGE_NO_DOT}|{_EDGE}{_INNER}+{_EDGE})$"
+
+
+def _alias_pattern() -> str:
+    """A letter or ``_`` then up to 63 letters, digits, ``_ . -``; never ``latest`` (any case).
+
+    Written without look-arounds, which the server's regular expression engine lacks: six
+    characters are an alias when they differ from ``latest`` at some position.
+    """
+    first, rest = "A-Za-z_", "A-Za-z0-9_.\\-"
+    classes = [first, *[rest] * 5]
+    six = []
+    for i, letter in enumerate("latest"):
+        same = "".join(f"[{c}{c.upper()}]" for c in "latest"[:i])
+        pool = "".join(c for c in _characters(classes[i]) if c.lower() != letter).replace("-", "\\-")
+        six.append(f"{same}[{pool}]" + f"[{rest}]" * (5 - i))
+    return f"^(?:[{first}][{rest}]{{0,4}}|[{first}][{rest}]{{6,63}}|{'|'.join(six)})$"
+
+
+def _characters(ranges: str) -> str:
+    """The characters of a character-class body such as ``A-Za-z0-9_.\\-``."""
+    out, i = [], 0
+    while i < len(ranges):
+        if ranges[i] == "\\":
+            out.append(ranges[i + 1])
+            i += 2
+        elif i + 2 < len(ranges) and ranges[i + 1] == "-":
+            out += [chr(c) for c in range(ord(ranges[i]), ord(ranges[i + 2]) + 1)]
+            i += 3
+        else:
+            out.append(ranges[i])
+            i += 1
+    return "".join(out)
+
+
+#: An alias (``loopml.store._models.check_alias_name``).
+ALIAS_PATTERN = _alias_pattern()
+
+
+def _keys_by_name(schema: dict[str, Any]) -> None:
+    """State a mapping's key pattern as ``propertyNames`` (what the server enforces).
+
+    Pydantic writes the key pattern of ``dict[Key, V]`` as ``patternProperties``, which lets any
+    other key through in JSON Schema; the server refuses those keys, so the document says so.
+    """
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "propertyNames" in schema:
+        [(pattern, values)] = patterns.items()
+        del schema["patternProperties"]
+        schema["propertyNames"] = {**schema["propertyNames"], "pattern": pattern}
+        schema["additionalProperties"] = values
+    for value in schema.values():
+        if isinstance(value, dict):
+            _keys_by_name(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _keys_by_name(item)
 
 
 class Wire(BaseModel):
     """Base of every request and response body: unknown fields and type coercion are refused."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra=lambda schema, _: _keys_by_name(schema)
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        """Take ``3.0`` for an integer field: JSON Schema counts it an integer, strings stay refused."""
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+
+        def whole(key: str, value: Any) -> Any:
+            wanted = key in fields and _wants_int(fields[key].annotation)
+            return int(value) if wanted and isinstance(value, float) and value.is_integer() else value
+
+        return {key: whole(key, value) for key, value in data.items()}
+
+
+def _wants_int(annotation: Any) -> bool:
+    """Whether a field takes integers and no floats (``int``, ``int | None``)."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return int in options and float not in options
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Key = Annotated[str, StringConstraints(max_length=1_000)]
-Name = Annotated[str, StringConstraints(max_length=1_000)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=KEY_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
+#: A registered model name: a key without ``@`` (it separates the alias in ``models:/NAME@ALIAS``).
+ModelName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=KEY_PATTERN.replace("/", "/@")),
+]
+Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ALIAS_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
 Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]

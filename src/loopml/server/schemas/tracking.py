@@ -32,12 +32,12 @@ Tags = Annotated[dict[Key, Text], Field(max_length=10_000)]
 
 
 class ExperimentCreate(Wire):
-    name: Name
+    name: Key
     tags: Tags | None = None
 
 
 class ExperimentName(Wire):
-    name: Name
+    name: Key
 
 
 class TagSet(Wire):
