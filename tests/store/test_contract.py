@@ -398,7 +398,7 @@ def test_artifact_create_get_versions(store: Any, run_id: str) -> None:
     first = store.artifacts.create(
         type="Dataset",
         name="train",
-        uri="sha256/aa/x",
+        uri="files/x",
         sha256=SHA,
         size=10,
         run_id=run_id,

@@ -22,7 +22,7 @@ from loopml.store.entities import (
 )
 from loopml.store.remote import _wire as w
 from loopml.store.remote._http import ApiSession
-from loopml.store.validation import check_json
+from loopml.store.validation import check_json, check_key
 
 __all__ = [
     "RemoteArtifactRepository",
@@ -46,6 +46,7 @@ class RemoteExperimentRepository:
         self._api = api
 
     def create(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
+        check_key(name, kind="experiment name")  # the store's own message, not the API schema's
         return w.experiment(
             self._api.call("POST", "/experiments", body={"name": name, "tags": w.tags_out(tags)})
         )
@@ -63,6 +64,7 @@ class RemoteExperimentRepository:
             return None
 
     def get_or_create(self, name: str) -> Experiment:
+        check_key(name, kind="experiment name")
         return w.experiment(self._api.call("POST", "/experiments/get-or-create", body={"name": name}))
 
     def list(self, *, include_deleted: bool = False) -> list[Experiment]:
