@@ -17,6 +17,8 @@ def allow_of(response: httpx.Response) -> set[str]:
         ("/experiments/" + "0" * 32, {"GET", "DELETE", "OPTIONS"}),
         ("/runs/" + "0" * 32 + "/artifacts/a/b.txt", {"GET", "PUT", "OPTIONS"}),
         ("/models/m/aliases/champion", {"PUT", "DELETE", "OPTIONS"}),
+        ("/experiments/get-or-create", {"POST", "OPTIONS"}),  # not the methods of /experiments/{id}
+        ("/runs/search", {"POST", "OPTIONS"}),
     ],
 )
 def test_options_lists_every_method_of_the_path(api: httpx.Client, path: str, methods: set[str]) -> None:

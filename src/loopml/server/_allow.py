@@ -26,13 +26,20 @@ class RouteMethods:
     """
 
     def __init__(self, routes: Iterable[Any]) -> None:
-        self._templates: list[tuple[re.Pattern[str], frozenset[str]]] = [
-            (compile_path(path)[0], methods) for path, methods in _templates(routes)
+        self._templates: list[tuple[re.Pattern[str], bool, frozenset[str]]] = [
+            (compile_path(path)[0], "{" not in path, methods) for path, methods in _templates(routes)
         ]
 
     def allowed(self, path: str) -> frozenset[str]:
-        """The methods served at ``path`` plus ``OPTIONS`` (empty when no route serves it)."""
-        methods = {m for regex, found in self._templates if regex.match(path) for m in found}
+        """The methods served at ``path`` plus ``OPTIONS`` (empty when no route serves it).
+
+        A path a template names literally (``/experiments/get-or-create``) has that template's
+        methods only, not those of a parameter that happens to match it (``/experiments/{id}``).
+        """
+        matching = [(literal, found) for regex, literal, found in self._templates if regex.match(path)]
+        if any(literal for literal, _ in matching):
+            matching = [(literal, found) for literal, found in matching if literal]
+        methods = {m for _, found in matching for m in found}
         return frozenset(methods | {"OPTIONS"}) if methods else frozenset()
 
 
