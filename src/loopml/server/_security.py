@@ -503,9 +503,8 @@ class SecurityLayer:
         self.settings = settings
         self.auth_enabled = auth_enabled
         pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-        self.auth = (
-            auth if auth is not None else AuthService(store, pepper=pepper, ungranted=settings.ungranted_access)
-        )
+        ungranted = settings.ungranted_access
+        self.auth = auth if auth is not None else AuthService(store, pepper=pepper, ungranted=ungranted)
         self.limiter = limiter if limiter is not None else rate_limiter_from_settings(settings)
         self.audit = audit if audit is not None else AuditLog(store)
         self.open_paths = frozenset(open_paths)
