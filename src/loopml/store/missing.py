@@ -48,7 +48,6 @@ def missing_records(what: str, ids: Sequence[str]) -> NotFound:
     return NotFound(f"No {what} with id {shown}: record it first{where}.")
 
 
-
 def missing_experiment(*, name: str | None = None, experiment_id: str | None = None) -> NotFound:
     """The error for an experiment named ``name`` (or of id ``experiment_id``) that is not recorded.
 
