@@ -75,7 +75,7 @@ def test_run_then_cached_rerun_then_runs_and_show(invoke, pipeline_file: Path) -
     pooled = invoke("pipeline", "run", str(pipeline_file), "--no-cache", "--workers", "2", "--json")
     assert [s["state"] for s in json.loads(pooled.out)["steps"]] == ["COMPLETE", "COMPLETE"], pooled.out
 
-    runs = json.loads(invoke("pipeline", "runs", "--json").out)
+    runs = json.loads(invoke("pipeline", "runs", "--json").out)["items"]
     assert len(runs) == 5 and {r["status"] for r in runs} == {"COMPLETE"}
     assert runs[-1]["run_id"] == payload["run_id"]  # newest first
     assert invoke("pipeline", "runs").code == 0
@@ -98,7 +98,7 @@ def test_failed_run_exits_1_and_shows_the_failure(invoke, pipeline_file: Path) -
     assert "ValueError: training diverged" in payload["steps"][1]["error"]
     shown = json.loads(invoke("pipeline", "show", payload["run_id"], "--json").out)
     assert shown["summary"]["status"] == "FAILED" and shown["steps"][1]["state"] == "FAILED"
-    runs = json.loads(invoke("pipeline", "runs", "--json").out)
+    runs = json.loads(invoke("pipeline", "runs", "--json").out)["items"]
     assert runs[0]["counts"] == {"COMPLETE": 1, "FAILED": 1}
 
 

@@ -19,6 +19,7 @@ from loopml.errors import InvalidInput, StoreUnavailable
 
 if TYPE_CHECKING:
     from loopml.store import Store
+    from loopml.store.remote import ApiSession
     from loopml.tracking import Client
 
 _home: Path | None = None
@@ -108,6 +109,16 @@ def client(*, create: bool = False) -> Client:
 def store(*, create: bool = False) -> Store:
     """The metadata store of this invocation (the server's over REST with ``LOOPML_TRACKING_URI``)."""
     return client(create=create).store
+
+
+def remote_session() -> ApiSession | None:
+    """The HTTP session to the server of ``LOOPML_TRACKING_URI`` (None when working locally)."""
+    if not is_remote():
+        return None
+    from loopml.store.remote import RemoteStore
+
+    remote = store()
+    return remote.session if isinstance(remote, RemoteStore) else None
 
 
 def close() -> None:

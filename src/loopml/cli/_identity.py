@@ -1,7 +1,9 @@
 """Opening the identity services for the ``users``, ``tokens``, ``audit`` and ``server init`` commands.
 
 These commands administer a server's metadata store directly (run them where the server's
-settings point: same ``LOOPML_STORE_URL`` and ``LOOPML_TOKEN_PEPPER``).
+settings point: same ``LOOPML_STORE_URL`` and ``LOOPML_TOKEN_PEPPER``). The server has no API
+for them, so with ``LOOPML_TRACKING_URI`` set they are refused rather than run on a local folder;
+listings never create a store.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ __all__ = ["Admin", "admin", "audit_log", "auth_service", "identity_store"]
 
 
 @contextmanager
-def identity_store() -> Iterator[SqlStore]:
-    """The store named by the settings, closed afterwards."""
+def identity_store(command: str, *, create: bool = False) -> Iterator[SqlStore]:
+    """The store named by the settings, closed afterwards.
+
+    Args:
+        command: The command, for the message when a server is configured instead.
+        create: Whether a missing local store may be created (commands that write).
+    """
+    _context.require_local(command)
+    if not create:
+        _context.ensure_local_store()
     store = open_store(_context.settings().resolved_store_url())
     try:
         yield store
@@ -31,11 +41,11 @@ def identity_store() -> Iterator[SqlStore]:
 
 
 @contextmanager
-def auth_service() -> Iterator[AuthService]:
-    """An :class:`AuthService` over the configured store (with the configured token pepper)."""
+def auth_service(command: str) -> Iterator[AuthService]:
+    """An :class:`AuthService` over the configured store (with the configured token pepper), to read."""
     settings = _context.settings()
     pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-    with identity_store() as store:
+    with identity_store(command) as store:
         yield AuthService(store, pepper=pepper)
 
 
@@ -56,16 +66,16 @@ class Admin:
 
 
 @contextmanager
-def admin() -> Iterator[Admin]:
-    """:class:`Admin` over the configured store."""
+def admin(command: str, *, create: bool = False) -> Iterator[Admin]:
+    """:class:`Admin` over the configured store (``create``: made when missing)."""
     settings = _context.settings()
     pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-    with identity_store() as store:
+    with identity_store(command, create=create) as store:
         yield Admin(AuthService(store, pepper=pepper), AuditLog(store))
 
 
 @contextmanager
-def audit_log() -> Iterator[AuditLog]:
-    """The audit log of the configured store."""
-    with identity_store() as store:
+def audit_log(command: str) -> Iterator[AuditLog]:
+    """The audit log of the configured store, to read."""
+    with identity_store(command) as store:
         yield AuditLog(store)

@@ -12,31 +12,32 @@ import dataclasses
 import datetime as dt
 import enum
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 _PIPE_WIDTH = 100_000  # no wrapping when the output is not a terminal
 
 
-def _console() -> Console:
-    if sys.stdout.isatty():
-        return Console(highlight=False, soft_wrap=False)
-    return Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
+class _Console(Console):
+    """A console that does not wrap piped output: a pipe gets whole lines, whatever their length."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        if self.is_terminal:
+            return measured
+        return ConsoleDimensions(_PIPE_WIDTH, measured.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
 
 
-class _LazyConsole:
-    """The stdout console, made at first use (stdout may be replaced after import, e.g. in tests)."""
-
-    def print(self, *objects: Any, **kwargs: Any) -> None:
-        _console().print(*objects, **kwargs)
-
-
-console = _LazyConsole()
+console = _Console(highlight=False, soft_wrap=False)
 
 
 def iso_ms(ms: int | None) -> str | None:
@@ -92,7 +93,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     """Print a table; cells are converted with ``str``. Ids are never split across lines."""
     table = Table(title=title, show_lines=False)
     for name in columns:
-        table.add_column(name, overflow="fold" if sys.stdout.isatty() else "ignore")
+        table.add_column(name, overflow="fold" if console.is_terminal else "ignore")
     for row in rows:
         table.add_row(*("" if c is None else str(c) for c in row))
     console.print(table)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,7 +10,7 @@ import typer
 from loopml.artifacts import BlobStore
 from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
-from loopml.cli._output import console, format_ms, print_json, print_table
+from loopml.cli._output import console, format_ms, print_json, print_listing, print_table
 from loopml.errors import InvalidInput
 from loopml.pipeline import (
     EXECUTOR_NAMES,
@@ -27,20 +25,9 @@ from loopml.pipeline import (
     load_pipeline,
     parse_param_overrides,
 )
-from loopml.store import Store
 from loopml.store.sql import open_store
 
 app = typer.Typer(help="Run pipelines and inspect pipeline runs.", no_args_is_help=True)
-
-
-@contextmanager
-def _store() -> Iterator[Store]:
-    settings = _context.settings()
-    store = open_store(settings.resolved_store_url())
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _duration(seconds: float | None) -> str:
@@ -49,8 +36,14 @@ def _duration(seconds: float | None) -> str:
 
 def _print_result(result: PipelineRunResult, *, with_table: bool) -> None:
     rows = [
-        [s.name, s.state.value, _duration(s.duration_s), (s.cached_from or "")[:8],
-         ", ".join(f"{k}={v[:8]}" for k, v in s.outputs.items()), (s.error or "").split("\n")[0]]
+        [
+            s.name,
+            s.state.value,
+            _duration(s.duration_s),
+            (s.cached_from or "")[:8],
+            ", ".join(f"{k}={v[:8]}" for k, v in s.outputs.items()),
+            (s.error or "").split("\n")[0],
+        ]
         for s in result.steps
     ]
     title = f"{result.run_name}: {result.status.value} in {result.duration_s:.2f}s"
@@ -81,22 +74,29 @@ def run(
     """Run a pipeline; exit 1 when a step failed."""
     if executor not in EXECUTOR_NAMES:
         raise InvalidInput(f"--executor {executor!r}: choose one of {', '.join(EXECUTOR_NAMES)}.")
+    _context.require_local("pipeline run")
     pipeline = load_pipeline(target)
     overrides = parse_param_overrides(pipeline, param or [])
     settings = _context.settings()
     runner_executor = create_executor(executor, **({"max_workers": workers} if executor == "local" else {}))
     live = not as_json and not quiet
     progress: ProgressReporter = RichProgress() if live else NullProgress()
-    with _store() as store:
+    store = open_store(settings.resolved_store_url())
+    try:
         try:
             blobs = BlobStore(settings.resolved_artifacts_url())
             runner = PipelineRunner(
-                store, blobs, executor=runner_executor, progress=progress,
+                store,
+                blobs,
+                executor=runner_executor,
+                progress=progress,
                 store_url=settings.resolved_store_url(),
             )
             result = runner.run(pipeline, params=overrides, no_cache=no_cache)
         finally:
             runner_executor.close()
+    finally:
+        store.close()
     if as_json:
         print_json(result)
     else:
@@ -111,14 +111,20 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List pipeline runs, newest first."""
-    with _store() as store:
-        items = list_pipeline_runs(store, pipeline=pipeline)
+    items = list_pipeline_runs(_context.store(), pipeline=pipeline)
     if as_json:
-        print_json(items)
+        print_listing(items)
         return
     rows = [
-        [r.run_id[:8], r.name, r.status, format_ms(r.started_at), _duration(r.duration_s),
-         " ".join(f"{k.lower()}={v}" for k, v in sorted(r.counts.items())), r.executor]
+        [
+            r.run_id[:8],
+            r.name,
+            r.status,
+            format_ms(r.started_at),
+            _duration(r.duration_s),
+            " ".join(f"{k.lower()}={v}" for k, v in sorted(r.counts.items())),
+            r.executor,
+        ]
         for r in items
     ]
     print_table("pipeline runs", ["id", "name", "status", "started", "duration", "steps", "executor"], rows)
@@ -130,8 +136,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show one run: each step's state, duration, cache hit, outputs and error."""
-    with _store() as store:
-        detail = get_pipeline_run(store, run_ref)
+    detail = get_pipeline_run(_context.store(), run_ref)
     if as_json:
         print_json(detail)
         return
@@ -141,8 +146,15 @@ def show(
         f"duration={_duration(s.duration_s)}  executor={s.executor}  params={dict(s.params)}"
     )
     rows = [
-        [st.name, st.state, ", ".join(st.upstream), _duration(st.duration_s), (st.cached_from or "")[:8],
-         ", ".join(f"{k}={v[:8]}" for k, v in st.outputs.items()), (st.error or "").split("\n")[0]]
+        [
+            st.name,
+            st.state,
+            ", ".join(st.upstream),
+            _duration(st.duration_s),
+            (st.cached_from or "")[:8],
+            ", ".join(f"{k}={v[:8]}" for k, v in st.outputs.items()),
+            (st.error or "").split("\n")[0],
+        ]
         for st in detail.steps
     ]
     print_table(None, ["step", "state", "after", "time", "cached from", "outputs", "error"], rows)

@@ -286,7 +286,7 @@ def metrics(
         print_listing(points)
         return
     rows = [(p.step, _num(p.value), iso_ms(p.timestamp)) for p in points]
-    print_table(f"{key} of run {run_id}", ["step", "value", "time (UTC)"], rows)
+    print_table(key, ["step", "value", "time (UTC)"], rows)
     values = [p.value for p in points]
     low, high, last = _num(min(values)), _num(max(values)), _num(values[-1])
-    print_note(f"{sparkline(values)}  min {low}  max {high}  last {last}")
+    print_note(f"{sparkline(values)}  min {low}  max {high}  last {last}  (run {run_id})")
