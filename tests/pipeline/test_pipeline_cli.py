@@ -110,5 +110,5 @@ def test_bad_input_exits_2(invoke, pipeline_file: Path, tmp_path: Path) -> None:
     none = invoke("pipeline", "run", str(empty))
     assert none.code == 2 and "defines no pipeline" in none.err
     assert invoke("pipeline", "run", str(pipeline_file), "--executor", "dask").code == 2
-    missing = invoke("pipeline", "show", "nonexistent-run")
-    assert missing.code == 2 and "No pipeline run 'nonexistent-run'" in missing.err
+    missing = invoke("pipeline", "show", "nonexistent-run")  # no store in this folder yet
+    assert missing.code == 2 and "No loopml store" in missing.err
