@@ -74,7 +74,9 @@ def list_keys(
 @app.command("export-public")
 def export_public(
     name: str,
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print (or write) the PEM public key of NAME."""
     pem = key_ring().export_public(name)
