@@ -89,7 +89,8 @@ def test_grant_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_cli(["users", "create", "ana", "--role", "editor"], capsys)
     assert run_cli(["users", "grant", "ana", "--model", "churn", "--level", "write"], capsys)[0] == 0
     code, out, _ = run_cli(["users", "grants", "--json"], capsys)
-    assert [(g["user_name"], g["resource_kind"], g["resource"], g["level"]) for g in json.loads(out)["items"]] == [
+    grants = json.loads(out)["items"]
+    assert [(g["user_name"], g["resource_kind"], g["resource"], g["level"]) for g in grants] == [
         ("ana", "model", "churn", "write")
     ]
     code, _, err = run_cli(["users", "grant", "ana", "--model", "a", "--dataset", "b"], capsys)
