@@ -55,6 +55,8 @@ def test_reads_go_through_the_server(invoke: Invoke, home: Path, remote: dict[st
     assert "from the server" in invoke("models", "show", "churn").out
     pipeline_runs = invoke("pipeline", "runs", "--json")
     assert pipeline_runs.code == 0 and json.loads(pipeline_runs.out)["items"] == []
+    datasets = invoke("data", "list", "--json")
+    assert datasets.code == 0 and json.loads(datasets.out)["items"] == []
     assert invoke("experiments", "create", f"made-remotely-{home.parent.name}").code == 0
     assert not home.exists()  # --home is not touched while a server is used
 

@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from loopml.artifacts import BlobStore
 from loopml.cli import _context
-from loopml.cli._output import console, format_ms, print_json, print_table
+from loopml.cli._output import console, format_ms, iso_ms, print_json, print_listing, print_table
 from loopml.data import compute_statistics
 from loopml.data.derived import DerivedStatistics, StatisticsArtifact
 from loopml.data.files import read_statistics, write_anomalies, write_statistics, write_text
@@ -21,7 +21,6 @@ from loopml.data.schema import Schema, infer_schema, read_schema, write_schema
 from loopml.data.validation import validate
 from loopml.data.versions import DatasetVersion, DatasetVersions
 from loopml.store import Store
-from loopml.store.sql import open_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -201,18 +200,16 @@ def show_stats(
 
 
 @contextmanager
-def _stores() -> Iterator[tuple[Store, BlobStore]]:
-    settings = _context.settings()
-    store = open_store(settings.resolved_store_url())
-    try:
-        yield store, BlobStore(settings.resolved_artifacts_url())
-    finally:
-        store.close()
+def _stores(*, create: bool = False) -> Iterator[tuple[Store, BlobStore]]:
+    """The store and blobs of this invocation (the server's with LOOPML_TRACKING_URI); a read
+    (``create`` False) in a folder without a store is refused instead of creating one."""
+    client = _context.client(create=create)
+    yield client.store, client.blobs
 
 
 @contextmanager
-def _versions() -> Iterator[DatasetVersions]:
-    with _stores() as (store, blobs):
+def _versions(*, create: bool = False) -> Iterator[DatasetVersions]:
+    with _stores(create=create) as (store, blobs):
         yield DatasetVersions(store, blobs)
 
 
@@ -220,7 +217,7 @@ def _record(ref: str | None, artifact_type: str, role: str, path: Path, executio
     """Record lineage (dataset version → output artifact) when --dataset was given."""
     if ref is None:
         return
-    with _versions() as versions:
+    with _versions(create=True) as versions:
         versions.record(versions.get(ref), {role: (artifact_type, path)}, execution_type=execution_type)
 
 
@@ -259,7 +256,7 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Register an immutable version of a dataset (files hashed; copied or referenced)."""
-    with _versions() as versions:
+    with _versions(create=True) as versions:
         v = versions.add(name, path, by_reference=by_reference)
     if as_json:
         print_json(_version_row(v))
@@ -275,6 +272,22 @@ def list_cmd(
     """List dataset versions."""
     with _versions() as versions:
         arts = versions.list(name)
+    if as_json:
+        print_listing(
+            [
+                {
+                    "name": a.name,
+                    "version": a.version,
+                    "artifact_id": a.artifact_id,
+                    "num_rows": a.properties.get("num_rows"),
+                    "files": a.properties.get("files"),
+                    "by_reference": a.properties.get("by_reference"),
+                    "created_at": iso_ms(a.created_at),
+                }
+                for a in arts
+            ]
+        )
+        return
     rows = [
         (
             a.name,
@@ -286,10 +299,6 @@ def list_cmd(
         )
         for a in arts
     ]
-    if as_json:
-        keys = ("name", "version", "num_rows", "files", "by_reference", "created")
-        print_json([dict(zip(keys, r, strict=True)) for r in rows])
-        return
     print_table("Datasets", ["name", "version", "rows", "files", "by reference", "created"], rows)
 
 
