@@ -88,6 +88,8 @@ def test_run_then_cached_rerun_then_runs_and_show(invoke, pipeline_file: Path) -
     assert set(shown["steps"][1]["outputs"]) == {"model"}
     text = invoke("pipeline", "show", payload["run_id"][:8])
     assert text.code == 0 and "train" in text.out and "COMPLETE" in text.out
+    not_tracked = invoke("runs", "show", payload["run_id"][:8])  # the prefix `pipeline runs` prints
+    assert not_tracked.code == 2 and f"loopml pipeline show {payload['run_id'][:8]}" in not_tracked.err
 
 
 def test_failed_run_exits_1_and_shows_the_failure(invoke, pipeline_file: Path) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from loopml.cli._output import (
 )
 from loopml.errors import NotFound
 from loopml.store.entities import Run
-from loopml.store.ids import resolve_experiment_id, resolve_run_id
+from loopml.store.ids import MIN_PREFIX, resolve_experiment_id, resolve_run_id
 from loopml.tracking import reproduction_steps
 
 app = typer.Typer(
@@ -35,8 +35,25 @@ RunsArg = Annotated[list[str], typer.Argument(metavar="RUN...", help="Run ids or
 
 
 def resolve(ref: str) -> str:
-    """The full id of the run ``ref`` names (full id or unique prefix)."""
-    return resolve_run_id(_context.store(), ref)
+    """The full id of the run ``ref`` names (full id or unique prefix).
+
+    A pipeline run's id (from ``loopml pipeline runs``) is not a tracked run's; the error says
+    which command shows it.
+    """
+    store = _context.store()
+    try:
+        return resolve_run_id(store, ref)
+    except NotFound as err:
+        # Loaded on this error path only: the pipeline package is not needed to read runs.
+        from loopml.pipeline.runner import PIPELINE_RUN_TYPE
+
+        prefix = ref.lower()
+        pipelines = store.lineage.list_contexts(type=PIPELINE_RUN_TYPE)
+        if len(prefix) >= MIN_PREFIX and any(c.context_id.startswith(prefix) for c in pipelines):
+            raise NotFound(
+                f"{ref!r} is a pipeline run, not a tracked run; `loopml pipeline show {ref}` shows it."
+            ) from err
+        raise
 
 
 def nested(runs: list[Run]) -> list[tuple[int, Run]]:
