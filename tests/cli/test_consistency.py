@@ -65,7 +65,24 @@ def test_a_prefix_that_matches_nothing_or_is_too_short_is_not_found(
     assert invoke("runs", "show", family["child_a"][:3]).code == 2  # under 4 characters: not a prefix
 
 
-def test_an_ambiguous_prefix_lists_the_candidates() -> None:
+def test_an_ambiguous_prefix_is_an_error_listing_the_candidates(
+    invoke: Invoke, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = iter(["abcd" + "1" * 28, "abcd" + "2" * 28])
+    monkeypatch.setattr("loopml.store._runs.new_id", lambda: next(ids))
+    client = Client(Settings(home=home))
+    for name in ("one", "two"):
+        with client.start_run("twins", name):
+            pass
+    client.close()
+    result = invoke("runs", "show", "abcd")
+    assert result.code == 2
+    assert "'abcd' is ambiguous" in result.err
+    assert "abcd" + "1" * 28 in result.err and "abcd" + "2" * 28 in result.err
+    assert invoke("runs", "show", "abcd2").code == 0
+
+
+def test_pick_unique_lists_the_candidates() -> None:
     with pytest.raises(InvalidInput, match=r"'ab12' is ambiguous: it matches ab12aa, ab12bb\. Give more"):
         pick_unique("run", "ab12", ["ab12bb", "ab12aa"], hint="`loopml runs list`")
     with pytest.raises(NotFound, match="`loopml runs list` lists them"):

@@ -32,14 +32,18 @@ def remote(
     monkeypatch.setenv("LOOPML_TRACKING_URI", url)
     monkeypatch.chdir(tmp_path)  # a stray ./.loopml would appear here
     client = Client(Settings(tracking_uri=url))
+    data = tmp_path / "data.csv"
+    data.write_text("x\n1\n")
     with client.start_run("remote-cli", f"run-{tmp_path.name}") as run:
         client.log_metric(run.run_id, "auc", 0.9)
+        client.log_metric(run.run_id, "auc", 0.95, step=1)
+        [art] = client.log_artifact(run.run_id, data)
     client.close()
     store = open_store(Settings(home=home).resolved_store_url())
     if store.models.find_model("churn") is None:
         store.models.create_model("churn", description="from the server")
     store.close()
-    yield {"run": run.run_id}
+    yield {"run": run.run_id, "artifact": art.artifact_id}
     assert not (tmp_path / ".loopml").exists()
 
 
@@ -48,7 +52,13 @@ def test_reads_go_through_the_server(invoke: Invoke, home: Path, remote: dict[st
     assert remote["run"] in {r["run_id"] for r in runs}
     shown = invoke("runs", "show", remote["run"][:8], "--json")  # the prefix is resolved by the server
     assert shown.code == 0, shown.err
-    assert json.loads(shown.out)["run"]["metrics"] == {"auc": 0.9}
+    assert json.loads(shown.out)["run"]["metrics"] == {"auc": 0.95}
+    history = json.loads(invoke("runs", "metrics", remote["run"][:8], "auc", "--json").out)["items"]
+    assert [p["value"] for p in history] == [0.9, 0.95]
+    listed = json.loads(invoke("artifacts", "list", remote["run"][:8], "--json").out)["items"]
+    assert [a["artifact_id"] for a in listed] == [remote["artifact"]]
+    graph = invoke("lineage", remote["artifact"][:8], "--json")
+    assert graph.code == 0 and remote["run"] in {n["id"] for n in json.loads(graph.out)["nodes"]}
     models = invoke("models", "list", "--json")
     assert models.code == 0, models.err
     assert "churn" in {m["name"] for m in json.loads(models.out)["items"]}
