@@ -136,6 +136,7 @@ def _print_slices(result: EvaluationResult, metrics: list[str], *, ci: bool) -> 
 
 def _print_verdict(result: EvaluationResult) -> None:
     b = result.blessing
+    console.print()  # the verdict stands apart from the tables above
     if b is None:
         console.print("No thresholds: the model was not gated.")
         return

@@ -52,6 +52,8 @@ def _print_result(result: PipelineRunResult, *, with_table: bool) -> None:
     else:
         counts = Counter(s.state.value.lower() for s in result.steps)
         console.print(f"{title} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
+    if with_table:
+        console.print()  # the note stands apart from the table's border
     console.print(f"Details: loopml pipeline show {result.run_id}")
 
 

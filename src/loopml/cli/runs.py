@@ -211,6 +211,7 @@ def show(run_ref: RunArg, as_json: JsonOpt = False) -> None:
         [(a.artifact_id, a.type, a.name, a.size, (a.sha256 or "")[:16]) for a in artifacts],
     )
     if run.error:
+        console.print()
         console.print(f"[red]Error:[/] {run.error.splitlines()[0]}")
 
 
