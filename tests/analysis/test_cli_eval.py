@@ -87,7 +87,7 @@ def test_show_by_artifact_id_and_run_id(
     client.close()
     for ref in (art.artifact_id, art.artifact_id[:8], run.run_id[:8]):
         assert _run(["--home", str(home), "eval", "show", ref]) == 0, capsys.readouterr().err
-        assert "BLESSED" in capsys.readouterr().out
+        assert "┘\n\nBLESSED" in capsys.readouterr().out  # the verdict is set apart from the table
     assert _run(["--home", str(home), "eval", "report", run.run_id[:8], "-o", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").is_file()
     capsys.readouterr()
