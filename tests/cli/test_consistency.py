@@ -114,6 +114,9 @@ def test_every_listing_has_one_json_shape_with_iso_utc_times(invoke: Invoke, fam
     assert _ISO_UTC.match(experiment["created_at"])
     run = json.loads(invoke("runs", "show", family["parent"], "--json").out)["run"]
     assert _ISO_UTC.match(run["start_time"]) and _ISO_UTC.match(run["end_time"])
+    assert invoke("users", "create", "ana").code == 0
+    [event] = json.loads(invoke("audit", "list", "--json").out)["items"]
+    assert _ISO_UTC.match(event["at"])
 
 
 # --- piped output --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 JSON has one shape per kind of output: a listing is ``{"items": [...], "next_page_token": ...}``
 (:func:`print_listing`), one record is an object, and timestamps are ISO 8601 strings in UTC
-(record fields named ``*_at``, ``*_time`` or ``timestamp`` hold milliseconds since the epoch).
+(record fields named ``at``, ``*_at``, ``*_time`` or ``timestamp`` hold milliseconds since the epoch).
 Piped output is never wrapped at 80 columns, so ids stay whole for ``grep`` and ``cut``.
 """
 
@@ -54,7 +54,7 @@ def iso_ms(ms: int | None) -> str | None:
 
 
 def _is_time_field(name: str) -> bool:
-    return name.endswith(("_at", "_time")) or name == "timestamp"
+    return name.endswith(("_at", "_time")) or name in ("at", "timestamp")
 
 
 def to_jsonable(value: Any) -> Any:

@@ -228,7 +228,7 @@ def _statistics_row(s: StatisticsArtifact) -> dict[str, object]:
         "splits": list(s.splits),
         "computed_from": s.computed_from,
         "hops": s.hops,
-        "created_at": s.artifact.created_at,
+        "created_at": iso_ms(s.artifact.created_at),
     }
 
 
