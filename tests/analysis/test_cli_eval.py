@@ -59,3 +59,37 @@ def test_report_writes_html(binary: BinaryData, tmp_path: Path) -> None:
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["eval", "show", str(tmp_path / "none.json")]) == 2
     assert "No evaluation file" in capsys.readouterr().err
+
+
+def test_show_unknown_metric_names_the_available_ones(
+    binary: BinaryData, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(binary, tmp_path, score=binary.good_score)
+    assert _run(["eval", "show", str(path), "--metrics", "auc"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric 'auc'" in err and "roc_auc" in err
+    assert _run(["eval", "show", str(path), "--metrics", "roc_auc,recall"]) == 0
+    assert "roc_auc" in capsys.readouterr().out
+
+
+def test_show_by_artifact_id_and_run_id(
+    binary: BinaryData, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loopml.config import Settings
+    from loopml.tracking import Client
+
+    path = _write(binary, tmp_path, score=binary.good_score)
+    home = tmp_path / "home"
+    client = Client(Settings(home=home))
+    with client.start_run("evals", "scored") as run:
+        client.log_artifact(run.run_id, path, type="Evaluation")
+        [art] = client.list_artifacts(run.run_id)
+    client.close()
+    for ref in (art.artifact_id, art.artifact_id[:8], run.run_id[:8]):
+        assert _run(["--home", str(home), "eval", "show", ref]) == 0, capsys.readouterr().err
+        assert "┘\n\nBLESSED" in capsys.readouterr().out  # the verdict is set apart from the table
+    assert _run(["--home", str(home), "eval", "report", run.run_id[:8], "-o", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").is_file()
+    capsys.readouterr()
+    assert _run(["--home", str(home), "eval", "show", "ffffffff"]) == 2
+    assert "No run with id 'ffffffff'" in capsys.readouterr().err

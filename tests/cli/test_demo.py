@@ -21,7 +21,7 @@ def test_demo_quickstart_trains_tracks_and_prints_lineage(invoke: Invoke) -> Non
     result = invoke("demo", "--quickstart")
     assert result.code == 0, result.err
     assert "lineage" in result.out.lower() or "upstream" in result.out
-    runs = json.loads(invoke("runs", "list", "-e", "quickstart", "--json").out)["runs"]
+    runs = json.loads(invoke("runs", "list", "-e", "quickstart", "--json").out)["items"]
     parents = [r for r in runs if r["parent_run_id"] is None]
     assert len(parents) == 1 and len(runs) == 4
     parent = parents[0]

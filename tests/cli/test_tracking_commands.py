@@ -49,7 +49,7 @@ def test_version_and_help(invoke: Invoke) -> None:
 def test_experiments_list(invoke: Invoke, recorded: dict[str, str]) -> None:
     result = invoke("experiments", "list", "--json")
     assert result.code == 0
-    assert "cli" in {e["name"] for e in json.loads(result.out)}
+    assert "cli" in {e["name"] for e in json.loads(result.out)["items"]}
     assert "cli" in invoke("experiments", "list").out
 
 
@@ -66,11 +66,11 @@ def test_runs_list_filter_and_order(invoke: Invoke, recorded: dict[str, str]) ->
         "--json",
     )
     assert result.code == 0, result.err
-    runs = json.loads(result.out)["runs"]
+    runs = json.loads(result.out)["items"]
     assert [r["run_id"] for r in runs] == [recorded["run1"]]
     both = json.loads(invoke("runs", "list", "-e", "cli", "--max-results", "1", "--json").out)
-    assert len(both["runs"]) == 1 and both["next_page_token"]
-    everything = json.loads(invoke("runs", "list", "--json").out)["runs"]
+    assert len(both["items"]) == 1 and both["next_page_token"]
+    everything = json.loads(invoke("runs", "list", "--json").out)["items"]
     assert {r["run_id"] for r in everything} == {recorded["run0"], recorded["run1"]}
     table = invoke("runs", "list", "-e", "cli")
     assert table.code == 0 and "run0" in table.out
@@ -101,7 +101,7 @@ def test_unknown_run_exits_2(invoke: Invoke, recorded: dict[str, str]) -> None:
 def test_runs_compare(invoke: Invoke, recorded: dict[str, str]) -> None:
     result = invoke("runs", "compare", recorded["run0"], recorded["run1"], "--json")
     assert result.code == 0
-    runs = json.loads(result.out)["runs"]
+    runs = json.loads(result.out)["items"]
     assert [r["params"]["lr"] for r in runs] == ["0.1", "0.2"]
     human = invoke("runs", "compare", recorded["run0"], recorded["run1"])
     assert human.code == 0 and "param lr" in human.out and "metric acc" in human.out

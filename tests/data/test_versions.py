@@ -77,7 +77,7 @@ def test_cli_versions_and_profile_lineage(tmp_path: Path, capsys: pytest.Capture
     )
     capsys.readouterr()
     _ok("--home", str(home), "data", "list", "--json")
-    listed = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)["items"]
     assert [(r["name"], r["version"], r["num_rows"]) for r in listed] == [("train", 1, 400)]
     _ok("--home", str(home), "data", "show", "train@1", "--json")
     shown = json.loads(capsys.readouterr().out)

@@ -75,7 +75,7 @@ def test_run_then_cached_rerun_then_runs_and_show(invoke, pipeline_file: Path) -
     pooled = invoke("pipeline", "run", str(pipeline_file), "--no-cache", "--workers", "2", "--json")
     assert [s["state"] for s in json.loads(pooled.out)["steps"]] == ["COMPLETE", "COMPLETE"], pooled.out
 
-    runs = json.loads(invoke("pipeline", "runs", "--json").out)
+    runs = json.loads(invoke("pipeline", "runs", "--json").out)["items"]
     assert len(runs) == 5 and {r["status"] for r in runs} == {"COMPLETE"}
     assert runs[-1]["run_id"] == payload["run_id"]  # newest first
     assert invoke("pipeline", "runs").code == 0
@@ -88,6 +88,8 @@ def test_run_then_cached_rerun_then_runs_and_show(invoke, pipeline_file: Path) -
     assert set(shown["steps"][1]["outputs"]) == {"model"}
     text = invoke("pipeline", "show", payload["run_id"][:8])
     assert text.code == 0 and "train" in text.out and "COMPLETE" in text.out
+    not_tracked = invoke("runs", "show", payload["run_id"][:8])  # the prefix `pipeline runs` prints
+    assert not_tracked.code == 2 and f"loopml pipeline show {payload['run_id'][:8]}" in not_tracked.err
 
 
 def test_failed_run_exits_1_and_shows_the_failure(invoke, pipeline_file: Path) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +100,7 @@ def test_failed_run_exits_1_and_shows_the_failure(invoke, pipeline_file: Path) -
     assert "ValueError: training diverged" in payload["steps"][1]["error"]
     shown = json.loads(invoke("pipeline", "show", payload["run_id"], "--json").out)
     assert shown["summary"]["status"] == "FAILED" and shown["steps"][1]["state"] == "FAILED"
-    runs = json.loads(invoke("pipeline", "runs", "--json").out)
+    runs = json.loads(invoke("pipeline", "runs", "--json").out)["items"]
     assert runs[0]["counts"] == {"COMPLETE": 1, "FAILED": 1}
 
 
@@ -110,5 +112,5 @@ def test_bad_input_exits_2(invoke, pipeline_file: Path, tmp_path: Path) -> None:
     none = invoke("pipeline", "run", str(empty))
     assert none.code == 2 and "defines no pipeline" in none.err
     assert invoke("pipeline", "run", str(pipeline_file), "--executor", "dask").code == 2
-    missing = invoke("pipeline", "show", "nonexistent-run")
-    assert missing.code == 2 and "No pipeline run 'nonexistent-run'" in missing.err
+    missing = invoke("pipeline", "show", "nonexistent-run")  # no store in this folder yet
+    assert missing.code == 2 and "No loopml store" in missing.err

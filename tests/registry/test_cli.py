@@ -39,7 +39,7 @@ def test_keys_generate_list_export_trust_sign_verify(
     assert stat.S_IMODE((home / "keys" / "ci.key").stat().st_mode) == 0o600
 
     code, out, _ = _run(capsys, home, "keys", "list", "--json")
-    keys = json.loads(out)
+    keys = json.loads(out)["items"]
     assert code == 0 and keys[0]["name"] == "ci" and keys[0]["is_encrypted"] is True
 
     public = tmp_path / "ci.pub"
@@ -70,7 +70,7 @@ def test_keys_generate_list_export_trust_sign_verify(
     code, out, _ = _run(capsys, home, "keys", "trust", str(public), "--name", "ci")
     assert code == 0 and "Trusted ci" in out
     code, out, _ = _run(capsys, home, "keys", "list", "--trusted", "--json")
-    assert json.loads(out)[0]["name"] == "ci"
+    assert json.loads(out)["items"][0]["name"] == "ci"
 
     code, out, _ = _run(capsys, home, "models", "verify", str(package.path), "--json")
     report = json.loads(out)

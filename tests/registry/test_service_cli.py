@@ -38,7 +38,8 @@ def test_register_alias_history_download_archive(
     assert code == 0 and "models:/churn/2" in out
 
     code, out, _ = _run(capsys, home, "models", "list", "--json")
-    assert code == 0 and [(m["name"], m["latest_version"]) for m in json.loads(out)] == [("churn", 2)]
+    listed = json.loads(out)["items"]
+    assert code == 0 and [(m["name"], m["latest_version"]) for m in listed] == [("churn", 2)]
 
     code, _, err = _run(capsys, home, "models", "alias", "churn", "champion", "1")
     # a promotion-policy refusal is a failed check: exit 1
@@ -50,10 +51,10 @@ def test_register_alias_history_download_archive(
     shown = json.loads(out)
     assert code == 0 and shown["model"]["aliases"] == {"staging": 1}
     code, out, _ = _run(capsys, home, "models", "versions", "churn", "--json")
-    assert code == 0 and [v["aliases"] for v in json.loads(out)] == [["staging"], []]
+    assert code == 0 and [v["aliases"] for v in json.loads(out)["items"]] == [["staging"], []]
 
     code, out, _ = _run(capsys, home, "models", "history", "churn", "--json")
-    events = json.loads(out)
+    events = json.loads(out)["items"]
     assert code == 0 and [(e["alias"], e["result"]) for e in events] == [
         ("champion", "refused"),
         ("staging", "moved"),

@@ -103,12 +103,12 @@ def test_cli_audit_list(store: SqlStore, capsys: pytest.CaptureFixture[str]) -> 
     audit.record(actor="bob", action="runs.delete", status_code=403)
     code, out, _ = run_cli(["audit", "list", "--user", "ana", "--since", "1h", "--json"], capsys)
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["items"]
     assert [(r["actor"], r["action"], r["result"], r["client"]) for r in rows] == [
         ("ana", "runs.create", "ok", "127.0.0.1")
     ]
     code, out, _ = run_cli(["audit", "list", "--json"], capsys)
-    assert code == 0 and [(r["action"], r["result"]) for r in json.loads(out)] == [
+    assert code == 0 and [(r["action"], r["result"]) for r in json.loads(out)["items"]] == [
         ("runs.delete", "forbidden"),
         ("runs.create", "ok"),
     ]

@@ -43,7 +43,7 @@ def test_users_create_list_disable(home: Path, capsys: pytest.CaptureFixture[str
     assert run_cli(["users", "create", "vic"], capsys)[0] == 0  # viewer by default
     code, out, _ = run_cli(["users", "list", "--json"], capsys)
     assert code == 0
-    assert [(u["name"], u["role"], u["is_disabled"]) for u in json.loads(out)] == [
+    assert [(u["name"], u["role"], u["is_disabled"]) for u in json.loads(out)["items"]] == [
         ("ana", "editor", False),
         ("vic", "viewer", False),
     ]
@@ -67,7 +67,7 @@ def test_tokens_create_list_revoke(home: Path, capsys: pytest.CaptureFixture[str
     token = out.strip()
     assert token.startswith("lml_") and authenticate(home, token) == ("ana", Role.MAINTAINER)
     code, out, _ = run_cli(["tokens", "list", "--user", "ana", "--json"], capsys)
-    [listed] = json.loads(out)
+    [listed] = json.loads(out)["items"]
     assert listed["name"] == "ci" and listed["expires_at"] is not None and token not in out
     assert token.split("_")[2] not in out  # the secret is never listed
     code, out, _ = run_cli(["tokens", "revoke", listed["token_id"]], capsys)
@@ -75,7 +75,7 @@ def test_tokens_create_list_revoke(home: Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(Unauthorized, match="revoked"):
         authenticate(home, token)
     code, out, _ = run_cli(["audit", "list", "--json"], capsys)
-    events = json.loads(out)
+    events = json.loads(out)["items"]
     assert [e["action"] for e in events] == ["tokens.revoke", "tokens.create", "users.create"]
     assert all(e["actor"].startswith("cli:") and e["client"] == "cli" for e in events)
     assert token.split("_", 2)[2] not in out
@@ -89,14 +89,15 @@ def test_grant_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_cli(["users", "create", "ana", "--role", "editor"], capsys)
     assert run_cli(["users", "grant", "ana", "--model", "churn", "--level", "write"], capsys)[0] == 0
     code, out, _ = run_cli(["users", "grants", "--json"], capsys)
-    assert [(g["user_name"], g["resource_kind"], g["resource"], g["level"]) for g in json.loads(out)] == [
+    grants = json.loads(out)["items"]
+    assert [(g["user_name"], g["resource_kind"], g["resource"], g["level"]) for g in grants] == [
         ("ana", "model", "churn", "write")
     ]
     code, _, err = run_cli(["users", "grant", "ana", "--model", "a", "--dataset", "b"], capsys)
     assert code == 2 and "exactly one resource" in err
     assert run_cli(["users", "revoke-grant", "ana", "--model", "churn"], capsys)[0] == 0
     code, out, _ = run_cli(["users", "grants", "--json"], capsys)
-    assert json.loads(out) == []
+    assert json.loads(out) == {"items": [], "next_page_token": None}
 
 
 def test_server_init_prints_the_admin_token_once(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -190,4 +190,4 @@ def test_cli_in_remote_mode(server_url: str, tmp_path: Path) -> None:
     cmd = [sys.executable, "-c", "from loopml.cli.app import main; main()", "experiments", "list", "--json"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "seen-by-cli" in [e["name"] for e in json.loads(done.stdout)]
+    assert "seen-by-cli" in [e["name"] for e in json.loads(done.stdout)["items"]]

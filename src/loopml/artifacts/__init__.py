@@ -21,6 +21,7 @@ from loopml.artifacts._folders import (
     verify_folder,
 )
 from loopml.artifacts._hashing import CHUNK_SIZE
+from loopml.artifacts._references import register_reference
 from loopml.artifacts._refs import BLOB_PREFIX, BlobRef, blob_uri, validate_sha256
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "is_folder",
     "load_encryption_key",
     "read_manifest",
+    "register_reference",
     "validate_sha256",
     "verify_folder",
 ]

@@ -1,13 +1,26 @@
-"""Per-invocation state of the CLI: settings built once at the entry point, clients made lazily."""
+"""Per-invocation state of the CLI: settings built once at the entry point, clients made lazily.
+
+Every command reaches the metadata store through here, so that all of them behave alike:
+
+- with ``LOOPML_TRACKING_URI`` set, :func:`client` and :func:`store` talk to that server; a
+  command that can only work on a store directly calls :func:`require_local` first and is refused
+  with a message (exit 2) instead of silently reading an empty local folder;
+- a read-only command opens the local store with ``create=False``: in a folder without one it
+  says so (exit 2) instead of creating ``./.loopml`` and printing empty tables.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loopml.errors import InvalidInput, StoreUnavailable
+
 if TYPE_CHECKING:
     from loopml.config import Settings
     from loopml.services import Services
+    from loopml.store import Store
+    from loopml.store.remote import ApiSession
     from loopml.tracking import Client
 
 _home: Path | None = None
@@ -35,9 +48,64 @@ def settings() -> Settings:
     return _settings
 
 
-def client() -> Client:
-    """The tracking client of this invocation, opened on first use."""
+def is_remote() -> bool:
+    """Whether this invocation talks to a loopml server (``LOOPML_TRACKING_URI``)."""
+    return bool(settings().tracking_uri)
+
+
+def require_local(command: str) -> None:
+    """Refuse ``command`` when a server is configured: it works on a store directly.
+
+    Raises:
+        InvalidInput: with ``LOOPML_TRACKING_URI`` set (exit 2).
+    """
+    uri = settings().tracking_uri
+    if uri:
+        raise InvalidInput(
+            f"`loopml {command}` works on a metadata store directly and cannot go through the server "
+            f"LOOPML_TRACKING_URI={uri}. Run it where the server's settings point (same LOOPML_HOME or "
+            "LOOPML_STORE_URL), with LOOPML_TRACKING_URI unset."
+        )
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for other databases or in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def ensure_local_store() -> None:
+    """Check that the local store exists (a read must not create one).
+
+    Raises:
+        StoreUnavailable: naming the folder and how to make or choose one (exit 2).
+    """
+    current = settings()
+    if current.tracking_uri:
+        return
+    path = _sqlite_path(current.resolved_store_url())
+    if path is not None and not path.is_file():
+        raise StoreUnavailable(
+            f"No loopml store in {current.home.expanduser().absolute()} (looked for {path}). "
+            "Choose the folder with --home or LOOPML_HOME, use a server with LOOPML_TRACKING_URI, "
+            "or create one by logging a run (`loopml demo` records an example)."
+        )
+
+
+def client(*, create: bool = False) -> Client:
+    """The tracking client of this invocation (remote with ``LOOPML_TRACKING_URI``), made on first use.
+
+    Args:
+        create: Whether a missing local store may be created (commands that write); a read-only
+            command leaves it False and gets :class:`StoreUnavailable` when there is none.
+    """
     global _client
+    if not create:
+        ensure_local_store()
     if _client is None:
         from loopml.tracking import Client
 
@@ -53,6 +121,21 @@ def services() -> Services:
 
         _services = Services(settings())
     return _services
+
+
+def store(*, create: bool = False) -> Store:
+    """The metadata store of this invocation (the server's over REST with ``LOOPML_TRACKING_URI``)."""
+    return client(create=create).store
+
+
+def remote_session() -> ApiSession | None:
+    """The HTTP session to the server of ``LOOPML_TRACKING_URI`` (None when working locally)."""
+    if not is_remote():
+        return None
+    from loopml.store.remote import RemoteStore
+
+    remote = store()
+    return remote.session if isinstance(remote, RemoteStore) else None
 
 
 def close() -> None:

@@ -41,7 +41,7 @@ def readable_hints(command: Any) -> None:
         if isinstance(param, typer.core.TyperOption) and param.metavar is None:
             param.metavar = "" if param.is_flag else _hint(param.display_type_rich(ctx) or "")
         elif type(param) is typer.core.TyperArgument:
-            hint = param.metavar or _hint(param.display_type(ctx))
+            hint = _hint(param.display_type(ctx))
             if param.metavar is None:
                 param.metavar = (param.name or "").upper()
             param.__class__ = _HintedArgument  # same fields; only the type column differs

@@ -1,7 +1,9 @@
 """Opening the identity services for the ``users``, ``tokens``, ``audit`` and ``server init`` commands.
 
 These commands administer a server's metadata store directly (run them where the server's
-settings point: same ``LOOPML_STORE_URL`` and ``LOOPML_TOKEN_PEPPER``).
+settings point: same ``LOOPML_STORE_URL`` and ``LOOPML_TOKEN_PEPPER``). The server has no API
+for them, so with ``LOOPML_TRACKING_URI`` set they are refused rather than run on a local folder;
+listings never create a store.
 """
 
 from __future__ import annotations
@@ -20,15 +22,29 @@ from loopml.store.repositories import IdentityStore
 __all__ = ["Admin", "admin", "audit_log", "auth_service", "identity_store"]
 
 
+def _local(command: str, *, create: bool) -> None:
+    """Refuse a configured server; a read (``create`` False) also needs an existing local store."""
+    _context.require_local(command)
+    if not create:
+        _context.ensure_local_store()
+
+
 @contextmanager
-def identity_store() -> Iterator[IdentityStore]:
-    """The store named by the settings (closed when the command ends)."""
+def identity_store(command: str, *, create: bool = False) -> Iterator[IdentityStore]:
+    """The store named by the settings (closed when the command ends).
+
+    Args:
+        command: The command, for the message when a server is configured instead.
+        create: Whether a missing local store may be created (commands that write).
+    """
+    _local(command, create=create)
     yield _context.services().identity_store
 
 
 @contextmanager
-def auth_service() -> Iterator[AuthService]:
-    """An :class:`AuthService` over the configured store (with the configured token pepper)."""
+def auth_service(command: str) -> Iterator[AuthService]:
+    """An :class:`AuthService` over the configured store (with the configured token pepper), to read."""
+    _local(command, create=False)
     yield _context.services().auth
 
 
@@ -49,13 +65,15 @@ class Admin:
 
 
 @contextmanager
-def admin() -> Iterator[Admin]:
-    """:class:`Admin` over the configured store."""
+def admin(command: str, *, create: bool = False) -> Iterator[Admin]:
+    """:class:`Admin` over the configured store (``create``: made when missing)."""
+    _local(command, create=create)
     services = _context.services()
     yield Admin(services.auth, services.audit)
 
 
 @contextmanager
-def audit_log() -> Iterator[AuditLog]:
-    """The audit log of the configured store."""
+def audit_log(command: str) -> Iterator[AuditLog]:
+    """The audit log of the configured store, to read."""
+    _local(command, create=False)
     yield _context.services().audit

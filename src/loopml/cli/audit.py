@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli._identity import audit_log
-from loopml.cli._output import format_ms, print_json, print_table
+from loopml.cli._output import format_ms, print_listing, print_table
 
 app = typer.Typer(help="The audit log of a loopml server.", no_args_is_help=True)
 
@@ -25,10 +25,10 @@ def list_events(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List audit events, newest first."""
-    with audit_log() as audit:
+    with audit_log("audit list") as audit:
         events = audit.list(user=user, since=since, action=action, limit=limit)
     if as_json:
-        print_json(events)
+        print_listing(events)
         return
     rows = [
         (format_ms(e.at), e.actor or "-", e.action, e.target, e.client, e.result, e.status_code)

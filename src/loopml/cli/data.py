@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import Progress
 
-from loopml.artifacts import BlobStore
+from loopml.artifacts import Blobs
 from loopml.cli import _context
-from loopml.cli._output import console, format_ms, print_json, print_table
+from loopml.cli._output import console, format_ms, iso_ms, print_json, print_listing, print_table
 from loopml.data import compute_statistics
 from loopml.data.derived import DerivedStatistics, StatisticsArtifact
 from loopml.data.files import read_statistics, write_anomalies, write_statistics, write_text
@@ -205,14 +205,16 @@ def show_stats(
 
 
 @contextmanager
-def _stores() -> Iterator[tuple[Store, BlobStore]]:
-    services = _context.services()
-    yield services.store, services.blobs
+def _stores(*, create: bool = False) -> Iterator[tuple[Store, Blobs]]:
+    """The store and blobs of this invocation (the server's with LOOPML_TRACKING_URI); a read
+    (``create`` False) in a folder without a store is refused instead of creating one."""
+    client = _context.client(create=create)
+    yield client.store, client.blobs
 
 
 @contextmanager
-def _versions() -> Iterator[DatasetVersions]:
-    with _stores() as (store, blobs):
+def _versions(*, create: bool = False) -> Iterator[DatasetVersions]:
+    with _stores(create=create) as (store, blobs):
         yield DatasetVersions(store, blobs)
 
 
@@ -220,7 +222,7 @@ def _record(ref: str | None, artifact_type: str, role: str, path: Path, executio
     """Record lineage (dataset version → output artifact) when --dataset was given."""
     if ref is None:
         return
-    with _versions() as versions:
+    with _versions(create=True) as versions:
         versions.record(versions.get(ref), {role: (artifact_type, path)}, execution_type=execution_type)
 
 
@@ -231,7 +233,7 @@ def _statistics_row(s: StatisticsArtifact) -> dict[str, object]:
         "splits": list(s.splits),
         "computed_from": s.computed_from,
         "hops": s.hops,
-        "created_at": s.artifact.created_at,
+        "created_at": iso_ms(s.artifact.created_at),
     }
 
 
@@ -259,7 +261,7 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Register an immutable version of a dataset (files hashed; copied or referenced)."""
-    with _versions() as versions:
+    with _versions(create=True) as versions:
         v = versions.add(name, path, by_reference=by_reference)
     if as_json:
         print_json(_version_row(v))
@@ -275,6 +277,22 @@ def list_cmd(
     """List dataset versions."""
     with _versions() as versions:
         arts = versions.list(name)
+    if as_json:
+        print_listing(
+            [
+                {
+                    "name": a.name,
+                    "version": a.version,
+                    "artifact_id": a.artifact_id,
+                    "num_rows": a.properties.get("num_rows"),
+                    "files": a.properties.get("files"),
+                    "by_reference": a.properties.get("by_reference"),
+                    "created_at": iso_ms(a.created_at),
+                }
+                for a in arts
+            ]
+        )
+        return
     rows = [
         (
             a.name,
@@ -286,10 +304,6 @@ def list_cmd(
         )
         for a in arts
     ]
-    if as_json:
-        keys = ("name", "version", "num_rows", "files", "by_reference", "created")
-        print_json([dict(zip(keys, r, strict=True)) for r in rows])
-        return
     print_table("Datasets", ["name", "version", "rows", "files", "by reference", "created"], rows)
 
 

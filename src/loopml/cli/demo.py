@@ -202,5 +202,6 @@ def demo(
             run_id = _load(folder / "train.py", "loopml_quickstart").main(settings)
         console.print(f"\nDemo run {run_id}: `loopml runs show {run_id}` and `loopml lineage {run_id}`.")
         return
+    _context.require_local("demo")  # the census pipeline needs a local store; --quickstart logs anywhere
     with _example("census") as folder:
         _run_census(_load(folder / "pipeline.py", "loopml_census_pipeline"), settings, no_cache=no_cache)

@@ -2,20 +2,99 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from loopml.analysis import EvaluationResult, MetricValue, write_html
+from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
 from loopml.cli._output import console, print_json, print_table
+from loopml.errors import InvalidInput, NotFound
+from loopml.pipeline.artifact_types import LAYOUT_DIRECTORY, LAYOUT_PROPERTY
+from loopml.store import Artifact
+from loopml.store.ids import is_id_prefix, resolve_artifact_id, resolve_run_id
 
 app = typer.Typer(
     help="Inspect model evaluations: sliced metrics, thresholds and blessing.", no_args_is_help=True
 )
 
-_EvalFile = Annotated[Path, typer.Argument(help="An evaluation JSON file (EvaluationResult.save).")]
+_EvalRef = Annotated[
+    str,
+    typer.Argument(
+        metavar="EVALUATION",
+        help="An evaluation JSON file, an Evaluation artifact id, or a run id (its latest evaluation); "
+        "ids may be unique prefixes.",
+    ),
+]
+_EVALUATION_TYPE = "Evaluation"
+_EVALUATION_FILE = "evaluation.json"
+
+
+def _evaluation_artifact(ref: str) -> Artifact:
+    """The Evaluation artifact ``ref`` names: its own id, or a run whose latest evaluation it is."""
+    store = _context.store()
+    try:
+        artifact = store.artifacts.get(resolve_artifact_id(store, ref))
+    except NotFound:
+        run_id = resolve_run_id(store, ref)
+        found = store.artifacts.list(run_id=run_id, type=_EVALUATION_TYPE).items
+        if not found:
+            raise NotFound(
+                f"Run {run_id} recorded no {_EVALUATION_TYPE} artifact; "
+                f"`loopml artifacts list {run_id[:8]}` lists what it recorded."
+            ) from None
+        return found[-1]
+    if artifact.type != _EVALUATION_TYPE:
+        raise InvalidInput(
+            f"Artifact {artifact.artifact_id} is a {artifact.type}, not an {_EVALUATION_TYPE}; "
+            f"give an {_EVALUATION_TYPE} artifact id, a run id or an evaluation JSON file."
+        )
+    return artifact
+
+
+def _load(ref: str) -> EvaluationResult:
+    """The evaluation in a file, an Evaluation artifact, or the latest Evaluation of a run."""
+    if Path(ref).exists() or not (is_id_prefix(ref.lower()) or len(ref) == 32):
+        if not Path(ref).exists():
+            raise NotFound(
+                f"No evaluation file {ref!r} and it is not an id; give an evaluation JSON file, "
+                "an Evaluation artifact id or a run id (`loopml artifacts list --type Evaluation`)."
+            )
+        return EvaluationResult.load(ref)
+    artifact = _evaluation_artifact(ref)
+    if artifact.sha256 is None:
+        raise InvalidInput(
+            f"Artifact {artifact.artifact_id} is a reference to {artifact.uri}; read it there."
+        )
+    blobs = _context.client().blobs
+    data = blobs.read_bytes(artifact.sha256, label=artifact.name, size=artifact.size)
+    if artifact.properties.get(LAYOUT_PROPERTY) == LAYOUT_DIRECTORY:
+        files = json.loads(data).get("files", {})
+        if _EVALUATION_FILE not in files:
+            raise InvalidInput(f"Artifact {artifact.artifact_id} holds no {_EVALUATION_FILE}.")
+        data = blobs.read_bytes(files[_EVALUATION_FILE], label=f"{artifact.name}/{_EVALUATION_FILE}")
+    try:
+        loaded = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidInput(f"Artifact {artifact.artifact_id} is not evaluation JSON: {err}.") from err
+    return EvaluationResult.from_dict(loaded)
+
+
+def _chosen_metrics(result: EvaluationResult, metrics: str | None) -> list[str]:
+    """The metrics named by ``--metrics`` (all must exist), or the first five."""
+    if not metrics:
+        return list(result.metrics[:5])
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in result.metrics]
+    if unknown:
+        raise InvalidInput(
+            f"--metrics: unknown metric {', '.join(map(repr, unknown))}; "
+            f"this evaluation has {', '.join(result.metrics)}."
+        )
+    return chosen
 
 
 def _cell(m: MetricValue | None, *, ci: bool = True) -> str:
@@ -57,6 +136,7 @@ def _print_slices(result: EvaluationResult, metrics: list[str], *, ci: bool) -> 
 
 def _print_verdict(result: EvaluationResult) -> None:
     b = result.blessing
+    console.print()  # the verdict stands apart from the tables above
     if b is None:
         console.print("No thresholds: the model was not gated.")
         return
@@ -67,7 +147,7 @@ def _print_verdict(result: EvaluationResult) -> None:
 
 @app.command("show")
 def show(
-    path: _EvalFile,
+    evaluation: _EvalRef,
     metrics: Annotated[
         str | None, typer.Option("--metrics", help="Comma-separated metrics for the slice table.")
     ] = None,
@@ -75,12 +155,12 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
 ) -> None:
     """Print overall and per-slice metrics and the blessing (exit 1 when not blessed)."""
-    result = EvaluationResult.load(path)
+    result = _load(evaluation)
+    chosen = _chosen_metrics(result, metrics)
     if as_json:
         print_json(result.to_dict())
         _finish(result)
         return
-    chosen = [m.strip() for m in metrics.split(",")] if metrics else list(result.metrics[:5])
     _print_overall(result)
     _print_slices(result, chosen, ci=ci)
     if result.fairness:
@@ -95,11 +175,11 @@ def show(
 
 @app.command("report")
 def report(
-    path: _EvalFile,
+    evaluation: _EvalRef,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")],
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "Model evaluation",
 ) -> None:
     """Write the self-contained HTML report (charts inline, no network access needed)."""
-    result = EvaluationResult.load(path)
+    result = _load(evaluation)
     written = write_html(result, out, title=title)
     typer.echo(f"Wrote {written}")

@@ -18,9 +18,11 @@ def _at(module: str, attr: str, help_: str) -> LazyCommand:
 
 
 COMMANDS: Mapping[str, LazyCommand] = {
-    "experiments": _at("experiments", "app", "Experiments (groups of runs)."),
-    "runs": _at("runs", "app", "Tracked runs: list, show, compare, reproduce."),
-    "artifacts": _at("artifacts", "app", "Artifacts: show, download, verify."),
+    "experiments": _at("experiments", "app", "Experiments (groups of runs): list, create, delete, restore."),
+    "runs": _at(
+        "runs", "app", "Tracked runs: list, show, compare, reproduce, delete, restore; metric histories."
+    ),
+    "artifacts": _at("artifacts", "app", "Artifacts: list, show, download, verify."),
     "lineage": _at("lineage", "lineage", "Show the lineage of an artifact, execution or run."),
     "demo": _at(
         "demo",

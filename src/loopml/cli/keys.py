@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli import _context
-from loopml.cli._output import print_json, print_table
+from loopml.cli._output import print_listing, print_table
 from loopml.errors import InvalidInput
 from loopml.registry.signing import KeyRing, TrustStore
 
@@ -59,13 +59,13 @@ def list_keys(
     if trusted:
         keys = [{"name": k.name, "key_id": k.key_id, "path": str(k.path)} for k in trust_store().list()]
         if as_json:
-            print_json(keys)
+            print_listing(keys)
         else:
             print_table("Trusted keys", ["name", "key id", "path"], [tuple(k.values()) for k in keys])
         return
     infos = key_ring().list()
     if as_json:
-        print_json(infos)
+        print_listing(infos)
         return
     rows = [(k.name, k.key_id, "yes" if k.is_encrypted else "no") for k in infos]
     print_table("Keys", ["name", "key id", "encrypted"], rows)
@@ -74,7 +74,9 @@ def list_keys(
 @app.command("export-public")
 def export_public(
     name: str,
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print (or write) the PEM public key of NAME."""
     pem = key_ring().export_public(name)

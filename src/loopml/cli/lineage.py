@@ -9,6 +9,7 @@ from rich.tree import Tree
 
 from loopml.cli import _context
 from loopml.cli._output import console, print_json
+from loopml.store.ids import resolve_node_id
 from loopml.tracking.lineage import Direction, LineageGraph, LineageNode, NodeKind, walk
 
 _STYLE = {NodeKind.ARTIFACT: "cyan", NodeKind.EXECUTION: "magenta", NodeKind.RUN: "green"}
@@ -47,7 +48,9 @@ def render_tree(graph: LineageGraph, *, direction: Direction) -> Tree:
 
 
 def lineage(
-    node_id: Annotated[str, typer.Argument(help="Artifact, execution or run id.")],
+    node_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Artifact, execution or run id (or a unique prefix).")
+    ],
     direction: Annotated[
         str, typer.Option("--direction", "-d", help="upstream, downstream or both.")
     ] = "upstream",
@@ -56,7 +59,8 @@ def lineage(
 ) -> None:
     """Show the lineage of an artifact, execution or run."""
     chosen = cast(Direction, direction)  # walk() refuses values outside Direction
-    graph = walk(_context.client().store, node_id, direction=chosen, depth=depth)
+    store = _context.store()
+    graph = walk(store, resolve_node_id(store, node_id), direction=chosen, depth=depth)
     if as_json:
         print_json(graph)
         return

@@ -6,16 +6,18 @@ import contextlib
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 
 from loopml.cli import _context
-from loopml.cli._output import format_ms, print_json, print_table
+from loopml.cli._output import format_ms, print_json, print_listing, print_table
 from loopml.cli.keys import PassphraseEnv, key_ring, passphrase_from_env, trust_store
 from loopml.errors import IntegrityError, InvalidInput
 from loopml.registry import KeySigner, ModelRegistry, sign_package, verify_package
-from loopml.store.entities import ModelVersion
+from loopml.store.entities import AliasEvent, ModelVersion, RegisteredModel
+from loopml.store.ids import resolve_run_id
+from loopml.store.remote import RemoteModelReader
 
 app = typer.Typer(
     help="Model registry: register, version, alias and download models; sign and verify packages.",
@@ -75,8 +77,29 @@ def verify(
 
 
 @contextlib.contextmanager
-def _registry() -> Iterator[ModelRegistry]:
+def _registry(command: str) -> Iterator[ModelRegistry]:
+    """The registry on the local store (commands that verify, scan or write files need it)."""
+    _context.require_local(command)
     yield _context.services().registry
+
+
+class _ModelReader(Protocol):
+    def search(self, *, name_like: str | None = None, tag: str | None = None) -> list[RegisteredModel]: ...
+    def get_model(self, name: str) -> RegisteredModel: ...
+    def versions(self, name: str) -> list[ModelVersion]: ...
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]: ...
+
+
+@contextlib.contextmanager
+def _reader() -> Iterator[_ModelReader]:
+    """The read side of the registry: the server's with LOOPML_TRACKING_URI, else the local store's."""
+    session = _context.remote_session()
+    if session is not None:
+        yield RemoteModelReader(session)
+        return
+    _context.ensure_local_store()
+    with _registry("models") as registry:
+        yield registry
 
 
 def _actor() -> str:
@@ -111,10 +134,10 @@ def list_models(
     as_json: _Json = False,
 ) -> None:
     """List registered models."""
-    with _registry() as registry:
+    with _reader() as registry:
         models = registry.search(name_like=name_like, tag=tag)
     if as_json:
-        print_json(models)
+        print_listing(models)
         return
     rows = [
         [
@@ -131,7 +154,7 @@ def list_models(
 @app.command("show")
 def show(name: str, as_json: _Json = False) -> None:
     """Show a registered model: description, tags, aliases and versions."""
-    with _registry() as registry:
+    with _reader() as registry:
         model = registry.get_model(name)
         versions = registry.versions(name)
     if as_json:
@@ -145,10 +168,10 @@ def show(name: str, as_json: _Json = False) -> None:
 @app.command("versions")
 def versions(name: str, as_json: _Json = False) -> None:
     """List the versions of a registered model."""
-    with _registry() as registry:
+    with _reader() as registry:
         found = registry.versions(name)
     if as_json:
-        print_json(found)
+        print_listing(found)
     else:
         print_table(f"Versions of {name}", _VERSION_COLUMNS, [_version_row(v) for v in found])
 
@@ -157,7 +180,9 @@ def versions(name: str, as_json: _Json = False) -> None:
 def register(
     path: Annotated[Path, typer.Argument(help="Package folder.")],
     name: Annotated[str, typer.Option("--name", help="Registered model name.")],
-    run: Annotated[str | None, typer.Option("--run", help="Run id that produced the model.")] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run (id or unique prefix) that produced the model.")
+    ] = None,
     blessing: Annotated[
         Path | None,
         typer.Option("--blessing", help="Evaluation JSON (EvaluationResult.save) with a blessing."),
@@ -176,11 +201,12 @@ def register(
         verdict = EvaluationResult.load(blessing).blessing
         if verdict is None:
             raise InvalidInput(f"{blessing} holds no blessing; evaluate with thresholds to get one.")
-    with _registry() as registry:
+    with _registry("models register") as registry:
+        run_id = resolve_run_id(_context.store(), run) if run else None
         version = registry.register(
             path,
             name,
-            run_id=run,
+            run_id=run_id,
             blessing=verdict,
             description=description,
             actor=_actor(),
@@ -201,7 +227,7 @@ def alias(
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
 ) -> None:
     """Point ALIAS of NAME at VERSION (the promotion policy decides), or --delete it."""
-    with _registry() as registry:
+    with _registry("models alias") as registry:
         if delete:
             registry.delete_alias(name, alias_name, actor=_actor(), reason=reason)
             typer.echo(f"Deleted alias {alias_name} of {name}")
@@ -220,7 +246,7 @@ def archive(
     reason: Annotated[str | None, typer.Option("--reason")] = None,
 ) -> None:
     """Archive a version (it can no longer take an alias)."""
-    with _registry() as registry:
+    with _registry("models archive") as registry:
         registry.archive(name, version, actor=_actor(), force=force, reason=reason)
     typer.echo(f"Archived version {version} of {name}")
 
@@ -230,10 +256,10 @@ def download(
     uri: Annotated[
         str, typer.Argument(help="models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest")
     ],
-    out: Annotated[Path, typer.Option("--out", help="New folder to write the package to.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="New folder to write the package to.")],
 ) -> None:
     """Rebuild a registered package folder (every file verified)."""
-    with _registry() as registry:
+    with _registry("models download") as registry:
         path = registry.download(uri, out)
     typer.echo(f"Downloaded {uri} to {path}")
 
@@ -245,10 +271,10 @@ def history(
     as_json: _Json = False,
 ) -> None:
     """The audit trail of alias changes of NAME: who, when, from which version to which."""
-    with _registry() as registry:
+    with _reader() as registry:
         events = registry.alias_history(name, alias_name)
     if as_json:
-        print_json(events)
+        print_listing(events)
         return
     rows = [
         [format_ms(e.at), e.alias, e.from_version, e.to_version, e.result.value, e.actor, e.reason or ""]

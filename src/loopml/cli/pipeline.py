@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
-from loopml.cli._output import console, format_ms, print_json, print_table
+from loopml.cli._output import console, format_ms, print_json, print_listing, print_table
 from loopml.errors import InvalidInput
 from loopml.pipeline import (
     EXECUTOR_NAMES,
@@ -26,14 +24,8 @@ from loopml.pipeline import (
     load_pipeline,
     parse_param_overrides,
 )
-from loopml.store import Store
 
 app = typer.Typer(help="Run pipelines and inspect pipeline runs.", no_args_is_help=True)
-
-
-@contextmanager
-def _store() -> Iterator[Store]:
-    yield _context.services().store
 
 
 def _duration(seconds: float | None) -> str:
@@ -58,6 +50,8 @@ def _print_result(result: PipelineRunResult, *, with_table: bool) -> None:
     else:
         counts = Counter(s.state.value.lower() for s in result.steps)
         console.print(f"{title} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
+    if with_table:
+        console.print()  # the note stands apart from the table's border
     console.print(f"Details: loopml pipeline show {result.run_id}")
 
 
@@ -80,25 +74,25 @@ def run(
     """Run a pipeline; exit 1 when a step failed."""
     if executor not in EXECUTOR_NAMES:
         raise InvalidInput(f"--executor {executor!r}: choose one of {', '.join(EXECUTOR_NAMES)}.")
+    _context.require_local("pipeline run")
     pipeline = load_pipeline(target)
     overrides = parse_param_overrides(pipeline, param or [])
     settings = _context.settings()
     runner_executor = create_executor(executor, **({"max_workers": workers} if executor == "local" else {}))
     live = not as_json and not quiet
     progress: ProgressReporter = RichProgress() if live else NullProgress()
-    with _store() as store:
-        try:
-            blobs = _context.services().blobs
-            runner = PipelineRunner(
-                store,
-                blobs,
-                executor=runner_executor,
-                progress=progress,
-                store_url=settings.resolved_store_url(),
-            )
-            result = runner.run(pipeline, params=overrides, no_cache=no_cache)
-        finally:
-            runner_executor.close()
+    services = _context.services()
+    try:
+        runner = PipelineRunner(
+            services.store,
+            services.blobs,
+            executor=runner_executor,
+            progress=progress,
+            store_url=settings.resolved_store_url(),
+        )
+        result = runner.run(pipeline, params=overrides, no_cache=no_cache)
+    finally:
+        runner_executor.close()
     if as_json:
         print_json(result)
     else:
@@ -113,10 +107,9 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List pipeline runs, newest first."""
-    with _store() as store:
-        items = list_pipeline_runs(store, pipeline=pipeline)
+    items = list_pipeline_runs(_context.store(), pipeline=pipeline)
     if as_json:
-        print_json(items)
+        print_listing(items)
         return
     rows = [
         [
@@ -139,8 +132,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show one run: each step's state, duration, cache hit, outputs and error."""
-    with _store() as store:
-        detail = get_pipeline_run(store, run_ref)
+    detail = get_pipeline_run(_context.store(), run_ref)
     if as_json:
         print_json(detail)
         return

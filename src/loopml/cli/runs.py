@@ -1,4 +1,4 @@
-"""``loopml runs``: list, show, compare and reproduce tracked runs."""
+"""``loopml runs``: list, show, compare, reproduce, delete and restore tracked runs; metric histories."""
 
 from __future__ import annotations
 
@@ -9,13 +9,79 @@ from typing import Annotated, Any
 import typer
 
 from loopml.cli import _context
-from loopml.cli._output import console, format_ms, print_json, print_table
+from loopml.cli._output import (
+    console,
+    format_ms,
+    iso_ms,
+    print_json,
+    print_listing,
+    print_note,
+    print_table,
+    sparkline,
+)
+from loopml.errors import NotFound
 from loopml.store.entities import Run
+from loopml.store.ids import MIN_PREFIX, resolve_experiment_id, resolve_run_id
 from loopml.tracking import reproduction_steps
 
-app = typer.Typer(help="Tracked runs: list, show, compare, reproduce.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tracked runs: list, show, compare, reproduce, delete, restore; metric histories.",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix of it.")]
+RunsArg = Annotated[list[str], typer.Argument(metavar="RUN...", help="Run ids or unique prefixes.")]
+
+
+def resolve(ref: str) -> str:
+    """The full id of the run ``ref`` names (full id or unique prefix).
+
+    A pipeline run's id (from ``loopml pipeline runs``) is not a tracked run's; the error says
+    which command shows it.
+    """
+    store = _context.store()
+    try:
+        return resolve_run_id(store, ref)
+    except NotFound as err:
+        # Loaded on this error path only: the pipeline package is not needed to read runs.
+        from loopml.pipeline.runner import PIPELINE_RUN_TYPE
+
+        prefix = ref.lower()
+        pipelines = store.lineage.list_contexts(type=PIPELINE_RUN_TYPE)
+        if len(prefix) >= MIN_PREFIX and any(c.context_id.startswith(prefix) for c in pipelines):
+            raise NotFound(
+                f"{ref!r} is a pipeline run, not a tracked run; `loopml pipeline show {ref}` shows it."
+            ) from err
+        raise
+
+
+def nested(runs: list[Run]) -> list[tuple[int, Run]]:
+    """Runs with their depth: each child right under its parent (when the parent is in ``runs``)."""
+    present = {r.run_id for r in runs}
+    children: dict[str, list[Run]] = {}
+    roots: list[Run] = []
+    for r in runs:
+        if r.parent_run_id in present and r.parent_run_id != r.run_id:
+            children.setdefault(r.parent_run_id, []).append(r)
+        else:
+            roots.append(r)
+    ordered: list[tuple[int, Run]] = []
+    seen: set[str] = set()
+
+    def add(run: Run, depth: int) -> None:
+        if run.run_id in seen:
+            return
+        seen.add(run.run_id)
+        ordered.append((depth, run))
+        for child in children.get(run.run_id, []):
+            add(child, depth + 1)
+
+    for r in roots:
+        add(r, 0)
+    for r in runs:  # a cycle of parents has no root; show those runs flat rather than drop them
+        add(r, 0)
+    return ordered
 
 
 def _duration(run: Run) -> str:
@@ -37,36 +103,47 @@ def list_runs(
     ] = None,
     max_results: Annotated[int, typer.Option("--max-results", help="Runs per page.")] = 100,
     page_token: Annotated[str | None, typer.Option("--page-token", help="Token of the next page.")] = None,
+    include_deleted: Annotated[bool, typer.Option("--all", help="Include deleted runs.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List runs (of every experiment unless --experiment is given)."""
-    client = _context.client()
-    chosen = experiment or [e.experiment_id for e in client.list_experiments()]
-    page = client.search_runs(
-        chosen,
-        filter=filter,
-        order_by=order_by or (),
-        max_results=max_results,
-        page_token=page_token,
+    """List runs (of every experiment unless --experiment is given); child runs sit under their parent."""
+    store = _context.store()
+    if experiment:
+        chosen = [resolve_experiment_id(store, e) for e in experiment]
+    else:
+        chosen = [e.experiment_id for e in store.experiments.list()]
+    page = (
+        store.runs.search(
+            chosen,
+            filter=filter,
+            order_by=order_by or (),
+            max_results=max_results,
+            page_token=page_token,
+            include_deleted=include_deleted,
+        )
+        if chosen
+        else None
     )
+    items = page.items if page else []
+    token = page.next_page_token if page else None
     if as_json:
-        print_json({"runs": page.items, "next_page_token": page.next_page_token})
+        print_listing(items, token)
         return
-    metric_keys = sorted({k for r in page.items for k in r.metrics})[:6]
+    metric_keys = sorted({k for r in items for k in r.metrics})[:6]
     rows = [
         (
             r.run_id,
-            r.name,
-            r.status,
+            ("  " * depth + "└ " if depth else "") + r.name,
+            r.status if r.lifecycle_stage == "active" else f"{r.status} (deleted)",
             format_ms(r.start_time),
             _duration(r),
             *(_num(r.metrics.get(k)) for k in metric_keys),
         )
-        for r in page.items
+        for depth, r in nested(items)
     ]
     print_table("Runs", ["id", "name", "status", "started", "duration", *metric_keys], rows)
-    if page.next_page_token:
-        console.print(f"More: --page-token {page.next_page_token}")
+    if token:
+        print_note(f"More: --page-token {token}")
 
 
 def _num(value: float | None) -> str:
@@ -105,9 +182,10 @@ def _repro_summary(record: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 @app.command("show")
-def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False) -> None:
+def show(run_ref: RunArg, as_json: JsonOpt = False) -> None:
     """Show a run: status, params, latest metrics, tags, reproducibility summary, artifacts."""
     client = _context.client()
+    run_id = resolve(run_ref)
     run = client.get_run(run_id)
     artifacts = client.list_artifacts(run_id)
     if as_json:
@@ -133,18 +211,22 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
         [(a.artifact_id, a.type, a.name, a.size, (a.sha256 or "")[:16]) for a in artifacts],
     )
     if run.error:
+        console.print()
         console.print(f"[red]Error:[/] {run.error.splitlines()[0]}")
 
 
 @app.command("compare")
 def compare(
-    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")], as_json: JsonOpt = False
+    run_refs: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help="Two or more run ids or unique prefixes.")
+    ],
+    as_json: JsonOpt = False,
 ) -> None:
     """Compare runs side by side; rows whose values differ are highlighted."""
     client = _context.client()
-    runs = [client.get_run(r) for r in run_ids]
+    runs = [client.get_run(resolve(r)) for r in run_refs]
     if as_json:
-        print_json({"runs": runs})
+        print_listing(runs)
         return
     rows: list[tuple[str, ...]] = []
     sections: list[tuple[str, list[Mapping[str, Any]]]] = [
@@ -162,14 +244,15 @@ def compare(
 
 @app.command("reproduce")
 def reproduce(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_ref: RunArg,
     requirements_out: Annotated[
-        Path | None, typer.Option("--requirements-out", help="Write the package list to this file.")
+        Path | None,
+        typer.Option("--out", "-o", "--requirements-out", help="Write the package list to this file."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the steps that re-run a run: commit, Python, packages, command line, seeds, datasets."""
-    run = _context.client().get_run(run_id)
+    run = _context.client().get_run(resolve(run_ref))
     plan = reproduction_steps(
         run.reproducibility, requirements_file=str(requirements_out) if requirements_out else None
     )
@@ -182,3 +265,46 @@ def reproduce(
         console.print(f"[yellow]Warning:[/] {warning}")
     for number, step in enumerate(plan.steps, start=1):
         console.print(f"{number}. {step}", markup=False)
+
+
+@app.command("delete")
+def delete(run_refs: RunsArg) -> None:
+    """Mark runs deleted (hidden from listings; `loopml runs restore` brings them back)."""
+    store = _context.store()
+    for ref in run_refs:
+        run_id = resolve(ref)
+        store.runs.delete(run_id)
+        console.print(f"Deleted run {run_id}", markup=False)
+
+
+@app.command("restore")
+def restore(run_refs: RunsArg) -> None:
+    """Restore deleted runs."""
+    store = _context.store()
+    for ref in run_refs:
+        run_id = resolve(ref)
+        store.runs.restore(run_id)
+        console.print(f"Restored run {run_id}", markup=False)
+
+
+@app.command("metrics")
+def metrics(
+    run_ref: RunArg,
+    key: Annotated[str, typer.Argument(help="Metric name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The full history of one metric of a run: every point with its step and time, and a sparkline."""
+    client = _context.client()
+    run_id = resolve(run_ref)
+    points = client.get_metric_history(run_id, key)
+    if not points:
+        known = ", ".join(sorted(client.get_run(run_id).metrics)) or "none"
+        raise NotFound(f"Run {run_id} has no metric {key!r}; its metrics: {known}.")
+    if as_json:
+        print_listing(points)
+        return
+    rows = [(p.step, _num(p.value), iso_ms(p.timestamp)) for p in points]
+    print_table(key, ["step", "value", "time (UTC)"], rows)
+    values = [p.value for p in points]
+    low, high, last = _num(min(values)), _num(max(values)), _num(values[-1])
+    print_note(f"{sparkline(values)}  min {low}  max {high}  last {last}  (run {run_id})")

@@ -25,7 +25,7 @@ def init(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (includes the token once).")] = False,
 ) -> None:
     """Create the server's first admin user and print its token (shown once, stored hashed)."""
-    with admin() as adm:
+    with admin("server init", create=True) as adm:
         made = bootstrap_admin(adm.auth, name=name, force=force)
         adm.record("server.init", f"user:{made.user.name}", {"token_id": made.token.token_id})
     if as_json:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli._identity import admin, auth_service
-from loopml.cli._output import format_ms, print_json, print_table
+from loopml.cli._output import format_ms, iso_ms, print_json, print_listing, print_table
 from loopml.security import parse_duration
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ def create(
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
     lifetime = parse_duration(expires_in) if expires_in else None
-    with admin() as adm:
+    with admin("tokens create") as adm:
         token, secret = adm.auth.create_token(user, name=name, expires_in=lifetime)
         adm.record("tokens.create", f"token:{token.token_id}", {"user": user, "expires_at": token.expires_at})
     if as_json:
@@ -35,7 +35,7 @@ def create(
                 "token": secret,
                 "token_id": token.token_id,
                 "user": token.user_name,
-                "expires_at": token.expires_at,
+                "expires_at": iso_ms(token.expires_at),
             }
         )
         return
@@ -53,10 +53,10 @@ def list_tokens(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List tokens (ids and state; never secrets)."""
-    with auth_service() as auth:
+    with auth_service("tokens list") as auth:
         tokens = auth.list_tokens(user_name=user)
     if as_json:
-        print_json(tokens)
+        print_listing(tokens)
         return
     rows = [
         (
@@ -76,7 +76,7 @@ def list_tokens(
 @app.command("revoke")
 def revoke(token_id: Annotated[str, typer.Argument(help="Token id (from `loopml tokens list`).")]) -> None:
     """Revoke a token; it is refused from now on."""
-    with admin() as adm:
+    with admin("tokens revoke") as adm:
         token = adm.auth.revoke_token(token_id)
         adm.record("tokens.revoke", f"token:{token.token_id}", {"user": token.user_name})
     typer.echo(f"Revoked token {token.token_id} of {token.user_name!r}.")

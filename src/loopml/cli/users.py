@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli._identity import admin, auth_service
-from loopml.cli._output import format_ms, print_json, print_table
+from loopml.cli._output import format_ms, print_json, print_listing, print_table
 from loopml.errors import InvalidInput
 from loopml.security.auth import Resource, ResourceKind, Role, parse_grant_level, parse_role
 
@@ -26,7 +26,7 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a user (then make a token: `loopml tokens create --user NAME`)."""
-    with admin() as adm:
+    with admin("users create", create=True) as adm:
         user = adm.auth.create_user(name, role=parse_role(role))
         adm.record("users.create", f"user:{name}", {"role": user.role})
     if as_json:
@@ -38,10 +38,10 @@ def create(
 @app.command("list")
 def list_users(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List users."""
-    with auth_service() as auth:
+    with auth_service("users list") as auth:
         users = auth.list_users()
     if as_json:
-        print_json(users)
+        print_listing(users)
         return
     rows = [
         (u.name, u.role, "disabled" if u.is_disabled else "active", format_ms(u.created_at)) for u in users
@@ -52,7 +52,7 @@ def list_users(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
 @app.command("disable")
 def disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
     """Disable a user: their tokens stop working at once."""
-    with admin() as adm:
+    with admin("users disable") as adm:
         adm.auth.disable_user(name)
         adm.record("users.disable", f"user:{name}")
     typer.echo(f"Disabled user {name!r}; their tokens are refused from now on.")
@@ -61,7 +61,7 @@ def disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
 @app.command("enable")
 def enable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
     """Enable a disabled user again."""
-    with admin() as adm:
+    with admin("users enable") as adm:
         adm.auth.enable_user(name)
         adm.record("users.enable", f"user:{name}")
     typer.echo(f"Enabled user {name!r}.")
@@ -101,7 +101,7 @@ def grant(
 ) -> None:
     """Grant a user access to one resource; a read, write or admin grant restricts it to its grantees."""
     resource = _resource(experiment, dataset, model)
-    with admin() as adm:
+    with admin("users grant") as adm:
         made = adm.auth.grant(name, resource, parse_grant_level(level))
         adm.record("grants.set", f"{made.resource_kind}:{made.resource}", {"user": name, "level": made.level})
     typer.echo(f"Granted {made.level} on {made.resource_kind} {made.resource!r} to {name!r}.")
@@ -116,7 +116,7 @@ def revoke_grant(
 ) -> None:
     """Remove a user's grant on one resource."""
     resource = _resource(experiment, dataset, model)
-    with admin() as adm:
+    with admin("users revoke-grant") as adm:
         adm.auth.revoke_grant(name, resource)
         adm.record("grants.delete", f"{resource.kind.value}:{resource.key}", {"user": name})
     typer.echo(f"Removed the grant of {name!r} on {resource}.")
@@ -128,10 +128,10 @@ def list_grants(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List grants."""
-    with auth_service() as auth:
+    with auth_service("users grants") as auth:
         grants = auth.list_grants(user_name=user)
     if as_json:
-        print_json(grants)
+        print_listing(grants)
         return
     rows = [(g.user_name, g.resource_kind, g.resource, g.level, format_ms(g.created_at)) for g in grants]
     print_table("Grants", ["user", "kind", "resource", "level", "created"], rows)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from loopml.artifacts import BlobStore
+from loopml.artifacts import Blobs
 from loopml.data.versions import DATASET_TYPE, DatasetVersion
 from loopml.errors import InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType
@@ -107,6 +107,7 @@ class DerivedStatistics:
     """Finds the statistics computed from a dataset version and reads their documents.
 
     Example:
+        >>> from loopml.artifacts import BlobStore
         >>> from loopml.store.sql import open_store
         >>> import tempfile
         >>> root = tempfile.mkdtemp()
@@ -116,7 +117,7 @@ class DerivedStatistics:
         3
     """
 
-    def __init__(self, store: Store, blobs: BlobStore, *, max_hops: int = DEFAULT_MAX_HOPS) -> None:
+    def __init__(self, store: Store, blobs: Blobs, *, max_hops: int = DEFAULT_MAX_HOPS) -> None:
         if not 1 <= max_hops <= MAX_HOPS:
             raise InvalidInput(f"`max_hops` must be between 1 and {MAX_HOPS}. Got {max_hops}.")
         self._store, self._blobs, self.max_hops = store, blobs, max_hops

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from loopml.artifacts import BlobStore
+from loopml.artifacts import Blobs, register_reference
 from loopml.data.sources import _resolve_paths
 from loopml.errors import InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType, ExecutionState, every_item
@@ -94,7 +94,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 class DatasetVersions:
     """Registers and reads dataset versions in a metadata store and a blob store."""
 
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: Blobs) -> None:
         self._store, self._blobs = store, blobs
 
     def add(self, name: str, path: str | os.PathLike[str], *, by_reference: bool = False) -> DatasetVersion:
@@ -112,7 +112,7 @@ class DatasetVersions:
         entries = []
         for f in files:
             rel = os.path.relpath(f, root) if root.is_dir() else Path(f).name
-            ref = self._blobs.reference(str(Path(f).absolute())) if by_reference else self._blobs.put_file(f)
+            ref = register_reference(str(Path(f).absolute())) if by_reference else self._blobs.put_file(f)
             entries.append(
                 DatasetFile(
                     path=rel, sha256=ref.sha256, size=ref.size, uri=ref.uri, is_reference=ref.is_reference

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopml.errors import InvalidInput, NotFound
 from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE, StepState
 from loopml.store import Context, EventType, Execution, ExecutionState, Store
+from loopml.store.ids import is_id_prefix, pick_unique
 
 __all__ = ["PipelineRunDetail", "PipelineRunSummary", "StepRecord", "get_pipeline_run", "list_pipeline_runs"]
 
@@ -96,15 +96,12 @@ def _find_context(store: Store, run: str) -> Context:
     ctx = store.lineage.find_context(PIPELINE_RUN_TYPE, run)
     if ctx is not None:
         return ctx
-    matches = [
-        c for c in store.lineage.list_contexts(type=PIPELINE_RUN_TYPE)
-        if c.context_id == run or (len(run) >= 6 and c.context_id.startswith(run))
-    ]
-    if len(matches) > 1:
-        raise InvalidInput(f"Pipeline run id prefix {run!r} is ambiguous; give more characters.")
-    if not matches:
-        raise NotFound(f"No pipeline run {run!r}; `loopml pipeline runs` lists them.")
-    return matches[0]
+    contexts = {c.context_id: c for c in store.lineage.list_contexts(type=PIPELINE_RUN_TYPE)}
+    if run in contexts:
+        return contexts[run]
+    prefix = run.lower()
+    candidates = [i for i in contexts if is_id_prefix(prefix) and i.startswith(prefix)]
+    return contexts[pick_unique("pipeline run", run, candidates, hint="`loopml pipeline runs`")]
 
 
 def _record(store: Store, execution: Execution, upstream: tuple[str, ...]) -> StepRecord:
@@ -125,7 +122,7 @@ def _record(store: Store, execution: Execution, upstream: tuple[str, ...]) -> St
 
 
 def get_pipeline_run(store: Store, run: str) -> PipelineRunDetail:
-    """One run by name, context id or id prefix (6+ characters), with its steps.
+    """One run by name, context id or unique id prefix (4+ characters), with its steps.
 
     Raises:
         NotFound: when no run matches.

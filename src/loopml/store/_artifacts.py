@@ -108,6 +108,7 @@ class SqlArtifactRepository:
         type: str | None = None,
         name: str | None = None,
         sha256: str | None = None,
+        id_prefix: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[Artifact]:
@@ -122,6 +123,9 @@ class SqlArtifactRepository:
         for column, value in filters:
             if value is not None:
                 query = query.where(column == value)
+        if id_prefix is not None:
+            escaped = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(_ART.c.artifact_id.like(escaped + "%", escape="\\"))
         query = query.order_by(_ART.c.created_at, _ART.c.artifact_id).limit(limit + 1).offset(offset)
         with self._db.read() as conn:
             rows = conn.execute(query).all()

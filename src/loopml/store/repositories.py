@@ -147,10 +147,12 @@ class ArtifactRepository(Protocol):
         type: str | None = None,
         name: str | None = None,
         sha256: str | None = None,
+        id_prefix: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[Artifact]:
-        """Artifacts, oldest first, filtered by run, type, name and content hash (``sha256``).
+        """Artifacts, oldest first, filtered by run, type, name, content hash (``sha256``) and the
+        start of their id (``id_prefix``, as listings show ids).
 
         .. versionchanged:: the ``sha256`` filter (the records whose bytes are one blob).
         """

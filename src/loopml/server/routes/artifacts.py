@@ -93,11 +93,18 @@ def list_artifacts(
     type: Name | None = None,
     name: Name | None = None,
     sha256: Annotated[str | None, Query(max_length=64)] = None,
+    id_prefix: Annotated[str | None, Query(max_length=32)] = None,
     max_results: Annotated[int, Query(ge=-(2**31), le=2**31)] = 1000,
     page_token: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ArtifactPage:
     page = store.artifacts.list(
-        run_id=run_id, type=type, name=name, sha256=sha256, max_results=max_results, page_token=page_token
+        run_id=run_id,
+        type=type,
+        name=name,
+        sha256=sha256,
+        id_prefix=id_prefix,
+        max_results=max_results,
+        page_token=page_token,
     )
     visible = visibility_of(request)  # a filtered page may hold fewer items; keep paging by the token
     shown = [a for a in page.items if visible.shows_artifact(a)]

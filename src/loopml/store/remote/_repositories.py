@@ -207,6 +207,7 @@ class RemoteArtifactRepository:
         type: str | None = None,
         name: str | None = None,
         sha256: str | None = None,
+        id_prefix: str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[Artifact]:
@@ -215,6 +216,7 @@ class RemoteArtifactRepository:
             "type": type,
             "name": name,
             "sha256": sha256,
+            "id_prefix": id_prefix,
             "max_results": max_results,
             "page_token": page_token,
         }
