@@ -213,15 +213,21 @@ def _comparisons(
 
 def _comparator_anomaly(info: DriftSkewInfo, comparator: Comparator) -> Anomaly:
     where = f" (largest at value {info.arg_max!r})" if info.arg_max is not None else ""
-    limit = (
-        f"threshold {info.threshold:g}"
-        if info.effective_threshold == info.threshold
-        else f"threshold {info.threshold:g}, raised to the noise floor {info.effective_threshold:.4g}"
-    )
+    if info.p_value is not None:
+        why = (
+            f"significant (p = {info.p_value:.2g} < alpha {info.alpha:g}, {info.n_current} vs "
+            f"{info.n_baseline} values) and above the effect floor {info.threshold:g}"
+        )
+    elif info.effective_threshold == info.threshold:
+        why = f"exceeds threshold {info.threshold:g}"
+    else:
+        why = (
+            f"exceeds threshold {info.threshold:g}, raised to the noise floor {info.effective_threshold:.4g}"
+        )
     return _a(
         info.feature,
-        comparator.type.anomaly_kind,
-        f"{info.comparison} of {info.feature!r}: {info.type} = {info.value:.4g}{where} exceeds {limit}.",
+        f"COMPARATOR_{info.type}_HIGH",
+        f"{info.comparison} of {info.feature!r}: {info.type} = {info.value:.4g}{where} {why}.",
         value=info.value,
         threshold=info.effective_threshold,
     )
