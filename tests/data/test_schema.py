@@ -26,8 +26,8 @@ def test_infer_and_round_trip(tmp_path: Path, frame: pd.DataFrame) -> None:
     assert schema.get_feature("city").domain is None  # too many values for a domain
     normal = schema.get_feature("normal")
     assert normal.presence.min_fraction == 0.0 and normal.min is not None
-    assert normal.drift_comparator == Comparator(type=ComparatorType.CALIBRATED, threshold=0.001, alpha=0.005)
-    assert color.skew_comparator == Comparator(type=ComparatorType.CALIBRATED, threshold=0.01, alpha=0.005)
+    assert normal.drift_comparator == Comparator(type=ComparatorType.CALIBRATED, threshold=0.001, alpha=0.002)
+    assert color.skew_comparator == Comparator(type=ComparatorType.CALIBRATED, threshold=0.01, alpha=0.002)
     path = write_schema(schema, tmp_path / "schema.yaml")
     text = path.read_text()
     assert text.startswith("# loopml data schema") and "# color: STRING" in text

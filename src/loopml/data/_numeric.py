@@ -3,10 +3,10 @@
 Exact: counts, zeros, NaN, ±inf, min, max, mean and population standard deviation (per-batch
 two-pass moments merged with Chan et al.'s parallel formula, numerically stable).
 Approximate: median, quantiles and both histograms come from an Apache DataSketches KLL sketch
-(k = 200, normalised rank error ≈ 1.33 % single-sided, ≈ 1.65 % for histogram masses, with high
+(k = 1600, normalised rank error ≈ 0.18 % single-sided, ≈ 0.23 % for histogram masses, with high
 probability). The STANDARD equal-width histogram is read from the sketch's CDF at 10 equal-width
-edges between the exact min and max, so each bucket's count is within ≈ ±1.65 % of the finite
-count. Sketches are exact while they hold at most k = 200 values.
+edges between the exact min and max, so each bucket's count is within ≈ ±0.23 % of the finite
+count. Sketches are exact while they hold at most k = 1600 values.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datasketches import kll_doubles_sketch
 
 from loopml.data.statistics import Bucket, Histogram, HistogramType, NumericStatistics, Quantile
 
-KLL_K = 200
+KLL_K = 1600
 KLL_RANK_ERROR = kll_doubles_sketch.get_normalized_rank_error(KLL_K, True)
 NUM_BUCKETS = 10
 QUANTILE_RANKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)

@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 NOISE_SAFETY = 4.0
-DEFAULT_ALPHA = 0.005
+DEFAULT_ALPHA = 0.002
 """False-alarm rate of the calibrated comparator per feature and comparison (two-sided)."""
 CATEGORICAL_EFFECT_FLOOR = 0.01
 """Smallest L-infinity shift of a categorical feature the calibrated comparator reports."""

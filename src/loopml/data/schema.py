@@ -194,7 +194,7 @@ def infer_schema(stats: DatasetStatistics, *, infer_ranges: bool = False, compar
         stats: Statistics of a representative (training) dataset.
         infer_ranges: Also require values within the observed [min, max].
         comparators: Add default drift and skew comparators: ``calibrated`` (significance at
-            ``alpha`` 0.005 and an effect floor of L-infinity 0.01 for categorical features, JSD
+            ``alpha`` 0.002 and an effect floor of L-infinity 0.01 for categorical features, JSD
             0.001 for numeric ones).
 
     Returns:
