@@ -161,10 +161,13 @@ class NumericAccumulator:
             buckets: tuple[Bucket, ...] = (Bucket(low_value=lo, high_value=hi, sample_count=float(n)),)
             return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
         edges = np.linspace(lo, hi, NUM_BUCKETS + 1)
-        # Fraction strictly below each inner edge → [low, high) buckets; the last one is closed.
-        cdf = self._kll.get_cdf(list(edges[1:-1]), False)
+        # Fraction at or below each inner edge → (low, high] buckets, the first one closed: a value
+        # on an edge goes in the lower bucket, as in TFDV.
+        cdf = self._kll.get_cdf(list(edges[1:-1]), True)
         ranks = np.concatenate(([0.0], np.asarray(cdf[:-1], dtype=np.float64), [1.0]))
-        counts = np.diff(ranks) * n
+        counts = np.diff(ranks * n)
+        if not self._kll.is_estimation_mode():
+            counts = np.rint(counts)  # exact counts, free of floating-point residue
         buckets = tuple(
             Bucket(low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=float(counts[i]))
             for i in range(NUM_BUCKETS)

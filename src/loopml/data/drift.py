@@ -15,6 +15,9 @@ Comparators:
   ``rank_histogram`` (its top 1,000 values) is normalised by that side's own top-1,000 total; the
   distance is the largest absolute difference of normalised frequencies over the union of values
   (a value absent on one side counts 0 there). Ties go to the lexicographically smallest value.
+  On two numeric features it is 0, as in TFDV. The default method (``quantile``) compares it with
+  ``max(threshold, NOISE_SAFETY·sqrt(p(1-p)(1/n+1/m)))``; ``method: tfdv`` (and schemas imported
+  from TFDV) with the threshold alone, as TFDV does.
 - ``jensen_shannon`` — Jensen-Shannon divergence, log base 2 (0 = identical, 1 = disjoint).
   The effective threshold is ``max(threshold, NOISE_SAFETY·sqrt(p(1-p)(1/n+1/m)))``, so sampling
   noise between two samples of one distribution does not alarm; the reported value is TFDV's.
@@ -295,8 +298,8 @@ def _info(
     note: str = "",
 ) -> DriftSkewInfo:
     effective = max(comparator.threshold, floor)
-    jsd_method = comparator.type is ComparatorType.JENSEN_SHANNON
-    method = comparator.method if jsd_method else comparator.type.value
+    tfdv_kinds = (ComparatorType.JENSEN_SHANNON, ComparatorType.L_INFINITY)
+    method = comparator.method if comparator.type in tfdv_kinds else comparator.type.value
     return DriftSkewInfo(
         feature=feature,
         comparison=comparison,
@@ -406,12 +409,15 @@ def compare(
     sizes = (current.num_non_missing, baseline.num_non_missing)
     cs, bs = current.string_stats, baseline.string_stats
     cn, bn = current.num_stats, baseline.num_stats
+    if kind is ComparatorType.L_INFINITY and cn is not None and bn is not None:
+        return _info(name, comparison, comparator, 0.0, 0.0, sizes)  # TFDV: L-inf of numeric features is 0
     if kind is ComparatorType.L_INFINITY or (cs is not None and bs is not None):
         if cs is None or bs is None:
             return _info(name, comparison, comparator, 1.0, 0.0, sizes, note="type changed: not comparable")
         if kind is ComparatorType.L_INFINITY:
             value, arg = l_infinity(cs, bs)
-            return _info(name, comparison, comparator, value, _l_infinity_floor(cs, bs), sizes, arg=arg)
+            floor = _l_infinity_floor(cs, bs) if comparator.method == "quantile" else 0.0
+            return _info(name, comparison, comparator, value, floor, sizes, arg=arg)
         value, bins = _categorical_jsd(cs, bs)
         p, q = np.array(list(cs.frequencies().values())), np.array(list(bs.frequencies().values()))
         if kind is ComparatorType.PSI:

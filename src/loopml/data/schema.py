@@ -122,8 +122,8 @@ class Schema:
         )
 
 
-def _default_comparator(ftype: FeatureType) -> Comparator:
-    if ftype in (FeatureType.STRING, FeatureType.BOOL):
+def _default_comparator(f: FeatureStatistics) -> Comparator:
+    if f.string_stats is not None:
         return Comparator(type=ComparatorType.CALIBRATED, threshold=CATEGORICAL_EFFECT_FLOOR)
     return Comparator(type=ComparatorType.CALIBRATED, threshold=NUMERIC_EFFECT_FLOOR)
 
@@ -154,6 +154,12 @@ def is_id_like(f: FeatureStatistics, n: int) -> bool:
     return all(abs(q.value - (s.min + q.rank * span)) <= 0.01 * span + 1 for q in s.quantiles)
 
 
+def is_bool_int(f: FeatureStatistics) -> bool:
+    """An INT feature whose values are all 0 or 1 (TFDV infers a ``bool_domain`` for it)."""
+    s = f.num_stats
+    return f.type is FeatureType.INT and s is not None and s.min == 0 and s.max == 1
+
+
 def _infer_feature(f: FeatureStatistics, *, n: int, infer_ranges: bool, comparators: bool) -> FeatureSchema:
     always = n > 0 and f.num_non_missing == n
     presence = Presence(min_fraction=1.0 if always else 0.0, min_count=1 if f.num_non_missing else 0)
@@ -173,10 +179,10 @@ def _infer_feature(f: FeatureStatistics, *, n: int, infer_ranges: bool, comparat
         finite = math.isfinite(f.num_stats.min) and math.isfinite(f.num_stats.max)
         if infer_ranges and finite and not bookkeeping:
             lo, hi = f.num_stats.min, f.num_stats.max
-    comp = _default_comparator(f.type) if comparators and not bookkeeping else None
+    comp = _default_comparator(f) if comparators and not bookkeeping else None
     return FeatureSchema(
         name=f.name,
-        type=f.type,
+        type=FeatureType.BOOL if is_bool_int(f) else f.type,
         presence=presence,
         domain=domain,
         min=lo,
@@ -199,7 +205,8 @@ def infer_schema(stats: DatasetStatistics, *, infer_ranges: bool = False, compar
 
     Returns:
         A schema: every feature with its type, presence (``min_fraction`` 1 when always present),
-        a domain for string features with at most 100 distinct values. Bookkeeping columns get no
+        a domain for string features with at most 100 distinct values, type BOOL for INT
+        features holding only 0 and 1 (TFDV's ``bool_domain``). Bookkeeping columns get no
         comparator, domain or range: row ids (a distinct value on every row: strings, or integers
         filling ``min..max``) and partition keys (one value in the whole dataset, e.g. ``year``
         read from ``year=2015/``), whose change between spans is expected, not drift.
@@ -222,7 +229,7 @@ _HEADER = """\
 #   domain: allowed string values (others raise ENUM_TYPE_UNEXPECTED_STRING_VALUES)
 #   min / max: allowed numeric range (optional); allow_nan: whether NaN is expected
 #   drift_comparator / skew_comparator: {type: calibrated | l_infinity | jensen_shannon | psi | ks |
-#     wasserstein, threshold: number, method: quantile | tfdv (jensen_shannon only), alpha: number
+#     wasserstein, threshold: number, method: quantile | tfdv (jensen_shannon, l_infinity), alpha: number
 #     (calibrated only)}; remove to disable. `calibrated` alarms when the change is significant at
 #     `alpha` (false-alarm rate per comparison) and its size exceeds `threshold` (L-infinity for
 #     categorical features, Jensen-Shannon divergence for numeric ones).
@@ -234,7 +241,9 @@ def _comparator_dict(c: Comparator | None) -> dict[str, Any] | None:
     if c is None:
         return None
     out: dict[str, Any] = {"type": c.type.value, "threshold": c.threshold}
-    if c.type is ComparatorType.JENSEN_SHANNON:
+    if c.type is ComparatorType.JENSEN_SHANNON or (
+        c.type is ComparatorType.L_INFINITY and c.method == "tfdv"
+    ):
         out["method"] = c.method
     if c.type is ComparatorType.CALIBRATED:
         out["alpha"] = c.alpha

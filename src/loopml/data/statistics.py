@@ -60,7 +60,7 @@ class HistogramType(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bucket:
-    """One histogram bucket ``[low_value, high_value)`` (the last one is closed)."""
+    """One histogram bucket ``(low_value, high_value]`` (the first one is closed), as TFDV's."""
 
     low_value: float
     high_value: float

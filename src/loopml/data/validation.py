@@ -98,7 +98,12 @@ def _a(
 
 
 def _type_compatible(expected: FeatureType, got: FeatureType) -> bool:
-    return expected == got or (expected is FeatureType.FLOAT and got is FeatureType.INT)
+    # INT data fits a BOOL schema (TFDV's bool_domain on an INT feature): its values are checked in _range
+    return (
+        expected == got
+        or (expected is FeatureType.FLOAT and got is FeatureType.INT)
+        or (expected is FeatureType.BOOL and got is FeatureType.INT)
+    )
 
 
 def _presence(fs: FeatureSchema, f: FeatureStatistics, n: int) -> Iterator[Anomaly]:
@@ -156,6 +161,16 @@ def _domain(fs: FeatureSchema, f: FeatureStatistics) -> Iterator[Anomaly]:
 def _range(fs: FeatureSchema, f: FeatureStatistics) -> Iterator[Anomaly]:
     s = f.num_stats
     if s is None:
+        return
+    if fs.type is FeatureType.BOOL:
+        if s.min < 0:
+            yield _a(
+                f.name, "BOOL_TYPE_SMALL_INT", f"{f.name!r} is a 0/1 feature but has {s.min!r}.", value=s.min
+            )
+        if s.max > 1:
+            yield _a(
+                f.name, "BOOL_TYPE_BIG_INT", f"{f.name!r} is a 0/1 feature but has {s.max!r}.", value=s.max
+            )
         return
     prefix = "INT_TYPE" if f.type is FeatureType.INT else "FLOAT_TYPE"
     small, big = ("SMALL_INT", "BIG_INT") if f.type is FeatureType.INT else ("SMALL_FLOAT", "BIG_FLOAT")
@@ -272,7 +287,6 @@ def validate(
                     "SCHEMA_NEW_COLUMN",
                     f"New column {f.name!r} ({f.type.value}) is not in the schema. "
                     "Add it to the schema or drop it from the data.",
-                    severity=Severity.WARNING,
                 )
             )
             continue
