@@ -36,3 +36,14 @@ def test_csv_and_parquet_of_the_same_data_agree(tmp_path: Path) -> None:
     from_csv = compute_statistics(tmp_path / "x.csv")
 
     assert _numeric(from_csv, "x") == _numeric(from_parquet, "x") == (1, 4, 2)
+
+
+def test_empty_text_cells_are_missing_values(tmp_path: Path) -> None:
+    # a taxi-trip-like file: empty `company` cells are no company, not a value ""
+    csv = tmp_path / "trips.csv"
+    csv.write_text("company,fare\n" + "Flash Cab,1\n,2\nSun Taxi,3\n,4\nFlash Cab,5\n" * 20)
+    feature = compute_statistics(csv).get_feature("company")
+    assert (feature.num_missing, feature.num_non_missing) == (40, 60)
+    s = feature.string_stats
+    assert s is not None and s.unique == 2 and "" not in s.frequencies()
+    assert s.avg_length == (40 * len("Flash Cab") + 20 * len("Sun Taxi")) / 60

@@ -215,3 +215,17 @@ def test_unknown_engine_and_input() -> None:
 
 def test_frame_helper_is_deterministic() -> None:
     assert make_frame(10, seed=3).equals(make_frame(10, seed=3))
+
+
+def test_outer_quantiles_and_quantile_histogram_edges_are_the_true_min_and_max() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(10, 1.5, 2_000_000)  # long right tail: a compacted sketch drops the max
+    values[123_456] = 5e9
+    s = compute_statistics(pa.table({"x": values})).get_feature("x").num_stats
+    assert s is not None
+    assert (s.quantiles[0].rank, s.quantiles[0].value) == (0.0, values.min())
+    assert (s.quantiles[-1].rank, s.quantiles[-1].value) == (1.0, 5e9) and s.max == 5e9
+    hist = s.histogram(HistogramType.QUANTILES)
+    assert (
+        hist is not None and hist.buckets[0].low_value == values.min() and hist.buckets[-1].high_value == 5e9
+    )

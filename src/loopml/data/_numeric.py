@@ -139,6 +139,9 @@ class NumericAccumulator:
                 quantiles=(),
             )
         qs = [float(x) for x in self._kll.get_quantiles(list(QUANTILE_RANKS))]
+        # ranks 0 and 1 are the true finite min and max, which the sketch tracks exactly (a
+        # compacted sketch may no longer hold them as items)
+        qs[0], qs[-1] = float(self._kll.get_min_value()), float(self._kll.get_max_value())
         return NumericStatistics(
             mean=self._mean,
             std_dev=math.sqrt(max(self._m2 / n, 0.0)),
@@ -175,7 +178,8 @@ class NumericAccumulator:
         return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
 
     def _quantiles_histogram(self) -> Histogram:
-        edges = self._kll.get_quantiles(list(np.linspace(0.0, 1.0, NUM_BUCKETS + 1)))
+        edges = [float(x) for x in self._kll.get_quantiles(list(np.linspace(0.0, 1.0, NUM_BUCKETS + 1)))]
+        edges[0], edges[-1] = float(self._kll.get_min_value()), float(self._kll.get_max_value())
         each = self._n_finite / NUM_BUCKETS
         buckets = tuple(
             Bucket(low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=each)

@@ -34,8 +34,14 @@ CSV_NULL_VALUES: tuple[str, ...] = tuple(
 
 
 def _csv_format() -> ds.CsvFileFormat:
-    """The CSV format every CSV read here uses (see :data:`CSV_NULL_VALUES`)."""
-    return ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(null_values=list(CSV_NULL_VALUES)))
+    """The CSV format every CSV read here uses (see :data:`CSV_NULL_VALUES`).
+
+    Empty cells are missing in text columns too (``strings_can_be_null``), as in TFDV: an empty
+    ``company`` cell is no company, not a value ``""``.
+    """
+    return ds.CsvFileFormat(
+        convert_options=pacsv.ConvertOptions(null_values=list(CSV_NULL_VALUES), strings_can_be_null=True)
+    )
 
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
