@@ -47,3 +47,15 @@ def test_empty_text_cells_are_missing_values(tmp_path: Path) -> None:
     s = feature.string_stats
     assert s is not None and s.unique == 2 and "" not in s.frequencies()
     assert s.avg_length == (40 * len("Flash Cab") + 20 * len("Sun Taxi")) / 60
+
+
+def test_types_hold_for_the_whole_file_late_values_widen_the_column(tmp_path: Path) -> None:
+    # pyarrow infers types from the first megabyte: a late 41.5 in an int column, then text
+    rows = "".join(f"{i % 90},x\n" for i in range(400_000))
+    (tmp_path / "late_float.csv").write_text("age,c\n" + rows + "41.5,y\n")
+    (tmp_path / "late_text.csv").write_text("age,c\n" + rows + "41.5,y\nunknown,z\n")
+    age = compute_statistics(tmp_path / "late_float.csv").get_feature("age")
+    assert age.type.value == "FLOAT" and age.num_non_missing == 400_001
+    assert age.num_stats is not None and age.num_stats.max == 89.0 and age.num_stats.min == 0.0
+    text = compute_statistics(tmp_path / "late_text.csv", max_workers=2).get_feature("age")
+    assert text.type.value == "STRING" and text.string_stats is not None and text.string_stats.unique == 92
