@@ -40,6 +40,7 @@ import importlib.util
 import json
 import math
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from loopml.data import DatasetStatistics
 
 FILES = 8
+REPEATS = 3
 TFDV_MODES = ("direct", "multi_processing", "multi_threading", "dataframe")
 DEFAULT_TFDV_MODES = ("direct", "multi_processing", "dataframe")
 REL_TOL = 1e-6
@@ -134,21 +136,34 @@ def run(rows: int, engines: list[str], workers: int | None, tfdv: TfdvOptions | 
         took = time.perf_counter() - t0
         print(f"\n{rows:,} rows x 16 features, {FILES} files per format (generated in {took:.1f} s)")
         print(f"load average (1/5/15 min): {_load()}")
-        print(f"{'format':8} {'path':6} {'seconds':>8} {'rows/s':>12} {'x scan':>7}")
+        print(f"each figure: median (range) of {REPEATS} runs in this process; x scan pairs each run with")
+        print("the scan run just before it")
+        print(f"{'format':8} {'path':6} {'seconds':>22} {'rows/s':>12} {'x scan':>20}")
         on_csv: dict[str, tuple[float, DatasetStatistics]] = {}
         for fmt, path in (("csv", csv_dir), ("parquet", pq_dir)):
-            base = scan(path, fmt)
-            print(f"{fmt:8} {'scan':6} {base:8.2f} {rows / base:12,.0f} {1.0:7.2f}")
-            for engine in engines:
-                start = time.perf_counter()
-                stats = compute_statistics(path, engine=engine, max_workers=workers)
-                took = time.perf_counter() - start
-                assert stats.num_examples == examples
-                print(f"{fmt:8} {engine:6} {took:8.2f} {rows / took:12,.0f} {took / base:7.2f}", flush=True)
-                if fmt == "csv":
-                    on_csv[engine] = (took, stats)
+            times: dict[str, list[float]] = {"scan": [], **{e: [] for e in engines}}
+            for _ in range(REPEATS):
+                times["scan"].append(scan(path, fmt))
+                for engine in engines:
+                    start = time.perf_counter()
+                    stats = compute_statistics(path, engine=engine, max_workers=workers)
+                    times[engine].append(time.perf_counter() - start)
+                    assert stats.num_examples == examples
+                    if fmt == "csv":
+                        on_csv[engine] = (statistics.median(times[engine]), stats)
+            for name, xs in times.items():
+                ratios = [x / b for x, b in zip(xs, times["scan"], strict=True)]
+                print(
+                    f"{fmt:8} {name:6} {_spread(xs):>22} {rows / statistics.median(xs):12,.0f} "
+                    f"{_spread(ratios):>20}",
+                    flush=True,
+                )
         if tfdv is not None:
             against_tfdv(csv_dir, examples=examples, loopml=on_csv, options=tfdv)
+
+
+def _spread(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
 
 
 def _load() -> str:
@@ -386,8 +401,6 @@ def _peak_rss_mb(code: str) -> float:
 
 
 def run_wide(columns: int, rows: int, workers: int | None) -> None:
-    import statistics
-
     import pyarrow.csv as pacsv
 
     from loopml.data import compute_statistics
