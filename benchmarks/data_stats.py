@@ -385,16 +385,19 @@ def _wide_csv(columns: int, rows: int, folder: Path) -> Path:
 
 
 def _peak_rss_mb(code: str) -> float:
-    """Peak RSS (MB) of ``code`` in a fresh interpreter, over its resident size after imports (Linux)."""
+    """Peak RSS (MB) of ``code`` in a fresh interpreter over its size after imports (Linux VmHWM)."""
     import sys
 
     script = (
-        "import resource, pyarrow as pa, pyarrow.csv as pacsv\n"
+        "import pyarrow as pa, pyarrow.csv as pacsv\n"
         "from loopml.data import compute_statistics\n"
-        "import os\n"
-        "base = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024\n"
+        "def kb(key):\n"
+        "    line = next(x for x in open('/proc/self/status') if x.startswith(key))\n"
+        "    return int(line.split()[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current size\n"
+        "base = kb('VmRSS')\n"
         f"{code}\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
+        "print((kb('VmHWM') - base) / 1024)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
