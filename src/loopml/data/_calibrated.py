@@ -32,7 +32,7 @@ from scipy import stats as sps
 
 from loopml.data.statistics import StringStatistics
 
-__all__ = ["MIN_EXPECTED", "TestResult", "categorical_test", "jsd", "numeric_test"]
+__all__ = ["MIN_EXPECTED", "Significance", "categorical_test", "jsd", "numeric_test"]
 
 MIN_EXPECTED = 5.0
 """Smallest expected count per side of a cell (the usual rule for the chi-square approximation)."""
@@ -41,7 +41,7 @@ _CANDIDATE_RANKS = 401
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TestResult:
+class Significance:
     """One calibrated comparison: magnitude, chi-square statistic, p-value and what they came from."""
 
     magnitude: float
@@ -139,7 +139,7 @@ def _masses(sk: kll_doubles_sketch, edges: list[float]) -> np.ndarray:
     return np.clip(np.diff(cdf, prepend=0.0), 0.0, None)
 
 
-def numeric_test(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> TestResult:
+def numeric_test(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> Significance:
     """Chi-square test over pooled-quantile bins of two KLL sketches (both non-empty)."""
     n, m = int(cur.n), int(base.n)
     bins = int(max(1, min(NUMERIC_BINS, min(n, m) // MIN_EXPECTED)))
@@ -148,7 +148,7 @@ def numeric_test(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> TestResul
     p, q, _kept = _pool_small(p, q, min(n, m))
     error = _kll_error(cur) + _kll_error(base)
     statistic, dof = _chi_square(p, q, n, m, np.full(len(p), error))
-    return TestResult(
+    return Significance(
         magnitude=jsd(p, q),
         statistic=statistic,
         p_value=_p_value(statistic, dof),
@@ -166,7 +166,7 @@ def _complete(s: StringStatistics) -> bool:
 
 def categorical_test(
     cur: StringStatistics, base: StringStatistics, n: int, m: int, *, sketch_epsilon: float
-) -> TestResult:
+) -> Significance:
     """Chi-square test over the values known on both sides plus one cell for the rest.
 
     ``n`` and ``m`` are the sides' non-missing counts; ``sketch_epsilon`` is the frequent-items
@@ -184,7 +184,7 @@ def categorical_test(
     # a pooled cell sums many values' estimates: its error can add up over them
     shrink = np.where(kept, eps, min(1.0, eps * max(1, len(keys))))
     statistic, dof = _chi_square(p, q, n, m, shrink)
-    return TestResult(
+    return Significance(
         magnitude=float(np.max(np.abs(p - q))) if len(p) else 0.0,
         statistic=statistic,
         p_value=_p_value(statistic, dof),

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasketches import kll_doubles_sketch
 
-from loopml.data._calibrated import TestResult, categorical_test, jsd, numeric_test
+from loopml.data._calibrated import Significance, categorical_test, jsd, numeric_test
 from loopml.data._categorical import FREQ_EPSILON
 from loopml.data.statistics import FeatureStatistics, HistogramType, NumericStatistics, StringStatistics
 from loopml.errors import InvalidInput
@@ -320,7 +320,7 @@ def _calibrated_info(
     feature: str,
     comparison: str,
     comparator: Comparator,
-    result: TestResult,
+    result: Significance,
     *,
     distance: ComparatorType,
     cells: str,
