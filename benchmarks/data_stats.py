@@ -18,8 +18,14 @@ feature). TFDV modes:
   - dataframe:        ``pandas.read_csv`` of every file + ``generate_statistics_from_dataframe``
                       (in memory, no Beam; top values and unique from Misra-Gries / KMV sketches)
 
+With ``--wide COLUMNS ROWS`` it instead times wide data: a CSV of COLUMNS columns (half float, a
+quarter int, a quarter text) x ROWS rows, read by ``pyarrow.csv.read_csv`` vs full statistics
+(3 runs each in one process: median and range), and the peak memory (RSS over the post-import
+baseline, each in a fresh process) of both, next to the Arrow table's size.
+
 Usage:
     python benchmarks/data_stats.py --rows 1000000 [--rows 10000000] [--engines local ray] [--workers N]
+    python benchmarks/data_stats.py --wide 10000 2000
     python benchmarks/data_stats.py --rows 100000 --engines local --tfdv-python /tmp/tfdvvenv/bin/python
 
 The TFDV worker (``--tfdv-worker``) imports only TFDV, its own dependencies and the standard library,
@@ -34,6 +40,7 @@ import importlib.util
 import json
 import math
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
     from loopml.data import DatasetStatistics
 
 FILES = 8
+REPEATS = 3
 TFDV_MODES = ("direct", "multi_processing", "multi_threading", "dataframe")
 DEFAULT_TFDV_MODES = ("direct", "multi_processing", "dataframe")
 REL_TOL = 1e-6
@@ -128,21 +136,34 @@ def run(rows: int, engines: list[str], workers: int | None, tfdv: TfdvOptions | 
         took = time.perf_counter() - t0
         print(f"\n{rows:,} rows x 16 features, {FILES} files per format (generated in {took:.1f} s)")
         print(f"load average (1/5/15 min): {_load()}")
-        print(f"{'format':8} {'path':6} {'seconds':>8} {'rows/s':>12} {'x scan':>7}")
+        print(f"each figure: median (range) of {REPEATS} runs in this process; x scan pairs each run with")
+        print("the scan run just before it")
+        print(f"{'format':8} {'path':6} {'seconds':>22} {'rows/s':>12} {'x scan':>20}")
         on_csv: dict[str, tuple[float, DatasetStatistics]] = {}
         for fmt, path in (("csv", csv_dir), ("parquet", pq_dir)):
-            base = scan(path, fmt)
-            print(f"{fmt:8} {'scan':6} {base:8.2f} {rows / base:12,.0f} {1.0:7.2f}")
-            for engine in engines:
-                start = time.perf_counter()
-                stats = compute_statistics(path, engine=engine, max_workers=workers)
-                took = time.perf_counter() - start
-                assert stats.num_examples == examples
-                print(f"{fmt:8} {engine:6} {took:8.2f} {rows / took:12,.0f} {took / base:7.2f}", flush=True)
-                if fmt == "csv":
-                    on_csv[engine] = (took, stats)
+            times: dict[str, list[float]] = {"scan": [], **{e: [] for e in engines}}
+            for _ in range(REPEATS):
+                times["scan"].append(scan(path, fmt))
+                for engine in engines:
+                    start = time.perf_counter()
+                    stats = compute_statistics(path, engine=engine, max_workers=workers)
+                    times[engine].append(time.perf_counter() - start)
+                    assert stats.num_examples == examples
+                    if fmt == "csv":
+                        on_csv[engine] = (statistics.median(times[engine]), stats)
+            for name, xs in times.items():
+                ratios = [x / b for x, b in zip(xs, times["scan"], strict=True)]
+                print(
+                    f"{fmt:8} {name:6} {_spread(xs):>22} {rows / statistics.median(xs):12,.0f} "
+                    f"{_spread(ratios):>20}",
+                    flush=True,
+                )
         if tfdv is not None:
             against_tfdv(csv_dir, examples=examples, loopml=on_csv, options=tfdv)
+
+
+def _spread(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
 
 
 def _load() -> str:
@@ -343,6 +364,80 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-9)
 
 
+def _wide_csv(columns: int, rows: int, folder: Path) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(0)
+    arrays: dict[str, Any] = {}
+    for i in range(columns):
+        kind = i % 4
+        if kind in (0, 1):
+            arrays[f"f{i}"] = rng.normal(size=rows).round(4)
+        elif kind == 2:
+            arrays[f"i{i}"] = rng.integers(0, 1000, rows)
+        else:
+            arrays[f"s{i}"] = pa.array(np.char.add("v", rng.integers(0, 50, rows).astype(str)))
+    path = folder / "wide.csv"
+    pacsv.write_csv(pa.table(arrays), path)
+    return path
+
+
+def _peak_rss_mb(code: str) -> float:
+    """Peak RSS (MB) of ``code`` in a fresh interpreter over its size after imports (Linux VmHWM)."""
+    import sys
+
+    script = (
+        "import pyarrow as pa, pyarrow.csv as pacsv\n"
+        "from loopml.data import compute_statistics\n"
+        "def kb(key):\n"
+        "    line = next(x for x in open('/proc/self/status') if x.startswith(key))\n"
+        "    return int(line.split()[1])\n"
+        "open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current size\n"
+        "base = kb('VmRSS')\n"
+        f"{code}\n"
+        "print((kb('VmHWM') - base) / 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def run_wide(columns: int, rows: int, workers: int | None) -> None:
+    import pyarrow.csv as pacsv
+
+    from loopml.data import compute_statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _wide_csv(columns, rows, Path(tmp))
+        size_mb = path.stat().st_size / 1e6
+        reads, stats, table_mb = [], [], 0.0
+        for _ in range(3):
+            t = time.perf_counter()
+            table = pacsv.read_csv(path)
+            reads.append(time.perf_counter() - t)
+            table_mb = table.nbytes / 1e6
+            del table
+            t = time.perf_counter()
+            compute_statistics(path, max_workers=workers)
+            stats.append(time.perf_counter() - t)
+        read_rss = _peak_rss_mb(f"t = pacsv.read_csv({str(path)!r})")
+        stats_rss = _peak_rss_mb(f"compute_statistics({str(path)!r}, max_workers={workers!r})")
+
+    def fmt(xs: list[float]) -> str:
+        return f"{statistics.median(xs):.2f} s (range {min(xs):.2f}-{max(xs):.2f})"
+
+    print(f"wide CSV: {columns} columns x {rows} rows, {size_mb:.0f} MB; Arrow table {table_mb:.0f} MB")
+    print(f"  read_csv:           {fmt(reads)}, peak RSS +{read_rss:.0f} MB")
+    print(f"  compute_statistics: {fmt(stats)}, peak RSS +{stats_rss:.0f} MB")
+    ratios = [s / r for s, r in zip(stats, reads, strict=True)]
+    print(
+        f"  statistics / read:  median {statistics.median(ratios):.2f}x "
+        f"(range {min(ratios):.2f}-{max(ratios):.2f}x)"
+    )
+    print(f"  statistics memory / Arrow table: {stats_rss / table_mb:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -361,7 +456,11 @@ def main() -> None:
     )
     parser.add_argument("--tfdv-timeout", type=float, default=1800.0, help="seconds allowed per TFDV mode")
     parser.add_argument("--tfdv-worker", nargs=2, metavar=("MODE", "CSV_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--wide", nargs=2, type=int, metavar=("COLUMNS", "ROWS"), help="time wide data")
     args = parser.parse_args()
+    if args.wide:
+        run_wide(args.wide[0], args.wide[1], args.workers)
+        return
     if args.tfdv_worker:
         tfdv_worker(args.tfdv_worker[0], args.tfdv_worker[1], args.tfdv_workers)
         return

@@ -36,3 +36,26 @@ def test_csv_and_parquet_of_the_same_data_agree(tmp_path: Path) -> None:
     from_csv = compute_statistics(tmp_path / "x.csv")
 
     assert _numeric(from_csv, "x") == _numeric(from_parquet, "x") == (1, 4, 2)
+
+
+def test_empty_text_cells_are_missing_values(tmp_path: Path) -> None:
+    # a taxi-trip-like file: empty `company` cells are no company, not a value ""
+    csv = tmp_path / "trips.csv"
+    csv.write_text("company,fare\n" + "Flash Cab,1\n,2\nSun Taxi,3\n,4\nFlash Cab,5\n" * 20)
+    feature = compute_statistics(csv).get_feature("company")
+    assert (feature.num_missing, feature.num_non_missing) == (40, 60)
+    s = feature.string_stats
+    assert s is not None and s.unique == 2 and "" not in s.frequencies()
+    assert s.avg_length == (40 * len("Flash Cab") + 20 * len("Sun Taxi")) / 60
+
+
+def test_types_hold_for_the_whole_file_late_values_widen_the_column(tmp_path: Path) -> None:
+    # pyarrow infers types from the first megabyte: a late 41.5 in an int column, then text
+    rows = "".join(f"{i % 90},x\n" for i in range(400_000))
+    (tmp_path / "late_float.csv").write_text("age,c\n" + rows + "41.5,y\n")
+    (tmp_path / "late_text.csv").write_text("age,c\n" + rows + "41.5,y\nunknown,z\n")
+    age = compute_statistics(tmp_path / "late_float.csv").get_feature("age")
+    assert age.type.value == "FLOAT" and age.num_non_missing == 400_001
+    assert age.num_stats is not None and age.num_stats.max == 89.0 and age.num_stats.min == 0.0
+    text = compute_statistics(tmp_path / "late_text.csv", max_workers=2).get_feature("age")
+    assert text.type.value == "STRING" and text.string_stats is not None and text.string_stats.unique == 92

@@ -197,11 +197,13 @@ def test_bad_csv_names_file_and_reason(tmp_path: Path, content: bytes, words: st
     assert "bad.csv" in str(info.value)
 
 
-def test_mixed_types_after_first_block(tmp_path: Path) -> None:
+def test_mixed_types_after_first_block_widen_to_string(tmp_path: Path) -> None:
+    # a valid CSV: the column is text once a non-number appears after the first block
     path = tmp_path / "mixed.csv"
     path.write_text("a\n" + "1\n" * 1_200_000 + "oops\n")
-    with pytest.raises(InvalidInput, match=r"mixed\.csv.*oops"):
-        compute_statistics(path)
+    a = compute_statistics(path).get_feature("a")
+    assert a.type is FeatureType.STRING and a.string_stats is not None
+    assert a.string_stats.frequencies() == {"1": 1_200_000.0, "oops": 1.0}
 
 
 def test_unknown_engine_and_input() -> None:
@@ -215,3 +217,17 @@ def test_unknown_engine_and_input() -> None:
 
 def test_frame_helper_is_deterministic() -> None:
     assert make_frame(10, seed=3).equals(make_frame(10, seed=3))
+
+
+def test_outer_quantiles_and_quantile_histogram_edges_are_the_true_min_and_max() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(10, 1.5, 2_000_000)  # long right tail: a compacted sketch drops the max
+    values[123_456] = 5e9
+    s = compute_statistics(pa.table({"x": values})).get_feature("x").num_stats
+    assert s is not None
+    assert (s.quantiles[0].rank, s.quantiles[0].value) == (0.0, values.min())
+    assert (s.quantiles[-1].rank, s.quantiles[-1].value) == (1.0, 5e9) and s.max == 5e9
+    hist = s.histogram(HistogramType.QUANTILES)
+    assert (
+        hist is not None and hist.buckets[0].low_value == values.min() and hist.buckets[-1].high_value == 5e9
+    )

@@ -85,11 +85,10 @@ class CategoricalAccumulator:
             array = array.cast(array.type.value_type)
         self.non_missing += len(array) - nulls
         counts = _value_counts(array.drop_null() if nulls else array)
+        # avg_length is in UTF-8 bytes, as TFDV's
         if pa.types.is_boolean(array.type):
-            lengths = pc.multiply(pc.utf8_length(counts.column("value")), counts.column("count"))
+            lengths = pc.multiply(pc.binary_length(counts.column("value")), counts.column("count"))
             self.total_length += int(pc.sum(lengths).as_py() or 0)
-        elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            self.total_length += int(pc.sum(pc.utf8_length(array)).as_py() or 0)
         else:
             self.total_length += int(pc.sum(pc.binary_length(array)).as_py() or 0)
         self._add(counts)
@@ -157,18 +156,20 @@ class CategoricalAccumulator:
         self._freq.merge(other._freq)
 
     def result(self) -> StringStatistics:
-        """The statistics so far; top values sorted by frequency, ties by value."""
+        """The statistics so far; top values sorted by frequency, ties by the larger value first (as TFDV)."""
         self._compact()  # may switch to sketches
         if self._table is not None:
             table = self._table
-            order = pc.sort_indices(table, sort_keys=[("count", "descending"), ("value", "ascending")])
+            order = pc.sort_indices(table, sort_keys=[("count", "descending"), ("value", "descending")])
             top = table.take(order[:NUM_RANK_BUCKETS])
             items = list(zip(top.column("value").to_pylist(), top.column("count").to_pylist(), strict=True))
             unique = table.num_rows
         else:
             assert self._hll is not None and self._freq is not None
             found = self._freq.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
-            items = sorted(((v, int(est)) for v, est, _lo, _hi in found), key=lambda kv: (-kv[1], kv[0]))
+            items = sorted(
+                ((v, int(est)) for v, est, _lo, _hi in found), key=lambda kv: (kv[1], kv[0]), reverse=True
+            )
             items = items[:NUM_RANK_BUCKETS]
             unique = round(self._hll.get_estimate())
         avg = self.total_length / self.non_missing if self.non_missing else 0.0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pyarrow as pa
+
 from loopml.data.engines.local import run_local
-from loopml.data.sources import BATCH_ROWS, DataInput, open_source
+from loopml.data.sources import BATCH_ROWS, CsvColumnTooNarrow, DataInput, open_source
 from loopml.data.statistics import DatasetStatistics
 from loopml.errors import InvalidInput
 
@@ -50,14 +52,27 @@ def compute_statistics(
     """
     if batch_rows < 1:
         raise InvalidInput(f"batch_rows must be at least 1. Got {batch_rows}.")
-    source = open_source(data, file_format=file_format)
-    if engine == "local":
-        acc = run_local(source.units, max_workers=max_workers, batch_rows=batch_rows, progress=progress)
-    elif engine == "ray":
-        from loopml.data.engines.ray import run_ray  # optional extra, imported only when chosen
-
-        acc = run_ray(source.units, max_workers=max_workers, batch_rows=batch_rows, progress=progress)
-    else:
+    if engine not in ENGINES:
         raise InvalidInput(f"engine must be one of {', '.join(ENGINES)}. Got {engine!r}.")
+    # CSV types come from the first block; a later value that does not fit widens its column
+    # (int64 → float64 → string) and the data is read again: types hold for the whole file.
+    widened: dict[str, pa.DataType] = {}
+    while True:
+        source = open_source(data, file_format=file_format, column_types=widened)
+        try:
+            if engine == "local":
+                acc = run_local(
+                    source.units, max_workers=max_workers, batch_rows=batch_rows, progress=progress
+                )
+            else:
+                from loopml.data.engines.ray import run_ray  # optional extra, imported only when chosen
+
+                acc = run_ray(source.units, max_workers=max_workers, batch_rows=batch_rows, progress=progress)
+            break
+        except CsvColumnTooNarrow as narrow:
+            wider = pa.float64() if narrow.wider == "float64" else pa.string()
+            if widened.get(narrow.column) == wider:
+                raise  # widening did not help: report the conversion error
+            widened[narrow.column] = wider
     labels = source.paths or tuple(u.label for u in source.units)
     return acc.result(name=name, sources=labels)

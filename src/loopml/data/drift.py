@@ -2,10 +2,22 @@
 
 Comparators:
 
+- ``calibrated`` (the default of inferred schemas) — a magnitude and its significance at the two
+  sample sizes (:mod:`loopml.data._calibrated`: Pearson chi-square over pooled-quantile bins for
+  numeric features, over values for categorical ones, with sketch error accounted for). It alarms
+  when ``p_value < alpha`` **and** the magnitude exceeds ``threshold``, the effect floor: L-infinity
+  over the test's cells for categorical features (default floor :data:`CATEGORICAL_EFFECT_FLOOR`),
+  Jensen-Shannon divergence over the pooled deciles for numeric ones (default
+  :data:`NUMERIC_EFFECT_FLOOR`). With ``alpha`` = :data:`DEFAULT_ALPHA`, two samples of one
+  distribution alarm on at most ``alpha`` of comparisons at any window size (``benchmarks/
+  drift_calibration.py`` prints the measured rates).
 - ``l_infinity`` — TFDV's L-infinity (Chebyshev) distance for categorical features: each side's
   ``rank_histogram`` (its top 1,000 values) is normalised by that side's own top-1,000 total; the
   distance is the largest absolute difference of normalised frequencies over the union of values
   (a value absent on one side counts 0 there). Ties go to the lexicographically smallest value.
+  On two numeric features it is 0, as in TFDV. The default method (``quantile``) compares it with
+  ``max(threshold, NOISE_SAFETY·sqrt(p(1-p)(1/n+1/m)))``; ``method: tfdv`` (and schemas imported
+  from TFDV) with the threshold alone, as TFDV does.
 - ``jensen_shannon`` — Jensen-Shannon divergence, log base 2 (0 = identical, 1 = disjoint).
   The effective threshold is ``max(threshold, NOISE_SAFETY·sqrt(p(1-p)(1/n+1/m)))``, so sampling
   noise between two samples of one distribution does not alarm; the reported value is TFDV's.
@@ -41,11 +53,16 @@ from dataclasses import dataclass
 import numpy as np
 from datasketches import kll_doubles_sketch
 
+from loopml.data._calibrated import Significance, categorical_test, jsd, numeric_test
+from loopml.data._categorical import FREQ_EPSILON
 from loopml.data.statistics import FeatureStatistics, HistogramType, NumericStatistics, StringStatistics
 from loopml.errors import InvalidInput
 
 __all__ = [
+    "CATEGORICAL_EFFECT_FLOOR",
+    "DEFAULT_ALPHA",
     "NOISE_SAFETY",
+    "NUMERIC_EFFECT_FLOOR",
     "Comparator",
     "ComparatorType",
     "DriftSkewInfo",
@@ -55,6 +72,12 @@ __all__ = [
 ]
 
 NOISE_SAFETY = 4.0
+DEFAULT_ALPHA = 0.002
+"""False-alarm rate of the calibrated comparator per feature and comparison (two-sided)."""
+CATEGORICAL_EFFECT_FLOOR = 0.01
+"""Smallest L-infinity shift of a categorical feature the calibrated comparator reports."""
+NUMERIC_EFFECT_FLOOR = 0.001
+"""Smallest Jensen-Shannon divergence (pooled deciles) of a numeric feature it reports."""
 QUANTILE_BINS = 10
 _EPS = 1e-6
 
@@ -62,6 +85,7 @@ _EPS = 1e-6
 class ComparatorType(enum.StrEnum):
     """Distance used by a comparator (schema spelling)."""
 
+    CALIBRATED = "calibrated"
     L_INFINITY = "l_infinity"
     JENSEN_SHANNON = "jensen_shannon"
     PSI = "psi"
@@ -80,6 +104,7 @@ class ComparatorType(enum.StrEnum):
 
 
 _REPORT_NAMES = {
+    ComparatorType.CALIBRATED: "CALIBRATED",
     ComparatorType.L_INFINITY: "L_INFTY",
     ComparatorType.JENSEN_SHANNON: "JENSEN_SHANNON_DIVERGENCE",
     ComparatorType.PSI: "PSI",
@@ -90,22 +115,34 @@ _REPORT_NAMES = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparator:
-    """A drift or skew check of one feature: distance type, threshold, and JSD method."""
+    """A drift or skew check of one feature: distance type, threshold, and JSD method.
+
+    For ``calibrated``, ``threshold`` is the effect floor and ``alpha`` the false-alarm rate.
+    """
 
     type: ComparatorType
     threshold: float
     method: str = "quantile"
+    alpha: float = DEFAULT_ALPHA
 
     def __post_init__(self) -> None:
         if not (self.threshold >= 0 and math.isfinite(self.threshold)):
             raise InvalidInput(f"comparator threshold must be a finite number >= 0. Got {self.threshold!r}.")
+        if not 0 < self.alpha < 1:
+            raise InvalidInput(f"comparator alpha must be in (0, 1), e.g. 0.005. Got {self.alpha!r}.")
         if self.method not in ("quantile", "tfdv"):
             raise InvalidInput(f"comparator method must be 'quantile' or 'tfdv'. Got {self.method!r}.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DriftSkewInfo:
-    """One comparator run (fired or not), as in TFDV's ``DriftSkewInfo``."""
+    """One comparator run (fired or not), as in TFDV's ``DriftSkewInfo``, plus why it decided so.
+
+    ``value`` is the magnitude (distance ``type``) and ``threshold`` the schema's threshold (the
+    effect floor for ``calibrated``); ``effective_threshold`` is what ``value`` was compared with.
+    ``p_value`` and ``alpha`` are set by the calibrated comparator (None otherwise); ``n_current``
+    and ``n_baseline`` are the sample sizes compared; ``method`` says how the value was computed.
+    """
 
     feature: str
     comparison: str
@@ -117,6 +154,10 @@ class DriftSkewInfo:
     method: str = ""
     arg_max: str | None = None
     note: str = ""
+    p_value: float | None = None
+    alpha: float | None = None
+    n_current: int = 0
+    n_baseline: int = 0
 
 
 # --- categorical -----------------------------------------------------------------------------
@@ -139,16 +180,7 @@ def l_infinity(current: StringStatistics, baseline: StringStatistics) -> tuple[f
     return best, arg
 
 
-def _jsd(p: np.ndarray, q: np.ndarray) -> float:
-    p = p / p.sum() if p.sum() > 0 else p
-    q = q / q.sum() if q.sum() > 0 else q
-    m = (p + q) / 2
-
-    def kl(x: np.ndarray) -> float:
-        mask = x > 0
-        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
-
-    return max(0.0, (kl(p) + kl(q)) / 2)
+_jsd = jsd
 
 
 def _noise_floor(bins: int, n: float, m: float, rank_error: float = 0.0) -> float:
@@ -261,10 +293,13 @@ def _info(
     comparator: Comparator,
     value: float,
     floor: float,
+    sizes: tuple[int, int],
     arg: str | None = None,
     note: str = "",
 ) -> DriftSkewInfo:
     effective = max(comparator.threshold, floor)
+    tfdv_kinds = (ComparatorType.JENSEN_SHANNON, ComparatorType.L_INFINITY)
+    method = comparator.method if comparator.type in tfdv_kinds else comparator.type.value
     return DriftSkewInfo(
         feature=feature,
         comparison=comparison,
@@ -273,9 +308,90 @@ def _info(
         threshold=comparator.threshold,
         effective_threshold=effective,
         is_anomalous=value > effective,
-        method=comparator.method if comparator.type is ComparatorType.JENSEN_SHANNON else "",
+        method=method,
         arg_max=arg,
         note=note,
+        n_current=sizes[0],
+        n_baseline=sizes[1],
+    )
+
+
+def _calibrated_info(
+    feature: str,
+    comparison: str,
+    comparator: Comparator,
+    result: Significance,
+    *,
+    distance: ComparatorType,
+    cells: str,
+    arg: str | None = None,
+) -> DriftSkewInfo:
+    error = f", sketch error {result.sketch_error:.2g} allowed" if result.sketch_error else ""
+    return DriftSkewInfo(
+        feature=feature,
+        comparison=comparison,
+        type=distance.report_name,
+        value=result.magnitude,
+        threshold=comparator.threshold,
+        effective_threshold=comparator.threshold,
+        is_anomalous=result.p_value < comparator.alpha and result.magnitude > comparator.threshold,
+        method=f"calibrated: chi-square over {result.cells} {cells} ({result.dof} df){error}",
+        arg_max=arg,
+        p_value=result.p_value,
+        alpha=comparator.alpha,
+        n_current=result.n_current,
+        n_baseline=result.n_baseline,
+    )
+
+
+def _largest_difference(current: StringStatistics, baseline: StringStatistics, n: int, m: int) -> str | None:
+    a, b = current.frequencies(), baseline.frequencies()
+    best, arg = 0.0, None
+    for value in sorted(a.keys() & b.keys()):
+        diff = abs(a[value] / n - b[value] / m)
+        if diff > best:
+            best, arg = diff, value
+    return arg
+
+
+def _calibrated(
+    current: FeatureStatistics, baseline: FeatureStatistics, comparator: Comparator, comparison: str
+) -> DriftSkewInfo:
+    name = current.name
+    cs, bs = current.string_stats, baseline.string_stats
+    if cs is not None and bs is not None:
+        n, m = current.num_non_missing, baseline.num_non_missing
+        sizes = (n, m)
+        if n == 0 or m == 0:
+            value = 0.0 if n == m else 1.0
+            return _info(name, comparison, comparator, value, 0.0, sizes, note="no values on one side")
+        result = categorical_test(cs, bs, n, m, sketch_epsilon=FREQ_EPSILON)
+        arg = _largest_difference(cs, bs, n, m)
+        return _calibrated_info(
+            name,
+            comparison,
+            comparator,
+            result,
+            distance=ComparatorType.L_INFINITY,
+            cells="value cells",
+            arg=arg,
+        )
+    cn, bn = current.num_stats, baseline.num_stats
+    sizes = (current.num_non_missing, baseline.num_non_missing)
+    if cn is None or bn is None:
+        return _info(name, comparison, comparator, 1.0, 0.0, sizes, note="type changed: not comparable")
+    cur, base = _sketch(cn), _sketch(bn)
+    if cur is None or base is None:
+        value = 0.0 if cur is None and base is None else 1.0
+        return _info(name, comparison, comparator, value, 0.0, sizes, note="no finite values on one side")
+    result = numeric_test(cur, base)
+    return _calibrated_info(
+        name,
+        comparison,
+        comparator,
+        result,
+        distance=ComparatorType.JENSEN_SHANNON,
+        cells="pooled-quantile bins",
     )
 
 
@@ -288,45 +404,46 @@ def compare(
     maximum of L-infinity and JSD) with a note; TFDV reports the type change as its own anomaly.
     """
     name, kind = current.name, comparator.type
+    if kind is ComparatorType.CALIBRATED:
+        return _calibrated(current, baseline, comparator, comparison)
+    sizes = (current.num_non_missing, baseline.num_non_missing)
     cs, bs = current.string_stats, baseline.string_stats
     cn, bn = current.num_stats, baseline.num_stats
+    if kind is ComparatorType.L_INFINITY and cn is not None and bn is not None:
+        return _info(name, comparison, comparator, 0.0, 0.0, sizes)  # TFDV: L-inf of numeric features is 0
     if kind is ComparatorType.L_INFINITY or (cs is not None and bs is not None):
         if cs is None or bs is None:
-            return _info(name, comparison, comparator, 1.0, 0.0, note="type changed: not comparable")
+            return _info(name, comparison, comparator, 1.0, 0.0, sizes, note="type changed: not comparable")
         if kind is ComparatorType.L_INFINITY:
             value, arg = l_infinity(cs, bs)
-            return _info(name, comparison, comparator, value, _l_infinity_floor(cs, bs), arg=arg)
+            floor = _l_infinity_floor(cs, bs) if comparator.method == "quantile" else 0.0
+            return _info(name, comparison, comparator, value, floor, sizes, arg=arg)
         value, bins = _categorical_jsd(cs, bs)
         p, q = np.array(list(cs.frequencies().values())), np.array(list(bs.frequencies().values()))
         if kind is ComparatorType.PSI:
             a, b = cs.frequencies(), bs.frequencies()
             keys = sorted(a.keys() | b.keys())
-            return _info(
-                name,
-                comparison,
-                comparator,
-                _psi(np.array([a.get(k, 0.0) for k in keys]), np.array([b.get(k, 0.0) for k in keys])),
-                0.0,
-            )
+            psi = _psi(np.array([a.get(k, 0.0) for k in keys]), np.array([b.get(k, 0.0) for k in keys]))
+            return _info(name, comparison, comparator, psi, 0.0, sizes)
         floor = _noise_floor(bins, p.sum(), q.sum()) if comparator.method == "quantile" else 0.0
-        return _info(name, comparison, comparator, value, floor)
+        return _info(name, comparison, comparator, value, floor, sizes)
     if cn is None or bn is None:
-        return _info(name, comparison, comparator, 1.0, 0.0, note="type changed: not comparable")
+        return _info(name, comparison, comparator, 1.0, 0.0, sizes, note="type changed: not comparable")
     if kind is ComparatorType.JENSEN_SHANNON and comparator.method == "tfdv":
-        return _info(name, comparison, comparator, _tfdv_jsd(cn, bn), 0.0)
+        return _info(name, comparison, comparator, _tfdv_jsd(cn, bn), 0.0, sizes)
     cur, base = _sketch(cn), _sketch(bn)
     if cur is None or base is None:
         value = 0.0 if cur is None and base is None else 1.0
-        return _info(name, comparison, comparator, value, 0.0, note="no finite values on one side")
+        return _info(name, comparison, comparator, value, 0.0, sizes, note="no finite values on one side")
     if kind is ComparatorType.KS:
-        return _info(name, comparison, comparator, _ks(cur, base), 0.0)
+        return _info(name, comparison, comparator, _ks(cur, base), 0.0, sizes)
     if kind is ComparatorType.WASSERSTEIN:
-        return _info(name, comparison, comparator, _wasserstein(cur, base, bn.std_dev), 0.0)
+        return _info(name, comparison, comparator, _wasserstein(cur, base, bn.std_dev), 0.0, sizes)
     p, q = _quantile_masses(cur, base)
     if kind is ComparatorType.PSI:
-        return _info(name, comparison, comparator, _psi(p, q), 0.0)
+        return _info(name, comparison, comparator, _psi(p, q), 0.0, sizes)
     floor = _noise_floor(len(p), cur.n, base.n, max(_rank_error(cur), _rank_error(base)))
-    return _info(name, comparison, comparator, _jsd(p, q), floor)
+    return _info(name, comparison, comparator, _jsd(p, q), floor, sizes)
 
 
 def jensen_shannon(

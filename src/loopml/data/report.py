@@ -186,18 +186,25 @@ def render_report(
     )
 
 
+def _p(value: float | None) -> str:
+    return "" if value is None else f"{value:.2g}"
+
+
 def _drift_table(rows: Sequence[DriftSkewInfo]) -> str:
     if not rows:
         return ""
     out = [
         "<h2>Drift and skew</h2><table><tr><th>feature</th><th>comparison</th><th>type</th>"
-        "<th>value</th><th>threshold</th><th>effective</th></tr>"
+        "<th>magnitude</th><th>threshold</th><th>effective</th><th>p-value</th><th>alpha</th>"
+        "<th>n (current / baseline)</th><th>method</th></tr>"
     ]
     for d in rows:
         cls = " class='anom'" if d.is_anomalous else ""
         out.append(
             f"<tr{cls}><td>{_e(d.feature)}</td><td>{_e(d.comparison)}</td><td>{_e(d.type)}</td>"
-            f"<td>{d.value:.4g}</td><td>{d.threshold:.4g}</td><td>{d.effective_threshold:.4g}</td></tr>"
+            f"<td>{d.value:.4g}</td><td>{d.threshold:.4g}</td><td>{d.effective_threshold:.4g}</td>"
+            f"<td>{_p(d.p_value)}</td><td>{_p(d.alpha)}</td><td>{d.n_current} / {d.n_baseline}</td>"
+            f"<td>{_e(d.method)}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)

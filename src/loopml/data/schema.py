@@ -25,7 +25,13 @@ from typing import Any
 import yaml
 
 from loopml.atomic_write import write_text_atomic
-from loopml.data.drift import Comparator, ComparatorType
+from loopml.data.drift import (
+    CATEGORICAL_EFFECT_FLOOR,
+    DEFAULT_ALPHA,
+    NUMERIC_EFFECT_FLOOR,
+    Comparator,
+    ComparatorType,
+)
 from loopml.data.statistics import DatasetStatistics, FeatureStatistics, FeatureType
 from loopml.errors import InvalidInput
 
@@ -43,6 +49,8 @@ __all__ = [
 ]
 
 MAX_DOMAIN_SIZE = 100
+MIN_ROWS_FOR_ID = 50
+"""Rows a feature needs before "one distinct value per row" marks it as a row id."""
 DEFAULT_L_INFINITY_THRESHOLD = 0.05
 DEFAULT_JSD_THRESHOLD = 0.02
 FORMAT = "loopml.schema"
@@ -114,32 +122,67 @@ class Schema:
         )
 
 
-def _default_comparator(ftype: FeatureType) -> Comparator:
-    if ftype in (FeatureType.STRING, FeatureType.BOOL):
-        return Comparator(type=ComparatorType.L_INFINITY, threshold=DEFAULT_L_INFINITY_THRESHOLD)
-    return Comparator(type=ComparatorType.JENSEN_SHANNON, threshold=DEFAULT_JSD_THRESHOLD)
+def _default_comparator(f: FeatureStatistics) -> Comparator:
+    if f.string_stats is not None:
+        return Comparator(type=ComparatorType.CALIBRATED, threshold=CATEGORICAL_EFFECT_FLOOR)
+    return Comparator(type=ComparatorType.CALIBRATED, threshold=NUMERIC_EFFECT_FLOOR)
+
+
+def is_partition_like(f: FeatureStatistics) -> bool:
+    """One value in the whole dataset: a partition key (``year=2015``) or a constant."""
+    if f.num_non_missing == 0:
+        return False
+    if f.string_stats is not None:
+        return f.string_stats.is_exact and f.string_stats.unique == 1
+    s = f.num_stats
+    return s is not None and s.num_nan == 0 and s.min == s.max
+
+
+def is_id_like(f: FeatureStatistics, n: int) -> bool:
+    """A distinct value on every row: a string id, or an integer id filling ``min..max``."""
+    if n < MIN_ROWS_FOR_ID or f.num_non_missing != n:
+        return False
+    if f.string_stats is not None:
+        return f.type is FeatureType.STRING and f.string_stats.unique == n
+    s = f.num_stats
+    if f.type is not FeatureType.INT or s is None or s.num_nan or not math.isfinite(s.max - s.min):
+        return False
+    if s.max - s.min + 1 != n:
+        return False
+    # n integers spanning exactly n values are all distinct only if evenly spread: check the quantiles
+    span = s.max - s.min
+    return all(abs(q.value - (s.min + q.rank * span)) <= 0.01 * span + 1 for q in s.quantiles)
+
+
+def is_bool_int(f: FeatureStatistics) -> bool:
+    """An INT feature whose values are all 0 or 1 (TFDV infers a ``bool_domain`` for it)."""
+    s = f.num_stats
+    return f.type is FeatureType.INT and s is not None and s.min == 0 and s.max == 1
 
 
 def _infer_feature(f: FeatureStatistics, *, n: int, infer_ranges: bool, comparators: bool) -> FeatureSchema:
     always = n > 0 and f.num_non_missing == n
     presence = Presence(min_fraction=1.0 if always else 0.0, min_count=1 if f.num_non_missing else 0)
+    bookkeeping = is_partition_like(f) or is_id_like(f, n)
     domain = None
     if (
         f.string_stats is not None
         and f.string_stats.is_exact
         and 0 < f.string_stats.unique <= MAX_DOMAIN_SIZE
+        and not bookkeeping
     ):
         domain = tuple(sorted(b.label for b in f.string_stats.rank_histogram))
     lo = hi = None
     allow_nan = False
     if f.num_stats is not None:
         allow_nan = f.num_stats.num_nan > 0
-        if infer_ranges and math.isfinite(f.num_stats.min) and math.isfinite(f.num_stats.max):
+        finite = math.isfinite(f.num_stats.min) and math.isfinite(f.num_stats.max)
+        if infer_ranges and finite and not bookkeeping:
             lo, hi = f.num_stats.min, f.num_stats.max
-    comp = _default_comparator(f.type) if comparators else None
+    comp = _default_comparator(f) if comparators and not bookkeeping else None
     return FeatureSchema(
         name=f.name,
-        type=f.type,
+        type=FeatureType.BOOL if is_bool_int(f) else f.type,
         presence=presence,
         domain=domain,
         min=lo,
@@ -156,12 +199,17 @@ def infer_schema(stats: DatasetStatistics, *, infer_ranges: bool = False, compar
     Args:
         stats: Statistics of a representative (training) dataset.
         infer_ranges: Also require values within the observed [min, max].
-        comparators: Add default drift and skew comparators (L-infinity for categorical features,
-            quantile-binned Jensen-Shannon for numeric ones).
+        comparators: Add default drift and skew comparators: ``calibrated`` (significance at
+            ``alpha`` 0.002 and an effect floor of L-infinity 0.01 for categorical features, JSD
+            0.001 for numeric ones).
 
     Returns:
         A schema: every feature with its type, presence (``min_fraction`` 1 when always present),
-        a domain for string features with at most 100 distinct values.
+        a domain for string features with at most 100 distinct values, type BOOL for INT
+        features holding only 0 and 1 (TFDV's ``bool_domain``). Bookkeeping columns get no
+        comparator, domain or range: row ids (a distinct value on every row: strings, or integers
+        filling ``min..max``) and partition keys (one value in the whole dataset, e.g. ``year``
+        read from ``year=2015/``), whose change between spans is expected, not drift.
     """
     return Schema(
         features=tuple(
@@ -180,8 +228,12 @@ _HEADER = """\
 #   presence: min_fraction (0..1 of examples) and min_count (examples) that must have a value
 #   domain: allowed string values (others raise ENUM_TYPE_UNEXPECTED_STRING_VALUES)
 #   min / max: allowed numeric range (optional); allow_nan: whether NaN is expected
-#   drift_comparator / skew_comparator: {type: l_infinity | jensen_shannon | psi | ks | wasserstein,
-#     threshold: number, method: quantile | tfdv (jensen_shannon only)}; remove to disable.
+#   drift_comparator / skew_comparator: {type: calibrated | l_infinity | jensen_shannon | psi | ks |
+#     wasserstein, threshold: number, method: quantile | tfdv (jensen_shannon, l_infinity), alpha: number
+#     (calibrated only)}; remove to disable. `calibrated` alarms when the change is significant at
+#     `alpha` (false-alarm rate per comparison) and its size exceeds `threshold` (L-infinity for
+#     categorical features, Jensen-Shannon divergence for numeric ones).
+#   Row ids and partition keys (one value in the whole dataset) get no comparator by default.
 """
 
 
@@ -189,8 +241,12 @@ def _comparator_dict(c: Comparator | None) -> dict[str, Any] | None:
     if c is None:
         return None
     out: dict[str, Any] = {"type": c.type.value, "threshold": c.threshold}
-    if c.type is ComparatorType.JENSEN_SHANNON:
+    if c.type is ComparatorType.JENSEN_SHANNON or (
+        c.type is ComparatorType.L_INFINITY and c.method == "tfdv"
+    ):
         out["method"] = c.method
+    if c.type is ComparatorType.CALIBRATED:
+        out["alpha"] = c.alpha
     return out
 
 
@@ -279,7 +335,10 @@ def _comparator(loc: _Located | None) -> Comparator | None:
     method = loc.scalar("method", str, default="quantile", choices={"quantile": "quantile", "tfdv": "tfdv"})
     if threshold < 0:
         raise loc.error("threshold", f"must be >= 0. Got {threshold!r}.", loc.items["threshold"])
-    return Comparator(type=kind, threshold=threshold, method=method)
+    alpha = loc.scalar("alpha", float, default=DEFAULT_ALPHA)
+    if not 0 < alpha < 1:
+        raise loc.error("alpha", f"must be in (0, 1), e.g. 0.005. Got {alpha!r}.", loc.items["alpha"])
+    return Comparator(type=kind, threshold=threshold, method=method, alpha=alpha)
 
 
 def _feature(node: yaml.Node, source: str, index: int) -> FeatureSchema:

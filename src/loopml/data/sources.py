@@ -9,7 +9,8 @@ file and, where pyarrow reports it, the row.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -25,6 +26,10 @@ __all__ = ["DataInput", "DataSource", "WorkUnit", "open_source"]
 
 BATCH_ROWS = 65_536
 CSV_BLOCK_BYTES = 1 << 20  # read-ahead buffers a few dozen blocks: ≈ 40 MB
+#: CSV blocks are combined up to this many bytes (or ``batch_rows`` rows) before statistics see
+#: them: a 1 MB block of a 10,000-column file holds ~10 rows, and per-column work per batch would
+#: otherwise dominate (each column's accumulator runs once per batch).
+CSV_COMBINE_BYTES = 32 * 1024 * 1024
 #: CSV cells read as missing: pyarrow's default spellings of "no value" except those of NaN
 #: (``nan``, ``NaN``, ``-nan``, ``-NaN``), which are read as floating-point NaN and counted in
 #: ``num_nan``, as TFDV's CSV decoder does and as the same data in Parquet is counted.
@@ -34,14 +39,66 @@ CSV_NULL_VALUES: tuple[str, ...] = tuple(
 
 
 def _csv_format() -> ds.CsvFileFormat:
-    """The CSV format every CSV read here uses (see :data:`CSV_NULL_VALUES`)."""
-    return ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(null_values=list(CSV_NULL_VALUES)))
+    """The CSV format every CSV read here uses (see :data:`CSV_NULL_VALUES`).
+
+    Empty cells are missing in text columns too (``strings_can_be_null``), as in TFDV: an empty
+    ``company`` cell is no company, not a value ``""``.
+    """
+    return ds.CsvFileFormat(
+        convert_options=pacsv.ConvertOptions(null_values=list(CSV_NULL_VALUES), strings_can_be_null=True)
+    )
 
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 DataInput: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pa.Table | Any
 """A path, paths, a folder, a pandas DataFrame (any object with ``columns``) or a pyarrow Table."""
+
+
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+):.*CSV conversion error to (\w+)")
+
+
+class CsvColumnTooNarrow(InvalidInput):
+    """A CSV column holds a value its type, inferred from the first block, cannot hold.
+
+    ``compute_statistics`` catches it, widens the column (int64 → float64 → string) and reads
+    again, so a valid file is never rejected for a late ``41.5`` in an integer column.
+    """
+
+    def __init__(self, message: str, column: str, wider: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.wider = wider
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries from workers
+        return (type(self), (str(self), self.column, self.wider))
+
+
+def _csv_header(fragment: ds.Fragment) -> list[str]:
+    with fragment.filesystem.open_input_stream(fragment.path) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(block_size=1 << 16),
+            parse_options=fragment.format.parse_options,
+            convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True),
+        )
+        return list(reader.schema.names)
+
+
+def _too_narrow(fragment: ds.Fragment, label: str, err: pa.ArrowInvalid) -> CsvColumnTooNarrow | None:
+    found = _CONVERSION_ERROR.search(str(err))
+    if found is None:
+        return None
+    try:
+        column = _csv_header(fragment)[int(found.group(1))]
+    except (pa.ArrowException, OSError, IndexError):
+        return None
+    wider = "float64" if found.group(2) == "int64" else "string"
+    return CsvColumnTooNarrow(
+        f"{label}: column {column!r} holds a value that is not {found.group(2)} ({err}); read as {wider}.",
+        column,
+        wider,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +127,14 @@ class WorkUnit:
                 yield from _csv_batches(self.fragment, self.schema, batch_rows)
             else:
                 yield from self.fragment.to_batches(schema=self.schema, batch_size=batch_rows)
+        except pa.ArrowInvalid as err:
+            narrow = _too_narrow(self.fragment, self.label, err) if self.file_format == "csv" else None
+            if narrow is not None:
+                raise narrow from err
+            raise InvalidInput(
+                f"Cannot read {self.label}: {err}. Fix the file (consistent columns, types and encoding) "
+                "or exclude it."
+            ) from err
         except (pa.ArrowException, OSError) as err:
             raise InvalidInput(
                 f"Cannot read {self.label}: {err}. Fix the file (consistent columns, types and encoding) "
@@ -97,7 +162,7 @@ def _csv_batches(fragment: ds.Fragment, schema: pa.Schema, batch_rows: int) -> I
         reader = pacsv.open_csv(
             stream, read_options=read, parse_options=fragment.format.parse_options, convert_options=convert
         )
-        for batch in reader:
+        for batch in _combined(reader, batch_rows):
             rows = batch.num_rows
             columns = [
                 pa.repeat(pa.scalar(partition[f.name], type=f.type), rows)
@@ -108,6 +173,27 @@ def _csv_batches(fragment: ds.Fragment, schema: pa.Schema, batch_rows: int) -> I
             conformed = pa.RecordBatch.from_arrays(columns, schema=schema)
             for start in range(0, rows, batch_rows):
                 yield conformed.slice(start, batch_rows)
+
+
+def _combined(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Small consecutive batches joined into one, up to ``batch_rows`` rows or CSV_COMBINE_BYTES."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        if pending and (rows + batch.num_rows > batch_rows or size + batch.nbytes > CSV_COMBINE_BYTES):
+            yield _concat(pending)
+            pending, rows, size = [], 0, 0
+        pending.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,7 +349,11 @@ def _type_empty_csv_columns(schema: pa.Schema, files: Sequence[str]) -> pa.Schem
     return pa.schema([pa.field(f.name, found.get(f.name, f.type)) for f in schema])
 
 
-def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None) -> DataSource:
+def _from_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    file_format: str | None,
+    column_types: Mapping[str, pa.DataType] | None = None,
+) -> DataSource:
     files, fmt = _resolve_paths(paths, file_format)
     partitioning = "hive" if any(Path(p).is_dir() for p in paths) else None
     csv_or_parquet: Any = _csv_format() if fmt == "csv" else fmt
@@ -280,6 +370,8 @@ def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None
     if fmt == "csv":
         _check_binary_columns(dataset, files)
         schema = _type_empty_csv_columns(schema, files)
+        if column_types:
+            schema = pa.schema([pa.field(f.name, column_types.get(f.name, f.type)) for f in schema])
     units: list[WorkUnit] = []
     for fragment in dataset.get_fragments():
         if fmt == "parquet":
@@ -310,13 +402,16 @@ def _from_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None
     return DataSource(schema=schema, units=tuple(units), paths=tuple(files))
 
 
-def open_source(data: DataInput, *, file_format: str | None = None) -> DataSource:
+def open_source(
+    data: DataInput, *, file_format: str | None = None, column_types: Mapping[str, pa.DataType] | None = None
+) -> DataSource:
     """Resolve ``data`` (path(s), folder, pandas DataFrame or Arrow table) into work units.
 
     Args:
         data: A path, a list of paths, a folder (hive partitions are read as columns), a
             ``pandas.DataFrame`` or a ``pyarrow.Table``.
         file_format: ``"csv"`` or ``"parquet"``; default from the file names.
+        column_types: CSV column types replacing inferred ones (to widen a column).
 
     Raises:
         InvalidInput: missing or empty files, unknown format, unreadable data.
@@ -332,9 +427,9 @@ def open_source(data: DataInput, *, file_format: str | None = None) -> DataSourc
             ) from err
         return DataSource(schema=table.schema, units=(WorkUnit(label="<pandas DataFrame>", table=table),))
     if isinstance(data, str | os.PathLike):
-        return _from_paths([data], file_format)
+        return _from_paths([data], file_format, column_types)
     if isinstance(data, Sequence) and data and all(isinstance(p, str | os.PathLike) for p in data):
-        return _from_paths(list(data), file_format)
+        return _from_paths(list(data), file_format, column_types)
     raise InvalidInput(
         f"Cannot read data of type {type(data).__name__}. Pass a path, a list of paths, a folder, "
         "a pandas DataFrame or a pyarrow Table."

@@ -60,7 +60,7 @@ class HistogramType(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bucket:
-    """One histogram bucket ``[low_value, high_value)`` (the last one is closed)."""
+    """One histogram bucket ``(low_value, high_value]`` (the first one is closed), as TFDV's."""
 
     low_value: float
     high_value: float
@@ -91,6 +91,11 @@ class NumericStatistics:
     ``mean`` and ``std_dev`` (population) are over finite values; ``min``/``max`` over non-NaN values
     (±inf included); ``sketch`` is the serialised KLL sketch of the finite values (base64), kept so
     that drift comparators can evaluate CDFs at any point.
+
+    ±inf: counted in ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` / ``max``; left out
+    of ``mean``, ``std_dev``, ``median``, ``quantiles``, both histograms and the sketch, whose outer
+    edges (ranks 0 and 1) are the finite minimum and maximum. NaN: counted in ``num_nan`` (and each
+    histogram's ``num_nan``), left out of everything else.
     """
 
     mean: float

@@ -22,7 +22,9 @@ __all__ = ["read_tfdv_schema"]
 
 def _comparator(message: Any) -> Comparator | None:
     if message.HasField("infinity_norm") and message.infinity_norm.HasField("threshold"):
-        return Comparator(type=ComparatorType.L_INFINITY, threshold=message.infinity_norm.threshold)
+        return Comparator(
+            type=ComparatorType.L_INFINITY, threshold=message.infinity_norm.threshold, method="tfdv"
+        )
     jsd = message.jensen_shannon_divergence
     if message.HasField("jensen_shannon_divergence") and jsd.HasField("threshold"):
         return Comparator(type=ComparatorType.JENSEN_SHANNON, threshold=jsd.threshold, method="tfdv")

@@ -98,7 +98,12 @@ def _a(
 
 
 def _type_compatible(expected: FeatureType, got: FeatureType) -> bool:
-    return expected == got or (expected is FeatureType.FLOAT and got is FeatureType.INT)
+    # INT data fits a BOOL schema (TFDV's bool_domain on an INT feature): its values are checked in _range
+    return (
+        expected == got
+        or (expected is FeatureType.FLOAT and got is FeatureType.INT)
+        or (expected is FeatureType.BOOL and got is FeatureType.INT)
+    )
 
 
 def _presence(fs: FeatureSchema, f: FeatureStatistics, n: int) -> Iterator[Anomaly]:
@@ -157,6 +162,16 @@ def _range(fs: FeatureSchema, f: FeatureStatistics) -> Iterator[Anomaly]:
     s = f.num_stats
     if s is None:
         return
+    if fs.type is FeatureType.BOOL:
+        if s.min < 0:
+            yield _a(
+                f.name, "BOOL_TYPE_SMALL_INT", f"{f.name!r} is a 0/1 feature but has {s.min!r}.", value=s.min
+            )
+        if s.max > 1:
+            yield _a(
+                f.name, "BOOL_TYPE_BIG_INT", f"{f.name!r} is a 0/1 feature but has {s.max!r}.", value=s.max
+            )
+        return
     prefix = "INT_TYPE" if f.type is FeatureType.INT else "FLOAT_TYPE"
     small, big = ("SMALL_INT", "BIG_INT") if f.type is FeatureType.INT else ("SMALL_FLOAT", "BIG_FLOAT")
     if fs.min is not None and s.min < fs.min:
@@ -213,15 +228,21 @@ def _comparisons(
 
 def _comparator_anomaly(info: DriftSkewInfo, comparator: Comparator) -> Anomaly:
     where = f" (largest at value {info.arg_max!r})" if info.arg_max is not None else ""
-    limit = (
-        f"threshold {info.threshold:g}"
-        if info.effective_threshold == info.threshold
-        else f"threshold {info.threshold:g}, raised to the noise floor {info.effective_threshold:.4g}"
-    )
+    if info.p_value is not None:
+        why = (
+            f"significant (p = {info.p_value:.2g} < alpha {info.alpha:g}, {info.n_current} vs "
+            f"{info.n_baseline} values) and above the effect floor {info.threshold:g}"
+        )
+    elif info.effective_threshold == info.threshold:
+        why = f"exceeds threshold {info.threshold:g}"
+    else:
+        why = (
+            f"exceeds threshold {info.threshold:g}, raised to the noise floor {info.effective_threshold:.4g}"
+        )
     return _a(
         info.feature,
-        comparator.type.anomaly_kind,
-        f"{info.comparison} of {info.feature!r}: {info.type} = {info.value:.4g}{where} exceeds {limit}.",
+        f"COMPARATOR_{info.type}_HIGH",
+        f"{info.comparison} of {info.feature!r}: {info.type} = {info.value:.4g}{where} {why}.",
         value=info.value,
         threshold=info.effective_threshold,
     )
@@ -266,7 +287,6 @@ def validate(
                     "SCHEMA_NEW_COLUMN",
                     f"New column {f.name!r} ({f.type.value}) is not in the schema. "
                     "Add it to the schema or drop it from the data.",
-                    severity=Severity.WARNING,
                 )
             )
             continue

@@ -7,12 +7,18 @@ throughput otherwise; see SCALE-OUT.md). Forking from a clean server keeps pyarr
 this process out of the children. One unit, ``max_workers=1``, or less than
 :data:`MIN_PARALLEL_BYTES` of input runs in this process: starting workers costs about a second,
 more than it saves on small data.
+
+Workers never import the caller's ``__main__``: the work they run lives in loopml, so a plain
+script calling ``compute_statistics(..., max_workers=2)`` needs no ``if __name__ == "__main__":``
+guard (multiprocessing would otherwise re-run the script in every worker, which then fails to
+start its own pool: ``BrokenProcessPool``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +51,24 @@ def _single_threaded_children() -> Iterator[None]:
                     os.environ[key] = value
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Workers started inside do not re-import ``__main__`` (they only run loopml code)."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    # callers hold _ENV_LOCK (see run_local), so concurrent pools do not interleave here
+    saved: dict[str, object] = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
@@ -74,7 +98,7 @@ def run_local(
     groups = split_units(units, workers * 2)
     context = _context()
     total = StatisticsAccumulator()
-    with _single_threaded_children():
+    with _single_threaded_children(), _main_module_hidden():
         pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=context)
         futures = [pool.submit(accumulate, group, batch_rows) for group in groups]
     with pool:
