@@ -1,1 +1,38 @@
-"""loopml.serving — see ARCHITECTURE.md."""
+"""loopml.serving: the inference server.
+
+A protocol-free data plane (load through the registry's verified path, validate against the
+signature, micro-batch, predict, apply the output policy) under thin protocol adapters: the Open
+Inference Protocol (KServe V2) REST with the binary tensor extension, TF Serving REST and the
+MLflow scoring protocol, in one ASGI app.
+
+Example:
+    >>> from loopml.serving import ModelSource, build_app  # doctest: +SKIP
+    >>> app = build_app([ModelSource(uri="models:/churn@champion")], registry=registry)  # doctest: +SKIP
+"""
+
+from loopml.serving.app import AppOptions, create_app
+from loopml.serving.dataplane import DataPlane, InferenceResult, InferenceSink, ModelRepository
+from loopml.serving.inputs import ModelInput
+from loopml.serving.loading import ModelSource, load_served_model
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.model import Batching, ServedModel, serve_predictor
+from loopml.serving.outputs import OutputPolicy
+from loopml.serving.schema import InputSchema
+
+__all__ = [
+    "AppOptions",
+    "Batching",
+    "DataPlane",
+    "InferenceResult",
+    "InferenceSink",
+    "InputSchema",
+    "ModelInput",
+    "ModelRepository",
+    "ModelSource",
+    "OutputPolicy",
+    "ServedModel",
+    "ServingMetrics",
+    "create_app",
+    "load_served_model",
+    "serve_predictor",
+]

@@ -1,0 +1,69 @@
+"""Bearer-token authentication and the per-model ``read`` permission, cached for a few seconds.
+
+Tokens are the platform's (``loopml tokens create``). A decision (allowed or refused) is cached
+per token and model for ``ttl_s`` seconds, so a revoked token or a changed grant takes effect
+within that window without a store round trip on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+from loopml.errors import LoopmlError, Unauthorized
+from loopml.security.auth import AuthService, Permission, Principal, Resource, ResourceKind
+
+__all__ = ["RequestAuthenticator"]
+
+_MAX_CACHED = 10_000
+
+
+class RequestAuthenticator:
+    """Checks the ``Authorization: Bearer TOKEN`` header of serving requests.
+
+    Args:
+        auth: The platform's auth service (users, tokens, grants).
+        ttl_s: How long a decision is reused.
+    """
+
+    def __init__(self, auth: AuthService, *, ttl_s: float = 10.0) -> None:
+        self._auth = auth
+        self._ttl = ttl_s
+        self._cache: dict[tuple[str, str | None], tuple[float, Principal | LoopmlError]] = {}
+
+    def _decide(self, token: str, model: str | None) -> Principal | LoopmlError:
+        try:
+            principal = self._auth.authenticate(token)
+            resource = Resource(kind=ResourceKind.MODEL, key=model) if model else None
+            self._auth.authorize(principal, Permission.READ, resource)
+            return principal
+        except LoopmlError as err:
+            return err
+
+    async def check(self, header: str | None, model: str | None) -> Principal:
+        """The principal allowed to call ``model``.
+
+        Raises:
+            Unauthorized: no, malformed or bad token.
+            Forbidden: the principal may not read ``model``.
+        """
+        if not header or not header.lower().startswith("bearer "):
+            raise Unauthorized(
+                "This model server needs a token: send 'Authorization: Bearer TOKEN' "
+                "(create one with `loopml tokens create --user NAME`)."
+            )
+        token = header[7:].strip()
+        key = (hashlib.sha256(token.encode()).hexdigest(), model)
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is None or cached[0] < now:
+            decision = await asyncio.get_running_loop().run_in_executor(None, self._decide, token, model)
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            self._cache[key] = (now + self._ttl, decision)
+        else:
+            decision = cached[1]
+        if isinstance(decision, LoopmlError):
+            raise decision
+        return decision

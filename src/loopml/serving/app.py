@@ -1,0 +1,131 @@
+"""The inference ASGI app: every protocol's routes over one data plane, guarded the same way.
+
+Each endpoint goes through one guard: authentication (when enabled) and the per-model ``read``
+permission, the in-flight gauge, the error table (``{"error": ...}`` with a 4xx, never a stack
+trace), and for inference requests the request counter and latency histogram.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from loopml.errors import InvalidInput
+from loopml.serving._auth import RequestAuthenticator
+from loopml.serving._http import Handler, json_response
+from loopml.serving.dataplane import DataPlane
+from loopml.serving.errors import error_response, status_of
+from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
+from loopml.serving.protocols import mlflow, tfserving, v2
+
+__all__ = ["AppOptions", "create_app"]
+
+#: Paths answered without credentials (load-balancer and orchestrator probes).
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AppOptions:
+    """How the app guards requests.
+
+    Attributes:
+        max_body_bytes: Largest request body accepted (413 beyond).
+        authenticator: Checks bearer tokens; None serves without authentication (loopback only).
+    """
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    authenticator: RequestAuthenticator | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
+            raise InvalidInput(f"max_body_bytes must be an integer >= 1024; got {self.max_body_bytes!r}.")
+
+
+def _guard_factory(plane: DataPlane, metrics: ServingMetrics, options: AppOptions):  # type: ignore[no-untyped-def]
+    auth = options.authenticator
+
+    def guard(handler: Handler, protocol: str, is_inference: bool) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            metrics.in_flight.inc()
+            try:
+                if auth is not None and request.url.path not in OPEN_PATHS:
+                    principal = await auth.check(
+                        request.headers.get("authorization"), request.path_params.get("model")
+                    )
+                    request.scope["loopml.principal"] = principal.name
+                response = await handler(request)
+            except Exception as err:
+                response = error_response(err)
+            finally:
+                metrics.in_flight.dec()
+            if is_inference:
+                name = request.path_params.get("model") or request.scope.get("loopml.model", "")
+                version = request.path_params.get("version") or ""
+                metrics.requests.labels(name, version, protocol, str(response.status_code)).inc()
+                metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)
+            return response
+
+        return endpoint
+
+    return guard
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        message = (
+            f"No route {request.method} {request.url.path}; see /v2 (Open Inference Protocol), "
+            "/v1/models/NAME (TF Serving) and /invocations (MLflow)."
+            if status == 404
+            else f"{request.method} is not allowed on {request.url.path}."
+            if status == 405
+            else str(exc.detail)
+        )
+        return json_response({"error": message}, status_code=status, headers=exc.headers)
+    response = error_response(exc)
+    assert status_of(exc) == response.status_code
+    return response
+
+
+def create_app(
+    plane: DataPlane, *, metrics: ServingMetrics | None = None, options: AppOptions | None = None
+) -> Starlette:
+    """The ASGI app serving ``plane`` over the V2, TF Serving and MLflow protocols, plus ``/metrics``.
+
+    Args:
+        plane: The data plane (its models are already loaded and verified).
+        metrics: Prometheus metrics (default: fresh ones).
+        options: Body limit and authentication.
+    """
+    metrics = metrics or ServingMetrics()
+    options = options or AppOptions()
+    guard = _guard_factory(plane, metrics, options)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[Route] = [
+        *v2.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
+        *tfserving.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
+        *mlflow.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
+        Route("/metrics", guard(metrics_endpoint, "metrics", False), methods=["GET"]),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await plane.close()
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
+    app.state.plane = plane
+    app.state.metrics = metrics
+    return app

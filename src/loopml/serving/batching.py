@@ -1,0 +1,185 @@
+"""Adaptive micro-batching: concurrent requests to one model are predicted together.
+
+A lone request is predicted at once (no added latency). While a batch is being predicted, new
+requests queue up and form the next batch, up to ``max_batch_rows`` rows. Once the batcher has
+seen concurrency (recent batches held more than one request) it also waits up to ``max_wait_ms``
+for the batch to fill. A request is never split across batches; if a batch of several requests
+fails on bad values, each request is retried alone so only the faulty one gets the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+import numpy as np
+
+from loopml.errors import InvalidInput
+from loopml.serving.inputs import ModelInput, concat_inputs
+from loopml.serving.model import ServedModel
+
+__all__ = ["BatchObserver", "MicroBatcher"]
+
+#: Called after each batch with (requests, rows, seconds spent predicting).
+BatchObserver = Callable[[int, int, float], None]
+_EMA = 0.2  # weight of the newest batch in the running mean of requests per batch
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    rows: ModelInput
+    future: asyncio.Future[dict[str, np.ndarray]]
+    queued_at: float
+
+
+def _split(outputs: dict[str, np.ndarray], sizes: list[int]) -> list[dict[str, np.ndarray]]:
+    parts: list[dict[str, np.ndarray]] = []
+    start = 0
+    for size in sizes:
+        parts.append({name: values[start : start + size] for name, values in outputs.items()})
+        start += size
+    return parts
+
+
+class MicroBatcher:
+    """Batches the requests of one model.
+
+    Args:
+        model: The served model.
+        executor: Where predictions run (default: the event loop's default executor).
+        observer: Told about each batch (metrics).
+    """
+
+    def __init__(
+        self, model: ServedModel, *, executor: Executor | None = None, observer: BatchObserver | None = None
+    ) -> None:
+        self.model = model
+        self._executor = executor
+        self._observer = observer
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._wakeup: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._mean_requests = 1.0
+
+    async def predict(self, rows: ModelInput) -> dict[str, np.ndarray]:
+        """The post-processed outputs for ``rows``.
+
+        Raises:
+            InvalidInput: the model refused the values of this request.
+        """
+        loop = asyncio.get_running_loop()
+        if not self.model.batching.enabled:
+            return await loop.run_in_executor(self._executor, self._predict_one, rows)
+        if self._worker is None or self._worker.done():
+            self._wakeup = asyncio.Event()
+            self._worker = loop.create_task(self._run())
+        future: asyncio.Future[dict[str, np.ndarray]] = loop.create_future()
+        self._queue.append(_Pending(rows=rows, future=future, queued_at=time.perf_counter()))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await future
+
+    async def close(self) -> None:
+        """Stop the worker; queued requests fail with an error saying the server is stopping."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        while self._queue:
+            pending = self._queue.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("The model server is stopping."))
+
+    def _predict_one(self, rows: ModelInput) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        outputs = self.model.postprocess(self.model.predict(rows))
+        if self._observer is not None:
+            self._observer(1, rows.n_rows, time.perf_counter() - started)
+        return outputs
+
+    def _take(self) -> list[_Pending]:
+        limit = self.model.batching.max_batch_rows
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows.n_rows
+        while self._queue and rows + self._queue[0].rows.n_rows <= limit:
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows.n_rows
+        return batch
+
+    async def _fill(self, batch: list[_Pending]) -> list[_Pending]:
+        """Wait up to max_wait for more requests, when recent load suggests they are coming."""
+        settings = self.model.batching
+        if self._mean_requests < 1.5 or settings.max_wait_ms <= 0:
+            return batch
+        assert self._wakeup is not None
+        deadline = time.perf_counter() + settings.max_wait_ms / 1000
+        rows = sum(p.rows.n_rows for p in batch)
+        while rows < settings.max_batch_rows:
+            if not self._queue:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), remaining)
+                except TimeoutError:
+                    break
+                continue
+            if rows + self._queue[0].rows.n_rows > settings.max_batch_rows:
+                break
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows.n_rows
+        return batch
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = await self._fill(self._take())
+            self._mean_requests = (1 - _EMA) * self._mean_requests + _EMA * len(batch)
+            live = [p for p in batch if not p.future.cancelled()]
+            if not live:
+                continue
+            results = await loop.run_in_executor(self._executor, self._predict_batch, [p.rows for p in live])
+            for pending, result in zip(live, results, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    pending.future.set_exception(result)
+                else:
+                    pending.future.set_result(result)
+
+    def _predict_batch(self, inputs: list[ModelInput]) -> list[dict[str, np.ndarray] | BaseException]:
+        try:
+            if len(inputs) == 1:
+                return [self._predict_one(inputs[0])]
+            started = time.perf_counter()
+            rows = concat_inputs(inputs)
+            outputs = self.model.postprocess(self.model.predict(rows))
+            if self._observer is not None:
+                self._observer(len(inputs), rows.n_rows, time.perf_counter() - started)
+            return list(_split(outputs, [i.n_rows for i in inputs]))
+        except InvalidInput as err:
+            if len(inputs) == 1:
+                return [err]
+        except Exception as err:  # surfaced to every caller; the server answers 500
+            return [err for _ in inputs]
+        answers: list[dict[str, np.ndarray] | BaseException] = []
+        for rows_alone in inputs:  # one request's bad values must not fail its neighbours
+            try:
+                answers.append(self._predict_one(rows_alone))
+            except Exception as err:
+                answers.append(err)
+        return answers

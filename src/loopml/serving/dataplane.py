@@ -1,0 +1,168 @@
+"""The protocol-free data plane: find the model, predict (micro-batched), post-process, record.
+
+Protocol adapters parse their wire format into a :class:`~loopml.serving.inputs.ModelInput` and
+call :meth:`DataPlane.infer`; every protocol therefore gets the same batching, output policy,
+metrics and prediction log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from loopml.errors import InvalidInput, NotFound
+from loopml.serving.batching import MicroBatcher
+from loopml.serving.inputs import ModelInput
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.model import ServedModel
+
+__all__ = ["DataPlane", "InferenceResult", "InferenceSink", "ModelRepository"]
+
+
+class ModelRepository:
+    """The served models by name and version; the first version given for a name is its default.
+
+    Raises:
+        InvalidInput: the same name and version given twice.
+    """
+
+    def __init__(self, models: Iterable[ServedModel]) -> None:
+        self._by_name: dict[str, dict[str, ServedModel]] = {}
+        for model in models:
+            versions = self._by_name.setdefault(model.name, {})
+            if model.version in versions:
+                raise InvalidInput(
+                    f"Model {model.name!r} version {model.version} is listed twice; give each served model "
+                    "a distinct name (serve.yaml 'name:')."
+                )
+            versions[model.version] = model
+
+    def names(self) -> list[str]:
+        """Served model names, in the order given."""
+        return list(self._by_name)
+
+    def all(self) -> list[ServedModel]:
+        """Every served model version."""
+        return [m for versions in self._by_name.values() for m in versions.values()]
+
+    def versions(self, name: str) -> list[str]:
+        """The served versions of ``name``.
+
+        Raises:
+            NotFound: no model of that name.
+        """
+        return list(self._versions(name))
+
+    def _versions(self, name: str) -> dict[str, ServedModel]:
+        versions = self._by_name.get(name)
+        if versions is None:
+            known = ", ".join(repr(n) for n in self._by_name) or "none"
+            raise NotFound(f"No model named {name!r} is served here; served models: {known}.")
+        return versions
+
+    def get(self, name: str, version: str | None = None) -> ServedModel:
+        """The model ``name`` (its default version unless ``version`` is given).
+
+        Raises:
+            NotFound: unknown name or version, listing what is served.
+        """
+        versions = self._versions(name)
+        if version is None:
+            return next(iter(versions.values()))
+        found = versions.get(version)
+        if found is None:
+            raise NotFound(
+                f"Model {name!r} has no served version {version!r}; served versions: {', '.join(versions)}."
+            )
+        return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class InferenceResult:
+    """The answer to one request.
+
+    Attributes:
+        request_id: The request's id (the client's, or a fresh UUID).
+        model: The model that answered.
+        outputs: Output name → values (after the output policy), one entry per row.
+        latency_s: Seconds from the data plane receiving the rows to the outputs being ready.
+    """
+
+    request_id: str
+    model: ServedModel
+    outputs: dict[str, np.ndarray]
+    latency_s: float
+
+
+class InferenceSink(Protocol):
+    """Something told about every answered request (the prediction log); must never block."""
+
+    def record(
+        self, result: InferenceResult, rows: ModelInput, *, protocol: str, principal: str | None
+    ) -> None:
+        """Take note of one answered request."""
+        ...
+
+
+class DataPlane:
+    """Serves the models of a repository.
+
+    Args:
+        repository: The models.
+        metrics: Where batch sizes and predict times are counted.
+        sinks: Told about each answered request (e.g. the prediction log).
+    """
+
+    def __init__(
+        self,
+        repository: ModelRepository,
+        *,
+        metrics: ServingMetrics | None = None,
+        sinks: Sequence[InferenceSink] = (),
+    ) -> None:
+        self.repository = repository
+        self._sinks = tuple(sinks)
+        self._batchers = {
+            (m.name, m.version): MicroBatcher(m, observer=metrics.batch_observer(m.name) if metrics else None)
+            for m in repository.all()
+        }
+
+    def model(self, name: str, version: str | None = None) -> ServedModel:
+        """The model addressed by ``name`` (and ``version``). Raises NotFound."""
+        return self.repository.get(name, version)
+
+    async def infer(
+        self,
+        model: ServedModel,
+        rows: ModelInput,
+        *,
+        protocol: str,
+        request_id: str | None = None,
+        principal: str | None = None,
+    ) -> InferenceResult:
+        """Predict ``rows`` with ``model`` and apply its output policy.
+
+        Raises:
+            InvalidInput: the model refused the values.
+        """
+        started = time.perf_counter()
+        outputs = await self._batchers[(model.name, model.version)].predict(rows)
+        result = InferenceResult(
+            request_id=request_id or uuid.uuid4().hex,
+            model=model,
+            outputs=outputs,
+            latency_s=time.perf_counter() - started,
+        )
+        for sink in self._sinks:
+            sink.record(result, rows, protocol=protocol, principal=principal)
+        return result
+
+    async def close(self) -> None:
+        """Stop the batchers."""
+        for batcher in self._batchers.values():
+            await batcher.close()

@@ -1,0 +1,141 @@
+"""Load models for serving through the registry's verified path only.
+
+``models:/NAME@ALIAS`` and ``models:/NAME/VERSION`` are resolved in the registry, the package is
+rebuilt from the blob store with every file checked against its hash, then
+:func:`~loopml.registry.load_model` verifies checksums again, scans every file and checks the
+signature. The promotion policy decides what else an alias demands: a production alias
+(``champion`` ...) needs a trusted signature and a passing blessing *at load time*, so a package
+that no longer satisfies it is never served. A package folder is verified the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from loopml.errors import InvalidInput, InvalidState, NotFound, PolicyViolation
+from loopml.registry import ModelRegistry, ModelUri, TrustStore, load_model
+from loopml.registry.policy import AliasRequirements
+from loopml.registry.uris import is_model_uri, parse_model_uri
+from loopml.serving.model import Batching, ServedModel, serve_predictor
+from loopml.serving.outputs import OutputPolicy
+from loopml.store.entities import ModelVersionStatus
+
+__all__ = ["ModelSource", "load_served_model"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSource:
+    """What to serve and how.
+
+    Attributes:
+        uri: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``models:/NAME/latest`` or a package folder.
+        name: The name clients use (default: the registered name, or the folder's name).
+        policy: The output obfuscation policy.
+        batching: Micro-batching settings.
+        require_signature: For a package folder: refuse it unless a trusted key signed it.
+    """
+
+    uri: str
+    name: str | None = None
+    policy: OutputPolicy = OutputPolicy()
+    batching: Batching = Batching()
+    require_signature: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.uri, str) or not self.uri:
+            raise InvalidInput(
+                "A model source needs a uri: models:/NAME@ALIAS, models:/NAME/VERSION or a folder."
+            )
+        if self.name is not None and (not self.name or "/" in self.name):
+            raise InvalidInput(f"A served model name must be non-empty and without '/'; got {self.name!r}.")
+
+
+def _requirements(registry: ModelRegistry, uri: ModelUri) -> AliasRequirements:
+    if uri.alias is not None:
+        return registry.policy.requirements_for(uri.alias)
+    return registry.policy.other
+
+
+def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
+    uri = parse_model_uri(source.uri)
+    version = registry.resolve(uri)
+    if version.status is ModelVersionStatus.ARCHIVED:
+        raise InvalidState(
+            f"Version {version.version} of {version.name!r} is archived and is not served; serve a READY "
+            f"version (`loopml models versions {version.name}`)."
+        )
+    needs = _requirements(registry, uri)
+    if needs.require_blessing and version.blessing_passed is not True:
+        raise PolicyViolation(
+            f"{source.uri} resolves to version {version.version} of {version.name!r}, which carries no passing "
+            f"blessing; the promotion policy requires one for {uri.alias!r}. Nothing was loaded.",
+            rules=("blessing",),
+        )
+    if needs.require_trusted_signature and registry.trust_store is None:
+        raise PolicyViolation(
+            f"{source.uri} needs a trusted signature, but no trust store is configured.",
+            rules=("trusted-signature",),
+        )
+    with tempfile.TemporaryDirectory(prefix="loopml-serve-") as tmp:
+        folder = registry.download(ModelUri(name=version.name, version=version.version), Path(tmp) / "pkg")
+        predictor = load_model(
+            folder, trust_store=registry.trust_store, require_signature=needs.require_trusted_signature
+        )
+    return serve_predictor(
+        predictor,
+        name=source.name or version.name,
+        version=str(version.version),
+        source=source.uri,
+        policy=source.policy,
+        batching=source.batching,
+        labels=tuple(version.aliases),
+    )
+
+
+def _from_folder(source: ModelSource, trust_store: TrustStore | None) -> ServedModel:
+    folder = Path(source.uri).expanduser()
+    if not folder.is_dir():
+        raise NotFound(
+            f"{source.uri!r} is neither a models:/ URI nor a package folder; give models:/NAME@ALIAS, "
+            "models:/NAME/VERSION or the path of a package folder."
+        )
+    predictor = load_model(folder, trust_store=trust_store, require_signature=source.require_signature)
+    return serve_predictor(
+        predictor,
+        name=source.name or folder.resolve().name,
+        version="1",
+        source=str(folder),
+        policy=source.policy,
+        batching=source.batching,
+    )
+
+
+def load_served_model(
+    source: ModelSource, *, registry: ModelRegistry | None = None, trust_store: TrustStore | None = None
+) -> ServedModel:
+    """Verify and load one model for serving.
+
+    Args:
+        source: What to load.
+        registry: Resolves ``models:/`` URIs (required for them).
+        trust_store: Keys a package folder's signature is checked against (default: the registry's).
+
+    Returns:
+        The served model.
+
+    Raises:
+        NotFound: unknown model, version, alias or folder.
+        IntegrityError: a file does not match its checksum or the signature (nothing is loaded).
+        UnsafeArtifact: the scanner refused a file.
+        PolicyViolation: the alias's promotion policy is not met (signature, blessing).
+        InvalidInput: the package has no input signature.
+    """
+    if is_model_uri(source.uri):
+        if registry is None:
+            raise InvalidInput(f"{source.uri} names a registered model, but no registry was given.")
+        return _from_registry(source, registry)
+    return _from_folder(
+        source, trust_store if trust_store is not None else (registry.trust_store if registry else None)
+    )

@@ -1,0 +1,99 @@
+"""Prometheus software metrics of the model server (one registry per app)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServingMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+#: Told about each predicted batch: (requests, rows, seconds).
+BatchCallback = Callable[[int, int, float], None]
+
+
+class ServingMetrics:
+    """Requests by model/version/protocol/status, latencies, batch sizes, in-flight, process CPU/memory.
+
+    Args:
+        registry: Where the metrics live (default: a fresh one, so apps never share counters).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.requests = Counter(
+            "loopml_serving_requests",
+            "Inference requests answered, by model, version, protocol and HTTP status.",
+            ("model", "version", "protocol", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loopml_serving_request_seconds",
+            "Time to answer an inference request (parse, validate, queue, predict, render).",
+            ("model", "protocol"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predict_seconds = Histogram(
+            "loopml_serving_predict_seconds",
+            "Time one batch spent in the model (transform and predict).",
+            ("model",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "loopml_serving_batch_rows",
+            "Rows per predicted batch.",
+            ("model",),
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_requests = Histogram(
+            "loopml_serving_batch_requests",
+            "Requests per predicted batch.",
+            ("model",),
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "loopml_serving_in_flight_requests",
+            "Inference requests being answered now.",
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "loopml_serving_prediction_log_dropped",
+            "Prediction-log records dropped because the log queue was full.",
+            registry=self.registry,
+        )
+        self.log_written = Counter(
+            "loopml_serving_prediction_log_records", "Prediction-log records written.", registry=self.registry
+        )
+
+    def batch_observer(self, model: str) -> BatchCallback:
+        """A callback for one model's micro-batcher."""
+        rows_hist = self.batch_rows.labels(model)
+        requests_hist = self.batch_requests.labels(model)
+        seconds_hist = self.predict_seconds.labels(model)
+
+        def observe(requests: int, rows: int, seconds: float) -> None:
+            requests_hist.observe(requests)
+            rows_hist.observe(rows)
+            seconds_hist.observe(seconds)
+
+        return observe
+
+    def exposition(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
