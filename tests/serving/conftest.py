@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-import httpx
 
 from loopml.analysis import Blessing
 from loopml.analysis.blessing import CheckKind, CheckOutcome
@@ -86,7 +86,10 @@ def _mixed(rng: np.random.Generator) -> tuple[ColumnTransformer, LogisticRegress
     )
     labels = np.where((frame["age"] > 40) & (frame["city"] != "nice"), "yes", "no")
     transform = ColumnTransformer(
-        [("num", StandardScaler(), ["age", "income"]), ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"])],
+        [
+            ("num", StandardScaler(), ["age", "income"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ],
         sparse_threshold=0.0,
     ).fit(frame)
     model = LogisticRegression().fit(transform.transform(frame), labels)

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from loopml.errors import InvalidInput
 from loopml.serving._auth import RequestAuthenticator
-from loopml.serving._http import Handler, json_response
+from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
 from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
@@ -49,7 +49,7 @@ class AppOptions:
             raise InvalidInput(f"max_body_bytes must be an integer >= 1024; got {self.max_body_bytes!r}.")
 
 
-def _guard_factory(plane: DataPlane, metrics: ServingMetrics, options: AppOptions):  # type: ignore[no-untyped-def]
+def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
     auth = options.authenticator
 
     def guard(handler: Handler, protocol: str, is_inference: bool) -> Handler:
@@ -90,7 +90,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             if status == 405
             else str(exc.detail)
         )
-        return json_response({"error": message}, status_code=status, headers=exc.headers)
+        return json_response({"error": message}, status_code=status, headers=dict(exc.headers or {}))
     response = error_response(exc)
     assert status_of(exc) == response.status_code
     return response
@@ -108,7 +108,7 @@ def create_app(
     """
     metrics = metrics or ServingMetrics()
     options = options or AppOptions()
-    guard = _guard_factory(plane, metrics, options)
+    guard = _guard_factory(metrics, options)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -33,7 +33,9 @@ def serve_in_thread(app: Starlette) -> Iterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"serve-{port}")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"serve-{port}"
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:

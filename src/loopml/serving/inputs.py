@@ -52,7 +52,9 @@ def concat_inputs(inputs: Sequence[ModelInput]) -> ModelInput:
         return inputs[0]
     n_rows = sum(i.n_rows for i in inputs)
     if inputs[0].matrix is not None:
-        return ModelInput(n_rows=n_rows, matrix=np.concatenate([i.matrix for i in inputs]))  # type: ignore[misc]
+        return ModelInput(
+            n_rows=n_rows, matrix=np.concatenate([i.matrix for i in inputs if i.matrix is not None])
+        )
     first = inputs[0].columns
     assert first is not None
     return ModelInput(
@@ -178,7 +180,8 @@ def _as_array(col: InputColumn, values: Any) -> np.ndarray:
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise InvalidInput(
-            f"Input {col.name!r} has shape {list(arr.shape)}; expected one value per row (shape [n] or [n, 1])."
+            f"Input {col.name!r} has shape {list(arr.shape)}; expected one value per row "
+            "(shape [n] or [n, 1])."
         )
     return arr
 

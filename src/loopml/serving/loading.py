@@ -39,8 +39,8 @@ class ModelSource:
 
     uri: str
     name: str | None = None
-    policy: OutputPolicy = OutputPolicy()
-    batching: Batching = Batching()
+    policy: OutputPolicy = dataclasses.field(default_factory=OutputPolicy)
+    batching: Batching = dataclasses.field(default_factory=Batching)
     require_signature: bool = False
 
     def __post_init__(self) -> None:
@@ -69,8 +69,8 @@ def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
     needs = _requirements(registry, uri)
     if needs.require_blessing and version.blessing_passed is not True:
         raise PolicyViolation(
-            f"{source.uri} resolves to version {version.version} of {version.name!r}, which carries no passing "
-            f"blessing; the promotion policy requires one for {uri.alias!r}. Nothing was loaded.",
+            f"{source.uri} resolves to version {version.version} of {version.name!r}, which carries no "
+            f"passing blessing; the promotion policy requires one for {uri.alias!r}. Nothing was loaded.",
             rules=("blessing",),
         )
     if needs.require_trusted_signature and registry.trust_store is None:

@@ -62,8 +62,8 @@ class ServedModel:
     source: str
     predictor: Predictor
     schema: InputSchema
-    policy: OutputPolicy = OutputPolicy()
-    batching: Batching = Batching()
+    policy: OutputPolicy = dataclasses.field(default_factory=OutputPolicy)
+    batching: Batching = dataclasses.field(default_factory=Batching)
     accepts_matrix: bool = False
     has_probabilities: bool = False
     classes: np.ndarray | None = None

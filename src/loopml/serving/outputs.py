@@ -33,7 +33,9 @@ class OutputPolicy:
 
     Example:
         >>> policy = OutputPolicy(decimals=2)
-        >>> policy.apply({"predict_proba": np.array([[0.1234, 0.8766]])}, classes=None)["predict_proba"].tolist()
+        >>> raw = {"predict": np.array([1]), "predict_proba": np.array([[0.1234, 0.8766]])}
+        >>> out = policy.apply(raw, classes=None)
+        >>> out["predict_proba"].tolist()
         [[0.12, 0.88]]
     """
 

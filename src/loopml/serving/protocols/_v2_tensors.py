@@ -134,8 +134,8 @@ def decode_binary(name: str, datatype: str, shape: tuple[int, ...], raw: bytes) 
     if datatype != "BYTES":
         if len(raw) != count * dtype.itemsize:
             raise InvalidInput(
-                f"Input {name!r} ({datatype}, shape {list(shape)}) needs {count * dtype.itemsize} bytes of binary "
-                f"data; got {len(raw)}."
+                f"Input {name!r} ({datatype}, shape {list(shape)}) needs {count * dtype.itemsize} bytes "
+                f"of binary data; got {len(raw)}."
             )
         arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
         if datatype == "BOOL" and np.any(np.frombuffer(raw, dtype=np.uint8) > 1):
@@ -150,13 +150,15 @@ def decode_binary(name: str, datatype: str, shape: tuple[int, ...], raw: bytes) 
         offset += 4
         if offset + length > len(raw):
             raise InvalidInput(
-                f"Input {name!r} (BYTES) element {len(items)} claims {length} bytes; only {len(raw) - offset} remain."
+                f"Input {name!r} (BYTES) element {len(items)} claims {length} bytes; "
+                f"only {len(raw) - offset} remain."
             )
         items.append(raw[offset : offset + length])
         offset += length
     if len(items) != count:
         raise InvalidInput(
-            f"Input {name!r} (BYTES, shape {list(shape)}) needs {count} elements; the binary data holds {len(items)}."
+            f"Input {name!r} (BYTES, shape {list(shape)}) needs {count} elements; "
+            f"the binary data holds {len(items)}."
         )
     arr = np.empty(count, dtype=object)
     arr[:] = items

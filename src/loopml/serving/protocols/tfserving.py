@@ -53,7 +53,8 @@ def _columns(model: ServedModel, inputs: Any) -> ModelInput:
 
 def _row_outputs(outputs: dict[str, np.ndarray]) -> list[Any]:
     if len(outputs) == 1:
-        return next(iter(outputs.values())).tolist()
+        only: list[Any] = next(iter(outputs.values())).tolist()
+        return only
     listed = {name: values.tolist() for name, values in outputs.items()}
     n = len(next(iter(listed.values())))
     return [{name: values[i] for name, values in listed.items()} for i in range(n)]

@@ -143,6 +143,7 @@ def parse_infer_request(body: bytes, *, header_length: str | None) -> V2Request:
         shape = check_shape(name, item.get("shape"))
         datatype = item.get("datatype")
         check_datatype(name, datatype)
+        assert isinstance(datatype, str)  # check_datatype refused anything else
         params = _object(item.get("parameters"), f"Input {name!r} parameters")
         size = params.get("binary_data_size")
         if size is not None:
@@ -189,8 +190,9 @@ def to_model_input(model: ServedModel, tensors: dict[str, np.ndarray]) -> ModelI
                 return from_columns(schema, columns, as_matrix=False)
             if name not in schema.names:
                 raise InvalidInput(
-                    f"Input {name!r} with shape {list(tensor.shape)} fits neither form: send one tensor per "
-                    f"column {list(schema.names)} (shape [n]) or one tensor of shape [n, {len(schema.columns)}]."
+                    f"Input {name!r} with shape {list(tensor.shape)} fits neither form: send one tensor "
+                    f"per column {list(schema.names)} (shape [n]) or one tensor of shape "
+                    f"[n, {len(schema.columns)}]."
                 )
     return from_columns(schema, tensors, as_matrix=model.accepts_matrix)
 
@@ -302,8 +304,8 @@ class V2Endpoints:
         kind = media_type(request)
         if header_length is None and kind and kind != "application/json" and kind not in _BINARY_TYPES:
             raise UnsupportedMediaType(
-                f"Content-Type {kind!r} is not accepted; send JSON ('Content-Type: application/json'), or the "
-                "binary extension with an Inference-Header-Content-Length header."
+                f"Content-Type {kind!r} is not accepted; send JSON ('Content-Type: application/json'), "
+                "or the binary extension with an Inference-Header-Content-Length header."
             )
         body = await read_body(request, limit=self.max_body_bytes)
         parsed = parse_infer_request(body, header_length=header_length)

@@ -1,0 +1,70 @@
+"""Adaptive micro-batching: concurrent requests share batches; answers stay per request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from loopml.errors import InvalidInput
+from loopml.serving import Batching, ModelSource, load_served_model
+from loopml.serving.batching import MicroBatcher
+from loopml.serving.inputs import ModelInput, from_matrix
+from tests.serving.conftest import Models
+
+
+def _batcher(models: Models, batching: Batching) -> tuple[MicroBatcher, list[tuple[int, int]]]:
+    served = load_served_model(
+        ModelSource(uri="models:/numeric/1", batching=batching), registry=models.registry
+    )
+    seen: list[tuple[int, int]] = []
+    return MicroBatcher(served, observer=lambda requests, rows, _s: seen.append((requests, rows))), seen
+
+
+def test_concurrent_requests_are_batched_and_answered_separately(models: Models) -> None:
+    batcher, seen = _batcher(models, Batching(max_batch_rows=64, max_wait_ms=5))
+    x = models.numeric_x[:40]
+
+    async def run() -> list[dict[str, np.ndarray]]:
+        rows = [from_matrix(batcher.model.schema, x[i : i + 2]) for i in range(0, 40, 2)]
+        answers = await asyncio.gather(*(batcher.predict(r) for r in rows))
+        await batcher.close()
+        return answers
+
+    answers = asyncio.run(run())
+    got = np.concatenate([a["predict"] for a in answers])
+    np.testing.assert_array_equal(got, models.numeric.predict(x))
+    assert all(len(a["predict"]) == 2 for a in answers)
+    assert max(requests for requests, _ in seen) > 1
+    assert sum(rows for _, rows in seen) == 40
+    assert all(rows <= 64 for _, rows in seen)
+
+
+def test_a_bad_request_fails_alone(models: Models) -> None:
+    batcher, _ = _batcher(models, Batching(max_batch_rows=64, max_wait_ms=5))
+    good = from_matrix(batcher.model.schema, models.numeric_x[:3])
+    bad = ModelInput(n_rows=1, matrix=np.array([[np.nan, 1.0, 2.0, 3.0]]))  # LogisticRegression refuses NaN
+
+    async def run() -> list[object]:
+        answers = await asyncio.gather(
+            batcher.predict(good), batcher.predict(bad), batcher.predict(good), return_exceptions=True
+        )
+        await batcher.close()
+        return answers
+
+    first, failed, third = asyncio.run(run())
+    assert isinstance(failed, InvalidInput) and "refused the input" in str(failed)
+    assert isinstance(first, dict) and isinstance(third, dict)
+    np.testing.assert_array_equal(first["predict"], models.numeric.predict(models.numeric_x[:3]))
+
+
+def test_batching_off_predicts_each_request(models: Models) -> None:
+    batcher, seen = _batcher(models, Batching(enabled=False))
+
+    async def run() -> None:
+        await asyncio.gather(
+            *(batcher.predict(from_matrix(batcher.model.schema, models.numeric_x[:1])) for _ in range(5))
+        )
+
+    asyncio.run(run())
+    assert seen == [(1, 1)] * 5
