@@ -53,4 +53,9 @@ COMMANDS: Mapping[str, LazyCommand] = {
     ),
     "audit": _at("audit", "app", "The audit log of a loopml server."),
     "server": _at("server", "app", "Serve the platform REST API."),
+    "serve": _at(
+        "serve",
+        "serve",
+        "Serve models over the Open Inference Protocol (/v2), TF Serving (/v1) and MLflow (/invocations).",
+    ),
 }

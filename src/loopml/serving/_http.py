@@ -12,8 +12,18 @@ from starlette.responses import Response
 
 from loopml.errors import InvalidInput
 from loopml.serving.errors import PayloadTooLarge, UnsupportedMediaType
+from loopml.serving.model import ServedModel
 
-__all__ = ["Guard", "Handler", "json_response", "media_type", "parse_json", "read_body", "require_json"]
+__all__ = [
+    "Guard",
+    "Handler",
+    "json_response",
+    "mark_model",
+    "media_type",
+    "parse_json",
+    "read_body",
+    "require_json",
+]
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -78,6 +88,13 @@ def require_json(request: Request) -> None:
             f"Content-Type {kind!r} is not accepted here; send the body as JSON with "
             "'Content-Type: application/json'."
         )
+
+
+def mark_model(request: Request, model: ServedModel) -> ServedModel:
+    """Record which model version answers ``request`` (for the request metrics); returns ``model``."""
+    request.scope["loopml.model"] = model.name
+    request.scope["loopml.version"] = model.version
+    return model
 
 
 def _default(value: Any) -> Any:

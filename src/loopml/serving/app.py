@@ -68,8 +68,8 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
             finally:
                 metrics.in_flight.dec()
             if is_inference:
-                name = request.path_params.get("model") or request.scope.get("loopml.model", "")
-                version = request.path_params.get("version") or ""
+                name = request.scope.get("loopml.model") or request.path_params.get("model", "")
+                version = request.scope.get("loopml.version", "")
                 metrics.requests.labels(name, version, protocol, str(response.status_code)).inc()
                 metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)
             return response

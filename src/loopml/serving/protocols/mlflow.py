@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from loopml import __version__
 from loopml.errors import InvalidInput
-from loopml.serving._http import Guard, json_response, media_type, parse_json, read_body
+from loopml.serving._http import Guard, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import UnsupportedMediaType
 from loopml.serving.inputs import ModelInput, from_columns, from_records, from_rows
@@ -151,8 +151,7 @@ class MlflowEndpoints:
         return Response(__version__, media_type="text/plain")
 
     async def invocations(self, request: Request) -> Response:
-        model = self.plane.model(self.plane.repository.names()[0])
-        request.scope["loopml.model"] = model.name
+        model = mark_model(request, self.plane.model(self.plane.repository.names()[0]))
         kind = media_type(request)
         if kind not in ("application/json", "text/csv", ""):
             raise UnsupportedMediaType(

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml.errors import InvalidInput, NotFound
-from loopml.serving._http import Guard, json_response, parse_json, read_body, require_json
+from loopml.serving._http import Guard, json_response, mark_model, parse_json, read_body, require_json
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.inputs import ModelInput, from_columns, from_records, from_rows
 from loopml.serving.model import ServedModel
@@ -68,6 +68,9 @@ class TfServingEndpoints:
         self.max_body_bytes = max_body_bytes
 
     def _model(self, request: Request) -> ServedModel:
+        return mark_model(request, self._find(request))
+
+    def _find(self, request: Request) -> ServedModel:
         params = request.path_params
         name = params["model"]
         if "label" in params:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from loopml import __version__
 from loopml.errors import InvalidInput
-from loopml.serving._http import Guard, Handler, json_response, media_type, parse_json, read_body
+from loopml.serving._http import Guard, Handler, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane, InferenceResult
 from loopml.serving.errors import UnsupportedMediaType
 from loopml.serving.inputs import ModelInput, from_columns, from_matrix
@@ -288,7 +288,9 @@ class V2Endpoints:
         return json_response({"ready": True})
 
     def _model(self, request: Request) -> ServedModel:
-        return self.plane.model(request.path_params["model"], request.path_params.get("version"))
+        return mark_model(
+            request, self.plane.model(request.path_params["model"], request.path_params.get("version"))
+        )
 
     async def model_metadata(self, request: Request) -> Response:
         model = self._model(request)

@@ -1,0 +1,78 @@
+"""``loopml serve MODEL_URI...``: the inference server (Open Inference Protocol, TF Serving, MLflow).
+
+Binds 127.0.0.1 by default and refuses any other address unless ``--auth`` is on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopml.cli import _context
+from loopml.errors import InvalidInput
+
+__all__ = ["serve"]
+
+
+def serve(
+    model_uris: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="MODEL_URI...",
+            help="models:/NAME@ALIAS, models:/NAME/VERSION or a package folder (the first also answers "
+            "/invocations).",
+            show_default=False,
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="A serve.yaml (models, output policy, batching, limits).")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=0, max=65535, help="TCP port [8080].")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Worker processes sharing the socket [1].")
+    ] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option("--auth/--no-auth", help="Require a platform token (needed on a non-loopback address)."),
+    ] = None,
+) -> None:
+    """Serve models over the Open Inference Protocol (/v2), TF Serving (/v1) and MLflow (/invocations).
+
+    Every model is verified (checksums, scanner, signature per the promotion policy) before it is
+    served; one that fails is never served.
+    """
+    from loopml.serving.config import ServeConfig
+    from loopml.serving.loading import ModelSource
+    from loopml.serving.server import run_server
+
+    if config_file is not None:
+        config = ServeConfig.load(config_file)
+        if model_uris:
+            config = dataclasses.replace(
+                config, models=(*config.models, *(ModelSource(uri=u) for u in model_uris))
+            )
+    elif model_uris:
+        config = ServeConfig(models=tuple(ModelSource(uri=u) for u in model_uris))
+    else:
+        raise InvalidInput(
+            "Nothing to serve: give MODEL_URI... (e.g. `loopml serve models:/census-employment@champion`) "
+            "or --config serve.yaml."
+        )
+    config = dataclasses.replace(  # re-checks the bind address against auth
+        config,
+        host=config.host if host is None else host,
+        port=config.port if port is None else port,
+        workers=config.workers if workers is None else workers,
+        auth=config.auth if auth is None else auth,
+    )
+    settings = _context.settings()
+    typer.echo(
+        f"loopml serve: loading {len(config.models)} model(s) for http://{config.host}:{config.port} "
+        f"(/v2, /v1/models, /invocations, /metrics)",
+        err=True,
+    )
+    run_server(config, settings)

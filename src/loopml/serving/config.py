@@ -1,0 +1,188 @@
+"""``serve.yaml``: which models to serve and how, plus listener settings.
+
+Example file::
+
+    host: 127.0.0.1
+    port: 8080
+    workers: 2
+    auth: false
+    max_body_bytes: 33554432
+    models:
+      - uri: models:/census-employment@champion
+        name: census
+        require_signature: false
+        output: {top_k: 1, decimals: 3}
+        batching: {enabled: true, max_batch_rows: 512, max_wait_ms: 2}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loopml.errors import InvalidInput, NotFound
+from loopml.serving.loading import ModelSource
+from loopml.serving.model import Batching
+from loopml.serving.outputs import OutputPolicy
+
+__all__ = ["ServeConfig", "check_bind", "is_loopback"]
+
+_TOP_KEYS = ("host", "port", "workers", "auth", "max_body_bytes", "models")
+_MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching")
+_BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, auth_enabled: bool) -> None:
+    """Refuse a non-loopback ``host`` unless authentication is on.
+
+    Raises:
+        InvalidInput: naming the host and what to do.
+    """
+    if not auth_enabled and not is_loopback(host):
+        raise InvalidInput(
+            f"Refusing to serve models on {host!r} without authentication: anyone who can reach it could "
+            "query them. Pass --auth (callers then need a token from `loopml tokens create`) or bind "
+            "to 127.0.0.1."
+        )
+
+
+def _int(value: Any, key: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(f"serve.yaml {key} must be an integer in [{low}, {high}]; got {value!r}.")
+    return value
+
+
+def _keys(data: Any, valid: Sequence[str], where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"{where} must be a mapping with keys {', '.join(valid)}.")
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise InvalidInput(f"{where} has unknown key(s) {unknown}; valid: {', '.join(valid)}.")
+    return data
+
+
+def _batching(data: Any, where: str) -> Batching:
+    if data is None:
+        return Batching()
+    section = _keys(data, _BATCH_KEYS, where)
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InvalidInput(f"{where}.enabled must be true or false; got {enabled!r}.")
+    default = Batching()
+    return Batching(
+        enabled=enabled,
+        max_batch_rows=section.get("max_batch_rows", default.max_batch_rows),
+        max_wait_ms=section.get("max_wait_ms", default.max_wait_ms),
+    )
+
+
+def _model(data: Any, index: int) -> ModelSource:
+    where = f"serve.yaml models[{index}]"
+    if isinstance(data, str):
+        return ModelSource(uri=data)
+    section = _keys(data, _MODEL_KEYS, where)
+    require = section.get("require_signature", False)
+    if not isinstance(require, bool):
+        raise InvalidInput(f"{where}.require_signature must be true or false; got {require!r}.")
+    return ModelSource(
+        uri=section.get("uri", ""),
+        name=section.get("name"),
+        policy=OutputPolicy.from_mapping(section.get("output"), where=f"{where}.output"),
+        batching=_batching(section.get("batching"), f"{where}.batching"),
+        require_signature=require,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ServeConfig:
+    """What ``loopml serve`` runs.
+
+    Attributes:
+        models: The models, in order (the first one answers MLflow's ``/invocations``).
+        host: Address to listen on.
+        port: TCP port.
+        workers: Worker processes sharing the listening socket.
+        auth: Whether callers need a token.
+        max_body_bytes: Largest request body accepted.
+    """
+
+    models: tuple[ModelSource, ...]
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    auth: bool = False
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise InvalidInput(
+                "Nothing to serve: give at least one MODEL_URI (models:/NAME@ALIAS, models:/NAME/VERSION or "
+                "a package folder) or a serve.yaml with 'models:'."
+            )
+        _int(self.port, "port", 0, 65535)
+        _int(self.workers, "workers", 1, 64)
+        _int(self.max_body_bytes, "max_body_bytes", 1024, 2**31)
+        check_bind(self.host, auth_enabled=self.auth)
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> ServeConfig:
+        """Parse the content of a ``serve.yaml``.
+
+        Raises:
+            InvalidInput: unknown keys or bad values, naming them.
+        """
+        section = _keys(data, _TOP_KEYS, "serve.yaml")
+        models = section.get("models") or []
+        if not isinstance(models, list):
+            raise InvalidInput("serve.yaml models must be a list of model URIs or {uri, name, ...} mappings.")
+        auth = section.get("auth", False)
+        if not isinstance(auth, bool):
+            raise InvalidInput(f"serve.yaml auth must be true or false; got {auth!r}.")
+        host = section.get("host", "127.0.0.1")
+        if not isinstance(host, str):
+            raise InvalidInput(f"serve.yaml host must be a string; got {host!r}.")
+        return cls(
+            models=tuple(_model(m, i) for i, m in enumerate(models)),
+            host=host,
+            port=section.get("port", 8080),
+            workers=section.get("workers", 1),
+            auth=auth,
+            max_body_bytes=section.get("max_body_bytes", 32 * 1024 * 1024),
+        )
+
+    @classmethod
+    def load(cls, path: Path | str) -> ServeConfig:
+        """Read a ``serve.yaml`` file.
+
+        Raises:
+            NotFound: no such file.
+            InvalidInput: not YAML, or a bad configuration.
+        """
+        source = Path(path)
+        if not source.is_file():
+            raise NotFound(f"No serve configuration at {source}.")
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise InvalidInput(f"Cannot parse {source}: {err}") from err
+        return cls.from_mapping(data or {})

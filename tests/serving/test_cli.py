@@ -1,0 +1,90 @@
+"""``loopml serve`` end to end: a real process, a registered model, the loopback rule."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loopml.config import Settings
+from loopml.registry import ModelRegistry, package_model
+from tests.serving.conftest import Models
+
+_MAIN = "from loopml.cli import main; main()"
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    registry = ModelRegistry.from_settings(Settings(home=home))
+    from loopml.registry import ColumnSpec, ModelSignature
+
+    signature = ModelSignature(inputs=tuple(ColumnSpec(name=n, type="double") for n in "abcd"))
+    registry.register(package_model(models.numeric, tmp_path / "pkg", signature=signature), "cli-model")
+    registry.store.close()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAIN, "serve", "models:/cli-model/1", "--port", str(port)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "loopml serve did not become ready"
+            time.sleep(0.2)
+        x = models.numeric_x[:3]
+        r = httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})
+        assert r.json() == {"predictions": models.numeric.predict(x).tolist()}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert (
+            'loopml_serving_requests_total{model="cli-model",protocol="mlflow",status="200",version="1"} 1.0'
+            in metrics
+        )
+        assert "process_resident_memory_bytes" in metrics
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_loopml_serve_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _MAIN, "serve", "models:/x/1", "--host", "0.0.0.0"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Refusing to serve models on '0.0.0.0' without authentication" in done.stderr
+    nothing = subprocess.run(
+        [sys.executable, "-c", _MAIN, "serve"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert nothing.returncode == 2 and "Nothing to serve" in nothing.stderr
