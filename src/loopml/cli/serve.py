@@ -35,6 +35,12 @@ def serve(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, max=64, help="Worker processes sharing the socket [1].")
     ] = None,
+    prediction_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--prediction-log/--no-prediction-log", help="Log every request to <home>/predictions [on]."
+        ),
+    ] = None,
     auth: Annotated[
         bool | None,
         typer.Option("--auth/--no-auth", help="Require a platform token (needed on a non-loopback address)."),
@@ -68,6 +74,7 @@ def serve(
         port=config.port if port is None else port,
         workers=config.workers if workers is None else workers,
         auth=config.auth if auth is None else auth,
+        prediction_log=config.prediction_log if prediction_log is None else prediction_log,
     )
     settings = _context.settings()
     typer.echo(

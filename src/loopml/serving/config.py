@@ -7,6 +7,7 @@ Example file::
     workers: 2
     auth: false
     max_body_bytes: 33554432
+    prediction_log: true          # or false, or a folder (default <home>/predictions)
     models:
       - uri: models:/census-employment@champion
         name: census
@@ -32,8 +33,8 @@ from loopml.serving.outputs import OutputPolicy
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 
-_TOP_KEYS = ("host", "port", "workers", "auth", "max_body_bytes", "models")
-_MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching")
+_TOP_KEYS = ("host", "port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
+_MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching", "log_sample_rate")
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
 
 
@@ -110,6 +111,7 @@ def _model(data: Any, index: int) -> ModelSource:
         policy=OutputPolicy.from_mapping(section.get("output"), where=f"{where}.output"),
         batching=_batching(section.get("batching"), f"{where}.batching"),
         require_signature=require,
+        log_sample_rate=section.get("log_sample_rate", 1.0),
     )
 
 
@@ -124,6 +126,8 @@ class ServeConfig:
         workers: Worker processes sharing the listening socket.
         auth: Whether callers need a token.
         max_body_bytes: Largest request body accepted.
+        prediction_log: Whether requests are logged (to ``log_dir``).
+        log_dir: The prediction log's folder (default ``<home>/predictions``).
     """
 
     models: tuple[ModelSource, ...]
@@ -132,6 +136,8 @@ class ServeConfig:
     workers: int = 1
     auth: bool = False
     max_body_bytes: int = 32 * 1024 * 1024
+    prediction_log: bool = True
+    log_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -161,7 +167,12 @@ class ServeConfig:
         host = section.get("host", "127.0.0.1")
         if not isinstance(host, str):
             raise InvalidInput(f"serve.yaml host must be a string; got {host!r}.")
+        log = section.get("prediction_log", True)
+        if not isinstance(log, bool | str):
+            raise InvalidInput(f"serve.yaml prediction_log must be true, false or a folder; got {log!r}.")
         return cls(
+            prediction_log=log is not False,
+            log_dir=Path(log) if isinstance(log, str) else None,
             models=tuple(_model(m, i) for i, m in enumerate(models)),
             host=host,
             port=section.get("port", 8080),

@@ -108,6 +108,10 @@ class InferenceSink(Protocol):
         """Take note of one answered request."""
         ...
 
+    def close(self) -> None:
+        """Flush and stop."""
+        ...
+
 
 class DataPlane:
     """Serves the models of a repository.
@@ -166,3 +170,5 @@ class DataPlane:
         """Stop the batchers."""
         for batcher in self._batchers.values():
             await batcher.close()
+        for sink in self._sinks:
+            sink.close()

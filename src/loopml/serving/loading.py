@@ -35,6 +35,7 @@ class ModelSource:
         policy: The output obfuscation policy.
         batching: Micro-batching settings.
         require_signature: For a package folder: refuse it unless a trusted key signed it.
+        log_sample_rate: Fraction of its requests written to the prediction log.
     """
 
     uri: str
@@ -42,8 +43,12 @@ class ModelSource:
     policy: OutputPolicy = dataclasses.field(default_factory=OutputPolicy)
     batching: Batching = dataclasses.field(default_factory=Batching)
     require_signature: bool = False
+    log_sample_rate: float = 1.0
 
     def __post_init__(self) -> None:
+        rate = self.log_sample_rate
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
+            raise InvalidInput(f"log_sample_rate must be a number in [0, 1]; got {rate!r}.")
         if not isinstance(self.uri, str) or not self.uri:
             raise InvalidInput(
                 "A model source needs a uri: models:/NAME@ALIAS, models:/NAME/VERSION or a folder."

@@ -21,6 +21,7 @@ from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, ModelRepository
 from loopml.serving.loading import load_served_model
 from loopml.serving.metrics import ServingMetrics
+from loopml.serving.prediction_log import PredictionLogger
 
 __all__ = ["build_app", "run_server"]
 
@@ -42,7 +43,18 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         authenticator = RequestAuthenticator(AuthService(registry.store, pepper=pepper))  # type: ignore[arg-type]
     models = [load_served_model(source, registry=registry) for source in config.models]
     metrics = ServingMetrics()
-    plane = DataPlane(ModelRepository(models), metrics=metrics)
+    sinks = []
+    if config.prediction_log:
+        root = config.log_dir or settings.home.expanduser().absolute() / "predictions"
+        sinks.append(
+            PredictionLogger(
+                root,
+                sample_rates={m.name: s.log_sample_rate for m, s in zip(models, config.models, strict=True)},
+                on_drop=metrics.log_dropped.inc,
+                on_write=metrics.log_written.inc,
+            )
+        )
+    plane = DataPlane(ModelRepository(models), metrics=metrics, sinks=sinks)
     options = AppOptions(max_body_bytes=config.max_body_bytes, authenticator=authenticator)
     return create_app(plane, metrics=metrics, options=options)
 

@@ -1,0 +1,85 @@
+"""The prediction log is written off the request path; a full queue drops and counts, never blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from loopml.monitor import read_prediction_log
+from loopml.serving import DataPlane, ModelRepository, ModelSource, load_served_model, prediction_log
+from loopml.serving.inputs import from_columns
+from loopml.serving.prediction_log import PredictionLogger
+from tests.serving.conftest import Models
+
+
+def test_requests_are_logged_per_row(models: Models, tmp_path: Path) -> None:
+    model = load_served_model(ModelSource(uri="models:/mixed@champion"), registry=models.registry)
+    written: list[int] = []
+    logger = PredictionLogger(tmp_path, flush_interval_s=0.05, on_write=written.append)
+    plane = DataPlane(ModelRepository([model]), sinks=[logger])
+    rows = from_columns(
+        model.schema, {"age": [30, 50], "income": [40.0, 60.0], "city": ["nice", "lyon"]}, as_matrix=False
+    )
+
+    async def run() -> str:
+        result = await plane.infer(model, rows, protocol="v2", request_id="req-9", principal="ana")
+        await plane.close()
+        return result.request_id
+
+    asyncio.run(run())
+    table = read_prediction_log(tmp_path, model="mixed")
+    assert written == [2]
+    assert table.column("request_id").to_pylist() == ["req-9", "req-9"]
+    assert table.column("principal").to_pylist() == ["ana", "ana"]
+    assert json.loads(table.column("inputs")[1].as_py()) == {"age": 50, "income": 60.0, "city": "lyon"}
+    assert set(json.loads(table.column("outputs")[0].as_py())) == {"predict", "predict_proba"}
+
+
+def test_full_queue_drops_and_counts_without_blocking(
+    models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = load_served_model(ModelSource(uri="models:/numeric@champion"), registry=models.registry)
+    release, entered = threading.Event(), threading.Event()
+    real_write = prediction_log.write_prediction_records
+
+    def slow_write(root: Path, records: list[object]) -> object:
+        entered.set()
+        release.wait(10)  # a stalled disk: the writer holds its batch while requests keep coming
+        return real_write(root, records)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prediction_log, "write_prediction_records", slow_write)
+    dropped: list[int] = []
+    logger = PredictionLogger(tmp_path, capacity=1, flush_interval_s=0.01, on_drop=lambda: dropped.append(1))
+    plane = DataPlane(ModelRepository([model]), sinks=[logger])
+    rows = from_columns(model.schema, {c: [1.0] for c in "abcd"}, as_matrix=True)
+
+    asyncio.run(plane.infer(model, rows, protocol="v2"))
+    assert entered.wait(10)  # the writer holds the first request and stalls on it
+
+    async def run() -> float:
+        started = time.perf_counter()
+        for _ in range(50):
+            await plane.infer(model, rows, protocol="v2")
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(run())
+    assert logger.dropped == 49 and len(dropped) == 49  # one request fits the queue
+    assert elapsed < 5.0  # never waited for the writer
+    release.set()
+    logger.close()
+    assert read_prediction_log(tmp_path).num_rows == 2
+
+
+def test_sampling(models: Models, tmp_path: Path) -> None:
+    model = load_served_model(ModelSource(uri="models:/numeric@champion"), registry=models.registry)
+    logger = PredictionLogger(tmp_path, sample_rates={"numeric": 0.0}, flush_interval_s=0.05)
+    plane = DataPlane(ModelRepository([model]), sinks=[logger])
+    rows = from_columns(model.schema, {c: [1.0] for c in "abcd"}, as_matrix=True)
+    asyncio.run(plane.infer(model, rows, protocol="v2"))
+    logger.close()
+    assert not tmp_path.exists() or read_prediction_log(tmp_path).num_rows == 0
