@@ -1,0 +1,218 @@
+"""Model-server benchmark: ``loopml serve`` under ``wrk`` on loopback, 8 connections.
+
+Usage::
+
+    .venv/bin/python benchmarks/serving.py                         # the 50-tree GBC on 16 features
+    .venv/bin/python benchmarks/serving.py --demo-home /tmp/demo   # + the demo's census model
+    .venv/bin/python benchmarks/serving.py --duration 10 --rounds 3
+
+Figures, per model and payload (1 row and 100 rows per request, Open Inference Protocol JSON):
+requests/s and p99 latency under 8 concurrent connections (``wrk -t1 -c8``), the median and range of
+``--rounds`` interleaved rounds, with the prediction log on and off; the time from process start to
+``/v2/health/ready``; and the idle RSS of the serving process. The server is pinned to CPU 0 and
+``wrk`` to CPU 1 where ``taskset`` and two CPUs exist. Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CENSUS = ROOT / "src" / "loopml" / "examples" / "census" / "data" / "year=2018.parquet"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pin(cpu: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def _register_gbc(home: Path) -> str:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from loopml.config import Settings
+    from loopml.registry import ColumnSpec, ModelRegistry, ModelSignature, package_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 16))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] - x[:, 3] > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(x, y)
+    signature = ModelSignature(inputs=tuple(ColumnSpec(name=f"f{i}", type="double") for i in range(16)))
+    registry = ModelRegistry.from_settings(Settings(home=home))
+    registry.register(package_model(model, home / "gbc-pkg", signature=signature), "gbc")
+    registry.store.close()
+    return "models:/gbc/1"
+
+
+def _gbc_body(rows: int) -> bytes:
+    x = np.random.default_rng(1).normal(size=(rows, 16))
+    tensor = {"name": "x", "shape": [rows, 16], "datatype": "FP64", "data": x.reshape(-1).tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def _census_body(rows: int) -> bytes:
+    import pandas as pd
+
+    frame = pd.read_parquet(CENSUS).head(rows)
+    meta_cols = ["AGEP", "MAR", "RELP", "DIS", "ESP", "CIT", "MIG", "MIL", "ANC", "NATIVITY", "DEAR", "DEYE",
+                 "DREM", "SEX", "RAC1P", "SCHL"]  # fmt: skip
+    inputs = []
+    for name in meta_cols:
+        values = frame[name].to_numpy()
+        kind = "FP64" if name == "AGEP" else "INT64"
+        data = values.astype(float).tolist() if kind == "FP64" else values.astype(int).tolist()
+        inputs.append({"name": name, "shape": [rows], "datatype": kind, "data": data})
+    return json.dumps({"inputs": inputs}).encode()
+
+
+class Server:
+    """One ``loopml serve`` process."""
+
+    def __init__(self, home: Path, uri: str, *, log: bool) -> None:
+        self.port = _free_port()
+        args = [
+            sys.executable,
+            "-c",
+            "from loopml.cli import main; main()",
+            "serve",
+            uri,
+            "--port",
+            str(self.port),
+        ]
+        if not log:
+            args.append("--no-prediction-log")
+        env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            _pin(0) + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 300
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit(
+                    f"loopml serve exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/v2/health/ready", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("loopml serve did not become ready") from None
+                time.sleep(0.05)
+        self.startup_s = time.perf_counter() - started
+        time.sleep(1.0)
+        self.idle_rss_mb = (
+            sum(
+                p.memory_info().rss
+                for p in [
+                    psutil.Process(self.proc.pid),
+                    *psutil.Process(self.proc.pid).children(recursive=True),
+                ]
+            )
+            / 2**20
+        )
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _wrk(url: str, body: bytes, *, duration: int, workdir: Path) -> tuple[float, float]:
+    body_file = workdir / "body.json"
+    body_file.write_bytes(body)
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+    )
+    out = subprocess.run(
+        [*_pin(1), "wrk", "-t1", "-c8", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99_text is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_text.group(2)]
+    return rps, float(p99_text.group(1)) * scale
+
+
+def _summary(values: list[float]) -> str:
+    return f"{statistics.median(values):8.1f} [{min(values):.1f}-{max(values):.1f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--demo-home", type=Path, help="LOOPML_HOME of `loopml demo` (adds the census model)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="loopml-bench-serving-"))
+    try:
+        cases: list[tuple[str, Path, str, dict[int, bytes]]] = [
+            ("gbc-16", work / "home", _register_gbc(work / "home"), {1: _gbc_body(1), 100: _gbc_body(100)})
+        ]
+        if args.demo_home:
+            bodies = {1: _census_body(1), 100: _census_body(100)}
+            cases.append(("census", args.demo_home, "models:/census-employment@champion", bodies))
+        results: dict[tuple[str, int, bool], list[tuple[float, float]]] = {}
+        starts: dict[str, list[float]] = {}
+        rss: dict[str, list[float]] = {}
+        for _ in range(args.rounds):
+            for label, home, uri, bodies in cases:
+                for log in (True, False):
+                    server = Server(home, uri, log=log)
+                    try:
+                        starts.setdefault(label, []).append(server.startup_s)
+                        rss.setdefault(label, []).append(server.idle_rss_mb)
+                        name = uri.removeprefix("models:/").split("@")[0].split("/")[0]
+                        for rows, body in bodies.items():
+                            url = f"{server.url}/v2/models/{name}/infer"
+                            _wrk(url, body, duration=1, workdir=work)  # warm-up
+                            results.setdefault((label, rows, log), []).append(
+                                _wrk(url, body, duration=args.duration, workdir=work)
+                            )
+                    finally:
+                        server.close()
+        print(f"loopml serve, 1 worker, wrk -t1 -c8 -d{args.duration}s, {args.rounds} rounds: median [range]")
+        print(f"{'model':8} {'rows':>4} {'log':>4} {'requests/s':>24} {'p99 ms':>24}")
+        for (label, rows, log), runs in results.items():
+            print(f"{label:8} {rows:>4} {'on' if log else 'off':>4} {_summary([r for r, _ in runs]):>24} "
+                  f"{_summary([p for _, p in runs]):>24}")  # fmt: skip
+        for label in starts:
+            print(
+                f"{label}: start-up to ready {_summary(starts[label])} s; idle RSS {_summary(rss[label])} MB"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
