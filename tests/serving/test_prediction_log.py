@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from pathlib import Path
@@ -36,8 +35,9 @@ def test_requests_are_logged_per_row(models: Models, tmp_path: Path) -> None:
     assert written == [2]
     assert table.column("request_id").to_pylist() == ["req-9", "req-9"]
     assert table.column("principal").to_pylist() == ["ana", "ana"]
-    assert json.loads(table.column("inputs")[1].as_py()) == {"age": 50, "income": 60.0, "city": "lyon"}
-    assert set(json.loads(table.column("outputs")[0].as_py())) == {"predict", "predict_proba"}
+    assert table.column("row").to_pylist() == [0, 1]
+    assert [table.column(f"in.{c}")[1].as_py() for c in ("age", "income", "city")] == [50, 60.0, "lyon"]
+    assert len(table.column("out.predict_proba")[0].as_py()) == 2
 
 
 def test_full_queue_drops_and_counts_without_blocking(
@@ -45,14 +45,14 @@ def test_full_queue_drops_and_counts_without_blocking(
 ) -> None:
     model = load_served_model(ModelSource(uri="models:/numeric@champion"), registry=models.registry)
     release, entered = threading.Event(), threading.Event()
-    real_write = prediction_log.write_prediction_records
+    real_write = prediction_log.write_prediction_table
 
-    def slow_write(root: Path, records: list[object]) -> object:
+    def slow_write(root: Path, table: object) -> object:
         entered.set()
         release.wait(10)  # a stalled disk: the writer holds its batch while requests keep coming
-        return real_write(root, records)  # type: ignore[arg-type]
+        return real_write(root, table)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(prediction_log, "write_prediction_records", slow_write)
+    monkeypatch.setattr(prediction_log, "write_prediction_table", slow_write)
     dropped: list[int] = []
     logger = PredictionLogger(tmp_path, capacity=1, flush_interval_s=0.01, on_drop=lambda: dropped.append(1))
     plane = DataPlane(ModelRepository([model]), sinks=[logger])

@@ -1,17 +1,21 @@
 """loopml.monitor: the prediction-log format (read by monitoring, written by the model server)."""
 
 from loopml.monitor.predictions import (
-    PREDICTION_LOG_SCHEMA,
-    PredictionRecord,
+    BASE_SCHEMA,
+    INPUT_PREFIX,
+    OUTPUT_PREFIX,
     partition_path,
+    prediction_table,
     read_prediction_log,
-    write_prediction_records,
+    write_prediction_table,
 )
 
 __all__ = [
-    "PREDICTION_LOG_SCHEMA",
-    "PredictionRecord",
+    "BASE_SCHEMA",
+    "INPUT_PREFIX",
+    "OUTPUT_PREFIX",
     "partition_path",
+    "prediction_table",
     "read_prediction_log",
-    "write_prediction_records",
+    "write_prediction_table",
 ]

@@ -4,88 +4,109 @@ Layout under the log root::
 
     model=<name>/hour=<YYYY-MM-DDTHH>/part-<uuid>.parquet
 
-Columns (:data:`PREDICTION_LOG_SCHEMA`): ``request_id``, ``row`` (index within the request),
-``model``, ``version``, ``time`` (UTC, ms), ``protocol``, ``principal``, ``latency_ms`` (of the whole
-request), ``inputs`` and ``outputs`` (JSON objects: feature → value, output → value) and ``flags``.
-The server writes it; monitoring reads it with :func:`read_prediction_log` without importing the server.
+Every file has the fixed columns of :data:`BASE_SCHEMA` (``request_id``, ``row`` within the request,
+``model``, ``version``, ``time`` UTC, ``protocol``, ``principal``, ``latency_ms`` of the whole
+request, ``flags``), then one typed column per model input (``in.<feature>``) and per output
+(``out.<output>``; class probabilities are lists of doubles). Columns are typed so a window of
+the log is a table monitoring can compare with the training statistics column by column; the
+server builds them from NumPy arrays without per-row Python work. Monitoring reads the log with
+:func:`read_prediction_log` without importing the server.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loopml.errors import InvalidInput, NotFound
 
 __all__ = [
-    "PREDICTION_LOG_SCHEMA",
-    "PredictionRecord",
+    "BASE_SCHEMA",
+    "INPUT_PREFIX",
+    "OUTPUT_PREFIX",
     "partition_path",
+    "prediction_table",
     "read_prediction_log",
-    "write_prediction_records",
+    "write_prediction_table",
 ]
 
-PREDICTION_LOG_SCHEMA = pa.schema(
+INPUT_PREFIX = "in."
+OUTPUT_PREFIX = "out."
+_TIME = pa.timestamp("ms", tz="UTC")
+BASE_SCHEMA = pa.schema(
     [
         pa.field("request_id", pa.string(), nullable=False),
         pa.field("row", pa.int32(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
         pa.field("version", pa.string(), nullable=False),
-        pa.field("time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("time", _TIME, nullable=False),
         pa.field("protocol", pa.string(), nullable=False),
         pa.field("principal", pa.string()),
         pa.field("latency_ms", pa.float64(), nullable=False),
-        pa.field("inputs", pa.string(), nullable=False),
-        pa.field("outputs", pa.string(), nullable=False),
         pa.field("flags", pa.list_(pa.string()), nullable=False),
     ]
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class PredictionRecord:
-    """One predicted row.
+def _column(values: np.ndarray) -> pa.Array:
+    if values.ndim == 2:
+        flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+        offsets = pa.array(np.arange(0, values.size + 1, values.shape[1], dtype=np.int32))
+        return pa.ListArray.from_arrays(offsets, flat)
+    if values.dtype == object:
+        return pa.array([None if v is None else str(v) for v in values.tolist()], type=pa.string())
+    return pa.array(values)
 
-    Attributes:
-        request_id: The request's id (shared by its rows).
-        row: The row's index within the request.
-        model: Served model name.
-        version: Served model version.
-        time: When the request was answered (UTC).
-        protocol: ``v2``, ``tfserving``, ``mlflow`` ...
-        principal: Who asked (None without authentication).
-        latency_ms: Time the request took in the data plane.
-        inputs: Feature name → value (JSON-serialisable).
-        outputs: Output name → value (JSON-serialisable).
-        flags: Marks such as ``out_of_range`` set by input checks.
+
+def prediction_table(
+    *,
+    request_ids: np.ndarray,
+    rows: np.ndarray,
+    model: str,
+    version: str,
+    times: np.ndarray,
+    protocols: np.ndarray,
+    principals: np.ndarray,
+    latency_ms: np.ndarray,
+    inputs: Mapping[str, np.ndarray],
+    outputs: Mapping[str, np.ndarray],
+) -> pa.Table:
+    """A log table for one model: per-row arrays of equal length (``times`` as datetime64[ms]).
+
+    Raises:
+        InvalidInput: arrays of different lengths or a bad model name.
     """
-
-    request_id: str
-    row: int
-    model: str
-    version: str
-    time: dt.datetime
-    protocol: str
-    principal: str | None
-    latency_ms: float
-    inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any]
-    flags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.time.tzinfo is None:
-            raise InvalidInput(f"PredictionRecord.time must be timezone-aware (UTC); got {self.time!r}.")
-        if not self.model or "/" in self.model:
-            raise InvalidInput(f"PredictionRecord.model must be a name without '/'; got {self.model!r}.")
+    if not model or "/" in model:
+        raise InvalidInput(f"The prediction log's model must be a name without '/'; got {model!r}.")
+    n = len(request_ids)
+    lengths = {
+        len(a) for a in (rows, times, protocols, principals, latency_ms, *inputs.values(), *outputs.values())
+    }
+    if lengths - {n}:
+        raise InvalidInput(f"Prediction-log columns must all hold {n} rows; got lengths {sorted(lengths)}.")
+    base = [
+        pa.array(request_ids.tolist(), type=pa.string()),
+        pa.array(rows, type=pa.int32()),
+        pa.repeat(pa.scalar(model), n).cast(pa.string()),
+        pa.repeat(pa.scalar(version), n).cast(pa.string()),
+        pa.array(times.astype("datetime64[ms]")).cast(_TIME),
+        pa.array(protocols.tolist(), type=pa.string()),
+        pa.array(principals.tolist(), type=pa.string()),
+        pa.array(latency_ms, type=pa.float64()),
+        pa.array([[] for _ in range(n)], type=pa.list_(pa.string())),
+    ]
+    extra = {f"{INPUT_PREFIX}{k}": _column(v) for k, v in inputs.items()}
+    extra |= {f"{OUTPUT_PREFIX}{k}": _column(v) for k, v in outputs.items()}
+    table = pa.Table.from_arrays([*base, *extra.values()], names=[*BASE_SCHEMA.names, *extra])
+    return table.cast(pa.schema([*BASE_SCHEMA, *(table.schema.field(name) for name in extra)]))
 
 
 def partition_path(root: Path, model: str, when: dt.datetime) -> Path:
@@ -94,40 +115,24 @@ def partition_path(root: Path, model: str, when: dt.datetime) -> Path:
     return root / f"model={model}" / f"hour={hour}"
 
 
-def _table(records: Sequence[PredictionRecord]) -> pa.Table:
-    return pa.table(
-        {
-            "request_id": [r.request_id for r in records],
-            "row": [r.row for r in records],
-            "model": [r.model for r in records],
-            "version": [r.version for r in records],
-            "time": [r.time for r in records],
-            "protocol": [r.protocol for r in records],
-            "principal": [r.principal for r in records],
-            "latency_ms": [r.latency_ms for r in records],
-            "inputs": [json.dumps(r.inputs, allow_nan=True, default=str) for r in records],
-            "outputs": [json.dumps(r.outputs, allow_nan=True, default=str) for r in records],
-            "flags": [list(r.flags) for r in records],
-        },
-        schema=PREDICTION_LOG_SCHEMA,
-    )
-
-
-def write_prediction_records(root: Path | str, records: Iterable[PredictionRecord]) -> list[Path]:
-    """Append records to the log: one new Parquet file per (model, hour), written atomically.
+def write_prediction_table(root: Path | str, table: pa.Table) -> list[Path]:
+    """Append a log table (of one model) as one new Parquet file per hour, each written atomically.
 
     Returns:
         The files written.
     """
-    groups: dict[Path, list[PredictionRecord]] = {}
-    for record in records:
-        groups.setdefault(partition_path(Path(root), record.model, record.time), []).append(record)
+    if table.num_rows == 0:
+        return []
+    model = table.column("model")[0].as_py()
+    hours = pc.floor_temporal(table.column("time"), unit="hour")
     written = []
-    for folder, batch in groups.items():
+    for hour in hours.unique().to_pylist():
+        part = table.filter(pc.equal(hours, pa.scalar(hour, _TIME)))
+        folder = partition_path(Path(root), model, hour)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{name}.tmp"
-        pq.write_table(_table(batch), tmp)
+        pq.write_table(part, tmp)
         os.replace(tmp, folder / name)
         written.append(folder / name)
     return written
@@ -138,6 +143,9 @@ def read_prediction_log(
 ) -> pa.Table:
     """Every record under ``root`` (of one model, from one time on), sorted by time.
 
+    Files whose columns differ (a model version with other inputs) are unified; missing
+    columns read as nulls.
+
     Raises:
         NotFound: ``root`` does not exist.
     """
@@ -147,10 +155,8 @@ def read_prediction_log(
     pattern = f"model={model}/hour=*/part-*.parquet" if model else "model=*/hour=*/part-*.parquet"
     files = sorted(base.glob(pattern))
     if not files:
-        return PREDICTION_LOG_SCHEMA.empty_table()
-    table = pa.concat_tables(pq.read_table(f, schema=PREDICTION_LOG_SCHEMA) for f in files)
+        return BASE_SCHEMA.empty_table()
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
     if since is not None:
-        import pyarrow.compute as pc
-
-        table = table.filter(pc.greater_equal(table["time"], pa.scalar(since, pa.timestamp("ms", tz="UTC"))))
+        table = table.filter(pc.greater_equal(table["time"], pa.scalar(since, _TIME)))
     return table.sort_by([("time", "ascending"), ("request_id", "ascending"), ("row", "ascending")])

@@ -1,15 +1,15 @@
 """Writes the prediction log off the request path: a bounded queue drained by one thread.
 
 :meth:`PredictionLogger.record` only samples and enqueues (never blocks, never raises); when the
-queue is full the record is dropped and counted. The writer thread turns queued requests into
-:class:`~loopml.monitor.PredictionRecord` rows and appends them as Parquet, at most every
+queue is full the record is dropped and counted. The writer thread concatenates the queued
+requests' columns into log tables (:func:`~loopml.monitor.prediction_table`) and appends them as
+Parquet, at most every
 ``flush_interval_s`` seconds. Records still queued when the process is killed (SIGKILL) are lost:
 at most ``flush_interval_s`` seconds' worth, or ``capacity`` requests.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import random
@@ -17,39 +17,43 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from loopml.errors import InvalidInput
-from loopml.monitor import PredictionRecord, write_prediction_records
+from loopml.monitor import prediction_table, write_prediction_table
 from loopml.serving.dataplane import InferenceResult
 from loopml.serving.inputs import ModelInput
 
 __all__ = ["PredictionLogger"]
 
 _log = logging.getLogger("loopml.serving")
-_Item = tuple[InferenceResult, ModelInput, str, str | None, dt.datetime]
+_Item = tuple[InferenceResult, ModelInput, str, str | None, np.datetime64]
 
 
-def _records(item: _Item) -> list[PredictionRecord]:
-    result, rows, protocol, principal, when = item
-    model = result.model
-    columns = {name: values.tolist() for name, values in rows.column_values(model.schema).items()}
-    outputs = {name: values.tolist() for name, values in result.outputs.items()}
-    latency_ms = result.latency_s * 1000
-    return [
-        PredictionRecord(
-            request_id=result.request_id,
-            row=i,
-            model=model.name,
-            version=model.version,
-            time=when,
-            protocol=protocol,
-            principal=principal,
-            latency_ms=latency_ms,
-            inputs={name: values[i] for name, values in columns.items()},
-            outputs={name: values[i] for name, values in outputs.items()},
-        )
-        for i in range(rows.n_rows)
-    ]
+def _table(items: list[_Item]) -> pa.Table:
+    """One log table for requests to the same model version (columns concatenated, no per-row work)."""
+    model = items[0][0].model
+    sizes = [rows.n_rows for _, rows, _, _, _ in items]
+
+    def repeat(values: list[Any], dtype: Any = object) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), sizes)
+
+    inputs = [rows.column_values(model.schema) for _, rows, _, _, _ in items]
+    return prediction_table(
+        request_ids=repeat([r.request_id for r, _, _, _, _ in items]),
+        rows=np.concatenate([np.arange(n, dtype=np.int32) for n in sizes]),
+        model=model.name,
+        version=model.version,
+        times=repeat([when for *_, when in items], "datetime64[ms]"),
+        protocols=repeat([protocol for _, _, protocol, _, _ in items]),
+        principals=repeat([principal for _, _, _, principal, _ in items]),
+        latency_ms=repeat([r.latency_s * 1000 for r, _, _, _, _ in items], np.float64),
+        inputs={name: np.concatenate([cols[name] for cols in inputs]) for name in model.schema.names},
+        outputs={name: np.concatenate([r.outputs[name] for r, *_ in items]) for name in items[0][0].outputs},
+    )
 
 
 class PredictionLogger:
@@ -96,7 +100,7 @@ class PredictionLogger:
         if rate < 1.0 and self._random.random() >= rate:
             return
         try:
-            self._queue.put_nowait((result, rows, protocol, principal, dt.datetime.now(dt.UTC)))
+            self._queue.put_nowait((result, rows, protocol, principal, np.datetime64(time.time_ns(), "ns")))
         except queue.Full:
             self.dropped += 1
             if self._on_drop is not None:
@@ -129,11 +133,15 @@ class PredictionLogger:
                 self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
-        try:
-            records = [r for item in batch for r in _records(item)]
-            write_prediction_records(self.root, records)
-        except Exception:  # the log must never take the server down; the failure is logged
-            _log.exception("prediction log: could not write %d request(s)", len(batch))
-            return
-        if self._on_write is not None:
-            self._on_write(len(records))
+        groups: dict[tuple[str, str], list[_Item]] = {}
+        for item in batch:
+            groups.setdefault((item[0].model.name, item[0].model.version), []).append(item)
+        for items in groups.values():
+            try:
+                table = _table(items)
+                write_prediction_table(self.root, table)
+            except Exception:  # the log must never take the server down; the failure is logged
+                _log.exception("prediction log: could not write %d request(s)", len(items))
+                continue
+            if self._on_write is not None:
+                self._on_write(table.num_rows)
