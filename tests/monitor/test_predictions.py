@@ -19,14 +19,14 @@ def _table(model: str, times: list[str], *, extra: bool = False) -> pa.Table:
     if extra:
         inputs["income"] = np.ones(n)
     return prediction_table(
-        request_ids=np.array([f"r{i}" for i in range(n)], dtype=object),
-        rows=np.zeros(n, dtype=np.int32),
+        request_ids=[f"r{i}" for i in range(n)],
         model=model,
         version="2",
         times=np.array(times, dtype="datetime64[ms]"),
-        protocols=np.array(["v2"] * n, dtype=object),
-        principals=np.array([None] * n, dtype=object),
-        latency_ms=np.full(n, 1.5),
+        protocols=["v2"] * n,
+        principals=[None] * n,
+        latency_ms=[1.5] * n,
+        sizes=[1] * n,
         inputs=inputs,
         outputs={"predict": np.array(["yes"] * n, dtype=object), "predict_proba": np.full((n, 2), 0.5)},
     )
@@ -52,6 +52,31 @@ def test_typed_columns_by_model_and_hour(tmp_path: Path) -> None:
     since = dt.datetime(2026, 1, 2, 11, tzinfo=dt.UTC)
     assert read_prediction_log(tmp_path, since=since).column("request_id").to_pylist() == ["r1"]
     assert read_prediction_log(tmp_path, model="zzz").num_rows == 0
+
+
+def test_rows_of_a_request_share_its_metadata() -> None:
+    table = prediction_table(
+        model="m",
+        version="1",
+        request_ids=["a", "b"],
+        times=np.array(["2026-01-01T00:00", "2026-01-01T00:01"], dtype="datetime64[ms]"),
+        protocols=["v2", "mlflow"],
+        principals=["ana", None],
+        latency_ms=[1.0, 2.0],
+        sizes=[2, 3],
+        inputs={"x": np.arange(5.0)},
+        outputs={"predict": np.arange(5)},
+    )
+    assert table.column("request_id").to_pylist() == ["a", "a", "b", "b", "b"]
+    assert table.column("row").to_pylist() == [0, 1, 0, 1, 2]
+    assert table.column("principal").to_pylist() == ["ana", "ana", None, None, None]
+    assert table.column("flags").to_pylist() == [[]] * 5
+    with pytest.raises(InvalidInput, match="must all hold 5 rows"):
+        prediction_table(
+            model="m", version="1", request_ids=["a"], times=np.array(["2026-01-01"], dtype="datetime64[ms]"),
+            protocols=["v2"], principals=[None], latency_ms=[1.0], sizes=[5],
+            inputs={"x": np.arange(4.0)}, outputs={},
+        )  # fmt: skip
 
 
 def test_bad_tables_and_missing_log(tmp_path: Path) -> None:

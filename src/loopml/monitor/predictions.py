@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,40 +68,56 @@ def _column(values: np.ndarray) -> pa.Array:
 
 def prediction_table(
     *,
-    request_ids: np.ndarray,
-    rows: np.ndarray,
     model: str,
     version: str,
+    request_ids: Sequence[str],
     times: np.ndarray,
-    protocols: np.ndarray,
-    principals: np.ndarray,
-    latency_ms: np.ndarray,
+    protocols: Sequence[str],
+    principals: Sequence[str | None],
+    latency_ms: Sequence[float],
+    sizes: Sequence[int],
     inputs: Mapping[str, np.ndarray],
     outputs: Mapping[str, np.ndarray],
 ) -> pa.Table:
-    """A log table for one model: per-row arrays of equal length (``times`` as datetime64[ms]).
+    """A log table for requests to one model version.
+
+    Args:
+        model: Model name.
+        version: Model version.
+        request_ids: One id per request; likewise ``times`` (datetime64), ``protocols``,
+            ``principals``, ``latency_ms``.
+        sizes: Rows per request.
+        inputs: Feature name → values of every row (requests concatenated in order).
+        outputs: Output name → values of every row.
 
     Raises:
-        InvalidInput: arrays of different lengths or a bad model name.
+        InvalidInput: lengths that do not add up, or a bad model name.
     """
     if not model or "/" in model:
         raise InvalidInput(f"The prediction log's model must be a name without '/'; got {model!r}.")
-    n = len(request_ids)
-    lengths = {
-        len(a) for a in (rows, times, protocols, principals, latency_ms, *inputs.values(), *outputs.values())
-    }
+    k = len(request_ids)
+    if {len(times), len(protocols), len(principals), len(latency_ms), len(sizes)} != {k}:
+        raise InvalidInput(f"Prediction-log request columns must all hold {k} entries.")
+    counts = np.asarray(sizes, dtype=np.int64)
+    n = int(counts.sum())
+    lengths = {len(a) for a in (*inputs.values(), *outputs.values())}
     if lengths - {n}:
-        raise InvalidInput(f"Prediction-log columns must all hold {n} rows; got lengths {sorted(lengths)}.")
+        raise InvalidInput(
+            f"Prediction-log row columns must all hold {n} rows; got lengths {sorted(lengths)}."
+        )
+    index = pa.array(np.repeat(np.arange(k, dtype=np.int32), counts))
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    no_flags = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()))
     base = [
-        pa.array(request_ids.tolist(), type=pa.string()),
-        pa.array(rows, type=pa.int32()),
+        pa.array(list(request_ids), type=pa.string()).take(index),
+        pa.array((np.arange(n) - starts).astype(np.int32)),
         pa.repeat(pa.scalar(model), n).cast(pa.string()),
         pa.repeat(pa.scalar(version), n).cast(pa.string()),
-        pa.array(times.astype("datetime64[ms]")).cast(_TIME),
-        pa.array(protocols.tolist(), type=pa.string()),
-        pa.array(principals.tolist(), type=pa.string()),
-        pa.array(latency_ms, type=pa.float64()),
-        pa.array([[] for _ in range(n)], type=pa.list_(pa.string())),
+        pa.array(np.asarray(times).astype("datetime64[ms]")).cast(_TIME).take(index),
+        pa.array(list(protocols), type=pa.string()).take(index),
+        pa.array(list(principals), type=pa.string()).take(index),
+        pa.array(np.asarray(latency_ms, dtype=np.float64)).take(index),
+        no_flags,
     ]
     extra = {f"{INPUT_PREFIX}{k}": _column(v) for k, v in inputs.items()}
     extra |= {f"{OUTPUT_PREFIX}{k}": _column(v) for k, v in outputs.items()}
@@ -124,10 +140,15 @@ def write_prediction_table(root: Path | str, table: pa.Table) -> list[Path]:
     if table.num_rows == 0:
         return []
     model = table.column("model")[0].as_py()
-    hours = pc.floor_temporal(table.column("time"), unit="hour")
+    bounds = pc.min_max(table.column("time")).as_py()
+    first, last = (t.replace(minute=0, second=0, microsecond=0) for t in (bounds["min"], bounds["max"]))
+    if first == last:  # the usual case: one flush, one hour
+        parts = [(first, table)]
+    else:
+        hours = pc.floor_temporal(table.column("time"), unit="hour")
+        parts = [(h, table.filter(pc.equal(hours, pa.scalar(h, _TIME)))) for h in hours.unique().to_pylist()]
     written = []
-    for hour in hours.unique().to_pylist():
-        part = table.filter(pc.equal(hours, pa.scalar(hour, _TIME)))
+    for hour, part in parts:
         folder = partition_path(Path(root), model, hour)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,22 +35,23 @@ _Item = tuple[InferenceResult, ModelInput, str, str | None, np.datetime64]
 def _table(items: list[_Item]) -> pa.Table:
     """One log table for requests to the same model version (columns concatenated, no per-row work)."""
     model = items[0][0].model
-    sizes = [rows.n_rows for _, rows, _, _, _ in items]
-
-    def repeat(values: list[Any], dtype: Any = object) -> np.ndarray:
-        return np.repeat(np.array(values, dtype=dtype), sizes)
-
-    inputs = [rows.column_values(model.schema) for _, rows, _, _, _ in items]
+    matrices = [rows.matrix for _, rows, _, _, _ in items if rows.matrix is not None]
+    if len(matrices) == len(items):  # the NumPy path: one concatenation, then column views
+        matrix = np.concatenate(matrices)
+        columns = {name: matrix[:, i] for i, name in enumerate(model.schema.names)}
+    else:
+        parts = [rows.column_values(model.schema) for _, rows, _, _, _ in items]
+        columns = {name: np.concatenate([part[name] for part in parts]) for name in model.schema.names}
     return prediction_table(
-        request_ids=repeat([r.request_id for r, _, _, _, _ in items]),
-        rows=np.concatenate([np.arange(n, dtype=np.int32) for n in sizes]),
         model=model.name,
         version=model.version,
-        times=repeat([when for *_, when in items], "datetime64[ms]"),
-        protocols=repeat([protocol for _, _, protocol, _, _ in items]),
-        principals=repeat([principal for _, _, _, principal, _ in items]),
-        latency_ms=repeat([r.latency_s * 1000 for r, _, _, _, _ in items], np.float64),
-        inputs={name: np.concatenate([cols[name] for cols in inputs]) for name in model.schema.names},
+        request_ids=[result.request_id for result, *_ in items],
+        times=np.array([when for *_, when in items]),
+        protocols=[protocol for _, _, protocol, _, _ in items],
+        principals=[principal for _, _, _, principal, _ in items],
+        latency_ms=[result.latency_s * 1000 for result, *_ in items],
+        sizes=[rows.n_rows for _, rows, _, _, _ in items],
+        inputs=columns,
         outputs={name: np.concatenate([r.outputs[name] for r, *_ in items]) for name in items[0][0].outputs},
     )
 
