@@ -147,13 +147,14 @@ def write_prediction_table(root: Path | str, table: pa.Table) -> list[Path]:
     else:
         hours = pc.floor_temporal(table.column("time"), unit="hour")
         parts = [(h, table.filter(pc.equal(hours, pa.scalar(h, _TIME)))) for h in hours.unique().to_pylist()]
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
     written = []
     for hour, part in parts:
         folder = partition_path(Path(root), model, hour)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{name}.tmp"
-        pq.write_table(part, tmp)
+        pq.write_table(part, tmp, use_dictionary=strings)  # dictionaries only where values repeat
         os.replace(tmp, folder / name)
         written.append(folder / name)
     return written
