@@ -84,7 +84,8 @@ class PredictionLogger:
         self.root = Path(root)
         self.dropped = 0
         self._rates = dict(sample_rates or {})
-        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=capacity)
+        self._stopping = threading.Event()
         self._interval = flush_interval_s
         self._on_drop = on_drop
         self._on_write = on_write
@@ -108,29 +109,24 @@ class PredictionLogger:
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued and stop the writer."""
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            _log.warning("prediction log: queue still full at shutdown; queued records are lost")
-            return
+        self._stopping.set()
         self._thread.join(timeout)
 
     def _drain(self) -> None:
-        stopping = False
-        while not stopping:
+        # The writer sleeps between flushes instead of waiting on the queue, so requests never
+        # wake it (one wake-up per request would hand the GIL back and forth with the server).
+        while True:
+            stopping = self._stopping.wait(self._interval)
             batch: list[_Item] = []
-            deadline = time.monotonic() + self._interval
             while True:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
             if batch:
                 self._write(batch)
+            if stopping:
+                return
 
     def _write(self, batch: list[_Item]) -> None:
         groups: dict[tuple[str, str], list[_Item]] = {}
