@@ -30,7 +30,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers: int) -> None:
     home = tmp_path / "home"
     registry = ModelRegistry.from_settings(Settings(home=home))
     from loopml.registry import ColumnSpec, ModelSignature
@@ -40,13 +41,23 @@ def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path) -> None
     registry.store.close()
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _MAIN, "serve", "models:/cli-model/1", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            _MAIN,
+            "serve",
+            "models:/cli-model/1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while True:
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
             try:

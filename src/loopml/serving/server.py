@@ -1,14 +1,18 @@
 """Run the model server: build the registry from settings, load and verify every model, listen.
 
-Workers are separate processes sharing nothing but the listening socket; each loads and verifies
-the models itself.
+Workers are separate (spawned) processes sharing nothing but the listening socket; each loads
+and verifies the models itself.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import multiprocessing
+import multiprocessing.process
+import signal
+import socket
 import time
+from collections.abc import Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -59,28 +63,61 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     return create_app(plane, metrics=metrics, options=options)
 
 
+def _worker(config: ServeConfig, settings: Settings, sock: socket.socket) -> None:
+    """One worker process: verify and load the models, then serve on the shared socket."""
+    app = build_app(config, settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False))
+    server.run(sockets=[sock])
+
+
+def _stop(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    for proc in workers:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in workers:
+        proc.join(timeout=30)
+
+
 def run_server(config: ServeConfig, settings: Settings) -> None:
     """Serve until interrupted.
+
+    With several workers, the parent checks that every model verifies and loads (one clear error
+    instead of N), binds the socket, starts the workers and stops them all if one exits.
 
     Args:
         config: Models and listener settings.
         settings: Where the registry, store and trust store are.
     """
     started = time.perf_counter()
-    common = {"host": config.host, "port": config.port, "log_level": "info", "access_log": False}
     if config.workers == 1:
         app = build_app(config, settings)
         _log.info("models loaded in %.2f s", time.perf_counter() - started)
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False)
         return
     build_app(config, settings)  # fail here, with one clear error, before any worker starts
-    uv_config = uvicorn.Config(
-        functools.partial(build_app, config, settings),
-        factory=True,
-        workers=config.workers,
-        **common,  # type: ignore[arg-type]
-    )
-    sock = uv_config.bind_socket()
-    from uvicorn.supervisors import Multiprocess
+    sock = uvicorn.Config("loopml.serving:create_app", host=config.host, port=config.port).bind_socket()
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_worker, args=(config, settings, sock), name=f"loopml-serve-{i}")
+        for i in range(config.workers)
+    ]
+    stopping: list[bool] = []
 
-    Multiprocess(uv_config, sockets=[sock]).run()
+    def on_term(*_: object) -> None:
+        stopping.append(True)
+        _stop(workers)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        for proc in workers:
+            proc.start()
+        while all(proc.is_alive() for proc in workers):
+            time.sleep(0.5)
+        if not stopping:
+            _log.error("a worker exited (codes %s); stopping the others", [p.exitcode for p in workers])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(workers)
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
