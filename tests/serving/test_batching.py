@@ -68,3 +68,15 @@ def test_batching_off_predicts_each_request(models: Models) -> None:
 
     asyncio.run(run())
     assert seen == [(1, 1)] * 5
+
+
+def test_predictions_run_on_one_single_threaded_native_pool(models: Models) -> None:
+    from threadpoolctl import threadpool_info
+
+    from loopml.serving import DataPlane, ModelRepository
+
+    served = load_served_model(ModelSource(uri="models:/numeric/1"), registry=models.registry)
+    plane = DataPlane(ModelRepository([served]))
+    pools = plane._executor.submit(threadpool_info).result()
+    asyncio.run(plane.close())
+    assert pools and all(pool["num_threads"] == 1 for pool in pools)

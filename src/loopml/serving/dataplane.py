@@ -11,9 +11,11 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.serving.batching import MicroBatcher
@@ -131,8 +133,16 @@ class DataPlane:
     ) -> None:
         self.repository = repository
         self._sinks = tuple(sinks)
+        # One prediction thread whose native pools (OpenMP, BLAS) run single-threaded: requests are
+        # batched and workers are processes, so nested pools would only oversubscribe the CPUs (an
+        # idle OpenMP team waking up on a busy machine cost the demo's model 10x per call).
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="predict", initializer=threadpool_limits, initargs=(1,)
+        )
         self._batchers = {
-            (m.name, m.version): MicroBatcher(m, observer=metrics.batch_observer(m.name) if metrics else None)
+            (m.name, m.version): MicroBatcher(
+                m, executor=self._executor, observer=metrics.batch_observer(m.name) if metrics else None
+            )
             for m in repository.all()
         }
 
@@ -172,3 +182,4 @@ class DataPlane:
             await batcher.close()
         for sink in self._sinks:
             sink.close()
+        self._executor.shutdown(wait=False)
