@@ -52,16 +52,18 @@ def _register_gbc(home: Path) -> str:
     from sklearn.ensemble import GradientBoostingClassifier
 
     from loopml.config import Settings
-    from loopml.registry import ColumnSpec, ModelRegistry, ModelSignature, package_model
+    from loopml.registry import ColumnSpec, ModelSignature, package_model
+    from loopml.services import Services
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(5000, 16))
     y = (x[:, 0] + x[:, 1] * x[:, 2] - x[:, 3] > 0).astype(int)
     model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(x, y)
     signature = ModelSignature(inputs=tuple(ColumnSpec(name=f"f{i}", type="double") for i in range(16)))
-    registry = ModelRegistry.from_settings(Settings(home=home))
+    services = Services(Settings(home=home))
+    registry = services.registry
     registry.register(package_model(model, home / "gbc-pkg", signature=signature), "gbc")
-    registry.store.close()
+    services.close()
     return "models:/gbc/1"
 
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from loopml.config import Settings
-from loopml.registry import ModelRegistry, package_model
+from loopml.registry import package_model
+from loopml.services import Services
 from tests.serving.conftest import Models
 
 _MAIN = "from loopml.cli import main; main()"
@@ -33,12 +34,13 @@ def _free_port() -> int:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers: int) -> None:
     home = tmp_path / "home"
-    registry = ModelRegistry.from_settings(Settings(home=home))
+    services = Services(Settings(home=home))
+    registry = services.registry
     from loopml.registry import ColumnSpec, ModelSignature
 
     signature = ModelSignature(inputs=tuple(ColumnSpec(name=n, type="double") for n in "abcd"))
     registry.register(package_model(models.numeric, tmp_path / "pkg", signature=signature), "cli-model")
-    registry.store.close()
+    services.close()
     port = _free_port()
     proc = subprocess.Popen(
         [

@@ -18,7 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
-from loopml.registry import ModelRegistry
+from loopml.services import Services
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
@@ -38,13 +38,9 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     Raises:
         LoopmlError: a model cannot be found, verified or loaded (nothing is served).
     """
-    registry = ModelRegistry.from_settings(settings)
-    authenticator = None
-    if config.auth:
-        from loopml.security.auth import AuthService
-
-        pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
-        authenticator = RequestAuthenticator(AuthService(registry.store, pepper=pepper))  # type: ignore[arg-type]
+    services = Services(settings)  # held by the app for as long as it serves
+    registry = services.registry
+    authenticator = RequestAuthenticator(services.auth) if config.auth else None
     models = [load_served_model(source, registry=registry) for source in config.models]
     metrics = ServingMetrics()
     sinks = []
