@@ -28,6 +28,8 @@ SAMPLES: dict[str, Any] = {
     "rules": ("signed", "blessed"),
     "artifact_id": "a" * 32,
     "splits": ("train", "eval"),
+    "column": "age",
+    "wider": "double",
 }
 
 

@@ -65,6 +65,9 @@ class CsvColumnTooNarrow(InvalidInput):
     again, so a valid file is never rejected for a late ``41.5`` in an integer column.
     """
 
+    code = "csv_column_too_narrow"
+    fields = ("column", "wider")
+
     def __init__(self, message: str, column: str, wider: str) -> None:
         super().__init__(message)
         self.column = column
