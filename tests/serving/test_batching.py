@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 
 from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput, from_matrix
 from loopml.serving import Batching, ModelSource, load_served_model
 from loopml.serving.batching import MicroBatcher
-from loopml.serving.inputs import ModelInput, from_matrix
 from tests.serving.conftest import Models
 
 

@@ -116,8 +116,8 @@ def test_package_without_signature_columns_is_refused(tmp_path: Path, models: Mo
 def test_output_policy_applies(models: Models) -> None:
     import asyncio
 
+    from loopml.inference.inputs import from_matrix
     from loopml.serving import DataPlane, ModelRepository
-    from loopml.serving.inputs import from_matrix
 
     x = models.numeric_x[:3]
     sources = {

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from loopml.inference.inputs import from_columns
 from loopml.monitor import read_prediction_log
 from loopml.serving import DataPlane, ModelRepository, ModelSource, load_served_model, prediction_log
-from loopml.serving.inputs import from_columns
 from loopml.serving.prediction_log import PredictionLogger
 from tests.serving.conftest import Models
 

@@ -51,8 +51,8 @@ def serve(
     Every model is verified (checksums, scanner, signature per the promotion policy) before it is
     served; one that fails is never served.
     """
+    from loopml.inference.loading import ModelSource
     from loopml.serving.config import ServeConfig
-    from loopml.serving.loading import ModelSource
     from loopml.serving.server import run_server
 
     if config_file is not None:

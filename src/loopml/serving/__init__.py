@@ -1,23 +1,28 @@
 """loopml.serving: the inference server.
 
-A protocol-free data plane (load through the registry's verified path, validate against the
-signature, micro-batch, predict, apply the output policy) under thin protocol adapters: the Open
-Inference Protocol (KServe V2) REST with the binary tensor extension, TF Serving REST and the
-MLflow scoring protocol, in one ASGI app.
+The data plane of :mod:`loopml.inference` (load through the registry's verified path, validate
+against the signature, predict, apply the output policy), micro-batched, under thin protocol
+adapters: the Open Inference Protocol (KServe V2) REST with the binary tensor extension, TF
+Serving REST and the MLflow scoring protocol, in one ASGI app.
 
 Example:
     >>> from loopml.serving import ModelSource, build_app  # doctest: +SKIP
     >>> app = build_app([ModelSource(uri="models:/churn@champion")], registry=registry)  # doctest: +SKIP
 """
 
+from loopml.inference import (
+    Batching,
+    InputSchema,
+    ModelInput,
+    ModelSource,
+    OutputPolicy,
+    ServedModel,
+    load_served_model,
+    serve_predictor,
+)
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.dataplane import DataPlane, InferenceResult, InferenceSink, ModelRepository
-from loopml.serving.inputs import ModelInput
-from loopml.serving.loading import ModelSource, load_served_model
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.model import Batching, ServedModel, serve_predictor
-from loopml.serving.outputs import OutputPolicy
-from loopml.serving.schema import InputSchema
 
 __all__ = [
     "AppOptions",

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from loopml.errors import InvalidInput
+from loopml.inference.model import ServedModel
 from loopml.serving.errors import PayloadTooLarge, UnsupportedMediaType
-from loopml.serving.model import ServedModel
 
 __all__ = [
     "Guard",

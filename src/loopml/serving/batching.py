@@ -20,8 +20,8 @@ from concurrent.futures import Executor
 import numpy as np
 
 from loopml.errors import InvalidInput
-from loopml.serving.inputs import ModelInput, concat_inputs
-from loopml.serving.model import ServedModel
+from loopml.inference.inputs import ModelInput, concat_inputs
+from loopml.inference.model import ServedModel
 
 __all__ = ["BatchObserver", "MicroBatcher"]
 

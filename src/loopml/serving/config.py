@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from loopml.errors import InvalidInput, NotFound
-from loopml.serving.loading import ModelSource
-from loopml.serving.model import Batching
-from loopml.serving.outputs import OutputPolicy
+from loopml.inference.loading import ModelSource
+from loopml.inference.model import Batching
+from loopml.inference.outputs import OutputPolicy
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 

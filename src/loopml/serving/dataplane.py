@@ -1,6 +1,6 @@
 """The protocol-free data plane: find the model, predict (micro-batched), post-process, record.
 
-Protocol adapters parse their wire format into a :class:`~loopml.serving.inputs.ModelInput` and
+Protocol adapters parse their wire format into a :class:`~loopml.inference.inputs.ModelInput` and
 call :meth:`DataPlane.infer`; every protocol therefore gets the same batching, output policy,
 metrics and prediction log.
 """
@@ -18,10 +18,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.inputs import ModelInput
+from loopml.inference.model import ServedModel
 from loopml.serving.batching import MicroBatcher
-from loopml.serving.inputs import ModelInput
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.model import ServedModel
 
 __all__ = ["DataPlane", "InferenceResult", "InferenceSink", "ModelRepository"]
 

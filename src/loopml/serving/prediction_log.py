@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput
 from loopml.monitor import prediction_table, write_prediction_table
 from loopml.serving.dataplane import InferenceResult
-from loopml.serving.inputs import ModelInput
 
 __all__ = ["PredictionLogger"]
 

@@ -18,12 +18,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
+from loopml.inference.loading import load_served_model
 from loopml.services import Services
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, ModelRepository
-from loopml.serving.loading import load_served_model
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 

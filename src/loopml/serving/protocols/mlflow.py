@@ -18,13 +18,13 @@ from starlette.routing import Route
 
 from loopml import __version__
 from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput, from_columns, from_records, from_rows
+from loopml.inference.model import ServedModel
+from loopml.inference.outputs import PREDICT
+from loopml.inference.schema import ColumnKind
 from loopml.serving._http import Guard, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import UnsupportedMediaType
-from loopml.serving.inputs import ModelInput, from_columns, from_records, from_rows
-from loopml.serving.model import ServedModel
-from loopml.serving.outputs import PREDICT
-from loopml.serving.schema import ColumnKind
 
 __all__ = ["routes"]
 

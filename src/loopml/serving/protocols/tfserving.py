@@ -16,12 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.inputs import ModelInput, from_columns, from_records, from_rows
+from loopml.inference.model import ServedModel
+from loopml.inference.outputs import PREDICT, PROBABILITIES
+from loopml.inference.schema import ColumnKind
 from loopml.serving._http import Guard, json_response, mark_model, parse_json, read_body, require_json
 from loopml.serving.dataplane import DataPlane
-from loopml.serving.inputs import ModelInput, from_columns, from_records, from_rows
-from loopml.serving.model import ServedModel
-from loopml.serving.outputs import PREDICT, PROBABILITIES
-from loopml.serving.schema import ColumnKind
 
 __all__ = ["routes"]
 

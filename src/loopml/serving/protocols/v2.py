@@ -17,12 +17,13 @@ from starlette.routing import Route
 
 from loopml import __version__
 from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput, from_columns, from_matrix
+from loopml.inference.model import ServedModel
+from loopml.inference.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
+from loopml.inference.schema import ColumnKind
 from loopml.serving._http import Guard, Handler, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane, InferenceResult
 from loopml.serving.errors import UnsupportedMediaType
-from loopml.serving.inputs import ModelInput, from_columns, from_matrix
-from loopml.serving.model import ServedModel
-from loopml.serving.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
 from loopml.serving.protocols._v2_tensors import (
     check_datatype,
     check_shape,
@@ -32,7 +33,6 @@ from loopml.serving.protocols._v2_tensors import (
     encode_binary,
     json_data,
 )
-from loopml.serving.schema import ColumnKind
 
 __all__ = ["HEADER_LENGTH", "V2Request", "model_metadata", "parse_infer_request", "routes"]
 
@@ -204,7 +204,7 @@ def _output_datatype(model: ServedModel, name: str) -> str:
         return datatype_of(model.classes)
     spec = model.predictor.package.spec.signature
     if name == PREDICT and spec is not None and spec.outputs:
-        from loopml.serving.schema import kind_of_arrow_type
+        from loopml.inference.schema import kind_of_arrow_type
 
         return _KIND_DATATYPE[kind_of_arrow_type(spec.outputs[0].type)]
     return "FP64"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput
+from loopml.inference.outputs import PREDICT, PROBABILITIES, OutputPolicy
+from loopml.inference.schema import InputSchema
 from loopml.registry.package import Predictor
-from loopml.serving.inputs import ModelInput
-from loopml.serving.outputs import PREDICT, PROBABILITIES, OutputPolicy
-from loopml.serving.schema import InputSchema
 
 __all__ = ["Batching", "ServedModel", "serve_predictor"]
 

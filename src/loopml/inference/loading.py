@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 from loopml.errors import InvalidInput, InvalidState, NotFound, PolicyViolation
+from loopml.inference.model import Batching, ServedModel, serve_predictor
+from loopml.inference.outputs import OutputPolicy
 from loopml.registry import ModelRegistry, ModelUri, TrustStore, load_model
 from loopml.registry.policy import AliasRequirements
 from loopml.registry.uris import is_model_uri, parse_model_uri
-from loopml.serving.model import Batching, ServedModel, serve_predictor
-from loopml.serving.outputs import OutputPolicy
 from loopml.store.entities import ModelVersionStatus
 
 __all__ = ["ModelSource", "load_served_model"]

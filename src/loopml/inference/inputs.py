@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from loopml.errors import InvalidInput
-from loopml.serving.schema import ColumnKind, InputColumn, InputSchema
+from loopml.inference.schema import ColumnKind, InputColumn, InputSchema
 
 __all__ = ["ModelInput", "concat_inputs", "from_columns", "from_matrix", "from_records", "from_rows"]
 
