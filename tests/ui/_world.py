@@ -3,19 +3,24 @@ names, params and tags carry markup, nested runs and long metric histories."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
+from loopml.artifacts import BlobStore
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
-from loopml.store.entities import Metric
+from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
+from loopml.store.entities import EventType, Metric
 
 #: Names that must render as text, never as markup or script.
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 XSS_NAME = "<img src=x onerror=alert(1)>"  # experiment and model names may not hold a slash
+MODEL = f"churn {XSS_NAME}"
 
 
 @dataclass
@@ -27,7 +32,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-def populate(s: Any) -> tuple[dict[str, str], dict[str, str]]:
+def populate(s: Any, blobs: BlobStore) -> tuple[dict[str, str], dict[str, str]]:
     """Fill the store ``s``; returns (tokens by user, ids of the records by what they are)."""
     auth = AuthService(s)
     tokens = {}
@@ -56,7 +61,60 @@ def populate(s: Any) -> tuple[dict[str, str], dict[str, str]]:
     hidden = s.runs.create(secret.experiment_id, name="hidden-run")
     s.runs.log_batch(hidden.run_id, metrics=[Metric(key="loss", value=0.5, timestamp=0)], params={"lr": "9"})
     ids["parent"], ids["child"], ids["hidden"] = parent.run_id, child.run_id, hidden.run_id
+    _model(s, blobs, parent.run_id, ids)
     return tokens, ids
+
+
+def _model(s: Any, blobs: BlobStore, run_id: str, ids: dict[str, str]) -> None:
+    """A model version whose package holds a model.yaml with a signature, blessed by an evaluation."""
+    model_yaml = yaml.safe_dump(
+        {"flavor": "sklearn", "signature": {"inputs": [{"name": XSS, "type": "double"}], "outputs": []}}
+    ).encode()
+    ref = blobs.put_bytes(model_yaml)
+    index = {"format": INDEX_FORMAT, "files": {"model.yaml": {"sha256": ref.sha256, "size": len(model_yaml)}}}
+    index_ref = blobs.put_bytes(json.dumps(index).encode())
+    model = s.artifacts.create(
+        type="Model", name=MODEL, uri=index_ref.uri, sha256=index_ref.sha256, size=1, run_id=run_id
+    )
+    exe = s.lineage.create_execution(type="evaluate", name="evaluate", run_id=run_id)
+    evaluation = s.artifacts.create(
+        type="Evaluation",
+        name=MODEL,
+        uri="x",
+        sha256=None,
+        size=None,
+        run_id=run_id,
+        properties={"overall": {"roc_auc": 0.91}},
+    )
+    blessing = s.artifacts.create(
+        type="Blessing",
+        name=MODEL,
+        uri="y",
+        sha256=None,
+        size=None,
+        run_id=run_id,
+        properties={"passed": True, "reasons": [f"roc_auc 0.91 >= 0.8 {XSS}"]},
+    )
+    s.lineage.add_events(
+        exe.execution_id,
+        [
+            (model.artifact_id, EventType.INPUT, "model"),
+            (evaluation.artifact_id, EventType.OUTPUT, "evaluation"),
+            (blessing.artifact_id, EventType.OUTPUT, "blessing"),
+        ],
+    )
+    s.models.create_version(
+        MODEL,
+        manifest_sha256=index_ref.sha256,
+        flavor="sklearn",
+        scan_verdict="safe",
+        artifact_id=model.artifact_id,
+        blessing_artifact_id=blessing.artifact_id,
+        blessing_passed=True,
+        run_id=run_id,
+    )
+    s.models.move_alias(MODEL, "champion", 1, actor="root")
+    ids["model_artifact"] = model.artifact_id
 
 
 def login(client: httpx.Client, token: str, *, next_page: str = "/ui/experiments") -> httpx.Response:

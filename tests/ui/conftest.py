@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import open_store
@@ -18,7 +19,8 @@ ROOMY = {"rate": 1000, "burst": 1000}
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("ui")
     store = open_store(f"sqlite:///{home / 'store.db'}")
-    tokens, ids = populate(store)
+    settings = Settings(home=home)
+    tokens, ids = populate(store, BlobStore(settings.resolved_artifacts_url()))
     limits = {
         role: dict.fromkeys(("read", "write", "upload", "admin"), ROOMY) for role in ("viewer", "editor")
     }
