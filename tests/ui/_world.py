@@ -18,8 +18,8 @@ from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
 from loopml.store.entities import EventType, Metric
 
 #: Names that must render as text, never as markup or script.
-XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-XSS_NAME = "<img src=x onerror=alert(1)>"  # experiment and model names may not hold a slash
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+XSS_NAME = "<img src=x onerror=window.__xss=3>"  # experiment and model names may not hold a slash
 MODEL = f"churn {XSS_NAME}"
 
 

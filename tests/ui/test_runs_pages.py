@@ -33,8 +33,8 @@ def test_markup_in_names_params_tags_and_records_is_escaped(root: httpx.Client, 
     ]
     for answer in pages:
         assert answer.status_code == 200
-        assert "<script>alert" not in answer.text and "<img src=x" not in answer.text
-        assert "&lt;img src=x onerror=alert(1)&gt;" in answer.text
+        assert "<script>window" not in answer.text and "<img src=x" not in answer.text
+        assert "&lt;img src=x onerror=" in answer.text  # shown, as text
 
 
 def test_run_table_nests_children_and_keeps_columns_in_the_url(root: httpx.Client, world: World) -> None:
