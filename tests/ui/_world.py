@@ -14,8 +14,9 @@ import yaml
 
 from loopml.artifacts import BlobStore
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
+from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE
 from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
-from loopml.store.entities import EventType, Metric
+from loopml.store.entities import EventType, ExecutionState, Metric
 
 #: Names that must render as text, never as markup or script.
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -62,7 +63,42 @@ def populate(s: Any, blobs: BlobStore) -> tuple[dict[str, str], dict[str, str]]:
     s.runs.log_batch(hidden.run_id, metrics=[Metric(key="loss", value=0.5, timestamp=0)], params={"lr": "9"})
     ids["parent"], ids["child"], ids["hidden"] = parent.run_id, child.run_id, hidden.run_id
     _model(s, blobs, parent.run_id, ids)
+    _pipeline_run(s, ids)
     return tokens, ids
+
+
+def _pipeline_run(s: Any, ids: dict[str, str]) -> None:
+    """A finished pipeline run as the runner records it: ingest ran, train was a cache hit."""
+    ctx = s.lineage.create_context(
+        type=PIPELINE_RUN_TYPE,
+        name=f"nightly {XSS_NAME}",
+        properties={
+            "pipeline": "train",
+            "steps": ["ingest", "train", "push"],
+            "dependencies": {"train": ["ingest"], "push": ["train"]},
+            "executor": "local",
+        },
+    )
+    status = s.lineage.create_execution(type=PIPELINE_RUN_TYPE, name="train")
+    ingest = s.lineage.create_execution(
+        type=COMPONENT_EXECUTION_TYPE, name="ingest", properties={"duration_s": 1.5}
+    )
+    data = s.artifacts.create(type="Dataset", name="examples", uri="z", sha256=None, size=None)
+    s.lineage.add_events(ingest.execution_id, [(data.artifact_id, EventType.OUTPUT, "examples")])
+    s.lineage.finish_execution(ingest.execution_id, ExecutionState.COMPLETE)
+    train = s.lineage.create_execution(
+        type=COMPONENT_EXECUTION_TYPE, name="train", properties={"cached_from": ingest.execution_id}
+    )
+    s.lineage.finish_execution(train.execution_id, ExecutionState.CACHED)
+    s.lineage.finish_execution(
+        status.execution_id, ExecutionState.FAILED, error="push failed", properties={"status": "FAILED"}
+    )
+    s.lineage.attach(
+        ctx.context_id,
+        execution_ids=[status.execution_id, ingest.execution_id, train.execution_id],
+        artifact_ids=[],
+    )
+    ids["pipeline_run"], ids["dataset_artifact"] = ctx.context_id, data.artifact_id
 
 
 def _model(s: Any, blobs: BlobStore, run_id: str, ids: dict[str, str]) -> None:

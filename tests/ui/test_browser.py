@@ -79,6 +79,9 @@ def _pages(world: World) -> dict[str, str]:
         "admin-users": "/ui/admin/users",
         "admin-tokens": "/ui/admin/tokens",
         "admin-audit": "/ui/admin/audit",
+        "lineage": f"/ui/lineage/{world.ids['model_artifact']}",
+        "pipelines": "/ui/pipelines",
+        "pipeline-run": f"/ui/pipelines/{world.ids['pipeline_run']}",
     }
 
 
@@ -100,6 +103,9 @@ PAGE_NAMES = (
     "admin-users",
     "admin-tokens",
     "admin-audit",
+    "lineage",
+    "pipelines",
+    "pipeline-run",
 )
 
 
@@ -149,6 +155,16 @@ def test_filter_then_compare_flow(admin: Watched, world: World) -> None:
     page.click("text=Compare selected runs")
     page.wait_for_selector("h1:has-text('Compare 2 runs')")
     page.wait_for_selector(".plot canvas")
+    assert admin.problems == []
+
+
+def test_open_lineage_from_a_model_version(admin: Watched, world: World) -> None:
+    page = admin.page
+    page.goto(world.url + f"/ui/models/{quote(MODEL)}/versions/1")
+    page.click("text=Upstream and downstream")
+    page.wait_for_selector("svg.graph g.node")
+    page.click("svg.graph a:has-text('Blessing')")
+    page.wait_for_selector("h1:has-text('Lineage of churn')")  # the blessing, named after the model
     assert admin.problems == []
 
 
