@@ -13,8 +13,8 @@ import httpx
 import yaml
 
 from loopml.artifacts import BlobStore
-from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE
+from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
 from loopml.store.entities import EventType, ExecutionState, Metric
 
