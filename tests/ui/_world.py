@@ -13,6 +13,15 @@ import httpx
 import yaml
 
 from loopml.artifacts import BlobStore
+from loopml.data import (
+    DatasetVersions,
+    compute_statistics,
+    infer_schema,
+    validate,
+    write_anomalies,
+    write_schema,
+    write_statistics,
+)
 from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
@@ -22,6 +31,7 @@ from loopml.store.entities import EventType, ExecutionState, Metric
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 XSS_NAME = "<img src=x onerror=window.__xss=3>"  # experiment and model names may not hold a slash
 MODEL = f"churn {XSS_NAME}"
+DATASET = "census"
 
 
 @dataclass
@@ -33,7 +43,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-def populate(s: Any, blobs: BlobStore) -> tuple[dict[str, str], dict[str, str]]:
+def populate(s: Any, blobs: BlobStore, workdir: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Fill the store ``s``; returns (tokens by user, ids of the records by what they are)."""
     auth = AuthService(s)
     tokens = {}
@@ -64,7 +74,35 @@ def populate(s: Any, blobs: BlobStore) -> tuple[dict[str, str], dict[str, str]]:
     ids["parent"], ids["child"], ids["hidden"] = parent.run_id, child.run_id, hidden.run_id
     _model(s, blobs, parent.run_id, ids)
     _pipeline_run(s, ids)
+    if workdir is not None:
+        _dataset(s, blobs, workdir, ids)
     return tokens, ids
+
+
+def _dataset(s: Any, blobs: BlobStore, workdir: Path, ids: dict[str, str]) -> None:
+    """Two versions of a dataset: statistics and schema of the first, the second validated against it."""
+    versions = DatasetVersions(s, blobs)
+    for n, rows in ((1, 40), (2, 60)):
+        data = workdir / f"census-{n}.csv"
+        lines = ["age,income,zeros,city"] + [
+            f"{20 + i % 50},{1000 * (i % 7) if i % 9 else ''},0,{XSS_NAME if i % 3 else 'paris'}"
+            for i in range(rows)
+        ]
+        data.write_text("\n".join(lines) + "\n")
+        version = versions.add(DATASET, data)
+        stats = compute_statistics([str(data)], max_workers=1)
+        stats_path = write_statistics(stats, workdir / f"stats-{n}.json")
+        versions.record(
+            version, {"statistics": ("Statistics", stats_path)}, execution_type="ComputeStatistics"
+        )
+        if n == 1:
+            schema = infer_schema(stats)
+            schema_path = write_schema(schema, workdir / "schema.yaml")
+            versions.record(version, {"schema": ("Schema", schema_path)}, execution_type="InferSchema")
+        else:
+            result = validate(stats, schema)
+            out = write_anomalies(result, workdir / "anomalies.json")
+            versions.record(version, {"anomalies": ("Anomalies", out)}, execution_type="ValidateStatistics")
 
 
 def _pipeline_run(s: Any, ids: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("ui")
     store = open_store(f"sqlite:///{home / 'store.db'}")
     settings = Settings(home=home)
-    tokens, ids = populate(store, BlobStore(settings.resolved_artifacts_url()))
+    tokens, ids = populate(store, BlobStore(settings.resolved_artifacts_url()), home)
     limits = {
         role: dict.fromkeys(("read", "write", "upload", "admin"), ROOMY) for role in ("viewer", "editor")
     }

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.ui._world import MODEL, World
+from tests.ui._world import DATASET, MODEL, World
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
 
@@ -82,6 +82,10 @@ def _pages(world: World) -> dict[str, str]:
         "lineage": f"/ui/lineage/{world.ids['model_artifact']}",
         "pipelines": "/ui/pipelines",
         "pipeline-run": f"/ui/pipelines/{world.ids['pipeline_run']}",
+        "datasets": "/ui/datasets",
+        "dataset": f"/ui/datasets/{DATASET}",
+        "dataset-version": f"/ui/datasets/{DATASET}/versions/1",
+        "dataset-anomalies": f"/ui/datasets/{DATASET}/versions/2",
     }
 
 
@@ -106,6 +110,10 @@ PAGE_NAMES = (
     "lineage",
     "pipelines",
     "pipeline-run",
+    "datasets",
+    "dataset",
+    "dataset-version",
+    "dataset-anomalies",
 )
 
 

@@ -6,6 +6,7 @@ of metric histories for charts (:func:`downsample`) and a layered layout of smal
 server-side SVG (:func:`layout_graph`). No HTTP here; the routes live in ``loopml.server.ui``.
 """
 
+from loopml.ui._bars import BarChart, bar_chart
 from loopml.ui._downsample import Series, downsample
 from loopml.ui._graph import GraphLayout, layout_graph
 from loopml.ui._tables import (
@@ -21,10 +22,12 @@ from loopml.ui._templates import STATIC_DIR, environment, static_files
 
 __all__ = [
     "STATIC_DIR",
+    "BarChart",
     "GraphLayout",
     "NestedRun",
     "Series",
     "available_columns",
+    "bar_chart",
     "cell",
     "default_columns",
     "differing_params",
