@@ -25,7 +25,7 @@ class Bar:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BarChart:
-    """Bars scaled into ``width`` × ``height``, with the axis labels under the first and last bar."""
+    """Bars scaled into ``width`` by ``height``, with the axis labels under the first and last bar."""
 
     width: int
     height: int

@@ -1,4 +1,4 @@
-"""Datasets: versions, statistics per feature (distribution, missing and zeros, top values), schema, anomalies."""
+"""Datasets: versions, statistics per feature (distribution, missing, zeros, top values), schema, anomalies."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def _charts(statistics: DatasetStatistics | None) -> dict[str, Any]:
     for f in statistics.features if statistics is not None else ():
         if f.num_stats is not None and f.num_stats.histograms:
             histogram = f.num_stats.histograms[0]
-            items = [(f"{b.low_value:.4g}–{b.high_value:.4g}", b.sample_count) for b in histogram.buckets]
+            items = [(f"{b.low_value:.4g} to {b.high_value:.4g}", b.sample_count) for b in histogram.buckets]
             charts[f.name] = bar_chart(items)
         elif f.string_stats is not None and f.string_stats.top_values:
             charts[f.name] = bar_chart([(v.value, v.frequency) for v in f.string_stats.top_values[:20]])
