@@ -1,4 +1,4 @@
-"""Datasets: versions, statistics per feature (distribution, missing, zeros, top values), schema, anomalies."""
+"""Datasets: versions, statistics per feature (distribution, missing, zeros, top values), schema."""
 
 from __future__ import annotations
 
