@@ -147,6 +147,9 @@ def test_charts_draw_from_their_data(admin: Watched, world: World) -> None:
     page.wait_for_selector(".plot canvas")
     page.check("input.log-scale")
     page.wait_for_selector(".plot canvas")
+    page.fill("input.smoothing", "0.9")
+    page.wait_for_selector(".plot canvas")
+    assert page.locator(".plot canvas").count() == page.locator(".plot").count()
     assert admin.problems == []
 
 
