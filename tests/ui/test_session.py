@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from loopml.config import Settings
 from loopml.security.auth import AuthService
+from loopml.server.background import serve_in_thread
 from tests.ui._world import World, csrf_in, login
 
 
@@ -96,3 +100,15 @@ def test_static_files_are_served_before_login(world: World) -> None:
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert js.status_code == 200 and "uPlot" in js.text
     assert missing.status_code == 303  # not a bundled file: like any page, it needs a session
+
+
+def test_a_server_without_auth_serves_the_ui_as_the_local_admin(tmp_path: Path) -> None:
+    with (
+        serve_in_thread(Settings(home=tmp_path), auth_enabled=False) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        page = client.get("/ui/experiments")
+        login_page = client.get("/ui/login")
+    assert page.status_code == 200 and "local (admin)" in page.text and "Log out" not in page.text
+    assert "runs without authentication" in login_page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
