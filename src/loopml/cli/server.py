@@ -52,6 +52,7 @@ def serve(
     typer.echo(
         f"loopml server on http://{host}:{port}/api/v1 (store {settings.resolved_store_url()})", err=True
     )
+    typer.echo(f"web UI on http://{host}:{port}/ui", err=True)
     uvicorn.run(
         "loopml.server.app:app_from_environment",
         factory=True,

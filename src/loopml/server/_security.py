@@ -336,6 +336,18 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", f"{API}/whoami"): _r("whoami", _P.READ, _E.READ, mutates=False),
 }
 
+#: The web UI's forms and admin pages (:mod:`loopml.server.ui`); its other pages are reads.
+#: Login and logout are open paths (they check the token and the CSRF field themselves).
+UI_ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
+    ("POST", "/ui/login"): _r("ui.login", _P.READ, _E.AUTH_FAILURE, mutates=False),
+    ("POST", "/ui/logout"): _r("ui.logout", _P.READ, _E.READ, mutates=False),
+    ("GET", "/ui/admin/users"): _r("ui.users", _P.USERS_MANAGE, _E.ADMIN, mutates=False),
+    ("GET", "/ui/admin/tokens"): _r("ui.tokens", _P.TOKENS_MANAGE, _E.ADMIN, mutates=False),
+    ("POST", "/ui/admin/tokens"): _r("tokens.create", _P.TOKENS_MANAGE, _E.ADMIN),
+    ("POST", "/ui/admin/tokens/{token_id}/revoke"): _r("tokens.revoke", _P.TOKENS_MANAGE, _E.ADMIN),
+    ("GET", "/ui/admin/audit"): _r("ui.audit", _P.AUDIT_READ, _E.ADMIN, mutates=False),
+}
+
 #: First path segment under ``/api/v1`` → (permission to change, rate class of changes).
 _SEGMENT_WRITE: Mapping[str, tuple[Permission, EndpointClass]] = {
     "experiments": (_P.EXPERIMENTS_WRITE, _E.WRITE),
@@ -392,7 +404,7 @@ def rule_for(method: str, template: str) -> Rule:
         'run'
     """
     method = "GET" if method in ("HEAD", "OPTIONS") else method
-    exact = ROUTE_RULES.get((method, template))
+    exact = ROUTE_RULES.get((method, template)) or UI_ROUTE_RULES.get((method, template))
     if exact is not None:
         return exact
     segments = [s for s in template.removeprefix(API).split("/") if s]

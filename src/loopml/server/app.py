@@ -21,6 +21,7 @@ from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.routes import artifacts, datasets, experiments, health, lineage, models, runs
 from loopml.server.schemas.common import ERROR_RESPONSES
+from loopml.server.ui import mount_ui
 from loopml.services import Services
 from loopml.store.repositories import IdentityStore, Store
 from loopml.store.sql import SqlStore
@@ -149,6 +150,7 @@ def create_app(
     app.add_middleware(AllowMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
+    mount_ui(app)  # outside the security layer: its session cookie becomes a bearer token first
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
     return app
 

@@ -1,0 +1,154 @@
+"""Web UI benchmark: server time, bytes and SQL queries per page, over loopback with auth on.
+
+Usage::
+
+    .venv/bin/python benchmarks/ui.py                                  # SQLite, 2,000 runs
+    .venv/bin/python benchmarks/ui.py --runs 100000 --backend postgres  # the issue's scale
+
+It fills one experiment with N runs x M metrics x S steps (params, tags, every tenth run a
+child of the one before), starts the server in process, logs in through the form like a
+browser and requests each page R times, printing per page: p50 and p95 of the request time
+(server time plus loopback), the bytes of the answer, and the SQL statements the request ran
+(counted on the store's engine, authentication and grants included). Chart data is measured
+too: one metric's full history downsampled, and the compare view of 100 runs with its data.
+Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from loopml.config import Settings
+from loopml.security.auth import AuthService, Role
+from loopml.server.background import serve_in_thread
+from loopml.store.entities import Metric
+from loopml.store.sql import open_store
+
+FILTER = "metrics.m0 > 0.5 and params.model = 'a'"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _fill(store: Any, runs: int, metrics: int, steps: int) -> tuple[str, list[str]]:
+    exp = store.experiments.create(f"bench-{uuid.uuid4().hex[:6]}")
+    ids: list[str] = []
+    started = time.perf_counter()
+    for i in range(runs):
+        parent = ids[-1] if i % 10 == 9 else None
+        run = store.runs.create(exp.experiment_id, name=f"run-{i}", parent_run_id=parent)
+        points = [
+            Metric(key=f"m{k}", value=((i * 7 + k * 13 + s) % 97) / 97, step=s, timestamp=s)
+            for k in range(metrics)
+            for s in range(steps)
+        ]
+        store.runs.log_batch(
+            run.run_id, metrics=points, params={"lr": str(i % 5), "model": "ab"[i % 2]}, tags={"team": "t"}
+        )
+        ids.append(run.run_id)
+        if i and i % 1000 == 0:
+            print(f"  filled {i} runs ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return exp.experiment_id, ids
+
+
+def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) -> dict[str, float]:
+    times, queries = [], []
+    size = 0
+    for _ in range(repeats):
+        counter[0] = 0
+        t0 = time.perf_counter()
+        answer = client.get(path)
+        times.append(time.perf_counter() - t0)
+        queries.append(counter[0])
+        if answer.status_code != 200:
+            raise SystemExit(f"{path} answered {answer.status_code}: {answer.text[:200]}")
+        size = len(answer.content)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return {
+        "p50_ms": 1000 * statistics.median(times),
+        "p95_ms": 1000 * p95,
+        "bytes": size,
+        "queries": statistics.median(queries),
+    }
+
+
+def _store_url(backend: str, home: Path) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{home / 'store.db'}", None
+    name = f"loopml_uibench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="loopml-uibench-"))
+    url, _ = _store_url(args.backend, home)  # a PostgreSQL database is left for inspection
+    store = open_store(url)
+    auth = AuthService(store)
+    auth.create_user("bench", role=Role.ADMIN)
+    token = auth.create_token("bench")[1]
+    print(
+        f"filling {args.runs} runs x {args.metrics} metrics x {args.steps} steps ({args.backend})",
+        file=sys.stderr,
+    )
+    experiment_id, ids = _fill(store, args.runs, args.metrics, args.steps)
+    counter = [0]
+    # every statement of the process (the server runs in a thread of it): auth and grants included
+    event.listen(Engine, "before_cursor_execute", lambda *a: counter.__setitem__(0, counter[0] + 1))
+    settings = Settings(home=home, store_url=url)
+    compare = "&".join(f"run={r}" for r in ids[:100])
+    pages = {
+        "experiments": "/ui/experiments",
+        "runs (50, by metric)": f"/ui/experiments/{experiment_id}?order=metrics.m1+DESC",
+        "runs (filtered)": f"/ui/experiments/{experiment_id}?{urlencode({'filter': FILTER})}",
+        "run": f"/ui/runs/{ids[len(ids) // 2]}",
+        "metric data": f"/ui/runs/{ids[0]}/metric.json?key=m0",
+        "compare 100": f"/ui/compare?{compare}",
+        "compare 100 data": f"/ui/compare/metric.json?key=m0&{compare}",
+    }
+    roomy = {"rate": 1_000_000, "burst": 1_000_000}
+    limits = {"admin": {kind: dict(roomy) for kind in ("read", "write", "upload", "admin")}}
+    served = settings.model_copy(update={"rate_limits": limits})
+    with (
+        serve_in_thread(served, auth_enabled=True) as base,
+        httpx.Client(base_url=base, timeout=120) as client,
+    ):
+        form = client.get("/ui/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        client.post("/ui/login", data={"token": token, "csrf": csrf.group(1)})
+        print(f"{'page':22} {'p50 ms':>8} {'p95 ms':>8} {'KB':>8} {'queries':>8}")
+        for name, path in pages.items():
+            client.get(path)  # warm
+            m = _measure(client, path, counter, args.repeats)
+            kb = m["bytes"] / 1024
+            print(f"{name:22} {m['p50_ms']:8.1f} {m['p95_ms']:8.1f} {kb:8.1f} {m['queries']:8.0f}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+// loopml UI: draws the metric charts of a page with uPlot from each chart's JSON data link.
+// Tables and links work without this script; it only adds the charts.
+(function () {
+  "use strict";
+  var COLORS = ["#1f5fbf", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#be185d"];
+  var charts = [];
+  var view = { log: false, smoothing: 0 };
+
+  // Exponential moving average, as TensorBoard's smoothing slider (0: raw values).
+  function smooth(values, weight) {
+    if (!weight) { return values; }
+    var last = null;
+    return values.map(function (v) {
+      if (v === null || !isFinite(v)) { return v; }
+      last = last === null ? v : last * weight + (1 - weight) * v;
+      return last;
+    });
+  }
+
+  function aligned(payload) {
+    var log = view.log;
+    var steps = new Set();
+    payload.runs.forEach(function (r) { r.steps.forEach(function (s) { steps.add(s); }); });
+    var xs = Array.from(steps).sort(function (a, b) { return a - b; });
+    var index = new Map(xs.map(function (x, i) { return [x, i]; }));
+    var data = [xs];
+    payload.runs.forEach(function (r) {
+      var ys = new Array(xs.length).fill(null);
+      var values = smooth(r.values, view.smoothing);
+      r.steps.forEach(function (s, i) {
+        var v = values[i];
+        ys[index.get(s)] = (log && !(v > 0)) ? null : v;
+      });
+      data.push(ys);
+    });
+    return data;
+  }
+
+  function draw(el, payload) {
+    var log = view.log;
+    var series = [{ label: "step" }];
+    payload.runs.forEach(function (r, i) {
+      series.push({ label: r.name || payload.key, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true });
+    });
+    var width = Math.max(300, el.clientWidth || 600);
+    var opts = {
+      title: el.dataset.title, width: width, height: 260, series: series,
+      scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
+      axes: [{ label: "step" }, { label: payload.key }],
+      legend: { show: payload.runs.length <= 20 }
+    };
+    el.textContent = "";
+    return new uPlot(opts, aligned(payload), el);
+  }
+
+  function load(el) {
+    fetch(el.dataset.src, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + r.statusText); } return r.json(); })
+      .then(function (payload) {
+        var entry = { el: el, payload: payload, plot: draw(el, payload) };
+        charts.push(entry);
+        var dropped = payload.runs.some(function (r) { return r.downsampled; });
+        if (dropped) {
+          var note = document.createElement("p");
+          note.className = "muted";
+          note.textContent = "Downsampled: each bucket keeps its minimum and maximum.";
+          el.parentNode.appendChild(note);
+        }
+      })
+      .catch(function (err) { el.textContent = "Could not load the chart data: " + err.message; });
+  }
+
+  document.querySelectorAll(".plot[data-src]").forEach(load);
+  function redraw() {
+    charts.forEach(function (c) { c.plot.destroy(); c.plot = draw(c.el, c.payload); });
+  }
+  document.querySelectorAll("input.log-scale").forEach(function (box) {
+    box.addEventListener("change", function () { view.log = box.checked; redraw(); });
+  });
+  document.querySelectorAll("input.smoothing").forEach(function (slider) {
+    slider.addEventListener("input", function () { view.smoothing = parseFloat(slider.value) || 0; redraw(); });
+  });
+})();
