@@ -30,6 +30,8 @@ SAMPLES: dict[str, Any] = {
     "splits": ("train", "eval"),
     "column": "age",
     "wider": "double",
+    "limit": 1024,
+    "retry_after": 1.5,
 }
 
 

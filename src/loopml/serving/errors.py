@@ -47,6 +47,9 @@ class PayloadTooLarge(InvalidInput):
         limit: The limit in bytes.
     """
 
+    code = "payload_too_large"
+    fields = ("limit",)
+
     def __init__(self, message: str, *, limit: int) -> None:
         super().__init__(message)
         self.limit = limit
@@ -55,9 +58,14 @@ class PayloadTooLarge(InvalidInput):
 class UnsupportedMediaType(InvalidInput):
     """The request's Content-Type is not one the endpoint reads."""
 
+    code = "unsupported_media_type"
+
 
 class RateLimited(Forbidden):
     """Too many requests; ``retry_after`` seconds until the next is allowed."""
+
+    code = "rate_limited"
+    fields = ("retry_after",)
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
