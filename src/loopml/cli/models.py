@@ -185,7 +185,10 @@ def register(
     ] = None,
     blessing: Annotated[
         Path | None,
-        typer.Option("--blessing", help="Evaluation JSON (EvaluationResult.save) with a blessing."),
+        typer.Option(
+            "--blessing",
+            help="evaluation.json with a blessing (`loopml artifacts get EVALUATION_ID -o DIR` writes it).",
+        ),
     ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
     trust_global: Annotated[

@@ -4,7 +4,7 @@ Loading through the registry's verified path only (checksums, scan, signature an
 policy's requirements), the input schema a package's signature describes, request validation
 against it (NumPy in for numeric signatures, never a traceback for bad input), prediction and the
 output policy (label only, top-k, rounding). ``loopml.serving`` puts protocols and micro-batching
-in front of it; ``loopml predict`` and the bulk-inference component stream tables through it.
+in front of it; batch scoring and the bulk-inference component stream tables through it.
 """
 
 from loopml.inference.inputs import ModelInput
