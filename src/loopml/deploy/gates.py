@@ -1,0 +1,378 @@
+"""Release gates: canary vs primary over one window, each ending in pass | fail | inconclusive | no-data.
+
+Every gate compares the canary with the primary over the *same* window, in the direction that
+is worse for the canary, against a tolerance:
+
+- ``fail`` needs evidence: a one-sided test significant at ``alpha`` *and* a difference beyond the
+  tolerance;
+- ``pass`` needs evidence too: the ``confidence`` bound of the difference within the tolerance;
+- ``no-data`` when a side has fewer samples than the minimum; ``inconclusive`` otherwise.
+
+Gates: ``error_rate`` and ``p99_latency`` (software), ``prediction_shift`` (the data-validation
+drift detector over the two prediction samples), ``atypical_inputs`` and ``online_metric``
+(accuracy / AUC / RMSE from labelled outcomes). Shadows are compared with the primary by
+agreement rate and output drift (:func:`compare_shadow`), reported, never acted upon.
+
+Example:
+    >>> from loopml.deploy.observations import Observations, RouteObservations, Window
+    >>> obs = Observations(window=Window(start_ms=0, end_ms=1), routes={
+    ...     "primary": RouteObservations(requests=5000, errors=5),
+    ...     "canary": RouteObservations(requests=1000, errors=80)})
+    >>> error_rate_gate(obs, GateThresholds()).verdict
+    <Verdict.FAIL: 'fail'>
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from loopml.data.compute import compute_statistics
+from loopml.data.drift import Comparator, ComparatorType, compare
+from loopml.deploy.observations import Observations, RouteObservations, Window
+from loopml.deploy.policy import GateThresholds, OnlineMetric
+
+__all__ = [
+    "Analysis",
+    "GateResult",
+    "ShadowReport",
+    "Verdict",
+    "analyze_canary",
+    "compare_shadow",
+    "error_rate_gate",
+]
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    NO_DATA = "no-data"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateResult:
+    """One gate's verdict with its evidence.
+
+    Attributes:
+        gate: ``error_rate``, ``p99_latency``, ``prediction_shift``, ``atypical_inputs``, ``online_metric``,
+            ``agreement`` or ``output_drift``.
+        value: The measured difference (canary worse when positive), or the distance / rate.
+        threshold: What was tolerated.
+        primary_n: Samples on the primary side; canary_n: on the canary (or shadow) side.
+        p_value: The one-sided test's p-value, where a test applies.
+        detail: One human sentence.
+    """
+
+    gate: str
+    verdict: Verdict
+    value: float | None
+    threshold: float
+    primary_n: int
+    canary_n: int
+    window: Window
+    p_value: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysis:
+    """All gates of one analysis; its verdict is the worst of them (fail > inconclusive > no-data > pass)."""
+
+    window: Window
+    gates: tuple[GateResult, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {g.verdict for g in self.gates}
+        for v in (Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NO_DATA):
+            if v in verdicts:
+                return v
+        return Verdict.PASS if verdicts else Verdict.NO_DATA
+
+    def failed(self) -> tuple[GateResult, ...]:
+        return tuple(g for g in self.gates if g.verdict is Verdict.FAIL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShadowReport:
+    """How a shadow compares with the primary: agreement rate and output drift."""
+
+    shadow: str
+    gates: tuple[GateResult, ...]
+
+
+def _z(confidence: float) -> float:
+    return float(stats.norm.ppf(confidence))
+
+
+def _decide(*, diff: float, se: float, p_value: float, tolerance: float, t: GateThresholds) -> Verdict:
+    if p_value < t.alpha and diff > tolerance:
+        return Verdict.FAIL
+    if diff + _z(t.confidence) * se <= tolerance:
+        return Verdict.PASS
+    return Verdict.INCONCLUSIVE
+
+
+def _proportion_gate(
+    gate: str,
+    *,
+    bad_c: int,
+    n_c: int,
+    bad_p: int,
+    n_p: int,
+    minimum: int,
+    tolerance: float,
+    window: Window,
+    t: GateThresholds,
+) -> GateResult:
+    """Canary's share of bad events minus the primary's: pooled z-test, Agresti-Caffo bound."""
+    base = {"gate": gate, "threshold": tolerance, "primary_n": n_p, "canary_n": n_c, "window": window}
+    if n_c < minimum or n_p < minimum:
+        detail = f"needs {minimum} samples per route; got primary {n_p}, canary {n_c}"
+        return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    diff = bad_c / n_c - bad_p / n_p
+    pooled = (bad_c + bad_p) / (n_c + n_p)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_p))
+    p_value = float(stats.norm.sf(diff / se0)) if se0 > 0 else 1.0
+    ac, ap = (bad_c + 1) / (n_c + 2), (bad_p + 1) / (n_p + 2)
+    se = math.sqrt(ac * (1 - ac) / (n_c + 2) + ap * (1 - ap) / (n_p + 2))
+    verdict = _decide(diff=ac - ap, se=se, p_value=p_value, tolerance=tolerance, t=t)
+    if verdict is Verdict.FAIL:
+        verdict = verdict if diff > tolerance else Verdict.INCONCLUSIVE
+    detail = f"canary {bad_c}/{n_c} vs primary {bad_p}/{n_p}; increase {diff:+.4f} (tolerated {tolerance})"
+    return GateResult(verdict=verdict, value=diff, p_value=p_value, detail=detail, **base)  # type: ignore[arg-type]
+
+
+def error_rate_gate(obs: Observations, t: GateThresholds) -> GateResult:
+    """Error rate of the canary vs the primary."""
+    c, p = obs.route("canary"), obs.route("primary")
+    return _proportion_gate(
+        "error_rate",
+        bad_c=c.errors,
+        n_c=c.requests,
+        bad_p=p.errors,
+        n_p=p.requests,
+        minimum=t.min_samples,
+        tolerance=t.max_error_rate_increase,
+        window=obs.window,
+        t=t,
+    )
+
+
+def atypical_inputs_gate(obs: Observations, t: GateThresholds) -> GateResult:
+    """Share of requests flagged atypical on the canary vs the primary."""
+    c, p = obs.route("canary"), obs.route("primary")
+    return _proportion_gate(
+        "atypical_inputs",
+        bad_c=c.atypical_flags,
+        n_c=c.requests,
+        bad_p=p.atypical_flags,
+        n_p=p.requests,
+        minimum=t.min_samples,
+        tolerance=t.max_atypical_increase,
+        window=obs.window,
+        t=t,
+    )
+
+
+def _order_stat(sorted_values: np.ndarray, q: float, confidence: float, *, upper: bool) -> float:
+    """A distribution-free confidence bound of the ``q`` quantile (binomial order statistic)."""
+    n = len(sorted_values)
+    level = confidence if upper else 1 - confidence
+    index = int(stats.binom.ppf(level, n, q)) - (0 if upper else 1)
+    return float(sorted_values[min(max(index, 0), n - 1)])
+
+
+def p99_latency_gate(obs: Observations, t: GateThresholds) -> GateResult:
+    """p99 latency of the canary vs the primary: Mann-Whitney test, order-statistic bounds."""
+    c = np.sort(np.asarray(obs.route("canary").latencies_ms, dtype=float))
+    p = np.sort(np.asarray(obs.route("primary").latencies_ms, dtype=float))
+    tol = t.max_p99_increase_ms
+    base = {
+        "gate": "p99_latency",
+        "threshold": tol,
+        "primary_n": len(p),
+        "canary_n": len(c),
+        "window": obs.window,
+    }
+    if len(c) < t.min_samples or len(p) < t.min_samples:
+        detail = f"needs {t.min_samples} latency samples per route; got primary {len(p)}, canary {len(c)}"
+        return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    diff = float(np.quantile(c, 0.99) - np.quantile(p, 0.99))
+    p_value = float(stats.mannwhitneyu(c, p, alternative="greater").pvalue)
+    upper = _order_stat(c, 0.99, t.confidence, upper=True) - _order_stat(p, 0.99, t.confidence, upper=False)
+    if p_value < t.alpha and diff > tol:
+        verdict = Verdict.FAIL
+    elif upper <= tol:
+        verdict = Verdict.PASS
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    detail = f"p99 canary {np.quantile(c, 0.99):.1f} ms vs primary {np.quantile(p, 0.99):.1f} ms"
+    return GateResult(verdict=verdict, value=diff, p_value=p_value, detail=detail, **base)  # type: ignore[arg-type]
+
+
+def _statistics_of(values: Sequence[float | str]) -> pa.Table:
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pa.table({"prediction": pa.array([float(v) for v in values], type=pa.float64())})
+    return pa.table({"prediction": pa.array([str(v) for v in values], type=pa.string())})
+
+
+def _shift_gate(
+    gate: str,
+    current: Sequence[float | str],
+    baseline: Sequence[float | str],
+    *,
+    window: Window,
+    t: GateThresholds,
+) -> GateResult:
+    """The data-validation drift detector over two prediction samples."""
+    base = {
+        "gate": gate,
+        "threshold": t.max_prediction_drift,
+        "primary_n": len(baseline),
+        "canary_n": len(current),
+        "window": window,
+    }
+    if len(current) < t.min_samples or len(baseline) < t.min_samples:
+        detail = f"needs {t.min_samples} predictions per route; got {len(baseline)} and {len(current)}"
+        return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    cur_table, base_table = _statistics_of(current), _statistics_of(baseline)
+    if cur_table.schema != base_table.schema:
+        detail = "the two routes answer different kinds of output (numbers vs labels)"
+        return GateResult(verdict=Verdict.FAIL, value=1.0, detail=detail, **base)  # type: ignore[arg-type]
+    cur = compute_statistics(cur_table, max_workers=1).get_feature("prediction")
+    ref = compute_statistics(base_table, max_workers=1).get_feature("prediction")
+    numeric = cur.num_stats is not None
+    kind = ComparatorType.JENSEN_SHANNON if numeric else ComparatorType.L_INFINITY
+    info = compare(cur, ref, Comparator(type=kind, threshold=t.max_prediction_drift), comparison="drift")
+    verdict = Verdict.FAIL if info.is_anomalous else Verdict.PASS
+    detail = f"{info.type} {info.value:.4f} (effective threshold {info.effective_threshold:.4f})"
+    base["threshold"] = info.effective_threshold
+    return GateResult(verdict=verdict, value=info.value, detail=detail, **base)  # type: ignore[arg-type]
+
+
+def prediction_shift_gate(obs: Observations, t: GateThresholds) -> GateResult:
+    """Distribution of the canary's predictions vs the primary's."""
+    return _shift_gate(
+        "prediction_shift",
+        obs.route("canary").predictions,
+        obs.route("primary").predictions,
+        window=obs.window,
+        t=t,
+    )
+
+
+def _metric(route: RouteObservations, metric: OnlineMetric) -> tuple[float, float, int]:
+    """(metric value, its standard error, samples); lower is better only for RMSE."""
+    outcomes = route.outcomes
+    n = len(outcomes)
+    if metric is OnlineMetric.ACCURACY:
+        acc = sum(str(o.prediction) == str(o.label) for o in outcomes) / n
+        return acc, math.sqrt(max(acc * (1 - acc), 1 / n) / n), n
+    pred = np.asarray([float(o.prediction) for o in outcomes])
+    label = np.asarray([float(o.label) for o in outcomes])
+    if metric is OnlineMetric.RMSE:
+        sq = (pred - label) ** 2
+        rmse = float(math.sqrt(sq.mean()))
+        se_mse = float(sq.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+        return rmse, se_mse / (2 * rmse) if rmse > 0 else se_mse, n
+    pos, neg = pred[label > 0.5], pred[label <= 0.5]
+    if len(pos) == 0 or len(neg) == 0:
+        return math.nan, math.inf, n
+    ranks = stats.rankdata(np.concatenate([pos, neg]))
+    auc = float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)  # Hanley & McNeil (1982)
+    var = (auc * (1 - auc) + (len(pos) - 1) * (q1 - auc**2) + (len(neg) - 1) * (q2 - auc**2)) / (
+        len(pos) * len(neg)
+    )
+    return auc, math.sqrt(max(var, 1e-12)), n
+
+
+def online_metric_gate(obs: Observations, t: GateThresholds) -> GateResult | None:
+    """Online metric of the canary vs the primary from labelled outcomes (None when no metric is set)."""
+    if t.metric is None:
+        return None
+    c, p = obs.route("canary"), obs.route("primary")
+    tol = t.max_metric_degradation
+    base = {
+        "gate": "online_metric",
+        "threshold": tol,
+        "primary_n": len(p.outcomes),
+        "canary_n": len(c.outcomes),
+        "window": obs.window,
+    }
+    if len(c.outcomes) < t.min_labels or len(p.outcomes) < t.min_labels:
+        detail = (
+            f"needs {t.min_labels} labels per route; got primary {len(p.outcomes)}, canary {len(c.outcomes)}"
+        )
+        return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    mc, sc, _ = _metric(c, t.metric)
+    mp, sp, _ = _metric(p, t.metric)
+    if math.isnan(mc) or math.isnan(mp):
+        detail = f"{t.metric.value} needs both classes among the labels"
+        return GateResult(verdict=Verdict.INCONCLUSIVE, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    diff = (mc - mp) if t.metric is OnlineMetric.RMSE else (mp - mc)  # degradation of the canary
+    se = math.sqrt(sc**2 + sp**2)
+    p_value = float(stats.norm.sf(diff / se)) if se > 0 else (0.0 if diff > 0 else 1.0)
+    verdict = _decide(diff=diff, se=se, p_value=p_value, tolerance=tol, t=t)
+    half = _z(t.confidence) * se
+    detail = f"{t.metric.value} canary {mc:.4f} vs primary {mp:.4f}; degradation {diff:+.4f} ± {half:.4f}"
+    return GateResult(verdict=verdict, value=diff, p_value=p_value, detail=detail, **base)  # type: ignore[arg-type]
+
+
+def analyze_canary(obs: Observations, thresholds: GateThresholds) -> Analysis:
+    """Run every gate on the canary vs the primary over ``obs.window``."""
+    gates = [
+        error_rate_gate(obs, thresholds),
+        p99_latency_gate(obs, thresholds),
+        prediction_shift_gate(obs, thresholds),
+        atypical_inputs_gate(obs, thresholds),
+    ]
+    metric = online_metric_gate(obs, thresholds)
+    if metric is not None:
+        gates.append(metric)
+    return Analysis(window=obs.window, gates=tuple(gates))
+
+
+def _agree(a: float | str, b: float | str, tolerance: float) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return str(a) == str(b)
+    return abs(float(a) - float(b)) <= tolerance
+
+
+def compare_shadow(
+    obs: Observations, shadow: str, thresholds: GateThresholds, *, tolerance: float = 1e-6
+) -> ShadowReport:
+    """Agreement rate (outputs equal within ``tolerance``) and output drift of a shadow vs the primary."""
+    route = obs.route(shadow)
+    pairs = route.mirrored
+    base = {
+        "gate": "agreement",
+        "threshold": thresholds.min_shadow_agreement,
+        "primary_n": len(pairs),
+        "canary_n": len(pairs),
+        "window": obs.window,
+    }
+    if len(pairs) < thresholds.min_samples:
+        detail = f"needs {thresholds.min_samples} mirrored requests; got {len(pairs)}"
+        agreement = GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    else:
+        rate = sum(_agree(a, b, tolerance) for a, b in pairs) / len(pairs)
+        ok = rate >= thresholds.min_shadow_agreement
+        agreement = GateResult(
+            verdict=Verdict.PASS if ok else Verdict.FAIL,
+            value=rate,
+            detail=f"agrees with the primary on {rate:.2%} of {len(pairs)} mirrored requests",
+            **base,  # type: ignore[arg-type]
+        )
+    drift = _shift_gate(
+        "output_drift", [b for _, b in pairs], [a for a, _ in pairs], window=obs.window, t=thresholds
+    )
+    return ShadowReport(shadow=shadow, gates=(agreement, drift))
