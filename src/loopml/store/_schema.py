@@ -22,6 +22,8 @@ __all__ = [
     "ContextArtifactRow",
     "ContextExecutionRow",
     "ContextRow",
+    "DeploymentEventRow",
+    "DeploymentRow",
     "EventRow",
     "ExecutionRow",
     "ExperimentRow",
@@ -402,3 +404,41 @@ class AuditEventRow(Base):
     result: Mapped[str] = mapped_column(STAGE)
     status_code: Mapped[int | None] = mapped_column(sa.Integer)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+# --- deployments ---
+
+
+class DeploymentRow(Base):
+    """A deployment's current document; ``revision`` is the compare-and-set counter of its changes."""
+
+    __tablename__ = "deployments"
+
+    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+    created_by: Mapped[str | None] = mapped_column(KEY)
+    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_by: Mapped[str | None] = mapped_column(KEY)
+
+
+class DeploymentEventRow(Base):
+    """One change of a deployment, or an alert about it (append-only history)."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (sa.Index(None, "deployment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("deployments.deployment_id", ondelete="CASCADE")
+    )
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    at: Mapped[int] = mapped_column(sa.BigInteger)
+    actor: Mapped[str | None] = mapped_column(KEY)
+    action: Mapped[str] = mapped_column(sa.String(40))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    models: Mapped[list[str]] = mapped_column(sa.JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    document: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

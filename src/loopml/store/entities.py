@@ -18,6 +18,7 @@ __all__ = [
     "Artifact",
     "AuditEvent",
     "Context",
+    "DeploymentEvent",
     "Event",
     "EventType",
     "Execution",
@@ -32,6 +33,7 @@ __all__ = [
     "RegisteredModel",
     "Run",
     "RunStatus",
+    "StoredDeployment",
     "Token",
     "User",
     "every_item",
@@ -360,3 +362,42 @@ class AuditEvent:
     result: str
     status_code: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredDeployment:
+    """A deployment record: its document (spec, policy, rollout state) at one revision.
+
+    The store keeps the document as JSON; :mod:`loopml.deploy` gives it meaning.
+    """
+
+    deployment_id: str
+    name: str
+    revision: int
+    document: Mapping[str, Any]
+    created_at: int
+    created_by: str | None = None
+    updated_at: int
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentEvent:
+    """One change of a deployment (or an alert about it): who, what, why, and which model versions.
+
+    Attributes:
+        revision: The deployment's revision after the change (unchanged for alerts).
+        models: The model versions the deployment used then, as ``NAME/VERSION`` (lineage).
+        document: The deployment's document after the change, when it changed.
+    """
+
+    event_id: int
+    deployment: str
+    revision: int
+    at: int
+    actor: str | None
+    action: str
+    reason: str | None = None
+    models: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+    document: Mapping[str, Any] | None = None

@@ -11,6 +11,7 @@ value types) and violations raise :class:`~loopml.errors.InvalidInput`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from types import EllipsisType
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +23,7 @@ from loopml.store.entities import (
     Artifact,
     AuditEvent,
     Context,
+    DeploymentEvent,
     Event,
     EventType,
     Execution,
@@ -35,12 +37,15 @@ from loopml.store.entities import (
     RegisteredModel,
     Run,
     RunStatus,
+    StoredDeployment,
     Token,
     User,
 )
 
 __all__ = [
     "ArtifactRepository",
+    "DeploymentRepository",
+    "DeploymentStore",
     "ExperimentRepository",
     "IdentityRepository",
     "IdentityStore",
@@ -424,3 +429,54 @@ class IdentityStore(Store, Protocol):
 
     @property
     def identity(self) -> IdentityRepository: ...
+
+
+# --- deployments ---
+
+
+class DeploymentRepository(Protocol):
+    """Deployment records (JSON documents, compare-and-set by revision) and their history."""
+
+    def create(
+        self,
+        name: str,
+        document: Mapping[str, Any],
+        *,
+        actor: str | None,
+        models: Sequence[str] = (),
+        reason: str | None = None,
+    ) -> StoredDeployment: ...
+    def get(self, name: str) -> StoredDeployment: ...
+    def find(self, name: str) -> StoredDeployment | None: ...
+    def list(self) -> builtins.list[StoredDeployment]: ...
+    def update(
+        self,
+        name: str,
+        document: Mapping[str, Any],
+        *,
+        expected_revision: int,
+        actor: str | None,
+        action: str,
+        reason: str | None = None,
+        models: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> StoredDeployment: ...
+    def record_event(
+        self,
+        name: str,
+        *,
+        actor: str | None,
+        action: str,
+        reason: str | None = None,
+        models: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> DeploymentEvent: ...
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[DeploymentEvent]: ...
+
+
+@runtime_checkable
+class DeploymentStore(Store, Protocol):
+    """A store that also holds deployments."""
+
+    @property
+    def deployments(self) -> DeploymentRepository: ...

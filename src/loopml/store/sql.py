@@ -16,6 +16,7 @@ from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
 from loopml.errors import StoreUnavailable
 from loopml.store._artifacts import SqlArtifactRepository
+from loopml.store._deployments import SqlDeploymentRepository
 from loopml.store._engine import Database, create_database, parse_store_url, unavailable_message
 from loopml.store._experiments import SqlExperimentRepository
 from loopml.store._identity import SqlIdentityRepository
@@ -43,6 +44,7 @@ class SqlStore:
         self._lineage = SqlLineageRepository(db)
         self._models = SqlModelRepository(db)
         self._identity = SqlIdentityRepository(db)
+        self._deployments = SqlDeploymentRepository(db)
 
     @property
     def url(self) -> str:
@@ -79,6 +81,11 @@ class SqlStore:
     def identity(self) -> SqlIdentityRepository:
         """Users, API tokens, per-resource grants and the audit log."""
         return self._identity
+
+    @property
+    def deployments(self) -> SqlDeploymentRepository:
+        """Deployments and their history."""
+        return self._deployments
 
     def refresh_statistics(self) -> list[str]:
         """Refresh PostgreSQL's planner statistics of tables that have none or stale ones.
