@@ -8,6 +8,7 @@ uses the artifact root, the registry or API tokens, and a server cannot skip one
 Example:
     >>> import tempfile
     >>> from loopml.config import Settings
+from loopml.deploy.service import DeploymentService
     >>> with Services(Settings(home=tempfile.mkdtemp(), artifacts_encryption_key="11" * 32)) as services:
     ...     services.blobs.is_encrypted, services.registry.blobs is services.blobs
     (True, True)
@@ -21,11 +22,12 @@ from types import TracebackType
 
 from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
+from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidState
 from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
 from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
-from loopml.store.repositories import IdentityStore, RegistryStore, Store
+from loopml.store.repositories import DeploymentStore, IdentityStore, RegistryStore, Store
 from loopml.store.sql import open_store
 
 __all__ = ["Services"]
@@ -145,6 +147,18 @@ class Services:
     def audit(self) -> AuditLog:
         """The audit log of :attr:`identity_store`."""
         return AuditLog(self.identity_store)
+
+    @property
+    def deployments(self) -> DeploymentService:
+        """Deployments over :attr:`store`, verified against :attr:`registry`, audited in :attr:`audit`.
+
+        Raises:
+            InvalidState: the store holds no deployments (e.g. a remote store).
+        """
+        store = self.store
+        if not isinstance(store, DeploymentStore):
+            raise InvalidState(f"The store {store.url} holds no deployments; use a SQL store URL.")
+        return DeploymentService(store.deployments, self.registry, audit=self.audit)
 
     def close(self) -> None:
         """Close the store if it was opened here."""

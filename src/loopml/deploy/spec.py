@@ -215,7 +215,8 @@ class DeploymentSpec:
             )
         self._check_targets()
 
-    def _targets(self) -> list[tuple[str, str]]:
+    def targets(self) -> list[tuple[str, str]]:
+        """Every ``(field, target)`` of the deployment, in declaration order."""
         found = [("primary", self.primary)]
         if self.canary is not None:
             found.append(("canary.target", self.canary.target))
@@ -228,7 +229,7 @@ class DeploymentSpec:
 
     def _check_targets(self) -> None:
         known = {e.name: e for e in self.ensembles}
-        for field, target in self._targets():
+        for field, target in self.targets():
             if not is_model_uri(target) and target not in known:
                 raise InvalidInput(
                     f"`{field}` is {target!r}, which is neither a models:/ URI nor an ensemble of this "
@@ -253,4 +254,4 @@ class DeploymentSpec:
 
     def model_uris(self) -> tuple[str, ...]:
         """Every ``models:/`` URI the deployment uses, once each, in declaration order."""
-        return tuple(dict.fromkeys(t for _, t in self._targets() if is_model_uri(t)))
+        return tuple(dict.fromkeys(t for _, t in self.targets() if is_model_uri(t)))
