@@ -40,6 +40,9 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "scan",
         "Scan pickle-family model files (pickle, joblib, PyTorch, NumPy; any archive) without running them.",
     ),
+    "deploy": _at(
+        "deploy", "app", "Deployments: canary rollouts with release gates, shadows, overrides and history."
+    ),
     "eval": _at("eval", "app", "Inspect model evaluations: sliced metrics, thresholds and blessing."),
     "pipeline": _at("pipeline", "app", "Run pipelines and inspect pipeline runs."),
     "data": _at("data", "app", "Data validation: statistics, schema, anomalies, drift / skew, reports."),

@@ -3,8 +3,8 @@
 Every gate compares the canary with the primary over the *same* window, in the direction that
 is worse for the canary, against a tolerance:
 
-- ``fail`` needs evidence: a one-sided test significant at ``alpha`` *and* a difference beyond the
-  tolerance;
+- ``fail`` needs evidence: one-sided tests significant at ``alpha`` that the canary is worse, and
+  worse by more than the tolerance (for the latency gate: a Mann-Whitney shift and a p99 beyond it);
 - ``pass`` needs evidence too: the ``confidence`` bound of the difference within the tolerance;
 - ``no-data`` when a side has fewer samples than the minimum; ``inconclusive`` otherwise.
 
@@ -113,7 +113,9 @@ def _z(confidence: float) -> float:
 
 
 def _decide(*, diff: float, se: float, p_value: float, tolerance: float, t: GateThresholds) -> Verdict:
-    if p_value < t.alpha and diff > tolerance:
+    """Fail when worse than tolerated at ``alpha`` (H0: diff <= tolerance); pass when the bound is within."""
+    beyond = float(stats.norm.sf((diff - tolerance) / se)) if se > 0 else (0.0 if diff > tolerance else 1.0)
+    if p_value < t.alpha and beyond < t.alpha:
         return Verdict.FAIL
     if diff + _z(t.confidence) * se <= tolerance:
         return Verdict.PASS
@@ -219,9 +221,16 @@ def p99_latency_gate(obs: Observations, t: GateThresholds) -> GateResult:
 
 
 def _statistics_of(values: Sequence[float | str]) -> pa.Table:
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return pa.table({"prediction": pa.array([float(v) for v in values], type=pa.float64())})
-    return pa.table({"prediction": pa.array([str(v) for v in values], type=pa.string())})
+    """Numbers stay numeric (scores, values); anything else is compared as categories."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        array = pa.array([str(v) for v in values], type=pa.string())
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        array = array.cast(pa.float64())
+    elif not pa.types.is_string(array.type):
+        array = pa.array([str(v) for v in values], type=pa.string())
+    return pa.table({"prediction": array})
 
 
 def _shift_gate(
@@ -274,7 +283,7 @@ def _metric(route: RouteObservations, metric: OnlineMetric) -> tuple[float, floa
     outcomes = route.outcomes
     n = len(outcomes)
     if metric is OnlineMetric.ACCURACY:
-        acc = sum(str(o.prediction) == str(o.label) for o in outcomes) / n
+        acc = sum(o.prediction == o.label or str(o.prediction) == str(o.label) for o in outcomes) / n
         return acc, math.sqrt(max(acc * (1 - acc), 1 / n) / n), n
     pred = np.asarray([float(o.prediction) for o in outcomes])
     label = np.asarray([float(o.label) for o in outcomes])

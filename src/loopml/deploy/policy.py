@@ -67,7 +67,7 @@ class GateThresholds:
 
     min_samples: int = 200
     min_labels: int = 100
-    alpha: float = 0.001
+    alpha: float = 0.005
     confidence: float = 0.95
     max_error_rate_increase: float = 0.01
     max_p99_increase_ms: float = 20.0

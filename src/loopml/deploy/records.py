@@ -2,6 +2,7 @@
 
 Example:
     >>> from loopml.deploy.spec import DeploymentSpec
+from loopml.store.entities import DeploymentEvent
     >>> d = Deployment(spec=DeploymentSpec(name="churn", primary="models:/churn@champion"))
     >>> Deployment.from_document(d.to_document()) == d
     True
@@ -26,8 +27,9 @@ from loopml.deploy.gates import Analysis
 from loopml.deploy.policy import RolloutPolicy
 from loopml.deploy.rollout import RolloutStatus
 from loopml.deploy.spec import DeploymentSpec
+from loopml.store.entities import DeploymentEvent
 
-__all__ = ["Alert", "Deployment"]
+__all__ = ["Alert", "Deployment", "event_view"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,3 +105,18 @@ class Alert:
     message: str
     at_ms: int
     details: Mapping[str, Any]
+
+
+def event_view(event: DeploymentEvent) -> dict[str, Any]:
+    """The JSON view of one history event (``loopml deploy history --json`` and the API)."""
+    return {
+        "event_id": event.event_id,
+        "deployment": event.deployment,
+        "revision": event.revision,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "reason": event.reason,
+        "models": list(event.models),
+        "details": dict(event.details),
+    }

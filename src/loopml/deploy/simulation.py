@@ -14,16 +14,29 @@ Example:
 
 from __future__ import annotations
 
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from loopml.deploy.gates import analyze_canary
 from loopml.deploy.observations import Observations, Outcome, RouteObservations, Window
-from loopml.deploy.policy import RolloutPolicy
+from loopml.deploy.policy import GateThresholds, OnlineMetric, RolloutPolicy
 from loopml.deploy.rollout import Action, Phase, decide, start_rollout
 
-__all__ = ["Fault", "SimulatedRun", "Traffic", "simulate_rollout"]
+__all__ = [
+    "SCENARIOS",
+    "Fault",
+    "ScenarioResult",
+    "SimulatedRun",
+    "Traffic",
+    "run_scenario",
+    "simulate_rollout",
+    "simulation_policy",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,16 +81,12 @@ class _Acc:
     errors: int = 0
     latencies: list[np.ndarray] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
-    outcomes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
 
     def observations(self) -> RouteObservations:
         lat = np.concatenate(self.latencies) if self.latencies else np.empty(0)
         scores = np.concatenate(self.scores) if self.scores else np.empty(0)
-        outcomes = tuple(
-            Outcome(prediction=int(p), label=int(y))
-            for preds, labels in self.outcomes
-            for p, y in zip(preds, labels, strict=True)
-        )
+        outcomes = tuple(self.outcomes)
         return RouteObservations(
             requests=self.requests,
             errors=self.errors,
@@ -99,7 +108,11 @@ def _serve(rng: np.random.Generator, acc: _Acc, n: int, traffic: Traffic, fault:
     scores = np.clip(np.where(flipped, 1 - scores, scores) + fault.score_shift, 0.0, 1.0)
     acc.scores.append(scores)
     known = rng.random(k) < traffic.label_rate * n / k if k else np.zeros(0, dtype=bool)
-    acc.outcomes.append(((scores[known] >= 0.5).astype(int), labels[known].astype(int)))
+    predicted = (scores[known] >= 0.5).astype(int).tolist()
+    acc.outcomes += [
+        Outcome(prediction=p, label=y)
+        for p, y in zip(predicted, labels[known].astype(int).tolist(), strict=True)
+    ]
 
 
 def simulate_rollout(
@@ -150,4 +163,68 @@ def simulate_rollout(
             )
     return SimulatedRun(
         action=Action.HOLD, analyses=status.analyses, reason="still progressing", weights=tuple(weights)
+    )
+
+
+#: The fault-injection scenarios: a healthy canary and four kinds of bad ones.
+SCENARIOS: dict[str, Fault] = {
+    "healthy": Fault(),
+    "errors +5 %": Fault(error_rate=0.05),
+    "latency +50 ms": Fault(latency_ms=50.0),
+    "10 % of outputs flipped": Fault(flip_rate=0.10),
+    "scores shifted +0.1": Fault(score_shift=0.10),
+}
+
+
+def simulation_policy() -> RolloutPolicy:
+    """The policy of the fault-injection table: 60 s analyses, 3-minute steps, 10 undecided analyses."""
+    return RolloutPolicy(
+        hold_s=180,
+        interval_s=60,
+        min_requests=500,
+        max_undecided_intervals=10,
+        gates=GateThresholds(metric=OnlineMetric.ACCURACY),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioResult:
+    """One row of the fault-injection table."""
+
+    scenario: str
+    runs: int
+    rolled_back: int
+    rolled_back_within_3: int
+    promoted: int
+    median_analyses_to_rollback: float | None
+    failed_gates: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rollback_rate(self) -> float:
+        return self.rolled_back / self.runs
+
+    @property
+    def within_3_rate(self) -> float:
+        return self.rolled_back_within_3 / self.runs
+
+
+def run_scenario(
+    scenario: str,
+    fault: Fault,
+    *,
+    seeds: Iterable[int],
+    policy: RolloutPolicy,
+    traffic: Traffic | None = None,
+) -> ScenarioResult:
+    """Roll out a canary with ``fault`` once per seed and count the outcomes."""
+    runs = [simulate_rollout(policy, fault, seed=s, traffic=traffic) for s in seeds]
+    back = [r.analyses for r in runs if r.action is Action.ROLLBACK]
+    return ScenarioResult(
+        scenario=scenario,
+        runs=len(runs),
+        rolled_back=len(back),
+        rolled_back_within_3=sum(a <= 3 for a in back),
+        promoted=sum(r.action is Action.PROMOTE for r in runs),
+        median_analyses_to_rollback=statistics.median(back) if back else None,
+        failed_gates=dict(Counter(g for r in runs for g in set(re.findall(r"(\w+) failed", r.reason)))),
     )

@@ -19,7 +19,7 @@ from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
-from loopml.server.routes import artifacts, datasets, experiments, health, lineage, models, runs
+from loopml.server.routes import artifacts, datasets, deployments, experiments, health, lineage, models, runs
 from loopml.server.schemas.common import ERROR_RESPONSES
 from loopml.server.ui import mount_ui
 from loopml.services import Services
@@ -77,9 +77,7 @@ def _install_security(
             )
         _log.warning("Serving without the security layer: the store %s has no identity tables.", store.url)
         return
-    layer = layer_class(
-        store, services.settings, auth_enabled=auth_enabled is not False, auth=services.auth
-    )
+    layer = layer_class(store, services.settings, auth_enabled=auth_enabled is not False, auth=services.auth)
     app.include_router(layer.router(), responses=ERROR_RESPONSES)
     layer.install(app, max_body_bytes=max_body_bytes)
 
@@ -138,7 +136,7 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (experiments, runs, artifacts, lineage, datasets, models):
+    for module in (experiments, runs, artifacts, lineage, datasets, models, deployments):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
