@@ -17,6 +17,7 @@ from loopml.deploy.gates import (
 )
 from loopml.deploy.observations import Observations, Outcome, RouteObservations, Window
 from loopml.deploy.policy import GateThresholds, OnlineMetric
+from loopml.errors import InvalidInput
 
 W = Window(start_ms=1_000, end_ms=61_000)
 T = GateThresholds()
@@ -158,3 +159,43 @@ def test_shadow_agreement_and_output_drift() -> None:
     report = compare_shadow(obs(RouteObservations(), RouteObservations(), s=differing), "s", T)
     assert [g.verdict for g in report.gates] == [Verdict.FAIL, Verdict.FAIL]
     assert report.gates[0].value == 0.0
+
+
+BOUNDS = (
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    25.0,
+    30.0,
+    40.0,
+    50.0,
+    75.0,
+    100.0,
+    150.0,
+    200.0,
+    300.0,
+    500.0,
+    float("inf"),
+)
+
+
+def histogram(latencies: np.ndarray) -> tuple[tuple[float, int], ...]:
+    return tuple((b, int((latencies <= b).sum())) for b in BOUNDS)
+
+
+def test_latency_gate_reads_prometheus_style_histograms() -> None:
+    rng = np.random.default_rng(5)
+    base = histogram(10 + rng.lognormal(2, 0.5, 20_000))
+    same = histogram(10 + rng.lognormal(2, 0.5, 3_000))
+    slow = histogram(60 + rng.lognormal(2, 0.5, 3_000))
+    ok = p99_latency_gate(
+        obs(RouteObservations(latency_histogram=base), RouteObservations(latency_histogram=same)), T
+    )
+    assert ok.verdict is Verdict.PASS and "histograms" in ok.detail and ok.canary_n == 3000
+    bad = p99_latency_gate(
+        obs(RouteObservations(latency_histogram=base), RouteObservations(latency_histogram=slow)), T
+    )
+    assert bad.verdict is Verdict.FAIL and bad.value is not None and bad.value > 30
+    with pytest.raises(InvalidInput, match="cumulative"):
+        RouteObservations(latency_histogram=((10.0, 5), (5.0, 6)))

@@ -192,31 +192,72 @@ def _order_stat(sorted_values: np.ndarray, q: float, confidence: float, *, upper
     return float(sorted_values[min(max(index, 0), n - 1)])
 
 
+def _hist_value(hist: Sequence[tuple[float, int]], rank: float) -> float:
+    """The latency at ``rank`` (0-based, fractional) of a cumulative histogram, linear within a bucket."""
+    lower, below = 0.0, 0
+    for bound, cumulative in hist:
+        if cumulative > rank:
+            if math.isinf(bound):
+                return lower
+            inside = cumulative - below
+            return lower + (bound - lower) * (rank - below + 1) / inside if inside else bound
+        lower, below = bound, cumulative
+    return lower
+
+
+def _p99_from_histograms(
+    c: Sequence[tuple[float, int]], p: Sequence[tuple[float, int]], t: GateThresholds
+) -> tuple[float, float, float, float]:
+    """(canary p99, primary p99, p-value, upper bound of the difference) from two histograms."""
+    n_c, n_p = c[-1][1], p[-1][1]
+    p99_c, p99_p = _hist_value(c, 0.99 * n_c - 1), _hist_value(p, 0.99 * n_p - 1)
+    bound = next((b for b, _ in p if b >= p99_p and not math.isinf(b)), None)
+    p_value = 1.0
+    if bound is not None:  # share of requests slower than the primary's p99 bucket, canary vs primary
+        slow_c = n_c - max((k for b, k in c if b <= bound), default=0)
+        slow_p = n_p - max((k for b, k in p if b <= bound), default=0)
+        pooled = (slow_c + slow_p) / (n_c + n_p)
+        se = math.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_p))
+        p_value = float(stats.norm.sf((slow_c / n_c - slow_p / n_p) / se)) if se > 0 else 1.0
+    hi = _hist_value(c, float(stats.binom.ppf(t.confidence, n_c, 0.99)))
+    lo = _hist_value(p, float(stats.binom.ppf(1 - t.confidence, n_p, 0.99)) - 1)
+    return p99_c, p99_p, p_value, hi - lo
+
+
 def p99_latency_gate(obs: Observations, t: GateThresholds) -> GateResult:
-    """p99 latency of the canary vs the primary: Mann-Whitney test, order-statistic bounds."""
-    c = np.sort(np.asarray(obs.route("canary").latencies_ms, dtype=float))
-    p = np.sort(np.asarray(obs.route("primary").latencies_ms, dtype=float))
+    """p99 latency of the canary vs the primary.
+
+    From latency samples: a Mann-Whitney test and order-statistic bounds. From histograms (when
+    a route has no samples): the share of requests slower than the primary's p99 bucket, and
+    the same bounds read from the cumulative counts.
+    """
+    rc, rp = obs.route("canary"), obs.route("primary")
+    c = np.sort(np.asarray(rc.latencies_ms, dtype=float))
+    p = np.sort(np.asarray(rp.latencies_ms, dtype=float))
+    from_hist = (len(c) == 0 or len(p) == 0) and bool(rc.latency_histogram) and bool(rp.latency_histogram)
+    n_c = rc.latency_histogram[-1][1] if from_hist else len(c)
+    n_p = rp.latency_histogram[-1][1] if from_hist else len(p)
     tol = t.max_p99_increase_ms
-    base = {
-        "gate": "p99_latency",
-        "threshold": tol,
-        "primary_n": len(p),
-        "canary_n": len(c),
-        "window": obs.window,
-    }
-    if len(c) < t.min_samples or len(p) < t.min_samples:
-        detail = f"needs {t.min_samples} latency samples per route; got primary {len(p)}, canary {len(c)}"
+    base = {"gate": "p99_latency", "threshold": tol, "primary_n": n_p, "canary_n": n_c, "window": obs.window}
+    if n_c < t.min_samples or n_p < t.min_samples:
+        detail = f"needs {t.min_samples} latencies per route; got primary {n_p}, canary {n_c}"
         return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
-    diff = float(np.quantile(c, 0.99) - np.quantile(p, 0.99))
-    p_value = float(stats.mannwhitneyu(c, p, alternative="greater").pvalue)
-    upper = _order_stat(c, 0.99, t.confidence, upper=True) - _order_stat(p, 0.99, t.confidence, upper=False)
+    if from_hist:
+        p99_c, p99_p, p_value, upper = _p99_from_histograms(rc.latency_histogram, rp.latency_histogram, t)
+    else:
+        p99_c, p99_p = float(np.quantile(c, 0.99)), float(np.quantile(p, 0.99))
+        p_value = float(stats.mannwhitneyu(c, p, alternative="greater").pvalue)
+        upper = _order_stat(c, 0.99, t.confidence, upper=True) - _order_stat(
+            p, 0.99, t.confidence, upper=False
+        )
+    diff = p99_c - p99_p
     if p_value < t.alpha and diff > tol:
         verdict = Verdict.FAIL
     elif upper <= tol:
         verdict = Verdict.PASS
     else:
         verdict = Verdict.INCONCLUSIVE
-    detail = f"p99 canary {np.quantile(c, 0.99):.1f} ms vs primary {np.quantile(p, 0.99):.1f} ms"
+    detail = f"p99 canary {p99_c:.1f} ms vs primary {p99_p:.1f} ms" + (" (histograms)" if from_hist else "")
     return GateResult(verdict=verdict, value=diff, p_value=p_value, detail=detail, **base)  # type: ignore[arg-type]
 
 

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -48,6 +49,8 @@ class RouteObservations:
         requests: Requests answered (or attempted) by the route.
         errors: Of those, the failed ones.
         latencies_ms: A sample of request latencies (all of them, or a uniform sample).
+        latency_histogram: Or a latency histogram as Prometheus keeps it: cumulative
+            ``(upper bound in ms, count)`` buckets, bounds increasing (the last may be ``inf``).
         predictions: A sample of outputs (scores or class labels), for the distribution gates.
         atypical_flags: Requests flagged as atypical inputs.
         outcomes: Labelled predictions that arrived through feedback.
@@ -57,6 +60,7 @@ class RouteObservations:
     requests: int = 0
     errors: int = 0
     latencies_ms: tuple[float, ...] = ()
+    latency_histogram: tuple[tuple[float, int], ...] = ()
     predictions: tuple[float | str, ...] = ()
     atypical_flags: int = 0
     outcomes: tuple[Outcome, ...] = ()
@@ -67,6 +71,14 @@ class RouteObservations:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidInput(f"`{name}` must be an integer >= 0. Got {value!r:.40}.")
+        bounds = [b for b, _ in self.latency_histogram]
+        counts = [c for _, c in self.latency_histogram]
+        if any(b2 <= b1 for b1, b2 in itertools.pairwise(bounds)) or any(
+            c2 < c1 for c1, c2 in itertools.pairwise(counts)
+        ):
+            raise InvalidInput(
+                "`latency_histogram` must be cumulative buckets: bounds increasing, counts never decreasing."
+            )
         if self.errors > self.requests or self.atypical_flags > self.requests:
             raise InvalidInput(
                 f"errors ({self.errors}) and atypical_flags ({self.atypical_flags}) cannot exceed "
