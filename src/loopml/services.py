@@ -8,7 +8,6 @@ uses the artifact root, the registry or API tokens, and a server cannot skip one
 Example:
     >>> import tempfile
     >>> from loopml.config import Settings
-from loopml.deploy.service import DeploymentService
     >>> with Services(Settings(home=tempfile.mkdtemp(), artifacts_encryption_key="11" * 32)) as services:
     ...     services.blobs.is_encrypted, services.registry.blobs is services.blobs
     (True, True)

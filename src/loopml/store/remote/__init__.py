@@ -9,4 +9,11 @@ from loopml.store.remote._http import ApiSession
 from loopml.store.remote._models import RemoteModelReader
 from loopml.store.remote._store import RemoteStore
 
-__all__ = ["ApiSession", "RemoteBlobRef", "RemoteBlobs", "RemoteDeployments", "RemoteModelReader", "RemoteStore"]
+__all__ = [
+    "ApiSession",
+    "RemoteBlobRef",
+    "RemoteBlobs",
+    "RemoteDeployments",
+    "RemoteModelReader",
+    "RemoteStore",
+]
