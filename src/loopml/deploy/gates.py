@@ -9,7 +9,8 @@ is worse for the canary, against a tolerance:
 - ``no-data`` when a side has fewer samples than the minimum; ``inconclusive`` otherwise.
 
 Gates: ``error_rate`` and ``p99_latency`` (software), ``prediction_shift`` (the data-validation
-drift detector over the two prediction samples), ``atypical_inputs`` and ``online_metric``
+drift detector, its calibrated comparator: a significance test at ``alpha`` and an effect floor,
+over the two prediction samples), ``atypical_inputs`` and ``online_metric``
 (accuracy / AUC / RMSE from labelled outcomes). Shadows are compared with the primary by
 agreement rate and output drift (:func:`compare_shadow`), reported, never acted upon.
 
@@ -282,7 +283,11 @@ def _shift_gate(
     window: Window,
     t: GateThresholds,
 ) -> GateResult:
-    """The data-validation drift detector over two prediction samples."""
+    """The calibrated drift comparator of data validation over two prediction samples.
+
+    Pass means "no significant shift beyond the effect floor": the comparator's false-alarm rate
+    is calibrated at ``alpha`` for any sample size, so a pass needs no separate bound.
+    """
     base = {
         "gate": gate,
         "threshold": t.max_prediction_drift,
@@ -299,13 +304,13 @@ def _shift_gate(
         return GateResult(verdict=Verdict.FAIL, value=1.0, detail=detail, **base)  # type: ignore[arg-type]
     cur = compute_statistics(cur_table, max_workers=1).get_feature("prediction")
     ref = compute_statistics(base_table, max_workers=1).get_feature("prediction")
-    numeric = cur.num_stats is not None
-    kind = ComparatorType.JENSEN_SHANNON if numeric else ComparatorType.L_INFINITY
-    info = compare(cur, ref, Comparator(type=kind, threshold=t.max_prediction_drift), comparison="drift")
+    comparator = Comparator(type=ComparatorType.CALIBRATED, threshold=t.max_prediction_drift, alpha=t.alpha)
+    info = compare(cur, ref, comparator, comparison="drift")
     verdict = Verdict.FAIL if info.is_anomalous else Verdict.PASS
-    detail = f"{info.type} {info.value:.4f} (effective threshold {info.effective_threshold:.4f})"
+    measure = "Jensen-Shannon" if cur.num_stats is not None else "L-infinity"
+    detail = f"{measure} {info.value:.4f} (effect floor {info.effective_threshold:.4f}), p = {info.p_value}"
     base["threshold"] = info.effective_threshold
-    return GateResult(verdict=verdict, value=info.value, detail=detail, **base)  # type: ignore[arg-type]
+    return GateResult(verdict=verdict, value=info.value, p_value=info.p_value, detail=detail, **base)  # type: ignore[arg-type]
 
 
 def prediction_shift_gate(obs: Observations, t: GateThresholds) -> GateResult:
