@@ -260,6 +260,18 @@ def _matrix(
             "INVALID_ARGUMENT",
             "needs 32 bytes of binary data; got 31",
         ),
+        (
+            tpb.ModelInferRequest(
+                model_name="mixed",
+                inputs=[
+                    _typed("age", "INT64", [1], int64_contents=[30]),
+                    _typed("income", "FP64", [1], fp64_contents=[1.0]),
+                    _typed("city", "BYTES", [1], bytes_contents=[b"\xff\xfe"]),
+                ],
+            ),
+            "INVALID_ARGUMENT",
+            "not valid UTF-8",
+        ),
         (tpb.ModelInferRequest(model_name="numeric"), "INVALID_ARGUMENT", "no inputs"),
         (tpb.ModelInferRequest(model_name=""), "INVALID_ARGUMENT", "names no model"),
         (tpb.ModelInferRequest(model_name="nope"), "NOT_FOUND", "No model named 'nope'"),

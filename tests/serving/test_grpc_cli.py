@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -15,11 +16,11 @@ import pytest
 import tritonclient.grpc as triton
 
 from loopml.config import Settings
-from loopml.errors import InvalidInput, InvalidState
+from loopml.errors import InvalidInput, InvalidState, MissingDependency
 from loopml.registry import ColumnSpec, ModelRegistry, ModelSignature, package_model
-from loopml.serving import DataPlane, ModelRepository, ModelSource, ServingMetrics
+from loopml.serving import DataPlane, ModelRepository, ModelSource, ServingMetrics, create_app
 from loopml.serving.config import ServeConfig
-from loopml.serving.grpc_server import GrpcOptions, start_grpc_server
+from loopml.serving.grpc_server import GrpcOptions, attach_grpc, start_grpc_server
 from tests.serving.conftest import Models
 from tests.serving.test_cli import _MAIN, _env, _free_port
 
@@ -48,6 +49,18 @@ def test_a_taken_grpc_port_is_a_clear_error() -> None:
         )
         with pytest.raises(InvalidState, match=f"Cannot listen for gRPC on 127.0.0.1:{port}"):
             asyncio.run(start)
+
+
+def test_without_grpcio_the_listener_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else find_spec(name, *a)
+    )
+    plane = DataPlane(ModelRepository([]))
+    with pytest.raises(MissingDependency, match=r"pip install 'loopml\[grpc\]'"):
+        attach_grpc(
+            create_app(plane), plane, metrics=ServingMetrics(), authenticator=None, options=GrpcOptions()
+        )
 
 
 @pytest.mark.slow
