@@ -17,7 +17,8 @@ import tritonclient.grpc as triton
 
 from loopml.config import Settings
 from loopml.errors import InvalidInput, InvalidState, MissingDependency
-from loopml.registry import ColumnSpec, ModelRegistry, ModelSignature, package_model
+from loopml.registry import ColumnSpec, ModelSignature, package_model
+from loopml.services import Services
 from loopml.serving import DataPlane, ModelRepository, ModelSource, ServingMetrics, create_app
 from loopml.serving.config import ServeConfig
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc, start_grpc_server
@@ -67,10 +68,12 @@ def test_without_grpcio_the_listener_names_the_extra(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("workers", [1, 2])
 def test_loopml_serve_answers_grpc_beside_rest(models: Models, tmp_path: Path, workers: int) -> None:
     home = tmp_path / "home"
-    registry = ModelRegistry.from_settings(Settings(home=home))
+    services = Services(Settings(home=home))
     signature = ModelSignature(inputs=tuple(ColumnSpec(name=n, type="double") for n in "abcd"))
-    registry.register(package_model(models.numeric, tmp_path / "pkg", signature=signature), "cli-model")
-    registry.store.close()
+    services.registry.register(
+        package_model(models.numeric, tmp_path / "pkg", signature=signature), "cli-model"
+    )
+    services.close()
     port, grpc_port = _free_port(), _free_port()
     args = ["serve", "models:/cli-model/1", "--port", str(port), "--grpc-port", str(grpc_port)]
     proc = subprocess.Popen(
