@@ -64,7 +64,10 @@ class Served:
 
 @contextmanager
 def grpc_serving(
-    models: Models, *sources: ModelSource, authenticator: RequestAuthenticator | None = None
+    models: Models,
+    *sources: ModelSource,
+    authenticator: RequestAuthenticator | None = None,
+    options: GrpcOptions | None = None,
 ) -> Iterator[Served]:
     """REST and gRPC over one data plane, as ``loopml serve --grpc-port`` runs them."""
     sink = Recorded(calls=[])
@@ -73,7 +76,9 @@ def grpc_serving(
     )
     metrics = ServingMetrics()
     app = create_app(plane, metrics=metrics, options=AppOptions(authenticator=authenticator))
-    attach_grpc(app, plane, metrics=metrics, authenticator=authenticator, options=GrpcOptions(port=0))
+    attach_grpc(
+        app, plane, metrics=metrics, authenticator=authenticator, options=options or GrpcOptions(port=0)
+    )
     with serve_in_thread(app) as url:
         yield Served(http_url=url, grpc_target=f"127.0.0.1:{app.state.grpc_port}", metrics=metrics, sink=sink)
 
@@ -357,3 +362,20 @@ def test_tokens_guard_grpc_methods_and_leave_health_open(models: Models, tmp_pat
             tc.get_server_metadata(headers={"authorization": f"Bearer {ana}"})
         assert _status(err) == "StatusCode.UNAUTHENTICATED" and "revoked" in err.value.message()
     store.close()
+
+
+def test_messages_over_the_body_limit_are_refused(models: Models) -> None:
+    options = GrpcOptions(port=0, max_message_bytes=4096)
+    with (
+        grpc_serving(models, ModelSource(uri="models:/numeric@champion"), options=options) as s,
+        triton.InferenceServerClient(s.grpc_target) as tc,
+    ):
+        x = np.random.default_rng(0).normal(size=(200, 4))  # 6,400 bytes of raw FP64
+        tensor = triton.InferInput("m", list(x.shape), "FP64")
+        tensor.set_data_from_numpy(x)
+        with pytest.raises(InferenceServerException) as err:
+            tc.infer("numeric", [tensor])
+        assert _status(err) == "StatusCode.RESOURCE_EXHAUSTED"
+        tensor = triton.InferInput("m", [2, 4], "FP64")
+        tensor.set_data_from_numpy(x[:2])
+        assert tc.infer("numeric", [tensor]).as_numpy("predict").shape == (2,)

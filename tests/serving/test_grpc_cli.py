@@ -35,6 +35,8 @@ def test_serve_yaml_grpc_port(tmp_path: Path) -> None:
         ServeConfig.from_mapping({"models": ["x"], "grpc_port": 70000})
     with pytest.raises(InvalidInput, match="needs a port of its own"):
         ServeConfig.from_mapping({"models": ["x"], "port": 9000, "grpc_port": 9000})
+    with pytest.raises(InvalidInput, match="each of the workers a different port"):
+        ServeConfig.from_mapping({"models": ["x"], "workers": 2, "grpc_port": 0})
 
 
 def test_a_taken_grpc_port_is_a_clear_error() -> None:

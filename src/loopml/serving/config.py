@@ -149,13 +149,18 @@ class ServeConfig:
                 "a package folder) or a serve.yaml with 'models:'."
             )
         _int(self.port, "port", 0, 65535)
+        _int(self.workers, "workers", 1, 64)
         if self.grpc_port is not None:
             _int(self.grpc_port, "grpc_port", 0, 65535)
             if self.grpc_port == self.port != 0:
                 raise InvalidInput(
                     f"grpc_port and port are both {self.port}; the gRPC listener needs a port of its own."
                 )
-        _int(self.workers, "workers", 1, 64)
+            if self.grpc_port == 0 and self.workers > 1:
+                raise InvalidInput(
+                    "grpc_port 0 (any free port) would give each of the workers a different port; "
+                    "give a port number."
+                )
         _int(self.max_body_bytes, "max_body_bytes", 1024, 2**31)
         check_bind(self.host, auth_enabled=self.auth)
 
