@@ -52,6 +52,12 @@ def test_a_taken_grpc_port_is_a_clear_error() -> None:
         )
         with pytest.raises(InvalidState, match=f"Cannot listen for gRPC on 127.0.0.1:{port}"):
             asyncio.run(start)
+        plane = DataPlane(ModelRepository([]))
+        with pytest.raises(InvalidState, match=f"Cannot listen for gRPC on 127.0.0.1:{port}"):
+            options = GrpcOptions(port=port)
+            attach_grpc(
+                create_app(plane), plane, metrics=ServingMetrics(), authenticator=None, options=options
+            )
 
 
 def test_without_grpcio_the_listener_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,6 +57,8 @@ def serve(
 ) -> None:
     """Serve models over the Open Inference Protocol (/v2), TF Serving (/v1) and MLflow (/invocations).
 
+    With --grpc-port, the Open Inference Protocol over gRPC too, from the same process and models.
+
     Every model is verified (checksums, scanner, signature per the promotion policy) before it is
     served; one that fails is never served.
     """

@@ -9,6 +9,7 @@ Needs the ``grpc`` extra (``pip install 'loopml[grpc]'``).
 from __future__ import annotations
 
 import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.metrics import ServingMetrics
 
-__all__ = ["GrpcOptions", "attach_grpc", "start_grpc_server"]
+__all__ = ["GrpcOptions", "attach_grpc", "check_bindable", "start_grpc_server"]
 
 _GRACE_S = 5.0
 
@@ -103,6 +104,31 @@ async def start_grpc_server(
     return server, int(port)
 
 
+def check_bindable(options: GrpcOptions) -> None:
+    """Fail now, with a clear error, if the gRPC address cannot be bound (the listener itself
+    starts later, inside the app's lifespan, where an error would end in a server traceback).
+
+    Raises:
+        InvalidState: naming the address and what to do.
+    """
+    if options.port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            options.host.strip("[]"), options.port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if options.reuse_port and hasattr(socket, "SO_REUSEPORT"):
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            probe.bind(address)
+    except OSError as err:
+        raise InvalidState(
+            f"Cannot listen for gRPC on {options.address} ({err.strerror or err}); "
+            "pick another --grpc-port or host."
+        ) from err
+
+
 def attach_grpc(
     app: Starlette,
     plane: DataPlane,
@@ -117,8 +143,10 @@ def attach_grpc(
 
     Raises:
         MissingDependency: grpcio is not installed (checked now, before anything is served).
+        InvalidState: the address cannot be bound (checked now too).
     """
     require_extra("grpc", extra="grpc", feature="The gRPC inference listener (--grpc-port)")
+    check_bindable(options)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
