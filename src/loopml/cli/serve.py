@@ -32,6 +32,15 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option("--port", min=0, max=65535, help="TCP port [8080].")] = None,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            "--grpc-port",
+            min=0,
+            max=65535,
+            help="Also serve the Open Inference Protocol over gRPC on this port (needs loopml[grpc]).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, max=64, help="Worker processes sharing the socket [1].")
     ] = None,
@@ -47,6 +56,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve models over the Open Inference Protocol (/v2), TF Serving (/v1) and MLflow (/invocations).
+
+    With --grpc-port, the Open Inference Protocol over gRPC too, from the same process and models.
 
     Every model is verified (checksums, scanner, signature per the promotion policy) before it is
     served; one that fails is never served.
@@ -72,6 +83,7 @@ def serve(
         config,
         host=config.host if host is None else host,
         port=config.port if port is None else port,
+        grpc_port=config.grpc_port if grpc_port is None else grpc_port,
         workers=config.workers if workers is None else workers,
         auth=config.auth if auth is None else auth,
         prediction_log=config.prediction_log if prediction_log is None else prediction_log,
@@ -79,7 +91,8 @@ def serve(
     settings = _context.settings()
     typer.echo(
         f"loopml serve: loading {len(config.models)} model(s) for http://{config.host}:{config.port} "
-        f"(/v2, /v1/models, /invocations, /metrics)",
+        f"(/v2, /v1/models, /invocations, /metrics)"
+        + (f" and grpc://{config.host}:{config.grpc_port}" if config.grpc_port is not None else ""),
         err=True,
     )
     run_server(config, settings)

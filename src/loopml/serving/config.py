@@ -4,6 +4,7 @@ Example file::
 
     host: 127.0.0.1
     port: 8080
+    grpc_port: 8081               # Open Inference Protocol over gRPC (needs loopml[grpc]); omit for none
     workers: 2
     auth: false
     max_body_bytes: 33554432
@@ -33,7 +34,7 @@ from loopml.inference.outputs import OutputPolicy
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 
-_TOP_KEYS = ("host", "port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
+_TOP_KEYS = ("host", "port", "grpc_port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
 _MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching", "log_sample_rate")
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
 
@@ -123,6 +124,7 @@ class ServeConfig:
         models: The models, in order (the first one answers MLflow's ``/invocations``).
         host: Address to listen on.
         port: TCP port.
+        grpc_port: TCP port of the Open Inference Protocol gRPC listener (same host), or None.
         workers: Worker processes sharing the listening socket.
         auth: Whether callers need a token.
         max_body_bytes: Largest request body accepted.
@@ -133,6 +135,7 @@ class ServeConfig:
     models: tuple[ModelSource, ...]
     host: str = "127.0.0.1"
     port: int = 8080
+    grpc_port: int | None = None
     workers: int = 1
     auth: bool = False
     max_body_bytes: int = 32 * 1024 * 1024
@@ -147,6 +150,17 @@ class ServeConfig:
             )
         _int(self.port, "port", 0, 65535)
         _int(self.workers, "workers", 1, 64)
+        if self.grpc_port is not None:
+            _int(self.grpc_port, "grpc_port", 0, 65535)
+            if self.grpc_port == self.port != 0:
+                raise InvalidInput(
+                    f"grpc_port and port are both {self.port}; the gRPC listener needs a port of its own."
+                )
+            if self.grpc_port == 0 and self.workers > 1:
+                raise InvalidInput(
+                    "grpc_port 0 (any free port) would give each of the workers a different port; "
+                    "give a port number."
+                )
         _int(self.max_body_bytes, "max_body_bytes", 1024, 2**31)
         check_bind(self.host, auth_enabled=self.auth)
 
@@ -176,6 +190,7 @@ class ServeConfig:
             models=tuple(_model(m, i) for i, m in enumerate(models)),
             host=host,
             port=section.get("port", 8080),
+            grpc_port=section.get("grpc_port"),
             workers=section.get("workers", 1),
             auth=auth,
             max_body_bytes=section.get("max_body_bytes", 32 * 1024 * 1024),

@@ -24,6 +24,7 @@ from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, ModelRepository
+from loopml.serving.grpc_server import GrpcOptions, attach_grpc
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 
@@ -56,7 +57,16 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         )
     plane = DataPlane(ModelRepository(models), metrics=metrics, sinks=sinks)
     options = AppOptions(max_body_bytes=config.max_body_bytes, authenticator=authenticator)
-    return create_app(plane, metrics=metrics, options=options)
+    app = create_app(plane, metrics=metrics, options=options)
+    if config.grpc_port is not None:
+        grpc_options = GrpcOptions(
+            host=config.host,
+            port=config.grpc_port,
+            max_message_bytes=config.max_body_bytes,
+            reuse_port=config.workers > 1,
+        )
+        attach_grpc(app, plane, metrics=metrics, authenticator=authenticator, options=grpc_options)
+    return app
 
 
 def _worker(config: ServeConfig, settings: Settings, sock: socket.socket) -> None:
