@@ -789,7 +789,8 @@ class SecurityLayer:
             return self.basic.authenticate(credentials.strip())
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthorized(
-                "The Authorization header must be 'Bearer <token>'; got another scheme or no token."
+                "The Authorization header must be 'Bearer <token>' (or HTTP Basic with a token as "
+                "password); got another scheme or no token."
             )
         return self.auth.authenticate(credentials.strip())
 
