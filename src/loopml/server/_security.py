@@ -359,7 +359,9 @@ ROUTE_RULES = {
             a.action,
             a.permission,
             a.endpoint_class,
-            a.target_kind and Target(kind=a.target_kind, field=a.target_field or "", in_body=True),
+            None
+            if a.target_kind is None
+            else Target(kind=a.target_kind, field=a.target_field or "", in_body=True),
             mutates=a.mutates,
         )
         for key, a in MLFLOW_ACCESS.items()

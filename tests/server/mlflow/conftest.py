@@ -32,9 +32,7 @@ def _build_venv(venv: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder when pytest runs in several processes
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True
-            )
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
     return python
 
 

@@ -61,7 +61,8 @@ for i in range(30):
     ids.append(run.info.run_id)
 client.delete_run(ids[0])
 def names(filter_string="", order_by=None, view=ViewType.ACTIVE_ONLY, max_results=1000):
-    runs = client.search_runs([exp], filter_string, view, max_results, order_by or ["attributes.run_name ASC"])
+    order_by = order_by or ["attributes.run_name ASC"]
+    runs = client.search_runs([exp], filter_string, view, max_results, order_by)
     return [r.info.run_name for r in runs]
 pages, token = [], None
 while True:
@@ -147,7 +148,8 @@ def code(name, call):
         codes[name] = [err.error_code, err.get_http_status_code(), err.message[:300]]
 code("missing_run", lambda: client.get_run("0" * 32))
 code("duplicate", lambda: client.create_experiment("errors"))
-code("param_changed", lambda: [client.log_param(run.info.run_id, "p", "1"), client.log_param(run.info.run_id, "p", "2")])
+rid = run.info.run_id
+code("param_changed", lambda: [client.log_param(rid, "p", "1"), client.log_param(rid, "p", "2")])
 code("bad_filter", lambda: client.search_runs([exp], "metrics.acc >> 1"))
 code("bad_experiment_filter", lambda: client.search_experiments(filter_string="owner = 'x'"))
 print(json.dumps(codes))
@@ -160,7 +162,10 @@ def test_errors_use_mlflow_codes(mlflow: MlflowRunner) -> None:
     assert out["duplicate"][:2] == ["RESOURCE_ALREADY_EXISTS", 400]
     assert out["param_changed"][0] in ("INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS")
     assert out["bad_filter"][:2] == ["INVALID_PARAMETER_VALUE", 400]
-    assert out["bad_experiment_filter"][0] == "INVALID_PARAMETER_VALUE" and "owner" in out["bad_experiment_filter"][2]
+    assert (
+        out["bad_experiment_filter"][0] == "INVALID_PARAMETER_VALUE"
+        and "owner" in out["bad_experiment_filter"][2]
+    )
 
 
 HISTORY = r"""
@@ -171,7 +176,8 @@ client = MlflowClient()
 run = client.create_run(client.create_experiment("history"))
 now = int(time.time() * 1000)
 for start in range(0, 30_000, 1000):
-    client.log_batch(run.info.run_id, metrics=[Metric("loss", i * 0.5, now + i, i) for i in range(start, start + 1000)])
+    points = [Metric("loss", i * 0.5, now + i, i) for i in range(start, start + 1000)]
+    client.log_batch(run.info.run_id, metrics=points)
 history = client.get_metric_history(run.info.run_id, "loss")
 print(json.dumps({"n": len(history), "steps_in_order": [m.step for m in history] == list(range(30_000)),
                   "last": history[-1].value, "latest": client.get_run(run.info.run_id).data.metrics["loss"]}))
