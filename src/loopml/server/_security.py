@@ -361,7 +361,7 @@ ROUTE_RULES = {
             a.endpoint_class,
             None
             if a.target_kind is None
-            else Target(kind=a.target_kind, field=a.target_field or "", in_body=True),
+            else Target(kind=a.target_kind, field=a.target_field or "", in_body=not a.target_in_path),
             mutates=a.mutates,
         )
         for key, a in MLFLOW_ACCESS.items()

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["MLFLOW_ACCESS", "MLFLOW_PREFIX", "Access"]
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "Access"]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
+ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,7 @@ class Access:
         endpoint_class: Rate-limit class.
         target_kind: ``experiment``, ``experiment_name`` or ``run`` (see the security layer's targets).
         target_field: The body (POST) or query (GET) field naming the target.
+        target_in_path: Whether the target is a path parameter instead.
         mutates: Whether the request changes state (audited).
     """
 
@@ -36,6 +38,7 @@ class Access:
     endpoint_class: EndpointClass
     target_kind: str | None = None
     target_field: str | None = None
+    target_in_path: bool = False
     mutates: bool = True
 
 
@@ -95,9 +98,42 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/set-tag"): _run_write("runs.set_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
     ("GET", "metrics/get-history"): _read("metrics.get_history", "run", "run_id"),
+    ("POST", "logged-models/search"): _read("logged_models.search", "experiment", "experiment_ids"),
+}
+
+_RUN_FILE = f"{ARTIFACTS_PREFIX}/{{experiment_id}}/{{run_id}}/artifacts/{{path:path}}"
+_ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
+    ("PUT", _RUN_FILE): Access(
+        action="mlflow.artifacts.upload",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.UPLOAD,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    ),
+    ("DELETE", _RUN_FILE): Access(
+        action="mlflow.artifacts.delete",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    ),
+    ("GET", _RUN_FILE): Access(
+        action="mlflow.artifacts.download",
+        permission=_P.READ,
+        endpoint_class=_E.READ,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+        mutates=False,
+    ),
+    # the listing names its run inside ?path=; its handler hides runs the caller may not see
+    ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
 }
 
 #: ``(method, path template)`` → :class:`Access` of every MLflow route.
 MLFLOW_ACCESS: Mapping[tuple[str, str], Access] = {
-    (method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()
+    **{(method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()},
+    **_ARTIFACT_ROUTES,
 }
