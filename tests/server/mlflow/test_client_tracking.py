@@ -15,7 +15,7 @@ with mlflow.start_run(run_name="first") as run:
     mlflow.log_params({"depth": 3, "model": "gbm"})
     for step in range(5):
         mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
-    mlflow.log_metrics({"acc": 0.9, "f1": 0.8})
+    mlflow.log_metrics({"acc": 0.9, "f1": 0.8, "train/loss": 0.5})
     mlflow.set_tag("team", "growth")
     with mlflow.start_run(run_name="child", nested=True) as child:
         mlflow.log_metric("x", 1.0)
@@ -37,7 +37,7 @@ def test_fluent_api_round_trips(mlflow: MlflowRunner) -> None:
     out = mlflow(FLUENT)
     assert out["name"] == "first" and out["status"] == "FINISHED" and out["end"] > 0
     assert out["params"] == {"lr": "0.1", "depth": "3", "model": "gbm"}
-    assert out["metrics"] == {"loss": 0.2, "acc": 0.9, "f1": 0.8}
+    assert out["metrics"] == {"loss": 0.2, "acc": 0.9, "f1": 0.8, "train/loss": 0.5}
     assert out["tags"]["team"] == "growth" and out["tags"]["mlflow.runName"] == "first"
     assert out["tags"]["mlflow.source.type"] == "LOCAL" and "mlflow.user" in out["tags"]
     assert out["history"] == [[i, 1.0 / (i + 1)] for i in range(5)]
