@@ -30,7 +30,7 @@ def _build_venv(venv: Path) -> Path:
     python = venv / "bin" / "python"
     with open(REPO / ".venv-mlflow.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder when pytest runs in several processes
-        if not python.exists():
+        if not (venv / ".installed").exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
     return python
