@@ -36,11 +36,16 @@ def _build_venv(venv: Path) -> Path:
     return python
 
 
+def mlflow_interpreter() -> Path:
+    """An interpreter with the pinned ``mlflow`` client (``LOOPML_MLFLOW_PYTHON`` or ``.venv-mlflow``)."""
+    chosen = os.environ.get("LOOPML_MLFLOW_PYTHON")
+    return Path(chosen) if chosen else _build_venv(REPO / ".venv-mlflow")
+
+
 @pytest.fixture(scope="session")
 def mlflow_python() -> Path:
     """An interpreter with the pinned ``mlflow`` client."""
-    chosen = os.environ.get("LOOPML_MLFLOW_PYTHON")
-    return Path(chosen) if chosen else _build_venv(REPO / ".venv-mlflow")
+    return mlflow_interpreter()
 
 
 def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | None = None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from loopml.store.entities import Experiment, Metric, Run, RunStatus
+from loopml.tracking.mlflow_import import DATASET_INPUTS
 
 __all__ = [
     "DATASET_INPUTS",
@@ -28,8 +29,6 @@ __all__ = [
 #: The id MLflow's fluent API uses when no experiment was set; loopml maps it to "Default".
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-#: Key of the run's reproducibility record holding the datasets MLflow's ``log-inputs`` recorded.
-DATASET_INPUTS = "mlflow_dataset_inputs"
 #: MLflow statuses a loopml run status does not have (SCHEDULED) are refused on update.
 RUN_STATUSES = tuple(s.value for s in RunStatus)
 
