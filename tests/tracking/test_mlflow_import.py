@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from loopml.artifacts import BlobStore
@@ -16,7 +12,7 @@ from loopml.errors import InvalidInput
 from loopml.store.entities import RunStatus, every_item
 from loopml.store.sql import open_store
 from loopml.tracking.mlflow_import import DONE_TAG, SOURCE_RUN_TAG, MlflowSource, import_mlflow
-from tests.server.mlflow.conftest import mlflow_interpreter, run_mlflow
+from tests.server.mlflow.conftest import mlflow_interpreter, mlflow_server_running, run_mlflow
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +42,6 @@ print(json.dumps([parent.info.run_id, child.info.run_id, other.info.run_id]))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def mlflow_python() -> Path:
     return mlflow_interpreter()
@@ -59,39 +49,8 @@ def mlflow_python() -> Path:
 
 @pytest.fixture(scope="module")
 def mlflow_server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    cmd = [
-        str(mlflow_python.parent / "mlflow"),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        f"sqlite:///{home / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(home / "artifacts"),
-        "--workers",
-        "1",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "mlflow server died"
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
+    with mlflow_server_running(mlflow_python, tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_import_copies_everything_once_and_resumes(

@@ -10,12 +10,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from loopml.config import Settings
@@ -46,6 +50,50 @@ def mlflow_interpreter() -> Path:
 def mlflow_python() -> Path:
     """An interpreter with the pinned ``mlflow`` client."""
     return mlflow_interpreter()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def mlflow_server_running(python: Path, home: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite store, proxied artifacts under ``home``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    cmd = [
+        str(python.parent / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "mlflow server died"
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | None = None) -> Any:
