@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from loopml.cli import _context
+from loopml.config import UnsafeArtifacts
+from loopml.security.uploads import SCAN_PROPERTY, screen_file
 from loopml.tracking.mlflow_import import MlflowSource, import_mlflow
 
 app = typer.Typer(help="Import history from other tracking systems.", no_args_is_help=True)
+
+
+def _scanned(path: Path, name: str) -> dict[str, Any]:
+    """The scanner's verdict on an imported file, recorded on it (MLflow models are pickles: kept, marked)."""
+    return {SCAN_PROPERTY: screen_file(path, name=name, policy=UnsafeArtifacts.RECORD)}
 
 
 @app.command("mlflow")
@@ -33,7 +41,7 @@ def mlflow(
         token=os.environ.get("MLFLOW_TRACKING_TOKEN"),
         auth=(user, password) if user and password else None,
     )
-    client = _context.client()
+    client = _context.client(create=True)
     console = Console(stderr=True)
     try:
         with Progress(
@@ -48,7 +56,7 @@ def mlflow(
                 verb = "copied" if copied else "skipped"
                 bar.update(task, description=f"{seen} runs · {experiment} · {run_id} {verb}")
 
-            summary = import_mlflow(source, client.store, client.blobs, on_run=on_run)
+            summary = import_mlflow(source, client.store, client.blobs, on_run=on_run, screen=_scanned)
     finally:
         source.close()
     typer.echo(

@@ -363,6 +363,7 @@ ROUTE_RULES = {
             if a.target_kind is None
             else Target(kind=a.target_kind, field=a.target_field or "", in_body=not a.target_in_path),
             mutates=a.mutates,
+            creates=a.creates,
         )
         for key, a in MLFLOW_ACCESS.items()
     },

@@ -11,12 +11,15 @@ a run left half-copied by an interrupted import is deleted and copied again.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from pathlib import Path
+from typing import Any
 
 import httpx
 
+from loopml.artifacts import Blobs
 from loopml.errors import InvalidInput, NotFound, StoreUnavailable
 from loopml.store.entities import Metric, Run, RunStatus, every_item
 from loopml.store.repositories import Store
@@ -39,8 +42,9 @@ DATASET_INPUTS = "mlflow_dataset_inputs"
 _PAGE = 1000
 
 
-class Blobs(Protocol):
-    def put_stream(self, fileobj: BinaryIO, *, label: str | None = None) -> Any: ...
+#: Judges a downloaded artifact file before it is stored: the properties to record on it (the
+#: CLI passes the security scanner's verdict).
+Screen = Callable[[Path, str], Mapping[str, Any]]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,23 +172,32 @@ class MlflowSource:
             yield from response.iter_bytes(1 << 20)
 
 
-class _ChunkReader:
-    """A binary file over an iterator of chunks (for ``put_stream``)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buffer) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        out, self._buffer = (self._buffer, b"") if n < 0 else (self._buffer[:n], self._buffer[n:])
-        self.size += len(out)
-        return out
+def _copy_artifact(
+    source: MlflowSource,
+    store: Store,
+    blobs: Blobs,
+    *,
+    run_id: str,
+    new_id: str,
+    path: str,
+    screen: Screen | None,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="loopml-import-") as folder:
+        received = Path(folder) / "artifact"
+        with received.open("xb") as out:
+            for chunk in source.open_artifact(run_id, path):
+                out.write(chunk)
+        properties = dict(screen(received, path)) if screen is not None else {}
+        ref = blobs.put_file(received, label=path)
+    store.artifacts.create(
+        type="File",
+        name=path,
+        uri=ref.uri,
+        sha256=ref.sha256,
+        size=ref.size,
+        run_id=new_id,
+        properties=properties,
+    )
 
 
 def _imported_runs(store: Store, experiment_id: str) -> dict[str, Run]:
@@ -201,6 +214,7 @@ def _copy_run(
     run: Mapping[str, Any],
     parents: Mapping[str, str],
     summary: ImportSummary,
+    screen: Screen | None,
 ) -> str:
     info, data = run["info"], run.get("data", {})
     tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
@@ -241,13 +255,9 @@ def _copy_run(
     if inputs:
         store.runs.set_reproducibility(new_id, {DATASET_INPUTS: inputs})
     for path, _size in source.artifact_files(info["run_id"]):
-        reader = _ChunkReader(source.open_artifact(info["run_id"], path))
-        ref = blobs.put_stream(reader, label=path)  # type: ignore[arg-type]
-        store.artifacts.create(
-            type="File", name=path, uri=ref.uri, sha256=ref.sha256, size=ref.size, run_id=new_id
-        )
+        _copy_artifact(source, store, blobs, run_id=info["run_id"], new_id=new_id, path=path, screen=screen)
         summary.artifacts += 1
-        summary.artifact_bytes += int(ref.size or 0)
+        summary.artifact_bytes += _size
     store.runs.log_batch(new_id, tags={DONE_TAG: "true"})
     status = info.get("status", "FINISHED")
     if status in ("FINISHED", "FAILED", "KILLED"):
@@ -261,6 +271,7 @@ def import_mlflow(
     blobs: Blobs,
     *,
     on_run: Callable[[str, str, bool], None] | None = None,
+    screen: Screen | None = None,
 ) -> ImportSummary:
     """Copy every active experiment and run of ``source`` into ``store``; runs already copied are skipped.
 
@@ -269,6 +280,7 @@ def import_mlflow(
         store: The loopml store written to.
         blobs: The blob store artifacts go to (content-addressed, checksummed).
         on_run: Called after each run with (experiment name, MLflow run id, whether it was copied).
+        screen: Judges each artifact file before it is stored (see :data:`Screen`).
 
     Returns:
         Counts of what was copied.
@@ -298,6 +310,7 @@ def import_mlflow(
                     run=run,
                     parents=parents,
                     summary=summary,
+                    screen=screen,
                 )
                 summary.runs += 1
                 copied = True

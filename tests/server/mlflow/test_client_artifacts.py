@@ -7,6 +7,7 @@ import hashlib
 import httpx
 import pytest
 
+from loopml.security.uploads import SCAN_PROPERTY
 from tests.server.mlflow.conftest import MlflowRunner
 
 pytestmark = pytest.mark.slow
@@ -64,3 +65,4 @@ def test_artifact_tree_round_trips_content_addressed(mlflow: MlflowRunner, loopm
     listed = httpx.get(f"{loopml_url}/api/v1/artifacts", params={"run_id": out["run_id"]}).json()
     by_name = {a["name"]: a for a in listed["artifacts"]}
     assert by_name["plots/deep/x.bin"]["sha256"] == hashlib.sha256(big).hexdigest()
+    assert by_name["a.txt"]["properties"][SCAN_PROPERTY]["verdict"] == "safe"  # scanned on upload

@@ -31,6 +31,7 @@ class Access:
         target_field: The body (POST) or query (GET) field naming the target.
         target_in_path: Whether the target is a path parameter instead.
         mutates: Whether the request changes state (audited).
+        creates: Whether the request creates its target (its creator gets an ``owner`` grant).
     """
 
     action: str
@@ -40,6 +41,7 @@ class Access:
     target_field: str | None = None
     target_in_path: bool = False
     mutates: bool = True
+    creates: bool = False
 
 
 _P, _E = Permission, EndpointClass
@@ -75,8 +77,13 @@ def _experiment_write(action: str) -> Access:
 
 
 _ROUTES: dict[tuple[str, str], Access] = {
-    ("POST", "experiments/create"): _write(
-        "experiments.create", _P.EXPERIMENTS_WRITE, "experiment_name", "name"
+    ("POST", "experiments/create"): Access(
+        action="mlflow.experiments.create",
+        permission=_P.EXPERIMENTS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="experiment_name",
+        target_field="name",
+        creates=True,
     ),
     ("GET", "experiments/get"): _read("experiments.get", "experiment", "experiment_id"),
     ("GET", "experiments/get-by-name"): _read(

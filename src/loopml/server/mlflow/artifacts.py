@@ -13,7 +13,9 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from loopml.config import UnsafeArtifacts
 from loopml.errors import InvalidInput, InvalidState, NotFound
+from loopml.security.uploads import check_download
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._paths import normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
@@ -27,6 +29,10 @@ from loopml.store.repositories import Store
 __all__ = ["router"]
 
 _RUN_FILE = "/{experiment_id}/{run_id}/artifacts/{path:path}"
+
+#: MLflow uploads are scanned and kept with their verdict (MLflow models are pickles); a file
+#: recorded unsafe is refused on download, as on ``/api/v1`` without ``allow_unsafe``.
+RECORD = UnsafeArtifacts.RECORD
 
 router = APIRouter(prefix=ARTIFACTS_PREFIX, tags=["mlflow"], route_class=MlflowRoute)
 
@@ -53,7 +59,7 @@ async def upload_artifact(
         request,
         limit=config.max_artifact_bytes,
         consumer=lambda body: store_run_file(
-            store, blobs, _run_id(store, experiment_id, run_id), clean, body, type="File"
+            store, blobs, _run_id(store, experiment_id, run_id), clean, body, type="File", policy=RECORD
         ),
     )
     return {}
@@ -70,6 +76,7 @@ def download_artifact(
     experiment_id: str, run_id: str, path: str, store: StoreDep, blobs: Blobs
 ) -> StreamingResponse:
     art, sha256 = find_run_file(store, _run_id(store, experiment_id, run_id), normalise_artifact_path(path))
+    check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=False)
     return stream_blob(blobs, sha256, label=art.name, size=art.size)
 
 
