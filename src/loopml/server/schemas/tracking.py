@@ -39,12 +39,15 @@ __all__ = [
 
 Stage = Literal["active", "deleted"]
 Status = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
+#: Run tags and params: keys may hold ``/`` (``train/loss``).
 Tags = Annotated[dict[RecordKey, Text], Field(max_length=10_000)]
+#: Experiment tags: plain keys.
+ExperimentTags = Annotated[dict[Key, Text], Field(max_length=10_000)]
 
 
 class ExperimentCreate(Wire):
     name: Key
-    tags: Tags | None = None
+    tags: ExperimentTags | None = None
 
 
 class ExperimentName(Wire):
