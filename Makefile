@@ -27,7 +27,12 @@ demo: $(STAMP)
 #   loopml/store/migrations  - Alembic scripts: importing env.py runs a migration (Alembic imports it)
 DOCTEST_IGNORE := --ignore=src/loopml/examples --ignore=src/loopml/store/migrations
 
-test: $(STAMP)
+# The official MLflow client for the compatibility tests, in its own environment (its pins stay out of ours).
+MLFLOW_REQ := tests/server/mlflow/requirements.txt
+.venv-mlflow/.installed: $(MLFLOW_REQ)
+	python3 -m venv .venv-mlflow && .venv-mlflow/bin/python $(PIP) -r $(MLFLOW_REQ) && touch $@
+
+test: $(STAMP) .venv-mlflow/.installed
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
@@ -49,4 +54,4 @@ lock:
 	rm -rf $(VENV)-lock
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock .loopml
+	rm -rf $(VENV) $(VENV)-lock .venv-mlflow .loopml

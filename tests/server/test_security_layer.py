@@ -127,7 +127,8 @@ def test_execution_targets_resolve_through_their_run_once(store: SqlStore, tmp_p
 
 def test_route_rules_are_well_formed() -> None:
     for (method, template), rule in ROUTE_RULES.items():
-        assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"} and template.startswith("/api/v1/")
+        assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}
+        assert template.startswith(("/api/v1/", "/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/"))
         if rule.target is not None and not rule.target.in_body:
             assert "{" + rule.target.field in template, (method, template)
     assert rule_for("GET", "/api/v1/users").permission is Permission.USERS_MANAGE

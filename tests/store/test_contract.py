@@ -208,6 +208,13 @@ def test_deleted_run(store: Any, exp_id: str, run_id: str) -> None:
     assert store.runs.get(run_id).params == {"a": "1"}
 
 
+def test_keys_may_be_namespaced_with_slashes(store: Any, run_id: str) -> None:
+    store.runs.log_batch(run_id, metrics=[m("train/loss", 0.5)], params={"opt/lr": "0.1"}, tags={"a/b": "c"})
+    run = store.runs.get(run_id)
+    assert run.metrics == {"train/loss": 0.5} and run.params == {"opt/lr": "0.1"} and run.tags["a/b"] == "c"
+    assert [p.value for p in store.runs.get_metric_history(run_id, "train/loss")] == [0.5]
+
+
 def test_reproducibility_record(store: Any, run_id: str) -> None:
     record = {"git": {"commit": "abc", "dirty": False}, "seeds": [1, 2], "python": "3.11"}
     store.runs.set_reproducibility(run_id, record)
@@ -219,7 +226,10 @@ def test_reproducibility_record(store: Any, run_id: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"metrics": [m("a/b", 1.0)]}, "path separator"),
+        ({"metrics": [m("a\\b", 1.0)]}, "path separator"),
+        ({"metrics": [m("/a", 1.0)]}, "empty, '.' or '..' part"),
+        ({"params": {"a//b": "x"}}, "empty, '.' or '..' part"),
+        ({"tags": {"a/../b": "x"}}, "empty, '.' or '..' part"),
         ({"metrics": [m(" a", 1.0)]}, "whitespace"),
         ({"metrics": [m("a\nb", 1.0)]}, "control character"),
         ({"metrics": [m("k" * 300, 1.0)]}, "1 to 250"),

@@ -56,6 +56,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
     ),
     "audit": _at("audit", "app", "The audit log of a loopml server."),
     "server": _at("server", "app", "Serve the platform REST API."),
+    "import": _at("import_mlflow", "app", "Import history from MLflow: `loopml import mlflow --from URL`."),
     "serve": _at(
         "serve",
         "serve",

@@ -81,6 +81,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import APIRouter, Query
@@ -108,6 +109,8 @@ from loopml.security.auth import (
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
 from loopml.server._blob_referrers import IndexCache
 from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
+from loopml.server.mlflow.access import MLFLOW_ACCESS
+from loopml.server.mlflow.basic_auth import BasicAuthenticator
 from loopml.store import missing_dataset, missing_experiment, missing_model
 from loopml.store.entities import every_item
 from loopml.store.repositories import ModelRepository
@@ -348,6 +351,24 @@ UI_ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/ui/admin/audit"): _r("ui.audit", _P.AUDIT_READ, _E.ADMIN, mutates=False),
 }
 
+#: The MLflow-compatible API names its targets in the JSON body (POST) or the query string (GET).
+ROUTE_RULES = {
+    **ROUTE_RULES,
+    **{
+        key: _r(
+            a.action,
+            a.permission,
+            a.endpoint_class,
+            None
+            if a.target_kind is None
+            else Target(kind=a.target_kind, field=a.target_field or "", in_body=not a.target_in_path),
+            mutates=a.mutates,
+            creates=a.creates,
+        )
+        for key, a in MLFLOW_ACCESS.items()
+    },
+}
+
 #: First path segment under ``/api/v1`` → (permission to change, rate class of changes).
 _SEGMENT_WRITE: Mapping[str, tuple[Permission, EndpointClass]] = {
     "experiments": (_P.EXPERIMENTS_WRITE, _E.WRITE),
@@ -517,6 +538,7 @@ class SecurityLayer:
         pepper = settings.token_pepper.get_secret_value() if settings.token_pepper else None
         ungranted = settings.ungranted_access
         self.auth = auth if auth is not None else AuthService(store, pepper=pepper, ungranted=ungranted)
+        self.basic = BasicAuthenticator(self.auth)  # MLflow clients: user + token as password
         self.limiter = limiter if limiter is not None else rate_limiter_from_settings(settings)
         self.audit = audit if audit is not None else AuditLog(store)
         self.open_paths = frozenset(open_paths)
@@ -766,9 +788,12 @@ class SecurityLayer:
                 "(create one with `loopml tokens create --user NAME`)."
             )
         scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() == "basic" and credentials.strip():
+            return self.basic.authenticate(credentials.strip())
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthorized(
-                "The Authorization header must be 'Bearer <token>'; got another scheme or no token."
+                "The Authorization header must be 'Bearer <token>' (or HTTP Basic with a token as "
+                "password); got another scheme or no token."
             )
         return self.auth.authenticate(credentials.strip())
 
@@ -989,7 +1014,8 @@ class SecurityMiddleware:
                     message = f"The request body is over {self.max_body_bytes} bytes; send less."
                     await _send_error(send, 413, "payload_too_large", message, {})
                     return
-                admitted, body = verdict, _json_or_none(raw)
+                # a GET names its target in the query string (the MLflow API does)
+                admitted, body = verdict, _json_or_none(raw) if raw else _query_of(scope)
                 verdict = await anyio.to_thread.run_sync(
                     lambda: self.layer.authorize(admitted, path_params=path_params, body=body)
                 )
@@ -1057,6 +1083,10 @@ async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes, Receive, bo
         return await receive()
 
     return raw, replay, False
+
+
+def _query_of(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
 
 
 def _json_or_none(raw: bytes) -> Any:

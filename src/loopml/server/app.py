@@ -19,6 +19,8 @@ from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
+from loopml.server.mlflow.envelope import MlflowEnvelopeMiddleware
+from loopml.server.mlflow.routes import mlflow_routers
 from loopml.server.routes import artifacts, datasets, deployments, experiments, health, lineage, models, runs
 from loopml.server.schemas.common import ERROR_RESPONSES
 from loopml.server.ui import mount_ui
@@ -142,6 +144,8 @@ def create_app(
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
+    for mlflow_router in mlflow_routers():
+        app.include_router(mlflow_router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=limits.max_body_bytes,
@@ -150,6 +154,7 @@ def create_app(
     app.add_middleware(AllowMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(MlflowEnvelopeMiddleware)  # MLflow clients read MLflow's error shape
     mount_ui(app)  # outside the security layer: its session cookie becomes a bearer token first
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
     return app

@@ -36,10 +36,10 @@ from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
 from loopml.store.search import FilterNode, OrderKey, parse_filter, parse_order_by
 from loopml.store.validation import (
     check_json,
-    check_key,
     check_metric_value,
     check_name,
     check_param_value,
+    check_record_key,
     check_step,
     check_tag_value,
     check_timestamp,
@@ -188,7 +188,7 @@ class SqlRunRepository:
         """
         metric_rows = _metric_rows(run_id, metrics)
         checked_params = {
-            check_key(k, kind="param key"): check_param_value(k, v) for k, v in (params or {}).items()
+            check_record_key(k, kind="param key"): check_param_value(k, v) for k, v in (params or {}).items()
         }
         checked_tags = _check_tags(tags or {})
         with self._db.write() as conn:
@@ -441,7 +441,7 @@ def _raise_unusable_experiment(conn: Connection, experiment_id: str) -> None:
 
 
 def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    return {check_key(k, kind="tag key"): check_tag_value(k, v) for k, v in tags.items()}
+    return {check_record_key(k, kind="tag key"): check_tag_value(k, v) for k, v in tags.items()}
 
 
 def _check_param_conflicts(run_id: str, params: Mapping[str, str], existing: Mapping[str, str]) -> None:
@@ -464,7 +464,7 @@ def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]
             )
         key = metric.key
         if key not in seen:
-            check_key(key, kind="metric key")
+            check_record_key(key, kind="metric key")
             seen.add(key)
         rows.append(
             {

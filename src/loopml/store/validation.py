@@ -25,6 +25,7 @@ __all__ = [
     "check_metric_value",
     "check_name",
     "check_param_value",
+    "check_record_key",
     "check_step",
     "check_tag_value",
     "check_timestamp",
@@ -77,6 +78,36 @@ def check_key(key: object, *, kind: str) -> str:
         raise InvalidInput(
             f"The {kind} {shown} {problem}. Use letters, digits, spaces inside, and . _ - : etc."
         )
+    return key
+
+
+def check_record_key(key: object, *, kind: str) -> str:
+    """Check a metric, param or run tag key: as :func:`check_key`, but ``/`` may namespace it.
+
+    ``train/loss`` is accepted (MLflow users log such keys); a leading or trailing ``/``, an
+    empty segment and a ``.`` or ``..`` segment are not.
+
+    .. versionchanged:: ``/`` inside metric, param and run tag keys is accepted.
+
+    Raises:
+        InvalidInput: as :func:`check_key`, or for a badly placed ``/``.
+
+    Example:
+        >>> check_record_key("train/loss", kind="metric key")
+        'train/loss'
+    """
+    if not isinstance(key, str) or "/" not in key:
+        return check_key(key, kind=kind)
+    segments = key.split("/")
+    if any(s in ("", ".", "..") or s != s.strip() for s in segments):
+        raise InvalidInput(
+            f"The {kind} {shorten(key)!r} has an empty, '.' or '..' part between '/' (or one with "
+            "surrounding whitespace); write keys like 'train/loss'."
+        )
+    for segment in segments:
+        check_key(segment, kind=kind)
+    if len(key) > MAX_KEY_LENGTH:
+        check_key(key.replace("/", "_"), kind=kind)  # the length message
     return key
 
 

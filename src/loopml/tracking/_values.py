@@ -32,7 +32,7 @@ def check_key(kind: str, key: object) -> str:
     Raises:
         InvalidInput: naming the kind, the key and what is wrong with it.
     """
-    return validation.check_key(key, kind=f"{kind} key")
+    return validation.check_record_key(key, kind=f"{kind} key")
 
 
 def metric_value(key: str, value: object) -> float:

@@ -8,7 +8,7 @@ from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._responses import json_data_response, json_response
 from loopml.server.errors import RequestRejected
-from loopml.server.schemas.common import Id, Key, from_wire_float
+from loopml.server.schemas.common import Id, RecordKey, from_wire_float
 from loopml.server.schemas.tracking import (
     LogBatch,
     MetricHistory,
@@ -82,7 +82,7 @@ def log_batch(run_id: Id, body: LogBatch, store: StoreDep, config: Config) -> Re
 
 
 @router.get("/{run_id}/metric-history", response_model=MetricHistory)
-def get_metric_history(run_id: Id, key: Key, store: StoreDep) -> Response:
+def get_metric_history(run_id: Id, key: RecordKey, store: StoreDep) -> Response:
     history = store.runs.get_metric_history(run_id, key)
     return json_response(MetricHistory(metrics=[MetricWire.of(p) for p in history]))
 

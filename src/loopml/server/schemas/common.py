@@ -18,6 +18,7 @@ __all__ = [
     "Millis",
     "ModelName",
     "Name",
+    "RecordKey",
     "Text",
     "Wire",
     "WireFloat",
@@ -39,6 +40,10 @@ _INNER = f"[^{_CONTROL}/\\\\]"
 #: A key (param, metric, tag key; experiment, model and dataset name): no control characters, no
 #: ``/`` or ``\\``, no leading or trailing space, not ``.`` or ``..``.
 KEY_PATTERN = f"^(?:{_EDGE_NO_DOT}|{_EDGE_NO_DOT}{_EDGE}|\\.{_EDGE_NO_DOT}|{_EDGE}{_INNER}+{_EDGE})$"
+_SEGMENT = KEY_PATTERN[1:-1]
+#: A metric, param or run tag key: key parts joined by ``/`` (``train/loss``; see
+#: ``loopml.store.validation.check_record_key``).
+RECORD_KEY_PATTERN = f"^{_SEGMENT}(?:/{_SEGMENT})*$"
 
 
 def _alias_pattern() -> str:
@@ -128,6 +133,9 @@ def _wants_int(annotation: Any) -> bool:
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=KEY_PATTERN)]
+RecordKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=RECORD_KEY_PATTERN)
+]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
 #: A registered model name: a key without ``@`` (it separates the alias in ``models:/NAME@ALIAS``).
 ModelName = Annotated[

@@ -6,7 +6,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from loopml.server.schemas.common import Id, Int64, Key, Millis, Name, Text, Wire, WireFloat, to_wire_float
+from loopml.server.schemas.common import (
+    Id,
+    Int64,
+    Key,
+    Millis,
+    Name,
+    RecordKey,
+    Text,
+    Wire,
+    WireFloat,
+    to_wire_float,
+)
 from loopml.store.entities import Experiment, Metric, Page, Run
 
 __all__ = [
@@ -28,12 +39,15 @@ __all__ = [
 
 Stage = Literal["active", "deleted"]
 Status = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
-Tags = Annotated[dict[Key, Text], Field(max_length=10_000)]
+#: Run tags and params: keys may hold ``/`` (``train/loss``).
+Tags = Annotated[dict[RecordKey, Text], Field(max_length=10_000)]
+#: Experiment tags: plain keys.
+ExperimentTags = Annotated[dict[Key, Text], Field(max_length=10_000)]
 
 
 class ExperimentCreate(Wire):
     name: Key
-    tags: Tags | None = None
+    tags: ExperimentTags | None = None
 
 
 class ExperimentName(Wire):
@@ -82,7 +96,7 @@ class RunStatusUpdate(Wire):
 
 
 class MetricWire(Wire):
-    key: Key
+    key: RecordKey
     value: WireFloat
     step: Int64 = 0
     timestamp: Millis

@@ -20,9 +20,9 @@ from loopml.store.entities import (
     RunStatus,
 )
 from loopml.store.validation import (
-    check_key,
     check_metric_value,
     check_param_value,
+    check_record_key,
     check_step,
     check_tag_value,
     check_timestamp,
@@ -92,7 +92,7 @@ def metrics_out(points: Sequence[Metric]) -> list[dict[str, Any]]:
     """Check metric points as the store does (types do not survive JSON) and encode them."""
     out = []
     for p in points:
-        key = check_key(p.key, kind="metric key")
+        key = check_record_key(p.key, kind="metric key")
         out.append(
             {
                 "key": key,
@@ -107,13 +107,13 @@ def metrics_out(points: Sequence[Metric]) -> list[dict[str, Any]]:
 def params_out(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     if params is None:
         return None
-    return {check_key(k, kind="param key"): check_param_value(k, v) for k, v in params.items()}
+    return {check_record_key(k, kind="param key"): check_param_value(k, v) for k, v in params.items()}
 
 
 def tags_out(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     if tags is None:
         return None
-    return {check_key(k, kind="tag key"): check_tag_value(k, v) for k, v in tags.items()}
+    return {check_record_key(k, kind="tag key"): check_tag_value(k, v) for k, v in tags.items()}
 
 
 def artifact(d: Mapping[str, Any]) -> Artifact:

@@ -1,0 +1,146 @@
+"""Who may call each MLflow route: the permission, the target and its rate-limit class.
+
+The security layer turns this table into its rules (:mod:`loopml.server._security`). A target is
+read from the JSON body of a POST or the query string of a GET (MLflow puts ids there, not in the
+path). This module imports only the security domain, so the layer can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from loopml.security.auth import Permission
+from loopml.security.ratelimit import EndpointClass
+
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "Access"]
+
+MLFLOW_PREFIX = "/api/2.0/mlflow"
+ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Access:
+    """What one MLflow route needs.
+
+    Attributes:
+        action: Audit name.
+        permission: Permission needed (on the target when there is one).
+        endpoint_class: Rate-limit class.
+        target_kind: ``experiment``, ``experiment_name`` or ``run`` (see the security layer's targets).
+        target_field: The body (POST) or query (GET) field naming the target.
+        target_in_path: Whether the target is a path parameter instead.
+        mutates: Whether the request changes state (audited).
+        creates: Whether the request creates its target (its creator gets an ``owner`` grant).
+    """
+
+    action: str
+    permission: Permission
+    endpoint_class: EndpointClass
+    target_kind: str | None = None
+    target_field: str | None = None
+    target_in_path: bool = False
+    mutates: bool = True
+    creates: bool = False
+
+
+_P, _E = Permission, EndpointClass
+
+
+def _read(action: str, kind: str | None = None, field: str | None = None) -> Access:
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.READ,
+        endpoint_class=_E.READ,
+        target_kind=kind,
+        target_field=field,
+        mutates=False,
+    )
+
+
+def _write(action: str, permission: Permission, kind: str, field: str) -> Access:
+    return Access(
+        action=f"mlflow.{action}",
+        permission=permission,
+        endpoint_class=_E.WRITE,
+        target_kind=kind,
+        target_field=field,
+    )
+
+
+def _run_write(action: str) -> Access:
+    return _write(action, _P.RUNS_WRITE, "run", "run_id")
+
+
+def _experiment_write(action: str) -> Access:
+    return _write(action, _P.EXPERIMENTS_WRITE, "experiment", "experiment_id")
+
+
+_ROUTES: dict[tuple[str, str], Access] = {
+    ("POST", "experiments/create"): Access(
+        action="mlflow.experiments.create",
+        permission=_P.EXPERIMENTS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="experiment_name",
+        target_field="name",
+        creates=True,
+    ),
+    ("GET", "experiments/get"): _read("experiments.get", "experiment", "experiment_id"),
+    ("GET", "experiments/get-by-name"): _read(
+        "experiments.get_by_name", "experiment_name", "experiment_name"
+    ),
+    ("POST", "experiments/search"): _read("experiments.search"),
+    ("POST", "experiments/delete"): _experiment_write("experiments.delete"),
+    ("POST", "experiments/restore"): _experiment_write("experiments.restore"),
+    ("POST", "experiments/set-experiment-tag"): _experiment_write("experiments.set_tag"),
+    ("POST", "runs/create"): _write("runs.create", _P.RUNS_WRITE, "experiment", "experiment_id"),
+    ("GET", "runs/get"): _read("runs.get", "run", "run_id"),
+    ("POST", "runs/update"): _run_write("runs.update"),
+    ("POST", "runs/delete"): _run_write("runs.delete"),
+    ("POST", "runs/restore"): _run_write("runs.restore"),
+    ("POST", "runs/log-parameter"): _run_write("runs.log_parameter"),
+    ("POST", "runs/log-metric"): _run_write("runs.log_metric"),
+    ("POST", "runs/log-batch"): _run_write("runs.log_batch"),
+    ("POST", "runs/log-inputs"): _run_write("runs.log_inputs"),
+    ("POST", "runs/set-tag"): _run_write("runs.set_tag"),
+    ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
+    ("GET", "metrics/get-history"): _read("metrics.get_history", "run", "run_id"),
+    ("POST", "logged-models/search"): _read("logged_models.search", "experiment", "experiment_ids"),
+}
+
+_RUN_FILE = f"{ARTIFACTS_PREFIX}/{{experiment_id}}/{{run_id}}/artifacts/{{path:path}}"
+_ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
+    ("PUT", _RUN_FILE): Access(
+        action="mlflow.artifacts.upload",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.UPLOAD,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    ),
+    ("DELETE", _RUN_FILE): Access(
+        action="mlflow.artifacts.delete",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    ),
+    ("GET", _RUN_FILE): Access(
+        action="mlflow.artifacts.download",
+        permission=_P.READ,
+        endpoint_class=_E.READ,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+        mutates=False,
+    ),
+    # the listing names its run inside ?path=; its handler hides runs the caller may not see
+    ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
+}
+
+#: ``(method, path template)`` → :class:`Access` of every MLflow route.
+MLFLOW_ACCESS: Mapping[tuple[str, str], Access] = {
+    **{(method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()},
+    **_ARTIFACT_ROUTES,
+}
