@@ -1,7 +1,7 @@
 """Deployments over the REST API (``/api/v1/deployments``): each method is one HTTP call.
 
 The server validates and decides; this client returns the JSON views it answers with, the same
-documents ``loopml deploy ... --json`` prints for a local store.
+documents the deploy commands print with --json for a local store.
 """
 
 from __future__ import annotations
