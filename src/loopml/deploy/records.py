@@ -2,7 +2,6 @@
 
 Example:
     >>> from loopml.deploy.spec import DeploymentSpec
-from loopml.store.entities import DeploymentEvent
     >>> d = Deployment(spec=DeploymentSpec(name="churn", primary="models:/churn@champion"))
     >>> Deployment.from_document(d.to_document()) == d
     True
