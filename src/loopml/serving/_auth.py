@@ -1,4 +1,4 @@
-"""Bearer-token authentication and the per-model ``read`` permission, cached for a few seconds.
+"""Bearer-token authentication and the per-model ``predict`` permission, cached for a few seconds.
 
 Tokens are the platform's (``loopml tokens create``). A decision (allowed or refused) is cached
 per token and model for ``ttl_s`` seconds, so a revoked token or a changed grant takes effect
@@ -36,7 +36,7 @@ class RequestAuthenticator:
         try:
             principal = self._auth.authenticate(token)
             resource = Resource(kind=ResourceKind.MODEL, key=model) if model else None
-            self._auth.authorize(principal, Permission.READ, resource)
+            self._auth.authorize(principal, Permission.PREDICT, resource)
             return principal
         except LoopmlError as err:
             return err
@@ -46,7 +46,7 @@ class RequestAuthenticator:
 
         Raises:
             Unauthorized: no, malformed or bad token.
-            Forbidden: the principal may not read ``model``.
+            Forbidden: the principal may not query ``model`` (no ``predict`` permission on it).
         """
         if not header or not header.lower().startswith("bearer "):
             raise Unauthorized(

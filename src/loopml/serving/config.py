@@ -15,6 +15,11 @@ Example file::
         require_signature: false
         output: {top_k: 1, decimals: 3}
         batching: {enabled: true, max_batch_rows: 512, max_wait_ms: 2}
+        limits: {per_minute: 600, per_day: 100000}    # per caller (token) and model
+        atypical: {policy: flag, max_distance: 4}     # log | flag | reject
+        extraction: {window_s: 60, max_probes: 50, step: 0.1}
+
+See :mod:`loopml.serving.guards` for what ``limits``, ``atypical`` and ``extraction`` do.
 """
 
 from __future__ import annotations
@@ -28,14 +33,27 @@ from typing import Any
 import yaml
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.atypical import AtypicalCheck
+from loopml.inference.extraction import ExtractionCheck
 from loopml.inference.loading import ModelSource
 from loopml.inference.model import Batching
 from loopml.inference.outputs import OutputPolicy
+from loopml.serving.guards import ModelGuards, QueryLimits
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 
 _TOP_KEYS = ("host", "port", "grpc_port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
-_MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching", "log_sample_rate")
+_MODEL_KEYS = (
+    "uri",
+    "name",
+    "require_signature",
+    "output",
+    "batching",
+    "log_sample_rate",
+    "limits",
+    "atypical",
+    "extraction",
+)
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
 
 
@@ -98,6 +116,17 @@ def _batching(data: Any, where: str) -> Batching:
     )
 
 
+def _guards(data: Any, index: int) -> ModelGuards:
+    if not isinstance(data, Mapping):
+        return ModelGuards()
+    where = f"serve.yaml models[{index}]"
+    return ModelGuards(
+        limits=QueryLimits.from_mapping(data.get("limits"), where=f"{where}.limits"),
+        atypical=AtypicalCheck.from_mapping(data.get("atypical"), where=f"{where}.atypical"),
+        extraction=ExtractionCheck.from_mapping(data.get("extraction"), where=f"{where}.extraction"),
+    )
+
+
 def _model(data: Any, index: int) -> ModelSource:
     where = f"serve.yaml models[{index}]"
     if isinstance(data, str):
@@ -130,6 +159,7 @@ class ServeConfig:
         max_body_bytes: Largest request body accepted.
         prediction_log: Whether requests are logged (to ``log_dir``).
         log_dir: The prediction log's folder (default ``<home>/predictions``).
+        guards: Per model (same order as ``models``), its request guards; missing entries: none.
     """
 
     models: tuple[ModelSource, ...]
@@ -141,6 +171,23 @@ class ServeConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     prediction_log: bool = True
     log_dir: Path | None = None
+    guards: tuple[ModelGuards, ...] = ()
+
+    def guards_of(self, index: int) -> ModelGuards:
+        """The guards of ``models[index]``."""
+        return self.guards[index] if index < len(self.guards) else ModelGuards()
+
+    def with_default_guards(
+        self, *, limits: QueryLimits | None = None, atypical: AtypicalCheck | None = None
+    ) -> ServeConfig:
+        """Give every model without its own ``limits`` / ``atypical`` these (the CLI flags)."""
+        guards = []
+        for i in range(len(self.models)):
+            own = self.guards_of(i)
+            guards.append(
+                dataclasses.replace(own, limits=own.limits or limits, atypical=own.atypical or atypical)
+            )
+        return dataclasses.replace(self, guards=tuple(guards))
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -188,6 +235,7 @@ class ServeConfig:
             prediction_log=log is not False,
             log_dir=Path(log) if isinstance(log, str) else None,
             models=tuple(_model(m, i) for i, m in enumerate(models)),
+            guards=tuple(_guards(m, i) for i, m in enumerate(models)),
             host=host,
             port=section.get("port", 8080),
             grpc_port=section.get("grpc_port"),
