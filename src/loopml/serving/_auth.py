@@ -11,12 +11,20 @@ import asyncio
 import hashlib
 import time
 
-from loopml.errors import LoopmlError, Unauthorized
+from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.auth import AuthService, Permission, Principal, Resource, ResourceKind
 
-__all__ = ["RequestAuthenticator"]
+__all__ = ["ModelForbidden", "RequestAuthenticator"]
 
 _MAX_CACHED = 10_000
+
+
+class ModelForbidden(Forbidden):
+    """An authenticated caller may not query the model; carries who it was (for the audit log)."""
+
+    def __init__(self, message: str, *, principal: Principal) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class RequestAuthenticator:
@@ -35,9 +43,14 @@ class RequestAuthenticator:
     def _decide(self, token: str, model: str | None) -> Principal | LoopmlError:
         try:
             principal = self._auth.authenticate(token)
+        except LoopmlError as err:
+            return err
+        try:
             resource = Resource(kind=ResourceKind.MODEL, key=model) if model else None
             self._auth.authorize(principal, Permission.PREDICT, resource)
             return principal
+        except Forbidden as err:
+            return ModelForbidden(str(err), principal=principal)
         except LoopmlError as err:
             return err
 

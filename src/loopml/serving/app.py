@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from loopml.errors import InvalidInput
 from loopml.security.audit import AuditLog
-from loopml.serving._auth import RequestAuthenticator
+from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
@@ -107,6 +107,8 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
                     )
                 response = await handler(request)
             except Exception as err:
+                if isinstance(err, ModelForbidden):
+                    request.scope["loopml.principal"] = err.principal.name
                 response = error_response(err)
             finally:
                 metrics.in_flight.dec()
