@@ -34,6 +34,7 @@ import yaml
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.inference.atypical import AtypicalCheck
+from loopml.inference.ensemble import EnsembleSource
 from loopml.inference.extraction import ExtractionCheck
 from loopml.inference.loading import ModelSource
 from loopml.inference.model import Batching
@@ -53,6 +54,7 @@ _MODEL_KEYS = (
     "limits",
     "atypical",
     "extraction",
+    "ensemble",
 )
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
 
@@ -127,11 +129,22 @@ def _guards(data: Any, index: int) -> ModelGuards:
     )
 
 
-def _model(data: Any, index: int) -> ModelSource:
+def _model(data: Any, index: int) -> ModelSource | EnsembleSource:
     where = f"serve.yaml models[{index}]"
     if isinstance(data, str):
         return ModelSource(uri=data)
     section = _keys(data, _MODEL_KEYS, where)
+    if "ensemble" in section:
+        if "uri" in section or "require_signature" in section:
+            raise InvalidInput(f"{where} is an ensemble: give its members under ensemble.members, not a uri.")
+        return EnsembleSource.from_mapping(
+            section.get("name"),
+            section["ensemble"],
+            where=f"{where}.ensemble",
+            policy=OutputPolicy.from_mapping(section.get("output"), where=f"{where}.output"),
+            batching=_batching(section.get("batching"), f"{where}.batching"),
+            log_sample_rate=section.get("log_sample_rate", 1.0),
+        )
     require = section.get("require_signature", False)
     if not isinstance(require, bool):
         raise InvalidInput(f"{where}.require_signature must be true or false; got {require!r}.")
@@ -150,7 +163,7 @@ class ServeConfig:
     """What ``loopml serve`` runs.
 
     Attributes:
-        models: The models, in order (the first one answers MLflow's ``/invocations``).
+        models: The models and ensembles, in order (the first one answers MLflow's ``/invocations``).
         host: Address to listen on.
         port: TCP port.
         grpc_port: TCP port of the Open Inference Protocol gRPC listener (same host), or None.
@@ -162,7 +175,7 @@ class ServeConfig:
         guards: Per model (same order as ``models``), its request guards; missing entries: none.
     """
 
-    models: tuple[ModelSource, ...]
+    models: tuple[ModelSource | EnsembleSource, ...]
     host: str = "127.0.0.1"
     port: int = 8080
     grpc_port: int | None = None

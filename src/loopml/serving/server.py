@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
+from loopml.inference.ensemble import EnsembleSource, load_ensemble
 from loopml.inference.loading import load_served_model
 from loopml.security.ratelimit import InProcessLimiter, RedisLimiter
 from loopml.services import Services
@@ -44,7 +45,12 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     services = Services(settings)  # held by the app for as long as it serves
     registry = services.registry
     authenticator = RequestAuthenticator(services.auth) if config.auth else None
-    models = [load_served_model(source, registry=registry) for source in config.models]
+    models = [
+        load_ensemble(source, registry=registry)
+        if isinstance(source, EnsembleSource)
+        else load_served_model(source, registry=registry)
+        for source in config.models
+    ]
     metrics = ServingMetrics()
     sinks = []
     if config.prediction_log:
