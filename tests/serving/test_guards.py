@@ -46,7 +46,7 @@ class Recorder:
     """A sink keeping every answered request's flags."""
 
     def __init__(self) -> None:
-        self.flags: list[tuple[str, ...]] = []
+        self.flags: list[tuple[tuple[str, ...], ...]] = []
 
     def record(
         self, result: InferenceResult, rows: ModelInput, *, protocol: str, principal: str | None
@@ -215,7 +215,7 @@ def test_atypical_inputs_flagged_counted_or_rejected(models: Models) -> None:
         assert typical.status_code == 200 and recorder.flags == [()]
         flagged = client.post("/invocations", json=_mixed_rows("berlin", age=500))
         assert flagged.status_code == 200
-        assert recorder.flags[-1] == ("row 1: out_of_range:age, unseen:city, distance",)
+        assert recorder.flags[-1] == ((), ("out_of_range:age", "unseen:city", "distance"))
         body = {"instances": [{"age": 45, "income": 50.0, "city": "berlin"}]}
         assert (
             client.post(

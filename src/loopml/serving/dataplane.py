@@ -95,14 +95,15 @@ class InferenceResult:
         model: The model that answered.
         outputs: Output name → values (after the output policy), one entry per row.
         latency_s: Seconds from the data plane receiving the rows to the outputs being ready.
-        flags: Why rows were atypical (``row N: reason, ...``), under the model's ``flag`` policy.
+        flags: Per row, why it was atypical (``out_of_range:age`` ...), under the model's ``flag``
+            policy; empty when no row was flagged.
     """
 
     request_id: str
     model: ServedModel
     outputs: dict[str, np.ndarray]
     latency_s: float
-    flags: tuple[str, ...] = ()
+    flags: tuple[tuple[str, ...], ...] = ()
 
 
 class InferenceSink(Protocol):
@@ -189,7 +190,7 @@ class DataPlane:
             InvalidInput: the model refused the values.
         """
         started = time.perf_counter()
-        flags: tuple[str, ...] = ()
+        flags: tuple[tuple[str, ...], ...] = ()
         guard = self._guards.get((model.name, model.version))
         if guard is not None:
             guard.admit(rows, caller or principal or "anonymous")
@@ -206,7 +207,7 @@ class DataPlane:
             sink.record(result, rows, protocol=protocol, principal=principal)
         return result
 
-    def _score(self, guard: RequestGuard, rows: ModelInput) -> tuple[str, ...]:
+    def _score(self, guard: RequestGuard, rows: ModelInput) -> tuple[tuple[str, ...], ...]:
         atypical = guard.guards.atypical
         try:
             report = guard.score(rows)
@@ -220,7 +221,7 @@ class DataPlane:
             self._metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
             for reason, count in report.reason_counts().items():
                 self._metrics.atypical_rows.labels(guard.model.name, reason).inc(count)
-        return report.flags() if atypical.policy is AtypicalPolicy.FLAG else ()
+        return report.reasons if atypical.policy is AtypicalPolicy.FLAG else ()
 
     async def close(self) -> None:
         """Stop the batchers."""
