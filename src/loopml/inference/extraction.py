@@ -116,18 +116,24 @@ class ProbeDetector:
         self._probes: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _near(self, row: np.ndarray, seen: np.ndarray) -> bool:
-        differs = [j for j in range(len(row)) if row[j] != seen[j]]
-        if not differs:
-            return True
-        if len(differs) > 1:
-            return False
-        j = differs[0]
-        a, b = row[j], seen[j]
-        if not isinstance(a, int | float | np.number) or not isinstance(b, int | float | np.number):
-            return False
-        scale = self._scales[j] if self._scales[j] > 0 else max(1.0, abs(float(a)), abs(float(b)))
-        return abs(float(a) - float(b)) <= self._check.step * scale
+    def _near_count(self, row: np.ndarray, seen: np.ndarray) -> int:
+        """How many rows of ``seen`` (an ``(m, k)`` object matrix) are near-identical to ``row``."""
+        if not len(seen):
+            return 0
+        differs = seen != row
+        n_diff = differs.sum(axis=1)
+        near = int((n_diff == 0).sum())
+        one = np.flatnonzero(n_diff == 1)
+        if not len(one):
+            return near
+        column = np.argmax(differs[one], axis=1)
+        for i, j in zip(one.tolist(), column.tolist(), strict=True):
+            a, b = row[j], seen[i, j]
+            if not isinstance(a, int | float | np.number) or not isinstance(b, int | float | np.number):
+                continue
+            scale = self._scales[j] if self._scales[j] > 0 else max(1.0, abs(float(a)), abs(float(b)))
+            near += abs(float(a) - float(b)) <= self._check.step * scale
+        return near
 
     def observe(self, caller: str, rows: ModelInput) -> ProbeDecision:
         """Count the near-identical rows of ``rows`` against ``caller``'s window and decide.
@@ -147,8 +153,12 @@ class ProbeDetector:
             if len(probes) >= self._check.max_probes:
                 decision = ProbeDecision(allowed=False, probes=len(probes), retry_after_s=probes[0] - horizon)
             else:
-                for row in features:
-                    if any(self._near(row, seen) for _, seen in history):
+                known = len(history)
+                rows_so_far = (
+                    np.concatenate([np.stack([r for _, r in history]), features]) if known else features
+                )
+                for i, row in enumerate(features):
+                    if self._near_count(row, rows_so_far[: known + i][-int(self._check.max_rows) :]):
                         probes.append(now)
                     history.append((now, row))
                 decision = ProbeDecision(allowed=True, probes=len(probes))
