@@ -15,11 +15,18 @@ SCHEMA = InputSchema.from_signature(
 )
 
 
+MATRIX = {0: True}
+
+
 def _row(a: float, b: float, c: float) -> ModelInput:
-    return from_columns(SCHEMA, {"a": [a], "b": [b], "c": [c]}, as_matrix=True)
+    return from_columns(SCHEMA, {"a": [a], "b": [b], "c": [c]}, as_matrix=MATRIX[0])
 
 
-def test_small_steps_in_one_feature_are_refused_then_the_window_moves_on() -> None:
+@pytest.mark.parametrize("as_matrix", [True, False], ids=["matrix", "columns"])
+def test_small_steps_in_one_feature_are_refused_then_the_window_moves_on(
+    as_matrix: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(MATRIX, 0, as_matrix)
     now = [0.0]
     detector = ProbeDetector(
         SCHEMA, ExtractionCheck(window_s=10, max_probes=5, step=0.1), clock=lambda: now[0]
@@ -40,11 +47,17 @@ def test_varied_inputs_are_not_probes() -> None:
     assert detector.observe("tok", _row(100.0, 0.0, 0.0)).probes == 0
 
 
-def test_steps_are_relative_to_the_training_spread() -> None:
+@pytest.mark.parametrize("as_matrix", [True, False], ids=["matrix", "columns"])
+def test_steps_are_relative_to_the_training_spread(as_matrix: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(MATRIX, 0, as_matrix)
     detector = ProbeDetector(SCHEMA, ExtractionCheck(max_probes=2, step=0.1), scales={"a": 100.0})
     for i in range(3):  # a step of 5 is small against a standard deviation of 100
         detector.observe("tok", _row(5.0 * i, 0.0, 0.0))
     assert not detector.observe("tok", _row(0.0, 0.0, 0.0)).allowed
+    fresh = ProbeDetector(SCHEMA, ExtractionCheck(max_probes=2, step=0.1), scales={"a": 1.0})
+    for i in range(3):  # against a standard deviation of 1 it is a large step
+        fresh.observe("tok", _row(5.0 * i, 0.0, 0.0))
+    assert fresh.observe("tok", _row(100.0, 0.0, 0.0)).allowed
 
 
 def test_bad_settings_are_named() -> None:

@@ -79,9 +79,9 @@ class ProbeDecision:
 
 
 def _features(rows: ModelInput, schema: InputSchema) -> np.ndarray:
-    """Rows as an ``(n, k)`` object matrix of comparable values (floats where numeric)."""
+    """Rows as an ``(n, k)`` matrix: float64 on the NumPy path, else objects."""
     if rows.matrix is not None:
-        return rows.matrix.astype(object)
+        return rows.matrix
     values = rows.column_values(schema)
     return np.stack([np.asarray(values[name], dtype=object) for name in schema.names], axis=1)
 
@@ -134,6 +134,24 @@ class ProbeDetector:
             scale = self._scales[j] if self._scales[j] > 0 else max(1.0, abs(float(a)), abs(float(b)))
             near += abs(float(a) - float(b)) <= self._check.step * scale
         return near
+
+    def _near_counts_numeric(self, seen: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``, the near-identical rows among ``seen`` and the rows before it."""
+        every = np.concatenate([seen, rows]).astype(np.float64)
+        known = len(seen)
+        delta = np.abs(every[None, :, :] - rows[:, None, :])  # (n, known + n, k)
+        differs = delta != 0
+        n_diff = differs.sum(axis=2)
+        scale = np.where(
+            self._scales > 0,
+            self._scales,
+            np.maximum(1.0, np.maximum(np.abs(every)[None], np.abs(rows)[:, None])),
+        )
+        small = (delta <= self._check.step * scale) | ~differs
+        near = (n_diff == 0) | ((n_diff == 1) & small.all(axis=2))
+        earlier = np.arange(known + len(rows))[None, :] < (known + np.arange(len(rows)))[:, None]
+        counts: np.ndarray = (near & earlier).sum(axis=1)
+        return counts
 
     def observe(self, caller: str, rows: ModelInput) -> ProbeDecision:
         """Count the near-identical rows of ``rows`` against ``caller``'s window and decide.
