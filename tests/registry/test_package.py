@@ -68,7 +68,12 @@ def test_package_layout_and_model_yaml(signed_package: ModelPackage) -> None:
         SIGNATURE_FILE,
         "model/model.skops",
         "transform/transform.skops",
+        "training_stats.json",
     }
+    stats = json.loads((signed_package.path / "training_stats.json").read_text())
+    age = stats["columns"]["age"]
+    assert age["kind"] == "numeric" and age["min"] <= age["q01"] <= age["q99"] <= age["max"]
+    assert stats["rows"] > 0
     spec = ModelSpec.from_yaml((signed_package.path / "model.yaml").read_text())
     assert spec.flavor == "sklearn"
     assert spec.signature is not None
@@ -85,7 +90,12 @@ def test_checksums_format_is_stable(signed_package: ModelPackage) -> None:
     text = (signed_package.path / CHECKSUMS_FILE).read_text()
     doc = json.loads(text)
     assert doc["format"] == "loopml-checksums/1" and doc["algorithm"] == "sha256"
-    assert sorted(doc["files"]) == ["model.yaml", "model/model.skops", "transform/transform.skops"]
+    assert sorted(doc["files"]) == [
+        "model.yaml",
+        "model/model.skops",
+        "training_stats.json",
+        "transform/transform.skops",
+    ]
     assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
     entry = doc["files"]["model/model.skops"]
     assert entry["size"] == (signed_package.path / "model/model.skops").stat().st_size

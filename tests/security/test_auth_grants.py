@@ -142,12 +142,12 @@ def test_level_matrix(level: GrantLevel, permission: Permission) -> None:
         Permission.MODELS_WRITE,
     }
     expected = {
-        GrantLevel.READ: {Permission.READ},
-        GrantLevel.WRITE: {Permission.READ} | writes,
-        GrantLevel.ADMIN: {Permission.READ}
+        GrantLevel.READ: {Permission.READ, Permission.PREDICT},
+        GrantLevel.WRITE: {Permission.READ, Permission.PREDICT} | writes,
+        GrantLevel.ADMIN: {Permission.READ, Permission.PREDICT}
         | writes
         | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
-        GrantLevel.OWNER: {Permission.READ}
+        GrantLevel.OWNER: {Permission.READ, Permission.PREDICT}
         | writes
         | {Permission.ALIASES_PRODUCTION, Permission.DEPLOYMENTS_MANAGE},
     }[level]

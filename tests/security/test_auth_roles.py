@@ -15,10 +15,19 @@ P = Permission
 #: Written out by hand from the issue: viewer reads; editor creates runs, logs, registers models,
 #: adds datasets; maintainer also moves production aliases and manages deployments; admin all.
 EXPECTED: dict[Role, set[Permission]] = {
-    Role.VIEWER: {P.READ},
-    Role.EDITOR: {P.READ, P.EXPERIMENTS_WRITE, P.RUNS_WRITE, P.DATASETS_WRITE, P.MODELS_WRITE},
+    Role.VIEWER: {P.READ, P.PREDICT},
+    Role.EDITOR: {
+        P.READ,
+        P.PREDICT,
+        P.PREDICT,
+        P.EXPERIMENTS_WRITE,
+        P.RUNS_WRITE,
+        P.DATASETS_WRITE,
+        P.MODELS_WRITE,
+    },
     Role.MAINTAINER: {
         P.READ,
+        P.PREDICT,
         P.EXPERIMENTS_WRITE,
         P.RUNS_WRITE,
         P.DATASETS_WRITE,
@@ -39,7 +48,7 @@ def auth() -> Iterator[AuthService]:
 
 
 def test_every_role_and_permission_is_covered() -> None:
-    assert len(PAIRS) == len(Role) * len(Permission) == 4 * 12
+    assert len(PAIRS) == len(Role) * len(Permission) == 4 * 13
     assert set(EXPECTED) == set(Role)
 
 

@@ -53,8 +53,9 @@ def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers
             str(port),
             "--workers",
             str(workers),
+            *(["--per-minute", "3"] if workers == 1 else []),
         ],
-        env=_env(home),
+        env={k: v for k, v in _env(home).items() if k != "LOOPML_REDIS_URL"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -78,6 +79,13 @@ def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers
             in metrics
         )
         assert "process_resident_memory_bytes" in metrics
+        if workers == 1:  # --per-minute 3: the fourth request within the minute is refused
+            codes = [
+                httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})
+                for _ in range(3)
+            ]
+            assert [c.status_code for c in codes] == [200, 200, 429]
+            assert "3 per minute" in codes[-1].json()["error"] and "Retry-After" in codes[-1].headers
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -101,3 +109,11 @@ def test_loopml_serve_refuses_a_public_address_without_auth(tmp_path: Path) -> N
         timeout=120,
     )
     assert nothing.returncode == 2 and "Nothing to serve" in nothing.stderr
+    policy = subprocess.run(
+        [sys.executable, "-c", _MAIN, "serve", "models:/x/1", "--atypical", "drop"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert policy.returncode == 2 and "--atypical.policy must be log, flag or reject" in policy.stderr

@@ -75,3 +75,47 @@ def test_tokens_guard_model_endpoints_and_leave_probes_open(models: Models, tmp_
         r = client.post("/v2/models/numeric/infer", json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and "revoked" in r.json()["error"]
     store.close()
+
+
+def test_serve_yaml_guards_and_cli_defaults() -> None:
+    from loopml.inference.atypical import AtypicalCheck, AtypicalPolicy
+    from loopml.inference.extraction import ExtractionCheck
+    from loopml.serving.guards import ModelGuards, QueryLimits
+
+    config = ServeConfig.from_mapping(
+        {
+            "models": [
+                {
+                    "uri": "models:/a@b",
+                    "limits": {"per_minute": 60},
+                    "atypical": {"policy": "reject", "max_distance": 3},
+                    "extraction": {"max_probes": 10},
+                },
+                "models:/c@d",
+            ]
+        }
+    )
+    assert config.guards_of(0) == ModelGuards(
+        limits=QueryLimits(per_minute=60),
+        atypical=AtypicalCheck(policy=AtypicalPolicy.REJECT, max_distance=3),
+        extraction=ExtractionCheck(max_probes=10),
+    )
+    assert config.guards_of(1) == ModelGuards()
+    defaults = config.with_default_guards(limits=QueryLimits(per_day=5), atypical=AtypicalCheck())
+    assert defaults.guards_of(0).limits == QueryLimits(per_minute=60)  # serve.yaml wins
+    assert defaults.guards_of(1) == ModelGuards(limits=QueryLimits(per_day=5), atypical=AtypicalCheck())
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"limits": {"per_minute": 0}}, "limits.per_minute must be a positive integer"),
+        ({"limits": {"per_hour": 3}}, "models[0].limits must be a mapping with keys per_minute, per_day"),
+        ({"atypical": {"policy": "block"}}, "models[0].atypical.policy must be log, flag or reject"),
+        ({"extraction": {"step": -1}}, "extraction.step must be a number > 0"),
+    ],
+)
+def test_bad_guard_settings_are_named(section: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        ServeConfig.from_mapping({"models": [{"uri": "models:/a@b", **section}]})
+    assert message in str(err.value)

@@ -83,3 +83,28 @@ def test_sampling(models: Models, tmp_path: Path) -> None:
     asyncio.run(plane.infer(model, rows, protocol="v2"))
     logger.close()
     assert not tmp_path.exists() or read_prediction_log(tmp_path).num_rows == 0
+
+
+def test_flagged_rows_carry_their_reasons_in_the_log(models: Models, tmp_path: Path) -> None:
+    from loopml.inference.atypical import AtypicalCheck, AtypicalPolicy
+    from loopml.serving.guards import ModelGuards
+
+    model = load_served_model(ModelSource(uri="models:/mixed@champion"), registry=models.registry)
+    logger = PredictionLogger(tmp_path, flush_interval_s=0.05)
+    guards = {"mixed": ModelGuards(atypical=AtypicalCheck(policy=AtypicalPolicy.FLAG))}
+    plane = DataPlane(ModelRepository([model]), sinks=[logger], guards=guards)
+    typical = from_columns(model.schema, {"age": [30], "income": [50.0], "city": ["nice"]}, as_matrix=False)
+    odd = from_columns(
+        model.schema, {"age": [30, 30], "income": [50.0, 50.0], "city": ["lyon", "rome"]}, as_matrix=False
+    )
+
+    async def run() -> None:
+        await plane.infer(model, typical, protocol="v2", request_id="a")
+        await plane.infer(model, odd, protocol="v2", request_id="b")
+        await plane.close()
+
+    asyncio.run(run())
+    table = read_prediction_log(tmp_path, model="mixed").sort_by(
+        [("request_id", "ascending"), ("row", "ascending")]
+    )
+    assert table.column("flags").to_pylist() == [[], [], ["unseen:city"]]

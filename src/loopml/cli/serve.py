@@ -54,6 +54,23 @@ def serve(
         bool | None,
         typer.Option("--auth/--no-auth", help="Require a platform token (needed on a non-loopback address)."),
     ] = None,
+    per_minute: Annotated[
+        int | None,
+        typer.Option(
+            "--per-minute", min=1, help="Requests per minute per caller and model (serve.yaml wins)."
+        ),
+    ] = None,
+    per_day: Annotated[
+        int | None,
+        typer.Option("--per-day", min=1, help="Requests per UTC day per caller and model (serve.yaml wins)."),
+    ] = None,
+    atypical: Annotated[
+        str | None,
+        typer.Option(
+            "--atypical",
+            help="Atypical-input policy for every model without one: log, flag or reject (serve.yaml wins).",
+        ),
+    ] = None,
 ) -> None:
     """Serve models over the Open Inference Protocol (/v2), TF Serving (/v1) and MLflow (/invocations).
 
@@ -62,8 +79,10 @@ def serve(
     Every model is verified (checksums, scanner, signature per the promotion policy) before it is
     served; one that fails is never served.
     """
+    from loopml.inference.atypical import AtypicalCheck
     from loopml.inference.loading import ModelSource
     from loopml.serving.config import ServeConfig
+    from loopml.serving.guards import QueryLimits
     from loopml.serving.server import run_server
 
     if config_file is not None:
@@ -88,6 +107,15 @@ def serve(
         auth=config.auth if auth is None else auth,
         prediction_log=config.prediction_log if prediction_log is None else prediction_log,
     )
+    if per_minute is not None or per_day is not None or atypical is not None:
+        config = config.with_default_guards(
+            limits=QueryLimits(per_minute=per_minute, per_day=per_day)
+            if per_minute is not None or per_day is not None
+            else None,
+            atypical=AtypicalCheck.from_mapping({"policy": atypical}, where="--atypical")
+            if atypical
+            else None,
+        )
     settings = _context.settings()
     typer.echo(
         f"loopml serve: loading {len(config.models)} model(s) for http://{config.host}:{config.port} "

@@ -78,6 +78,7 @@ def prediction_table(
     sizes: Sequence[int],
     inputs: Mapping[str, np.ndarray],
     outputs: Mapping[str, np.ndarray],
+    flags: Sequence[Sequence[str]] | None = None,
 ) -> pa.Table:
     """A log table for requests to one model version.
 
@@ -89,6 +90,7 @@ def prediction_table(
         sizes: Rows per request.
         inputs: Feature name → values of every row (requests concatenated in order).
         outputs: Output name → values of every row.
+        flags: Per row, why it was flagged (atypical input), or None when no row was.
 
     Raises:
         InvalidInput: lengths that do not add up, or a bad model name.
@@ -107,7 +109,13 @@ def prediction_table(
         )
     index = pa.array(np.repeat(np.arange(k, dtype=np.int32), counts))
     starts = np.repeat(np.cumsum(counts) - counts, counts)
-    no_flags = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()))
+    if flags is not None and len(flags) != n:
+        raise InvalidInput(f"Prediction-log flags must hold {n} rows; got {len(flags)}.")
+    row_flags = (
+        pa.array([list(f) for f in flags], type=pa.list_(pa.string()))
+        if flags is not None
+        else pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()))
+    )
     base = [
         pa.array(list(request_ids), type=pa.string()).take(index),
         pa.array((np.arange(n) - starts).astype(np.int32)),
@@ -117,7 +125,7 @@ def prediction_table(
         pa.array(list(protocols), type=pa.string()).take(index),
         pa.array(list(principals), type=pa.string()).take(index),
         pa.array(np.asarray(latency_ms, dtype=np.float64)).take(index),
-        no_flags,
+        row_flags,
     ]
     extra = {f"{INPUT_PREFIX}{k}": _column(v) for k, v in inputs.items()}
     extra |= {f"{OUTPUT_PREFIX}{k}": _column(v) for k, v in outputs.items()}

@@ -1,4 +1,4 @@
-"""Bearer-token authentication and the per-model ``read`` permission, cached for a few seconds.
+"""Bearer-token authentication and the per-model ``predict`` permission, cached for a few seconds.
 
 Tokens are the platform's (``loopml tokens create``). A decision (allowed or refused) is cached
 per token and model for ``ttl_s`` seconds, so a revoked token or a changed grant takes effect
@@ -11,12 +11,20 @@ import asyncio
 import hashlib
 import time
 
-from loopml.errors import LoopmlError, Unauthorized
+from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.auth import AuthService, Permission, Principal, Resource, ResourceKind
 
-__all__ = ["RequestAuthenticator"]
+__all__ = ["ModelForbidden", "RequestAuthenticator"]
 
 _MAX_CACHED = 10_000
+
+
+class ModelForbidden(Forbidden):
+    """An authenticated caller may not query the model; carries who it was (for the audit log)."""
+
+    def __init__(self, message: str, *, principal: Principal) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class RequestAuthenticator:
@@ -35,9 +43,14 @@ class RequestAuthenticator:
     def _decide(self, token: str, model: str | None) -> Principal | LoopmlError:
         try:
             principal = self._auth.authenticate(token)
+        except LoopmlError as err:
+            return err
+        try:
             resource = Resource(kind=ResourceKind.MODEL, key=model) if model else None
-            self._auth.authorize(principal, Permission.READ, resource)
+            self._auth.authorize(principal, Permission.PREDICT, resource)
             return principal
+        except Forbidden as err:
+            return ModelForbidden(str(err), principal=principal)
         except LoopmlError as err:
             return err
 
@@ -46,7 +59,7 @@ class RequestAuthenticator:
 
         Raises:
             Unauthorized: no, malformed or bad token.
-            Forbidden: the principal may not read ``model``.
+            Forbidden: the principal may not query ``model`` (no ``predict`` permission on it).
         """
         if not header or not header.lower().startswith("bearer "):
             raise Unauthorized(

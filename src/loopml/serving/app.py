@@ -1,17 +1,22 @@
 """The inference ASGI app: every protocol's routes over one data plane, guarded the same way.
 
-Each endpoint goes through one guard: authentication (when enabled) and the per-model ``read``
+Each endpoint goes through one guard: authentication (when enabled) and the per-model ``predict``
 permission, the in-flight gauge, the error table (``{"error": ...}`` with a 4xx, never a stack
-trace), and for inference requests the request counter and latency histogram.
+trace), and for inference requests the request counter and latency histogram. Every refusal
+(401, 403, 429: bad token, no permission, over a limit, probing) is written to the audit log.
+The per-model guards (limits, probing, atypical inputs) run in the data plane, for every protocol.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,7 +24,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml.errors import InvalidInput
-from loopml.serving._auth import RequestAuthenticator
+from loopml.security.audit import AuditLog
+from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
@@ -27,6 +33,10 @@ from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from loopml.serving.protocols import mlflow, tfserving, v2
 
 __all__ = ["AppOptions", "create_app"]
+
+_log = logging.getLogger("loopml.serving")
+#: Statuses that are refusals, audited.
+_DENIALS = frozenset({401, 403, 429})
 
 #: Paths answered without credentials (load-balancer and orchestrator probes).
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
@@ -39,14 +49,43 @@ class AppOptions:
     Attributes:
         max_body_bytes: Largest request body accepted (413 beyond).
         authenticator: Checks bearer tokens; None serves without authentication (loopback only).
+        audit: Where refused requests are recorded (None: not recorded).
+        default_model: The model answering routes that name none (MLflow's ``/invocations``);
+            its ``predict`` permission is checked for them.
     """
 
     max_body_bytes: int = 32 * 1024 * 1024
     authenticator: RequestAuthenticator | None = None
+    audit: AuditLog | None = None
+    default_model: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
             raise InvalidInput(f"max_body_bytes must be an integer >= 1024; got {self.max_body_bytes!r}.")
+
+
+async def _audit_denial(audit: AuditLog, request: Request, response: Response, model: str | None) -> None:
+    try:
+        message = orjson.loads(bytes(response.body)).get("error", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = ""
+    client = request.client.host if request.client else None
+    details = {"method": request.method, "path": request.url.path, "message": str(message)[:500]}
+
+    def record() -> None:
+        audit.record(
+            actor=request.scope.get("loopml.principal"),
+            action="serving.predict",
+            target=f"model:{model}" if model else None,
+            client=client,
+            status_code=response.status_code,
+            details=details,
+        )
+
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, record)
+    except Exception:  # the audit store failing must not turn a refusal into a 500
+        _log.exception("Could not write a refused request to the audit log")
 
 
 def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
@@ -56,17 +95,27 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
             metrics.in_flight.inc()
+            model = request.path_params.get("model") or (options.default_model if is_inference else None)
             try:
                 if auth is not None and request.url.path not in OPEN_PATHS:
-                    principal = await auth.check(
-                        request.headers.get("authorization"), request.path_params.get("model")
-                    )
+                    principal = await auth.check(request.headers.get("authorization"), model)
                     request.scope["loopml.principal"] = principal.name
+                    request.scope["loopml.caller"] = principal.rate_key
+                else:
+                    request.scope["loopml.caller"] = (
+                        f"client:{request.client.host if request.client else '-'}"
+                    )
                 response = await handler(request)
             except Exception as err:
+                if isinstance(err, ModelForbidden):
+                    request.scope["loopml.principal"] = err.principal.name
                 response = error_response(err)
             finally:
                 metrics.in_flight.dec()
+            if options.audit is not None and response.status_code in _DENIALS:
+                await _audit_denial(
+                    options.audit, request, response, request.scope.get("loopml.model") or model
+                )
             if is_inference:
                 name = request.scope.get("loopml.model") or request.path_params.get("model", "")
                 version = request.scope.get("loopml.version", "")
@@ -108,6 +157,8 @@ def create_app(
     """
     metrics = metrics or ServingMetrics()
     options = options or AppOptions()
+    if options.default_model is None and plane.repository.names():
+        options = dataclasses.replace(options, default_model=plane.repository.names()[0])
     guard = _guard_factory(metrics, options)
 
     async def metrics_endpoint(request: Request) -> Response:

@@ -15,6 +15,11 @@ Example file::
         require_signature: false
         output: {top_k: 1, decimals: 3}
         batching: {enabled: true, max_batch_rows: 512, max_wait_ms: 2}
+        limits: {per_minute: 600, per_day: 100000}    # per caller (token) and model
+        atypical: {policy: flag, max_distance: 4}     # log | flag | reject
+        extraction: {window_s: 60, max_probes: 50, step: 0.1}
+
+See :mod:`loopml.serving.guards` for what ``limits``, ``atypical`` and ``extraction`` do.
 """
 
 from __future__ import annotations
@@ -28,14 +33,29 @@ from typing import Any
 import yaml
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.atypical import AtypicalCheck
+from loopml.inference.ensemble import EnsembleSource
+from loopml.inference.extraction import ExtractionCheck
 from loopml.inference.loading import ModelSource
 from loopml.inference.model import Batching
 from loopml.inference.outputs import OutputPolicy
+from loopml.serving.guards import ModelGuards, QueryLimits
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 
 _TOP_KEYS = ("host", "port", "grpc_port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
-_MODEL_KEYS = ("uri", "name", "require_signature", "output", "batching", "log_sample_rate")
+_MODEL_KEYS = (
+    "uri",
+    "name",
+    "require_signature",
+    "output",
+    "batching",
+    "log_sample_rate",
+    "limits",
+    "atypical",
+    "extraction",
+    "ensemble",
+)
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
 
 
@@ -98,11 +118,33 @@ def _batching(data: Any, where: str) -> Batching:
     )
 
 
-def _model(data: Any, index: int) -> ModelSource:
+def _guards(data: Any, index: int) -> ModelGuards:
+    if not isinstance(data, Mapping):
+        return ModelGuards()
+    where = f"serve.yaml models[{index}]"
+    return ModelGuards(
+        limits=QueryLimits.from_mapping(data.get("limits"), where=f"{where}.limits"),
+        atypical=AtypicalCheck.from_mapping(data.get("atypical"), where=f"{where}.atypical"),
+        extraction=ExtractionCheck.from_mapping(data.get("extraction"), where=f"{where}.extraction"),
+    )
+
+
+def _model(data: Any, index: int) -> ModelSource | EnsembleSource:
     where = f"serve.yaml models[{index}]"
     if isinstance(data, str):
         return ModelSource(uri=data)
     section = _keys(data, _MODEL_KEYS, where)
+    if "ensemble" in section:
+        if "uri" in section or "require_signature" in section:
+            raise InvalidInput(f"{where} is an ensemble: give its members under ensemble.members, not a uri.")
+        return EnsembleSource.from_mapping(
+            section.get("name"),
+            section["ensemble"],
+            where=f"{where}.ensemble",
+            policy=OutputPolicy.from_mapping(section.get("output"), where=f"{where}.output"),
+            batching=_batching(section.get("batching"), f"{where}.batching"),
+            log_sample_rate=section.get("log_sample_rate", 1.0),
+        )
     require = section.get("require_signature", False)
     if not isinstance(require, bool):
         raise InvalidInput(f"{where}.require_signature must be true or false; got {require!r}.")
@@ -121,7 +163,7 @@ class ServeConfig:
     """What ``loopml serve`` runs.
 
     Attributes:
-        models: The models, in order (the first one answers MLflow's ``/invocations``).
+        models: The models and ensembles, in order (the first one answers MLflow's ``/invocations``).
         host: Address to listen on.
         port: TCP port.
         grpc_port: TCP port of the Open Inference Protocol gRPC listener (same host), or None.
@@ -130,9 +172,10 @@ class ServeConfig:
         max_body_bytes: Largest request body accepted.
         prediction_log: Whether requests are logged (to ``log_dir``).
         log_dir: The prediction log's folder (default ``<home>/predictions``).
+        guards: Per model (same order as ``models``), its request guards; missing entries: none.
     """
 
-    models: tuple[ModelSource, ...]
+    models: tuple[ModelSource | EnsembleSource, ...]
     host: str = "127.0.0.1"
     port: int = 8080
     grpc_port: int | None = None
@@ -141,6 +184,23 @@ class ServeConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     prediction_log: bool = True
     log_dir: Path | None = None
+    guards: tuple[ModelGuards, ...] = ()
+
+    def guards_of(self, index: int) -> ModelGuards:
+        """The guards of ``models[index]``."""
+        return self.guards[index] if index < len(self.guards) else ModelGuards()
+
+    def with_default_guards(
+        self, *, limits: QueryLimits | None = None, atypical: AtypicalCheck | None = None
+    ) -> ServeConfig:
+        """Give every model without its own ``limits`` / ``atypical`` these (the CLI flags)."""
+        guards = []
+        for i in range(len(self.models)):
+            own = self.guards_of(i)
+            guards.append(
+                dataclasses.replace(own, limits=own.limits or limits, atypical=own.atypical or atypical)
+            )
+        return dataclasses.replace(self, guards=tuple(guards))
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -188,6 +248,7 @@ class ServeConfig:
             prediction_log=log is not False,
             log_dir=Path(log) if isinstance(log, str) else None,
             models=tuple(_model(m, i) for i, m in enumerate(models)),
+            guards=tuple(_guards(m, i) for i, m in enumerate(models)),
             host=host,
             port=section.get("port", 8080),
             grpc_port=section.get("grpc_port"),

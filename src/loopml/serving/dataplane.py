@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -18,9 +18,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.atypical import AtypicalInput, AtypicalPolicy
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.serving.batching import MicroBatcher
+from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard
 from loopml.serving.metrics import ServingMetrics
 
 __all__ = ["DataPlane", "InferenceResult", "InferenceSink", "ModelRepository"]
@@ -93,12 +95,15 @@ class InferenceResult:
         model: The model that answered.
         outputs: Output name → values (after the output policy), one entry per row.
         latency_s: Seconds from the data plane receiving the rows to the outputs being ready.
+        flags: Per row, why it was atypical (``out_of_range:age`` ...), under the model's ``flag``
+            policy; empty when no row was flagged.
     """
 
     request_id: str
     model: ServedModel
     outputs: dict[str, np.ndarray]
     latency_s: float
+    flags: tuple[tuple[str, ...], ...] = ()
 
 
 class InferenceSink(Protocol):
@@ -122,6 +127,8 @@ class DataPlane:
         repository: The models.
         metrics: Where batch sizes and predict times are counted.
         sinks: Told about each answered request (e.g. the prediction log).
+        guards: Model name → its request guards (see :mod:`loopml.serving.guards`).
+        limiter: Counts query limits (default: in this process).
     """
 
     def __init__(
@@ -130,9 +137,21 @@ class DataPlane:
         *,
         metrics: ServingMetrics | None = None,
         sinks: Sequence[InferenceSink] = (),
+        guards: Mapping[str, ModelGuards] | None = None,
+        limiter: QueryLimiter | None = None,
     ) -> None:
         self.repository = repository
         self._sinks = tuple(sinks)
+        self._metrics = metrics
+        unknown = sorted(set(guards or {}) - set(repository.names()))
+        if unknown:
+            raise InvalidInput(f"Guards are configured for model(s) {unknown} that are not served.")
+        shared = limiter or QueryLimiter()
+        self._guards = {
+            (m.name, m.version): RequestGuard(m, (guards or {})[m.name], shared)
+            for m in repository.all()
+            if m.name in (guards or {})
+        }
         # One prediction thread whose native pools (OpenMP, BLAS) run single-threaded: requests are
         # batched and workers are processes, so nested pools would only oversubscribe the CPUs (an
         # idle OpenMP team waking up on a busy machine cost the demo's model 10x per call).
@@ -158,23 +177,51 @@ class DataPlane:
         protocol: str,
         request_id: str | None = None,
         principal: str | None = None,
+        caller: str | None = None,
     ) -> InferenceResult:
-        """Predict ``rows`` with ``model`` and apply its output policy.
+        """Guard the request, predict ``rows`` with ``model`` and apply its output policy.
+
+        Args:
+            caller: Whom query limits and probing are counted for (the token; default the principal).
 
         Raises:
+            RateLimited: over the model's query limits, or probing detected.
+            AtypicalInput: an atypical row under the ``reject`` policy.
             InvalidInput: the model refused the values.
         """
         started = time.perf_counter()
+        flags: tuple[tuple[str, ...], ...] = ()
+        guard = self._guards.get((model.name, model.version))
+        if guard is not None:
+            guard.admit(rows, caller or principal or "anonymous")
+            flags = self._score(guard, rows)
         outputs = await self._batchers[(model.name, model.version)].predict(rows)
         result = InferenceResult(
             request_id=request_id or uuid.uuid4().hex,
             model=model,
             outputs=outputs,
             latency_s=time.perf_counter() - started,
+            flags=flags,
         )
         for sink in self._sinks:
             sink.record(result, rows, protocol=protocol, principal=principal)
         return result
+
+    def _score(self, guard: RequestGuard, rows: ModelInput) -> tuple[tuple[str, ...], ...]:
+        atypical = guard.guards.atypical
+        try:
+            report = guard.score(rows)
+        except AtypicalInput:
+            if self._metrics is not None and atypical is not None:
+                self._metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
+            raise
+        if report is None or not report.is_atypical or atypical is None:
+            return ()
+        if self._metrics is not None:
+            self._metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
+            for reason, count in report.reason_counts().items():
+                self._metrics.atypical_rows.labels(guard.model.name, reason).inc(count)
+        return report.reasons if atypical.policy is AtypicalPolicy.FLAG else ()
 
     async def close(self) -> None:
         """Stop the batchers."""

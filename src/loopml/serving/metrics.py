@@ -80,6 +80,18 @@ class ServingMetrics:
         self.log_written = Counter(
             "loopml_serving_prediction_log_records", "Prediction-log records written.", registry=self.registry
         )
+        self.atypical_requests = Counter(
+            "loopml_serving_atypical_requests",
+            "Requests with at least one atypical row, by the model's policy (log, flag, reject).",
+            ["model", "policy"],
+            registry=self.registry,
+        )
+        self.atypical_rows = Counter(
+            "loopml_serving_atypical_rows",
+            "Atypical request rows by reason (out_of_range, unseen, missing, distance).",
+            ["model", "reason"],
+            registry=self.registry,
+        )
 
     def batch_observer(self, model: str) -> BatchCallback:
         """A callback for one model's micro-batcher."""

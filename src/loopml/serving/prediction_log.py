@@ -53,6 +53,9 @@ def _table(items: list[_Item]) -> pa.Table:
         sizes=[rows.n_rows for _, rows, _, _, _ in items],
         inputs=columns,
         outputs={name: np.concatenate([r.outputs[name] for r, *_ in items]) for name in items[0][0].outputs},
+        flags=[f for r, rows, *_ in items for f in (r.flags or ((),) * rows.n_rows)]
+        if any(r.flags for r, *_ in items)
+        else None,
     )
 
 

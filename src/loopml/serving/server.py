@@ -18,13 +18,16 @@ import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
+from loopml.inference.ensemble import EnsembleSource, load_ensemble
 from loopml.inference.loading import load_served_model
+from loopml.security.ratelimit import InProcessLimiter, RedisLimiter
 from loopml.services import Services
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, ModelRepository
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
+from loopml.serving.guards import QueryLimiter
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 
@@ -42,7 +45,12 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     services = Services(settings)  # held by the app for as long as it serves
     registry = services.registry
     authenticator = RequestAuthenticator(services.auth) if config.auth else None
-    models = [load_served_model(source, registry=registry) for source in config.models]
+    models = [
+        load_ensemble(source, registry=registry)
+        if isinstance(source, EnsembleSource)
+        else load_served_model(source, registry=registry)
+        for source in config.models
+    ]
     metrics = ServingMetrics()
     sinks = []
     if config.prediction_log:
@@ -55,8 +63,15 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
                 on_write=metrics.log_written.inc,
             )
         )
-    plane = DataPlane(ModelRepository(models), metrics=metrics, sinks=sinks)
-    options = AppOptions(max_body_bytes=config.max_body_bytes, authenticator=authenticator)
+    guards = {m.name: config.guards_of(i) for i, m in enumerate(models)}
+    plane = DataPlane(
+        ModelRepository(models), metrics=metrics, sinks=sinks, guards=guards, limiter=_limiter(settings)
+    )
+    options = AppOptions(
+        max_body_bytes=config.max_body_bytes,
+        authenticator=authenticator,
+        audit=services.audit if config.auth else None,
+    )
     app = create_app(plane, metrics=metrics, options=options)
     if config.grpc_port is not None:
         grpc_options = GrpcOptions(
@@ -67,6 +82,13 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         )
         attach_grpc(app, plane, metrics=metrics, authenticator=authenticator, options=grpc_options)
     return app
+
+
+def _limiter(settings: Settings) -> QueryLimiter:
+    """Query limits shared through Redis when ``redis_url`` is set, else per process."""
+    if settings.redis_url:
+        return QueryLimiter(RedisLimiter(settings.redis_url), fallback=InProcessLimiter())
+    return QueryLimiter(InProcessLimiter())
 
 
 def _worker(config: ServeConfig, settings: Settings, sock: socket.socket) -> None:

@@ -17,6 +17,7 @@ from loopml.registry.flavors.sklearn import save_skops
 from loopml.registry.package._manifest import CHECKSUMS_FILE, Manifest, hash_file, list_package_files
 from loopml.registry.package._model_yaml import MODEL_YAML, ModelSpec, TransformSpec
 from loopml.registry.package._schema import ModelSignature, infer_columns
+from loopml.registry.package.training_stats import compute_training_stats, write_training_stats
 
 __all__ = ["ModelPackage", "package_model"]
 
@@ -87,7 +88,8 @@ def package_model(
             the original on ``eval_data`` within ``onnx_atol``; otherwise the package falls
             back to the sklearn flavor and ``model.yaml`` records why under ``conversion``.
         transform: A fitted scikit-learn transformer applied before the model (saved with skops).
-        sample: Input rows (DataFrame, Arrow, NumPy) to derive the signature from.
+        sample: Input rows (DataFrame, Arrow, NumPy) to derive the signature from; their per-feature
+            statistics are kept as ``training_stats.json`` (atypical-input detection when served).
         signature: An explicit signature (wins over ``sample``).
         eval_data: Rows to check an ONNX conversion on.
         onnx_atol: Tolerance on probabilities (or predictions) for keeping an ONNX conversion.
@@ -143,6 +145,9 @@ def package_model(
             conversion=conversion,
         )
         (tmp / MODEL_YAML).write_text(spec.to_yaml(), encoding="utf-8")
+        if sample is not None:
+            names = signature.input_names if signature is not None and signature.inputs else None
+            write_training_stats(tmp, compute_training_stats(sample, names))
         manifest = _write_manifest(tmp)
         os.rename(tmp, root)
     except BaseException:

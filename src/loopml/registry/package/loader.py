@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from loopml.errors import InvalidInput, UnsafeArtifact
 from loopml.registry.flavors.base import Flavor, get_flavor
 from loopml.registry.flavors.sklearn import load_skops
 from loopml.registry.package.builder import ModelPackage
+from loopml.registry.package.training_stats import read_training_stats
 from loopml.registry.package.verify import VerifiedPackage, verify_package
 from loopml.registry.signing.trust import TrustStore
 from loopml.security.scan import scan_path
@@ -30,12 +31,14 @@ class Predictor:
         flavor: The flavor that loaded it.
         model: The framework object.
         transform: The fitted transformer, or None.
+        training_stats: The package's ``training_stats.json`` (None when it carries none).
     """
 
     package: VerifiedPackage
     flavor: Flavor
     model: Any
     transform: Any = None
+    training_stats: Mapping[str, Any] | None = None
 
     def _features(self, data: Any) -> Any:
         signature = self.package.spec.signature
@@ -112,4 +115,10 @@ def load_model(
             raise UnsafeArtifact(f"Unsupported transform flavor {verified.spec.transform.flavor!r}.")
         transform = load_skops(root / verified.spec.transform.files[0])
     model = flavor.load(root, verified.spec.files)
-    return Predictor(package=verified, flavor=flavor, model=model, transform=transform)
+    return Predictor(
+        package=verified,
+        flavor=flavor,
+        model=model,
+        transform=transform,
+        training_stats=read_training_stats(root),
+    )

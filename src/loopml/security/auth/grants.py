@@ -4,15 +4,15 @@ The rule, exactly (an ``admin`` may always do everything; the caller's role must
 the permission, see :mod:`loopml.security.auth.roles`):
 
 1. A caller **holding a grant** on the resource may do what both the role and the grant level
-   allow: ``read`` allows ``read``; ``write`` adds the write permissions (``experiments.write``,
-   ``runs.write``, ``datasets.write``, ``models.write``); ``admin`` and ``owner`` add
+   allow: ``read`` allows ``read`` and ``predict``; ``write`` adds the write permissions
+   (``experiments.write``, ``runs.write``, ``datasets.write``, ``models.write``); ``admin`` and ``owner`` add
    ``aliases.production`` and ``deployments.manage``. A grant caps, it never adds to the role.
 2. A resource with at least one ``read``, ``write`` or ``admin`` grant is **restricted**: a
    caller without a grant on it may do nothing on it (reading included), and it is hidden.
 3. Every other resource is **ungranted** (no grant, or ``owner`` grants only). A caller without a
    grant on it gets the server's :class:`UngrantedAccess` (setting ``LOOPML_UNGRANTED_ACCESS``):
-   ``read`` (the default) lets everyone read it and only maintainers write; ``write`` lets the
-   role decide alone; ``none`` hides it from everyone below maintainer.
+   ``read`` (the default) lets everyone read (and query a served model) and only maintainers
+   write; ``write`` lets the role decide alone; ``none`` hides it from everyone below maintainer.
 
 Whoever creates an experiment, a dataset or a model through the server gets an ``owner`` grant
 on it, so an editor keeps writing to what they made without restricting it from others.
@@ -74,7 +74,7 @@ class GrantLevel(enum.StrEnum):
         return permission in GRANT_LEVEL_PERMISSIONS[self]
 
 
-_READ = frozenset({Permission.READ})
+_READ = frozenset({Permission.READ, Permission.PREDICT})
 _WRITE = _READ | {
     Permission.EXPERIMENTS_WRITE,
     Permission.RUNS_WRITE,
@@ -104,7 +104,7 @@ class UngrantedAccess(enum.StrEnum):
         """Whether a caller of ``role`` holding no grant may use ``permission`` (if the role holds it)."""
         if role in (Role.ADMIN, Role.MAINTAINER) or self is UngrantedAccess.WRITE:
             return True
-        return self is UngrantedAccess.READ and permission is Permission.READ
+        return self is UngrantedAccess.READ and permission in (Permission.READ, Permission.PREDICT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

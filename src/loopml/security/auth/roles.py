@@ -3,7 +3,7 @@
 =============  ================================================================================
 role           permissions
 =============  ================================================================================
-``viewer``     ``read``
+``viewer``     ``read``, ``predict`` (query a served model through ``loopml serve``)
 ``editor``     viewer + ``experiments.write``, ``runs.write`` (create runs, log params, metrics,
                tags, artifacts, lineage), ``datasets.write``, ``models.write`` (register models
                and versions, tags, non-production aliases)
@@ -43,6 +43,8 @@ class Permission(enum.StrEnum):
     """One thing a request may need to be allowed to do."""
 
     READ = "read"
+    #: Query a served model (``loopml serve``); a model's grants restrict it like ``read``.
+    PREDICT = "predict"
     EXPERIMENTS_WRITE = "experiments.write"
     RUNS_WRITE = "runs.write"
     DATASETS_WRITE = "datasets.write"
@@ -59,7 +61,7 @@ class Permission(enum.StrEnum):
 #: Aliases whose move needs :attr:`Permission.ALIASES_PRODUCTION` (compared case-insensitively).
 PRODUCTION_ALIASES: frozenset[str] = frozenset({"production", "prod", "champion"})
 
-_VIEWER = frozenset({Permission.READ})
+_VIEWER = frozenset({Permission.READ, Permission.PREDICT})
 _EDITOR = _VIEWER | {
     Permission.EXPERIMENTS_WRITE,
     Permission.RUNS_WRITE,

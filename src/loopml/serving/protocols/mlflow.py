@@ -161,7 +161,11 @@ class MlflowEndpoints:
         body = await read_body(request, limit=self.max_body_bytes)
         rows = parse_csv(model, body) if kind == "text/csv" else parse_json_payload(model, parse_json(body))
         result = await self.plane.infer(
-            model, rows, protocol=PROTOCOL, principal=request.scope.get("loopml.principal")
+            model,
+            rows,
+            protocol=PROTOCOL,
+            principal=request.scope.get("loopml.principal"),
+            caller=request.scope.get("loopml.caller"),
         )
         return json_response({"predictions": result.outputs[PREDICT]})
 

@@ -147,7 +147,11 @@ class TfServingEndpoints:
             raise InvalidInput("Send exactly one of 'instances' (rows) or 'inputs' (columns).")
         rows = _rows(model, doc["instances"]) if has_instances else _columns(model, doc["inputs"])
         result = await self.plane.infer(
-            model, rows, protocol=PROTOCOL, principal=request.scope.get("loopml.principal")
+            model,
+            rows,
+            protocol=PROTOCOL,
+            principal=request.scope.get("loopml.principal"),
+            caller=request.scope.get("loopml.caller"),
         )
         if has_instances:
             return json_response({"predictions": _row_outputs(result.outputs)})
@@ -174,7 +178,11 @@ class TfServingEndpoints:
             raise InvalidInput(f"Model {model.name!r} returns labels only (output policy); use :predict.")
         rows = self._examples(model, await self._body(request))
         result = await self.plane.infer(
-            model, rows, protocol=PROTOCOL, principal=request.scope.get("loopml.principal")
+            model,
+            rows,
+            protocol=PROTOCOL,
+            principal=request.scope.get("loopml.principal"),
+            caller=request.scope.get("loopml.caller"),
         )
         if PROBABILITIES in result.outputs:
             labels = [str(c) for c in model.classes.tolist()]
@@ -194,7 +202,11 @@ class TfServingEndpoints:
             raise InvalidInput(f"Model {model.name!r} is a classifier; use :classify or :predict.")
         rows = self._examples(model, await self._body(request))
         result = await self.plane.infer(
-            model, rows, protocol=PROTOCOL, principal=request.scope.get("loopml.principal")
+            model,
+            rows,
+            protocol=PROTOCOL,
+            principal=request.scope.get("loopml.principal"),
+            caller=request.scope.get("loopml.caller"),
         )
         return json_response({"result": result.outputs[PREDICT].astype(np.float64)})
 

@@ -324,6 +324,7 @@ class V2Endpoints:
             protocol=PROTOCOL,
             request_id=parsed.request_id,
             principal=request.scope.get("loopml.principal"),
+            caller=request.scope.get("loopml.caller"),
         )
         return render_response(result, parsed)
 
