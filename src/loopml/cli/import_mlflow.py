@@ -15,7 +15,7 @@ from loopml.config import UnsafeArtifacts
 from loopml.security.uploads import SCAN_PROPERTY, screen_file
 from loopml.tracking.mlflow_import import MlflowSource, import_mlflow
 
-app = typer.Typer(help="Import history from other tracking systems.", no_args_is_help=True)
+app = typer.Typer(help="Import history from MLflow: `loopml import mlflow --from URL`.", no_args_is_help=True)
 
 
 def _scanned(path: Path, name: str) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class AtypicalPolicy(enum.StrEnum):
 class AtypicalInput(InvalidInput):
     """A request was refused because a row is too far from the training data (policy ``reject``)."""
 
+    code = "atypical_input"
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AtypicalCheck:

@@ -20,9 +20,14 @@ _MAX_CACHED = 10_000
 
 
 class ModelForbidden(Forbidden):
-    """An authenticated caller may not query the model; carries who it was (for the audit log)."""
+    """An authenticated caller may not query the model; carries who it was (for the audit log).
 
-    def __init__(self, message: str, *, principal: Principal) -> None:
+    The principal stays in the server: only the code and message travel to a client.
+    """
+
+    code = "model_forbidden"
+
+    def __init__(self, message: str, *, principal: Principal | None = None) -> None:
         super().__init__(message)
         self.principal = principal
 

@@ -107,7 +107,7 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
                     )
                 response = await handler(request)
             except Exception as err:
-                if isinstance(err, ModelForbidden):
+                if isinstance(err, ModelForbidden) and err.principal is not None:
                     request.scope["loopml.principal"] = err.principal.name
                 response = error_response(err)
             finally:
