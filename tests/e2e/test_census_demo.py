@@ -26,7 +26,6 @@ from loopml.tracking import NodeKind, walk
 pytestmark = pytest.mark.slow
 
 
-
 def shuffled_labels(X: Any, y: Any, params: Mapping[str, Any]) -> LogisticRegression:
     """A deliberately worse candidate: a model fitted on permuted labels."""
     rng = np.random.default_rng(0)

@@ -16,7 +16,6 @@ import pytest
 
 from loopml.errors import IntegrityError, InvalidInput, InvalidState
 from loopml.inference.batch import BatchScorer
-from loopml.inference.loading import ModelSource, load_served_model
 from loopml.inference.predict import predict, score_table
 from tests.inference.conftest import Models, write_partitions
 
@@ -206,7 +205,7 @@ def test_a_killed_worker_fails_cleanly_and_a_rerun_works(models: Models, tmp_pat
                 max_workers=2,
                 batch_rows=500,
             )
-        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+        except BaseException as err:
             errors.append(err)
 
     thread = threading.Thread(target=run)
@@ -227,10 +226,3 @@ def test_a_killed_worker_fails_cleanly_and_a_rerun_works(models: Models, tmp_pat
         "models:/numeric@champion", src, out=tmp_path / "o", registry=models.registry, max_workers=1
     )
     assert report.rows_scored == 200_000
-
-
-def test_package_folder_loads_through_the_same_path(
-    models: Models, numeric_input: Path, tmp_path: Path
-) -> None:
-    served = load_served_model(ModelSource(uri="models:/numeric@champion"), registry=models.registry)
-    assert served.accepts_matrix

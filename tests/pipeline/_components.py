@@ -99,7 +99,8 @@ def linear_pipeline(*, epochs: int = 1) -> Pipeline:
     data = make_data(rows=4)
     stats = count_rows(data=data.outputs["dataset"])
     model = fit(
-        data=data.outputs["dataset"], stats=stats.output,
+        data=data.outputs["dataset"],
+        stats=stats.output,
         epochs=Parameter(name="epochs", type=int, default=epochs),
     )
     check = inspect_model(model=model.outputs["model"])

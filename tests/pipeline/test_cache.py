@@ -99,7 +99,10 @@ def test_run_and_cache_on_each_store_backend(store_backend: Any, store_url: str,
         assert runner.run(linear_pipeline()).is_ok
         rerun = runner.run(linear_pipeline(), params={"epochs": 4})
         assert [s.state for s in rerun.steps] == [
-            StepState.CACHED, StepState.CACHED, StepState.COMPLETE, StepState.COMPLETE
+            StepState.CACHED,
+            StepState.CACHED,
+            StepState.COMPLETE,
+            StepState.COMPLETE,
         ]
     finally:
         opened.close()

@@ -32,7 +32,9 @@ def test_single_module_level_pipeline(tmp_path: Path) -> None:
 
 
 def test_factory_function_and_explicit_name(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         def pipeline():
             return Pipeline("made", steps=[make()])
 
@@ -40,7 +42,8 @@ def test_factory_function_and_explicit_name(tmp_path: Path) -> None:
 
         def build():
             return Pipeline("built", steps=[make()])
-    """)
+    """,
+    )
     assert load_pipeline(str(path)).name == "other"  # a module-level Pipeline wins over pipeline()
     assert load_pipeline(f"{path}:pipeline").name == "made"
     assert load_pipeline(f"{path}:build").name == "built"
@@ -79,14 +82,17 @@ def test_invalid_pipeline_in_file_is_reported_with_the_file(tmp_path: Path) -> N
 
 
 def test_param_overrides_are_coerced_by_declared_type(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         p = Pipeline("p", steps=[make(
             rows=Parameter(name="rows", type=int, default=1),
             name=Parameter(name="name", type=str, default="a"),
             ratio=Parameter(name="ratio", type=float, default=0.1),
             flags=Parameter(name="flags", type=list[str] | None, default=None),
         )])
-    """)
+    """,
+    )
     pipeline = load_pipeline(str(path))
     values = parse_param_overrides(pipeline, ["rows=3", "name=b=c", "ratio=2", 'flags=["x"]'])
     assert values == {"rows": 3, "name": "b=c", "ratio": 2.0, "flags": ["x"]}

@@ -83,7 +83,8 @@ def test_run_then_cached_rerun_then_runs_and_show(invoke, pipeline_file: Path) -
     shown = json.loads(invoke("pipeline", "show", payload["run_name"], "--json").out)
     assert shown["summary"]["run_id"] == payload["run_id"]
     assert [(s["name"], s["state"], s["upstream"]) for s in shown["steps"]] == [
-        ("make", "COMPLETE", []), ("train", "COMPLETE", ["make"])
+        ("make", "COMPLETE", []),
+        ("train", "COMPLETE", ["make"]),
     ]
     assert set(shown["steps"][1]["outputs"]) == {"model"}
     text = invoke("pipeline", "show", payload["run_id"][:8])

@@ -85,8 +85,9 @@ def test_failing_component_stores_traceback_skips_downstream_and_is_not_cached(
     assert failed.state is ExecutionState.FAILED
     assert "Traceback" in (failed.error or "") and "boom on 2 rows" in (failed.error or "")
     assert store.lineage.find_cached_execution(failed.cache_key or "") is None
-    assert not [e for e in store.lineage.list_events(execution_id=failed.execution_id)
-                if e.type is EventType.OUTPUT]
+    assert not [
+        e for e in store.lineage.list_events(execution_id=failed.execution_id) if e.type is EventType.OUTPUT
+    ]
     detail = get_pipeline_run(store, result.run_name)
     assert detail.summary.status == "FAILED"
     assert {s.name: s.state for s in detail.steps}["inspect_model"] == "SKIPPED"

@@ -89,7 +89,9 @@ def test_seeds_logged_as_params_join_the_record(client: Client) -> None:
     with client.start_run("exp", seeds={"torch": 1}) as run:
         client.log_params(run.run_id, {"model.random_state": 42, "seed": "7", "depth": 3})
     assert client.get_run(run.run_id).reproducibility["seeds"] == {
-        "torch": 1, "model.random_state": 42, "seed": 7,
+        "torch": 1,
+        "model.random_state": 42,
+        "seed": 7,
     }
 
 
