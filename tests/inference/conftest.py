@@ -15,7 +15,7 @@ __all__ = ["Models", "models", "write_partitions"]
 
 
 def write_partitions(root: Path, x: np.ndarray, *, parts: int = 2, bad_rows: tuple[int, ...] = ()) -> Path:
-    """``x`` as ``parts`` Parquet files under ``root/year=N/`` plus an ``id`` column; ``bad_rows`` hold inf."""
+    """``x`` as ``parts`` Parquet files under ``root/year=N/`` plus ``id``; ``bad_rows`` hold inf."""
     x = x.copy()
     for row in bad_rows:
         x[row, 0] = np.inf

@@ -126,8 +126,13 @@ def train(
         )
         metrics = {"train_accuracy" if kind != "regression" else "train_r2": train_score, "fit_time_s": fit_s}
         client.log_metrics(run_id, metrics)
-        record = {"trainer": trainer, "params": params, "metrics": metrics, "task": kind,
-                  "execution_id": step.execution_id}
+        record = {
+            "trainer": trainer,
+            "params": params,
+            "metrics": metrics,
+            "task": kind,
+            "execution_id": step.execution_id,
+        }
         _link_record(step, client, run_id, record)
     lineage = {
         "run_id": run_id,

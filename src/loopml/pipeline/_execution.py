@@ -114,8 +114,12 @@ def _passthrough(artifact: ArtifactType) -> StoredOutput:
     props = dict(artifact.properties)
     props.setdefault(LAYOUT_PROPERTY, "directory" if artifact.is_directory else "file")
     return StoredOutput(
-        type_name=artifact.type_name, uri=artifact.uri or "", sha256=artifact.sha256 or "",
-        size=artifact.size or 0, is_reference=artifact.is_reference, properties=props,
+        type_name=artifact.type_name,
+        uri=artifact.uri or "",
+        sha256=artifact.sha256 or "",
+        size=artifact.size or 0,
+        is_reference=artifact.is_reference,
+        properties=props,
         artifact_id=artifact.artifact_id,
     )
 
@@ -126,8 +130,10 @@ def _call_and_store(task: StepTask) -> dict[str, StoredOutput]:
     stored: dict[str, StoredOutput] = {}
     for name, artifact in outputs.items():
         label = f"step {task.step_name!r} output {name!r}"
-        stored[name] = _passthrough(artifact) if artifact.is_stored else upload_output(
-            task.step.blobs, artifact, label=label
+        stored[name] = (
+            _passthrough(artifact)
+            if artifact.is_stored
+            else upload_output(task.step.blobs, artifact, label=label)
         )
     return stored
 
@@ -146,12 +152,16 @@ def execute_task(task: StepTask) -> StepOutcome:
                     stored = _call_and_store(task)
             except Exception as err:
                 message = str(err) if isinstance(err, OutputContractError) else f"{type(err).__name__}: {err}"
-                attempts.append(Attempt(
-                    number=number, started_at=started, duration_s=time.perf_counter() - t0, error=message
-                ))
+                attempts.append(
+                    Attempt(
+                        number=number, started_at=started, duration_s=time.perf_counter() - t0, error=message
+                    )
+                )
                 if isinstance(err, OutputContractError) or number > comp.retries:
                     return StepOutcome(
-                        step_name=task.step_name, error=message, traceback=traceback.format_exc(),
+                        step_name=task.step_name,
+                        error=message,
+                        traceback=traceback.format_exc(),
                         attempts=tuple(attempts),
                     )
                 time.sleep(comp.backoff_s * 2 ** (number - 1))

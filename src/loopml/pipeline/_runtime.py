@@ -209,15 +209,24 @@ def upload_output(blobs: BlobStore, artifact: ArtifactType, *, label: str) -> St
         ref = blobs.reference(artifact.source_url, label=label)
         props[LAYOUT_PROPERTY] = LAYOUT_FILE
         return StoredOutput(
-            type_name=artifact.type_name, uri=ref.uri, sha256=ref.sha256, size=ref.size,
-            is_reference=True, properties=props, name=artifact.name,
+            type_name=artifact.type_name,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            size=ref.size,
+            is_reference=True,
+            properties=props,
+            name=artifact.name,
         )
     path = artifact.source_path
     if path is None:
         ref = blobs.put_bytes(canonical_json(props), label=label)
         props[LAYOUT_PROPERTY] = LAYOUT_FILE
         return StoredOutput(
-            type_name=artifact.type_name, uri=ref.uri, sha256=ref.sha256, size=ref.size, properties=props,
+            type_name=artifact.type_name,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            size=ref.size,
+            properties=props,
             name=artifact.name,
         )
     if path.is_dir():
@@ -231,15 +240,23 @@ def upload_output(blobs: BlobStore, artifact: ArtifactType, *, label: str) -> St
         manifest = blobs.put_bytes(canonical_json({"format": _MANIFEST_FORMAT, "files": files}), label=label)
         props[LAYOUT_PROPERTY] = LAYOUT_DIRECTORY
         return StoredOutput(
-            type_name=artifact.type_name, uri=manifest.uri, sha256=manifest.sha256, size=total,
-            properties=props, name=artifact.name,
+            type_name=artifact.type_name,
+            uri=manifest.uri,
+            sha256=manifest.sha256,
+            size=total,
+            properties=props,
+            name=artifact.name,
         )
     if not path.is_file():
         raise InvalidInput(f"{label}: {str(path)!r} no longer exists; keep it until the component returns.")
     ref = blobs.put_file(path, label=label)
     props[LAYOUT_PROPERTY] = LAYOUT_FILE
     return StoredOutput(
-        type_name=artifact.type_name, uri=ref.uri, sha256=ref.sha256, size=ref.size, properties=props,
+        type_name=artifact.type_name,
+        uri=ref.uri,
+        sha256=ref.sha256,
+        size=ref.size,
+        properties=props,
         name=artifact.name,
     )
 

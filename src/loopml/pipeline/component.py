@@ -302,7 +302,11 @@ def component(
         InvalidInput: for unannotated or unsupported parameters or return types.
     """
     options: Mapping[str, Any] = {
-        "name": name, "version": version, "retries": retries, "backoff_s": backoff_s, "cache": cache,
+        "name": name,
+        "version": version,
+        "retries": retries,
+        "backoff_s": backoff_s,
+        "cache": cache,
     }
     if fn is not None:
         return Component(fn, **options)

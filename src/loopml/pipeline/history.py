@@ -73,11 +73,16 @@ def _summary(ctx: Context, executions: list[Execution]) -> PipelineRunSummary:
     if status_exec is not None:
         status = str(status_exec.properties.get("status", status_exec.state.value))
     return PipelineRunSummary(
-        run_id=ctx.context_id, name=ctx.name, pipeline=str(props.get("pipeline", "")), status=status,
-        executor=str(props.get("executor", "")), started_at=int(props.get("started_at", ctx.created_at)),
+        run_id=ctx.context_id,
+        name=ctx.name,
+        pipeline=str(props.get("pipeline", "")),
+        status=status,
+        executor=str(props.get("executor", "")),
+        started_at=int(props.get("started_at", ctx.created_at)),
         ended_at=status_exec.ended_at if status_exec else None,
         duration_s=status_exec.properties.get("duration_s") if status_exec else None,
-        params=dict(props.get("params", {})), counts=dict(counts),
+        params=dict(props.get("params", {})),
+        counts=dict(counts),
         error=status_exec.error if status_exec else None,
     )
 
@@ -113,10 +118,16 @@ def _record(store: Store, execution: Execution, upstream: tuple[str, ...]) -> St
     for event in store.lineage.list_events(execution_id=source):
         (inputs if event.type is EventType.INPUT else outputs)[event.role] = event.artifact_id
     return StepRecord(
-        name=execution.name, state=_step_state(execution), upstream=upstream,
-        component=props.get("component"), execution_id=execution.execution_id,
-        duration_s=props.get("duration_s"), cached_from=props.get("cached_from"),
-        attempts=len(props.get("attempts", [])), inputs=inputs, outputs=outputs,
+        name=execution.name,
+        state=_step_state(execution),
+        upstream=upstream,
+        component=props.get("component"),
+        execution_id=execution.execution_id,
+        duration_s=props.get("duration_s"),
+        cached_from=props.get("cached_from"),
+        attempts=len(props.get("attempts", [])),
+        inputs=inputs,
+        outputs=outputs,
         error=props.get("error_summary") or execution.error,
     )
 

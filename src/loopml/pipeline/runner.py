@@ -128,7 +128,10 @@ def _handle(artifact: Artifact, declared: type[ArtifactType]) -> ArtifactType:
     registered = artifact_type_for(artifact.type)
     cls = registered if issubclass(registered, declared) else declared
     return cls(
-        artifact_id=artifact.artifact_id, uri=artifact.uri, sha256=artifact.sha256, size=artifact.size,
+        artifact_id=artifact.artifact_id,
+        uri=artifact.uri,
+        sha256=artifact.sha256,
+        size=artifact.size,
         is_reference=artifact.is_reference,
         is_directory=artifact.properties.get(LAYOUT_PROPERTY) == LAYOUT_DIRECTORY,
         properties=dict(artifact.properties),
@@ -217,18 +220,27 @@ class _Run:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         run_name = f"{self.pipeline.name}-{stamp}-{secrets.token_hex(3)}"
         self.context = self.store.lineage.create_context(
-            type=PIPELINE_RUN_TYPE, name=run_name,
+            type=PIPELINE_RUN_TYPE,
+            name=run_name,
             properties={
-                "pipeline": self.pipeline.name, "params": self.params, "executor": self.executor.name,
-                "no_cache": self.no_cache, "started_at": started,
+                "pipeline": self.pipeline.name,
+                "params": self.params,
+                "executor": self.executor.name,
+                "no_cache": self.no_cache,
+                "started_at": started,
                 "steps": [s.name for s in self.pipeline.steps],
                 "dependencies": {k: list(v) for k, v in self.pipeline.dependencies.items()},
             },
         )
         run_exec = self.store.lineage.create_execution(
-            type=PIPELINE_RUN_TYPE, name=run_name, params=self.params,
-            properties={"pipeline": self.pipeline.name, "context_id": self.context.context_id,
-                        "executor": self.executor.name},
+            type=PIPELINE_RUN_TYPE,
+            name=run_name,
+            params=self.params,
+            properties={
+                "pipeline": self.pipeline.name,
+                "context_id": self.context.context_id,
+                "executor": self.executor.name,
+            },
         )
         self.store.lineage.attach(self.context.context_id, execution_ids=[run_exec.execution_id])
         self.progress.start(run_name=run_name, steps=[s.name for s in self.pipeline.steps])
@@ -246,13 +258,21 @@ class _Run:
                 run_exec.execution_id,
                 ExecutionState.COMPLETE if status is PipelineStatus.COMPLETE else ExecutionState.FAILED,
                 error=self._failure_summary() if status is PipelineStatus.FAILED else None,
-                properties={"status": status.value, "ended_at": _now_ms(), "duration_s": duration,
-                            "step_states": {n: r.state.value for n, r in self.results.items()}},
+                properties={
+                    "status": status.value,
+                    "ended_at": _now_ms(),
+                    "duration_s": duration,
+                    "step_states": {n: r.state.value for n, r in self.results.items()},
+                },
             )
             self.progress.finish(status=status.value)
         return PipelineRunResult(
-            run_id=self.context.context_id, run_name=run_name, pipeline=self.pipeline.name, status=status,
-            duration_s=duration, steps=tuple(self.results[s.name] for s in self.pipeline.steps),
+            run_id=self.context.context_id,
+            run_name=run_name,
+            pipeline=self.pipeline.name,
+            status=status,
+            duration_s=duration,
+            steps=tuple(self.results[s.name] for s in self.pipeline.steps),
         )
 
     def _abandon_running(self) -> None:
@@ -293,7 +313,9 @@ class _Run:
     def _skip(self, step: Step) -> None:
         failed = [d for d in self.pipeline.dependencies[step.name] if self.results[d].state in _BROKEN]
         self.results[step.name] = StepResult(
-            name=step.name, component=step.component.name, state=StepState.SKIPPED,
+            name=step.name,
+            component=step.component.name,
+            state=StepState.SKIPPED,
             error=f"not run: upstream step {', '.join(failed)} did not complete",
         )
         self.progress.update(step.name, StepState.SKIPPED, detail=f"after {', '.join(failed)}")
@@ -333,16 +355,25 @@ class _Run:
         if comp.cache and not self.no_cache and self._try_cache(step, inputs, params, key, t0):
             return
         execution = self.store.lineage.create_execution(
-            type=COMPONENT_EXECUTION_TYPE, name=step.name, params=params, code_version=comp.fingerprint,
-            cache_key=key, properties=self._exec_props(step),
+            type=COMPONENT_EXECUTION_TYPE,
+            name=step.name,
+            params=params,
+            code_version=comp.fingerprint,
+            cache_key=key,
+            properties=self._exec_props(step),
         )
         self._input_events(execution.execution_id, inputs)
         self.progress.update(step.name, StepState.RUNNING)
         assert self.context is not None
         info = StepContext(
-            step_name=step.name, component=comp.name, pipeline=self.pipeline.name,
-            pipeline_run=self.context.name, context_id=self.context.context_id,
-            execution_id=execution.execution_id, blobs=self.blobs, store_url=self.store_url,
+            step_name=step.name,
+            component=comp.name,
+            pipeline=self.pipeline.name,
+            pipeline_run=self.context.name,
+            context_id=self.context.context_id,
+            execution_id=execution.execution_id,
+            blobs=self.blobs,
+            store_url=self.store_url,
         )
         task = StepTask(step=info, component=comp, inputs=handles, params=params)
         future = self.executor.submit(task)
@@ -351,8 +382,11 @@ class _Run:
     def _exec_props(self, step: Step) -> dict[str, Any]:
         assert self.context is not None
         return {
-            "pipeline": self.pipeline.name, "pipeline_run": self.context.name,
-            "context_id": self.context.context_id, "step": step.name, "component": step.component.name,
+            "pipeline": self.pipeline.name,
+            "pipeline_run": self.context.name,
+            "context_id": self.context.context_id,
+            "step": step.name,
+            "component": step.component.name,
             "executor": self.executor.name,
         }
 
@@ -372,36 +406,49 @@ class _Run:
         if hit is None:
             return False
         props = {
-            **self._exec_props(step), "cached_from": hit.execution.execution_id,
+            **self._exec_props(step),
+            "cached_from": hit.execution.execution_id,
             "duration_s": time.perf_counter() - t0,
         }
         execution = self.store.lineage.create_execution(
-            type=COMPONENT_EXECUTION_TYPE, name=step.name, params=params,
-            code_version=step.component.fingerprint, cache_key=key, properties=props,
+            type=COMPONENT_EXECUTION_TYPE,
+            name=step.name,
+            params=params,
+            code_version=step.component.fingerprint,
+            cache_key=key,
+            properties=props,
             state=ExecutionState.CACHED,
         )
         # No events: the original execution already links these inputs to these outputs, and a
         # cache hit recorded as a second producer would grow the lineage with every re-run.
         self.store.lineage.attach(
-            self.context.context_id, execution_ids=[execution.execution_id],
+            self.context.context_id,
+            execution_ids=[execution.execution_id],
             artifact_ids=[a.artifact_id for a in hit.outputs.values()],
         )
         self.outputs[step.name] = hit.outputs
         self.results[step.name] = StepResult(
-            name=step.name, component=step.component.name, state=StepState.CACHED,
-            execution_id=execution.execution_id, duration_s=time.perf_counter() - t0,
+            name=step.name,
+            component=step.component.name,
+            state=StepState.CACHED,
+            execution_id=execution.execution_id,
+            duration_s=time.perf_counter() - t0,
             outputs={n: a.artifact_id for n, a in hit.outputs.items()},
             cached_from=hit.execution.execution_id,
         )
         self.progress.update(
-            step.name, StepState.CACHED, detail=f"from {hit.execution.execution_id[:8]}",
+            step.name,
+            StepState.CACHED,
+            detail=f"from {hit.execution.execution_id[:8]}",
             duration_s=self.results[step.name].duration_s,
         )
         return True
 
     def _fail_before_start(self, step: Step, inputs: Mapping[str, Artifact], message: str, t0: float) -> None:
         execution = self.store.lineage.create_execution(
-            type=COMPONENT_EXECUTION_TYPE, name=step.name, code_version=step.component.fingerprint,
+            type=COMPONENT_EXECUTION_TYPE,
+            name=step.name,
+            code_version=step.component.fingerprint,
             properties=self._exec_props(step),
         )
         self._input_events(execution.execution_id, inputs)
@@ -412,8 +459,13 @@ class _Run:
         self, step: Step, execution_id: str, message: str, duration: float, *, attempts: int
     ) -> None:
         self.results[step.name] = StepResult(
-            name=step.name, component=step.component.name, state=StepState.FAILED,
-            execution_id=execution_id, duration_s=duration, error=message, attempts=attempts,
+            name=step.name,
+            component=step.component.name,
+            state=StepState.FAILED,
+            execution_id=execution_id,
+            duration_s=duration,
+            error=message,
+            attempts=attempts,
         )
         self.progress.update(
             step.name, StepState.FAILED, detail=message.splitlines()[0][:120], duration_s=duration
@@ -424,14 +476,21 @@ class _Run:
         try:
             outcome = future.result()
         except Exception as err:  # the executor itself failed (worker died, unpicklable task ...)
-            outcome = StepOutcome(step_name=step.name, error=f"{type(err).__name__}: {err}",
-                                  traceback=f"{type(err).__name__}: {err}")
-        attempts = [{"number": a.number, "started_at": a.started_at, "duration_s": a.duration_s,
-                     "error": a.error} for a in outcome.attempts]
+            outcome = StepOutcome(
+                step_name=step.name,
+                error=f"{type(err).__name__}: {err}",
+                traceback=f"{type(err).__name__}: {err}",
+            )
+        attempts = [
+            {"number": a.number, "started_at": a.started_at, "duration_s": a.duration_s, "error": a.error}
+            for a in outcome.attempts
+        ]
         duration = time.perf_counter() - t0
         if not outcome.is_ok:
             self.store.lineage.finish_execution(
-                execution_id, ExecutionState.FAILED, error=outcome.traceback or outcome.error,
+                execution_id,
+                ExecutionState.FAILED,
+                error=outcome.traceback or outcome.error,
                 properties={"attempts": attempts, "duration_s": duration, "error_summary": outcome.error},
             )
             self._set_failed(step, execution_id, outcome.error or "failed", duration, attempts=len(attempts))
@@ -441,8 +500,12 @@ class _Run:
             execution_id, ExecutionState.COMPLETE, properties={"attempts": attempts, "duration_s": duration}
         )
         self.results[step.name] = StepResult(
-            name=step.name, component=step.component.name, state=StepState.COMPLETE,
-            execution_id=execution_id, duration_s=duration, attempts=len(attempts),
+            name=step.name,
+            component=step.component.name,
+            state=StepState.COMPLETE,
+            execution_id=execution_id,
+            duration_s=duration,
+            attempts=len(attempts),
             outputs={n: a.artifact_id for n, a in self.outputs[step.name].items()},
         )
         self.progress.update(step.name, StepState.COMPLETE, duration_s=duration)
@@ -455,9 +518,14 @@ class _Run:
                 recorded[name] = self.store.artifacts.get(out.artifact_id)
                 continue
             recorded[name] = self.store.artifacts.create(
-                type=out.type_name, name=out.name or f"{self.pipeline.name}.{step.name}.{name}", uri=out.uri,
-                sha256=out.sha256, size=out.size, is_reference=out.is_reference,
-                properties=out.properties, versioned=True,
+                type=out.type_name,
+                name=out.name or f"{self.pipeline.name}.{step.name}.{name}",
+                uri=out.uri,
+                sha256=out.sha256,
+                size=out.size,
+                is_reference=out.is_reference,
+                properties=out.properties,
+                versioned=True,
             )
         if recorded:
             self.store.lineage.add_events(

@@ -149,9 +149,11 @@ def _check_param(step: str, component: Component, key: str, value: Any) -> None:
         )
     candidate = value.default if isinstance(value, Parameter) else value
     if not matches(candidate, spec.annotation):
-        what = f"pipeline parameter {value.name!r} (default {candidate!r})" if isinstance(
-            value, Parameter
-        ) else f"{type(value).__name__} {value!r}"
+        what = (
+            f"pipeline parameter {value.name!r} (default {candidate!r})"
+            if isinstance(value, Parameter)
+            else f"{type(value).__name__} {value!r}"
+        )
         raise InvalidInput(
             f"Step {step!r} (component {component.name!r}) parameter {key!r}: expected "
             f"{describe(spec.annotation)}, got {what}."

@@ -72,7 +72,5 @@ def find_run_file(store: Store, run_id: str, path: str) -> tuple[Artifact, str]:
         if not art.is_reference and art.sha256 is not None:
             latest = (art, art.sha256)
     if latest is None:
-        raise NotFound(
-            f"Run {run_id} has no artifact {path!r}; `loopml artifacts list {run_id}` lists them."
-        )
+        raise NotFound(f"Run {run_id} has no artifact {path!r}; `loopml artifacts list {run_id}` lists them.")
     return latest

@@ -79,9 +79,7 @@ def _install_security(
             )
         _log.warning("Serving without the security layer: the store %s has no identity tables.", store.url)
         return
-    layer = layer_class(
-        store, services.settings, auth_enabled=auth_enabled is not False, auth=services.auth
-    )
+    layer = layer_class(store, services.settings, auth_enabled=auth_enabled is not False, auth=services.auth)
     app.include_router(layer.router(), responses=ERROR_RESPONSES)
     layer.install(app, max_body_bytes=max_body_bytes)
 
