@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from loopml._predict import predict
     from loopml.tracking.fluent import (
         active_run,
         end_run,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from loopml._predict import predict
 
 __all__ = [
     "__version__",
