@@ -226,3 +226,22 @@ def test_a_killed_worker_fails_cleanly_and_a_rerun_works(models: Models, tmp_pat
         "models:/numeric@champion", src, out=tmp_path / "o", registry=models.registry, max_workers=1
     )
     assert report.rows_scored == 200_000
+
+
+@pytest.mark.ray
+def test_ray_engine_matches_local(
+    ray_cluster: None, models: Models, numeric_input: Path, tmp_path: Path
+) -> None:
+    local = predict(
+        "models:/numeric/1", numeric_input, out=tmp_path / "local", registry=models.registry, max_workers=1
+    )
+    on_ray = predict(
+        "models:/numeric/1", numeric_input, out=tmp_path / "ray", registry=models.registry, engine="ray"
+    )
+    assert (on_ray.rows_scored, on_ray.rows_rejected) == (local.rows_scored, local.rows_rejected) == (198, 2)
+    assert _scored(tmp_path / "local").equals(_scored(tmp_path / "ray"))
+    src = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"a": [1.0], "b": [2.0], "c": [3.0]}), src)
+    with pytest.raises(InvalidInput, match=r"\['d'\]"):
+        predict("models:/numeric/1", src, out=tmp_path / "o", registry=models.registry, engine="ray")
+    _no_leftovers(tmp_path, "o")

@@ -163,13 +163,18 @@ def score_partition(
 _WORKER: BatchScorer | None = None
 
 
-def _init_worker(job: ScoringJob) -> None:
-    """Load the model once per worker process, from the verified package folder (verified again)."""
-    global _WORKER
+def load_scorer(job: ScoringJob) -> BatchScorer:
+    """Load the model in a worker from the verified package folder (verified again there)."""
     threadpool_limits(1)
     trust = TrustStore(Path(job.trust_dir)) if job.trust_dir else None
     model = load_served_model(job.source, trust_store=trust)
-    _WORKER = BatchScorer(model, keep=job.keep, outputs=job.outputs)
+    return BatchScorer(model, keep=job.keep, outputs=job.outputs)
+
+
+def _init_worker(job: ScoringJob) -> None:
+    """Load the model once per worker process."""
+    global _WORKER
+    _WORKER = load_scorer(job)
 
 
 def _score_in_worker(partition: Partition, dest: str, job: ScoringJob) -> PartitionResult:

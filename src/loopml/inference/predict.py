@@ -208,8 +208,6 @@ def predict(
     """
     if engine not in ENGINES:
         raise InvalidInput(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
-    if engine == "ray":
-        raise InvalidInput("engine 'ray' is not available for batch prediction yet; use --engine local.")
     if out_format not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}; got {out_format!r}.")
     if batch_rows < 1:
@@ -240,10 +238,10 @@ def predict(
             assert datasets is not None
             with datasets.materialize(input_version) as folder:
                 partitions = _local_partitions(folder)
-                results, tmp = _run(scorer, partitions, out_path, job, overwrite, max_workers)
+                results, tmp = _run(scorer, partitions, out_path, job, overwrite, max_workers, engine)
         else:
             partitions = _url_partitions(ref) if "://" in ref else _local_partitions(Path(ref).expanduser())
-            results, tmp = _run(scorer, partitions, out_path, job, overwrite, max_workers)
+            results, tmp = _run(scorer, partitions, out_path, job, overwrite, max_workers, engine)
         try:
             inputs, preds, reasons = _merge(results)
             stats_dir = tmp / "_statistics"
@@ -302,9 +300,14 @@ def _run(
     job: ScoringJob,
     overwrite: bool,
     workers: int | None,
+    engine: str,
 ) -> tuple[list[PartitionResult], Path]:
     tmp = prepare_output(out, overwrite=overwrite)
     try:
+        if engine == "ray":
+            from loopml.inference.batch_ray import score_partitions_on_ray
+
+            return score_partitions_on_ray(partitions, tmp, job=job, max_workers=workers), tmp
         return score_partitions(scorer, partitions, tmp, job=job, max_workers=workers), tmp
     except BaseException:
         discard_output(tmp)
