@@ -88,5 +88,11 @@ def predict(
         typer.echo(f"Rejected {report.rows_rejected} row(s) → {report.output / '_rejected'}:", err=True)
         for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:5]:
             typer.echo(f"  {count} rows: {reason}", err=True)
+    if report.skew:
+        flagged = report.skewed_features
+        typer.echo(
+            f"Skew against the training statistics: {len(flagged)} of {len(report.skew)} feature(s) over "
+            f"the threshold" + (f": {', '.join(flagged)}" if flagged else "")
+        )
     if report.run_id:
         typer.echo(f"Run {report.run_id}; output dataset version {report.output_version}")

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from loopml.data.accumulator import StatisticsAccumulator
+from loopml.data.drift import DriftSkewInfo
 from loopml.data.files import write_statistics
 from loopml.data.versions import DatasetVersion, DatasetVersions
 from loopml.errors import InvalidInput, NotFound
@@ -37,6 +38,7 @@ from loopml.inference.batch_run import (
     score_partitions,
 )
 from loopml.inference.loading import ModelSource, verified_package
+from loopml.inference.skew import skew, training_statistics
 from loopml.registry import ModelRegistry, TrustStore
 from loopml.store.entities import EventType
 from loopml.tracking import Client
@@ -68,8 +70,14 @@ class BatchReport:
     reasons: dict[str, int]
     duration_s: float
     partitions: int
+    skew: tuple[DriftSkewInfo, ...] = ()
     run_id: str | None = None
     output_version: str | None = None
+
+    @property
+    def skewed_features(self) -> list[str]:
+        """Input features whose distribution is skewed against the training statistics."""
+        return [i.feature for i in self.skew if i.is_anomalous]
 
 
 def _format_of(path: str) -> str:
@@ -248,6 +256,18 @@ def predict(
             stats_dir.mkdir()
             write_statistics(inputs.result(name="inputs"), stats_dir / "inputs.json")
             write_statistics(preds.result(name="predictions"), stats_dir / "predictions.json")
+            package_id = _package_artifact(registry, model, model_uri)
+            training = (
+                training_statistics(client.store, client.blobs, package_id)
+                if client is not None and package_id
+                else None
+            )
+            skewed: list[DriftSkewInfo] = []
+            if training is not None:
+                skewed = skew(inputs.result(name="inputs"), training)
+                (stats_dir / "skew.json").write_text(
+                    json.dumps([dataclasses.asdict(i) for i in skewed], indent=2, default=str)
+                )
             rows_in = sum(r.rows_in for r in results)
             rows_scored = sum(r.rows_out for r in results)
             rows_rejected = sum(r.rejected for r in results)
@@ -259,6 +279,7 @@ def predict(
                 "rows_rejected": rows_rejected,
                 "rejection_reasons": dict(reasons),
                 "partitions": [r.relative for r in results],
+                "skewed_features": [i.feature for i in skewed if i.is_anomalous],
             }
             (tmp / "_predict.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
             publish_output(tmp, out_path)
@@ -273,6 +294,7 @@ def predict(
         reasons=dict(reasons),
         duration_s=time.perf_counter() - started,
         partitions=len(results),
+        skew=tuple(skewed),
     )
     if client is None:
         return report
@@ -291,6 +313,17 @@ def predict(
         output_name=output_name or f"{model.name}-predictions",
         experiment=experiment,
     )
+
+
+def _package_artifact(registry: ModelRegistry | None, model: Any, model_uri: str) -> str | None:
+    """The registry's package artifact of the scored version (lineage starts there), or None."""
+    if registry is None or not model_uri.startswith("models:/"):
+        return None
+    try:
+        version = registry.resolve(f"models:/{model.name}/{model.version}")
+    except NotFound:
+        return None
+    return str(version.properties.get("package_artifact_id") or "") or None
 
 
 def _run(
@@ -347,14 +380,17 @@ def _record(
             client.log_input(run_id, input_version.artifact_id, role="dataset")
         else:
             client.set_tag(run_id, "input_sha256", _content_hash(partitions))
-        if registry is not None and model_uri.startswith("models:/"):
-            try:
-                version = registry.resolve(f"models:/{model.name}/{model.version}")
-                package = str(version.properties.get("package_artifact_id") or "")
-                if package:
-                    client.log_input(run_id, package, role="model")
-            except (NotFound, ValueError, AttributeError):
-                pass
+        package = _package_artifact(registry, model, model_uri)
+        if package:
+            client.log_input(run_id, package, role="model")
+        if report.skew:
+            client.log_metrics(
+                run_id,
+                {
+                    "skewed_features": len(report.skewed_features),
+                    "max_skew": max(i.value for i in report.skew),
+                },
+            )
         client.log_metrics(
             run_id,
             {
