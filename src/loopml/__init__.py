@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from loopml._predict import predict
     from loopml.tracking.fluent import (
         active_run,
         end_run,
@@ -57,6 +58,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "predict",
     "reset",
     "search_runs",
     "set_settings",
@@ -65,10 +67,12 @@ __all__ = [
     "start_run",
 ]
 
-_FLUENT = frozenset(__all__) - {"__version__"}
+_FLUENT = frozenset(__all__) - {"__version__", "predict"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "predict":
+        return importlib.import_module("loopml._predict").predict
     if name in _FLUENT:
         return getattr(importlib.import_module("loopml.tracking.fluent"), name)
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")

@@ -50,7 +50,9 @@ def _probe(*args: str, cwd: Path) -> dict[str, object]:
     return result
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], [], ["runs", "--help"], ["scan", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], [], ["runs", "--help"], ["scan", "--help"], ["predict", "--help"]]
+)
 def test_help_and_version_import_no_heavy_library(args: list[str], tmp_path: Path) -> None:
     result = _probe(*args, cwd=tmp_path)
     assert result["code"] == 0

@@ -57,6 +57,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
     "audit": _at("audit", "app", "The audit log of a loopml server."),
     "server": _at("server", "app", "Serve the platform REST API."),
     "import": _at("import_mlflow", "app", "Import history from MLflow: `loopml import mlflow --from URL`."),
+    "predict": _at(
+        "predict",
+        "predict",
+        "Score a table with a verified model; bad rows go to OUTPUT/_rejected with their reasons.",
+    ),
     "serve": _at(
         "serve",
         "serve",

@@ -13,6 +13,7 @@ Example:
 """
 
 from loopml.components._digest import file_digest
+from loopml.components.bulk_infer import bulk_infer
 from loopml.components.evaluate import evaluate
 from loopml.components.export import export_artifact
 from loopml.components.infra_validate import infra_validate
@@ -26,6 +27,7 @@ from loopml.components.transform import transform
 from loopml.components.validate import validate
 
 __all__ = [
+    "bulk_infer",
     "evaluate",
     "export_artifact",
     "file_digest",

@@ -222,7 +222,12 @@ def _format_of(path: Path) -> str:
 
 
 def _files_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    # Arrow's rule: names starting with "." or "_" (files or folders: _SUCCESS, _rejected/) are not data.
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts)
+    )
 
 
 def _resolve_paths(paths: Sequence[str | os.PathLike[str]], file_format: str | None) -> tuple[list[str], str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from loopml.errors import InvalidInput, InvalidState, NotFound, PolicyViolation
@@ -20,9 +22,9 @@ from loopml.inference.outputs import OutputPolicy
 from loopml.registry import ModelRegistry, ModelUri, TrustStore, load_model
 from loopml.registry.policy import AliasRequirements
 from loopml.registry.uris import is_model_uri, parse_model_uri
-from loopml.store.entities import ModelVersionStatus
+from loopml.store.entities import ModelVersion, ModelVersionStatus
 
-__all__ = ["ModelSource", "load_served_model"]
+__all__ = ["ModelSource", "load_served_model", "verified_package"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +65,7 @@ def _requirements(registry: ModelRegistry, uri: ModelUri) -> AliasRequirements:
     return registry.policy.other
 
 
-def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
+def _checked_version(source: ModelSource, registry: ModelRegistry) -> tuple[ModelVersion, AliasRequirements]:
     uri = parse_model_uri(source.uri)
     version = registry.resolve(uri)
     if version.status is ModelVersionStatus.ARCHIVED:
@@ -83,12 +85,18 @@ def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
             f"{source.uri} needs a trusted signature, but no trust store is configured.",
             rules=("trusted-signature",),
         )
-    with tempfile.TemporaryDirectory(prefix="loopml-serve-") as tmp:
-        folder = registry.download(ModelUri(name=version.name, version=version.version), Path(tmp) / "pkg")
-        predictor = load_model(
-            folder, trust_store=registry.trust_store, require_signature=needs.require_trusted_signature
-        )
-    return serve_predictor(
+    return version, needs
+
+
+def _load_registered(
+    source: ModelSource, registry: ModelRegistry, folder: Path
+) -> tuple[ServedModel, ModelSource]:
+    version, needs = _checked_version(source, registry)
+    folder = registry.download(ModelUri(name=version.name, version=version.version), folder)
+    predictor = load_model(
+        folder, trust_store=registry.trust_store, require_signature=needs.require_trusted_signature
+    )
+    model = serve_predictor(
         predictor,
         name=source.name or version.name,
         version=str(version.version),
@@ -97,6 +105,16 @@ def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
         batching=source.batching,
         labels=tuple(version.aliases),
     )
+    local = dataclasses.replace(
+        source, uri=str(folder), name=model.name, require_signature=needs.require_trusted_signature
+    )
+    return model, local
+
+
+def _from_registry(source: ModelSource, registry: ModelRegistry) -> ServedModel:
+    with tempfile.TemporaryDirectory(prefix="loopml-serve-") as tmp:
+        model, _ = _load_registered(source, registry, Path(tmp) / "pkg")
+    return model
 
 
 def _from_folder(source: ModelSource, trust_store: TrustStore | None) -> ServedModel:
@@ -144,3 +162,25 @@ def load_served_model(
     return _from_folder(
         source, trust_store if trust_store is not None else (registry.trust_store if registry else None)
     )
+
+
+@contextmanager
+def verified_package(
+    source: ModelSource, *, registry: ModelRegistry | None = None, trust_store: TrustStore | None = None
+) -> Iterator[tuple[ServedModel, ModelSource]]:
+    """Verify and load one model, keeping its package folder on disk for the block.
+
+    Yields the loaded model and a source naming the verified local folder (with the signature
+    requirement of the alias's policy), so that worker processes load the very same files through
+    :func:`load_served_model`, verified again, instead of receiving pickled objects.
+
+    Raises:
+        The errors of :func:`load_served_model`.
+    """
+    if not is_model_uri(source.uri):
+        yield load_served_model(source, registry=registry, trust_store=trust_store), source
+        return
+    if registry is None:
+        raise InvalidInput(f"{source.uri} names a registered model, but no registry was given.")
+    with tempfile.TemporaryDirectory(prefix="loopml-predict-") as tmp:
+        yield _load_registered(source, registry, Path(tmp) / "pkg")

@@ -1,0 +1,214 @@
+"""Batch scoring of Arrow record batches with a served model: validate, predict, post-process.
+
+The same :class:`~loopml.inference.model.ServedModel` and input builders as online serving; what
+batch adds is row-level rejection. A record batch is validated and predicted as a whole (the fast
+path); when the model or the checks refuse it, it is split in halves until the refused rows stand
+alone, so a bad row costs ``O(log n)`` extra calls and every rejected row comes out with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from loopml.errors import InvalidInput
+from loopml.inference.inputs import ModelInput, from_columns
+from loopml.inference.model import ServedModel
+from loopml.inference.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
+from loopml.inference.schema import ColumnKind
+
+__all__ = [
+    "ATYPICAL_COLUMN",
+    "LABEL_COLUMN",
+    "OUTPUTS",
+    "AtypicalScorer",
+    "BatchScorer",
+    "ScoredBatch",
+    "check_input_schema",
+]
+
+LABEL_COLUMN = "prediction"
+"""The predicted label (or value) column of the output."""
+ATYPICAL_COLUMN = "atypical"
+"""True for rows the model's atypical-input scorer flags (only when the model has one)."""
+OUTPUTS = ("label", "scores")
+"""Prediction outputs a caller may ask for: the label and the class scores."""
+
+AtypicalScorer = Callable[[ModelInput], np.ndarray]
+"""Flags atypical rows: validated input → one boolean per row."""
+
+
+def _fits(kind: ColumnKind, arrow_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_null(arrow_type):
+        return True
+    if kind in (ColumnKind.FLOAT, ColumnKind.INT):
+        return bool(pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))
+    if kind is ColumnKind.BOOL:
+        return bool(pa.types.is_boolean(arrow_type))
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+
+
+def check_input_schema(model: ServedModel, schema: pa.Schema, *, where: str) -> None:
+    """Refuse input whose columns cannot feed the model (before any row is read).
+
+    Raises:
+        InvalidInput: a signature column is missing or of an incompatible type, naming it.
+    """
+    names = set(schema.names)
+    missing = [c.name for c in model.schema.columns if c.name not in names]
+    if missing:
+        raise InvalidInput(
+            f"{where} lacks the model input column(s) {missing}; the model takes {list(model.schema.names)} "
+            f"and the input has {schema.names}."
+        )
+    for col in model.schema.columns:
+        arrow_type = schema.field(col.name).type
+        if not _fits(col.kind, arrow_type):
+            raise InvalidInput(
+                f"{where}: column {col.name!r} is {arrow_type}, but the model's signature takes "
+                f"{col.arrow_type}; convert the column or score with the model it was prepared for."
+            )
+
+
+def _values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False))
+    return np.asarray(column.to_pylist(), dtype=object)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ScoredBatch:
+    """One scored record batch.
+
+    Attributes:
+        table: The kept input columns and the prediction columns of the accepted rows, in order.
+        rejected: One row per refused input row: ``row`` (its index in the partition), ``reason``
+            and ``values`` (the row as JSON).
+    """
+
+    table: pa.Table
+    rejected: pa.Table
+
+
+REJECTED_SCHEMA = pa.schema([("row", pa.int64()), ("reason", pa.string()), ("values", pa.string())])
+
+
+class BatchScorer:
+    """Scores record batches with one model.
+
+    Args:
+        model: The verified model.
+        keep: Input columns copied beside the predictions (default: every input column).
+        outputs: Which predictions to write: ``label``, ``scores`` (default both).
+        atypical: The model's atypical-input scorer, when it has one (adds the ``atypical`` column).
+    """
+
+    def __init__(
+        self,
+        model: ServedModel,
+        *,
+        keep: Sequence[str] | None = None,
+        outputs: Sequence[str] = OUTPUTS,
+        atypical: AtypicalScorer | None = None,
+    ) -> None:
+        unknown = sorted(set(outputs) - set(OUTPUTS))
+        if unknown or not outputs:
+            raise InvalidInput(
+                f"Unknown prediction output(s) {unknown or '[]'}; choose from {list(OUTPUTS)}."
+            )
+        self.model = model
+        self.keep = tuple(keep) if keep is not None else None
+        self.outputs = tuple(outputs)
+        self.atypical = atypical
+
+    def kept(self, schema: pa.Schema) -> list[str]:
+        """The input columns copied to the output."""
+        if self.keep is None:
+            return [n for n in schema.names if n not in _RESERVED]
+        missing = [n for n in self.keep if n not in schema.names]
+        if missing:
+            raise InvalidInput(f"--keep names column(s) {missing} the input lacks; it has {schema.names}.")
+        return list(self.keep)
+
+    def read_columns(self, schema: pa.Schema) -> list[str]:
+        """The input columns scoring reads (the signature's and the kept ones)."""
+        wanted = [*self.model.schema.names, *self.kept(schema)]
+        return list(dict.fromkeys(wanted))
+
+    def _rows(self, table: pa.Table) -> ModelInput:
+        columns = {name: _values(table.column(name)) for name in self.model.schema.names}
+        return from_columns(self.model.schema, columns, as_matrix=self.model.accepts_matrix)
+
+    def _predict(self, table: pa.Table) -> dict[str, pa.Array]:
+        rows = self._rows(table)
+        outputs = self.model.postprocess(self.model.predict(rows))
+        return self._columns(outputs, rows)
+
+    def _columns(self, outputs: dict[str, np.ndarray], rows: ModelInput) -> dict[str, pa.Array]:
+        result: dict[str, pa.Array] = {}
+        if "label" in self.outputs:
+            result[LABEL_COLUMN] = pa.array(outputs[PREDICT])
+        if "scores" in self.outputs:
+            proba = outputs.get(PROBABILITIES)
+            if proba is not None:
+                classes = self.model.classes if self.model.classes is not None else range(proba.shape[1])
+                for i, cls in enumerate(classes):
+                    result[f"score_{cls}"] = pa.array(proba[:, i])
+            if TOP_K_LABELS in outputs:
+                result[TOP_K_LABELS] = pa.array(list(outputs[TOP_K_LABELS]))
+                result[TOP_K_SCORES] = pa.array(list(outputs[TOP_K_SCORES]))
+        if self.atypical is not None:
+            result[ATYPICAL_COLUMN] = pa.array(np.asarray(self.atypical(rows), dtype=bool))
+        return result
+
+    def _split(
+        self,
+        table: pa.Table,
+        offset: int,
+        good: list[tuple[pa.Table, dict[str, pa.Array]]],
+        bad: list[dict[str, object]],
+    ) -> None:
+        try:
+            good.append((table, self._predict(table)))
+        except InvalidInput as err:
+            if table.num_rows == 1:
+                values = json.dumps(table.to_pylist()[0], default=str, allow_nan=True)
+                bad.append({"row": offset, "reason": str(err), "values": values})
+                return
+            mid = table.num_rows // 2
+            self._split(table.slice(0, mid), offset, good, bad)
+            self._split(table.slice(mid), offset + mid, good, bad)
+
+    def score(self, batch: pa.RecordBatch | pa.Table, *, offset: int = 0) -> ScoredBatch:
+        """Score one batch; ``offset`` is the index of its first row in the partition.
+
+        Raises:
+            InvalidInput: the batch's columns do not fit the signature (column named).
+        """
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        check_input_schema(self.model, table.schema, where="The input")
+        kept = self.kept(table.schema)
+        good: list[tuple[pa.Table, dict[str, pa.Array]]] = []
+        bad: list[dict[str, object]] = []
+        if table.num_rows:
+            self._split(table, offset, good, bad)
+        parts = []
+        for part, predictions in good:
+            arrays = [part.column(n) for n in kept] + list(predictions.values())
+            parts.append(pa.table(arrays, names=[*kept, *predictions]))
+        scored = pa.concat_tables(parts) if parts else self._empty(table.select(kept))
+        return ScoredBatch(table=scored, rejected=pa.Table.from_pylist(bad, schema=REJECTED_SCHEMA))
+
+    def _empty(self, kept: pa.Table) -> pa.Table:
+        return kept.slice(0, 0)
+
+
+_RESERVED = frozenset({LABEL_COLUMN, ATYPICAL_COLUMN})
