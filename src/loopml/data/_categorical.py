@@ -106,7 +106,8 @@ class CategoricalAccumulator:
         parts = self._pending if self._table is None else [self._table, *self._pending]
         self._pending, self._pending_rows = [], 0
         merged = pa.concat_tables(parts)
-        grouped = merged.group_by("value").aggregate([("count", "sum")])
+        # one thread: rows come out in first-seen order, so sketches are fed in the same order every run
+        grouped = merged.group_by("value", use_threads=False).aggregate([("count", "sum")])
         grouped = grouped.rename_columns(["value", "count"]).select(["value", "count"])
         if self._table is None:
             self._feed(grouped)

@@ -89,7 +89,7 @@ class NumericStatistics:
     """Statistics of an INT or FLOAT feature.
 
     ``mean`` and ``std_dev`` (population) are over finite values; ``min``/``max`` over non-NaN values
-    (±inf included); ``sketch`` is the serialised KLL sketch of the finite values (base64), kept so
+    (±inf included); ``sketch`` is the serialised quantile summary of the finite values (base64), kept so
     that drift comparators can evaluate CDFs at any point.
 
     ±inf: counted in ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` / ``max``; left out
@@ -116,7 +116,7 @@ class NumericStatistics:
         return next((h for h in self.histograms if h.type == kind), None)
 
     def sketch_bytes(self) -> bytes:
-        """The KLL sketch as bytes (empty when the feature had no finite value)."""
+        """The quantile summary as bytes (empty when the feature had no finite value)."""
         return base64.b64decode(self.sketch) if self.sketch else b""
 
 
