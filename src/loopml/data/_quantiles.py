@@ -25,6 +25,8 @@ import struct
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EXACT_DISTINCT = 100_000
 """Distinct values counted exactly per feature; beyond them the compactor takes over."""
@@ -33,6 +35,9 @@ CAPACITY = 16_384
 STORED_ITEMS = 2_048
 """Items kept in the serialised form (:meth:`QuantileSummary.to_bytes`): adds at most ``1/STORED_ITEMS``."""
 MAX_RANK_ERROR = 0.0025
+PENDING_VALUES = 1 << 18
+"""Raw values buffered in exact mode before they are counted (2 MB)."""
+_PROBE = 4_096  # values looked at to choose between hash counting and sorting
 _MAGIC = b"LQS1"
 _HEADER = struct.Struct("<4sqqq")  # magic, n, absolute rank error, number of items
 
@@ -47,7 +52,7 @@ class QuantileSummary:
         (4, [1.0, 2.0, 3.0], [0.75], 0.0)
     """
 
-    __slots__ = ("_counts", "_error", "_flips", "_levels", "_values", "n")
+    __slots__ = ("_counts", "_error", "_flips", "_levels", "_pending", "_pending_size", "_values", "n")
 
     def __init__(self) -> None:
         self.n = 0
@@ -56,6 +61,8 @@ class QuantileSummary:
         self._counts = np.empty(0, np.int64)  # … and their counts
         self._levels: list[np.ndarray] | None = None  # compactor mode: items of weight 2**h
         self._flips: list[int] = []
+        self._pending: list[np.ndarray] = []  # exact mode: raw values not counted yet
+        self._pending_size = 0
 
     # --- building -------------------------------------------------------------------------
 
@@ -66,16 +73,29 @@ class QuantileSummary:
         values = values + 0.0  # one zero: -0.0 and 0.0 compare equal but print differently
         self.n += int(values.size)
         if self._levels is not None:
-            self._add(0, values)
+            self._add(0, np.sort(values))  # levels hold a few sorted runs: compaction merges them
             self._compress()
             return
-        distinct, counts = np.unique(values, return_counts=True)
-        self._merge_counts(distinct, counts.astype(np.int64, copy=False))
+        self._pending.append(values)
+        self._pending_size += values.size
+        if self._pending_size >= PENDING_VALUES:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Count the pending values (one sort or hash for many batches)."""
+        if not self._pending:
+            return
+        values = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending, self._pending_size = [], 0
+        distinct, counts = _count(values, few=0 < self._values.size * 4 < values.size)
+        self._merge_counts(distinct, counts)
 
     def merge(self, other: QuantileSummary) -> None:
         """Fold ``other`` into this summary (deterministic for a given order of merges)."""
         if not other.n:
             return
+        self._flush()
+        other._flush()
         self.n += other.n
         self._error += other._error
         if self._levels is None and other._levels is None:
@@ -126,7 +146,8 @@ class QuantileSummary:
         while h < len(self._levels):
             items = self._levels[h]
             if items.size > CAPACITY:
-                items = np.sort(items)
+                # a level is a few sorted runs (sorted batches, compacted halves): merging is linear
+                items = np.sort(items, kind="stable")
                 paired = items.size - (items.size & 1)
                 offset = self._flips[h]
                 self._flips[h] ^= 1
@@ -140,15 +161,18 @@ class QuantileSummary:
     @property
     def is_exact(self) -> bool:
         """True while every value is counted exactly."""
+        self._flush()
         return self._error == 0
 
     @property
     def rank_error(self) -> float:
         """Guaranteed bound on the normalised rank error of :meth:`quantiles` and :meth:`cdf`."""
+        self._flush()
         return self._error / self.n if self.n else 0.0
 
     def _view(self) -> tuple[np.ndarray, np.ndarray]:
         """Sorted values and their cumulative weights."""
+        self._flush()
         if self._levels is None:
             return self._values, np.cumsum(self._counts)
         values = np.concatenate(self._levels)
@@ -221,11 +245,27 @@ class QuantileSummary:
         return out
 
     def __getstate__(self) -> dict[str, Any]:
+        self._flush()
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
             setattr(self, name, value)
+
+
+def _count(values: np.ndarray, *, few: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and their counts: hashing when values repeat a lot, else sorting."""
+    if not few and values.size > 4 * _PROBE:
+        probe = pc.count_distinct(pa.array(values[:_PROBE]))
+        few = probe.as_py() * 4 < _PROBE  # a column of few distinct values
+    if few:
+        counted = pc.value_counts(pa.array(values))
+        distinct = counted.field("values").to_numpy(zero_copy_only=False)
+        counts = counted.field("counts").to_numpy(zero_copy_only=False)
+        order = np.argsort(distinct)
+        return distinct[order], counts[order].astype(np.int64, copy=False)
+    distinct, counts = np.unique(values, return_counts=True)
+    return distinct, counts.astype(np.int64, copy=False)
 
 
 def _binary_levels(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
