@@ -150,7 +150,8 @@ class NumericAccumulator:
                 min=self._min if has_any else nan,
                 max=self._max if has_any else nan,
                 median=nan,
-                histograms=(),
+                # only infinities: TFDV's infinite buckets, so drift still sees them
+                histograms=(self._standard_histogram(),) if self.pos_inf or self.neg_inf else (),
                 quantiles=(),
             )
         qs = [float(x) for x in self.summary.quantiles(QUANTILE_RANKS)]
@@ -172,21 +173,38 @@ class NumericAccumulator:
         )
 
     def _standard_histogram(self) -> Histogram:
+        """Equal-width buckets over the finite range, with TFDV's point buckets for ±inf.
+
+        As TFDV's: a ``[-inf, -inf]`` bucket first when there are negative infinities and an
+        ``[inf, inf]`` bucket last when there are positive ones; all-equal finite values make one
+        point bucket.
+        """
         lo, hi = self._fmin, self._fmax
         n = self._n_finite
-        if lo == hi:
-            buckets: tuple[Bucket, ...] = (Bucket(low_value=lo, high_value=hi, sample_count=float(n)),)
-            return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
-        edges = np.linspace(lo, hi, NUM_BUCKETS + 1)
-        # Count at or below each inner edge → (low, high] buckets, the first one closed: a value
-        # on an edge goes in the lower bucket, as in TFDV.
-        below = self.summary.counts_at_or_below(edges[1:-1])
-        counts = np.diff(np.concatenate(([0], below, [n])))
-        buckets = tuple(
-            Bucket(low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=float(counts[i]))
-            for i in range(NUM_BUCKETS)
-        )
-        return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
+        buckets: list[Bucket] = []
+        if self.neg_inf:
+            buckets.append(
+                Bucket(low_value=-math.inf, high_value=-math.inf, sample_count=float(self.neg_inf))
+            )
+        if not n:
+            pass
+        elif lo == hi:
+            buckets.append(Bucket(low_value=lo, high_value=hi, sample_count=float(n)))
+        else:
+            edges = np.linspace(lo, hi, NUM_BUCKETS + 1)
+            # Count at or below each inner edge → (low, high] buckets, the first one closed: a value
+            # on an edge goes in the lower bucket, as in TFDV.
+            below = self.summary.counts_at_or_below(edges[1:-1])
+            counts = np.diff(np.concatenate(([0], below, [n])))
+            buckets.extend(
+                Bucket(
+                    low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=float(counts[i])
+                )
+                for i in range(NUM_BUCKETS)
+            )
+        if self.pos_inf:
+            buckets.append(Bucket(low_value=math.inf, high_value=math.inf, sample_count=float(self.pos_inf)))
+        return Histogram(type=HistogramType.STANDARD, buckets=tuple(buckets), num_nan=self.nan)
 
     def _quantiles_histogram(self) -> Histogram:
         edges = [float(x) for x in self.summary.quantiles(np.linspace(0.0, 1.0, NUM_BUCKETS + 1))]

@@ -92,10 +92,13 @@ class NumericStatistics:
     (±inf included); ``sketch`` is the serialised quantile summary of the finite values (base64), kept so
     that drift comparators can evaluate CDFs at any point.
 
-    ±inf: counted in ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` / ``max``; left out
-    of ``mean``, ``std_dev``, ``median``, ``quantiles``, both histograms and the sketch, whose outer
-    edges (ranks 0 and 1) are the finite minimum and maximum. NaN: counted in ``num_nan`` (and each
-    histogram's ``num_nan``), left out of everything else.
+    ±inf: counted in ``num_non_missing``, ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` /
+    ``max``; the STANDARD histogram holds them as TFDV's does, in a ``[-inf, -inf]`` bucket first and an
+    ``[inf, inf]`` bucket last (its equal-width buckets span the finite range), so TFDV-mode drift
+    sees them as TFDV does. Left out of ``mean``, ``std_dev``, ``median``, ``quantiles``, the QUANTILES
+    histogram and the sketch, whose outer edges (ranks 0 and 1) are the finite minimum and maximum
+    (TFDV folds them into those too, giving an infinite mean; no TFDV check reads them).
+    NaN: counted in ``num_nan`` (and each histogram's ``num_nan``), left out of everything else.
     """
 
     mean: float
