@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopml.data import compute_statistics
-from loopml.data._quantiles import CAPACITY, EXACT_DISTINCT, MAX_RANK_ERROR, QuantileSummary, read_summary
+from loopml.data._quantiles import (
+    CAPACITY,
+    EXACT_DISTINCT,
+    MAX_RANK_ERROR,
+    STORED_ITEMS,
+    QuantileSummary,
+    read_summary,
+)
 
 
 def _files(root: Path, *, parts: int = 4, rows: int = 40_000) -> list[Path]:
@@ -125,7 +132,7 @@ def test_rank_error_past_the_cap_stays_within_the_stated_bound(draw: object) -> 
     ranks = np.linspace(0, 1, 401)
     assert _rank_errors(values, total, ranks) <= total.rank_error
     stored = read_summary(total.to_bytes())  # the copy kept in statistics JSON for drift checks
-    assert stored.rank_error <= total.rank_error + 1 / 2048 + 1 / n
+    assert stored.rank_error <= total.rank_error + 1 / STORED_ITEMS + 1 / n
     assert _rank_errors(values, stored, ranks) <= stored.rank_error
     assert total.to_bytes() == total.to_bytes()
 

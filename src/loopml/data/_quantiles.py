@@ -32,7 +32,7 @@ EXACT_DISTINCT = 100_000
 """Distinct values counted exactly per feature; beyond them the compactor takes over."""
 CAPACITY = 16_384
 """Items per compactor level before it compacts (bounds the rank error; see the module docstring)."""
-STORED_ITEMS = 2_048
+STORED_ITEMS = 1_024
 """Items kept in the serialised form (:meth:`QuantileSummary.to_bytes`): adds at most ``1/STORED_ITEMS``."""
 MAX_RANK_ERROR = 0.0025
 PENDING_VALUES = 1 << 18
