@@ -138,28 +138,50 @@ def run(rows: int, engines: list[str], workers: int | None, tfdv: TfdvOptions | 
         print(f"load average (1/5/15 min): {_load()}")
         print(f"each figure: median (range) of {REPEATS} runs in this process; x scan pairs each run with")
         print("the scan run just before it")
-        print(f"{'format':8} {'path':6} {'seconds':>22} {'rows/s':>12} {'x scan':>20}")
+        print(
+            "CPU columns: CPU seconds of this process, all threads (robust to machine load); they leave out"
+            " pool workers (children of a forkserver): compare them with --workers 1"
+        )
+        print(
+            f"{'format':8} {'path':6} {'seconds':>22} {'rows/s':>12} {'x scan':>20} "
+            f"{'CPU seconds':>22} {'CPU x scan':>20}"
+        )
         on_csv: dict[str, tuple[float, DatasetStatistics]] = {}
         for fmt, path in (("csv", csv_dir), ("parquet", pq_dir)):
             times: dict[str, list[float]] = {"scan": [], **{e: [] for e in engines}}
+            cpu: dict[str, list[float]] = {"scan": [], **{e: [] for e in engines}}
             for _ in range(REPEATS):
+                c0 = _cpu()
                 times["scan"].append(scan(path, fmt))
+                cpu["scan"].append(_cpu() - c0)
                 for engine in engines:
-                    start = time.perf_counter()
+                    start, c0 = time.perf_counter(), _cpu()
                     stats = compute_statistics(path, engine=engine, max_workers=workers)
                     times[engine].append(time.perf_counter() - start)
+                    cpu[engine].append(_cpu() - c0)
                     assert stats.num_examples == examples
                     if fmt == "csv":
                         on_csv[engine] = (statistics.median(times[engine]), stats)
             for name, xs in times.items():
                 ratios = [x / b for x, b in zip(xs, times["scan"], strict=True)]
+                cpu_ratios = [x / b for x, b in zip(cpu[name], cpu["scan"], strict=True)]
                 print(
                     f"{fmt:8} {name:6} {_spread(xs):>22} {rows / statistics.median(xs):12,.0f} "
-                    f"{_spread(ratios):>20}",
+                    f"{_spread(ratios):>20} {_spread(cpu[name]):>22} {_spread(cpu_ratios):>20}",
                     flush=True,
                 )
         if tfdv is not None:
             against_tfdv(csv_dir, examples=examples, loopml=on_csv, options=tfdv)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (all threads) and of its children that have finished.
+
+    The local engine's pool workers are children of a forkserver, not of this process: their time
+    is not included, so CPU figures compare like with like only with ``--workers 1``.
+    """
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _spread(xs: list[float]) -> str:
@@ -412,15 +434,18 @@ def run_wide(columns: int, rows: int, workers: int | None) -> None:
         path = _wide_csv(columns, rows, Path(tmp))
         size_mb = path.stat().st_size / 1e6
         reads, stats, table_mb = [], [], 0.0
-        for _ in range(3):
-            t = time.perf_counter()
+        read_cpu, stats_cpu = [], []
+        for _ in range(REPEATS):
+            t, c = time.perf_counter(), _cpu()
             table = pacsv.read_csv(path)
             reads.append(time.perf_counter() - t)
+            read_cpu.append(_cpu() - c)
             table_mb = table.nbytes / 1e6
             del table
-            t = time.perf_counter()
+            t, c = time.perf_counter(), _cpu()
             compute_statistics(path, max_workers=workers)
             stats.append(time.perf_counter() - t)
+            stats_cpu.append(_cpu() - c)
         read_rss = _peak_rss_mb(f"t = pacsv.read_csv({str(path)!r})")
         stats_rss = _peak_rss_mb(f"compute_statistics({str(path)!r}, max_workers={workers!r})")
 
@@ -435,7 +460,13 @@ def run_wide(columns: int, rows: int, workers: int | None) -> None:
         f"  statistics / read:  median {statistics.median(ratios):.2f}x "
         f"(range {min(ratios):.2f}-{max(ratios):.2f}x)"
     )
+    cpu_ratios = [s / r for s, r in zip(stats_cpu, read_cpu, strict=True)]
+    print(
+        f"  CPU seconds: read {_spread(read_cpu)}, statistics {_spread(stats_cpu)}; statistics / read: "
+        f"median {statistics.median(cpu_ratios):.2f}x (range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}x)"
+    )
     print(f"  statistics memory / Arrow table: {stats_rss / table_mb:.2f}x")
+    print(f"  load average (1/5/15 min): {_load()}")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from loopml.data import compute_statistics
@@ -46,3 +47,17 @@ def test_ray_matches_local(ray_cluster: None, tmp_path: Path) -> None:
             assert a.num_stats.median == pytest.approx(b.num_stats.median, abs=0.05 * a.num_stats.std_dev)
         else:
             assert a.string_stats == b.string_stats
+
+
+def test_ray_gives_the_same_bytes_as_local(ray_cluster: None, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"part{i}.parquet"
+        table = pa.table({"x": rng.lognormal(size=50_000), "k": rng.integers(0, 50, 50_000)})
+        pq.write_table(table, path, row_group_size=20_000)
+        paths.append(path)
+    local = compute_statistics(paths, engine="local", max_workers=1)
+    assert local.get_feature("x").approximate  # past 100,000 distinct: the compactor path
+    assert compute_statistics(paths, engine="ray").to_json() == local.to_json()
+    assert compute_statistics(paths, engine="ray", max_workers=1).to_json() == local.to_json()

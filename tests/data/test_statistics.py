@@ -20,7 +20,6 @@ from loopml.data import (
     StatisticsAccumulator,
     compute_statistics,
 )
-from loopml.data._numeric import KLL_RANK_ERROR
 from loopml.errors import InvalidInput
 from tests.data.conftest import make_frame
 
@@ -29,7 +28,8 @@ def _rank(values: np.ndarray, x: float) -> float:
     return float(np.searchsorted(np.sort(values), x, side="right")) / values.size
 
 
-def test_numeric_exact_and_sketched_figures(frame: pd.DataFrame) -> None:
+def test_numeric_figures_are_exact_below_the_distinct_cap(frame: pd.DataFrame) -> None:
+    # 20,000 values per column (<= 100,000 distinct): median, quantiles and histograms are exact
     stats = compute_statistics(frame)
     assert stats.num_examples == len(frame)
     for name in ("normal", "skewed", "discrete"):
@@ -42,21 +42,21 @@ def test_numeric_exact_and_sketched_figures(frame: pd.DataFrame) -> None:
         assert s.std_dev == pytest.approx(col.std(), rel=1e-9)
         assert (s.min, s.max) == (col.min(), col.max())
         assert s.num_zeros == int((col == 0).sum())
-        assert abs(_rank(col, s.median) - 0.5) <= KLL_RANK_ERROR + 1 / 3
-        for q in s.quantiles:
-            lo = np.searchsorted(np.sort(col), q.value, side="left") / col.size
-            hi = np.searchsorted(np.sort(col), q.value, side="right") / col.size
-            assert lo - KLL_RANK_ERROR <= q.rank <= hi + KLL_RANK_ERROR
+        assert s.median == np.quantile(col, 0.5, method="inverted_cdf")
+        ranks = [q.rank for q in s.quantiles]
+        assert [q.value for q in s.quantiles] == list(np.quantile(col, ranks, method="inverted_cdf"))
         std = s.histogram(HistogramType.STANDARD)
         assert std is not None and len(std.buckets) == 10
-        counts, _ = np.histogram(col, bins=10, range=(col.min(), col.max()))
-        got = np.array([b.sample_count for b in std.buckets])
-        assert np.abs(np.cumsum(got) - np.cumsum(counts)).max() <= 2 * KLL_RANK_ERROR * col.size + 1
-        assert sum(got) == pytest.approx(col.size)
+        edges = np.linspace(col.min(), col.max(), 11)
+        below = [int((col <= e).sum()) for e in edges[1:-1]]  # (low, high]: an edge value goes low
+        expected = np.diff([0, *below, col.size])
+        assert [b.sample_count for b in std.buckets] == [float(c) for c in expected]
         qh = s.histogram(HistogramType.QUANTILES)
         assert qh is not None and all(b.sample_count == col.size / 10 for b in qh.buckets)
+        inner = np.quantile(col, np.linspace(0, 1, 11)[1:-1], method="inverted_cdf")
+        assert [b.high_value for b in qh.buckets[:-1]] == list(inner)
         assert f.type is (FeatureType.INT if name == "discrete" else FeatureType.FLOAT)
-        assert f.approximate  # 20k values: the sketch is in estimation mode, and says so
+        assert not f.approximate
 
 
 def test_string_and_bool_exact(frame: pd.DataFrame) -> None:

@@ -122,3 +122,42 @@ def test_tfdv_schema_of_a_dataset_validates_it_cleanly(tmp_path: Path) -> None:
     result = validate(stats, read_tfdv_schema(path), previous=stats)
     assert not result.has_anomalies, result.anomalies
     assert [d.method for d in result.drift_skew] == ["tfdv"]
+
+
+def test_infinities_get_tfdv_point_buckets_in_the_standard_histogram() -> None:
+    """±inf as in TFDV 1.16: ``quantiles_util.generate_equi_width_histogram`` strips infinities and
+    adds them back as a ``[-inf, -inf]`` bucket first and an ``[inf, inf]`` bucket last, the
+    equal-width buckets spanning the finite min and max; num_non_missing counts them. (TFDV also
+    folds infinities into mean, std_dev, median and the QUANTILES histogram; loopml keeps those
+    finite and counts infinities in num_pos_inf / num_neg_inf: TFDV's drift and skew checks read
+    only the STANDARD histogram, so decisions under ``method: tfdv`` are the same.)
+    """
+    values = [-np.inf, -np.inf, *np.arange(1.0, 11.0), np.inf]
+    f = compute_statistics(pd.DataFrame({"x": values})).get_feature("x")
+    assert f.num_non_missing == 13
+    s = f.num_stats
+    assert s is not None and (s.min, s.max) == (-np.inf, np.inf) and s.mean == 5.5
+    hist = s.histogram(HistogramType.STANDARD)
+    assert hist is not None
+    first, *finite, last = hist.buckets
+    assert (first.low_value, first.high_value, first.sample_count) == (-np.inf, -np.inf, 2.0)
+    assert (last.low_value, last.high_value, last.sample_count) == (np.inf, np.inf, 1.0)
+    assert (finite[0].low_value, finite[-1].high_value) == (1.0, 10.0)
+    assert sum(b.sample_count for b in finite) == 10.0
+
+
+def test_jensen_shannon_in_tfdv_mode_treats_infinite_and_nan_mass_as_tfdv() -> None:
+    """TFDV's ``AlignHistograms`` (anomalies/metrics.cc) appends a side's infinite mass as a cell
+    the other side has 0 in, and NaN counts as two such cells, even when both sides have the same
+    mass: two identical samples with one +inf in 11 values are 1/11 apart."""
+    jsd = Comparator(type=ComparatorType.JENSEN_SHANNON, threshold=0.1, method="tfdv")
+    with_inf = compute_statistics(pd.DataFrame({"x": [*np.arange(1.0, 11.0), np.inf]})).get_feature("x")
+    info = compare(with_inf, with_inf, jsd, comparison="drift")
+    assert abs(info.value - 1 / 11) < 1e-12
+    # (pandas turns NaN into a missing value; a NumPy array through Arrow keeps it a NaN)
+    with_nan = compute_statistics(pa.table({"x": np.append(np.arange(1.0, 11.0), np.nan)})).get_feature("x")
+    assert with_nan.num_stats is not None and with_nan.num_stats.num_nan == 1
+    # cells: 10 matching ones of 1/11 each side, then [0, 1/11] against [1/11, 0]
+    assert abs(compare(with_nan, with_nan, jsd, comparison="drift").value - 1 / 11) < 1e-12
+    finite = compute_statistics(pd.DataFrame({"x": np.arange(1.0, 11.0)})).get_feature("x")
+    assert compare(finite, finite, jsd, comparison="drift").value == 0.0

@@ -3,8 +3,8 @@
 Both sides are cut into the same cells and compared with Pearson's chi-square test of homogeneity
 (a 2-by-cells contingency table; ``scipy.stats.chi2`` gives the p-value):
 
-- numeric features: about ten bins at the deciles of the *pooled* sample (read from both KLL
-  sketches), so under the null each side's bin counts are a random split of the pooled counts
+- numeric features: about ten bins at the deciles of the *pooled* sample (read from both quantile
+  summaries), so under the null each side's bin counts are a random split of the pooled counts
   whatever the distribution (skewed, discrete, constant). Fewer bins when a side is small, so every
   bin expects at least :data:`MIN_EXPECTED` values per side. The magnitude is the Jensen-Shannon
   divergence (base 2) over those bins.
@@ -14,9 +14,10 @@ Both sides are cut into the same cells and compared with Pearson's chi-square te
   times on the smaller side are pooled into that last cell, so 10,000+ categories do not break the
   chi-square approximation. The magnitude is the L-infinity distance over those cells.
 
-Sketch error: statistics of large windows are sketches (KLL for numeric values, frequent items
-beyond a million distinct strings), whose masses can be off by up to the sketch's 99 %-confidence
-error bound ``ε``. Each cell's difference is shrunk by ``ε_current + ε_baseline`` before the test,
+Sketch error: statistics of large windows are sketches (a deterministic quantile summary past
+100,000 distinct numeric values, frequent items beyond a million distinct strings), whose masses can
+be off by up to the summary's guaranteed (numeric) or the sketch's 99 %-confidence (strings) error
+bound ``ε``. Each cell's difference is shrunk by ``ε_current + ε_baseline`` before the test,
 so sketch noise alone is not significant at any window size: the test is conservative by at most
 that bound. The alarm rule (``p < alpha`` **and** magnitude ``> effect floor``) lives in
 :mod:`loopml.data.drift`.
@@ -27,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from datasketches import kll_doubles_sketch
 from scipy import stats as sps
 
+from loopml.data._quantiles import QuantileSummary
 from loopml.data.statistics import StringStatistics
 
 __all__ = ["MIN_EXPECTED", "Significance", "categorical_test", "jsd", "numeric_test"]
@@ -108,19 +109,16 @@ def jsd(p: np.ndarray, q: np.ndarray) -> float:
     return max(0.0, (kl(p) + kl(q)) / 2)
 
 
-def _kll_error(sk: kll_doubles_sketch) -> float:
-    return float(sk.normalized_rank_error(True)) if sk.is_estimation_mode() else 0.0
+def _summary_error(sk: QuantileSummary) -> float:
+    return sk.rank_error
 
 
-def _pooled_edges(cur: kll_doubles_sketch, base: kll_doubles_sketch, bins: int) -> list[float]:
+def _pooled_edges(cur: QuantileSummary, base: QuantileSummary, bins: int) -> list[float]:
     """Inner edges at the pooled sample's quantiles ``1/bins … (bins-1)/bins`` (deterministic)."""
     grid = list(np.linspace(0.0, 1.0, _CANDIDATE_RANKS))
-    candidates = np.unique(np.concatenate([cur.get_quantiles(grid), base.get_quantiles(grid)]))
+    candidates = np.unique(np.concatenate([cur.quantiles(grid), base.quantiles(grid)]))
     n, m = cur.n, base.n
-    cdf = (
-        n * np.asarray(cur.get_cdf(list(candidates), True)[:-1])
-        + m * np.asarray(base.get_cdf(list(candidates), True)[:-1])
-    ) / (n + m)
+    cdf = (n * cur.cdf(candidates) + m * base.cdf(candidates)) / (n + m)
     edges: list[float] = []
     for r in np.arange(1, bins) / bins:
         i = min(int(np.searchsorted(cdf, r - 1e-12, side="left")), len(candidates) - 1)
@@ -132,21 +130,21 @@ def _pooled_edges(cur: kll_doubles_sketch, base: kll_doubles_sketch, bins: int) 
     return edges
 
 
-def _masses(sk: kll_doubles_sketch, edges: list[float]) -> np.ndarray:
+def _masses(sk: QuantileSummary, edges: list[float]) -> np.ndarray:
     if not edges:
         return np.array([1.0])
-    cdf = np.asarray(sk.get_cdf(edges, True), dtype=np.float64)
+    cdf = np.append(sk.cdf(edges), 1.0)
     return np.clip(np.diff(cdf, prepend=0.0), 0.0, None)
 
 
-def numeric_test(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> Significance:
-    """Chi-square test over pooled-quantile bins of two KLL sketches (both non-empty)."""
+def numeric_test(cur: QuantileSummary, base: QuantileSummary) -> Significance:
+    """Chi-square test over pooled-quantile bins of two quantile summaries (both non-empty)."""
     n, m = int(cur.n), int(base.n)
     bins = int(max(1, min(NUMERIC_BINS, min(n, m) // MIN_EXPECTED)))
     edges = _pooled_edges(cur, base, bins) if bins > 1 else []
     p, q = _masses(cur, edges), _masses(base, edges)
     p, q, _kept = _pool_small(p, q, min(n, m))
-    error = _kll_error(cur) + _kll_error(base)
+    error = _summary_error(cur) + _summary_error(base)
     statistic, dof = _chi_square(p, q, n, m, np.full(len(p), error))
     return Significance(
         magnitude=jsd(p, q),

@@ -106,7 +106,8 @@ class CategoricalAccumulator:
         parts = self._pending if self._table is None else [self._table, *self._pending]
         self._pending, self._pending_rows = [], 0
         merged = pa.concat_tables(parts)
-        grouped = merged.group_by("value").aggregate([("count", "sum")])
+        # one thread: rows come out in first-seen order, so sketches are fed in the same order every run
+        grouped = merged.group_by("value", use_threads=False).aggregate([("count", "sum")])
         grouped = grouped.rename_columns(["value", "count"]).select(["value", "count"])
         if self._table is None:
             self._feed(grouped)
@@ -139,11 +140,16 @@ class CategoricalAccumulator:
         self.non_missing += other.non_missing
         self.missing += other.missing
         self.total_length += other.total_length
+        if other._table is not None and self._table is not None:
+            # both exact: take the counts as they are, combined once COMPACT_ROWS counts are
+            # pending (or at the end), not once per partition
+            for counts in (other._table, *other._pending):
+                if counts.num_rows:
+                    self._add(counts)
+            return
         other._compact()  # may switch ``other`` to sketches
         if other._table is not None:
             self._add(other._table)
-            if self._table is not None:
-                self._compact()
             return
         if self._table is not None:
             self._to_sketches()

@@ -1,42 +1,47 @@
-"""Mergeable accumulator of a numeric (INT / FLOAT) column: exact moments, KLL quantiles.
+"""Mergeable accumulator of a numeric (INT / FLOAT) column: exact moments, deterministic quantiles.
 
 Exact: counts, zeros, NaN, ±inf, min, max, mean and population standard deviation (per-batch
 two-pass moments merged with Chan et al.'s parallel formula, numerically stable).
-Approximate: median, quantiles and both histograms come from an Apache DataSketches KLL sketch
-(k = 1600, normalised rank error ≈ 0.18 % single-sided, ≈ 0.23 % for histogram masses, with high
-probability). The STANDARD equal-width histogram is read from the sketch's CDF at 10 equal-width
-edges between the exact min and max, so each bucket's count is within ≈ ±0.23 % of the finite
-count. Sketches are exact while they hold at most k = 1600 values.
+Median, quantiles and both histograms come from a :class:`~loopml.data._quantiles.QuantileSummary`:
+exact while a feature has at most 100,000 distinct finite values, then a deterministic compactor
+with a guaranteed normalised rank error (at most 0.25 %; the feature's ``approximate`` note gives the
+bound reached). No randomness: the same input gives the same bytes. Quantiles are NumPy's
+``inverted_cdf`` ones (a value of the data; the median of an even count is the lower middle value).
+The STANDARD equal-width histogram counts the values at or below 10 equal-width edges between the
+finite min and max, so in exact mode its counts are exact.
 """
 
 from __future__ import annotations
 
 import base64
 import math
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from datasketches import kll_doubles_sketch
 
+from loopml.data._quantiles import CAPACITY, EXACT_DISTINCT, MAX_RANK_ERROR, STORED_ITEMS, QuantileSummary
 from loopml.data.statistics import Bucket, Histogram, HistogramType, NumericStatistics, Quantile
 
-KLL_K = 1600
-KLL_RANK_ERROR = kll_doubles_sketch.get_normalized_rank_error(KLL_K, True)
 NUM_BUCKETS = 10
 QUANTILE_RANKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
-APPROXIMATE_NOTE = (
-    f"median, quantiles, histograms: KLL sketch k={KLL_K}, normalised rank error "
-    f"<= {KLL_RANK_ERROR:.4f} (99% confidence); STANDARD bucket counts within ±{KLL_RANK_ERROR:.2%} of "
-    "the finite count"
-)
+
+
+def approximate_note(rank_error: float) -> str:
+    """The ``approximate`` note of a numeric feature whose summary left exact mode."""
+    return (
+        f"median, quantiles, histograms: more than {EXACT_DISTINCT:,} distinct values, deterministic "
+        f"compactor (capacity {CAPACITY}); normalised rank error <= {rank_error:.4%} (guaranteed; "
+        f"always <= {MAX_RANK_ERROR:.2%}); STANDARD bucket counts within ±{2 * rank_error:.4%} of the "
+        f"finite count; the stored sketch adds <= {1 / STORED_ITEMS:.4%}"
+    )
 
 
 class NumericAccumulator:
     """Accumulates one numeric column; ``update(array)``, ``merge(other)``, ``result()``."""
 
     __slots__ = (
-        "_kll",
+        "_fmax",
+        "_fmin",
         "_m2",
         "_max",
         "_mean",
@@ -47,6 +52,7 @@ class NumericAccumulator:
         "neg_inf",
         "non_missing",
         "pos_inf",
+        "summary",
         "zeros",
     )
 
@@ -62,7 +68,9 @@ class NumericAccumulator:
         self._n_finite = 0
         self._mean = 0.0
         self._m2 = 0.0
-        self._kll = kll_doubles_sketch(KLL_K)
+        self._fmin = math.inf  # finite min / max (a compacted summary may have dropped them)
+        self._fmax = -math.inf
+        self.summary = QuantileSummary()
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         """Add a batch of values (nulls count as missing)."""
@@ -87,16 +95,21 @@ class NumericAccumulator:
             self.neg_inf += n_inf - pos
         self.zeros += int(np.count_nonzero(v == 0))
         finite = v if n_finite == v.size else v[finite_mask]
+        lo = hi = math.nan
         if n_nan < v.size:
             not_nan = v if n_nan == 0 else v[~nan_mask]
-            self._min = min(self._min, float(not_nan.min()))
-            self._max = max(self._max, float(not_nan.max()))
+            lo, hi = float(not_nan.min()), float(not_nan.max())
+            self._min = min(self._min, lo)
+            self._max = max(self._max, hi)
         if n_finite:
             mean = float(finite.mean())
             m2 = float(np.square(finite - mean).sum())
             self._combine(n_finite, mean, m2)
-            # the sketch binding needs a writable array; Arrow's zero-copy views are read-only
-            self._kll.update(finite if finite.flags.writeable else finite.copy())
+            if n_finite < v.size - n_nan:  # infinities in the batch: its finite range is narrower
+                lo, hi = float(finite.min()), float(finite.max())
+            self._fmin = min(self._fmin, lo)
+            self._fmax = max(self._fmax, hi)
+            self.summary.update(finite)
 
     def _combine(self, n: int, mean: float, m2: float) -> None:
         total = self._n_finite + n
@@ -117,7 +130,9 @@ class NumericAccumulator:
         self._max = max(self._max, other._max)
         if other._n_finite:
             self._combine(other._n_finite, other._mean, other._m2)
-            self._kll.merge(other._kll)
+            self._fmin = min(self._fmin, other._fmin)
+            self._fmax = max(self._fmax, other._fmax)
+            self.summary.merge(other.summary)
 
     def result(self) -> NumericStatistics:
         """The statistics so far."""
@@ -135,13 +150,13 @@ class NumericAccumulator:
                 min=self._min if has_any else nan,
                 max=self._max if has_any else nan,
                 median=nan,
-                histograms=(),
+                # only infinities: TFDV's infinite buckets, so drift still sees them
+                histograms=(self._standard_histogram(),) if self.pos_inf or self.neg_inf else (),
                 quantiles=(),
             )
-        qs = [float(x) for x in self._kll.get_quantiles(list(QUANTILE_RANKS))]
-        # ranks 0 and 1 are the true finite min and max, which the sketch tracks exactly (a
-        # compacted sketch may no longer hold them as items)
-        qs[0], qs[-1] = float(self._kll.get_min_value()), float(self._kll.get_max_value())
+        qs = [float(x) for x in self.summary.quantiles(QUANTILE_RANKS)]
+        # ranks 0 and 1 are the true finite min and max (a compacted summary may no longer hold them)
+        qs[0], qs[-1] = self._fmin, self._fmax
         return NumericStatistics(
             mean=self._mean,
             std_dev=math.sqrt(max(self._m2 / n, 0.0)),
@@ -151,35 +166,49 @@ class NumericAccumulator:
             num_neg_inf=self.neg_inf,
             min=self._min,
             max=self._max,
-            median=float(self._kll.get_quantile(0.5)),
+            median=qs[QUANTILE_RANKS.index(0.5)],
             quantiles=tuple(Quantile(rank=r, value=v) for r, v in zip(QUANTILE_RANKS, qs, strict=True)),
             histograms=(self._standard_histogram(), self._quantiles_histogram()),
-            sketch=base64.b64encode(self._kll.serialize()).decode("ascii"),
+            sketch=base64.b64encode(self.summary.to_bytes()).decode("ascii"),
         )
 
     def _standard_histogram(self) -> Histogram:
-        lo, hi = float(self._kll.get_min_value()), float(self._kll.get_max_value())
+        """Equal-width buckets over the finite range, with TFDV's point buckets for ±inf.
+
+        As TFDV's: a ``[-inf, -inf]`` bucket first when there are negative infinities and an
+        ``[inf, inf]`` bucket last when there are positive ones; all-equal finite values make one
+        point bucket.
+        """
+        lo, hi = self._fmin, self._fmax
         n = self._n_finite
-        if lo == hi:
-            buckets: tuple[Bucket, ...] = (Bucket(low_value=lo, high_value=hi, sample_count=float(n)),)
-            return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
-        edges = np.linspace(lo, hi, NUM_BUCKETS + 1)
-        # Fraction at or below each inner edge → (low, high] buckets, the first one closed: a value
-        # on an edge goes in the lower bucket, as in TFDV.
-        cdf = self._kll.get_cdf(list(edges[1:-1]), True)
-        ranks = np.concatenate(([0.0], np.asarray(cdf[:-1], dtype=np.float64), [1.0]))
-        counts = np.diff(ranks * n)
-        if not self._kll.is_estimation_mode():
-            counts = np.rint(counts)  # exact counts, free of floating-point residue
-        buckets = tuple(
-            Bucket(low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=float(counts[i]))
-            for i in range(NUM_BUCKETS)
-        )
-        return Histogram(type=HistogramType.STANDARD, buckets=buckets, num_nan=self.nan)
+        buckets: list[Bucket] = []
+        if self.neg_inf:
+            buckets.append(
+                Bucket(low_value=-math.inf, high_value=-math.inf, sample_count=float(self.neg_inf))
+            )
+        if not n:
+            pass
+        elif lo == hi:
+            buckets.append(Bucket(low_value=lo, high_value=hi, sample_count=float(n)))
+        else:
+            edges = np.linspace(lo, hi, NUM_BUCKETS + 1)
+            # Count at or below each inner edge → (low, high] buckets, the first one closed: a value
+            # on an edge goes in the lower bucket, as in TFDV.
+            below = self.summary.counts_at_or_below(edges[1:-1])
+            counts = np.diff(np.concatenate(([0], below, [n])))
+            buckets.extend(
+                Bucket(
+                    low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=float(counts[i])
+                )
+                for i in range(NUM_BUCKETS)
+            )
+        if self.pos_inf:
+            buckets.append(Bucket(low_value=math.inf, high_value=math.inf, sample_count=float(self.pos_inf)))
+        return Histogram(type=HistogramType.STANDARD, buckets=tuple(buckets), num_nan=self.nan)
 
     def _quantiles_histogram(self) -> Histogram:
-        edges = [float(x) for x in self._kll.get_quantiles(list(np.linspace(0.0, 1.0, NUM_BUCKETS + 1)))]
-        edges[0], edges[-1] = float(self._kll.get_min_value()), float(self._kll.get_max_value())
+        edges = [float(x) for x in self.summary.quantiles(np.linspace(0.0, 1.0, NUM_BUCKETS + 1))]
+        edges[0], edges[-1] = self._fmin, self._fmax
         each = self._n_finite / NUM_BUCKETS
         buckets = tuple(
             Bucket(low_value=float(edges[i]), high_value=float(edges[i + 1]), sample_count=each)
@@ -188,16 +217,5 @@ class NumericAccumulator:
         return Histogram(type=HistogramType.QUANTILES, buckets=buckets, num_nan=self.nan)
 
     def is_exact(self) -> bool:
-        """True while the KLL sketch still holds every finite value."""
-        return not self._kll.is_estimation_mode()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__ if name != "_kll"}
-        state["_kll"] = self._kll.serialize()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            if name != "_kll":
-                setattr(self, name, value)
-        self._kll = kll_doubles_sketch.deserialize(state["_kll"])
+        """True while every finite value is counted exactly."""
+        return self.summary.is_exact

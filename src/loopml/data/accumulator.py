@@ -120,7 +120,7 @@ class StatisticsAccumulator:
         for fname, col in self._columns.items():
             acc = col.acc
             if isinstance(acc, NumericAccumulator):
-                notes = () if acc.is_exact() else (_numeric.APPROXIMATE_NOTE,)
+                notes = () if acc.is_exact() else (_numeric.approximate_note(acc.summary.rank_error),)
                 num, string = acc.result(), None
             else:
                 notes = () if acc.is_exact() else (_categorical.APPROXIMATE_NOTE,)

@@ -23,15 +23,15 @@ Comparators:
   noise between two samples of one distribution does not alarm; the reported value is TFDV's.
   ``method: tfdv`` follows TFDV: both sides' STANDARD equal-width histograms re-bucketed (mass spread
   uniformly within a bucket) onto the union of their edges. The default method (``quantile``)
-  instead bins both sides on the baseline's deciles, read from the baseline's KLL sketch, with
+  instead bins both sides on the baseline's deciles, read from the baseline's quantile summary, with
   each side's mass per bin taken from its own sketch's CDF; and it compares against an *effective
   threshold* ``max(threshold, noise floor)``. The floor is the expected JSD of two samples of sizes
   ``n`` and ``m`` from one distribution over ``k`` bins, ``(k-1)(1/n+1/m)/(8 ln 2)``, plus the
-  KLL rank-error term, times :data:`NOISE_SAFETY`. Skewed or discrete features thus do not alarm on
+  summary rank-error term, times :data:`NOISE_SAFETY`. Skewed or discrete features thus do not alarm on
   identical distributions (bins follow the mass), and small samples do not alarm on noise.
 - ``psi`` — population stability index on the same bins (natural log, ε-smoothed).
-- ``ks`` — Kolmogorov-Smirnov statistic ``max |F_a - F_b|`` from the two KLL CDFs.
-- ``wasserstein`` — first Wasserstein distance from the KLL quantile functions, divided by the
+- ``ks`` — Kolmogorov-Smirnov statistic ``max |F_a - F_b|`` from the two summaries' CDFs.
+- ``wasserstein`` — first Wasserstein distance from the summaries' quantile functions, divided by the
   baseline's standard deviation.
 
 Example:
@@ -51,11 +51,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from datasketches import kll_doubles_sketch
 
 from loopml.data._calibrated import Significance, categorical_test, jsd, numeric_test
 from loopml.data._categorical import FREQ_EPSILON
-from loopml.data.statistics import FeatureStatistics, HistogramType, NumericStatistics, StringStatistics
+from loopml.data._quantiles import QuantileSummary, read_summary
+from loopml.data.statistics import (
+    Bucket,
+    FeatureStatistics,
+    HistogramType,
+    NumericStatistics,
+    StringStatistics,
+)
 from loopml.errors import InvalidInput
 
 __all__ = [
@@ -213,51 +219,83 @@ def _categorical_jsd(current: StringStatistics, baseline: StringStatistics) -> t
 # --- numeric -----------------------------------------------------------------------------------
 
 
-def _sketch(stats: NumericStatistics) -> kll_doubles_sketch | None:
+def _sketch(stats: NumericStatistics) -> QuantileSummary | None:
     raw = stats.sketch_bytes()
-    return kll_doubles_sketch.deserialize(raw) if raw else None
+    return read_summary(raw) if raw else None
 
 
-def _rank_error(sk: kll_doubles_sketch) -> float:
-    # A 99%-confidence bound; typical errors are about a third of it.
-    return sk.normalized_rank_error(True) / 3 if sk.is_estimation_mode() else 0.0
+def _rank_error(sk: QuantileSummary) -> float:
+    # A guaranteed (worst-case) bound; typical errors are about a third of it.
+    return sk.rank_error / 3
 
 
-def _quantile_masses(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> tuple[np.ndarray, np.ndarray]:
+def _quantile_masses(cur: QuantileSummary, base: QuantileSummary) -> tuple[np.ndarray, np.ndarray]:
     ranks = list(np.linspace(0, 1, QUANTILE_BINS + 1)[1:-1])
-    edges = sorted(set(float(x) for x in base.get_quantiles(ranks)))
-    p = np.diff(np.asarray(cur.get_cdf(edges, True), dtype=np.float64), prepend=0.0)
-    q = np.diff(np.asarray(base.get_cdf(edges, True), dtype=np.float64), prepend=0.0)
+    edges = sorted(set(float(x) for x in base.quantiles(ranks)))
+    p = np.diff(np.append(cur.cdf(edges), 1.0), prepend=0.0)
+    q = np.diff(np.append(base.cdf(edges), 1.0), prepend=0.0)
     return np.clip(p, 0, None), np.clip(q, 0, None)
 
 
-def _rebucket(edges: np.ndarray, stats: NumericStatistics) -> np.ndarray:
-    hist = stats.histogram(HistogramType.STANDARD)
+def _rebucket(edges: np.ndarray, buckets: list[Bucket]) -> np.ndarray:
+    """Counts of ``buckets`` (finite, non-point) spread uniformly over the cells of ``edges``."""
     out = np.zeros(len(edges) - 1)
-    if hist is None:
-        return out
-    for b in hist.buckets:
-        if b.high_value <= b.low_value:  # a single-value bucket: all mass at one point
-            idx = min(max(int(np.searchsorted(edges, b.low_value, side="right")) - 1, 0), len(out) - 1)
-            out[idx] += b.sample_count
-            continue
+    for b in buckets:
         lo = np.clip(edges[:-1], b.low_value, b.high_value)
         hi = np.clip(edges[1:], b.low_value, b.high_value)
         out += b.sample_count * (hi - lo) / (b.high_value - b.low_value)
     return out
 
 
+def _tfdv_parts(stats: NumericStatistics) -> tuple[list[Bucket], dict[float, float], float, int]:
+    """TFDV's split of a STANDARD histogram: ranges, point masses, infinite mass, NaN count."""
+    hist = stats.histogram(HistogramType.STANDARD)
+    ranges: list[Bucket] = []
+    points: dict[float, float] = {}
+    infinite = 0.0
+    for b in hist.buckets if hist is not None else ():
+        if not (math.isfinite(b.low_value) and math.isfinite(b.high_value)):
+            infinite += b.sample_count
+        elif b.low_value == b.high_value:
+            points[b.low_value] = points.get(b.low_value, 0.0) + b.sample_count
+        else:
+            ranges.append(b)
+    return ranges, points, infinite, hist.num_nan if hist is not None else 0
+
+
 def _tfdv_jsd(current: NumericStatistics, baseline: NumericStatistics) -> float:
-    edges: set[float] = set()
-    for s in (current, baseline):
-        hist = s.histogram(HistogramType.STANDARD)
-        if hist is not None:
-            for b in hist.buckets:
-                edges.update((b.low_value, b.high_value))
-    if len(edges) < 2:
-        return 0.0 if edges else 1.0
-    grid = np.array(sorted(edges))
-    return _jsd(_rebucket(grid, current), _rebucket(grid, baseline))
+    """TFDV's JSD of two STANDARD histograms (its ``AlignHistograms``, then base-2 JSD capped at 1).
+
+    Range buckets are re-bucketed on the union of both sides' edges (uniform within a bucket); point
+    buckets are compared value by value; infinite buckets and NaN counts are added as cells that
+    never match the other side (TFDV counts any ±inf or NaN mass as divergence).
+    """
+    r1, p1, inf1, nan1 = _tfdv_parts(current)
+    r2, p2, inf2, nan2 = _tfdv_parts(baseline)
+    e1 = {x for b in r1 for x in (b.low_value, b.high_value)}
+    e2 = {x for b in r2 for x in (b.low_value, b.high_value)}
+    if e1 == e2:
+        c1 = [b.sample_count for b in r1]
+        c2 = [b.sample_count for b in r2]
+    else:
+        grid = np.array(sorted(e1 | e2))
+        c1, c2 = list(_rebucket(grid, r1)), list(_rebucket(grid, r2))
+    for point in sorted(p1.keys() | p2.keys()):
+        c1.append(p1.get(point, 0.0))
+        c2.append(p2.get(point, 0.0))
+    if inf1:
+        c1.append(inf1)
+        c2.append(0.0)
+    if inf2:
+        c1.append(0.0)
+        c2.append(inf2)
+    if nan1 > 0 or nan2 > 0:
+        c1 += [0.0, float(nan1)]
+        c2 += [float(nan2), 0.0]
+    p, q = np.array(c1, dtype=np.float64), np.array(c2, dtype=np.float64)
+    if p.sum() <= 0 or q.sum() <= 0:
+        return 0.0 if p.sum() == q.sum() else 1.0
+    return min(_jsd(p, q), 1.0)
 
 
 def _psi(p: np.ndarray, q: np.ndarray) -> float:
@@ -266,20 +304,20 @@ def _psi(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum((p - q) * np.log(p / q)))
 
 
-def _ks(cur: kll_doubles_sketch, base: kll_doubles_sketch) -> float:
+def _ks(cur: QuantileSummary, base: QuantileSummary) -> float:
     ranks = list(np.linspace(0, 1, 201))
     points = sorted(
-        set(float(x) for x in cur.get_quantiles(ranks)) | set(float(x) for x in base.get_quantiles(ranks))
+        set(float(x) for x in cur.quantiles(ranks)) | set(float(x) for x in base.quantiles(ranks))
     )
-    fa = np.asarray(cur.get_cdf(points, True)[:-1])
-    fb = np.asarray(base.get_cdf(points, True)[:-1])
+    fa = cur.cdf(points)
+    fb = base.cdf(points)
     return float(np.max(np.abs(fa - fb)))
 
 
-def _wasserstein(cur: kll_doubles_sketch, base: kll_doubles_sketch, scale: float) -> float:
+def _wasserstein(cur: QuantileSummary, base: QuantileSummary, scale: float) -> float:
     ranks = list((np.arange(1000) + 0.5) / 1000)
-    qa = np.asarray(cur.get_quantiles(ranks))
-    qb = np.asarray(base.get_quantiles(ranks))
+    qa = cur.quantiles(ranks)
+    qb = base.quantiles(ranks)
     w = float(np.mean(np.abs(qa - qb)))
     return w / scale if scale > 0 else (0.0 if w == 0 else math.inf)
 

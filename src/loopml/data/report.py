@@ -46,21 +46,23 @@ def _num(x: float) -> str:
 def _histogram_svg(f: FeatureStatistics, title: str, color: str) -> str:
     s = f.num_stats
     hist = s.histogram(HistogramType.STANDARD) if s is not None else None
-    if hist is None or not hist.buckets:
+    # the ±inf point buckets (counted in num_pos_inf / num_neg_inf) are not drawn
+    buckets = [b for b in hist.buckets if math.isfinite(b.low_value + b.high_value)] if hist else []
+    if not buckets:
         return (
             f'<svg width="{_W}" height="{_H}"><text x="10" y="20">{_e(title)}: no finite values</text></svg>'
         )
-    top = max(b.sample_count for b in hist.buckets) or 1.0
-    width = (_W - 20) / len(hist.buckets)
+    top = max(b.sample_count for b in buckets) or 1.0
+    width = (_W - 20) / len(buckets)
     bars = []
-    for i, b in enumerate(hist.buckets):
+    for i, b in enumerate(buckets):
         h = (_H - 40) * b.sample_count / top
         bars.append(
             f'<rect x="{10 + i * width:.1f}" y="{_H - 20 - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" '
             f'fill="{color}"><title>[{_num(b.low_value)}, {_num(b.high_value)}): '
             f"{b.sample_count:.0f}</title></rect>"
         )
-    lo, hi = hist.buckets[0].low_value, hist.buckets[-1].high_value
+    lo, hi = buckets[0].low_value, buckets[-1].high_value
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">'
         f'<text x="10" y="14" font-size="12">{_e(title)}</text>{"".join(bars)}'

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from pathlib import Path
@@ -51,16 +52,18 @@ def _histogram(ax: Axes, f: FeatureStatistics | None, title: str, color: str) ->
     ax.set_title(title, fontsize=9)
     s = f.num_stats if f is not None else None
     hist = s.histogram(HistogramType.STANDARD) if s is not None else None
-    if hist is None or not hist.buckets:
+    # the ±inf point buckets (counted in num_pos_inf / num_neg_inf) are not drawn
+    buckets = [b for b in hist.buckets if math.isfinite(b.low_value + b.high_value)] if hist else []
+    if not buckets:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
-    lows = [b.low_value for b in hist.buckets]
-    widths = [max(b.high_value - b.low_value, 0.0) for b in hist.buckets]
+    lows = [b.low_value for b in buckets]
+    widths = [max(b.high_value - b.low_value, 0.0) for b in buckets]
     if all(w == 0.0 for w in widths):  # one distinct value: a single bar of unit width
         widths = [1.0] * len(widths)
         lows = [lo - 0.5 for lo in lows]
-    ax.bar(lows, [b.sample_count for b in hist.buckets], width=widths, align="edge", color=color)
+    ax.bar(lows, [b.sample_count for b in buckets], width=widths, align="edge", color=color)
     ax.tick_params(labelsize=7)
 
 

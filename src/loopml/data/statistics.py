@@ -89,13 +89,16 @@ class NumericStatistics:
     """Statistics of an INT or FLOAT feature.
 
     ``mean`` and ``std_dev`` (population) are over finite values; ``min``/``max`` over non-NaN values
-    (±inf included); ``sketch`` is the serialised KLL sketch of the finite values (base64), kept so
+    (±inf included); ``sketch`` is the serialised quantile summary of the finite values (base64), kept so
     that drift comparators can evaluate CDFs at any point.
 
-    ±inf: counted in ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` / ``max``; left out
-    of ``mean``, ``std_dev``, ``median``, ``quantiles``, both histograms and the sketch, whose outer
-    edges (ranks 0 and 1) are the finite minimum and maximum. NaN: counted in ``num_nan`` (and each
-    histogram's ``num_nan``), left out of everything else.
+    ±inf: counted in ``num_non_missing``, ``num_pos_inf`` / ``num_neg_inf`` and reflected in ``min`` /
+    ``max``; the STANDARD histogram holds them as TFDV's does, in a ``[-inf, -inf]`` bucket first and an
+    ``[inf, inf]`` bucket last (its equal-width buckets span the finite range), so TFDV-mode drift
+    sees them as TFDV does. Left out of ``mean``, ``std_dev``, ``median``, ``quantiles``, the QUANTILES
+    histogram and the sketch, whose outer edges (ranks 0 and 1) are the finite minimum and maximum
+    (TFDV folds them into those too, giving an infinite mean; no TFDV check reads them).
+    NaN: counted in ``num_nan`` (and each histogram's ``num_nan``), left out of everything else.
     """
 
     mean: float
@@ -116,7 +119,7 @@ class NumericStatistics:
         return next((h for h in self.histograms if h.type == kind), None)
 
     def sketch_bytes(self) -> bytes:
-        """The KLL sketch as bytes (empty when the feature had no finite value)."""
+        """The quantile summary as bytes (empty when the feature had no finite value)."""
         return base64.b64decode(self.sketch) if self.sketch else b""
 
 

@@ -4,7 +4,9 @@ Workers come from a ``forkserver`` (``spawn`` where that does not exist) that pr
 statistics kernel once, with ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``
 set to 1 in its environment before NumPy is imported there (BLAS thread pools busy-wait and halve
 throughput otherwise; see SCALE-OUT.md). Forking from a clean server keeps pyarrow's threads of
-this process out of the children. One unit, ``max_workers=1``, or less than
+this process out of the children. Each unit gets an accumulator of its own and they are merged
+in unit order (see :mod:`loopml.data.engines._work`), so the worker count never changes a byte of
+the result. One unit, ``max_workers=1``, or less than
 :data:`MIN_PARALLEL_BYTES` of input runs in this process: starting workers costs about a second,
 more than it saves on small data.
 
@@ -25,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 from loopml.data.accumulator import StatisticsAccumulator
-from loopml.data.engines._work import accumulate, split_units
+from loopml.data.engines._work import accumulate_each, accumulate_unit, split_units
 from loopml.data.sources import BATCH_ROWS, WorkUnit
 
 __all__ = ["run_local"]
@@ -90,20 +92,22 @@ def run_local(
     """
     workers = max_workers or os.cpu_count() or 1
     small = max_workers is None and sum(u.size_bytes for u in units) < MIN_PARALLEL_BYTES
+    total = StatisticsAccumulator()
     if workers <= 1 or len(units) <= 1 or small:
-        acc = accumulate(units, batch_rows)
+        for unit in units:  # one accumulator per unit, as in workers: the same bytes either way
+            total.merge(accumulate_unit(unit, batch_rows))
         if progress is not None:
             progress(1, 1)
-        return acc
+        return total
     groups = split_units(units, workers * 2)
     context = _context()
-    total = StatisticsAccumulator()
     with _single_threaded_children(), _main_module_hidden():
         pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=context)
-        futures = [pool.submit(accumulate, group, batch_rows) for group in groups]
+        futures = [pool.submit(accumulate_each, group, batch_rows) for group in groups]
     with pool:
-        for done, future in enumerate(futures, start=1):  # in order: results do not depend on timing
-            total.merge(future.result())
+        for done, future in enumerate(futures, start=1):  # in unit order, never completion order
+            for part in future.result():
+                total.merge(part)
             if progress is not None:
                 progress(done, len(futures))
     return total

@@ -15,14 +15,14 @@ require_extra("ray", extra="ray", feature="The Ray statistics engine")
 import ray  # noqa: E402  (after the friendly missing-extra check)
 
 from loopml.data.accumulator import StatisticsAccumulator  # noqa: E402
-from loopml.data.engines._work import accumulate, split_units  # noqa: E402
+from loopml.data.engines._work import accumulate_each, split_units  # noqa: E402
 from loopml.data.sources import BATCH_ROWS, WorkUnit  # noqa: E402
 
 __all__ = ["run_ray"]
 
 
-def _accumulate(units: Sequence[WorkUnit], batch_rows: int) -> StatisticsAccumulator:
-    return accumulate(units, batch_rows)
+def _accumulate(units: Sequence[WorkUnit], batch_rows: int) -> list[StatisticsAccumulator]:
+    return accumulate_each(units, batch_rows)
 
 
 def run_ray(
@@ -40,7 +40,8 @@ def run_ray(
     refs = [remote.remote(group, batch_rows) for group in split_units(units, cpus * 2)]
     total = StatisticsAccumulator()
     for done, ref in enumerate(refs, start=1):  # in submission order: results do not depend on timing
-        total.merge(ray.get(ref))
+        for part in ray.get(ref):  # in unit order: the same bytes as the local engine
+            total.merge(part)
         if progress is not None:
             progress(done, len(refs))
     return total
