@@ -128,7 +128,8 @@ class Wire(BaseModel):
 def _wants_int(annotation: Any) -> bool:
     """Whether a field takes integers and no floats (``int``, ``int | None``)."""
     options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    return int in options and float not in options
+    bare = {get_args(o)[0] if get_origin(o) is Annotated else o for o in options}  # ``VersionNumber | None``
+    return int in bare and float not in bare
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]

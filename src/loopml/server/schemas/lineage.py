@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from loopml.server.schemas.common import Id, Key, Millis, Name, Text, Wire
+from loopml.server.schemas.common import Id, Int64, Key, Millis, Name, Text, Wire
 from loopml.store.entities import Artifact, Context, Event, Execution
 
 __all__ = [
@@ -35,7 +35,7 @@ State = Literal["RUNNING", "COMPLETE", "FAILED", "CACHED"]
 Direction = Literal["INPUT", "OUTPUT"]
 Uri = Annotated[str, Field(max_length=4_096)]
 Sha = Annotated[str, Field(max_length=128)]
-Size = Annotated[int, Field(ge=-(2**63 - 1), le=2**63 - 1)]
+Size = Int64
 Ids = Annotated[list[Id], Field(max_length=10_000)]
 
 
@@ -108,7 +108,7 @@ class ExecutionCreate(Wire):
 
 
 class ExecutionFinish(Wire):
-    state: State
+    state: Literal["COMPLETE", "FAILED", "CACHED"] = Field(description="The final state.")
     error: Text | None = None
     properties: dict[str, Any] | None = None
 
