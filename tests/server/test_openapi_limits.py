@@ -75,3 +75,45 @@ def test_finishing_an_execution_takes_final_states_only(
     response = client.post(f"/api/v1/executions/{exe}/finish", json={"state": "RUNNING"})
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
     assert client.post(f"/api/v1/executions/{exe}/finish", json={"state": "COMPLETE"}).status_code == 200
+
+
+def test_page_tokens_and_sizes_are_stated_and_every_stated_one_is_served(
+    client: httpx.Client, document: dict[str, Any]
+) -> None:
+    [token] = [
+        p for p in document["paths"]["/api/v1/artifacts"]["get"]["parameters"] if p["name"] == "page_token"
+    ]
+    pattern = next(s for s in token["schema"]["anyOf"] if "pattern" in s)["pattern"]
+    assert pattern == _schema(document, "RunSearch")["properties"]["page_token"]["anyOf"][0]["pattern"]
+    assert (
+        client.get("/api/v1/artifacts", params={"page_token": "999999999999999999"}).json()["artifacts"] == []
+    )
+    search = client.post("/api/v1/runs/search", json={"experiment_ids": [], "page_token": "0"})
+    assert search.status_code == 200, search.text
+    for bad in (
+        "0000000000000000000000000000000000000000",
+        "abc",
+        "",
+    ):  # were a 400 the document did not state
+        assert client.get("/api/v1/artifacts", params={"page_token": bad}).status_code == 422
+    for size in (0, 50_001):
+        assert client.get("/api/v1/artifacts", params={"max_results": size}).status_code == 422
+        body = {"experiment_ids": [], "max_results": size}
+        assert client.post("/api/v1/runs/search", json=body).status_code == 422
+
+
+def test_pages_follow_their_tokens(client: httpx.Client) -> None:
+    for i in range(3):
+        client.post(
+            "/api/v1/artifacts",
+            json={"type": "page", "name": f"p{i}", "uri": "d/x", "sha256": None, "size": 1},
+        )
+    names: list[str] = []
+    params: dict[str, Any] = {"type": "page", "max_results": 2}
+    while True:
+        page = client.get("/api/v1/artifacts", params=params).json()
+        names += [a["name"] for a in page["artifacts"]]
+        if page["next_page_token"] is None:
+            break
+        params["page_token"] = page["next_page_token"]
+    assert names == ["p0", "p1", "p2"]

@@ -20,7 +20,7 @@ from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.common import Id, MaxResults, Name, PageToken
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 from loopml.store import every_item, missing_artifact
 
@@ -94,8 +94,8 @@ def list_artifacts(
     name: Name | None = None,
     sha256: Annotated[str | None, Query(max_length=64)] = None,
     id_prefix: Annotated[str | None, Query(max_length=32)] = None,
-    max_results: Annotated[int, Query(ge=-(2**31), le=2**31)] = 1000,
-    page_token: Annotated[str | None, Query(max_length=1000)] = None,
+    max_results: MaxResults = 1000,
+    page_token: PageToken | None = None,
 ) -> ArtifactPage:
     page = store.artifacts.list(
         run_id=run_id,

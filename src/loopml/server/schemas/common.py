@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from loopml.store import MAX_RESULTS_LIMIT, PAGE_TOKEN_PATTERN
+
 __all__ = [
     "ERROR_RESPONSES",
     "Alias",
@@ -15,9 +17,11 @@ __all__ = [
     "Id",
     "Int64",
     "Key",
+    "MaxResults",
     "Millis",
     "ModelName",
     "Name",
+    "PageToken",
     "RecordKey",
     "Text",
     "Wire",
@@ -146,6 +150,14 @@ ModelName = Annotated[
 Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ALIAS_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
+#: The ``next_page_token`` of a previous page, passed back to read the next one.
+PageToken = Annotated[
+    str,
+    StringConstraints(pattern=PAGE_TOKEN_PATTERN),
+    Field(description="The `next_page_token` of a previous page (opaque; pass it back unchanged)."),
+]
+#: Items per page.
+MaxResults = Annotated[int, Field(ge=1, le=MAX_RESULTS_LIMIT)]
 Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]
 #: JSON has no NaN or infinities; they travel as the strings "NaN", "Infinity", "-Infinity".
 WireFloat = float | Literal["NaN", "Infinity", "-Infinity"]

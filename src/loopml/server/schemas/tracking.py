@@ -10,8 +10,10 @@ from loopml.server.schemas.common import (
     Id,
     Int64,
     Key,
+    MaxResults,
     Millis,
     Name,
+    PageToken,
     RecordKey,
     Text,
     Wire,
@@ -167,8 +169,8 @@ class RunSearch(Wire):
     order_by: Annotated[list[Annotated[str, Field(max_length=1_000)]], Field(max_length=20)] = Field(
         default_factory=list
     )
-    max_results: Int64 = 1000
-    page_token: Annotated[str, Field(max_length=1_000)] | None = None
+    max_results: MaxResults = 1000
+    page_token: PageToken | None = None
     include_deleted: bool = False
 
 
