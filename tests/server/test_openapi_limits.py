@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -117,3 +118,32 @@ def test_pages_follow_their_tokens(client: httpx.Client) -> None:
             break
         params["page_token"] = page["next_page_token"]
     assert names == ["p0", "p1", "p2"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a%14b", "a%252e", "a%5Cb", "c:x", "a/", "a//b"],  # as sent on the URL; the first three were a 400
+)
+def test_artifact_paths_outside_the_stated_pattern_are_refused_as_such(
+    client: httpx.Client, path: str
+) -> None:
+    response = client.get(f"/api/v1/runs/r/artifacts/{path}")
+    assert response.status_code == 422, response.text
+    body = {"files": {unquote(path): "0" * 64}}
+    assert client.post("/api/v1/models/m/versions", json=body).status_code == 422
+
+
+def test_a_stated_valid_artifact_path_is_looked_up(client: httpx.Client, document: dict[str, Any]) -> None:
+    files = _schema(document, "VersionRegister")["properties"]["files"]
+    assert "pattern" in files["propertyNames"]
+    assert client.get("/api/v1/runs/r/artifacts/a/b:c/...x").status_code == 404
+
+
+@pytest.mark.parametrize(("ref", "status"), [("ds@3", 404), ("ds", 404), ("ds@x", 422), ("ds@0", 422)])
+def test_dataset_refs_are_stated(client: httpx.Client, ref: str, status: int) -> None:
+    assert client.get(f"/api/v1/datasets/{ref}").status_code == status
+
+
+@pytest.mark.parametrize(("since", "status"), [("1h", 200), ("2026-11-28T09:00:00Z", 200), ("0" * 40, 422)])
+def test_audit_since_is_stated(client: httpx.Client, since: str, status: int) -> None:
+    assert client.get("/api/v1/audit", params={"since": since}).status_code == status

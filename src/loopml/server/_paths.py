@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts import BLOB_PREFIX, TEMP_DIR
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, NotFound
 
 __all__ = ["check_artifact_uri", "claimed_blobs", "local_data_under_root", "normalise_artifact_path"]
 
@@ -195,7 +195,8 @@ def local_data_under_root(uri: str, *, artifact_root: str) -> Path:
 
     Raises:
         InvalidInput: naming the URI and the rule it breaks (remote root, outside the root,
-            inside the blob store's folders, traversal, links, missing).
+            inside the blob store's folders, traversal, links).
+        NotFound: nothing is there.
     """
     if not uri or _CONTROL.search(uri) or "\\" in uri:
         raise InvalidInput(f"Data URI {uri[:80]!r} is empty or has control characters or backslashes.")
@@ -226,7 +227,7 @@ def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> P
     resolved = local.resolve()
     _refuse_store_folders(uri, resolved.relative_to(root.resolve()).parts)
     if not resolved.exists():
-        raise InvalidInput(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
+        raise NotFound(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
     if resolved.is_dir():
         for folder, dirs, files in os.walk(resolved):
             for entry in (*dirs, *files):

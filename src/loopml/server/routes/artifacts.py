@@ -20,7 +20,7 @@ from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Id, MaxResults, Name, PageToken
+from loopml.server.schemas.common import ArtifactPath, Id, MaxResults, Name, PageToken
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 from loopml.store import every_item, missing_artifact
 
@@ -197,7 +197,7 @@ def download_blob(
 @router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
 async def upload_run_file(
     run_id: Id,
-    path: str,
+    path: ArtifactPath,
     request: Request,
     store: StoreDep,
     blobs: Blobs,
@@ -217,7 +217,7 @@ async def upload_run_file(
 
 @router.get("/runs/{run_id}/artifacts/{path:path}", responses=_BYTES, response_class=StreamingResponse)
 def download_run_file(
-    run_id: Id, path: str, store: StoreDep, blobs: Blobs, allow_unsafe: AllowUnsafe = False
+    run_id: Id, path: ArtifactPath, store: StoreDep, blobs: Blobs, allow_unsafe: AllowUnsafe = False
 ) -> StreamingResponse:
     """Stream the verified bytes of the artifact ``path`` of a run.
 

@@ -19,7 +19,7 @@ from loopml.server._model_files import package_file, package_files, rebuilt_pack
 from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Alias, ModelName, Name, Text
+from loopml.server.schemas.common import Alias, ArtifactPath, ModelName, Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
     AliasEventOut,
@@ -182,7 +182,7 @@ def list_model_version_files(name: ModelName, version: Version, registry: Regist
     "/{name}/versions/{version}/files/{path:path}", responses=_BYTES, response_class=StreamingResponse
 )
 def download_model_version_file(
-    name: ModelName, version: Version, path: str, registry: Registry
+    name: ModelName, version: Version, path: ArtifactPath, registry: Registry
 ) -> StreamingResponse:
     """Stream one file of a version's package, verified against its hash as it is read."""
     found = registry.store.models.get_version(name, version)

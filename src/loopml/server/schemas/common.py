@@ -13,6 +13,8 @@ from loopml.store import MAX_RESULTS_LIMIT, PAGE_TOKEN_PATTERN
 __all__ = [
     "ERROR_RESPONSES",
     "Alias",
+    "ArtifactPath",
+    "DatasetRef",
     "ErrorOut",
     "Id",
     "Int64",
@@ -86,6 +88,28 @@ def _characters(ranges: str) -> str:
 ALIAS_PATTERN = _alias_pattern()
 
 
+def _artifact_path_pattern() -> str:
+    """``/``-separated segments, none empty, ``.`` or ``..``; no control character, ``\\`` or ``%``.
+
+    The first segment has no ``:`` either (no URL scheme, no drive letter). Every path it matches
+    passes :func:`loopml.server._paths.normalise_artifact_path` unchanged.
+    """
+    banned = f"{_CONTROL}\\\\/%"
+
+    def segment(extra: str) -> str:
+        inner = f"[^{banned}{extra}]"
+        edge = f"[^{banned}{extra}.]"
+        return f"(?:{edge}{inner}*|\\.{edge}{inner}*|\\.\\.{inner}+)"
+
+    return f"^{segment(':')}(?:/{segment('')})*$"
+
+
+#: A run artifact's or package file's relative path (see :func:`_artifact_path_pattern`).
+ARTIFACT_PATH_PATTERN = _artifact_path_pattern()
+#: A dataset version: ``NAME`` or ``NAME@N`` (N a positive integer, at most nine digits).
+DATASET_REF_PATTERN = f"^[^{_CONTROL}@]{{1,{MAX_NAME_LENGTH}}}(?:@0*[1-9][0-9]{{0,8}})?$"
+
+
 def _keys_by_name(schema: dict[str, Any]) -> None:
     """State a mapping's key pattern as ``propertyNames`` (what the server enforces).
 
@@ -149,6 +173,19 @@ ModelName = Annotated[
 ]
 Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ALIAS_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
+ArtifactPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1_000, pattern=ARTIFACT_PATH_PATTERN),
+    Field(
+        description="A relative path: `/`-separated, no `.`/`..`/empty part, no `\\`, `%` or control "
+        "character, no `:` in the first part."
+    ),
+]
+DatasetRef = Annotated[
+    str,
+    StringConstraints(min_length=1, pattern=DATASET_REF_PATTERN),
+    Field(description="`NAME` (the latest version) or `NAME@N`."),
+]
 Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
 #: The ``next_page_token`` of a previous page, passed back to read the next one.
 PageToken = Annotated[
