@@ -25,6 +25,7 @@ __all__ = [
     "Name",
     "PageToken",
     "RecordKey",
+    "RunFilePath",
     "Text",
     "Wire",
     "WireFloat",
@@ -106,6 +107,8 @@ def _artifact_path_pattern() -> str:
 
 #: A run artifact's or package file's relative path (see :func:`_artifact_path_pattern`).
 ARTIFACT_PATH_PATTERN = _artifact_path_pattern()
+#: A content hash: 64 lowercase hex digits.
+SHA256_PATTERN = "^[0-9a-f]{64}$"
 #: A dataset version: ``NAME`` or ``NAME@N`` (N a positive integer, at most nine digits).
 DATASET_REF_PATTERN = f"^[^{_CONTROL}@]{{1,{MAX_NAME_LENGTH}}}(?:@0*[1-9][0-9]{{0,8}})?$"
 
@@ -173,6 +176,9 @@ ModelName = Annotated[
 ]
 Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ALIAS_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
+#: A URI a client records or adds data from: no control character or backslash (further rules,
+#: which depend on the server's artifact root and reference roots, answer 400 naming them).
+URI_PATTERN = "^[^\\x00-\\x1f\\x7f\\\\]+$"
 ArtifactPath = Annotated[
     str,
     StringConstraints(min_length=1, max_length=1_000, pattern=ARTIFACT_PATH_PATTERN),
@@ -181,6 +187,8 @@ ArtifactPath = Annotated[
         "character, no `:` in the first part."
     ),
 ]
+#: A run's artifact path, which is also the artifact's name (at most 250 characters).
+RunFilePath = Annotated[ArtifactPath, StringConstraints(max_length=MAX_NAME_LENGTH)]
 DatasetRef = Annotated[
     str,
     StringConstraints(min_length=1, pattern=DATASET_REF_PATTERN),
