@@ -151,11 +151,13 @@ def create_app(
         max_body_bytes=limits.max_body_bytes,
         max_artifact_bytes=limits.max_artifact_bytes,
     )
-    app.add_middleware(AllowMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(MlflowEnvelopeMiddleware)  # MLflow clients read MLflow's error shape
     mount_ui(app)  # outside the security layer: its session cookie becomes a bearer token first
+    # OPTIONS is answered outside the security layer: the methods of a path are what the public
+    # OpenAPI document says, and asking reads nothing stored.
+    app.add_middleware(AllowMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
     return app
 
