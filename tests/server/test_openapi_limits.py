@@ -147,3 +147,10 @@ def test_dataset_refs_are_stated(client: httpx.Client, ref: str, status: int) ->
 @pytest.mark.parametrize(("since", "status"), [("1h", 200), ("2026-11-28T09:00:00Z", 200), ("0" * 40, 422)])
 def test_audit_since_is_stated(client: httpx.Client, since: str, status: int) -> None:
     assert client.get("/api/v1/audit", params={"since": since}).status_code == status
+
+
+def test_a_run_file_type_states_the_name_rules(client: httpx.Client) -> None:
+    """A control character in ``?type=`` was a 400 the document did not state."""
+    response = client.put("/api/v1/runs/r/artifacts/a.txt", params={"type": "H\x04"}, content=b"x")
+    assert response.status_code == 422, response.text
+    assert client.put("/api/v1/runs/r/artifacts/a.txt", params={"type": "Plot"}, content=b"x").status_code == 404

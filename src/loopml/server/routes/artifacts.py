@@ -203,7 +203,7 @@ async def upload_run_file(
     store: StoreDep,
     blobs: Blobs,
     config: Config,
-    type: Annotated[str, Query(min_length=1, max_length=250)] = "File",
+    type: Name = "File",
 ) -> ArtifactOut:
     """Store the body as the artifact ``path`` of a RUNNING run; scanned first, refused if unsafe (422)."""
     clean = normalise_artifact_path(path)
