@@ -3,6 +3,8 @@ document allows is served (or answered with a documented state error), never ref
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -11,8 +13,10 @@ import httpx
 import pytest
 
 from loopml.config import Settings
+from loopml.errors import InvalidInput
+from loopml.server._paths import check_request_path
 from loopml.server.background import serve_in_thread
-from loopml.server.schemas.common import INT64_MAX
+from loopml.server.schemas.common import ARTIFACT_PATH_PATTERN, INT64_MAX
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +131,25 @@ def test_pages_follow_their_tokens(client: httpx.Client) -> None:
 def test_artifact_paths_outside_the_stated_pattern_are_refused_as_such(
     client: httpx.Client, path: str
 ) -> None:
+    """Refused with the rule they break, before the run is looked up; the document states each rule."""
     response = client.get(f"/api/v1/runs/r/artifacts/{path}")
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400 and "is refused" in response.json()["error"]["message"]
     body = {"files": {unquote(path): "0" * 64}}
-    assert client.post("/api/v1/models/m/versions", json=body).status_code == 422
+    refused = client.post("/api/v1/models/m/versions", json=body)
+    assert refused.status_code == 400 and "is refused" in refused.json()["error"]["message"]
+
+
+def test_the_stated_path_pattern_is_what_the_server_checks() -> None:
+    alphabet = ["a", ".", "/", ":", "%", "2", "e", "\\", "\x01", "\x85", "é", "0", "5", "c"]
+    rng = random.Random(1)
+    for _ in range(20_000):
+        path = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7)))
+        try:
+            check_request_path(path)
+        except InvalidInput:
+            assert re.fullmatch(ARTIFACT_PATH_PATTERN, path) is None, path
+        else:
+            assert re.fullmatch(ARTIFACT_PATH_PATTERN, path) is not None, path
 
 
 def test_a_stated_valid_artifact_path_is_looked_up(client: httpx.Client, document: dict[str, Any]) -> None:
@@ -153,4 +172,5 @@ def test_a_run_file_type_states_the_name_rules(client: httpx.Client) -> None:
     """A control character in ``?type=`` was a 400 the document did not state."""
     response = client.put("/api/v1/runs/r/artifacts/a.txt", params={"type": "H\x04"}, content=b"x")
     assert response.status_code == 422, response.text
-    assert client.put("/api/v1/runs/r/artifacts/a.txt", params={"type": "Plot"}, content=b"x").status_code == 404
+    found = client.put("/api/v1/runs/r/artifacts/a.txt", params={"type": "Plot"}, content=b"x")
+    assert found.status_code == 404

@@ -17,10 +17,17 @@ from urllib.parse import unquote, urlsplit
 from loopml.artifacts import BLOB_PREFIX, TEMP_DIR
 from loopml.errors import InvalidInput, NotFound
 
-__all__ = ["check_artifact_uri", "claimed_blobs", "local_data_under_root", "normalise_artifact_path"]
+__all__ = [
+    "check_artifact_uri",
+    "check_request_path",
+    "claimed_blobs",
+    "local_data_under_root",
+    "normalise_artifact_path",
+]
 
 MAX_PATH_LENGTH = 1_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_C1 = re.compile(r"[\x80-\x9f]")
 _ENCODED = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -64,6 +71,29 @@ def normalise_artifact_path(path: str) -> str:
     if not parts:
         raise _refuse(path, "it names no file")
     return "/".join(parts)
+
+
+def check_request_path(path: str) -> str:
+    """A relative path a request names (a run file, a package file), in the canonical form the API
+    states (:data:`~loopml.server.schemas.common.ARTIFACT_PATH_PATTERN`), or :class:`InvalidInput`.
+
+    The rules of :func:`normalise_artifact_path` are checked first, for their messages; the path
+    must then already be normalised, with no ``%`` and no ``:`` in its first part.
+
+    Example:
+        >>> check_request_path("plots/roc.svg")
+        'plots/roc.svg'
+    """
+    clean = normalise_artifact_path(path)
+    if "%" in path:
+        raise _refuse(path, "it contains '%'; percent-encoding is not decoded in artifact paths")
+    if ":" in path.split("/", 1)[0]:
+        raise _refuse(path, "its first part contains ':', which reads as a URL scheme or drive")
+    if _C1.search(path):
+        raise _refuse(path, "it contains a control character")
+    if clean != path:
+        raise _refuse(path, f"write it without empty or '.' parts, as {clean!r}")
+    return clean
 
 
 def _local_root(url: str) -> Path | None:

@@ -15,7 +15,7 @@ from loopml.security.scan import Verdict
 from loopml.security.uploads import SCAN_PROPERTY, check_download, screen_blob
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
+from loopml.server._paths import check_artifact_uri, check_request_path, claimed_blobs
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
@@ -206,7 +206,7 @@ async def upload_run_file(
     type: Name = "File",
 ) -> ArtifactOut:
     """Store the body as the artifact ``path`` of a RUNNING run; scanned first, refused if unsafe (422)."""
-    clean = normalise_artifact_path(path)
+    clean = check_request_path(path)
     policy = _unsafe_policy(request)
     art = await consume_body(
         request,
@@ -224,6 +224,6 @@ def download_run_file(
 
     One recorded unsafe on upload answers 422 unless ``allow_unsafe=true``.
     """
-    art, sha256 = find_run_file(store, run_id, normalise_artifact_path(path))
+    art, sha256 = find_run_file(store, run_id, check_request_path(path))
     check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe)
     return stream_blob(blobs, sha256, label=art.name, size=art.size)

@@ -16,6 +16,7 @@ from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, Resou
 from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
+from loopml.server._paths import check_request_path
 from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
@@ -187,7 +188,7 @@ def download_model_version_file(
     """Stream one file of a version's package, verified against its hash as it is read."""
     found = registry.store.models.get_version(name, version)
     label = f"models:/{name}/{version}"
-    entry = package_file(registry.blobs, found.manifest_sha256, path, label=label)
+    entry = package_file(registry.blobs, found.manifest_sha256, check_request_path(path), label=label)
     return stream_blob(registry.blobs, entry.sha256, label=f"{label}: {entry.path}", size=entry.size)
 
 

@@ -6,7 +6,7 @@ import math
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from loopml.store import MAX_RESULTS_LIMIT, PAGE_TOKEN_PATTERN
 
@@ -181,14 +181,22 @@ Text = Annotated[str, StringConstraints(max_length=100_000)]
 URI_PATTERN = "^[^\\x00-\\x1f\\x7f\\\\]+$"
 ArtifactPath = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=1_000, pattern=ARTIFACT_PATH_PATTERN),
+    StringConstraints(min_length=1, max_length=1_000),
+    # stated, and checked by ``check_request_path`` for its messages (400 naming the rule)
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 1_000, "pattern": ARTIFACT_PATH_PATTERN}),
     Field(
         description="A relative path: `/`-separated, no `.`/`..`/empty part, no `\\`, `%` or control "
         "character, no `:` in the first part."
     ),
 ]
 #: A run's artifact path, which is also the artifact's name (at most 250 characters).
-RunFilePath = Annotated[ArtifactPath, StringConstraints(max_length=MAX_NAME_LENGTH)]
+RunFilePath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": ARTIFACT_PATH_PATTERN}
+    ),
+]
 DatasetRef = Annotated[
     str,
     StringConstraints(min_length=1, pattern=DATASET_REF_PATTERN),
