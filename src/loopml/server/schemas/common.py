@@ -29,6 +29,7 @@ __all__ = [
     "Text",
     "Wire",
     "WireFloat",
+    "checked_here",
     "from_wire_float",
     "to_wire_float",
 ]
@@ -189,6 +190,14 @@ ArtifactPath = Annotated[
         "character, no `:` in the first part."
     ),
 ]
+
+
+def checked_here(pattern: str, *, max_length: int) -> WithJsonSchema:
+    """State a string's ``pattern`` that the server checks itself, to answer a 400 naming the rule
+    it breaks rather than the bare pattern (the check and the pattern accept the same strings)."""
+    return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern})
+
+
 #: A run's artifact path, which is also the artifact's name (at most 250 characters).
 RunFilePath = Annotated[
     str,

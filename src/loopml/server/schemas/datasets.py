@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from loopml.data.derived import StatisticsArtifact
 from loopml.data.versions import DatasetVersion
-from loopml.server.schemas.common import URI_PATTERN, Wire
+from loopml.server.schemas.common import URI_PATTERN, Wire, checked_here
 from loopml.server.schemas.lineage import ArtifactOut
 
 __all__ = [
@@ -67,7 +67,8 @@ class DatasetAdd(Wire):
 
     uri: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=1_000, pattern=URI_PATTERN),
+        StringConstraints(min_length=1, max_length=1_000),
+        checked_here(URI_PATTERN, max_length=1_000),
         Field(
             description="A file or folder under the server's local artifact root (relative, absolute or "
             "`file://`); one outside it, in the blob store's folders, or not CSV/Parquet answers 400, "

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from loopml.server.schemas.common import URI_PATTERN, Id, Int64, Key, Millis, Name, Text, Wire
+from loopml.server.schemas.common import URI_PATTERN, Id, Int64, Key, Millis, Name, Text, Wire, checked_here
 from loopml.store.entities import Artifact, Context, Event, Execution
 
 __all__ = [
@@ -35,7 +35,8 @@ State = Literal["RUNNING", "COMPLETE", "FAILED", "CACHED"]
 Direction = Literal["INPUT", "OUTPUT"]
 Uri = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=4_096, pattern=URI_PATTERN),
+    StringConstraints(min_length=1, max_length=4_096),
+    checked_here(URI_PATTERN, max_length=4_096),
     Field(
         description="A blob path relative to the artifact root (`sha256/<2 hex>/<62 hex>` for a stored "
         "blob), or with `is_reference` a URL under the artifact root or a configured reference root; "
