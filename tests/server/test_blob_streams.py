@@ -149,9 +149,9 @@ def test_wrong_size_is_refused_before_any_byte_and_raises_no_alarm(
 ) -> None:
     ref = blobs.put_bytes(os.urandom(100))
     answer = httpx.get(f"{url}/api/v1/blobs/{ref.sha256}", params={"size": wrong})
-    assert answer.status_code == 400
+    assert answer.status_code == 409  # state the request cannot know, not a malformed request
     error = answer.json()["error"]
-    assert error["code"] == "invalid_input"
+    assert error["code"] == "conflict"
     assert f"holds 100 bytes, not the size={wrong}" in error["message"] and "corrupt" not in error["message"]
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     assert httpx.get(f"{url}/api/v1/blobs/{ref.sha256}", params={"size": 100}).status_code == 200

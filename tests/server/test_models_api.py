@@ -136,7 +136,7 @@ def test_register_from_blobs_then_download_every_file_verified(live: Live) -> No
         ({"a\\b.txt": "0" * 64}, 400, "backslash"),
         ({"%2e%2e/x": "0" * 64}, 400, "encoded"),
         ({"m": "0" * 64, "m/x": "0" * 64}, 400, "both as a file and as a folder"),
-        ({"a/./b": "0" * 64, "a/b": "1" * 64}, 400, "twice"),
+        ({"a/./b": "0" * 64, "a/b": "1" * 64}, 400, "without empty or '.' parts"),  # one path twice
         ({"model.skops": "0" * 64}, 404, "upload the file"),
         ({"model.skops": "not-a-hash"}, 422, "files"),
         ({}, 422, "files"),
@@ -260,6 +260,8 @@ def test_rebuilt_package_checks_paths_and_size(tmp_path: Path) -> None:
         pass
     with pytest.raises(NotFound, match="not stored"), rebuilt_package(blobs, missing, max_bytes=9, label="t"):
         pass
-    assert checked_manifest({"./a//b": ref.sha256}) == {"a/b": ref.sha256}
+    assert checked_manifest({"a/b": ref.sha256}) == {"a/b": ref.sha256}
+    with pytest.raises(InvalidInput, match="as 'a/b'"):  # the document states the canonical form
+        checked_manifest({"./a//b": ref.sha256})
     with pytest.raises(InvalidInput, match="at most"):
         checked_manifest({f"f{i}": ref.sha256 for i in range(1_001)})

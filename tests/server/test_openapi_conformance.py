@@ -1,48 +1,69 @@
 """The OpenAPI document states what the server enforces: schemathesis, seeded and bounded, finds
-no schema-valid request refused, no 5xx, and no response outside the document."""
+no schema-valid request refused, no schema-invalid one accepted, no 5xx and no response outside
+the document, over every operation (``--checks all``, positive and negative examples)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from schemathesis import Case
+from hypothesis.errors import Unsatisfiable
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi import from_asgi
 
 from loopml.config import Settings
 from loopml.server.app import create_app
 
-#: Operations the run covers, by path.
-COVERED = r"^/api/v1/(experiments|models/\{name\}(/aliases/\{alias\}|/alias-history)?$|contexts$|whoami)"
-#: Examples per operation (every check runs on each).
-EXAMPLES = 25
+#: The repository's schemathesis settings: what a well-formed request may still be refused for.
+CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
+#: Examples per operation and generation mode (every check runs on each).
+EXAMPLES = 12
+
+#: Operations merged after this run was written that do not conform yet (the deployments API and
+#: the MLflow-compatible and MLflow artifact APIs: undocumented 400s and 404s); they leave this
+#: list as they are fixed.
+NOT_YET = r"^/api/(2\.0/mlflow(-artifacts)?/|v1/deployments)"
+
+pytestmark = pytest.mark.slow
 
 
-def test_the_api_does_what_its_document_says(tmp_path: Path) -> None:
+def test_every_operation_does_what_the_document_says(tmp_path: Path) -> None:
     app = create_app(Settings(home=tmp_path), auth_enabled=False)
-    schema = from_asgi("/api/v1/openapi.json", app).include(path_regex=COVERED)
+    schema = from_asgi("/api/v1/openapi.json", app, config=SchemathesisConfig.from_path(CONFIG)).exclude(
+        path_regex=NOT_YET
+    )
+    load_all_checks()
+    checks = [check for check in CHECKS.get_all() if callable(check) and not isinstance(check, type)]
     failures: list[str] = []
-    tested = 0
+    tested = set()
     for found in schema.get_all_operations():
         operation = found.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            derandomize=True,  # seeded: the same examples on every run
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def conforms(case: Case) -> None:
-            case.call_and_validate()
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES,
+                derandomize=True,  # seeded: the same examples on every run
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def conforms(case: Case) -> None:
+                case.call_and_validate(checks=checks)
 
-        tested += 1
-        try:
-            conforms()
-        except Exception as err:  # every failing operation is reported, not just the first
-            failures.append(f"{operation.label}: {err}")
-    assert tested >= 10
+            try:
+                conforms()
+            except Unsatisfiable:  # nothing in the operation can be made invalid
+                pass
+            except (Exception, BaseExceptionGroup) as err:  # every failing operation is reported
+                failures.append(f"{operation.label} ({mode.value}): {err}")
+            tested.add(operation.label)
+    paths = {p: m for p, m in app.openapi()["paths"].items() if not re.match(NOT_YET, p)}
+    operations = sum(len(methods) for methods in paths.values())
+    assert len(tested) == operations >= 60
     if failures:
         pytest.fail("\n\n".join(failures))

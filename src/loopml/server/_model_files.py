@@ -24,7 +24,7 @@ from pathlib import Path
 
 from loopml.artifacts import BlobStore
 from loopml.errors import IntegrityError, InvalidInput, LoopmlError, NotFound
-from loopml.server._paths import normalise_artifact_path
+from loopml.server._paths import check_request_path, normalise_artifact_path
 
 __all__ = [
     "MAX_PACKAGE_FILES",
@@ -69,7 +69,7 @@ def checked_manifest(files: Mapping[str, str]) -> dict[str, str]:
         )
     clean: dict[str, str] = {}
     for raw, sha256 in files.items():
-        path = normalise_artifact_path(raw)
+        path = check_request_path(raw)
         if path in clean:
             raise InvalidInput(
                 f"The package manifest names {path!r} twice (as {raw!r}); name each file once."

@@ -15,12 +15,19 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from loopml.artifacts import BLOB_PREFIX, TEMP_DIR
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, NotFound
 
-__all__ = ["check_artifact_uri", "claimed_blobs", "local_data_under_root", "normalise_artifact_path"]
+__all__ = [
+    "check_artifact_uri",
+    "check_request_path",
+    "claimed_blobs",
+    "local_data_under_root",
+    "normalise_artifact_path",
+]
 
 MAX_PATH_LENGTH = 1_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_C1 = re.compile(r"[\x80-\x9f]")
 _ENCODED = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -64,6 +71,29 @@ def normalise_artifact_path(path: str) -> str:
     if not parts:
         raise _refuse(path, "it names no file")
     return "/".join(parts)
+
+
+def check_request_path(path: str) -> str:
+    """A relative path a request names (a run file, a package file), in the canonical form the API
+    states (:data:`~loopml.server.schemas.common.ARTIFACT_PATH_PATTERN`), or :class:`InvalidInput`.
+
+    The rules of :func:`normalise_artifact_path` are checked first, for their messages; the path
+    must then already be normalised, with no ``%`` and no ``:`` in its first part.
+
+    Example:
+        >>> check_request_path("plots/roc.svg")
+        'plots/roc.svg'
+    """
+    clean = normalise_artifact_path(path)
+    if "%" in path:
+        raise _refuse(path, "it contains '%'; percent-encoding is not decoded in artifact paths")
+    if ":" in path.split("/", 1)[0]:
+        raise _refuse(path, "its first part contains ':', which reads as a URL scheme or drive")
+    if _C1.search(path):
+        raise _refuse(path, "it contains a control character")
+    if clean != path:
+        raise _refuse(path, f"write it without empty or '.' parts, as {clean!r}")
+    return clean
 
 
 def _local_root(url: str) -> Path | None:
@@ -195,7 +225,8 @@ def local_data_under_root(uri: str, *, artifact_root: str) -> Path:
 
     Raises:
         InvalidInput: naming the URI and the rule it breaks (remote root, outside the root,
-            inside the blob store's folders, traversal, links, missing).
+            inside the blob store's folders, traversal, links).
+        NotFound: nothing is there.
     """
     if not uri or _CONTROL.search(uri) or "\\" in uri:
         raise InvalidInput(f"Data URI {uri[:80]!r} is empty or has control characters or backslashes.")
@@ -226,7 +257,7 @@ def _confined(uri: str, local: Path | None, root: Path, artifact_root: str) -> P
     resolved = local.resolve()
     _refuse_store_folders(uri, resolved.relative_to(root.resolve()).parts)
     if not resolved.exists():
-        raise InvalidInput(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
+        raise NotFound(f"Data URI {uri[:80]!r} names nothing under the artifact root; check the path.")
     if resolved.is_dir():
         for folder, dirs, files in os.walk(resolved):
             for entry in (*dirs, *files):

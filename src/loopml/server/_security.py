@@ -505,6 +505,15 @@ class _Verdict:
     creates: tuple[str, str] | None = None
 
 
+_DATE = "[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+_CLOCK = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,6})?)?"
+#: What ``GET /audit?since=`` takes: a duration ago or an ISO 8601 time (days 29 to 31 aside,
+#: which not every month has).
+SINCE_PATTERN = (
+    f"^(?:[1-9][0-9]{{0,7}}[smhdwSMHDW]|{_DATE}(?:T{_CLOCK}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?)$"
+)
+
+
 class SecurityLayer:
     """Authentication, rate limits, authorisation and audit for the platform server.
 
@@ -622,7 +631,14 @@ class SecurityLayer:
         @router.get(f"{API}/audit")
         def list_audit(
             user: Annotated[str | None, Query(max_length=1_000)] = None,
-            since: Annotated[str | None, Query(max_length=100)] = None,
+            since: Annotated[
+                str | None,
+                Query(
+                    pattern=SINCE_PATTERN,
+                    description="A duration ago (`1h`, `7d`; unit s, m, h, d or w) or a UTC time "
+                    "(`2026-11-28T09:00:00Z`, an offset such as `+02:00`, or none for UTC).",
+                ),
+            ] = None,
             action: Annotated[str | None, Query(max_length=1_000)] = None,
             limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
         ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from loopml.server._allow import AllowMiddleware
 from loopml.server._config import ServerConfig
 from loopml.server._maintenance import periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from loopml.server._openapi import install_openapi
 from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.mlflow.envelope import MlflowEnvelopeMiddleware
@@ -137,6 +138,7 @@ def create_app(
     app.state.max_json_depth = limits.max_json_depth
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (experiments, runs, artifacts, lineage, datasets, models, deployments):
         api.include_router(module.router)
@@ -149,11 +151,13 @@ def create_app(
         max_body_bytes=limits.max_body_bytes,
         max_artifact_bytes=limits.max_artifact_bytes,
     )
-    app.add_middleware(AllowMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(MlflowEnvelopeMiddleware)  # MLflow clients read MLflow's error shape
     mount_ui(app)  # outside the security layer: its session cookie becomes a bearer token first
+    # OPTIONS is answered outside the security layer: the methods of a path are what the public
+    # OpenAPI document says, and asking reads nothing stored.
+    app.add_middleware(AllowMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID
     return app
 

@@ -1,5 +1,7 @@
 """Metadata and lineage persistence: entities, repository protocols and the SQL store."""
 
+from loopml.store._paging import MAX_RESULTS_LIMIT
+from loopml.store._paging import TOKEN_PATTERN as PAGE_TOKEN_PATTERN
 from loopml.store.entities import (
     Artifact,
     Context,
@@ -31,6 +33,8 @@ from loopml.store.repositories import (
 )
 
 __all__ = [
+    "MAX_RESULTS_LIMIT",
+    "PAGE_TOKEN_PATTERN",
     "Artifact",
     "ArtifactRepository",
     "Context",

@@ -10,17 +10,17 @@ from fastapi.responses import StreamingResponse
 
 from loopml.artifacts import BlobRef, BlobStore, is_folder, validate_sha256
 from loopml.config import Settings, UnsafeArtifacts
-from loopml.errors import IntegrityError, InvalidInput
+from loopml.errors import Conflict, IntegrityError
 from loopml.security.scan import Verdict
 from loopml.security.uploads import SCAN_PROPERTY, check_download, screen_blob
 from loopml.server._deps import Blobs, Config, StoreDep
 from loopml.server._json_body import SafeRoute
-from loopml.server._paths import check_artifact_uri, claimed_blobs, normalise_artifact_path
+from loopml.server._paths import check_artifact_uri, check_request_path, claimed_blobs
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
 from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.common import SHA256_PATTERN, Id, MaxResults, Name, PageToken, RunFilePath
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 from loopml.store import every_item, missing_artifact
 
@@ -94,8 +94,8 @@ def list_artifacts(
     name: Name | None = None,
     sha256: Annotated[str | None, Query(max_length=64)] = None,
     id_prefix: Annotated[str | None, Query(max_length=32)] = None,
-    max_results: Annotated[int, Query(ge=-(2**31), le=2**31)] = 1000,
-    page_token: Annotated[str | None, Query(max_length=1000)] = None,
+    max_results: MaxResults = 1000,
+    page_token: PageToken | None = None,
 ) -> ArtifactPage:
     page = store.artifacts.list(
         run_id=run_id,
@@ -163,7 +163,7 @@ async def upload_blob(
 
 @router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)
 def download_blob(
-    sha256: Annotated[str, PathParam(max_length=64)],
+    sha256: Annotated[str, PathParam(pattern=SHA256_PATTERN)],
     request: Request,
     store: StoreDep,
     blobs: Blobs,
@@ -172,7 +172,8 @@ def download_blob(
 ) -> StreamingResponse:
     """Stream a blob's bytes; the stream is verified as it is read (the connection drops on a mismatch).
 
-    A ``size`` other than the blob's answers 400 before any byte is sent; the blob of an artifact
+    A ``size`` other than the blob's answers 409 (the caller's expectation conflicts with what is
+    stored) before any byte is sent; the blob of an artifact
     recorded unsafe on upload answers 422 unless ``allow_unsafe=true``.
 
     Only a blob the caller sees an artifact of is served; any other answers 404, as a missing one.
@@ -187,7 +188,7 @@ def download_blob(
             )
     stored = blobs.content_size(sha256)
     if size is not None and size != stored:  # the caller's expectation, not the stored copy, is wrong
-        raise InvalidInput(
+        raise Conflict(
             f"Blob sha256 {sha256} holds {stored} bytes, not the size={size} asked for; "
             f"ask with size={stored} or without size."
         )
@@ -197,15 +198,15 @@ def download_blob(
 @router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
 async def upload_run_file(
     run_id: Id,
-    path: str,
+    path: RunFilePath,
     request: Request,
     store: StoreDep,
     blobs: Blobs,
     config: Config,
-    type: Annotated[str, Query(min_length=1, max_length=250)] = "File",
+    type: Name = "File",
 ) -> ArtifactOut:
     """Store the body as the artifact ``path`` of a RUNNING run; scanned first, refused if unsafe (422)."""
-    clean = normalise_artifact_path(path)
+    clean = check_request_path(path)
     policy = _unsafe_policy(request)
     art = await consume_body(
         request,
@@ -217,12 +218,12 @@ async def upload_run_file(
 
 @router.get("/runs/{run_id}/artifacts/{path:path}", responses=_BYTES, response_class=StreamingResponse)
 def download_run_file(
-    run_id: Id, path: str, store: StoreDep, blobs: Blobs, allow_unsafe: AllowUnsafe = False
+    run_id: Id, path: RunFilePath, store: StoreDep, blobs: Blobs, allow_unsafe: AllowUnsafe = False
 ) -> StreamingResponse:
     """Stream the verified bytes of the artifact ``path`` of a run.
 
     One recorded unsafe on upload answers 422 unless ``allow_unsafe=true``.
     """
-    art, sha256 = find_run_file(store, run_id, normalise_artifact_path(path))
+    art, sha256 = find_run_file(store, run_id, check_request_path(path))
     check_download(art.properties, name=art.name, artifact_id=art.artifact_id, allow_unsafe=allow_unsafe)
     return stream_blob(blobs, sha256, label=art.name, size=art.size)

@@ -19,7 +19,7 @@ from loopml.server._json_body import SafeRoute
 from loopml.server._paths import local_data_under_root
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Id, Name
+from loopml.server.schemas.common import DatasetRef, Id, Name
 from loopml.server.schemas.datasets import (
     DatasetAdd,
     DatasetStatisticsOut,
@@ -67,7 +67,7 @@ async def add_dataset_version(
 
 
 @router.get("/{ref}/statistics")
-def list_dataset_statistics(ref: Name, store: StoreDep, blobs: Blobs) -> DatasetStatisticsPage:
+def list_dataset_statistics(ref: DatasetRef, store: StoreDep, blobs: Blobs) -> DatasetStatisticsPage:
     """Statistics computed from a version or from data derived from it (a pipeline's examples),
     oldest first; per-split folders list their splits."""
     version = DatasetVersions(store, blobs).get(ref)
@@ -77,7 +77,7 @@ def list_dataset_statistics(ref: Name, store: StoreDep, blobs: Blobs) -> Dataset
 
 @router.get("/{ref}/statistics/{artifact_id}", responses=_JSON, response_class=StreamingResponse)
 def get_dataset_statistics(
-    ref: Name, artifact_id: Id, store: StoreDep, blobs: Blobs, split: Name | None = None
+    ref: DatasetRef, artifact_id: Id, store: StoreDep, blobs: Blobs, split: Name | None = None
 ) -> StreamingResponse:
     """Stream one statistics document of a version, verified against its hash as it is read.
 
@@ -94,6 +94,6 @@ def get_dataset_statistics(
 
 
 @router.get("/{ref}")
-def get_dataset_version(ref: Name, store: StoreDep, blobs: Blobs) -> DatasetVersionOut:
+def get_dataset_version(ref: DatasetRef, store: StoreDep, blobs: Blobs) -> DatasetVersionOut:
     """One version, by ``name@version`` (or ``name`` for the latest)."""
     return DatasetVersionOut.of(DatasetVersions(store, blobs).get(ref))

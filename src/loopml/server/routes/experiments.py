@@ -59,6 +59,7 @@ def set_experiment_tag(experiment_id: Id, body: TagSet, store: StoreDep) -> Resp
 
 @router.delete("/{experiment_id}", status_code=204)
 def delete_experiment(experiment_id: Id, store: StoreDep) -> Response:
+    """Soft-delete: the experiment stays readable, with ``lifecycle_stage: deleted``, until restored."""
     store.experiments.delete(experiment_id)
     return Response(status_code=204)
 

@@ -16,10 +16,11 @@ from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, Resou
 from loopml.server._deps import Config, StoreDep
 from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
+from loopml.server._paths import check_request_path
 from loopml.server._security import principal_of, require
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.schemas.common import Alias, ModelName, Name, Text
+from loopml.server.schemas.common import Alias, ArtifactPath, ModelName, Name, Text
 from loopml.server.schemas.models import (
     AliasEventList,
     AliasEventOut,
@@ -182,12 +183,12 @@ def list_model_version_files(name: ModelName, version: Version, registry: Regist
     "/{name}/versions/{version}/files/{path:path}", responses=_BYTES, response_class=StreamingResponse
 )
 def download_model_version_file(
-    name: ModelName, version: Version, path: str, registry: Registry
+    name: ModelName, version: Version, path: ArtifactPath, registry: Registry
 ) -> StreamingResponse:
     """Stream one file of a version's package, verified against its hash as it is read."""
     found = registry.store.models.get_version(name, version)
     label = f"models:/{name}/{version}"
-    entry = package_file(registry.blobs, found.manifest_sha256, path, label=label)
+    entry = package_file(registry.blobs, found.manifest_sha256, check_request_path(path), label=label)
     return stream_blob(registry.blobs, entry.sha256, label=f"{label}: {entry.path}", size=entry.size)
 
 

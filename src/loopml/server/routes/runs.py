@@ -95,6 +95,7 @@ def set_reproducibility(run_id: Id, body: ReproducibilitySet, store: StoreDep) -
 
 @router.delete("/{run_id}", status_code=204)
 def delete_run(run_id: Id, store: StoreDep) -> Response:
+    """Soft-delete: the run stays readable, with ``lifecycle_stage: deleted``, until restored."""
     store.runs.delete(run_id)
     return Response(status_code=204)
 

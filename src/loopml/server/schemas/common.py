@@ -6,22 +6,30 @@ import math
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+
+from loopml.store import MAX_RESULTS_LIMIT, PAGE_TOKEN_PATTERN
 
 __all__ = [
     "ERROR_RESPONSES",
     "Alias",
+    "ArtifactPath",
+    "DatasetRef",
     "ErrorOut",
     "Id",
     "Int64",
     "Key",
+    "MaxResults",
     "Millis",
     "ModelName",
     "Name",
+    "PageToken",
     "RecordKey",
+    "RunFilePath",
     "Text",
     "Wire",
     "WireFloat",
+    "checked_here",
     "from_wire_float",
     "to_wire_float",
 ]
@@ -82,6 +90,30 @@ def _characters(ranges: str) -> str:
 ALIAS_PATTERN = _alias_pattern()
 
 
+def _artifact_path_pattern() -> str:
+    """``/``-separated segments, none empty, ``.`` or ``..``; no control character, ``\\`` or ``%``.
+
+    The first segment has no ``:`` either (no URL scheme, no drive letter). Every path it matches
+    passes :func:`loopml.server._paths.normalise_artifact_path` unchanged.
+    """
+    banned = f"{_CONTROL}\\\\/%"
+
+    def segment(extra: str) -> str:
+        inner = f"[^{banned}{extra}]"
+        edge = f"[^{banned}{extra}.]"
+        return f"(?:{edge}{inner}*|\\.{edge}{inner}*|\\.\\.{inner}+)"
+
+    return f"^{segment(':')}(?:/{segment('')})*$"
+
+
+#: A run artifact's or package file's relative path (see :func:`_artifact_path_pattern`).
+ARTIFACT_PATH_PATTERN = _artifact_path_pattern()
+#: A content hash: 64 lowercase hex digits.
+SHA256_PATTERN = "^[0-9a-f]{64}$"
+#: A dataset version: ``NAME`` or ``NAME@N`` (N a positive integer, at most nine digits).
+DATASET_REF_PATTERN = f"^[^{_CONTROL}@]{{1,{MAX_NAME_LENGTH}}}(?:@0*[1-9][0-9]{{0,8}})?$"
+
+
 def _keys_by_name(schema: dict[str, Any]) -> None:
     """State a mapping's key pattern as ``propertyNames`` (what the server enforces).
 
@@ -128,7 +160,8 @@ class Wire(BaseModel):
 def _wants_int(annotation: Any) -> bool:
     """Whether a field takes integers and no floats (``int``, ``int | None``)."""
     options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    return int in options and float not in options
+    bare = {get_args(o)[0] if get_origin(o) is Annotated else o for o in options}  # ``VersionNumber | None``
+    return int in bare and float not in bare
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -144,7 +177,49 @@ ModelName = Annotated[
 ]
 Alias = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ALIAS_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
+#: A URI a client records or adds data from: no control character or backslash (further rules,
+#: which depend on the server's artifact root and reference roots, answer 400 naming them).
+URI_PATTERN = "^[^\\x00-\\x1f\\x7f\\\\]+$"
+ArtifactPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1_000),
+    # stated, and checked by ``check_request_path`` for its messages (400 naming the rule)
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 1_000, "pattern": ARTIFACT_PATH_PATTERN}),
+    Field(
+        description="A relative path: `/`-separated, no `.`/`..`/empty part, no `\\`, `%` or control "
+        "character, no `:` in the first part."
+    ),
+]
+
+
+def checked_here(pattern: str, *, max_length: int) -> WithJsonSchema:
+    """State a string's ``pattern`` that the server checks itself, to answer a 400 naming the rule
+    it breaks rather than the bare pattern (the check and the pattern accept the same strings)."""
+    return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern})
+
+
+#: A run's artifact path, which is also the artifact's name (at most 250 characters).
+RunFilePath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": ARTIFACT_PATH_PATTERN}
+    ),
+]
+DatasetRef = Annotated[
+    str,
+    StringConstraints(min_length=1, pattern=DATASET_REF_PATTERN),
+    Field(description="`NAME` (the latest version) or `NAME@N`."),
+]
 Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
+#: The ``next_page_token`` of a previous page, passed back to read the next one.
+PageToken = Annotated[
+    str,
+    StringConstraints(pattern=PAGE_TOKEN_PATTERN),
+    Field(description="The `next_page_token` of a previous page (opaque; pass it back unchanged)."),
+]
+#: Items per page.
+MaxResults = Annotated[int, Field(ge=1, le=MAX_RESULTS_LIMIT)]
 Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]
 #: JSON has no NaN or infinities; they travel as the strings "NaN", "Infinity", "-Infinity".
 WireFloat = float | Literal["NaN", "Infinity", "-Infinity"]

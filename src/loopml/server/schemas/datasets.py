@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from loopml.data.derived import StatisticsArtifact
 from loopml.data.versions import DatasetVersion
-from loopml.server.schemas.common import Wire
+from loopml.server.schemas.common import URI_PATTERN, Wire, checked_here
 from loopml.server.schemas.lineage import ArtifactOut
 
 __all__ = [
@@ -65,7 +65,16 @@ class DatasetAdd(Wire):
     ``by_reference``: record the files in place (hashes and sizes) instead of copying them.
     """
 
-    uri: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    uri: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=1_000),
+        checked_here(URI_PATTERN, max_length=1_000),
+        Field(
+            description="A file or folder under the server's local artifact root (relative, absolute or "
+            "`file://`); one outside it, in the blob store's folders, or not CSV/Parquet answers 400, "
+            "one that names nothing 404."
+        ),
+    ]
     by_reference: bool = False
 
 

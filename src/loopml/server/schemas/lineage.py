@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from loopml.server.schemas.common import Id, Key, Millis, Name, Text, Wire
+from loopml.server.schemas.common import URI_PATTERN, Id, Int64, Key, Millis, Name, Text, Wire, checked_here
 from loopml.store.entities import Artifact, Context, Event, Execution
 
 __all__ = [
@@ -33,9 +33,18 @@ __all__ = [
 
 State = Literal["RUNNING", "COMPLETE", "FAILED", "CACHED"]
 Direction = Literal["INPUT", "OUTPUT"]
-Uri = Annotated[str, Field(max_length=4_096)]
+Uri = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4_096),
+    checked_here(URI_PATTERN, max_length=4_096),
+    Field(
+        description="A blob path relative to the artifact root (`sha256/<2 hex>/<62 hex>` for a stored "
+        "blob), or with `is_reference` a URL under the artifact root or a configured reference root; "
+        "one outside them, or in the blob store's own folders, answers 400."
+    ),
+]
 Sha = Annotated[str, Field(max_length=128)]
-Size = Annotated[int, Field(ge=-(2**63 - 1), le=2**63 - 1)]
+Size = Int64
 Ids = Annotated[list[Id], Field(max_length=10_000)]
 
 
@@ -108,7 +117,7 @@ class ExecutionCreate(Wire):
 
 
 class ExecutionFinish(Wire):
-    state: State
+    state: Literal["COMPLETE", "FAILED", "CACHED"] = Field(description="The final state.")
     error: Text | None = None
     properties: dict[str, Any] | None = None
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from loopml.server.schemas.common import Id, Key, Name, Text, Wire
+from loopml.server.schemas.common import ArtifactPath, Id, Key, Name, Text, Wire
 from loopml.store.entities import Alias, AliasEvent, ModelVersion, RegisteredModel
 
 __all__ = [
@@ -144,7 +144,7 @@ class AliasEventList(Wire):
 
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-PackagePath = Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+PackagePath = ArtifactPath
 VersionNumber = Annotated[int, Field(ge=1, le=2**31)]
 
 

@@ -10,8 +10,10 @@ from loopml.server.schemas.common import (
     Id,
     Int64,
     Key,
+    MaxResults,
     Millis,
     Name,
+    PageToken,
     RecordKey,
     Text,
     Wire,
@@ -163,12 +165,27 @@ class RunOut(Wire):
 
 class RunSearch(Wire):
     experiment_ids: Annotated[list[Id], Field(max_length=1_000)]
-    filter: Annotated[str, Field(max_length=10_000)] | None = None
-    order_by: Annotated[list[Annotated[str, Field(max_length=1_000)]], Field(max_length=20)] = Field(
-        default_factory=list
-    )
-    max_results: Int64 = 1000
-    page_token: Annotated[str, Field(max_length=1_000)] | None = None
+    filter: (
+        Annotated[
+            str,
+            Field(
+                max_length=10_000,
+                description="A search expression, e.g. `metrics.auc > 0.8 and params.model = 'gbm'`; "
+                "one that does not parse answers 400 naming the position.",
+            ),
+        ]
+        | None
+    ) = None
+    order_by: Annotated[
+        list[Annotated[str, Field(max_length=1_000)]],
+        Field(
+            max_length=20,
+            description="Sort keys such as `metrics.auc DESC` or `start_time`; one that does not parse "
+            "answers 400.",
+        ),
+    ] = Field(default_factory=list)
+    max_results: MaxResults = 1000
+    page_token: PageToken | None = None
     include_deleted: bool = False
 
 
