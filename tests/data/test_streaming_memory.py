@@ -105,6 +105,8 @@ def test_statistics_memory_is_bounded_far_below_data_size(tmp_path: Path, suffix
     m = _measure(path, warm_up)
 
     assert m["rows"] == chunks * CHUNK_ROWS
-    assert m["traced_peak"] < in_memory // 50, (m, in_memory)
+    # Fixed-size per-column state, not data-sized: exact value counts up to 100,000 distinct values
+    # (then a bounded deterministic summary) and a 256k-value buffer per numeric column.
+    assert m["traced_peak"] < in_memory // 12, (m, in_memory)
     assert m["traced_peak"] + m["arrow_peak"] < in_memory // 4, (m, in_memory)
     assert m["rss_growth"] < in_memory // 2, (m, in_memory)

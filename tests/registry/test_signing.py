@@ -43,7 +43,13 @@ def test_signature_is_a_model_signing_bundle_covering_every_file(signed_package:
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert statement["predicateType"] == "https://model_signing/signature/v1.0"
     names = sorted(r["name"] for r in statement["predicate"]["resources"])
-    assert names == ["checksums.json", "model.yaml", "model/model.skops", "transform/transform.skops"]
+    assert names == [
+        "checksums.json",
+        "model.yaml",
+        "model/model.skops",
+        "training_stats.json",
+        "transform/transform.skops",
+    ]
 
 
 def test_signature_by_untrusted_key_is_refused(signed_package: ModelPackage, tmp_path: Path) -> None:

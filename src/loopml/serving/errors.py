@@ -64,7 +64,7 @@ class UnsupportedMediaType(InvalidInput):
 class RateLimited(Forbidden):
     """Too many requests; ``retry_after`` seconds until the next is allowed."""
 
-    code = "rate_limited"
+    code = "predict_rate_limited"  # the platform server's own 429 is ``rate_limited``
     fields = ("retry_after",)
 
     def __init__(self, message: str, *, retry_after: float) -> None:
