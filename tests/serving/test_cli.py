@@ -73,12 +73,20 @@ def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers
         x = models.numeric_x[:3]
         r = httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})
         assert r.json() == {"predictions": models.numeric.predict(x).tolist()}
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert (
-            'loopml_serving_requests_total{model="cli-model",protocol="mlflow",status="200",version="1"} 1.0'
-            in metrics
+        answered = 1
+        if workers > 1:  # new connections, spread over the workers by the kernel
+            for _ in range(5):
+                httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})
+            answered += 5
+        line = (
+            'loopml_serving_requests_total{model="cli-model",protocol="mlflow",status="200",version="1"}'
+            f" {answered:.1f}"
         )
-        assert "process_resident_memory_bytes" in metrics
+        for _ in range(8 if workers > 1 else 1):  # every worker answers the sum over all of them
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            assert line in metrics
+            memory = [m for m in metrics.splitlines() if m.startswith("process_resident_memory_bytes")]
+            assert len(memory) == workers, memory  # one per worker (labelled by pid when several)
         if workers == 1:  # --per-minute 3: the fourth request within the minute is refused
             codes = [
                 httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})

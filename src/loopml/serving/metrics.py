@@ -1,8 +1,17 @@
-"""Prometheus software metrics of the model server (one registry per app)."""
+"""Prometheus software metrics of the model server (one registry per app).
+
+With several workers (``loopml serve --workers N``) every worker writes its counters into the
+folder named by ``PROMETHEUS_MULTIPROC_DIR`` (set by the parent before the workers start), and
+``/metrics`` on any worker answers the sum over all of them, plus each process's CPU and memory
+labelled with its ``pid``: a scrape no longer depends on which worker the connection reached.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -12,9 +21,53 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+    values,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE_LATEST", "ServingMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROCESS_ENV", "ServingMetrics", "multiprocess_dir"]
+
+#: The environment variable prometheus_client reads, at import, to share metrics between processes.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_PID_OF_FILE = re.compile(r"_(\d+)\.db$")
+
+
+def multiprocess_dir() -> Path | None:
+    """The shared metrics folder when this process writes multiprocess metrics, else ``None``.
+
+    prometheus_client decides at import whether values live in memory or in shared files, so the
+    folder must be in the environment before the worker process imports it.
+    """
+    path = os.environ.get(MULTIPROCESS_ENV)
+    if path and values.ValueClass is not values.MutexValue:
+        return Path(path)
+    return None
+
+
+class _WorkerProcesses(Collector):
+    """CPU and memory of every process that writes into the shared folder, labelled by ``pid``."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def _pids(self) -> list[int]:
+        pids = {int(m.group(1)) for f in self._folder.glob("*.db") if (m := _PID_OF_FILE.search(f.name))}
+        return sorted(p for p in pids if Path(f"/proc/{p}").exists())
+
+    def collect(self) -> Iterable[Metric]:
+        merged: dict[str, Metric] = {}
+        for pid in self._pids():
+            for family in ProcessCollector(pid=lambda p=pid: p, registry=None).collect():  # type: ignore[misc]
+                target = merged.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type, family.unit)
+                )
+                for sample in family.samples:
+                    labelled = sample._replace(labels={**sample.labels, "pid": str(pid)})
+                    target.samples.append(labelled)
+        return list(merged.values())
+
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -32,7 +85,9 @@ class ServingMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        ProcessCollector(registry=self.registry)
+        self._shared = multiprocess_dir()
+        if self._shared is None:
+            ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "loopml_serving_requests",
             "Inference requests answered, by model, version, protocol and HTTP status.",
@@ -71,6 +126,7 @@ class ServingMetrics:
             "loopml_serving_in_flight_requests",
             "Inference requests being answered now.",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.log_dropped = Counter(
             "loopml_serving_prediction_log_dropped",
@@ -107,5 +163,10 @@ class ServingMetrics:
         return observe
 
     def exposition(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format (summed over every worker when there are several)."""
+        if self._shared is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=str(self._shared))  # type: ignore[no-untyped-call]
+        merged.register(_WorkerProcesses(self._shared))
+        return generate_latest(merged)

@@ -6,13 +6,17 @@ and verifies the models itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.process
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,7 +32,7 @@ from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, ModelRepository
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
 from loopml.serving.guards import QueryLimiter
-from loopml.serving.metrics import ServingMetrics
+from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 
 __all__ = ["build_app", "run_server"]
@@ -106,6 +110,25 @@ def _stop(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
         proc.join(timeout=30)
 
 
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """A folder the workers write their metrics into, so ``/metrics`` on any of them sums all.
+
+    A folder the operator set in ``PROMETHEUS_MULTIPROC_DIR`` is used as it is; otherwise a fresh
+    one is made and removed when the server stops (stale files would add old counts to new ones).
+    """
+    if os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="loopml-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder  # inherited by the spawned workers, read at their import
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_server(config: ServeConfig, settings: Settings) -> None:
     """Serve until interrupted.
 
@@ -137,6 +160,16 @@ def run_server(config: ServeConfig, settings: Settings) -> None:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
+        with _shared_metrics():
+            _supervise(workers, stopping)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+
+
+def _supervise(workers: Sequence[multiprocessing.process.BaseProcess], stopping: list[bool]) -> None:
+    """Start the workers, wait until one exits or the server is told to stop, stop them all."""
+    try:
         for proc in workers:
             proc.start()
         while all(proc.is_alive() for proc in workers):
@@ -147,5 +180,3 @@ def run_server(config: ServeConfig, settings: Settings) -> None:
         pass
     finally:
         _stop(workers)
-        signal.signal(signal.SIGTERM, previous)
-        sock.close()
