@@ -5,12 +5,20 @@ Usage::
     .venv/bin/python benchmarks/serving.py                         # the 50-tree GBC on 16 features
     .venv/bin/python benchmarks/serving.py --demo-home /tmp/demo   # + the demo's census model
     .venv/bin/python benchmarks/serving.py --duration 10 --rounds 3
+    .venv/bin/python benchmarks/serving.py --anchors /work/anchors   # + MLServer, KServe, mlflow serve
 
 Figures, per model and payload (1 row and 100 rows per request, Open Inference Protocol JSON):
 requests/s and p99 latency under 8 concurrent connections (``wrk -t1 -c8``), the median and range of
 ``--rounds`` interleaved rounds, with the prediction log on and off; the time from process start to
 ``/v2/health/ready``; and the idle RSS of the serving process. The server is pinned to CPU 0 and
 ``wrk`` to CPU 1 where ``taskset`` and two CPUs exist. Nothing here is asserted by the tests.
+
+With ``--anchors DIR`` the same 50-tree model (the same fitted estimator, saved with joblib) is also
+served, in the same rounds, by the anchors, each from its own virtual environment under ``DIR``:
+``DIR/mlserver`` (MLServer 1.7 + mlserver-sklearn, Open Inference Protocol JSON), ``DIR/kserve``
+(KServe 0.21 ``ModelServer`` with a ``kserve.Model`` around the estimator, V1 ``instances``) and
+``mlflow models serve`` from ``--mlflow-python`` (default ``.venv-mlflow``; ``dataframe_split``).
+Each answers with the model's ``predict``; loopml too (its default output for a classifier).
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +58,7 @@ def _pin(cpu: int) -> list[str]:
     return []
 
 
-def _register_gbc(home: Path) -> str:
+def _register_gbc(home: Path) -> tuple[str, object]:
     from sklearn.ensemble import GradientBoostingClassifier
 
     from loopml.config import Settings
@@ -64,7 +74,7 @@ def _register_gbc(home: Path) -> str:
     registry = services.registry
     registry.register(package_model(model, home / "gbc-pkg", signature=signature), "gbc")
     services.close()
-    return "models:/gbc/1"
+    return "models:/gbc/1", model
 
 
 def _gbc_body(rows: int) -> bytes:
@@ -88,40 +98,54 @@ def _census_body(rows: int) -> bytes:
     return json.dumps({"inputs": inputs}).encode()
 
 
-class Server:
-    """One ``loopml serve`` process."""
+def _rows(rows: int) -> list[list[float]]:
+    return np.random.default_rng(1).normal(size=(rows, 16)).tolist()  # the rows of _gbc_body
 
-    def __init__(self, home: Path, uri: str, *, log: bool) -> None:
-        self.port = _free_port()
-        args = [
-            sys.executable,
-            "-c",
-            "from loopml.cli import main; main()",
-            "serve",
-            uri,
-            "--port",
-            str(self.port),
-        ]
-        if not log:
-            args.append("--no-prediction-log")
-        env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+
+def _instances_body(rows: int) -> bytes:
+    return json.dumps({"instances": _rows(rows)}).encode()
+
+
+def _split_body(rows: int, columns: list[str]) -> bytes:
+    return json.dumps({"dataframe_split": {"columns": columns, "data": _rows(rows)}}).encode()
+
+
+class Server:
+    """One model-server process (``loopml serve`` or an anchor), ready when ``ready_path`` answers."""
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        port: int,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        name: str = "loopml serve",
+    ) -> None:
+        self.port = port
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            _pin(0) + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            _pin(0) + args,
+            env=env or dict(os.environ),
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 300
         while True:
             if self.proc.poll() is not None:
                 raise SystemExit(
-                    f"loopml serve exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
+                    f"{name} exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/v2/health/ready", timeout=2):
+                with urllib.request.urlopen(f"{self.url}{ready_path}", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise SystemExit("loopml serve did not become ready") from None
+                    raise SystemExit(f"{name} did not become ready") from None
                 time.sleep(0.05)
         self.startup_s = time.perf_counter() - started
         time.sleep(1.0)
@@ -136,9 +160,127 @@ class Server:
             / 2**20
         )
 
+    @classmethod
+    def loopml(cls, home: Path, uri: str, *, log: bool) -> Server:
+        port = _free_port()
+        args = [
+            sys.executable,
+            "-c",
+            "from loopml.cli import main; main()",
+            "serve",
+            uri,
+            "--port",
+            str(port),
+        ]
+        if not log:
+            args.append("--no-prediction-log")
+        env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+        return cls(args, port=port, ready_path="/v2/health/ready", env=env)
+
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+
+_KSERVE_MAIN = """
+import sys, joblib, numpy as np, kserve
+
+class GBC(kserve.Model):
+    def __init__(self, path):
+        super().__init__("gbc")
+        self.model = joblib.load(path)
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        return {"predictions": self.model.predict(np.asarray(payload["instances"])).tolist()}
+
+server = kserve.ModelServer(http_port=int(sys.argv[2]), grpc_port=int(sys.argv[3]), workers=1)
+server.start([GBC(sys.argv[1])])
+"""
+
+
+@dataclass
+class Anchor:
+    """How to start one anchor and what it is sent."""
+
+    name: str
+    start: Callable[[], Server]
+    path: str
+    body: Callable[[int], bytes]
+
+
+def _anchors(root: Path, mlflow_python: Path, work: Path, model: object) -> list[Anchor]:
+    import joblib
+
+    folder = work / "anchors"
+    folder.mkdir()
+    joblib.dump(model, folder / "model.joblib")
+    columns = [f"f{i}" for i in range(16)]
+    found: list[Anchor] = []
+    mlserver = root / "mlserver" / "bin" / "mlserver"
+    if mlserver.exists():
+        (folder / "model-settings.json").write_text(
+            json.dumps(
+                {
+                    "name": "gbc",
+                    "implementation": "mlserver_sklearn.SKLearnModel",
+                    "parameters": {"uri": str(folder / "model.joblib"), "version": "v1"},
+                }
+            )
+        )
+
+        def start_mlserver() -> Server:
+            port, grpc, metrics = _free_port(), _free_port(), _free_port()
+            (folder / "settings.json").write_text(
+                json.dumps(
+                    {"http_port": port, "grpc_port": grpc, "metrics_port": metrics, "host": "127.0.0.1"}
+                )
+            )
+            return Server([str(mlserver), "start", str(folder)], port=port, ready_path="/v2/models/gbc/ready",
+                          cwd=folder, name="MLServer")  # fmt: skip
+
+        found.append(Anchor("mlserver", start_mlserver, "/v2/models/gbc/infer", _gbc_body))
+    kserve_python = root / "kserve" / "bin" / "python"
+    if kserve_python.exists():
+        script = folder / "kserve_main.py"
+        script.write_text(_KSERVE_MAIN)
+
+        def start_kserve() -> Server:
+            port = _free_port()
+            args = [
+                str(kserve_python),
+                str(script),
+                str(folder / "model.joblib"),
+                str(port),
+                str(_free_port()),
+            ]
+            return Server(args, port=port, ready_path="/v1/models/gbc", name="KServe")
+
+        found.append(Anchor("kserve", start_kserve, "/v1/models/gbc:predict", _instances_body))
+    if mlflow_python.exists():
+        mlflow_model = folder / "mlflow-model"
+        subprocess.run(
+            [str(mlflow_python), "-c", "import sys, joblib, mlflow.sklearn; "
+             "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])",
+             str(folder / "model.joblib"), str(mlflow_model)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        mlflow_bin = mlflow_python.parent / "mlflow"
+
+        def start_mlflow() -> Server:
+            port = _free_port()
+            args = [str(mlflow_bin), "models", "serve", "-m", str(mlflow_model), "-p", str(port),
+                    "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"]  # fmt: skip
+            return Server(args, port=port, ready_path="/ping", name="mlflow models serve")
+
+        found.append(Anchor("mlflow", start_mlflow, "/invocations", lambda rows: _split_body(rows, columns)))
+    return found
 
 
 def _wrk(url: str, body: bytes, *, duration: int, workdir: Path) -> tuple[float, float]:
@@ -173,14 +315,18 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--demo-home", type=Path, help="LOOPML_HOME of `loopml demo` (adds the census model)")
+    parser.add_argument("--anchors", type=Path, help="folder of the anchors' virtual environments")
+    parser.add_argument("--mlflow-python", type=Path, default=ROOT / ".venv-mlflow" / "bin" / "python")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="loopml-bench-serving-"))
     try:
+        gbc_uri, gbc_model = _register_gbc(work / "home")
         cases: list[tuple[str, Path, str, dict[int, bytes]]] = [
-            ("gbc-16", work / "home", _register_gbc(work / "home"), {1: _gbc_body(1), 100: _gbc_body(100)})
+            ("gbc-16", work / "home", gbc_uri, {1: _gbc_body(1), 100: _gbc_body(100)})
         ]
+        anchors = _anchors(args.anchors, args.mlflow_python, work, gbc_model) if args.anchors else []
         if args.demo_home:
             bodies = {1: _census_body(1), 100: _census_body(100)}
             cases.append(("census", args.demo_home, "models:/census-employment@champion", bodies))
@@ -190,7 +336,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, home, uri, bodies in cases:
                 for log in (True, False):
-                    server = Server(home, uri, log=log)
+                    server = Server.loopml(home, uri, log=log)
                     try:
                         starts.setdefault(label, []).append(server.startup_s)
                         rss.setdefault(label, []).append(server.idle_rss_mb)
@@ -203,6 +349,19 @@ def main() -> None:
                             )
                     finally:
                         server.close()
+            for anchor in anchors:
+                server = anchor.start()
+                try:
+                    starts.setdefault(anchor.name, []).append(server.startup_s)
+                    rss.setdefault(anchor.name, []).append(server.idle_rss_mb)
+                    for rows in (1, 100):
+                        body = anchor.body(rows)
+                        _wrk(server.url + anchor.path, body, duration=1, workdir=work)  # warm-up
+                        results.setdefault((anchor.name, rows, False), []).append(
+                            _wrk(server.url + anchor.path, body, duration=args.duration, workdir=work)
+                        )
+                finally:
+                    server.close()
         print(f"loopml serve, 1 worker, wrk -t1 -c8 -d{args.duration}s, {args.rounds} rounds: median [range]")
         print(f"{'model':8} {'rows':>4} {'log':>4} {'requests/s':>24} {'p99 ms':>24}")
         for (label, rows, log), runs in results.items():
