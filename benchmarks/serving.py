@@ -17,7 +17,7 @@ With ``--anchors DIR`` the same 50-tree model (the same fitted estimator, saved 
 served, in the same rounds, by the anchors, each from its own virtual environment under ``DIR``:
 ``DIR/mlserver`` (MLServer 1.7 + mlserver-sklearn, Open Inference Protocol JSON), ``DIR/kserve``
 (KServe 0.21 ``ModelServer`` with a ``kserve.Model`` around the estimator, V1 ``instances``) and
-``mlflow models serve`` from ``--mlflow-python`` (default ``.venv-mlflow``; ``dataframe_split``).
+``mlflow models serve`` from ``DIR/mlflow`` (MLflow 3.x; ``dataframe_split``).
 Each answers with the model's ``predict``; loopml too (its default output for a classifier).
 """
 
@@ -215,7 +215,7 @@ class Anchor:
     body: Callable[[int], bytes]
 
 
-def _anchors(root: Path, mlflow_python: Path, work: Path, model: object) -> list[Anchor]:
+def _anchors(root: Path, work: Path, model: object) -> list[Anchor]:
     import joblib
 
     folder = work / "anchors"
@@ -263,6 +263,7 @@ def _anchors(root: Path, mlflow_python: Path, work: Path, model: object) -> list
             return Server(args, port=port, ready_path="/v1/models/gbc", name="KServe")
 
         found.append(Anchor("kserve", start_kserve, "/v1/models/gbc:predict", _instances_body))
+    mlflow_python = root / "mlflow" / "bin" / "python"
     if mlflow_python.exists():
         mlflow_model = folder / "mlflow-model"
         subprocess.run(
@@ -277,7 +278,14 @@ def _anchors(root: Path, mlflow_python: Path, work: Path, model: object) -> list
             port = _free_port()
             args = [str(mlflow_bin), "models", "serve", "-m", str(mlflow_model), "-p", str(port),
                     "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"]  # fmt: skip
-            return Server(args, port=port, ready_path="/ping", name="mlflow models serve")
+            path = f"{mlflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"  # it runs `uvicorn`
+            return Server(
+                args,
+                port=port,
+                ready_path="/ping",
+                env={**os.environ, "PATH": path},
+                name="mlflow models serve",
+            )
 
         found.append(Anchor("mlflow", start_mlflow, "/invocations", lambda rows: _split_body(rows, columns)))
     return found
@@ -316,7 +324,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--demo-home", type=Path, help="LOOPML_HOME of `loopml demo` (adds the census model)")
     parser.add_argument("--anchors", type=Path, help="folder of the anchors' virtual environments")
-    parser.add_argument("--mlflow-python", type=Path, default=ROOT / ".venv-mlflow" / "bin" / "python")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -326,7 +333,7 @@ def main() -> None:
         cases: list[tuple[str, Path, str, dict[int, bytes]]] = [
             ("gbc-16", work / "home", gbc_uri, {1: _gbc_body(1), 100: _gbc_body(100)})
         ]
-        anchors = _anchors(args.anchors, args.mlflow_python, work, gbc_model) if args.anchors else []
+        anchors = _anchors(args.anchors, work, gbc_model) if args.anchors else []
         if args.demo_home:
             bodies = {1: _census_body(1), 100: _census_body(100)}
             cases.append(("census", args.demo_home, "models:/census-employment@champion", bodies))
