@@ -19,8 +19,9 @@ from fastapi import FastAPI
 
 import loopml
 from loopml.errors import Forbidden, LoopmlError, NotFound, PolicyViolation, error_type, error_types
-from loopml.server.errors import STATUS_BY_TYPE, install_error_handlers, status_of
+from loopml.server.errors import install_error_handlers, status_of
 from loopml.store.remote import RemoteStore
+from loopml.web.errors import STATUS_BY_TYPE
 
 #: A sample value for each structured field an error class declares. A class with a field not
 #: listed here fails :func:`test_every_field_has_a_sample`: add one for it.

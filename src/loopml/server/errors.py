@@ -12,7 +12,6 @@ the unscrubbed text is logged under the request id the client receives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,43 +20,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from loopml.errors import (
-    Conflict,
-    Forbidden,
-    IntegrityError,
-    InvalidInput,
-    InvalidState,
     LoopmlError,
-    MissingDependency,
-    NotFound,
-    PolicyViolation,
-    StoreUnavailable,
-    Unauthorized,
-    UnsafeArtifact,
 )
 from loopml.server._request_id import HEADER as REQUEST_ID_HEADER
 from loopml.server._request_id import request_id_of
 from loopml.server._scrub import scrub
+from loopml.web.errors import http_status
 
-__all__ = ["STATUS_BY_TYPE", "RequestRejected", "error_body", "install_error_handlers", "status_of"]
+__all__ = ["RequestRejected", "error_body", "install_error_handlers", "status_of"]
 
 _log = logging.getLogger("loopml.server")
-
-#: Error type -> HTTP status: the ONE place statuses are chosen. An error's status is that of the
-#: nearest class in its MRO found here (a subclass defined anywhere inherits its base's status);
-#: its code is the class's own ``code`` (``loopml.errors``), the same name the remote client reads.
-STATUS_BY_TYPE: Mapping[type[LoopmlError], int] = {
-    NotFound: 404,
-    Unauthorized: 401,
-    Forbidden: 403,
-    PolicyViolation: 403,
-    Conflict: 409,
-    InvalidState: 409,
-    IntegrityError: 422,
-    UnsafeArtifact: 422,
-    InvalidInput: 400,
-    StoreUnavailable: 503,
-    MissingDependency: 501,
-}
 
 #: Error code of each HTTP status produced by the framework itself (routing, methods).
 _HTTP_CODES = {
@@ -84,12 +56,12 @@ class RequestRejected(HTTPException):
 
 
 def status_of(error: LoopmlError) -> tuple[int, str]:
-    """The HTTP status and error code of a domain error (500 for a bare :class:`LoopmlError`)."""
-    for kind in type(error).__mro__:
-        status = STATUS_BY_TYPE.get(kind)
-        if status is not None:
-            return status, error.code
-    return 500, error.code
+    """The HTTP status and error code of a domain error (500 for a bare :class:`LoopmlError`).
+
+    The status comes from :data:`loopml.web.errors.STATUS_BY_TYPE`; the code is the class's own
+    ``code`` (``loopml.errors``), the same name the remote client reads.
+    """
+    return http_status(error), error.code
 
 
 def error_body(

@@ -9,24 +9,13 @@ that names no path, no type and no stack.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from starlette.responses import Response
 
-from loopml.errors import (
-    Conflict,
-    Forbidden,
-    IntegrityError,
-    InvalidInput,
-    InvalidState,
-    LoopmlError,
-    MissingDependency,
-    NotFound,
-    PolicyViolation,
-    StoreUnavailable,
-    Unauthorized,
-    UnsafeArtifact,
-)
+from loopml.errors import Forbidden, InvalidInput, LoopmlError
+from loopml.web.errors import http_status
 
 __all__ = [
     "ERROR_STATUS",
@@ -72,34 +61,19 @@ class RateLimited(Forbidden):
         self.retry_after = retry_after
 
 
-#: Error type → HTTP status. The first matching type (in order) wins.
-ERROR_STATUS: tuple[tuple[type[LoopmlError], int], ...] = (
-    (PayloadTooLarge, 413),
-    (UnsupportedMediaType, 415),
-    (RateLimited, 429),
-    (NotFound, 404),
-    (Unauthorized, 401),
-    (PolicyViolation, 403),
-    (Forbidden, 403),
-    (Conflict, 409),
-    (InvalidState, 409),
-    (IntegrityError, 422),
-    (UnsafeArtifact, 422),
-    (InvalidInput, 400),
-    (StoreUnavailable, 503),
-    (MissingDependency, 501),
-)
+#: Serving's own request-level errors; every other status comes from :mod:`loopml.web.errors`.
+ERROR_STATUS: Mapping[type[LoopmlError], int] = {
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    RateLimited: 429,
+}
 
 _GENERIC_500 = "The model server failed to answer this request; the error was logged on the server."
 
 
 def status_of(err: BaseException) -> int:
     """The HTTP status of an exception (500 for anything not raised on purpose)."""
-    if isinstance(err, LoopmlError):
-        for kind, status in ERROR_STATUS:
-            if isinstance(err, kind):
-                return status
-    return 500
+    return http_status(err, ERROR_STATUS)
 
 
 def error_response(err: BaseException) -> Response:
