@@ -268,7 +268,8 @@ def _anchors(root: Path, work: Path, model: object) -> list[Anchor]:
         mlflow_model = folder / "mlflow-model"
         subprocess.run(
             [str(mlflow_python), "-c", "import sys, joblib, mlflow.sklearn; "
-             "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])",
+             "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2], "
+             "serialization_format='cloudpickle')",  # MLflow's classic format; skops refuses its Tree
              str(folder / "model.joblib"), str(mlflow_model)],
             check=True, capture_output=True,
         )  # fmt: skip

@@ -70,6 +70,7 @@ class _WorkerProcesses(Collector):
 
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 #: Told about each predicted batch: (requests, rows, seconds).
@@ -146,6 +147,62 @@ class ServingMetrics:
             "loopml_serving_atypical_rows",
             "Atypical request rows by reason (out_of_range, unseen, missing, distance).",
             ["model", "reason"],
+            registry=self.registry,
+        )
+
+        # Input and output metrics (counted by loopml.serving.io_metrics, off the request path).
+        self.feature_values = Counter(
+            "loopml_serving_feature_values",
+            "Input values received, by model and feature.",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self.feature_missing = Counter(
+            "loopml_serving_feature_missing",
+            "Missing input values (null, NaN), by model and feature.",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self.feature_atypical = Counter(
+            "loopml_serving_feature_atypical",
+            "Atypical input values by model, feature and reason (out_of_range, unseen, missing).",
+            ["model", "feature", "reason"],
+            registry=self.registry,
+        )
+        self.feature_string_chars = Counter(
+            "loopml_serving_feature_string_chars",
+            "Characters of string input values; divided by ..._string_values, the mean length.",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self.feature_string_values = Counter(
+            "loopml_serving_feature_string_values",
+            "String input values, by model and feature.",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self.output_class = Counter(
+            "loopml_serving_predicted_class",
+            "Predicted labels by model, output and class (at most 100 classes, then _other).",
+            ["model", "output", "class"],
+            registry=self.registry,
+        )
+        self.output_score = Histogram(
+            "loopml_serving_output_score",
+            "Top class probability of each predicted row.",
+            ["model", "output"],
+            buckets=_SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.output_nulls = Counter(
+            "loopml_serving_null_outputs",
+            "Predicted values that are null or NaN, by model and output.",
+            ["model", "output"],
+            registry=self.registry,
+        )
+        self.io_dropped = Counter(
+            "loopml_serving_io_metrics_dropped",
+            "Requests left out of the input/output metrics because their queue was full.",
             registry=self.registry,
         )
 

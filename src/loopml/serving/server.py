@@ -29,9 +29,10 @@ from loopml.services import Services
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
-from loopml.serving.dataplane import DataPlane, ModelRepository
+from loopml.serving.dataplane import DataPlane, InferenceSink, ModelRepository
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
 from loopml.serving.guards import QueryLimiter
+from loopml.serving.io_metrics import IOMetrics
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 
@@ -56,7 +57,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         for source in config.models
     ]
     metrics = ServingMetrics()
-    sinks = []
+    sinks: list[InferenceSink] = [IOMetrics(metrics)]
     if config.prediction_log:
         root = config.log_dir or settings.home.expanduser().absolute() / "predictions"
         sinks.append(

@@ -1,0 +1,149 @@
+"""Input and output metrics of every served model, counted off the request path.
+
+The seed's three classes of serving metrics are software (requests, latency: :mod:`.metrics`),
+input and output. This sink counts, per model and feature, missing values, atypical values by
+reason (when the model scores its inputs) and the characters of string values (their mean length
+is ``rate(chars) / rate(values)``); per output, predicted-class counts, a score histogram for
+class probabilities and null outputs. :meth:`IOMetrics.record` only enqueues; one thread counts in
+batches, so a request never waits for it, and a full queue drops (and counts) instead of blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+import numpy as np
+
+from loopml.inference.inputs import ModelInput
+from loopml.serving.dataplane import InferenceResult
+from loopml.serving.metrics import ServingMetrics
+
+__all__ = ["MAX_CLASSES", "IOMetrics"]
+
+_log = logging.getLogger("loopml.serving")
+#: Distinct class labels counted per output; further labels are counted as ``_other`` (bounded
+#: label cardinality, whatever the model predicts).
+MAX_CLASSES = 100
+_OTHER = "_other"
+
+
+def _missing(values: np.ndarray) -> int:
+    if values.dtype.kind == "f":
+        return int(np.count_nonzero(np.isnan(values)))
+    if values.dtype == object:
+        return sum(1 for v in values.tolist() if v is None or (isinstance(v, float) and v != v))
+    return 0
+
+
+def _string_chars(values: np.ndarray) -> tuple[int, int]:
+    """(characters, string values) of an object or unicode column."""
+    if values.dtype.kind == "U":
+        return int(np.char.str_len(values).sum()), len(values)
+    strings = [v for v in values.tolist() if isinstance(v, str)]
+    return sum(len(s) for s in strings), len(strings)
+
+
+class IOMetrics:
+    """An :class:`~loopml.serving.dataplane.InferenceSink` counting input and output metrics.
+
+    Args:
+        metrics: The server's metrics (the families this sink increments live there).
+        capacity: Requests the queue holds before new ones are dropped (and counted).
+        flush_interval_s: How often the counting thread wakes up.
+    """
+
+    def __init__(
+        self, metrics: ServingMetrics, *, capacity: int = 10_000, flush_interval_s: float = 0.5
+    ) -> None:
+        self._metrics = metrics
+        self._queue: queue.Queue[tuple[InferenceResult, ModelInput]] = queue.Queue(maxsize=capacity)
+        self._classes: dict[tuple[str, str], set[str]] = {}
+        self._stopping = threading.Event()
+        self._interval = flush_interval_s
+        self._thread = threading.Thread(target=self._drain, name="io-metrics", daemon=True)
+        self._thread.start()
+
+    def record(
+        self, result: InferenceResult, rows: ModelInput, *, protocol: str, principal: str | None
+    ) -> None:
+        """Enqueue one answered request; drop and count it when the queue is full."""
+        try:
+            self._queue.put_nowait((result, rows))
+        except queue.Full:
+            self._metrics.io_dropped.inc()
+
+    def close(self) -> None:
+        """Count what is queued and stop."""
+        self._stopping.set()
+        self._thread.join(10)
+
+    def flush(self) -> None:
+        """Count everything queued now (tests; the thread does this by itself)."""
+        while True:
+            try:
+                result, rows = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._count(result, rows)
+            except Exception:  # metrics must never take the server down; the failure is logged
+                _log.exception("input/output metrics: could not count a request to %s", result.model.name)
+
+    def _drain(self) -> None:
+        while True:
+            stopping = self._stopping.wait(self._interval)
+            self.flush()
+            if stopping:
+                return
+
+    def _count(self, result: InferenceResult, rows: ModelInput) -> None:
+        m = self._metrics
+        name = result.model.name
+        for feature, values in rows.column_values(result.model.schema).items():
+            values = np.asarray(values)
+            m.feature_values.labels(name, feature).inc(len(values))
+            missing = _missing(values)
+            if missing:
+                m.feature_missing.labels(name, feature).inc(missing)
+            if values.dtype == object or values.dtype.kind == "U":
+                chars, strings = _string_chars(values)
+                if strings:
+                    m.feature_string_chars.labels(name, feature).inc(chars)
+                    m.feature_string_values.labels(name, feature).inc(strings)
+        for row_flags in result.flags:
+            for flag in row_flags:  # "out_of_range:age", "unseen:city", "distance"
+                reason, _, feature = flag.partition(":")
+                if feature:
+                    m.feature_atypical.labels(name, feature, reason).inc()
+        for output, values in result.outputs.items():
+            self._count_output(name, output, np.asarray(values))
+
+    def _count_output(self, model: str, output: str, values: np.ndarray) -> None:
+        m = self._metrics
+        if values.ndim == 2 and values.dtype.kind == "f":  # class probabilities: the top score
+            scores = values.max(axis=1) if values.shape[1] else np.array([])
+            nulls = int(np.count_nonzero(np.isnan(scores)))
+            histogram = m.output_score.labels(model, output)
+            for score in scores[~np.isnan(scores)].tolist():
+                histogram.observe(score)
+        elif values.ndim == 1 and values.dtype.kind in "iubUO":  # labels
+            nulls = _missing(values) if values.dtype == object else 0
+            present = values[np.array([v is not None for v in values.tolist()])] if nulls else values
+            labels, counts = np.unique(present.astype(str), return_counts=True)
+            for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+                m.output_class.labels(model, output, self._class_label(model, output, label)).inc(count)
+        else:  # regression values and anything else: only nulls are counted
+            nulls = _missing(values.reshape(-1)) if values.size else 0
+        if nulls:
+            m.output_nulls.labels(model, output).inc(nulls)
+
+    def _class_label(self, model: str, output: str, label: str) -> str:
+        seen = self._classes.setdefault((model, output), set())
+        if label in seen:
+            return label
+        if len(seen) >= MAX_CLASSES:
+            return _OTHER
+        seen.add(label)
+        return label
