@@ -9,6 +9,7 @@ server-side SVG (:func:`layout_graph`). No HTTP here; the routes live in ``loopm
 from loopml.ui._bars import BarChart, bar_chart
 from loopml.ui._downsample import Series, downsample
 from loopml.ui._graph import GraphLayout, layout_graph
+from loopml.ui._parallel import ParallelChart, parallel_coordinates
 from loopml.ui._tables import (
     NestedRun,
     available_columns,
@@ -25,6 +26,7 @@ __all__ = [
     "BarChart",
     "GraphLayout",
     "NestedRun",
+    "ParallelChart",
     "Series",
     "available_columns",
     "bar_chart",
@@ -35,6 +37,7 @@ __all__ = [
     "environment",
     "layout_graph",
     "nest_runs",
+    "parallel_coordinates",
     "parse_columns",
     "static_files",
 ]
