@@ -11,6 +11,8 @@ browser and requests each page R times, printing per page: p50 and p95 of the re
 (server time plus loopback), the bytes of the answer, and the SQL statements the request ran
 (counted on the store's engine, authentication and grants included). Chart data is measured
 too: one metric's full history downsampled, and the compare view of 100 runs with its data.
+With ``--browser``, Debian's Chromium (driven by Playwright) logs in through the form and loads
+each page 3 times, printing the first contentful paint (median and range) as the browser saw it.
 Nothing here is asserted by the tests.
 """
 
@@ -84,6 +86,36 @@ def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) 
     }
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _first_paints(base: str, token: str, pages: dict[str, str], repeats: int = 3) -> None:
+    """First contentful paint of each page in headless Chromium: median and range of ``repeats``."""
+    from playwright.sync_api import sync_playwright  # the dev extra; only this option needs it
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.goto(base + "/ui/login")
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        print(f"\n{'page (browser)':22} {'FCP ms':>8} {'range':>16}")
+        for name, path in pages.items():
+            if path.endswith(".json") or "metric.json" in path:
+                continue
+            paints = []
+            for _ in range(repeats + 1):  # the first load warms the server's caches
+                page.goto(base + path, wait_until="load")
+                fcp = page.evaluate(
+                    "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
+                )
+                paints.append(float(fcp) if fcp is not None else float("nan"))
+            kept = sorted(paints[1:])
+            print(f"{name:22} {statistics.median(kept):8.0f} {kept[0]:7.0f} to {kept[-1]:<6.0f}")
+        browser.close()
+
+
 def _store_url(backend: str, home: Path) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite:///{home / 'store.db'}", None
@@ -104,6 +136,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--browser", action="store_true", help="also measure first paint in Chromium")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="loopml-uibench-"))
     url, _ = _store_url(args.backend, home)  # a PostgreSQL database is left for inspection
@@ -147,6 +180,8 @@ def main() -> None:
             m = _measure(client, path, counter, args.repeats)
             kb = m["bytes"] / 1024
             print(f"{name:22} {m['p50_ms']:8.1f} {m['p95_ms']:8.1f} {kb:8.1f} {m['queries']:8.0f}")
+        if args.browser:
+            _first_paints(base, token, pages)
     store.close()
 
 
