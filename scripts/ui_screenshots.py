@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,8 @@ from loopml.analysis import MetricThreshold, evaluate
 from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.data import DatasetVersions, compute_statistics, write_statistics
+from loopml.deploy.gates import Analysis, GateResult, Verdict
+from loopml.deploy.observations import Window
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase, RolloutStatus
 from loopml.deploy.spec import Canary, DeploymentSpec
@@ -142,12 +145,27 @@ def _deployment(store: Any) -> None:
         primary="models:/churn@champion",
         canary=Canary(target="models:/churn/2", weight=25),
     )
-    status = RolloutStatus(phase=Phase.PROGRESSING, step=1, weight=25.0, step_started_ms=1_700_000_000_000)
+    now = int(time.time() * 1000)
+    window = Window(start_ms=now - 300_000, end_ms=now)
+    gates = tuple(
+        GateResult(gate=g, verdict=Verdict.PASS, value=v, threshold=t, primary_n=4210, canary_n=1398,
+                   window=window, p_value=p, detail=d)
+        for g, v, t, p, d in (
+            ("error_rate", 0.0004, 0.005, 0.41, "canary errors 0.14 % vs primary 0.10 %"),
+            ("p99_latency", 0.8, 25.0, None, "p99 41.2 ms vs 40.4 ms"),
+            ("prediction_shift", 0.03, 0.1, None, "L-infinity distance of predicted classes"),
+        )
+    )  # fmt: skip
+    status = RolloutStatus(
+        phase=Phase.PROGRESSING, step=1, weight=25.0, step_started_ms=now - 240_000, analyses=6
+    )
     stored = store.deployments.create(spec.name, Deployment(spec=spec).to_document(), actor="admin")
+    current = Deployment(spec=spec, rollout=status, last_analysis=Analysis(window=window, gates=gates))
     store.deployments.update(
-        spec.name, Deployment(spec=spec, rollout=status).to_document(), expected_revision=stored.revision,
-        actor="rollout", action="analysis-advance", reason="step held 5 min, gates passed",
-        models=["churn/1", "churn/2"], details={"verdict": "pass", "decision": "advance"},
+        spec.name, current.to_document(),
+        expected_revision=stored.revision, actor="rollout", action="analysis-advance",
+        reason="step held 5 min, every gate passed", models=["churn/1", "churn/2"],
+        details={"verdict": "pass", "decision": "advance"},
     )  # fmt: skip
 
 

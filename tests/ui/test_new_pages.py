@@ -109,3 +109,9 @@ def test_compare_draws_parallel_coordinates_with_its_csv(root: httpx.Client, wor
     assert html.count('class="run pc-') == 2 and _inert(html)
     csv_text = root.get(f"/ui/compare/parallel.csv?{ids}").text.splitlines()
     assert csv_text[0].startswith("run_id,run_name,params.lr,metrics.loss") and len(csv_text) == 3
+
+
+def test_run_page_links_its_artifacts_to_previews_and_evaluations(root: httpx.Client, world: World) -> None:
+    html = root.get(f"/ui/runs/{world.ids['parent']}").text
+    assert f'href="/ui/artifacts/{world.ids["evaluation"]}"' in html
+    assert f'href="/ui/evaluations/{world.ids["evaluation"]}">by slice</a>' in html
