@@ -115,6 +115,31 @@ def _fill_bulk(store: Any, url: str, runs: int, metrics: int, steps: int) -> tup
     return exp.experiment_id, ids
 
 
+def _filled(store: Any) -> tuple[str, list[str]]:
+    """The benchmark experiment of a store filled before, and its first 100 runs."""
+    exp = next(e for e in store.experiments.list() if e.name.startswith("bench-"))
+    return exp.experiment_id, [
+        r.run_id for r in store.runs.search([exp.experiment_id], max_results=100).items
+    ]
+
+
+def _history_reads(store: Any, run_ids: list[str]) -> None:
+    """One metric of 100 runs read in the store: one query for all (now) vs one per run (before)."""
+    timings: dict[str, list[float]] = {"one query per run (before)": [], "one query for all runs": []}
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for run_id in run_ids:
+            store.runs.get_metric_history(run_id, "m0")
+        timings["one query per run (before)"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        store.runs.get_metric_histories(run_ids, "m0")
+        timings["one query for all runs"].append(time.perf_counter() - t0)
+    print(f"\n{len(run_ids)} runs' m0 history{'':13} {'median ms':>10} {'range ms':>16}")
+    for name, values in timings.items():
+        ms = sorted(1000 * v for v in values)
+        print(f"{name:35} {statistics.median(ms):10.1f} {ms[0]:7.1f} to {ms[-1]:<7.1f}")
+
+
 def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) -> dict[str, float]:
     times, queries = [], []
     size = 0
@@ -138,6 +163,12 @@ def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) 
 
 
 CHROMIUM = "/usr/bin/chromium"
+#: The first contentful paint of the page, waiting for the entry if it is not recorded yet.
+_FCP = """new Promise((done) => {
+  const seen = () => performance.getEntriesByName("first-contentful-paint")[0];
+  if (seen()) { done(seen().startTime); return; }
+  new PerformanceObserver(() => seen() && done(seen().startTime)).observe({type: "paint", buffered: true});
+})"""
 
 
 def _first_paints(base: str, token: str, pages: dict[str, str], repeats: int = 3) -> None:
@@ -157,11 +188,9 @@ def _first_paints(base: str, token: str, pages: dict[str, str], repeats: int = 3
                 continue
             paints = []
             for _ in range(repeats + 1):  # the first load warms the server's caches
+                page.goto("about:blank")
                 page.goto(base + path, wait_until="load")
-                fcp = page.evaluate(
-                    "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
-                )
-                paints.append(float(fcp) if fcp is not None else float("nan"))
+                paints.append(float(page.evaluate(_FCP)))
             kept = sorted(paints[1:])
             print(f"{name:22} {statistics.median(kept):8.0f} {kept[0]:7.0f} to {kept[-1]:<6.0f}")
         browser.close()
@@ -189,18 +218,19 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--bulk", action="store_true", help="PostgreSQL: load the runs with COPY")
     parser.add_argument("--browser", action="store_true", help="also measure first paint in Chromium")
+    parser.add_argument("--reuse", metavar="STORE_URL", help="measure a store an earlier run filled")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="loopml-uibench-"))
-    url, _ = _store_url(args.backend, home)  # a PostgreSQL database is left for inspection
+    url = args.reuse or _store_url(args.backend, home)[0]  # a PostgreSQL database is left for inspection
+    print(f"store: {url}", file=sys.stderr)
     store = open_store(url)
     auth = AuthService(store)
-    auth.create_user("bench", role=Role.ADMIN)
-    token = auth.create_token("bench")[1]
-    print(
-        f"filling {args.runs} runs x {args.metrics} metrics x {args.steps} steps ({args.backend})",
-        file=sys.stderr,
-    )
-    if args.bulk and args.backend == "postgres":
+    user = f"bench-{uuid.uuid4().hex[:6]}"
+    auth.create_user(user, role=Role.ADMIN)
+    token = auth.create_token(user)[1]
+    if args.reuse:
+        experiment_id, ids = _filled(store)
+    elif args.bulk and args.backend == "postgres":
         experiment_id, ids = _fill_bulk(store, url, args.runs, args.metrics, args.steps)
     else:
         experiment_id, ids = _fill(store, args.runs, args.metrics, args.steps)
@@ -237,6 +267,7 @@ def main() -> None:
             print(f"{name:22} {m['p50_ms']:8.1f} {m['p95_ms']:8.1f} {kb:8.1f} {m['queries']:8.0f}")
         if args.browser:
             _first_paints(base, token, pages)
+    _history_reads(store, ids[:100])
     store.close()
 
 
