@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/ui.py                                  # SQLite, 2,000 runs
-    .venv/bin/python benchmarks/ui.py --runs 100000 --backend postgres  # the issue's scale
+    .venv/bin/python benchmarks/ui.py --runs 100000 --backend postgres --bulk  # the issue's scale
 
 It fills one experiment with N runs x M metrics x S steps (params, tags, every tenth run a
 child of the one before), starts the server in process, logs in through the form like a
@@ -11,6 +11,8 @@ browser and requests each page R times, printing per page: p50 and p95 of the re
 (server time plus loopback), the bytes of the answer, and the SQL statements the request ran
 (counted on the store's engine, authentication and grants included). Chart data is measured
 too: one metric's full history downsampled, and the compare view of 100 runs with its data.
+With ``--browser``, Debian's Chromium (driven by Playwright) logs in through the form and loads
+each page 3 times, printing the first contentful paint (median and range) as the browser saw it.
 Nothing here is asserted by the tests.
 """
 
@@ -62,6 +64,82 @@ def _fill(store: Any, runs: int, metrics: int, steps: int) -> tuple[str, list[st
     return exp.experiment_id, ids
 
 
+def _fill_bulk(store: Any, url: str, runs: int, metrics: int, steps: int) -> tuple[str, list[str]]:
+    """The same runs as :func:`_fill`, written with PostgreSQL ``COPY`` in chunks of 2,000 runs.
+
+    Rows go straight into the store's tables (runs, params, tags, every metric point and the
+    latest value per key), as ``log_batch`` would leave them: 100,000 runs load in minutes
+    instead of hours on this machine. Only for PostgreSQL (``--bulk``).
+    """
+    import psycopg  # the postgres extra
+
+    exp = store.experiments.create(f"bench-{uuid.uuid4().hex[:6]}")
+    ids = [uuid.uuid4().hex for _ in range(runs)]
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    started = time.perf_counter()
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        for first in range(0, runs, 2000):
+            chunk = range(first, min(first + 2000, runs))
+            with cur.copy(
+                "COPY runs (run_id, experiment_id, name, status, start_time, parent_run_id, "
+                "lifecycle_stage, reproducibility) FROM STDIN"
+            ) as copy:
+                for i in chunk:
+                    parent = ids[i - 1] if i % 10 == 9 else None
+                    row = (ids[i], exp.experiment_id, f"run-{i}", "FINISHED", 1_700_000_000_000 + i, parent)
+                    copy.write_row((*row, "active", "{}"))
+            with cur.copy("COPY params (run_id, key, value) FROM STDIN") as copy:
+                for i in chunk:
+                    copy.write_row((ids[i], "lr", str(i % 5)))
+                    copy.write_row((ids[i], "model", "ab"[i % 2]))
+            with cur.copy("COPY tags (run_id, key, value) FROM STDIN") as copy:
+                for i in chunk:
+                    copy.write_row((ids[i], "team", "t"))
+            with cur.copy("COPY metrics (run_id, key, value, step, timestamp) FROM STDIN") as copy:
+                for i in chunk:
+                    for k in range(metrics):
+                        for s in range(steps):
+                            copy.write_row((ids[i], f"m{k}", ((i * 7 + k * 13 + s) % 97) / 97, s, s))
+            with cur.copy(
+                "COPY latest_metrics (run_id, key, value, is_nan, step, timestamp) FROM STDIN"
+            ) as copy:
+                for i in chunk:
+                    for k in range(metrics):
+                        last = steps - 1
+                        copy.write_row(
+                            (ids[i], f"m{k}", ((i * 7 + k * 13 + last) % 97) / 97, False, last, last)
+                        )
+            conn.commit()
+            print(f"  loaded {chunk.stop} runs ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        cur.execute("ANALYZE")
+    return exp.experiment_id, ids
+
+
+def _filled(store: Any) -> tuple[str, list[str]]:
+    """The benchmark experiment of a store filled before, and its first 100 runs."""
+    exp = next(e for e in store.experiments.list() if e.name.startswith("bench-"))
+    return exp.experiment_id, [
+        r.run_id for r in store.runs.search([exp.experiment_id], max_results=100).items
+    ]
+
+
+def _history_reads(store: Any, run_ids: list[str]) -> None:
+    """One metric of 100 runs read in the store: one query for all (now) vs one per run (before)."""
+    timings: dict[str, list[float]] = {"one query per run (before)": [], "one query for all runs": []}
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for run_id in run_ids:
+            store.runs.get_metric_history(run_id, "m0")
+        timings["one query per run (before)"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        store.runs.get_metric_histories(run_ids, "m0")
+        timings["one query for all runs"].append(time.perf_counter() - t0)
+    print(f"\n{len(run_ids)} runs' m0 history{'':13} {'median ms':>10} {'range ms':>16}")
+    for name, values in timings.items():
+        ms = sorted(1000 * v for v in values)
+        print(f"{name:35} {statistics.median(ms):10.1f} {ms[0]:7.1f} to {ms[-1]:<7.1f}")
+
+
 def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) -> dict[str, float]:
     times, queries = [], []
     size = 0
@@ -84,6 +162,40 @@ def _measure(client: httpx.Client, path: str, counter: list[int], repeats: int) 
     }
 
 
+CHROMIUM = "/usr/bin/chromium"
+#: The first contentful paint of the page, waiting for the entry if it is not recorded yet.
+_FCP = """new Promise((done) => {
+  const seen = () => performance.getEntriesByName("first-contentful-paint")[0];
+  if (seen()) { done(seen().startTime); return; }
+  new PerformanceObserver(() => seen() && done(seen().startTime)).observe({type: "paint", buffered: true});
+})"""
+
+
+def _first_paints(base: str, token: str, pages: dict[str, str], repeats: int = 3) -> None:
+    """First contentful paint of each page in headless Chromium: median and range of ``repeats``."""
+    from playwright.sync_api import sync_playwright  # the dev extra; only this option needs it
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.goto(base + "/ui/login")
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        print(f"\n{'page (browser)':22} {'FCP ms':>8} {'range':>16}")
+        for name, path in pages.items():
+            if path.endswith(".json") or "metric.json" in path:
+                continue
+            paints = []
+            for _ in range(repeats + 1):  # the first load warms the server's caches
+                page.goto("about:blank")
+                page.goto(base + path, wait_until="load")
+                paints.append(float(page.evaluate(_FCP)))
+            kept = sorted(paints[1:])
+            print(f"{name:22} {statistics.median(kept):8.0f} {kept[0]:7.0f} to {kept[-1]:<6.0f}")
+        browser.close()
+
+
 def _store_url(backend: str, home: Path) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite:///{home / 'store.db'}", None
@@ -104,18 +216,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--bulk", action="store_true", help="PostgreSQL: load the runs with COPY")
+    parser.add_argument("--browser", action="store_true", help="also measure first paint in Chromium")
+    parser.add_argument("--reuse", metavar="STORE_URL", help="measure a store an earlier run filled")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="loopml-uibench-"))
-    url, _ = _store_url(args.backend, home)  # a PostgreSQL database is left for inspection
+    url = args.reuse or _store_url(args.backend, home)[0]  # a PostgreSQL database is left for inspection
+    print(f"store: {url}", file=sys.stderr)
     store = open_store(url)
     auth = AuthService(store)
-    auth.create_user("bench", role=Role.ADMIN)
-    token = auth.create_token("bench")[1]
-    print(
-        f"filling {args.runs} runs x {args.metrics} metrics x {args.steps} steps ({args.backend})",
-        file=sys.stderr,
-    )
-    experiment_id, ids = _fill(store, args.runs, args.metrics, args.steps)
+    user = f"bench-{uuid.uuid4().hex[:6]}"
+    auth.create_user(user, role=Role.ADMIN)
+    token = auth.create_token(user)[1]
+    if args.reuse:
+        experiment_id, ids = _filled(store)
+    elif args.bulk and args.backend == "postgres":
+        experiment_id, ids = _fill_bulk(store, url, args.runs, args.metrics, args.steps)
+    else:
+        experiment_id, ids = _fill(store, args.runs, args.metrics, args.steps)
     counter = [0]
     # every statement of the process (the server runs in a thread of it): auth and grants included
     event.listen(Engine, "before_cursor_execute", lambda *a: counter.__setitem__(0, counter[0] + 1))
@@ -147,6 +265,9 @@ def main() -> None:
             m = _measure(client, path, counter, args.repeats)
             kb = m["bytes"] / 1024
             print(f"{name:22} {m['p50_ms']:8.1f} {m['p95_ms']:8.1f} {kb:8.1f} {m['queries']:8.0f}")
+        if args.browser:
+            _first_paints(base, token, pages)
+    _history_reads(store, ids[:100])
     store.close()
 
 

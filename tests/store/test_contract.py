@@ -138,6 +138,18 @@ def test_log_batch_writes_everything(store: Any, run_id: str) -> None:
     assert store.runs.get_metric_history(run_id, "missing") == []
 
 
+def test_metric_histories_of_many_runs_in_one_call(store: Any, exp_id: str) -> None:
+    a, b, c = (store.runs.create(exp_id, name=n).run_id for n in "abc")
+    store.runs.log_batch(a, metrics=[m("loss", 2.0, 1), m("loss", 3.0, 0), m("acc", 0.5, 0)])
+    store.runs.log_batch(b, metrics=[m("loss", 1.0, 5)])
+    store.runs.log_batch(c, metrics=[m("acc", 0.9, 0)])
+    found = store.runs.get_metric_histories([b, a, c, "0" * 32, a], "loss")
+    assert set(found) == {a, b}  # no loss in c, the unknown run left out, no error
+    assert [(p.step, p.value) for p in found[a]] == [(0, 3.0), (1, 2.0)]
+    assert [(p.key, p.step, p.value) for p in found[b]] == [("loss", 5, 1.0)]
+    assert found[a] == store.runs.get_metric_history(a, "loss")
+
+
 def test_latest_metric_is_highest_step_then_time(store: Any, run_id: str) -> None:
     store.runs.log_batch(run_id, metrics=[m("x", 5.0, step=10, timestamp=TS)])
     store.runs.log_batch(run_id, metrics=[m("x", 1.0, step=3, timestamp=TS + 100)])

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import yaml
 
+from loopml.analysis import MetricThreshold, evaluate
 from loopml.artifacts import BlobStore
 from loopml.data import (
     DatasetVersions,
@@ -22,6 +25,11 @@ from loopml.data import (
     write_schema,
     write_statistics,
 )
+from loopml.deploy.gates import Analysis, GateResult, Verdict
+from loopml.deploy.observations import Window
+from loopml.deploy.records import Deployment
+from loopml.deploy.rollout import Phase, RolloutStatus
+from loopml.deploy.spec import Canary, DeploymentSpec, Shadow
 from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
@@ -74,6 +82,7 @@ def populate(s: Any, blobs: BlobStore, workdir: Path | None = None) -> tuple[dic
     ids["parent"], ids["child"], ids["hidden"] = parent.run_id, child.run_id, hidden.run_id
     _model(s, blobs, parent.run_id, ids)
     _pipeline_run(s, ids)
+    _deployment(s)
     if workdir is not None:
         _dataset(s, blobs, workdir, ids)
     return tokens, ids
@@ -90,6 +99,7 @@ def _dataset(s: Any, blobs: BlobStore, workdir: Path, ids: dict[str, str]) -> No
         ]
         data.write_text("\n".join(lines) + "\n")
         version = versions.add(DATASET, data)
+        ids.setdefault("dataset_version", version.artifact_id)
         stats = compute_statistics([str(data)], max_workers=1)
         stats_path = write_statistics(stats, workdir / f"stats-{n}.json")
         versions.record(
@@ -140,55 +150,131 @@ def _pipeline_run(s: Any, ids: dict[str, str]) -> None:
 
 
 def _model(s: Any, blobs: BlobStore, run_id: str, ids: dict[str, str]) -> None:
-    """A model version whose package holds a model.yaml with a signature, blessed by an evaluation."""
+    """Two versions whose package holds a model.yaml with a signature: v1 blessed (the champion), v2 not."""
     model_yaml = yaml.safe_dump(
         {"flavor": "sklearn", "signature": {"inputs": [{"name": XSS, "type": "double"}], "outputs": []}}
     ).encode()
     ref = blobs.put_bytes(model_yaml)
     index = {"format": INDEX_FORMAT, "files": {"model.yaml": {"sha256": ref.sha256, "size": len(model_yaml)}}}
     index_ref = blobs.put_bytes(json.dumps(index).encode())
-    model = s.artifacts.create(
-        type="Model", name=MODEL, uri=index_ref.uri, sha256=index_ref.sha256, size=1, run_id=run_id
+    train_data = s.artifacts.create(type="Dataset", name="training-rows", uri="t", sha256=None, size=None)
+    for number in (1, 2):
+        model = s.artifacts.create(
+            type="Model", name=MODEL, uri=index_ref.uri, sha256=index_ref.sha256, size=1, run_id=run_id
+        )
+        train = s.lineage.create_execution(type="train", name="train")
+        s.lineage.add_events(
+            train.execution_id,
+            [
+                (train_data.artifact_id, EventType.INPUT, "examples"),
+                (model.artifact_id, EventType.OUTPUT, "model"),
+            ],
+        )
+        exe = s.lineage.create_execution(type="evaluate", name="evaluate", run_id=run_id)
+        evaluation = _evaluation(s, blobs, run_id, seed=number)
+        passed = number == 1
+        blessing = s.artifacts.create(
+            type="Blessing",
+            name=MODEL,
+            uri="y",
+            sha256=None,
+            size=None,
+            run_id=run_id,
+            properties={"passed": passed, "reasons": [f"roc_auc 0.91 >= 0.8 {XSS}"]},
+        )
+        s.lineage.add_events(
+            exe.execution_id,
+            [
+                (model.artifact_id, EventType.INPUT, "model"),
+                (evaluation.artifact_id, EventType.OUTPUT, "evaluation"),
+                (blessing.artifact_id, EventType.OUTPUT, "blessing"),
+            ],
+        )
+        s.models.create_version(
+            MODEL,
+            manifest_sha256=index_ref.sha256,
+            flavor="sklearn",
+            scan_verdict="safe",
+            artifact_id=model.artifact_id,
+            blessing_artifact_id=blessing.artifact_id,
+            blessing_passed=passed,
+            run_id=run_id,
+        )
+        if number == 1:
+            s.models.move_alias(MODEL, "champion", 1, actor="root")
+            ids["model_artifact"], ids["evaluation"] = model.artifact_id, evaluation.artifact_id
+    ids["train_data"] = train_data.artifact_id
+
+
+def _evaluation(s: Any, blobs: BlobStore, run_id: str, *, seed: int) -> Any:
+    """A real evaluation sliced by a feature whose values carry markup; one threshold fails on a slice."""
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 2, 400)
+    city = np.where(np.arange(400) % 2 == 0, XSS_NAME, "paris")
+    # right on every "paris" row, a coin toss on the others
+    score = np.where(city == "paris", y_true * 0.8 + 0.1, rng.random(400))
+    result = evaluate(
+        y_true,
+        task="binary",
+        y_score=score,
+        features=pd.DataFrame({"city": city}),
+        slices=["city"],
+        bootstrap=None,
+        thresholds=[
+            MetricThreshold(metric="roc_auc", lower=0.5),
+            MetricThreshold(metric="accuracy", lower=0.8, slices=("city",)),
+        ],
+        properties={"model_name": MODEL},
     )
-    exe = s.lineage.create_execution(type="evaluate", name="evaluate", run_id=run_id)
-    evaluation = s.artifacts.create(
+    report = blobs.put_bytes(result.to_json().encode())
+    notes = blobs.put_bytes(f"notes {XSS}\n".encode())
+    manifest = {"files": {"evaluation.json": report.sha256, "notes.txt": notes.sha256}}
+    ref = blobs.put_bytes(json.dumps(manifest).encode())
+    return s.artifacts.create(
         type="Evaluation",
         name=MODEL,
-        uri="x",
-        sha256=None,
-        size=None,
+        uri=ref.uri,
+        sha256=ref.sha256,
+        size=report.size + notes.size,
         run_id=run_id,
-        properties={"overall": {"roc_auc": 0.91}},
+        properties={"overall": {"roc_auc": 0.91}, "loopml.layout": "directory"},
     )
-    blessing = s.artifacts.create(
-        type="Blessing",
-        name=MODEL,
-        uri="y",
-        sha256=None,
-        size=None,
-        run_id=run_id,
-        properties={"passed": True, "reasons": [f"roc_auc 0.91 >= 0.8 {XSS}"]},
+
+
+def _deployment(s: Any) -> None:
+    """A deployment whose canary is at its second step; its latest analysis failed a gate (an alert)."""
+    spec = DeploymentSpec(
+        name="churn-live",
+        primary="models:/churn/1",
+        canary=Canary(target="models:/churn/2", weight=25),
+        shadows=(Shadow(name="next", target="models:/churn/3", mirror_percent=50),),
     )
-    s.lineage.add_events(
-        exe.execution_id,
-        [
-            (model.artifact_id, EventType.INPUT, "model"),
-            (evaluation.artifact_id, EventType.OUTPUT, "evaluation"),
-            (blessing.artifact_id, EventType.OUTPUT, "blessing"),
-        ],
+    first = Deployment(spec=spec)
+    stored = s.deployments.create(spec.name, first.to_document(), actor="root", models=["churn/1"])
+    window = Window(start_ms=1_700_000_000_000, end_ms=1_700_000_060_000)
+    gates = (
+        GateResult(gate="error_rate", verdict=Verdict.PASS, value=0.001, threshold=0.01, primary_n=900,
+                   canary_n=300, window=window, p_value=0.4, detail="errors as the primary"),
+        GateResult(gate="p99_latency", verdict=Verdict.FAIL, value=0.2, threshold=0.05, primary_n=900,
+                   canary_n=300, window=window, detail=f"canary p99 slower {XSS}"),
+    )  # fmt: skip
+    status = RolloutStatus(
+        phase=Phase.PROGRESSING, step=1, weight=25.0, step_started_ms=window.start_ms, analyses=3
     )
-    s.models.create_version(
-        MODEL,
-        manifest_sha256=index_ref.sha256,
-        flavor="sklearn",
-        scan_verdict="safe",
-        artifact_id=model.artifact_id,
-        blessing_artifact_id=blessing.artifact_id,
-        blessing_passed=True,
-        run_id=run_id,
-    )
-    s.models.move_alias(MODEL, "champion", 1, actor="root")
-    ids["model_artifact"] = model.artifact_id
+    current = Deployment(spec=spec, rollout=status, last_analysis=Analysis(window=window, gates=gates))
+    for action, verdict, reason in (
+        ("analysis-advance", "pass", "step held"),
+        ("analysis-hold", "inconclusive", ""),
+    ):
+        stored = s.deployments.update(
+            spec.name, current.to_document(),
+            expected_revision=stored.revision, actor="rollout", action=action, reason=reason,
+            models=["churn/1", "churn/2"], details={"verdict": verdict, "decision": action.split("-")[1]},
+        )  # fmt: skip
+    s.deployments.record_event(
+        spec.name, actor="rollout", action="alert", reason=f"Canary rolled back: p99 latency {XSS}",
+        models=["churn/1", "churn/2"], details={"severity": "critical"},
+    )  # fmt: skip
 
 
 def login(client: httpx.Client, token: str, *, next_page: str = "/ui/experiments") -> httpx.Response:

@@ -86,6 +86,12 @@ def _pages(world: World) -> dict[str, str]:
         "dataset": f"/ui/datasets/{DATASET}",
         "dataset-version": f"/ui/datasets/{DATASET}/versions/1",
         "dataset-anomalies": f"/ui/datasets/{DATASET}/versions/2",
+        "evaluation": f"/ui/evaluations/{world.ids['evaluation']}",
+        "artifact-folder": f"/ui/artifacts/{world.ids['evaluation']}?path=notes.txt",
+        "artifact-dataset": f"/ui/artifacts/{world.ids['dataset_version']}",
+        "model-compare": f"/ui/models/{model}/compare",
+        "deployments": "/ui/deployments",
+        "deployment": "/ui/deployments/churn-live",
     }
 
 
@@ -114,6 +120,12 @@ PAGE_NAMES = (
     "dataset",
     "dataset-version",
     "dataset-anomalies",
+    "evaluation",
+    "artifact-folder",
+    "artifact-dataset",
+    "model-compare",
+    "deployments",
+    "deployment",
 )
 
 
@@ -195,3 +207,46 @@ def test_logout_ends_the_session(browser: Any, world: World) -> None:
     watched.page.goto(world.url + "/ui/experiments")
     assert "/ui/login" in watched.page.url
     watched.page.context.close()
+
+
+def test_evaluation_by_slice_from_a_model_card(admin: Watched, world: World) -> None:
+    page = admin.page
+    page.goto(world.url + f"/ui/models/{quote(MODEL)}/versions/1")
+    page.click("text=Evaluation by slice, thresholds and checks")
+    page.wait_for_selector("h1:has-text('Evaluation')")
+    assert page.locator("table.slices tbody tr").count() == 2
+    assert page.locator("table.slices td.fail").count() >= 1  # the failed accuracy check on a slice
+    page.select_option("#spec", "city")
+    page.uncheck("input[name=metric][value=roc_auc]")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state()
+    assert "roc_auc" not in page.locator("table.slices thead").inner_text()
+    assert page.evaluate("window.__xss === undefined") and admin.problems == []
+
+
+def test_compare_draws_parallel_coordinates(admin: Watched, world: World) -> None:
+    page = admin.page
+    page.goto(world.url + f"/ui/compare?run={world.ids['parent']}&run={world.ids['child']}")
+    assert page.locator("svg.parallel path.run").count() == 2
+    box = page.locator("svg.parallel").bounding_box()
+    assert box is not None and box["width"] > 400
+    assert admin.problems == []
+
+
+def test_deployments_from_the_list_to_a_model_version(admin: Watched, world: World) -> None:
+    page = admin.page
+    page.goto(world.url + "/ui/experiments")
+    page.click("nav[aria-label=Main] >> text=Deployments")
+    page.click("text=churn-live")
+    page.wait_for_selector("ol.steps li.current")
+    assert page.locator("ol.steps li.current").inner_text().startswith("25")
+    assert page.locator("text=p99_latency").count() >= 1
+    assert page.evaluate("window.__xss === undefined")
+
+
+def test_artifact_preview_from_a_run(admin: Watched, world: World) -> None:
+    page = admin.page
+    page.goto(world.url + f"/ui/artifacts/{world.ids['dataset_version']}")
+    assert page.locator("table.preview tbody tr").count() == 20
+    assert page.locator("table.preview thead th").first.inner_text().startswith("age")
+    assert page.evaluate("window.__xss === undefined") and admin.problems == []

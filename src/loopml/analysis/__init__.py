@@ -32,6 +32,7 @@ from loopml.analysis.model_card import ModelCard
 from loopml.analysis.report import render_html, write_html, write_json
 from loopml.analysis.results import Curve, Curves, EvaluationResult, MetricValue, SliceResult
 from loopml.analysis.slicing import OVERALL, SliceSpec
+from loopml.analysis.stored import load_evaluation
 from loopml.analysis.thresholds import ALL_SLICES, ChangeMode, MetricThreshold, ReferencePerformance
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "fairness_gap",
     "fairness_gaps",
     "get_metric",
+    "load_evaluation",
     "metric_names",
     "render_html",
     "write_html",

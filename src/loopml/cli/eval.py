@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from loopml.analysis import EvaluationResult, MetricValue, write_html
+from loopml.analysis import EvaluationResult, MetricValue, load_evaluation, write_html
 from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
 from loopml.cli._output import console, print_json, print_table
 from loopml.errors import InvalidInput, NotFound
-from loopml.pipeline.artifact_types import LAYOUT_DIRECTORY, LAYOUT_PROPERTY
 from loopml.store import Artifact
 from loopml.store.ids import is_id_prefix, resolve_artifact_id, resolve_run_id
 
@@ -30,7 +28,6 @@ _EvalRef = Annotated[
     ),
 ]
 _EVALUATION_TYPE = "Evaluation"
-_EVALUATION_FILE = "evaluation.json"
 
 
 def _evaluation_artifact(ref: str) -> Artifact:
@@ -64,23 +61,7 @@ def _load(ref: str) -> EvaluationResult:
                 "an Evaluation artifact id or a run id (`loopml artifacts list --type Evaluation`)."
             )
         return EvaluationResult.load(ref)
-    artifact = _evaluation_artifact(ref)
-    if artifact.sha256 is None:
-        raise InvalidInput(
-            f"Artifact {artifact.artifact_id} is a reference to {artifact.uri}; read it there."
-        )
-    blobs = _context.client().blobs
-    data = blobs.read_bytes(artifact.sha256, label=artifact.name, size=artifact.size)
-    if artifact.properties.get(LAYOUT_PROPERTY) == LAYOUT_DIRECTORY:
-        files = json.loads(data).get("files", {})
-        if _EVALUATION_FILE not in files:
-            raise InvalidInput(f"Artifact {artifact.artifact_id} holds no {_EVALUATION_FILE}.")
-        data = blobs.read_bytes(files[_EVALUATION_FILE], label=f"{artifact.name}/{_EVALUATION_FILE}")
-    try:
-        loaded = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidInput(f"Artifact {artifact.artifact_id} is not evaluation JSON: {err}.") from err
-    return EvaluationResult.from_dict(loaded)
+    return load_evaluation(_context.client().blobs, _evaluation_artifact(ref))
 
 
 def _chosen_metrics(result: EvaluationResult, metrics: str | None) -> list[str]:

@@ -218,6 +218,27 @@ class SqlRunRepository:
             ).all()
         return [Metric(key=r.key, value=r.value, step=r.step, timestamp=r.timestamp) for r in rows]
 
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> dict[str, list[Metric]]:
+        """Every point of metric ``key`` of each run, by step then time, read in one query per 500 runs.
+
+        Runs that do not exist or never logged ``key`` are left out of the answer (no error): a
+        chart of many runs asks once instead of once per run.
+        """
+        found: dict[str, list[Metric]] = {}
+        wanted = list(dict.fromkeys(run_ids))
+        with self._db.read() as conn:
+            for part in chunks(wanted):
+                rows = conn.execute(
+                    sa.select(_METRICS.c.run_id, _METRICS.c.value, _METRICS.c.step, _METRICS.c.timestamp)
+                    .where(_METRICS.c.run_id.in_(list(part)), _METRICS.c.key == key)
+                    .order_by(_METRICS.c.run_id, _METRICS.c.step, _METRICS.c.timestamp, _METRICS.c.id)
+                )
+                for r in rows:
+                    found.setdefault(r.run_id, []).append(
+                        Metric(key=key, value=r.value, step=r.step, timestamp=r.timestamp)
+                    )
+        return found
+
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
         """Replace the reproducibility record of a run (a JSON-serialisable mapping)."""
         checked = check_json(record, what="reproducibility record")

@@ -7,8 +7,12 @@ server-side SVG (:func:`layout_graph`). No HTTP here; the routes live in ``loopm
 """
 
 from loopml.ui._bars import BarChart, bar_chart
+from loopml.ui._deployments import deployment_routes, model_href, rollout_steps, verdicts
 from loopml.ui._downsample import Series, downsample
+from loopml.ui._evaluation import EvaluationView, evaluation_view, side_by_side
 from loopml.ui._graph import GraphLayout, layout_graph
+from loopml.ui._parallel import ParallelChart, parallel_coordinates
+from loopml.ui._preview import MAX_PARQUET_BYTES, PREVIEW_BYTES, Preview, needs_whole_file, preview_file
 from loopml.ui._tables import (
     NestedRun,
     available_columns,
@@ -21,20 +25,34 @@ from loopml.ui._tables import (
 from loopml.ui._templates import STATIC_DIR, environment, static_files
 
 __all__ = [
+    "MAX_PARQUET_BYTES",
+    "PREVIEW_BYTES",
     "STATIC_DIR",
     "BarChart",
+    "EvaluationView",
     "GraphLayout",
     "NestedRun",
+    "ParallelChart",
+    "Preview",
     "Series",
     "available_columns",
     "bar_chart",
     "cell",
     "default_columns",
+    "deployment_routes",
     "differing_params",
     "downsample",
     "environment",
+    "evaluation_view",
     "layout_graph",
+    "model_href",
+    "needs_whole_file",
     "nest_runs",
+    "parallel_coordinates",
     "parse_columns",
+    "preview_file",
+    "rollout_steps",
+    "side_by_side",
     "static_files",
+    "verdicts",
 ]

@@ -24,6 +24,7 @@ from loopml.ui import (
     differing_params,
     downsample,
     nest_runs,
+    parallel_coordinates,
     parse_columns,
 )
 
@@ -163,14 +164,40 @@ def compare(
     runs = _visible_runs(request, store, run)
     metric_keys = sorted({k for r in runs for k in r.metrics})
     ids = [r.run_id for r in runs]
+    diff = differing_params(runs)
+    columns, rows = _parallel_rows(runs, [k for k, _ in diff], metric_keys)
     return page(
         request,
         "compare.html",
         runs=runs,
-        diff=differing_params(runs),
+        diff=diff,
         metric_keys=metric_keys,
+        parallel=parallel_coordinates(rows, columns) if len(runs) > 1 and columns else None,
+        parallel_csv=url_with(f"{UI_PREFIX}/compare/parallel.csv", {"run": ids}),
         data_url=lambda key, fmt: url_with(f"{UI_PREFIX}/compare/metric.{fmt}", {"run": ids, "key": key}),
     )
+
+
+def _parallel_rows(
+    runs: list[Run], params: list[str], metrics: list[str]
+) -> tuple[list[str], list[tuple[str, str, dict[str, object]]]]:
+    """Axes (differing parameters, then latest metrics) and each run's values on them."""
+    columns = [f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics]
+    rows = [(r.run_id, r.name, {c: cell(r, c) for c in columns}) for r in runs]
+    return columns, rows
+
+
+@router.get("/compare/parallel.csv")
+def compare_parallel(
+    request: Request,
+    store: StoreDep,
+    run: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006
+) -> Response:
+    """The parallel-coordinates chart's data: one row per run, one column per axis."""
+    runs = _visible_runs(request, store, run)
+    params = [k for k, _ in differing_params(runs)]
+    columns, rows = _parallel_rows(runs, params, sorted({k for r in runs for k in r.metrics}))
+    return _csv(["run_id", "run_name", *columns], ([i, n, *(v.get(c) for c in columns)] for i, n, v in rows))
 
 
 @router.get("/compare/metric.{fmt}")
@@ -182,11 +209,12 @@ def compare_metric(
     run: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006
     points: Annotated[int, Query(ge=2, le=10_000)] = CHART_POINTS,
 ) -> Response:
-    """One metric of several runs (each downsampled), as JSON or long-format CSV."""
+    """One metric of several runs (each downsampled), as JSON or long-format CSV; one history query."""
     runs = _visible_runs(request, store, run)
+    histories = store.runs.get_metric_histories([r.run_id for r in runs], key)
     out: list[dict[str, Any]] = []
     for r in runs:
-        history = store.runs.get_metric_history(r.run_id, key)
+        history = histories.get(r.run_id, [])
         s = downsample([(m.step, m.value) for m in history], max_points=points)
         out.append(
             {

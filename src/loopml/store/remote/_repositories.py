@@ -130,6 +130,17 @@ class RemoteRunRepository:
         found = self._api.call("GET", f"/runs/{_seg(run_id)}/metric-history", params={"key": key})
         return [w.metric(p) for p in found["metrics"]]
 
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> dict[str, list[Metric]]:
+        found: dict[str, list[Metric]] = {}
+        for run_id in dict.fromkeys(run_ids):
+            try:
+                points = self.get_metric_history(run_id, key)
+            except NotFound:
+                continue
+            if points:
+                found[run_id] = points
+        return found
+
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
         body = {"record": check_json(record, what="reproducibility record")}
         self._api.call("PUT", f"/runs/{_seg(run_id)}/reproducibility", body=body)
