@@ -29,12 +29,13 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from loopml.monitor.alerts.channels import FIRING, RESOLVED, Channel, Delivery
 from loopml.monitor.alerts.engine import AlertKey, Episode, alert_timeline
 from loopml.monitor.alerts.records import Alert, AlertEvaluation, AlertStatus, from_ms, to_ms
-from loopml.monitor.alerts.rules import AlertRules, default_rules
+from loopml.monitor.alerts.rules import AlertRules, Severity, default_rules
 from loopml.monitor.records import WindowRecord
 from loopml.store.entities import StoredAlert
 from loopml.store.repositories import AlertRepository
@@ -119,6 +120,43 @@ class AlertService:
             resolved += r
             open_ += o
         return AlertEvaluation(new=tuple(new), resolved=tuple(resolved), open=tuple(open_))
+
+    def raise_alert(
+        self,
+        deployment: str,
+        *,
+        rule: str,
+        metric: str,
+        severity: Severity,
+        at: datetime,
+        message: str,
+        evidence: Mapping[str, Any],
+    ) -> Alert:
+        """Record and deliver an alert raised by an event (a failed retraining), not by a window rule.
+
+        While one of the same deployment, rule and metric is open, that one is returned (deduplicated).
+        """
+        current = self._repo.find_open(deployment, rule, metric)
+        if current is not None:
+            return Alert.from_stored(current)
+        stored = self._repo.add(
+            deployment=deployment,
+            rule=rule,
+            metric=metric,
+            severity=severity.value,
+            opened_at=to_ms(at),
+            message=message,
+            evidence=evidence,
+        )
+        return self._deliver(Alert.from_stored(stored), FIRING)
+
+    def resolve_alert(self, deployment: str, *, rule: str, metric: str, at: datetime) -> Alert | None:
+        """Resolve the open alert of that deployment, rule and metric (None when none is open)."""
+        current = self._repo.find_open(deployment, rule, metric)
+        if current is None:
+            return None
+        done = self._repo.resolve(current.alert_id, resolved_at=to_ms(at), evidence=dict(current.evidence))
+        return self._deliver(Alert.from_stored(done), RESOLVED)
 
     def list(
         self, deployment: str | None = None, *, status: AlertStatus | None = None, limit: int = 100
