@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loopml.errors import InvalidInput
-from loopml.monitor.alerts import Comparison, Severity, default_rules, load_rules, read_rules
+from loopml.monitor.alerts import Comparison, Severity, default_rules, load_rules, read_rules, rules_in
 
 
 def test_no_document_gives_the_defaults() -> None:
@@ -121,3 +121,15 @@ def test_missing_or_broken_file_is_named(tmp_path: Path) -> None:
     bad.write_text("rules: [\n")
     with pytest.raises(InvalidInput, match="not valid YAML"):
         load_rules(bad)
+
+
+def test_a_folder_of_rule_files_gives_each_deployment_its_rules(tmp_path: Path) -> None:
+    (tmp_path / "churn.yaml").write_text("rules: [{name: p99, metric: latency_p99_ms, above: 250}]\n")
+    rules_for = rules_in(tmp_path)
+    assert [r.name for r in rules_for("churn").rules] == ["p99"]
+    assert rules_for("other") == default_rules()
+    (tmp_path / "bad.yaml").write_text("rules: [{name: x, metric: y, abov: 1}]\n")
+    with pytest.raises(InvalidInput, match=r"bad.yaml: Unknown key `rules\[0\].abov`"):
+        rules_in(tmp_path)
+    with pytest.raises(InvalidInput, match="No alert rules folder"):
+        rules_in(tmp_path / "missing")

@@ -18,6 +18,7 @@ from loopml.monitor.retrain import (
     ScheduleTrigger,
     due_triggers,
     load_policy,
+    policies_in,
     read_policy,
 )
 from tests.monitor.alerts._windows import T0, series, window
@@ -128,3 +129,15 @@ def test_schedule_new_labels_and_alerts() -> None:
     assert kinds(on_alerts, records, open_alerts=[alert]) == ["alerts"]
     other = Alert(**{**{f: getattr(alert, f) for f in alert.__dataclass_fields__}, "rule": "drift"})
     assert kinds(on_alerts, records, open_alerts=[other]) == []
+
+
+def test_a_folder_of_policies_gives_each_deployment_its_policy(tmp_path: Path) -> None:
+    (tmp_path / "churn.yml").write_text("guards: {max_per_day: 1}\n")
+    policy_for = policies_in(tmp_path)
+    assert policy_for("churn").guards.max_per_day == 1
+    assert policy_for("other") == RetrainPolicy()
+    (tmp_path / "bad.yaml").write_text("guards: {max_per_dya: 1}\n")
+    with pytest.raises(InvalidInput, match=r"bad.yaml: Unknown key `guards.max_per_dya`"):
+        policies_in(tmp_path)
+    with pytest.raises(InvalidInput, match="No retrain policy folder"):
+        policies_in(tmp_path / "missing")

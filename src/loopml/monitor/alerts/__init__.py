@@ -20,6 +20,7 @@ from loopml.monitor.alerts.rules import (
     default_rules,
     load_rules,
     read_rules,
+    rules_in,
 )
 from loopml.monitor.alerts.service import AlertService
 
@@ -46,4 +47,5 @@ __all__ = [
     "default_rules",
     "load_rules",
     "read_rules",
+    "rules_in",
 ]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +55,7 @@ __all__ = [
     "default_rules",
     "load_rules",
     "read_rules",
+    "rules_in",
 ]
 
 REFERENCE = "reference"
@@ -308,3 +309,28 @@ def read_rules(document: object) -> AlertRules:
 def load_rules(path: str | Path) -> AlertRules:
     """Read a deployment's alert-rules YAML file (see :func:`read_rules`)."""
     return read_rules(load_yaml(path, what="alert rules"))
+
+
+def rules_in(folder: str | Path) -> Callable[[str], AlertRules]:
+    """Each deployment's rules from ``<folder>/<deployment>.yaml``; the defaults where there is no file.
+
+    Every file is read (and checked) now, so a typo is reported before any evaluation.
+
+    Raises:
+        InvalidInput: the folder does not exist, or a file is malformed (naming file and field).
+    """
+    found = _files_in(folder, what="alert rules")
+    by_name: dict[str, AlertRules] = {}
+    for name, path in found.items():
+        try:
+            by_name[name] = load_rules(path)
+        except InvalidInput as err:
+            raise InvalidInput(f"{path}: {err}") from err
+    return lambda deployment: by_name.get(deployment) or default_rules()
+
+
+def _files_in(folder: str | Path, *, what: str) -> dict[str, Path]:
+    base = Path(folder)
+    if not base.is_dir():
+        raise InvalidInput(f"No {what} folder {str(base)!r}; create it or pass another.")
+    return {p.stem: p for p in sorted(base.glob("*.yaml")) + sorted(base.glob("*.yml"))}

@@ -14,6 +14,7 @@ from loopml.monitor.retrain.policy import (
     RetryPolicy,
     ScheduleTrigger,
     load_policy,
+    policies_in,
     read_policy,
 )
 from loopml.monitor.retrain.records import (
@@ -59,6 +60,7 @@ __all__ = [
     "due_triggers",
     "load_policy",
     "no_worse_on",
+    "policies_in",
     "read_policy",
     "span_params",
 ]

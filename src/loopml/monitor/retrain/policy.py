@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +49,7 @@ __all__ = [
     "RetryPolicy",
     "ScheduleTrigger",
     "load_policy",
+    "policies_in",
     "read_policy",
 ]
 
@@ -227,3 +228,23 @@ def read_policy(document: object) -> RetrainPolicy:
 def load_policy(path: str | Path) -> RetrainPolicy:
     """Read a deployment's retrain-policy YAML file (see :func:`read_policy`)."""
     return read_policy(load_yaml(path, what="retrain policy"))
+
+
+def policies_in(folder: str | Path) -> Callable[[str], RetrainPolicy]:
+    """Each deployment's policy from ``<folder>/<deployment>.yaml``; the default policy where there is none.
+
+    Every file is read (and checked) now, so a typo is reported before the loop runs.
+
+    Raises:
+        InvalidInput: the folder does not exist, or a file is malformed (naming file and field).
+    """
+    base = Path(folder)
+    if not base.is_dir():
+        raise InvalidInput(f"No retrain policy folder {str(base)!r}; create it or pass another.")
+    by_name: dict[str, RetrainPolicy] = {}
+    for path in sorted(base.glob("*.yaml")) + sorted(base.glob("*.yml")):
+        try:
+            by_name[path.stem] = load_policy(path)
+        except InvalidInput as err:
+            raise InvalidInput(f"{path}: {err}") from err
+    return lambda deployment: by_name.get(deployment) or RetrainPolicy()
