@@ -149,3 +149,16 @@ def test_a_sliding_suffix_of_windows_agrees_for_threshold_rules(store: Any) -> N
         return sorted((a.opened_at, a.resolved_at) for a in store.alerts.list(name))
 
     assert len(spans("churn")) == 3 and spans("other") == spans("churn")
+
+
+def test_an_alert_another_evaluation_opened_is_joined_not_duplicated(store: Any) -> None:
+    """Another process opened the alert (at a slightly different time): this evaluation joins it."""
+    service = AlertService(store.alerts, rules=lambda _: ERR)
+    first_opening = rates(0.2)[0].end
+    store.alerts.add(
+        deployment="churn", rule="err", metric="error_rate", severity="critical",
+        opened_at=to_ms(first_opening) + 1, message="raced", evidence={},
+    )  # fmt: skip
+    result = service.evaluate(rates(0.0, 0.2))
+    assert [a.message for a in result.open] == ["raced"]
+    assert len(store.alerts.list("churn")) == 1

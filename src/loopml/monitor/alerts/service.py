@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from loopml.errors import Conflict
 from loopml.monitor.alerts.channels import FIRING, RESOLVED, Channel, Delivery
 from loopml.monitor.alerts.engine import AlertKey, Episode, alert_timeline
 from loopml.monitor.alerts.records import Alert, AlertEvaluation, AlertStatus, from_ms, to_ms
@@ -211,15 +212,21 @@ class AlertService:
         return delivered, resolved, sorted(still_open, key=lambda a: (a.opened_at, a.rule, a.metric))
 
     def _record(self, episode: Episode) -> StoredAlert:
-        created = self._repo.add(
-            deployment=episode.deployment,
-            rule=episode.rule,
-            metric=episode.metric,
-            severity=episode.severity.value,
-            opened_at=to_ms(episode.opened),
-            message=describe(episode),
-            evidence=dict(episode.evidence),
-        )
+        try:
+            created = self._repo.add(
+                deployment=episode.deployment,
+                rule=episode.rule,
+                metric=episode.metric,
+                severity=episode.severity.value,
+                opened_at=to_ms(episode.opened),
+                message=describe(episode),
+                evidence=dict(episode.evidence),
+            )
+        except Conflict:  # another evaluation opened it meanwhile: one open alert per key
+            current = self._repo.find_open(episode.deployment, episode.rule, episode.metric)
+            if current is None:
+                raise
+            return current
         if episode.resolved is not None and created.status == AlertStatus.OPEN:
             created = self._repo.resolve(
                 created.alert_id, resolved_at=to_ms(episode.resolved), evidence=dict(episode.evidence)
