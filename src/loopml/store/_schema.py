@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AlertRow",
     "ArtifactRow",
     "AuditEventRow",
     "Base",
@@ -39,6 +40,8 @@ __all__ = [
     "ParamRow",
     "RegisteredModelRow",
     "RegisteredModelTagRow",
+    "RetrainRow",
+    "RetrainStepRow",
     "RunRow",
     "RunTagRow",
     "TokenRow",
@@ -442,3 +445,68 @@ class DeploymentEventRow(Base):
     models: Mapped[list[str]] = mapped_column(sa.JSON)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     document: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+# --- monitoring: alerts and retraining ---
+
+
+class AlertRow(Base):
+    """A monitoring alert; ``open_key`` is set while it is open, so one alert per key is open at most."""
+
+    __tablename__ = "monitor_alerts"
+    __table_args__ = (
+        sa.UniqueConstraint("deployment", "rule", "metric", "opened_at"),
+        sa.Index(None, "deployment", "status"),
+    )
+
+    alert_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    deployment: Mapped[str] = mapped_column(sa.String(63))
+    rule: Mapped[str] = mapped_column(sa.String(63))
+    metric: Mapped[str] = mapped_column(KEY)
+    severity: Mapped[str] = mapped_column(STAGE)
+    status: Mapped[str] = mapped_column(STAGE)
+    open_key: Mapped[str | None] = mapped_column(sa.String(400), unique=True)
+    opened_at: Mapped[int] = mapped_column(sa.BigInteger)
+    resolved_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    raised_at: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
+    message: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    deliveries: Mapped[list[Any]] = mapped_column(sa.JSON)
+
+
+class RetrainRow(Base):
+    """One retraining of a deployment's model: why, on which span, and where it stands."""
+
+    __tablename__ = "retrain_runs"
+    __table_args__ = (sa.Index(None, "deployment", "started_at"),)
+
+    retrain_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    deployment: Mapped[str] = mapped_column(sa.String(63))
+    state: Mapped[str] = mapped_column(STAGE)
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    retry_of: Mapped[str | None] = mapped_column(ID)
+    started_at: Mapped[int] = mapped_column(sa.BigInteger)
+    recorded_at: Mapped[int] = mapped_column(sa.BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    span_start: Mapped[int] = mapped_column(sa.BigInteger)
+    span_end: Mapped[int] = mapped_column(sa.BigInteger)
+    triggers: Mapped[list[Any]] = mapped_column(sa.JSON)
+    alert_ids: Mapped[list[str]] = mapped_column(sa.JSON)
+    champion: Mapped[str | None] = mapped_column(KEY)
+    candidate: Mapped[str | None] = mapped_column(KEY)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RetrainStepRow(Base):
+    """One step of a retraining (pipeline run, candidate, evaluation, canary, verdict), append-only."""
+
+    __tablename__ = "retrain_steps"
+    __table_args__ = (sa.Index(None, "retrain_id", "id"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    retrain_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("retrain_runs.retrain_id", ondelete="CASCADE"))
+    at: Mapped[int] = mapped_column(sa.BigInteger)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    outcome: Mapped[str] = mapped_column(STAGE)
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -31,9 +31,12 @@ __all__ = [
     "ModelVersionStatus",
     "Page",
     "RegisteredModel",
+    "RetrainStep",
     "Run",
     "RunStatus",
+    "StoredAlert",
     "StoredDeployment",
+    "StoredRetrain",
     "Token",
     "User",
     "every_item",
@@ -401,3 +404,63 @@ class DeploymentEvent:
     models: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
     document: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredAlert:
+    """A monitoring alert as stored: which rule fired on which metric, when, and the evidence.
+
+    ``opened_at`` and ``resolved_at`` are the ends of the windows in which it fired and resolved;
+    ``raised_at`` is when it was recorded. ``deliveries`` lists each channel's attempt (kept, never raised).
+    """
+
+    alert_id: str
+    deployment: str
+    rule: str
+    metric: str
+    severity: str
+    status: str
+    opened_at: int
+    resolved_at: int | None = None
+    raised_at: int
+    updated_at: int
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    deliveries: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRetrain:
+    """One retraining of a deployment's model as stored: why, on which span, and its state.
+
+    ``started_at`` is the monitoring time (the end of the newest window) at which it started;
+    ``recorded_at`` the wall-clock time. ``triggers`` and ``alert_ids`` link it to what caused it.
+    """
+
+    retrain_id: str
+    deployment: str
+    state: str
+    attempt: int = 1
+    retry_of: str | None = None
+    started_at: int
+    recorded_at: int
+    finished_at: int | None = None
+    span_start: int
+    span_end: int
+    triggers: tuple[Mapping[str, Any], ...] = ()
+    alert_ids: tuple[str, ...] = ()
+    champion: str | None = None
+    candidate: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrainStep:
+    """One recorded step of a retraining: its ``kind`` (pipeline, candidate, evaluation ...) and outcome."""
+
+    step_id: int
+    retrain_id: str
+    at: int
+    kind: str
+    outcome: str
+    details: Mapping[str, Any] = field(default_factory=dict)

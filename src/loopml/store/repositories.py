@@ -35,14 +35,18 @@ from loopml.store.entities import (
     ModelVersionStatus,
     Page,
     RegisteredModel,
+    RetrainStep,
     Run,
     RunStatus,
+    StoredAlert,
     StoredDeployment,
+    StoredRetrain,
     Token,
     User,
 )
 
 __all__ = [
+    "AlertRepository",
     "ArtifactRepository",
     "DeploymentRepository",
     "DeploymentStore",
@@ -51,7 +55,9 @@ __all__ = [
     "IdentityStore",
     "LineageRepository",
     "ModelRepository",
+    "MonitorStore",
     "RegistryStore",
+    "RetrainRepository",
     "RunRepository",
     "Store",
 ]
@@ -483,3 +489,79 @@ class DeploymentStore(Store, Protocol):
 
     @property
     def deployments(self) -> DeploymentRepository: ...
+
+
+# --- monitoring: alerts and retraining ---
+
+
+class AlertRepository(Protocol):
+    """Monitoring alerts: at most one open per (deployment, rule, metric); resolved ones are kept."""
+
+    def add(
+        self,
+        *,
+        deployment: str,
+        rule: str,
+        metric: str,
+        severity: str,
+        opened_at: int,
+        message: str,
+        evidence: Mapping[str, Any],
+    ) -> StoredAlert:
+        """Record a newly opened alert (idempotent on deployment, rule, metric and ``opened_at``)."""
+
+    def resolve(self, alert_id: str, *, resolved_at: int, evidence: Mapping[str, Any]) -> StoredAlert: ...
+    def add_delivery(self, alert_id: str, delivery: Mapping[str, Any]) -> StoredAlert: ...
+    def get(self, alert_id: str) -> StoredAlert: ...
+    def find_open(self, deployment: str, rule: str, metric: str) -> StoredAlert | None: ...
+    def list(
+        self, deployment: str | None = None, *, status: str | None = None, limit: int = 100
+    ) -> builtins.list[StoredAlert]:
+        """Alerts, newest opening first."""
+
+
+class RetrainRepository(Protocol):
+    """Retraining runs of deployments and their steps."""
+
+    def create(
+        self,
+        *,
+        deployment: str,
+        started_at: int,
+        span_start: int,
+        span_end: int,
+        triggers: Sequence[Mapping[str, Any]],
+        alert_ids: Sequence[str],
+        champion: str | None,
+        attempt: int = 1,
+        retry_of: str | None = None,
+    ) -> StoredRetrain: ...
+    def update(
+        self,
+        retrain_id: str,
+        *,
+        state: str,
+        candidate: str | None = None,
+        reason: str | None = None,
+        finished_at: int | None = None,
+    ) -> StoredRetrain: ...
+    def add_step(
+        self, retrain_id: str, *, kind: str, outcome: str, details: Mapping[str, Any] | None = None
+    ) -> RetrainStep: ...
+    def get(self, retrain_id: str) -> StoredRetrain: ...
+    def list(
+        self, deployment: str, *, since: int | None = None, state: str | None = None
+    ) -> builtins.list[StoredRetrain]:
+        """Retraining runs of ``deployment``, oldest first (started at or after ``since``)."""
+
+    def steps(self, retrain_id: str) -> builtins.list[RetrainStep]: ...
+
+
+@runtime_checkable
+class MonitorStore(Store, Protocol):
+    """A store that also holds monitoring alerts and retraining runs."""
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+    @property
+    def retrains(self) -> RetrainRepository: ...

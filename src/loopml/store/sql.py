@@ -15,6 +15,7 @@ from types import TracebackType
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
 from loopml.errors import StoreUnavailable
+from loopml.store._alerts import SqlAlertRepository
 from loopml.store._artifacts import SqlArtifactRepository
 from loopml.store._deployments import SqlDeploymentRepository
 from loopml.store._engine import Database, create_database, parse_store_url, unavailable_message
@@ -24,6 +25,7 @@ from loopml.store._lineage import SqlLineageRepository
 from loopml.store._maintenance import StatisticsWatch, analyze_stale_tables
 from loopml.store._migrate import upgrade
 from loopml.store._models import SqlModelRepository
+from loopml.store._retrains import SqlRetrainRepository
 from loopml.store._runs import SqlRunRepository
 
 __all__ = ["SqlStore", "open_store"]
@@ -45,6 +47,8 @@ class SqlStore:
         self._models = SqlModelRepository(db)
         self._identity = SqlIdentityRepository(db)
         self._deployments = SqlDeploymentRepository(db)
+        self._alerts = SqlAlertRepository(db)
+        self._retrains = SqlRetrainRepository(db)
 
     @property
     def url(self) -> str:
@@ -86,6 +90,16 @@ class SqlStore:
     def deployments(self) -> SqlDeploymentRepository:
         """Deployments and their history."""
         return self._deployments
+
+    @property
+    def alerts(self) -> SqlAlertRepository:
+        """Monitoring alerts."""
+        return self._alerts
+
+    @property
+    def retrains(self) -> SqlRetrainRepository:
+        """Retraining runs and their steps."""
+        return self._retrains
 
     def refresh_statistics(self) -> list[str]:
         """Refresh PostgreSQL's planner statistics of tables that have none or stale ones.
