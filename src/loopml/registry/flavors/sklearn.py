@@ -12,6 +12,7 @@ import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from loopml.errors import InvalidInput, UnsafeArtifact
+from loopml.registry.flavors._tree_bounds import check_tree_bounds
 
 __all__ = ["SKOPS_TRUSTED_PREFIXES", "SklearnFlavor", "load_skops", "save_skops"]
 
@@ -50,7 +51,8 @@ def load_skops(path: Path) -> Any:
     """Load a skops file, trusting only scikit-learn / NumPy / SciPy types.
 
     Raises:
-        UnsafeArtifact: the file needs a type outside the allowlist, naming every such type.
+        UnsafeArtifact: the file needs a type outside the allowlist, naming every such type; or
+            a decision tree in it has indices outside its arrays (see ``_tree_bounds``).
     """
     untrusted = sio.get_untrusted_types(file=path)
     refused = sorted(t for t in untrusted if not _is_allowed(t))
@@ -60,7 +62,9 @@ def load_skops(path: Path) -> Any:
             f"{', '.join(refused)}. Refusing to load it; re-save the model with standard "
             "scikit-learn components or package it with the signed 'python' flavor."
         )
-    return sio.load(path, trusted=list(untrusted))
+    loaded = sio.load(path, trusted=list(untrusted))
+    check_tree_bounds(loaded)
+    return loaded
 
 
 class SklearnFlavor:
