@@ -125,21 +125,21 @@ class Server:
     ) -> None:
         self.port = port
         started = time.perf_counter()
+        # Logs go to a file: a pipe nobody reads fills up and stalls a server that logs every request.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
             _pin(0) + args,
             env=env or dict(os.environ),
             cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=self._log,
+            stderr=self._log,
             start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 300
         while True:
             if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"{name} exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
-                )
+                raise SystemExit(f"{name} exited: {self._read_log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}{ready_path}", timeout=2):
                     break
@@ -159,6 +159,10 @@ class Server:
             )
             / 2**20
         )
+
+    def _read_log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-4000:]
 
     @classmethod
     def loopml(cls, home: Path, uri: str, *, log: bool) -> Server:
@@ -186,6 +190,7 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
+        self._log.close()
 
 
 _KSERVE_MAIN = """
@@ -304,7 +309,7 @@ def _wrk(url: str, body: bytes, *, duration: int, workdir: Path) -> tuple[float,
         [*_pin(1), "wrk", "-t1", "-c8", f"-d{duration}s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    if "Non-2xx" in out:
+    if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)

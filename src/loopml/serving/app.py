@@ -31,6 +31,7 @@ from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
 from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from loopml.serving.protocols import mlflow, tfserving, v2
+from loopml.serving.tracing import Tracing
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -52,12 +53,14 @@ class AppOptions:
         audit: Where refused requests are recorded (None: not recorded).
         default_model: The model answering routes that name none (MLflow's ``/invocations``);
             its ``predict`` permission is checked for them.
+        tracing: OpenTelemetry traces of inference requests (default: off).
     """
 
     max_body_bytes: int = 32 * 1024 * 1024
     authenticator: RequestAuthenticator | None = None
     audit: AuditLog | None = None
     default_model: str | None = None
+    tracing: Tracing = dataclasses.field(default_factory=Tracing)
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
@@ -88,8 +91,29 @@ async def _audit_denial(audit: AuditLog, request: Request, response: Response, m
         _log.exception("Could not write a refused request to the audit log")
 
 
+async def _traced(
+    tracing: Tracing, handler: Handler, request: Request, protocol: str, model: str | None
+) -> Response:
+    attributes = {
+        "loopml.protocol": protocol,
+        "http.request.method": request.method,
+        "url.path": request.url.path,
+    }
+    with tracing.request(f"{request.method} {protocol}", request.headers, attributes) as span:
+        try:
+            response = await handler(request)
+        except Exception as err:
+            span.set_attribute("http.response.status_code", status_of(err))
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        span.set_attribute("loopml.model", request.scope.get("loopml.model") or model or "")
+        span.set_attribute("loopml.version", request.scope.get("loopml.version", ""))
+        return response
+
+
 def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
     auth = options.authenticator
+    tracing = options.tracing
 
     def guard(handler: Handler, protocol: str, is_inference: bool) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -105,7 +129,10 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
                     request.scope["loopml.caller"] = (
                         f"client:{request.client.host if request.client else '-'}"
                     )
-                response = await handler(request)
+                if is_inference and tracing.enabled:
+                    response = await _traced(tracing, handler, request, protocol, model)
+                else:
+                    response = await handler(request)
             except Exception as err:
                 if isinstance(err, ModelForbidden) and err.principal is not None:
                     request.scope["loopml.principal"] = err.principal.name
@@ -175,6 +202,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await plane.close()
+        options.tracing.shutdown()
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
     app.state.plane = plane

@@ -22,6 +22,7 @@ import numpy as np
 from loopml.errors import InvalidInput
 from loopml.inference.inputs import ModelInput, concat_inputs
 from loopml.inference.model import ServedModel
+from loopml.serving import tracing
 
 __all__ = ["BatchObserver", "MicroBatcher"]
 
@@ -35,6 +36,8 @@ class _Pending:
     rows: ModelInput
     future: asyncio.Future[dict[str, np.ndarray]]
     queued_at: float
+    queued_ns: int = 0  # wall clock, for the trace's queue/predict spans (0: not traced)
+    batch_ns: tuple[int, int, int] = (0, 0, 0)  # (start, end, requests in the batch)
 
 
 def _split(outputs: dict[str, np.ndarray], sizes: list[int]) -> list[dict[str, np.ndarray]]:
@@ -74,15 +77,24 @@ class MicroBatcher:
         """
         loop = asyncio.get_running_loop()
         if not self.model.batching.enabled:
-            return await loop.run_in_executor(self._executor, self._predict_one, rows)
+            started = tracing.mark()
+            outputs = await loop.run_in_executor(self._executor, self._predict_one, rows)
+            tracing.record_child("predict", started, rows=rows.n_rows, batch_requests=1)
+            return outputs
         if self._worker is None or self._worker.done():
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._run())
         future: asyncio.Future[dict[str, np.ndarray]] = loop.create_future()
-        self._queue.append(_Pending(rows=rows, future=future, queued_at=time.perf_counter()))
+        pending = _Pending(rows=rows, future=future, queued_at=time.perf_counter(), queued_ns=tracing.mark())
+        self._queue.append(pending)
         assert self._wakeup is not None
         self._wakeup.set()
-        return await future
+        outputs = await future
+        if pending.queued_ns:
+            start, end, requests = pending.batch_ns
+            tracing.record_child("queue", pending.queued_ns, start)
+            tracing.record_child("predict", start, end, rows=rows.n_rows, batch_requests=requests)
+        return outputs
 
     async def close(self) -> None:
         """Stop the worker; queued requests fail with an error saying the server is stopping."""
@@ -152,7 +164,13 @@ class MicroBatcher:
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue
+            traced = any(p.queued_ns for p in live)
+            started = time.time_ns() if traced else 0
             results = await loop.run_in_executor(self._executor, self._predict_batch, [p.rows for p in live])
+            if traced:
+                times = (started, time.time_ns(), len(live))
+                for pending in live:
+                    pending.batch_ns = times
             for pending, result in zip(live, results, strict=True):
                 if pending.future.done():
                     continue

@@ -9,6 +9,7 @@ Example file::
     auth: false
     max_body_bytes: 33554432
     prediction_log: true          # or false, or a folder (default <home>/predictions)
+    tracing: {otlp_endpoint: "http://127.0.0.1:4318/v1/traces", sample_ratio: 0.1}  # loopml[otel]
     models:
       - uri: models:/census-employment@champion
         name: census
@@ -40,10 +41,21 @@ from loopml.inference.loading import ModelSource
 from loopml.inference.model import Batching
 from loopml.inference.outputs import OutputPolicy
 from loopml.serving.guards import ModelGuards, QueryLimits
+from loopml.serving.tracing import TracingConfig
 
 __all__ = ["ServeConfig", "check_bind", "is_loopback"]
 
-_TOP_KEYS = ("host", "port", "grpc_port", "workers", "auth", "max_body_bytes", "prediction_log", "models")
+_TOP_KEYS = (
+    "host",
+    "port",
+    "grpc_port",
+    "workers",
+    "auth",
+    "max_body_bytes",
+    "prediction_log",
+    "tracing",
+    "models",
+)
 _MODEL_KEYS = (
     "uri",
     "name",
@@ -173,6 +185,7 @@ class ServeConfig:
         prediction_log: Whether requests are logged (to ``log_dir``).
         log_dir: The prediction log's folder (default ``<home>/predictions``).
         guards: Per model (same order as ``models``), its request guards; missing entries: none.
+        tracing: OpenTelemetry export of request traces, or None (off).
     """
 
     models: tuple[ModelSource | EnsembleSource, ...]
@@ -185,6 +198,7 @@ class ServeConfig:
     prediction_log: bool = True
     log_dir: Path | None = None
     guards: tuple[ModelGuards, ...] = ()
+    tracing: TracingConfig | None = None
 
     def guards_of(self, index: int) -> ModelGuards:
         """The guards of ``models[index]``."""
@@ -255,6 +269,9 @@ class ServeConfig:
             workers=section.get("workers", 1),
             auth=auth,
             max_body_bytes=section.get("max_body_bytes", 32 * 1024 * 1024),
+            tracing=TracingConfig.from_mapping(section["tracing"])
+            if section.get("tracing") is not None
+            else None,
         )
 
     @classmethod

@@ -21,6 +21,7 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.inference.atypical import AtypicalInput, AtypicalPolicy
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
+from loopml.serving import tracing
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard
 from loopml.serving.metrics import ServingMetrics
@@ -195,6 +196,7 @@ class DataPlane:
         if guard is not None:
             guard.admit(rows, caller or principal or "anonymous")
             flags = self._score(guard, rows)
+        tracing.record_child("validate", tracing.request_started(), tracing.mark())
         outputs = await self._batchers[(model.name, model.version)].predict(rows)
         result = InferenceResult(
             request_id=request_id or uuid.uuid4().hex,
@@ -203,8 +205,10 @@ class DataPlane:
             latency_s=time.perf_counter() - started,
             flags=flags,
         )
+        logged = tracing.mark()
         for sink in self._sinks:
             sink.record(result, rows, protocol=protocol, principal=principal)
+        tracing.record_child("log", logged)
         return result
 
     def _score(self, guard: RequestGuard, rows: ModelInput) -> tuple[tuple[str, ...], ...]:

@@ -35,6 +35,7 @@ from loopml.serving.guards import QueryLimiter
 from loopml.serving.io_metrics import IOMetrics
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
+from loopml.serving.tracing import Tracing
 
 __all__ = ["build_app", "run_server"]
 
@@ -76,6 +77,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         max_body_bytes=config.max_body_bytes,
         authenticator=authenticator,
         audit=services.audit if config.auth else None,
+        tracing=Tracing.from_config(config.tracing),
     )
     app = create_app(plane, metrics=metrics, options=options)
     if config.grpc_port is not None:
