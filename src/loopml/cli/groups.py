@@ -62,6 +62,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "predict",
         "Score a table with a verified model; bad rows go to OUTPUT/_rejected with their reasons.",
     ),
+    "feedback": _at(
+        "feedback",
+        "app",
+        "Ground-truth labels for logged predictions (joined by request id or a key feature).",
+    ),
     "serve": _at(
         "serve",
         "serve",
