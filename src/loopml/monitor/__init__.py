@@ -1,5 +1,10 @@
 """loopml.monitor: the prediction-log format (read by monitoring, written by the model server),
-feedback labels, monitoring windows and their records."""
+feedback labels, monitoring windows and their records.
+
+The window computation (:class:`loopml.monitor.service.MonitorService`, with statistics, drift
+and performance) lives in its own modules, so that the model server, which imports this package
+for the log format, does not load the data-validation stack.
+"""
 
 from loopml.monitor.predictions import (
     BASE_SCHEMA,

@@ -1,0 +1,344 @@
+"""The figures of one window: input statistics, anomalies, drift and skew, predictions, rates, performance.
+
+:func:`measure` is pure: the window's log rows, their joined labels and the reference statistics
+(previous window, fixed baseline, training) in; flat metrics (named as in
+:mod:`loopml.monitor.records`) and the window's statistics out. Input statistics are the
+data-validation statistics, accumulated per log partition and merged (a day is the merge of
+its hours); drift and skew use the calibrated comparator of :mod:`loopml.data.drift`.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopml.data.accumulator import StatisticsAccumulator
+from loopml.data.drift import (
+    CATEGORICAL_EFFECT_FLOOR,
+    NUMERIC_EFFECT_FLOOR,
+    Comparator,
+    ComparatorType,
+    compare,
+)
+from loopml.data.schema import infer_schema
+from loopml.data.statistics import DatasetStatistics, FeatureStatistics
+from loopml.data.validation import validate
+from loopml.monitor.feedback import PREDICTION_COLUMN
+from loopml.monitor.labels import JoinedLabels
+from loopml.monitor.performance import classification_metrics, estimated_accuracy, regression_metrics
+from loopml.monitor.predictions import INPUT_PREFIX, OUTPUT_PREFIX
+
+__all__ = ["Measurement", "References", "WindowStatistics", "measure"]
+
+PROBA_COLUMN = f"{OUTPUT_PREFIX}predict_proba"
+_NUMERIC = Comparator(type=ComparatorType.CALIBRATED, threshold=NUMERIC_EFFECT_FLOOR)
+_CATEGORICAL = Comparator(type=ComparatorType.CALIBRATED, threshold=CATEGORICAL_EFFECT_FLOOR)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowStatistics:
+    """The statistics of a window's inputs and of its predictions (``predict``, ``score``)."""
+
+    inputs: DatasetStatistics
+    predictions: DatasetStatistics
+
+    def to_json(self) -> str:
+        return (
+            '{"inputs": '
+            + self.inputs.to_json(indent=None)
+            + ', "predictions": '
+            + self.predictions.to_json(indent=None)
+            + "}"
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WindowStatistics:
+        import json
+
+        doc = json.loads(text)
+        return cls(
+            inputs=DatasetStatistics.from_json(json.dumps(doc["inputs"])),
+            predictions=DatasetStatistics.from_json(json.dumps(doc["predictions"])),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class References:
+    """What a window is compared with (each may be missing)."""
+
+    previous: WindowStatistics | None = None
+    baseline: WindowStatistics | None = None
+    training: DatasetStatistics | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """A window's figures and statistics."""
+
+    metrics: dict[str, float]
+    statistics: WindowStatistics
+    anomalies: tuple[str, ...] = ()
+    versions: Mapping[str, int] = field(default_factory=dict)
+    labels_used: int = 0
+
+    @property
+    def version(self) -> str:
+        """The model version that answered most rows (ties: the larger version string)."""
+        if not self.versions:
+            return ""
+        return max(self.versions.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+def _statistics(parts: Sequence[pa.Table]) -> DatasetStatistics:
+    """Input statistics: one accumulator per partition, merged."""
+    total = StatisticsAccumulator()
+    for part in parts:
+        names = [n for n in part.column_names if n.startswith(INPUT_PREFIX)]
+        acc = StatisticsAccumulator()
+        acc.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
+        total.merge(acc)
+    return total.result(name="inputs")
+
+
+def _comparisons(
+    prefix: str, current: DatasetStatistics, reference: DatasetStatistics | None, metrics: dict[str, float]
+) -> list[str]:
+    """``<prefix>.<feature>`` magnitudes and alarms; returns the features that alarmed."""
+    if reference is None or current.num_examples == 0 or reference.num_examples == 0:
+        return []
+    alarmed = []
+    for feature in current.features:
+        ref = reference.feature(feature.name)
+        if ref is None:
+            continue
+        info = _compare(feature, ref, prefix)
+        metrics[f"{prefix}.{feature.name}"] = info[0]
+        if info[1]:
+            alarmed.append(feature.name)
+    metrics[f"{prefix}_features"] = float(len(alarmed))
+    return alarmed
+
+
+def _compare(current: FeatureStatistics, reference: FeatureStatistics, comparison: str) -> tuple[float, bool]:
+    comparator = _CATEGORICAL if current.string_stats is not None else _NUMERIC
+    info = compare(current, reference, comparator, comparison=comparison)
+    return float(info.value), bool(info.is_anomalous)
+
+
+def _probabilities(table: pa.Table) -> np.ndarray | None:
+    if PROBA_COLUMN not in table.column_names:
+        return None
+    column = table[PROBA_COLUMN].combine_chunks()
+    if column.null_count or len(column) == 0:
+        return None
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    k = int(lengths[0])
+    if k < 2 or (lengths != k).any():
+        return None
+    flat = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float64)
+    return np.asarray(flat.reshape(len(column), k))
+
+
+def _classes(predicted: np.ndarray, proba: np.ndarray | None) -> list[str] | None:
+    """The class of each probability column: read where a class won, else the sorted classes."""
+    if proba is None:
+        return None
+    k = proba.shape[1]
+    winners = proba.argmax(axis=1)
+    seen: dict[int, str] = {}
+    for index, label in zip(winners.tolist(), predicted.tolist(), strict=True):
+        seen.setdefault(index, label)
+        if len(seen) == k:
+            break
+    distinct = sorted(set(predicted.tolist()))
+    if len(seen) == k:
+        return [seen[i] for i in range(k)]
+    if len(distinct) == k:
+        return distinct
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The per-row arrays a window's figures come from."""
+
+    predicted: np.ndarray | None
+    is_classifier: bool
+    proba: np.ndarray | None
+    classes: list[str] | None
+    labels: np.ndarray
+    errors: np.ndarray
+    atypical: np.ndarray
+
+
+def _rows(table: pa.Table, joined: JoinedLabels) -> _Rows:
+    n = table.num_rows
+    predicted: np.ndarray | None = None
+    is_classifier = False
+    errors = np.zeros(n, dtype=bool)
+    if PREDICTION_COLUMN in table.column_names:
+        column = table[PREDICTION_COLUMN].combine_chunks()
+        errors = column.is_null().to_numpy(zero_copy_only=False)
+        is_classifier = not pa.types.is_floating(column.type)
+        if is_classifier:
+            predicted = np.asarray(column.cast(pa.string()).to_pylist(), dtype=object)
+        else:
+            predicted = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            errors = errors | ~np.isfinite(predicted)
+    proba = _probabilities(table)
+    is_classifier = is_classifier or proba is not None
+    classes = _classes(predicted, proba) if is_classifier and predicted is not None else None
+    labels_arrow = joined.values if not is_classifier else joined.values.cast(pa.string())
+    labels = np.asarray(labels_arrow.to_pylist(), dtype=object)
+    atypical = (
+        (pc.list_value_length(table["flags"].combine_chunks()).to_numpy(zero_copy_only=False) > 0)
+        if "flags" in table.column_names
+        else np.zeros(n, dtype=bool)
+    )
+    return _Rows(predicted, is_classifier, proba, classes, labels, errors, atypical)
+
+
+def _figures(r: _Rows, mask: np.ndarray | None = None) -> dict[str, float]:
+    """Rates and performance over all rows, or over ``mask``."""
+    select = slice(None) if mask is None else mask
+    labels = r.labels[select]
+    n = len(labels)
+    if n == 0:
+        return {}
+    labelled = int(sum(v is not None for v in labels))
+    out = {
+        "rows": float(n),
+        "error_rate": float(r.errors[select].mean()),
+        "atypical_rate": float(r.atypical[select].mean()),
+        "labels": float(labelled),
+        "label_coverage": labelled / n,
+    }
+    if r.predicted is None:
+        return out
+    predicted = r.predicted[select]
+    proba = None if r.proba is None else r.proba[select]
+    if r.is_classifier:
+        out |= classification_metrics(predicted, labels, proba=proba, classes=r.classes)
+        if proba is not None:
+            out |= estimated_accuracy(proba)
+    else:
+        out |= regression_metrics(predicted, labels)
+        finite = predicted[np.isfinite(predicted)]
+        if finite.size:
+            out["prediction_mean"] = float(finite.mean())
+    return out
+
+
+def _prediction_statistics(r: _Rows) -> DatasetStatistics:
+    columns: dict[str, Any] = {}
+    if r.predicted is not None:
+        columns["predict"] = pa.array(r.predicted.tolist(), pa.string()) if r.is_classifier else r.predicted
+    if r.proba is not None:
+        columns["score"] = r.proba[:, 1] if r.proba.shape[1] == 2 else r.proba.max(axis=1)
+    acc = StatisticsAccumulator()
+    if columns:
+        acc.update(pa.table(columns))
+    return acc.result(name="predictions")
+
+
+def _class_rates(r: _Rows, metrics: dict[str, float], limit: int) -> None:
+    if r.predicted is None or not r.is_classifier or len(r.predicted) == 0:
+        return
+    counts = collections.Counter(r.predicted.tolist())
+    for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]:
+        metrics[f"class_rate.{label}"] = count / len(r.predicted)
+    if r.classes is not None and len(r.classes) == 2:
+        metrics["positive_rate"] = counts.get(r.classes[1], 0) / len(r.predicted)
+
+
+def _latency(table: pa.Table, metrics: dict[str, float]) -> None:
+    if table.num_rows == 0 or "latency_ms" not in table.column_names:
+        return
+    first_rows = pc.equal(table["row"], 0)
+    latency = table["latency_ms"].filter(first_rows).to_numpy()
+    if latency.size:
+        p50, p99 = np.percentile(latency, [50, 99])
+        metrics["latency_p50_ms"], metrics["latency_p99_ms"] = float(p50), float(p99)
+        metrics["requests"] = float(latency.size)
+
+
+def _slices(table: pa.Table, r: _Rows, column: str, limit: int, metrics: dict[str, float]) -> None:
+    name = f"{INPUT_PREFIX}{column}"
+    if name not in table.column_names or table.num_rows == 0:
+        return
+    values = np.asarray(table[name].combine_chunks().cast(pa.string()).to_pylist(), dtype=object)
+    counts = collections.Counter(values.tolist())
+    for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]:
+        for key, figure in _figures(r, values == value).items():
+            metrics[f"slice.{column}={value}.{key}"] = figure
+
+
+def measure(
+    parts: Sequence[pa.Table],
+    joined: JoinedLabels,
+    references: References,
+    *,
+    table: pa.Table | None = None,
+    slice_column: str | None = None,
+    max_slices: int = 20,
+) -> Measurement:
+    """The figures of a window made of ``parts`` (its log partitions, rows in order).
+
+    Args:
+        parts: The window's rows, one table per partition.
+        joined: Their labels, aligned with the rows of ``parts`` concatenated.
+        references: Previous window, fixed baseline and training statistics.
+        table: ``parts`` concatenated, when the caller has it already.
+        slice_column: An input feature whose most frequent values get their own figures.
+        max_slices: At most this many slice values (and classes in ``class_rate``).
+    """
+    if table is None or table.num_columns == 0:
+        table = (
+            pa.concat_tables(parts, promote_options="permissive")
+            if parts
+            else pa.table({"row": pa.array([], pa.int32())})
+        )
+    inputs = _statistics(parts)
+    rows = _rows(table, joined)
+    predictions = _prediction_statistics(rows)
+    metrics = _figures(rows) or {"rows": 0.0}
+    _latency(table, metrics)
+    _class_rates(rows, metrics, max_slices)
+    _comparisons("drift", inputs, references.previous.inputs if references.previous else None, metrics)
+    _comparisons(
+        "baseline_drift", inputs, references.baseline.inputs if references.baseline else None, metrics
+    )
+    _comparisons("skew", inputs, references.training, metrics)
+    previous = references.previous.predictions if references.previous else None
+    if previous is not None and predictions.num_examples and previous.num_examples:
+        for name, metric in (("predict", "prediction_drift"), ("score", "score_drift")):
+            cur, ref = predictions.feature(name), previous.feature(name)
+            if cur is not None and ref is not None:
+                metrics[metric] = _compare(cur, ref, "drift")[0]
+    anomalies: tuple[str, ...] = ()
+    reference = references.training or (references.baseline.inputs if references.baseline else None)
+    if reference is not None and inputs.num_examples:
+        found = validate(inputs, infer_schema(reference, comparators=False)).anomalies
+        anomalies = tuple(f"{a.feature or '-'}: {a.kind}: {a.description}" for a in found)
+        metrics["anomalies"] = float(len(found))
+    for feature in inputs.features:
+        if inputs.num_examples:
+            metrics[f"missing.{feature.name}"] = feature.num_missing / inputs.num_examples
+    if slice_column:
+        _slices(table, rows, slice_column, max_slices, metrics)
+    versions = (
+        dict(collections.Counter(table["version"].to_pylist())) if "version" in table.column_names else {}
+    )
+    return Measurement(
+        metrics=metrics,
+        statistics=WindowStatistics(inputs=inputs, predictions=predictions),
+        anomalies=anomalies,
+        versions=versions,
+        labels_used=joined.labels_used,
+    )
