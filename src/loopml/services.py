@@ -24,6 +24,8 @@ from loopml.config import Settings
 from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidState
 from loopml.monitor.feedback import FeedbackService
+from loopml.monitor.service import MonitorService
+from loopml.monitor.training import registry_training_statistics
 from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
 from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
@@ -183,6 +185,19 @@ class Services:
         """Feedback labels in :attr:`monitor_store`, typed by the prediction log at ``log_root``
         (default :attr:`prediction_log`)."""
         return FeedbackService(self.monitor_store.feedback, log_root=log_root or self.prediction_log)
+
+    def monitor(self, log_root: Path | None = None) -> MonitorService:
+        """Monitoring windows of the prediction log at ``log_root`` (default :attr:`prediction_log`),
+        stored in :attr:`monitor_store`, with skew against the training statistics in the registry."""
+        store = self.monitor_store
+        return MonitorService(
+            store,
+            log_root=log_root or self.prediction_log,
+            deployments=store.deployments if isinstance(store, DeploymentStore) else None,
+            training_statistics=registry_training_statistics(store, self.blobs)
+            if isinstance(store, RegistryStore)
+            else None,
+        )
 
     def close(self) -> None:
         """Close the store if it was opened here."""

@@ -204,3 +204,13 @@ def test_status_of_nothing_and_bad_window_names(store: SqlStore, tmp_path: Path)
         MonitorService(store, log_root=tmp_path).status(CHURN)
     with pytest.raises(InvalidInput, match="'hour', 'day' or 'requests:N'"):
         WindowSpec.parse("weekly")
+
+
+def test_a_late_log_file_updates_its_window(store: SqlStore, tmp_path: Path) -> None:
+    log_hour(tmp_path, 0, n=100)
+    service = MonitorService(store, log_root=tmp_path)
+    [first] = service.run(CHURN, now=LATER)
+    assert service.run(CHURN, now=LATER) == []
+    log_hour(tmp_path, 0, n=50, seed=1, files=1)  # a writer that flushed late into the same hour
+    [again] = service.run(CHURN, now=LATER)
+    assert (first.rows, again.rows, again.start) == (100, 150, first.start)

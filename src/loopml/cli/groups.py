@@ -67,6 +67,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "app",
         "Ground-truth labels for logged predictions (joined by request id or a key feature).",
     ),
+    "monitor": _at(
+        "monitor",
+        "app",
+        "Monitoring windows of the prediction log: drift, skew, performance, labels; status and report.",
+    ),
     "serve": _at(
         "serve",
         "serve",

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from loopml.monitor.predictions import partition_path
 
-__all__ = ["WindowData", "log_hours", "read_window"]
+__all__ = ["WindowData", "log_fingerprint", "log_hours", "read_window"]
 
 _TIME = pa.timestamp("ms", tz="UTC")
 
@@ -69,6 +70,19 @@ def log_hours(root: Path | str, model: str) -> list[dt.datetime]:
         except ValueError:
             continue  # not a partition folder
     return sorted(hours)
+
+
+def log_fingerprint(root: Path | str, model: str, start: dt.datetime, end: dt.datetime) -> str:
+    """A digest of the names and sizes of the log files of the window's hours (changes when files do)."""
+    digest = hashlib.sha256()
+    hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        folder = partition_path(Path(root), model, hour)
+        if folder.is_dir():
+            for path in sorted(folder.glob("part-*.parquet")):
+                digest.update(f"{folder.name}/{path.name}:{path.stat().st_size}\n".encode())
+        hour += dt.timedelta(hours=1)
+    return digest.hexdigest()
 
 
 def _label(model: str, hour: dt.datetime) -> str:

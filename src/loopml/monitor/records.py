@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from loopml.errors import InvalidInput
 
@@ -80,6 +81,24 @@ class WindowRecord:
             )
         if self.rows < 0:
             raise InvalidInput(f"A monitoring window's rows must be >= 0; got {self.rows}.")
+
+    def to_document(self) -> dict[str, Any]:
+        """The record as JSON-ready values (times in ISO 8601, UTC)."""
+        return {
+            "deployment": self.deployment,
+            "model": self.model,
+            "version": self.version,
+            "window": self.window,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "complete": self.complete,
+            "rows": self.rows,
+            "metrics": dict(self.metrics),
+            "partitions": list(self.partitions),
+            "problems": list(self.problems),
+            "versions": dict(self.versions),
+            "computed_at": None if self.computed_at is None else self.computed_at.isoformat(),
+        }
 
     def metric(self, name: str) -> float | None:
         """The figure called ``name``, or None when the window has none."""

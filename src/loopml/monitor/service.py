@@ -2,7 +2,8 @@
 
 :meth:`MonitorService.run` is cron-friendly: it computes every window that has ended (and
 settled) but is not stored yet, and recomputes stored windows still inside the label horizon
-when labels changed since, or when they were incomplete. Windows are computed oldest first, each
+when labels changed since, or when their log files did (a late flush, a partition restored or
+lost). Windows are computed oldest first, each
 compared with the stored window before it (drift) and with the first stored window (the fixed
 baseline). A computation depends only on the log, the stored labels and those references, so a
 re-run gives identical figures, and labels that came late, twice or out of order give the same
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from loopml.data.statistics import DatasetStatistics
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor.labels import join_labels
-from loopml.monitor.log_window import log_hours, read_window
+from loopml.monitor.log_window import log_fingerprint, log_hours, read_window
 from loopml.monitor.measure import References, WindowStatistics, measure
 from loopml.monitor.predictions import partition_path
 from loopml.monitor.records import WindowRecord
@@ -160,7 +161,9 @@ class MonitorService:
         for start, end in self._candidates(target, config, stored, now):
             old = stored.get(_ms(start))
             if old is not None:
-                fresh = old.details.get("labels_at") == labels_at and old.complete
+                fresh = old.details.get("labels_at") == labels_at and old.details.get(
+                    "log"
+                ) == log_fingerprint(self._root, target.model, start, end)
                 if fresh or end < now - config.label_horizon:
                     continue
             computed.append(self.compute(target, config, start=start, end=end, labels_at=labels_at))
@@ -218,6 +221,7 @@ class MonitorService:
         if labels_at is None:
             _, labels_at = self._store.feedback.state(target.model)
         old = windows.find(target.deployment, kind, _ms(start))
+        fingerprint = log_fingerprint(self._root, target.model, start, end)
         data = read_window(
             self._root,
             target.model,
@@ -261,6 +265,7 @@ class MonitorService:
                 "anomalies": list(result.anomalies[:_MAX_ANOMALIES]),
                 "labels_used": result.labels_used,
                 "labels_at": labels_at,
+                "log": fingerprint,
             },
             statistics=result.statistics.to_json(),
         )

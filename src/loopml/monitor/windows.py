@@ -22,10 +22,28 @@ from dataclasses import dataclass, field
 
 from loopml.errors import InvalidInput
 
-__all__ = ["MonitorConfig", "WindowSpec"]
+__all__ = ["MonitorConfig", "WindowSpec", "parse_span"]
 
 _KINDS = ("hour", "day")
 _COUNT = re.compile(r"^requests:([1-9][0-9]*)$")
+_SPAN = re.compile(r"^([0-9]+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_span(text: str) -> dt.timedelta:
+    """A span like ``90s``, ``30m``, ``12h`` or ``7d``.
+
+    Raises:
+        InvalidInput: anything else.
+
+    Example:
+        >>> parse_span("7d")
+        datetime.timedelta(days=7)
+    """
+    found = _SPAN.match(text.strip().lower())
+    if found is None:
+        raise InvalidInput(f"A span is a number and a unit s, m, h or d (e.g. 7d); got {text!r}.")
+    return dt.timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
