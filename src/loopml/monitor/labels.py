@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,13 +89,27 @@ def join_labels(
     if not stored:
         return JoinedLabels(values=pa.nulls(n), labels_used=0)
     values = _values(stored)
-    row_keys = pc.binary_join_element_wise(ids, table["row"].combine_chunks().cast(pa.string()), _SEP)
-    label_keys = pa.array(
-        [f"{lab.key}{_SEP}{lab.row}" if lab.row >= 0 else f"{lab.key}{_SEP}*" for lab in by_id], pa.string()
-    )
-    exact = pc.index_in(row_keys, value_set=label_keys)
-    whole = pc.index_in(pc.binary_join_element_wise(ids, pa.scalar("*"), _SEP), value_set=label_keys)
-    index = pc.coalesce(exact, whole)
+    index = pa.nulls(n, pa.int32())
+    if by_id:
+        # only rows whose request has a label need the (request, row) lookup
+        labelled_ids = pa.array(sorted({lab.key for lab in by_id}), pa.string())
+        rows = pc.indices_nonzero(pc.is_in(ids, value_set=labelled_ids))
+        if len(rows):
+            some_ids = ids.take(rows)
+            row_keys = pc.binary_join_element_wise(
+                some_ids, table["row"].combine_chunks().take(rows).cast(pa.string()), _SEP
+            )
+            whole_keys = pc.binary_join_element_wise(some_ids, pa.scalar("*"), _SEP)
+            label_keys = pa.array(
+                [f"{lab.key}{_SEP}{lab.row}" if lab.row >= 0 else f"{lab.key}{_SEP}*" for lab in by_id],
+                pa.string(),
+            )
+            found = pc.coalesce(
+                pc.index_in(row_keys, value_set=label_keys), pc.index_in(whole_keys, value_set=label_keys)
+            )
+            scattered = np.full(n, -1, dtype=np.int64)
+            scattered[rows.to_numpy()] = found.fill_null(-1).to_numpy(zero_copy_only=False)
+            index = pa.array(scattered, mask=scattered < 0).cast(pa.int32())
     if by_key:
         keyed = pc.index_in(keys, value_set=pa.array([lab.key for lab in by_key], pa.string()))
         index = pc.coalesce(index, pc.add(keyed, pa.scalar(len(by_id), pa.int32())))

@@ -140,9 +140,9 @@ def read_window(
             if tables:
                 read.append(label)
                 table = pa.concat_tables(tables, promote_options="permissive")
-                time = table["time"]
-                inside = pc.and_(pc.greater_equal(time, lo), pc.less(time, hi))
-                table = table.filter(inside)
+                if hour < start or hour + dt.timedelta(hours=1) > end:  # the window cuts this hour
+                    time = table["time"]
+                    table = table.filter(pc.and_(pc.greater_equal(time, lo), pc.less(time, hi)))
                 parts.append(table)
         elif label in expected:
             problems.append(f"{label}: missing (it was read when this window was computed before)")

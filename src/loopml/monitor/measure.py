@@ -3,13 +3,13 @@
 :func:`measure` is pure: the window's log rows, their joined labels and the reference statistics
 (previous window, fixed baseline, training) in; flat metrics (named as in
 :mod:`loopml.monitor.records`) and the window's statistics out. Input statistics are the
-data-validation statistics, accumulated per log partition and merged (a day is the merge of
-its hours); drift and skew use the calibrated comparator of :mod:`loopml.data.drift`.
+data-validation statistics (mergeable accumulators), fed partition by partition in one pass (a
+day accumulates its hours; merging separate hour accumulators gives the same figures but costs
+more than the one pass); drift and skew use the calibrated comparator of :mod:`loopml.data.drift`.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,13 +96,11 @@ class Measurement:
 
 
 def _statistics(parts: Sequence[pa.Table]) -> DatasetStatistics:
-    """Input statistics: one accumulator per partition, merged."""
+    """Input statistics, accumulated partition by partition (one pass, no per-partition merge)."""
     total = StatisticsAccumulator()
     for part in parts:
         names = [n for n in part.column_names if n.startswith(INPUT_PREFIX)]
-        acc = StatisticsAccumulator()
-        acc.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
-        total.merge(acc)
+        total.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
     return total.result(name="inputs")
 
 
@@ -145,41 +143,39 @@ def _probabilities(table: pa.Table) -> np.ndarray | None:
     return np.asarray(flat.reshape(len(column), k))
 
 
-def _classes(predicted: np.ndarray, proba: np.ndarray | None) -> list[str] | None:
+def _classes(predicted: pa.Array, proba: np.ndarray | None) -> list[str] | None:
     """The class of each probability column: read where a class won, else the sorted classes."""
     if proba is None:
         return None
     k = proba.shape[1]
     winners = proba.argmax(axis=1)
     seen: dict[int, str] = {}
-    for index, label in zip(winners.tolist(), predicted.tolist(), strict=True):
-        seen.setdefault(index, label)
-        if len(seen) == k:
-            break
-    distinct = sorted(set(predicted.tolist()))
+    for j in range(k):
+        rows = np.flatnonzero(winners == j)
+        if rows.size:
+            seen[j] = str(predicted[int(rows[0])].as_py())
     if len(seen) == k:
         return [seen[i] for i in range(k)]
-    if len(distinct) == k:
-        return distinct
-    return None
+    distinct = sorted(str(v) for v in pc.unique(predicted.drop_null()).to_pylist())
+    return distinct if len(distinct) == k else None
 
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """The per-row arrays a window's figures come from."""
+    """The per-row arrays a window's figures come from (predictions and labels stay in Arrow)."""
 
-    predicted: np.ndarray | None
+    predicted: pa.Array | None
     is_classifier: bool
     proba: np.ndarray | None
     classes: list[str] | None
-    labels: np.ndarray
+    labels: pa.Array
     errors: np.ndarray
     atypical: np.ndarray
 
 
 def _rows(table: pa.Table, joined: JoinedLabels) -> _Rows:
     n = table.num_rows
-    predicted: np.ndarray | None = None
+    predicted: pa.Array | None = None
     is_classifier = False
     errors = np.zeros(n, dtype=bool)
     if PREDICTION_COLUMN in table.column_names:
@@ -187,15 +183,14 @@ def _rows(table: pa.Table, joined: JoinedLabels) -> _Rows:
         errors = column.is_null().to_numpy(zero_copy_only=False)
         is_classifier = not pa.types.is_floating(column.type)
         if is_classifier:
-            predicted = np.asarray(column.cast(pa.string()).to_pylist(), dtype=object)
+            predicted = column.cast(pa.string())
         else:
-            predicted = column.to_numpy(zero_copy_only=False).astype(np.float64)
-            errors = errors | ~np.isfinite(predicted)
+            predicted = column.cast(pa.float64())
+            errors = errors | ~np.isfinite(predicted.to_numpy(zero_copy_only=False))
     proba = _probabilities(table)
     is_classifier = is_classifier or proba is not None
     classes = _classes(predicted, proba) if is_classifier and predicted is not None else None
-    labels_arrow = joined.values if not is_classifier else joined.values.cast(pa.string())
-    labels = np.asarray(labels_arrow.to_pylist(), dtype=object)
+    labels = joined.values.cast(pa.string()) if is_classifier else joined.values
     atypical = (
         (pc.list_value_length(table["flags"].combine_chunks()).to_numpy(zero_copy_only=False) > 0)
         if "flags" in table.column_names
@@ -206,30 +201,34 @@ def _rows(table: pa.Table, joined: JoinedLabels) -> _Rows:
 
 def _figures(r: _Rows, mask: np.ndarray | None = None) -> dict[str, float]:
     """Rates and performance over all rows, or over ``mask``."""
-    select = slice(None) if mask is None else mask
-    labels = r.labels[select]
-    n = len(labels)
+    n = len(r.labels) if mask is None else int(mask.sum())
     if n == 0:
         return {}
-    labelled = int(sum(v is not None for v in labels))
+    has_label = r.labels.is_valid().to_numpy(zero_copy_only=False)
+    if mask is not None:
+        has_label = has_label & mask
+    rows = np.flatnonzero(has_label)
     out = {
         "rows": float(n),
-        "error_rate": float(r.errors[select].mean()),
-        "atypical_rate": float(r.atypical[select].mean()),
-        "labels": float(labelled),
-        "label_coverage": labelled / n,
+        "error_rate": float(r.errors.mean() if mask is None else r.errors[mask].mean()),
+        "atypical_rate": float(r.atypical.mean() if mask is None else r.atypical[mask].mean()),
+        "labels": float(rows.size),
+        "label_coverage": rows.size / n,
     }
     if r.predicted is None:
         return out
-    predicted = r.predicted[select]
-    proba = None if r.proba is None else r.proba[select]
+    labels = np.asarray(r.labels.take(rows).to_pylist(), dtype=object)
     if r.is_classifier:
+        predicted = np.asarray(r.predicted.take(rows).to_pylist(), dtype=object)
+        proba = None if r.proba is None else r.proba[rows]
         out |= classification_metrics(predicted, labels, proba=proba, classes=r.classes)
-        if proba is not None:
-            out |= estimated_accuracy(proba)
+        if r.proba is not None:
+            out |= estimated_accuracy(r.proba if mask is None else r.proba[mask])
     else:
-        out |= regression_metrics(predicted, labels)
-        finite = predicted[np.isfinite(predicted)]
+        values = r.predicted.to_numpy(zero_copy_only=False)
+        out |= regression_metrics(values[rows], labels)
+        chosen = values if mask is None else values[mask]
+        finite = chosen[np.isfinite(chosen)]
         if finite.size:
             out["prediction_mean"] = float(finite.mean())
     return out
@@ -238,7 +237,7 @@ def _figures(r: _Rows, mask: np.ndarray | None = None) -> dict[str, float]:
 def _prediction_statistics(r: _Rows) -> DatasetStatistics:
     columns: dict[str, Any] = {}
     if r.predicted is not None:
-        columns["predict"] = pa.array(r.predicted.tolist(), pa.string()) if r.is_classifier else r.predicted
+        columns["predict"] = r.predicted
     if r.proba is not None:
         columns["score"] = r.proba[:, 1] if r.proba.shape[1] == 2 else r.proba.max(axis=1)
     acc = StatisticsAccumulator()
@@ -250,7 +249,7 @@ def _prediction_statistics(r: _Rows) -> DatasetStatistics:
 def _class_rates(r: _Rows, metrics: dict[str, float], limit: int) -> None:
     if r.predicted is None or not r.is_classifier or len(r.predicted) == 0:
         return
-    counts = collections.Counter(r.predicted.tolist())
+    counts = {c["values"]: c["counts"] for c in pc.value_counts(r.predicted).to_pylist()}
     for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]:
         metrics[f"class_rate.{label}"] = count / len(r.predicted)
     if r.classes is not None and len(r.classes) == 2:
@@ -272,10 +271,15 @@ def _slices(table: pa.Table, r: _Rows, column: str, limit: int, metrics: dict[st
     name = f"{INPUT_PREFIX}{column}"
     if name not in table.column_names or table.num_rows == 0:
         return
-    values = np.asarray(table[name].combine_chunks().cast(pa.string()).to_pylist(), dtype=object)
-    counts = collections.Counter(values.tolist())
-    for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]:
-        for key, figure in _figures(r, values == value).items():
+    values = table[name].combine_chunks().cast(pa.string())
+    counts = [(c["values"], c["counts"]) for c in pc.value_counts(values).to_pylist()]
+    for value, _ in sorted(counts, key=lambda kv: (-kv[1], str(kv[0])))[:limit]:
+        mask = (
+            values.is_null()
+            if value is None
+            else pc.fill_null(pc.equal(values, pa.scalar(value, pa.string())), False)
+        ).to_numpy(zero_copy_only=False)
+        for key, figure in _figures(r, mask).items():
             metrics[f"slice.{column}={value}.{key}"] = figure
 
 
@@ -333,7 +337,9 @@ def measure(
     if slice_column:
         _slices(table, rows, slice_column, max_slices, metrics)
     versions = (
-        dict(collections.Counter(table["version"].to_pylist())) if "version" in table.column_names else {}
+        {str(c["values"]): int(c["counts"]) for c in pc.value_counts(table["version"]).to_pylist()}
+        if "version" in table.column_names
+        else {}
     )
     return Measurement(
         metrics=metrics,
