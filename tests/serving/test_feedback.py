@@ -11,7 +11,9 @@ import pytest
 
 from loopml.monitor import read_prediction_log
 from loopml.monitor.feedback import FeedbackService
+from loopml.security.auth import AuthService
 from loopml.serving import AppOptions, DataPlane, ModelRepository, ModelSource, create_app, load_served_model
+from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.background import serve_in_thread
 from loopml.serving.prediction_log import PredictionLogger
 from loopml.store.sql import SqlStore, open_store
@@ -71,3 +73,20 @@ def test_without_a_store_the_route_says_so(models: Models) -> None:
     with serving(models, ModelSource(uri="models:/numeric@champion")) as url:
         r = httpx.post(f"{url}/v2/models/numeric/feedback", json={"request_id": "r", "label": 1})
     assert r.status_code == 409 and "no feedback" in r.json()["error"]
+
+
+def test_feedback_needs_a_token_like_inference(models: Models, store: SqlStore) -> None:
+    auth = AuthService(store)
+    auth.create_user("ana", role="viewer")
+    _, token = auth.create_token("ana")
+    options = AppOptions(
+        authenticator=RequestAuthenticator(auth, ttl_s=0), feedback=FeedbackService(store.feedback)
+    )
+    body = {"request_id": "r1", "label": 1}
+    with serving(models, ModelSource(uri="models:/numeric@champion"), options=options) as url:
+        refused = httpx.post(f"{url}/v2/models/numeric/feedback", json=body)
+        ok = httpx.post(
+            f"{url}/v2/models/numeric/feedback", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert refused.status_code == 401 and ok.status_code == 200, ok.text
+    assert [lab.key for lab in store.feedback.list("numeric")] == ["r1"]
