@@ -214,3 +214,16 @@ def test_a_late_log_file_updates_its_window(store: SqlStore, tmp_path: Path) -> 
     log_hour(tmp_path, 0, n=50, seed=1, files=1)  # a writer that flushed late into the same hour
     [again] = service.run(CHURN, now=LATER)
     assert (first.rows, again.rows, again.start) == (100, 150, first.start)
+
+
+@pytest.mark.slow
+def test_stationary_traffic_raises_at_most_one_drift_alarm_in_24_windows(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    for h in range(24):
+        log_hour(tmp_path, h, n=300, seed=5, files=1)
+    records = MonitorService(store, log_root=tmp_path).run(CHURN, now=LATER)
+    alarms = sum(
+        r.metrics.get("drift_features", 0) + r.metrics.get("baseline_drift_features", 0) for r in records
+    )
+    assert len(records) == 24 and alarms <= 1
