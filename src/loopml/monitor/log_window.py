@@ -15,9 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def read_window(
     *,
     expected: Sequence[str] = (),
     columns: Sequence[str] | None = None,
+    consume: Callable[[pa.Table], pa.Table] | None = None,
 ) -> WindowData:
     """The rows of ``model``'s log with ``start <= time < end``.
 
@@ -125,26 +127,43 @@ def read_window(
         end: End (exclusive).
         expected: Partitions an earlier computation read: one now gone is reported missing.
         columns: Read only these columns (default all).
+        consume: Called on each partition's rows as they are read; what it returns is kept
+            (to reduce a partition once its statistics are taken).
     """
+    hours = []
     hour = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        hours.append(hour)
+        hour += dt.timedelta(hours=1)
     parts: list[pa.Table] = []
     read: list[str] = []
     problems: list[str] = []
     lo, hi = pa.scalar(start, _TIME), pa.scalar(end, _TIME)
-    while hour < end:
-        label = _label(model, hour)
+
+    def load(hour: dt.datetime) -> tuple[list[pa.Table], list[str]] | None:
         folder = partition_path(Path(root), model, hour)
-        if folder.is_dir():
-            tables, found = _read_partition(folder, columns)
+        return _read_partition(folder, columns) if folder.is_dir() else None
+
+    # the next partition is read (Arrow, without the GIL) while this one is consumed
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(load, hours[0]) if hours else None
+        for i, hour in enumerate(hours):
+            assert ahead is not None
+            loaded = ahead.result()
+            ahead = pool.submit(load, hours[i + 1]) if i + 1 < len(hours) else None
+            label = _label(model, hour)
+            if loaded is None:
+                if label in expected:
+                    problems.append(f"{label}: missing (it was read when this window was computed before)")
+                continue
+            tables, found = loaded
             problems.extend(f"{label}: {p}" for p in found)
-            if tables:
-                read.append(label)
-                table = pa.concat_tables(tables, promote_options="permissive")
-                if hour < start or hour + dt.timedelta(hours=1) > end:  # the window cuts this hour
-                    time = table["time"]
-                    table = table.filter(pc.and_(pc.greater_equal(time, lo), pc.less(time, hi)))
-                parts.append(table)
-        elif label in expected:
-            problems.append(f"{label}: missing (it was read when this window was computed before)")
-        hour += dt.timedelta(hours=1)
+            if not tables:
+                continue
+            read.append(label)
+            table = pa.concat_tables(tables, promote_options="permissive")
+            if hour < start or hour + dt.timedelta(hours=1) > end:  # the window cuts this hour
+                time = table["time"]
+                table = table.filter(pc.and_(pc.greater_equal(time, lo), pc.less(time, hi)))
+            parts.append(table if consume is None else consume(table))
     return WindowData(parts=tuple(parts), partitions=tuple(read), problems=tuple(problems))

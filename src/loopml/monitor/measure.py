@@ -3,9 +3,9 @@
 :func:`measure` is pure: the window's log rows, their joined labels and the reference statistics
 (previous window, fixed baseline, training) in; flat metrics (named as in
 :mod:`loopml.monitor.records`) and the window's statistics out. Input statistics are the
-data-validation statistics (mergeable accumulators), fed partition by partition in one pass (a
-day accumulates its hours; merging separate hour accumulators gives the same figures but costs
-more than the one pass); drift and skew use the calibrated comparator of :mod:`loopml.data.drift`.
+data-validation statistics (mergeable accumulators), fed partition by partition as the log is
+read (:class:`PartitionReducer`; a day accumulates its hours in one pass, which costs less than
+merging 24 hour accumulators); drift and skew use the calibrated comparator of :mod:`loopml.data.drift`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from loopml.monitor.labels import JoinedLabels
 from loopml.monitor.performance import classification_metrics, estimated_accuracy, regression_metrics
 from loopml.monitor.predictions import INPUT_PREFIX, OUTPUT_PREFIX
 
-__all__ = ["Measurement", "References", "WindowStatistics", "measure"]
+__all__ = ["Measurement", "PartitionReducer", "References", "WindowStatistics", "measure"]
 
 PROBA_COLUMN = f"{OUTPUT_PREFIX}predict_proba"
 _NUMERIC = Comparator(type=ComparatorType.CALIBRATED, threshold=NUMERIC_EFFECT_FLOOR)
@@ -95,13 +95,27 @@ class Measurement:
         return max(self.versions.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
 
-def _statistics(parts: Sequence[pa.Table]) -> DatasetStatistics:
-    """Input statistics, accumulated partition by partition (one pass, no per-partition merge)."""
-    total = StatisticsAccumulator()
-    for part in parts:
+class PartitionReducer:
+    """Feeds each log partition's inputs to the window's statistics, keeping only what figures need.
+
+    Called on every partition as it is read, so the window's input columns (the bulk of the log)
+    are never held all at once; only the columns in ``keep`` (a slice or key feature) stay.
+    """
+
+    def __init__(self, *, keep: Sequence[str] = ()) -> None:
+        self._acc = StatisticsAccumulator()
+        self._keep = {f"{INPUT_PREFIX}{name}" for name in keep}
+
+    def __call__(self, part: pa.Table) -> pa.Table:
         names = [n for n in part.column_names if n.startswith(INPUT_PREFIX)]
-        total.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
-    return total.result(name="inputs")
+        self._acc.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
+        return part.select(
+            [n for n in part.column_names if not n.startswith(INPUT_PREFIX) or n in self._keep]
+        )
+
+    def result(self) -> DatasetStatistics:
+        """The input statistics of every partition fed so far."""
+        return self._acc.result(name="inputs")
 
 
 def _comparisons(
@@ -284,31 +298,26 @@ def _slices(table: pa.Table, r: _Rows, column: str, limit: int, metrics: dict[st
 
 
 def measure(
-    parts: Sequence[pa.Table],
+    table: pa.Table,
+    inputs: DatasetStatistics,
     joined: JoinedLabels,
     references: References,
     *,
-    table: pa.Table | None = None,
     slice_column: str | None = None,
     max_slices: int = 20,
 ) -> Measurement:
-    """The figures of a window made of ``parts`` (its log partitions, rows in order).
+    """The figures of a window.
 
     Args:
-        parts: The window's rows, one table per partition.
-        joined: Their labels, aligned with the rows of ``parts`` concatenated.
+        table: The window's log rows (input columns may be left out, as :class:`PartitionReducer` does).
+        inputs: The statistics of the window's inputs.
+        joined: The rows' labels, aligned with ``table``.
         references: Previous window, fixed baseline and training statistics.
-        table: ``parts`` concatenated, when the caller has it already.
         slice_column: An input feature whose most frequent values get their own figures.
         max_slices: At most this many slice values (and classes in ``class_rate``).
     """
-    if table is None or table.num_columns == 0:
-        table = (
-            pa.concat_tables(parts, promote_options="permissive")
-            if parts
-            else pa.table({"row": pa.array([], pa.int32())})
-        )
-    inputs = _statistics(parts)
+    if table.num_columns == 0:
+        table = pa.table({"row": pa.array([], pa.int32())})
     rows = _rows(table, joined)
     predictions = _prediction_statistics(rows)
     metrics = _figures(rows) or {"rows": 0.0}

@@ -24,7 +24,7 @@ from loopml.data.statistics import DatasetStatistics
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor.labels import join_labels
 from loopml.monitor.log_window import log_fingerprint, log_hours, read_window
-from loopml.monitor.measure import References, WindowStatistics, measure
+from loopml.monitor.measure import PartitionReducer, References, WindowStatistics, measure
 from loopml.monitor.predictions import partition_path
 from loopml.monitor.records import WindowRecord
 from loopml.monitor.targets import Target, resolve_target
@@ -222,12 +222,15 @@ class MonitorService:
             _, labels_at = self._store.feedback.state(target.model)
         old = windows.find(target.deployment, kind, _ms(start))
         fingerprint = log_fingerprint(self._root, target.model, start, end)
+        keep = [c for c in (config.slice_column, config.key_field) if c]
+        reducer = PartitionReducer(keep=keep)
         data = read_window(
             self._root,
             target.model,
             start,
             end,
             expected=tuple(old.details.get("partitions", ())) if old else (),
+            consume=reducer,
         )
         table = data.table()
         joined = join_labels(table, self._store.feedback, target.model, key_field=config.key_field)
@@ -240,10 +243,10 @@ class MonitorService:
                 training=self._training_statistics(target.model, version),
             )
         result = measure(
-            data.parts,
+            table,
+            reducer.result(),
             joined,
             references,
-            table=table,
             slice_column=config.slice_column,
             max_slices=config.max_slices,
         )
