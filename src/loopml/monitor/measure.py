@@ -10,6 +10,7 @@ merging 24 hour accumulators); drift and skew use the calibrated comparator of :
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +60,6 @@ class WindowStatistics:
 
     @classmethod
     def from_json(cls, text: str) -> WindowStatistics:
-        import json
-
         doc = json.loads(text)
         return cls(
             inputs=DatasetStatistics.from_json(json.dumps(doc["inputs"])),

@@ -12,6 +12,7 @@ windows as computing everything once at the end.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -336,11 +337,11 @@ class MonitorService:
                 "`loopml monitor run`."
             )
         records = [to_record(w) for w in stored]
-        kinds = tuple(sorted({r.window for r in records}))
-        main = [r for r in records if r.window == kinds[0]] if kinds else []
-        joined = sum(
-            int(w.details.get("labels_used", 0)) for w in stored if w.window == (kinds[0] if kinds else "")
-        )
+        counts = collections.Counter(r.window for r in records)
+        kinds = tuple(sorted(counts))
+        kind = max(kinds, key=lambda k: (counts[k], k)) if kinds else ""  # the kind with most windows
+        main = [r for r in records if r.window == kind]
+        joined = sum(int(w.details.get("labels_used", 0)) for w in stored if w.window == kind)
         latest = max(main, key=lambda r: r.start) if main else None
         incomplete = tuple(
             sorted((r for r in records if not r.complete), key=lambda r: r.start, reverse=True)[:10]
