@@ -6,15 +6,20 @@ answered, which log partitions were read and whether they all were.
 
 Metric names:
 
-- ``rows``-level rates: ``error_rate``, ``atypical_rate``, ``latency_p50_ms``, ``latency_p99_ms``;
+- rates: ``error_rate`` (rows with a null or non-finite prediction), ``atypical_rate`` (rows the
+  server flagged), ``requests``, ``latency_p50_ms``, ``latency_p99_ms`` (per request);
 - input data: ``drift.<feature>`` (against the previous window), ``baseline_drift.<feature>``
-  (against the fixed baseline window), ``skew.<feature>`` (against the training statistics),
-  ``missing.<feature>`` (fraction missing), ``anomalies`` (schema anomalies found);
-- predictions: ``prediction_drift`` (score / class distribution against the previous window),
+  (against the first window, the fixed baseline), ``skew.<feature>`` (against the training
+  statistics): the calibrated comparator's magnitude (Jensen-Shannon divergence on numeric
+  deciles, L-infinity on categories); ``drift_features``, ``baseline_drift_features``,
+  ``skew_features``: how many features the calibrated test found drifted (significant and over
+  the effect floor); ``missing.<feature>`` (fraction missing), ``anomalies`` (schema anomalies);
+- predictions: ``prediction_drift`` and ``score_drift`` (against the previous window),
   ``prediction_mean`` (regressors) or ``positive_rate`` / ``class_rate.<class>`` (classifiers);
-- performance: ``label_coverage``, ``labels``, then ``accuracy``, ``auc``, ``log_loss`` (with
-  ``accuracy_low`` / ``accuracy_high``, a 95 % interval) for classifiers or ``rmse``, ``mae``
-  for regressors; ``estimated_accuracy`` (confidence-based, before labels) for classifiers.
+- performance: ``labels``, ``label_coverage``, then ``accuracy`` (with ``accuracy_low`` /
+  ``accuracy_high``, a 95 % interval), ``auc``, ``log_loss`` for classifiers or ``rmse``, ``mae``
+  for regressors; ``estimated_accuracy`` (with ``estimated_accuracy_low`` / ``_high``),
+  confidence-based, on every row, before labels, for classifiers with probabilities.
 
 Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``.
 
