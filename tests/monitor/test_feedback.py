@@ -13,7 +13,11 @@ import pytest
 from loopml.errors import InvalidInput
 from loopml.monitor import prediction_table, write_prediction_table
 from loopml.monitor.feedback import Feedback, FeedbackService, LabelType, label_type_of_log, read_feedback_csv
+from loopml.monitor.service import MonitorService
+from loopml.monitor.targets import Target
 from tests.conftest import STORE_BACKENDS
+from tests.monitor.simulate import T0 as LOG_START
+from tests.monitor.simulate import log_hour
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 
@@ -132,3 +136,15 @@ def test_csv_reading() -> None:
         read_feedback_csv("request_id,truth\nr1,1\n")
     with pytest.raises(InvalidInput, match="line 2"):
         read_feedback_csv("request_id,label,row\nr1,1,x\n")
+
+
+def test_windows_are_stored_and_recomputed_in_place(store: Any, tmp_path: Path) -> None:
+    logged = log_hour(tmp_path, 0, n=50)
+    service = MonitorService(store, log_root=tmp_path)
+    target = Target(deployment="churn", model="churn")
+    later = LOG_START + dt.timedelta(days=1)
+    [first] = service.run(target, now=later)
+    FeedbackService(store.feedback).add("churn", [Feedback(key=logged.ids[0], label=int(logged.truth[0]))])
+    [again] = service.run(target, now=later)
+    assert (first.start, first.metrics["labels"], again.metrics["labels"]) == (LOG_START, 0.0, 1.0)
+    assert service.windows(target) == [again] and service.status(target).labels_joined == 1
