@@ -146,5 +146,9 @@ def test_windows_are_stored_and_recomputed_in_place(store: Any, tmp_path: Path) 
     [first] = service.run(target, now=later)
     FeedbackService(store.feedback).add("churn", [Feedback(key=logged.ids[0], label=int(logged.truth[0]))])
     [again] = service.run(target, now=later)
-    assert (first.start, first.metrics["labels"], again.metrics["labels"]) == (LOG_START, 0.0, 1.0)
+    assert (first.start, first.metrics["labelled_rows"], again.metrics["labelled_rows"]) == (
+        LOG_START,
+        0.0,
+        1.0,
+    )
     assert service.windows(target) == [again] and service.status(target).labels_joined == 1

@@ -55,7 +55,7 @@ def test_hourly_windows_measure_what_was_logged(store: SqlStore, tmp_path: Path)
     half = logs[0]
     expected = float(np.mean(half.predicted[:200] == half.truth[:200]))
     assert first.metrics["accuracy"] == pytest.approx(expected)
-    assert first.metrics["label_coverage"] == 0.5 and first.metrics["labels"] == 200
+    assert first.metrics["label_coverage"] == 0.5 and first.metrics["labelled_rows"] == 200
     assert first.metrics["accuracy_low"] < expected < first.metrics["accuracy_high"]
     assert abs(first.metrics["estimated_accuracy"] - expected) < 0.08  # calibrated probabilities
     assert "auc" in first.metrics and "log_loss" in first.metrics

@@ -225,7 +225,7 @@ def _figures(r: _Rows, mask: np.ndarray | None = None) -> dict[str, float]:
         "rows": float(n),
         "error_rate": float(r.errors.mean() if mask is None else r.errors[mask].mean()),
         "atypical_rate": float(r.atypical.mean() if mask is None else r.atypical[mask].mean()),
-        "labels": float(rows.size),
+        "labelled_rows": float(rows.size),
         "label_coverage": rows.size / n,
     }
     if r.predicted is None:

@@ -16,7 +16,7 @@ Metric names:
   the effect floor); ``missing.<feature>`` (fraction missing), ``anomalies`` (schema anomalies);
 - predictions: ``prediction_drift`` and ``score_drift`` (against the previous window),
   ``prediction_mean`` (regressors) or ``positive_rate`` / ``class_rate.<class>`` (classifiers);
-- performance: ``labels``, ``label_coverage``, then ``accuracy`` (with ``accuracy_low`` /
+- performance: ``labelled_rows``, ``label_coverage``, then ``accuracy`` (with ``accuracy_low`` /
   ``accuracy_high``, a 95 % interval), ``auc``, ``log_loss`` for classifiers or ``rmse``, ``mae``
   for regressors; ``estimated_accuracy`` (with ``estimated_accuracy_low`` / ``_high``),
   confidence-based, on every row, before labels, for classifiers with probabilities.

@@ -469,6 +469,7 @@ class RetrainStep:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredLabel:
     """A ground-truth label for logged predictions of one model (feedback).
 
