@@ -23,10 +23,13 @@ from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
 from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidState
+from loopml.monitor.feedback import FeedbackService
+from loopml.monitor.service import MonitorService
+from loopml.monitor.training import registry_training_statistics
 from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
 from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
-from loopml.store.repositories import DeploymentStore, IdentityStore, RegistryStore, Store
+from loopml.store.repositories import DeploymentStore, IdentityStore, MonitorStore, RegistryStore, Store
 from loopml.store.sql import open_store
 
 __all__ = ["Services"]
@@ -158,6 +161,43 @@ class Services:
         if not isinstance(store, DeploymentStore):
             raise InvalidState(f"The store {store.url} holds no deployments; use a SQL store URL.")
         return DeploymentService(store.deployments, self.registry, audit=self.audit)
+
+    @property
+    def prediction_log(self) -> Path:
+        """The default prediction-log folder (``<home>/predictions``), where ``loopml serve`` writes."""
+        return self.home / "predictions"
+
+    @property
+    def monitor_store(self) -> MonitorStore:
+        """:attr:`store` as a store of feedback labels and monitoring windows.
+
+        Raises:
+            InvalidState: the store holds none (e.g. a remote store).
+        """
+        store = self.store
+        if not isinstance(store, MonitorStore):
+            raise InvalidState(
+                f"The store {store.url} holds no feedback labels or monitoring windows; use a SQL store URL."
+            )
+        return store
+
+    def feedback(self, log_root: Path | None = None) -> FeedbackService:
+        """Feedback labels in :attr:`monitor_store`, typed by the prediction log at ``log_root``
+        (default :attr:`prediction_log`)."""
+        return FeedbackService(self.monitor_store.feedback, log_root=log_root or self.prediction_log)
+
+    def monitor(self, log_root: Path | None = None) -> MonitorService:
+        """Monitoring windows of the prediction log at ``log_root`` (default :attr:`prediction_log`),
+        stored in :attr:`monitor_store`, with skew against the training statistics in the registry."""
+        store = self.monitor_store
+        return MonitorService(
+            store,
+            log_root=log_root or self.prediction_log,
+            deployments=store.deployments if isinstance(store, DeploymentStore) else None,
+            training_statistics=registry_training_statistics(store, self.blobs)
+            if isinstance(store, RegistryStore)
+            else None,
+        )
 
     def close(self) -> None:
         """Close the store if it was opened here."""

@@ -62,6 +62,16 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "predict",
         "Score a table with a verified model; bad rows go to OUTPUT/_rejected with their reasons.",
     ),
+    "feedback": _at(
+        "feedback",
+        "app",
+        "Ground-truth labels for logged predictions (joined by request id or a key feature).",
+    ),
+    "monitor": _at(
+        "monitor",
+        "app",
+        "Monitoring windows of the prediction log: drift, skew, performance, labels; status and report.",
+    ),
     "serve": _at(
         "serve",
         "serve",

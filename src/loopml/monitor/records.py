@@ -1,44 +1,110 @@
-"""One monitoring window of a deployment as a record: its span, completeness, row count and metrics.
+"""The stored result of monitoring one window of the prediction log.
+
+A :class:`WindowRecord` holds flat, named figures (``metrics``) so that alert rules and retrain
+policies read any of them by name, plus the lineage needed to trust it: which model version
+answered, which log partitions were read and whether they all were.
+
+Metric names:
+
+- rates: ``error_rate`` (rows with a null or non-finite prediction), ``atypical_rate`` (rows the
+  server flagged), ``requests``, ``latency_p50_ms``, ``latency_p99_ms`` (per request);
+- input data: ``drift.<feature>`` (against the previous window), ``baseline_drift.<feature>``
+  (against the first window, the fixed baseline), ``skew.<feature>`` (against the training
+  statistics): the calibrated comparator's magnitude (Jensen-Shannon divergence on numeric
+  deciles, L-infinity on categories); ``drift_features``, ``baseline_drift_features``,
+  ``skew_features``: how many features the calibrated test found drifted (significant and over
+  the effect floor); ``missing.<feature>`` (fraction missing), ``anomalies`` (schema anomalies);
+- predictions: ``prediction_drift`` and ``score_drift`` (against the previous window),
+  ``prediction_mean`` (regressors) or ``positive_rate`` / ``class_rate.<class>`` (classifiers);
+- performance: ``labelled_rows``, ``label_coverage``, then ``accuracy`` (with ``accuracy_low`` /
+  ``accuracy_high``, a 95 % interval), ``auc``, ``log_loss`` for classifiers or ``rmse``, ``mae``
+  for regressors; ``estimated_accuracy`` (with ``estimated_accuracy_low`` / ``_high``),
+  confidence-based, on every row, before labels, for classifiers with probabilities.
+
+Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``.
 
 Example:
-    >>> from datetime import UTC, datetime
-    >>> r = WindowRecord(deployment="churn", model="churn", version="3",
-    ...     start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC),
-    ...     complete=True, rows=1000, metrics={"accuracy": 0.91, "drift.age": 0.01})
-    >>> r.metrics["accuracy"]
-    0.91
+    >>> import datetime as dt
+    >>> t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> r = WindowRecord(deployment="churn", model="churn", version="3", start=t,
+    ...                  end=t + dt.timedelta(hours=1), complete=True, rows=10,
+    ...                  metrics={"accuracy": 0.9})
+    >>> r.metric("accuracy"), r.metric("auc")
+    (0.9, None)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopml.errors import InvalidInput
 
 __all__ = ["WindowRecord"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WindowRecord:
-    """The metrics of one window of a deployment's prediction log.
+    """Monitoring figures of one window of one deployment's prediction log.
 
     Attributes:
-        deployment: The deployment the predictions went through.
-        model: The registered model that answered.
-        version: Its version.
-        start: Window start (inclusive).
-        end: Window end (exclusive).
-        complete: False when a log partition was missing or corrupt.
-        rows: Predictions in the window.
-        metrics: ``drift.<feature>``, ``accuracy``, ``estimated_accuracy``, ``error_rate``,
-            ``atypical_rate``, ``label_coverage``, ``labelled_rows``, ``latency_p99_ms`` ...
+        deployment: The deployment (or the model name when monitored without a deployment).
+        model: The registered model the log rows name.
+        version: The model version that answered most rows of the window.
+        start: First instant of the window (UTC, inclusive).
+        end: End of the window (UTC, exclusive).
+        complete: False when a log partition of the window was missing or unreadable.
+        rows: Logged prediction rows in the window.
+        metrics: Flat figures by name (see the module docstring).
+        window: The window kind it was computed for (``hour``, ``day`` or ``requests:<n>``).
+        partitions: The log partitions read (``model=<m>/hour=<h>``).
+        problems: Why the window is incomplete, one line per partition.
+        versions: Rows per model version in the window.
+        computed_at: When it was computed (UTC).
     """
 
     deployment: str
     model: str
     version: str
-    start: datetime
-    end: datetime
+    start: dt.datetime
+    end: dt.datetime
     complete: bool
     rows: int
     metrics: Mapping[str, float]
+    window: str = "hour"
+    partitions: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    versions: Mapping[str, int] = field(default_factory=dict)
+    computed_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise InvalidInput(
+                f"A monitoring window must end after it starts; got start {self.start} and end {self.end}."
+            )
+        if self.rows < 0:
+            raise InvalidInput(f"A monitoring window's rows must be >= 0; got {self.rows}.")
+
+    def to_document(self) -> dict[str, Any]:
+        """The record as JSON-ready values (times in ISO 8601, UTC)."""
+        return {
+            "deployment": self.deployment,
+            "model": self.model,
+            "version": self.version,
+            "window": self.window,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "complete": self.complete,
+            "rows": self.rows,
+            "metrics": dict(self.metrics),
+            "partitions": list(self.partitions),
+            "problems": list(self.problems),
+            "versions": dict(self.versions),
+            "computed_at": None if self.computed_at is None else self.computed_at.isoformat(),
+        }
+
+    def metric(self, name: str) -> float | None:
+        """The figure called ``name``, or None when the window has none."""
+        return self.metrics.get(name)

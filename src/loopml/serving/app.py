@@ -24,13 +24,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml.errors import InvalidInput
+from loopml.monitor.feedback import FeedbackService
 from loopml.security.audit import AuditLog
 from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
 from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
-from loopml.serving.protocols import mlflow, tfserving, v2
+from loopml.serving.protocols import feedback, mlflow, tfserving, v2
 from loopml.serving.tracing import Tracing
 
 __all__ = ["AppOptions", "create_app"]
@@ -54,6 +55,7 @@ class AppOptions:
         default_model: The model answering routes that name none (MLflow's ``/invocations``);
             its ``predict`` permission is checked for them.
         tracing: OpenTelemetry traces of inference requests (default: off).
+        feedback: Where ``POST /v2/models/{m}/feedback`` stores labels (None: the route refuses).
     """
 
     max_body_bytes: int = 32 * 1024 * 1024
@@ -61,6 +63,7 @@ class AppOptions:
     audit: AuditLog | None = None
     default_model: str | None = None
     tracing: Tracing = dataclasses.field(default_factory=Tracing)
+    feedback: FeedbackService | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1024:
@@ -195,6 +198,9 @@ def create_app(
         *v2.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
         *tfserving.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
         *mlflow.routes(plane, max_body_bytes=options.max_body_bytes, guard=guard),
+        *feedback.routes(
+            plane, feedback=options.feedback, max_body_bytes=options.max_body_bytes, guard=guard
+        ),
         Route("/metrics", guard(metrics_endpoint, "metrics", False), methods=["GET"]),
     ]
 

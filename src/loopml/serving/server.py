@@ -17,13 +17,16 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
+from loopml.errors import InvalidState
 from loopml.inference.ensemble import EnsembleSource, load_ensemble
 from loopml.inference.loading import load_served_model
+from loopml.monitor.feedback import FeedbackService
 from loopml.security.ratelimit import InProcessLimiter, RedisLimiter
 from loopml.services import Services
 from loopml.serving._auth import RequestAuthenticator
@@ -59,8 +62,8 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     ]
     metrics = ServingMetrics()
     sinks: list[InferenceSink] = [IOMetrics(metrics)]
+    root = config.log_dir or services.prediction_log
     if config.prediction_log:
-        root = config.log_dir or settings.home.expanduser().absolute() / "predictions"
         sinks.append(
             PredictionLogger(
                 root,
@@ -78,6 +81,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         authenticator=authenticator,
         audit=services.audit if config.auth else None,
         tracing=Tracing.from_config(config.tracing),
+        feedback=_feedback(services, root),
     )
     app = create_app(plane, metrics=metrics, options=options)
     if config.grpc_port is not None:
@@ -89,6 +93,14 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         )
         attach_grpc(app, plane, metrics=metrics, authenticator=authenticator, options=grpc_options)
     return app
+
+
+def _feedback(services: Services, log_root: Path) -> FeedbackService | None:
+    """Feedback labels in the metadata store; None when the store keeps none (a remote store)."""
+    try:
+        return services.feedback(log_root)
+    except InvalidState:
+        return None
 
 
 def _limiter(settings: Settings) -> QueryLimiter:

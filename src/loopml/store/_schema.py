@@ -29,6 +29,7 @@ __all__ = [
     "ExecutionRow",
     "ExperimentRow",
     "ExperimentTagRow",
+    "FeedbackLabelRow",
     "GrantRow",
     "LatestMetricRow",
     "MetricRow",
@@ -37,6 +38,7 @@ __all__ = [
     "ModelAliasRow",
     "ModelVersionRow",
     "ModelVersionTagRow",
+    "MonitorWindowRow",
     "ParamRow",
     "RegisteredModelRow",
     "RegisteredModelTagRow",
@@ -510,3 +512,43 @@ class RetrainStepRow(Base):
     kind: Mapped[str] = mapped_column(sa.String(40))
     outcome: Mapped[str] = mapped_column(STAGE)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+# --- monitoring ---
+
+
+class FeedbackLabelRow(Base):
+    """A ground-truth label of logged predictions, keyed by request id (or a key feature) and row."""
+
+    __tablename__ = "feedback_labels"
+    __table_args__ = (sa.Index(None, "model", "updated_at"),)
+
+    model: Mapped[str] = mapped_column(KEY, primary_key=True)
+    key_field: Mapped[str] = mapped_column(KEY, primary_key=True)
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    row: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    observed_at: Mapped[int] = mapped_column(sa.BigInteger)
+    received_at: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class MonitorWindowRow(Base):
+    """One computed monitoring window of a deployment (figures, lineage, input statistics)."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (sa.UniqueConstraint("deployment", "window", "start"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    deployment: Mapped[str] = mapped_column(KEY)
+    window: Mapped[str] = mapped_column(sa.String(40))
+    start: Mapped[int] = mapped_column(sa.BigInteger)
+    end: Mapped[int] = mapped_column(sa.BigInteger)
+    model: Mapped[str] = mapped_column(KEY)
+    version: Mapped[str] = mapped_column(KEY)
+    complete: Mapped[bool] = mapped_column(sa.Boolean)
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+    metrics: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    statistics: Mapped[str] = mapped_column(sa.Text)
+    computed_at: Mapped[int] = mapped_column(sa.BigInteger)

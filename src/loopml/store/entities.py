@@ -25,6 +25,7 @@ __all__ = [
     "ExecutionState",
     "Experiment",
     "Grant",
+    "LabelWrite",
     "LifecycleStage",
     "Metric",
     "ModelVersion",
@@ -36,7 +37,9 @@ __all__ = [
     "RunStatus",
     "StoredAlert",
     "StoredDeployment",
+    "StoredLabel",
     "StoredRetrain",
+    "StoredWindow",
     "Token",
     "User",
     "every_item",
@@ -464,3 +467,58 @@ class RetrainStep:
     kind: str
     outcome: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredLabel:
+    """A ground-truth label for logged predictions of one model (feedback).
+
+    Attributes:
+        model: The registered model the predictions came from.
+        key_field: ``""`` when ``key`` is a request id, else the input feature the key matches.
+        key: The request id, or the value of ``key_field``.
+        row: The row within the request; -1 labels every row of the request (or key).
+        value: The label (a string or a finite number).
+        observed_at: When the truth was observed (ms); of two labels for one key, the later wins.
+        received_at: When it was first received (ms).
+        updated_at: When its value last changed (ms).
+    """
+
+    model: str
+    key_field: str = ""
+    key: str
+    row: int = -1
+    value: str | float | int | bool
+    observed_at: int
+    received_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelWrite:
+    """What a label upsert did: labels inserted, replaced by a winning one, or left as they were."""
+
+    inserted: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredWindow:
+    """A computed monitoring window: figures, lineage and the input statistics (JSON documents).
+
+    The store keeps them as JSON; :mod:`loopml.monitor` gives them meaning.
+    """
+
+    deployment: str
+    window: str
+    start: int
+    end: int
+    model: str
+    version: str
+    complete: bool
+    rows: int
+    metrics: Mapping[str, float]
+    details: Mapping[str, Any] = field(default_factory=dict)
+    statistics: str = ""
+    computed_at: int = 0

@@ -30,6 +30,7 @@ from loopml.store.entities import (
     ExecutionState,
     Experiment,
     Grant,
+    LabelWrite,
     Metric,
     ModelVersion,
     ModelVersionStatus,
@@ -40,7 +41,9 @@ from loopml.store.entities import (
     RunStatus,
     StoredAlert,
     StoredDeployment,
+    StoredLabel,
     StoredRetrain,
+    StoredWindow,
     Token,
     User,
 )
@@ -51,11 +54,13 @@ __all__ = [
     "DeploymentRepository",
     "DeploymentStore",
     "ExperimentRepository",
+    "FeedbackRepository",
     "IdentityRepository",
     "IdentityStore",
     "LineageRepository",
     "ModelRepository",
     "MonitorStore",
+    "MonitorWindowRepository",
     "RegistryStore",
     "RetrainRepository",
     "RunRepository",
@@ -557,11 +562,45 @@ class RetrainRepository(Protocol):
     def steps(self, retrain_id: str) -> builtins.list[RetrainStep]: ...
 
 
+# --- monitoring ---
+
+
+class FeedbackRepository(Protocol):
+    """Ground-truth labels of logged predictions, upserted by model, key field, key and row."""
+
+    def upsert(self, labels: Sequence[StoredLabel]) -> LabelWrite: ...
+    def find(self, model: str, *, key_field: str, keys: Sequence[str]) -> builtins.list[StoredLabel]: ...
+    def list(self, model: str, *, key_field: str | None = None) -> builtins.list[StoredLabel]: ...
+    def state(self, model: str) -> tuple[int, int]:
+        """How many labels ``model`` has and when one last changed (ms; 0 when none)."""
+
+
+class MonitorWindowRepository(Protocol):
+    """Computed monitoring windows, one per deployment, window kind and start."""
+
+    def put(self, window: StoredWindow) -> None: ...
+    def list(
+        self,
+        deployment: str,
+        *,
+        window: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        with_statistics: bool = False,
+    ) -> builtins.list[StoredWindow]: ...
+    def find(self, deployment: str, window: str, start: int) -> StoredWindow | None: ...
+    def deployments(self) -> builtins.list[str]: ...
+
+
 @runtime_checkable
 class MonitorStore(Store, Protocol):
-    """A store that also holds monitoring alerts and retraining runs."""
+    """A store that also holds monitoring: feedback labels, windows, alerts and retraining runs."""
 
     @property
     def alerts(self) -> AlertRepository: ...
     @property
     def retrains(self) -> RetrainRepository: ...
+    @property
+    def feedback(self) -> FeedbackRepository: ...
+    @property
+    def monitor_windows(self) -> MonitorWindowRepository: ...

@@ -25,6 +25,7 @@ from loopml.store._lineage import SqlLineageRepository
 from loopml.store._maintenance import StatisticsWatch, analyze_stale_tables
 from loopml.store._migrate import upgrade
 from loopml.store._models import SqlModelRepository
+from loopml.store._monitor import SqlFeedbackRepository, SqlMonitorWindowRepository
 from loopml.store._retrains import SqlRetrainRepository
 from loopml.store._runs import SqlRunRepository
 
@@ -49,6 +50,8 @@ class SqlStore:
         self._deployments = SqlDeploymentRepository(db)
         self._alerts = SqlAlertRepository(db)
         self._retrains = SqlRetrainRepository(db)
+        self._feedback = SqlFeedbackRepository(db)
+        self._monitor_windows = SqlMonitorWindowRepository(db)
 
     @property
     def url(self) -> str:
@@ -100,6 +103,16 @@ class SqlStore:
     def retrains(self) -> SqlRetrainRepository:
         """Retraining runs and their steps."""
         return self._retrains
+
+    @property
+    def feedback(self) -> SqlFeedbackRepository:
+        """Ground-truth labels of logged predictions."""
+        return self._feedback
+
+    @property
+    def monitor_windows(self) -> SqlMonitorWindowRepository:
+        """Computed monitoring windows."""
+        return self._monitor_windows
 
     def refresh_statistics(self) -> list[str]:
         """Refresh PostgreSQL's planner statistics of tables that have none or stale ones.

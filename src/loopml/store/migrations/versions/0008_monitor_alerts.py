@@ -1,7 +1,7 @@
 """Monitoring alerts (one open per deployment, rule and metric) and retraining runs with their steps.
 
 Revision ID: 0008_monitor_alerts
-Revises: 0006_deployments
+Revises: 0007_monitor
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_monitor_alerts"
-down_revision = "0006_deployments"
+down_revision = "0007_monitor"
 branch_labels = None
 depends_on = None
 

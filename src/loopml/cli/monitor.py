@@ -1,0 +1,212 @@
+"""``loopml monitor``: compute due monitoring windows, list them, show status, write the HTML report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from loopml.cli import _context
+from loopml.cli._output import print_json, print_note, print_table
+from loopml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from loopml.monitor.records import WindowRecord
+    from loopml.monitor.service import MonitorService
+    from loopml.monitor.targets import Target
+    from loopml.monitor.windows import MonitorConfig
+
+app = typer.Typer(
+    help="Monitoring windows of the prediction log: drift, skew, performance, labels; status and report.",
+    no_args_is_help=True,
+)
+
+Name = Annotated[str, typer.Argument(help="A deployment (its primary model's log), or a model with --model.")]
+IsModel = Annotated[bool, typer.Option("--model", help="NAME is a model, not a deployment.")]
+Window = Annotated[str, typer.Option("--window", help="hour, day or requests:N.")]
+LogDir = Annotated[
+    Path | None, typer.Option("--log-dir", help="The prediction log (default: <home>/predictions).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_SHOWN = ("rows", "label_coverage", "accuracy", "estimated_accuracy", "rmse", "drift_features", "error_rate")
+
+
+def _service(log_dir: Path | None, *, create: bool = False) -> MonitorService:
+    _context.require_local("monitor")
+    if not create:
+        _context.ensure_local_store()
+    return _context.services().monitor(log_dir)
+
+
+def _time(text: str | None, option: str) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(f"{option} must be an ISO 8601 time (2026-03-01T10:00Z); got {text!r}.") from err
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _rows(records: list[WindowRecord], metrics: tuple[str, ...]) -> list[list[str]]:
+    def cell(r: WindowRecord, m: str) -> str:
+        v = r.rows if m == "rows" else r.metrics.get(m)
+        return "" if v is None else f"{v:.4g}"
+
+    return [
+        [r.deployment, r.window, r.start.strftime("%Y-%m-%d %H:%M"), r.version, "yes" if r.complete else "NO"]
+        + [cell(r, m) for m in metrics]
+        for r in records
+    ]
+
+
+def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...]) -> None:
+    print_table(
+        title, ["deployment", "window", "start", "version", "complete", *metrics], _rows(records, metrics)
+    )
+
+
+@app.command("run")
+def run(
+    name: Annotated[
+        str | None, typer.Argument(help="A deployment or model (default: everything logged).")
+    ] = None,
+    is_model: IsModel = False,
+    window: Window = "hour",
+    slice_column: Annotated[
+        str | None, typer.Option("--slice", help="An input feature to slice figures by.")
+    ] = None,
+    key_field: Annotated[
+        str | None, typer.Option("--key-field", help="Also join labels keyed by this input feature.")
+    ] = None,
+    label_horizon: Annotated[
+        str, typer.Option("--label-horizon", help="How long late labels still update a window (e.g. 7d).")
+    ] = "7d",
+    now: Annotated[
+        str | None, typer.Option("--now", help="Compute as of this time (ISO 8601; default now).")
+    ] = None,
+    log_dir: LogDir = None,
+    as_json: Json = False,
+) -> None:
+    """Compute the windows that are due once (cron-friendly): new ones, and those with new labels."""
+    from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
+
+    config = MonitorConfig(
+        window=WindowSpec.parse(window),
+        slice_column=slice_column,
+        key_field=key_field,
+        label_horizon=parse_span(label_horizon),
+    )
+    service = _service(log_dir, create=True)
+    targets: list[Target] = [service.target(name, is_model=is_model)] if name else service.targets()
+    computed = [r for t in targets for r in service.run(t, config, now=_time(now, "--now"))]
+    _report_run(computed, targets, config, as_json)
+
+
+def _report_run(
+    computed: list[WindowRecord], targets: list[Target], config: MonitorConfig, as_json: bool
+) -> None:
+    if as_json:
+        print_json({"computed": [r.to_document() for r in computed]})
+        return
+    if not computed:
+        typer.echo(
+            f"No {config.window.name} window was due for {', '.join(t.deployment for t in targets) or '-'}."
+        )
+        return
+    _print("Windows computed", computed, _SHOWN)
+    incomplete = [r for r in computed if not r.complete]
+    for r in incomplete:
+        typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
+
+
+@app.command("windows")
+def windows(
+    name: Name,
+    is_model: IsModel = False,
+    window: Annotated[str | None, typer.Option("--window", help="Only this window kind.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Windows starting at or after (ISO 8601).")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="A metric column to show (repeatable).")
+    ] = None,
+    log_dir: LogDir = None,
+    as_json: Json = False,
+) -> None:
+    """List the stored windows of a deployment, oldest first."""
+    service = _service(log_dir)
+    records = service.windows(
+        service.target(name, is_model=is_model), window=window, since=_time(since, "--since")
+    )
+    if as_json:
+        print_json({"items": [r.to_document() for r in records], "next_page_token": None})
+        return
+    _print(f"Windows of {name}", records, tuple(metric) if metric else _SHOWN)
+
+
+@app.command("status")
+def status(name: Name, is_model: IsModel = False, log_dir: LogDir = None, as_json: Json = False) -> None:
+    """Where monitoring stands: windows, the latest figures, incomplete windows, labels joined and pending."""
+    service = _service(log_dir)
+    s = service.status(service.target(name, is_model=is_model))
+    if as_json:
+        print_json(
+            {
+                "deployment": s.deployment,
+                "model": s.model,
+                "windows": s.windows,
+                "window_kinds": list(s.window_kinds),
+                "labels": s.labels,
+                "labels_joined": s.labels_joined,
+                "labels_pending": s.labels_pending,
+                "latest": None if s.latest is None else s.latest.to_document(),
+                "incomplete": [r.to_document() for r in s.incomplete],
+            }
+        )
+        return
+    typer.echo(f"{s.deployment} (model {s.model}): {s.windows} window(s) {', '.join(s.window_kinds)}")
+    typer.echo(
+        f"labels: {s.labels} stored, {s.labels_joined} joined, "
+        f"{s.labels_pending} pending (late or unknown ids)"
+    )
+    if s.latest is not None:
+        shown = sorted(k for k in s.latest.metrics if not k.startswith("slice."))
+        print_table(
+            f"Latest window {s.latest.start.isoformat()} ({s.latest.rows} rows)",
+            ["metric", "value"],
+            [[k, f"{s.latest.metrics[k]:.4g}"] for k in shown],
+        )
+    for r in s.incomplete:
+        print_note(f"incomplete {r.start.isoformat()}: {'; '.join(r.problems)}")
+
+
+@app.command("report")
+def report(
+    name: Name,
+    is_model: IsModel = False,
+    window: Window = "hour",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The HTML file (default NAME-monitor.html).")
+    ] = None,
+    log_dir: LogDir = None,
+    as_json: Json = False,
+) -> None:
+    """Write an HTML report: drift per feature over time, performance with bands, label coverage."""
+    from loopml.atomic_write import write_text_atomic
+    from loopml.monitor.report import render_monitor_report
+
+    service = _service(log_dir)
+    records = service.windows(service.target(name, is_model=is_model), window=window)
+    if not records:
+        raise InvalidInput(
+            f"No {window} window is stored for {name!r}; compute them with `loopml monitor run {name}`."
+        )
+    path = output or Path(f"{name}-monitor.html")
+    write_text_atomic(path, render_monitor_report(records))
+    if as_json:
+        print_json({"report": str(path), "windows": len(records)})
+        return
+    typer.echo(f"Wrote {path} ({len(records)} {window} windows).")

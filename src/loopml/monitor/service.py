@@ -1,0 +1,358 @@
+"""``MonitorService``: compute the due windows of a deployment's prediction log, list them, report status.
+
+:meth:`MonitorService.run` is cron-friendly: it computes every window that has ended (and
+settled) but is not stored yet, and recomputes stored windows still inside the label horizon
+when labels changed since, or when their log files did (a late flush, a partition restored or
+lost). Windows are computed oldest first, each
+compared with the stored window before it (drift) and with the first stored window (the fixed
+baseline). A computation depends only on the log, the stored labels and those references, so a
+re-run gives identical figures, and labels that came late, twice or out of order give the same
+windows as computing everything once at the end.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopml.data.statistics import DatasetStatistics
+from loopml.errors import InvalidInput, NotFound
+from loopml.monitor.labels import join_labels
+from loopml.monitor.log_window import log_fingerprint, log_hours, read_window
+from loopml.monitor.measure import PartitionReducer, References, WindowStatistics, measure
+from loopml.monitor.predictions import partition_path
+from loopml.monitor.records import WindowRecord
+from loopml.monitor.targets import Target, resolve_target
+from loopml.monitor.windows import MonitorConfig, WindowSpec
+from loopml.store.entities import StoredWindow
+from loopml.store.repositories import DeploymentRepository, MonitorStore
+
+__all__ = ["MonitorService", "MonitorStatus", "TrainingStatistics"]
+
+#: The training statistics of a model version (None when it carries none).
+TrainingStatistics = Callable[[str, str], DatasetStatistics | None]
+_MAX_ANOMALIES = 50
+
+
+def _ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _time(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def _main_version(table: pa.Table) -> str:
+    counts = pc.value_counts(table["version"]).to_pylist()
+    return str(max(counts, key=lambda c: (c["counts"], c["values"]))["values"])
+
+
+def to_record(stored: StoredWindow) -> WindowRecord:
+    """The domain record of a stored window."""
+    details = stored.details
+    return WindowRecord(
+        deployment=stored.deployment,
+        model=stored.model,
+        version=stored.version,
+        start=_time(stored.start),
+        end=_time(stored.end),
+        complete=stored.complete,
+        rows=stored.rows,
+        metrics=dict(stored.metrics),
+        window=stored.window,
+        partitions=tuple(details.get("partitions", ())),
+        problems=tuple(details.get("problems", ())),
+        versions=dict(details.get("versions", {})),
+        computed_at=_time(stored.computed_at) if stored.computed_at else None,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorStatus:
+    """Where monitoring of one deployment stands.
+
+    Attributes:
+        labels: Feedback labels stored for the model.
+        labels_joined: Labels that met a logged prediction in a computed window.
+        incomplete: Windows with a partition that could not be read, and why (newest first, 10 at most).
+    """
+
+    deployment: str
+    model: str
+    windows: int
+    latest: WindowRecord | None
+    labels: int
+    labels_joined: int
+    incomplete: tuple[WindowRecord, ...] = ()
+    window_kinds: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def labels_pending(self) -> int:
+        """Labels kept for predictions not (yet) in a computed window: late, or for unknown ids."""
+        return max(0, self.labels - self.labels_joined)
+
+
+class MonitorService:
+    """Monitoring windows of prediction logs, over one metadata store.
+
+    Args:
+        store: Holds feedback labels and the computed windows.
+        log_root: The prediction log (``<home>/predictions`` for ``loopml serve``).
+        deployments: Deployments, to monitor a deployment by name (its primary model's log).
+        training_statistics: The training statistics of a model version, for skew.
+    """
+
+    def __init__(
+        self,
+        store: MonitorStore,
+        *,
+        log_root: Path | str,
+        deployments: DeploymentRepository | None = None,
+        training_statistics: TrainingStatistics | None = None,
+    ) -> None:
+        self._store = store
+        self._root = Path(log_root)
+        self._deployments = deployments
+        self._training = training_statistics
+        self._training_cache: dict[tuple[str, str], DatasetStatistics | None] = {}
+
+    @property
+    def log_root(self) -> Path:
+        return self._root
+
+    def target(self, name: str, *, is_model: bool = False) -> Target:
+        """The deployment (or model) ``name`` and the model whose log it reads."""
+        return resolve_target(name, self._deployments, is_model=is_model)
+
+    def targets(self) -> list[Target]:
+        """Everything monitorable: each deployment, and each logged model no deployment serves."""
+        found = []
+        for stored in self._deployments.list() if self._deployments is not None else []:
+            try:
+                found.append(self.target(stored.name))
+            except InvalidInput:
+                continue  # a primary that is not a registry URI: monitored by model name below
+        covered = {t.model for t in found}
+        models = sorted(p.name[6:] for p in self._root.glob("model=*")) if self._root.is_dir() else []
+        return found + [Target(deployment=m, model=m) for m in models if m not in covered]
+
+    # --- computing ---
+
+    def run(
+        self, target: Target, config: MonitorConfig | None = None, *, now: dt.datetime | None = None
+    ) -> list[WindowRecord]:
+        """Compute the windows of ``target`` that are due at ``now`` (default: now), oldest first.
+
+        Returns:
+            The windows computed (new or updated).
+        """
+        config = config or MonitorConfig()
+        now = now or dt.datetime.now(dt.UTC)
+        stored = {
+            w.start: w for w in self._store.monitor_windows.list(target.deployment, window=config.window.name)
+        }
+        _, labels_at = self._store.feedback.state(target.model)
+        computed = []
+        for start, end in self._candidates(target, config, stored, now):
+            old = stored.get(_ms(start))
+            if old is not None:
+                fresh = old.details.get("labels_at") == labels_at and old.details.get(
+                    "log"
+                ) == log_fingerprint(self._root, target.model, start, end)
+                if fresh or end < now - config.label_horizon:
+                    continue
+            computed.append(self.compute(target, config, start=start, end=end, labels_at=labels_at))
+        return computed
+
+    def _candidates(
+        self, target: Target, config: MonitorConfig, stored: dict[int, StoredWindow], now: dt.datetime
+    ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        ready = now - config.settle
+        spec = config.window
+        if not spec.is_count:
+            bounds = sorted({spec.bounds(h) for h in log_hours(self._root, target.model)})
+            yield from ((s, e) for s, e in bounds if e <= ready)
+            return
+        yield from sorted((_time(w.start), _time(w.end)) for w in stored.values())
+        after = max((_time(w.end) for w in stored.values()), default=None)
+        yield from (b for b in self._count_bounds(target.model, spec, after) if b[1] <= ready)
+
+    def _count_bounds(
+        self, model: str, spec: WindowSpec, after: dt.datetime | None
+    ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Windows of ``spec.requests`` requests each, starting at ``after`` (or the log's start)."""
+        assert spec.requests is not None
+        starts: list[tuple[dt.datetime, str]] = []
+        for hour in log_hours(self._root, model):
+            if after is not None and hour + dt.timedelta(hours=1) <= after:
+                continue
+            data = read_window(
+                self._root,
+                model,
+                max(hour, after or hour),
+                hour + dt.timedelta(hours=1),
+                columns=["request_id", "row", "time"],
+            )
+            for part in data.parts:
+                first = part.filter(pc.equal(part["row"], 0))
+                starts.extend(zip(first["time"].to_pylist(), first["request_id"].to_pylist(), strict=True))
+        starts.sort()
+        n = spec.requests
+        for k in range(0, len(starts) - n, n):
+            yield starts[k][0], starts[k + n][0]
+
+    def compute(
+        self,
+        target: Target,
+        config: MonitorConfig,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        labels_at: int | None = None,
+    ) -> WindowRecord:
+        """(Re)compute and store one window ``[start, end)`` of ``target``."""
+        windows = self._store.monitor_windows
+        kind = config.window.name
+        if labels_at is None:
+            _, labels_at = self._store.feedback.state(target.model)
+        old = windows.find(target.deployment, kind, _ms(start))
+        fingerprint = log_fingerprint(self._root, target.model, start, end)
+        keep = [c for c in (config.slice_column, config.key_field) if c]
+        reducer = PartitionReducer(keep=keep)
+        data = read_window(
+            self._root,
+            target.model,
+            start,
+            end,
+            expected=tuple(old.details.get("partitions", ())) if old else (),
+            consume=reducer,
+        )
+        table = data.table()
+        joined = join_labels(table, self._store.feedback, target.model, key_field=config.key_field)
+        references = self._references(target, kind, start)
+        if self._training is not None and table.num_rows:
+            version = _main_version(table)
+            references = References(
+                previous=references.previous,
+                baseline=references.baseline,
+                training=self._training_statistics(target.model, version),
+            )
+        result = measure(
+            table,
+            reducer.result(),
+            joined,
+            references,
+            slice_column=config.slice_column,
+            max_slices=config.max_slices,
+        )
+        version = result.version
+        stored = StoredWindow(
+            deployment=target.deployment,
+            window=kind,
+            start=_ms(start),
+            end=_ms(end),
+            model=target.model,
+            version=version,
+            complete=data.complete,
+            rows=data.rows,
+            metrics=result.metrics,
+            details={
+                "partitions": list(data.partitions),
+                "problems": list(data.problems),
+                "versions": dict(result.versions),
+                "anomalies": list(result.anomalies[:_MAX_ANOMALIES]),
+                "labels_used": result.labels_used,
+                "labels_at": labels_at,
+                "log": fingerprint,
+            },
+            statistics=result.statistics.to_json(),
+        )
+        windows.put(stored)
+        found = windows.find(target.deployment, kind, _ms(start))
+        assert found is not None
+        return to_record(found)
+
+    def _references(self, target: Target, kind: str, start: dt.datetime) -> References:
+        windows = self._store.monitor_windows
+        before = windows.list(target.deployment, window=kind, until=_ms(start))
+        if not before:
+            return References()
+        previous = windows.find(target.deployment, kind, before[-1].start)
+        baseline = windows.find(target.deployment, kind, before[0].start)
+        return References(
+            previous=WindowStatistics.from_json(previous.statistics)
+            if previous and previous.statistics
+            else None,
+            baseline=WindowStatistics.from_json(baseline.statistics)
+            if baseline and baseline.statistics
+            else None,
+        )
+
+    def _training_statistics(self, model: str, version: str) -> DatasetStatistics | None:
+        key = (model, version)
+        if key not in self._training_cache and self._training is not None:
+            self._training_cache[key] = self._training(model, version)
+        return self._training_cache.get(key)
+
+    # --- reading ---
+
+    def windows(
+        self,
+        target: Target,
+        *,
+        window: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[WindowRecord]:
+        """The stored windows of ``target``, oldest first."""
+        stored = self._store.monitor_windows.list(
+            target.deployment,
+            window=window,
+            since=None if since is None else _ms(since),
+            until=None if until is None else _ms(until),
+        )
+        return [to_record(w) for w in stored]
+
+    def status(self, target: Target) -> MonitorStatus:
+        """How many windows, the latest, the incomplete ones, and the labels joined and pending.
+
+        Raises:
+            NotFound: nothing was ever logged or computed for ``target``.
+        """
+        stored = self._store.monitor_windows.list(target.deployment)
+        labels, _ = self._store.feedback.state(target.model)
+        if (
+            not stored
+            and not partition_path(self._root, target.model, dt.datetime.now(dt.UTC)).parent.is_dir()
+        ):
+            raise NotFound(
+                f"Nothing is monitored for {target.deployment!r}: no computed window and no prediction "
+                f"log of model {target.model!r} under {self._root}. Serve it with `loopml serve`, then run "
+                "`loopml monitor run`."
+            )
+        records = [to_record(w) for w in stored]
+        counts = collections.Counter(r.window for r in records)
+        kinds = tuple(sorted(counts))
+        kind = max(kinds, key=lambda k: (counts[k], k)) if kinds else ""  # the kind with most windows
+        main = [r for r in records if r.window == kind]
+        joined = sum(int(w.details.get("labels_used", 0)) for w in stored if w.window == kind)
+        latest = max(main, key=lambda r: r.start) if main else None
+        incomplete = tuple(
+            sorted((r for r in records if not r.complete), key=lambda r: r.start, reverse=True)[:10]
+        )
+        return MonitorStatus(
+            deployment=target.deployment,
+            model=target.model,
+            windows=len(records),
+            latest=latest,
+            labels=labels,
+            labels_joined=joined,
+            incomplete=incomplete,
+            window_kinds=kinds,
+        )

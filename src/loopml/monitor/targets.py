@@ -1,0 +1,61 @@
+"""What is monitored: a deployment (its primary model's log) or a model served without one.
+
+Example:
+    >>> model_of_uri("models:/churn@champion"), model_of_uri("models:/churn/3")
+    ('churn', 'churn')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from loopml.errors import InvalidInput
+from loopml.store.repositories import DeploymentRepository
+
+__all__ = ["Target", "model_of_uri", "resolve_target"]
+
+_MODEL_URI = re.compile(r"^models:/([^/@]+)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """A monitored name and the model whose prediction log it reads."""
+
+    deployment: str
+    model: str
+
+
+def model_of_uri(uri: str) -> str:
+    """The registered model a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names.
+
+    Raises:
+        InvalidInput: another kind of URI.
+    """
+    found = _MODEL_URI.match(uri)
+    if found is None:
+        raise InvalidInput(
+            f"Cannot tell which registered model {uri!r} is; monitoring follows models:/NAME@ALIAS or "
+            "models:/NAME/VERSION targets. Name the model itself with --model."
+        )
+    return found.group(1)
+
+
+def resolve_target(name: str, deployments: DeploymentRepository | None, *, is_model: bool = False) -> Target:
+    """``name`` as a deployment (its primary's model) or, when no deployment has it, as a model.
+
+    Args:
+        name: A deployment or model name.
+        deployments: The deployments (None: ``name`` is a model).
+        is_model: Take ``name`` as a model even if a deployment has that name.
+
+    Raises:
+        InvalidInput: an empty name, or a deployment whose primary is not a registry URI.
+    """
+    if not name or "/" in name:
+        raise InvalidInput(f"A deployment or model name must be non-empty and without '/'; got {name!r}.")
+    stored = None if is_model or deployments is None else deployments.find(name)
+    if stored is None:
+        return Target(deployment=name, model=name)
+    primary = str(stored.document.get("spec", {}).get("primary", ""))
+    return Target(deployment=name, model=model_of_uri(primary))

@@ -1,0 +1,58 @@
+"""``loopml monitor run|windows|status|report`` over a synthetic prediction log under the home folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import Invoke
+from tests.monitor.simulate import log_hour
+
+NOW = "2026-03-03T00:00:00+00:00"
+
+
+def test_run_windows_status_and_report(invoke: Invoke, home: Path, tmp_path: Path) -> None:
+    logs = [log_hour(home / "predictions", h, n=200) for h in range(3)]
+    (home / "predictions" / "model=churn" / "hour=2026-03-01T02" / "part-bad.parquet").write_bytes(b"junk")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "request_id,label\n" + "".join(f"{i},{t}\n" for i, t in zip(logs[0].ids, logs[0].truth, strict=True))
+    )
+    assert invoke("feedback", "add", "--model", "churn", str(labels)).code == 0
+
+    ran = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--slice", "city", "--json")
+    assert ran.code == 0, ran.err
+    computed = json.loads(ran.out)["computed"]
+    assert [w["start"] for w in computed] == [f"2026-03-01T0{h}:00:00+00:00" for h in range(3)]
+    assert computed[0]["metrics"]["label_coverage"] == 1.0 and not computed[2]["complete"]
+    assert "part-bad.parquet" in computed[2]["problems"][0]
+    assert json.loads(invoke("monitor", "run", "--now", NOW, "--json").out) == {"computed": []}
+
+    listed = invoke("monitor", "windows", "churn", "--model", "--metric", "accuracy", "--metric", "drift.x")
+    assert listed.code == 0 and "drift.x" in listed.out
+    as_json = json.loads(invoke("monitor", "windows", "churn", "--model", "--json").out)
+    assert len(as_json["items"]) == 3
+
+    shown = invoke("monitor", "status", "churn", "--model")
+    assert shown.code == 0, shown.err
+    assert "200 stored, 200 joined, 0 pending" in shown.out and "incomplete 2026-03-01T02" in shown.out
+    state = json.loads(invoke("monitor", "status", "churn", "--model", "--json").out)
+    assert state["latest"]["start"] == "2026-03-01T02:00:00+00:00" and len(state["incomplete"]) == 1
+
+    page = tmp_path / "churn.html"
+    written = invoke("monitor", "report", "churn", "--model", "--output", str(page))
+    assert written.code == 0, written.err
+    text = page.read_text()
+    assert "Drift per feature" in text and "estimated accuracy" in text and "Label coverage" in text
+
+
+def test_bad_input_exits_2_with_a_hint(invoke: Invoke, home: Path) -> None:
+    log_hour(home / "predictions", 0, n=20)
+    bad = invoke("monitor", "run", "churn", "--model", "--window", "weekly")
+    assert bad.code == 2 and "requests:N" in bad.err
+    early = invoke("monitor", "run", "churn", "--model", "--now", "2026-03-01T00:30:00Z")
+    assert early.code == 0 and "No hour window was due for churn" in early.out
+    missing = invoke("monitor", "report", "churn", "--model")
+    assert missing.code != 0 and "loopml monitor run churn" in missing.err
+    unknown = invoke("monitor", "status", "nothing", "--model")
+    assert unknown.code != 0 and "Nothing is monitored" in unknown.err

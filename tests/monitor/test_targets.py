@@ -1,0 +1,27 @@
+"""What a name monitors: a deployment's primary model, or a model by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopml.deploy.records import Deployment
+from loopml.deploy.spec import DeploymentSpec
+from loopml.errors import InvalidInput
+from loopml.monitor.targets import Target, resolve_target
+from loopml.store.sql import open_store
+
+
+def test_a_deployment_reads_its_primary_models_log() -> None:
+    with open_store("sqlite://") as store:
+        doc = Deployment(spec=DeploymentSpec(name="prod", primary="models:/churn@champion")).to_document()
+        store.deployments.create("prod", doc, actor=None)
+        store.deployments.create("odd", {"spec": {"primary": "/some/folder"}}, actor=None)
+        assert resolve_target("prod", store.deployments) == Target(deployment="prod", model="churn")
+        assert resolve_target("prod", store.deployments, is_model=True) == Target(
+            deployment="prod", model="prod"
+        )
+        assert resolve_target("churn", store.deployments) == Target(deployment="churn", model="churn")
+        with pytest.raises(InvalidInput, match="--model"):
+            resolve_target("odd", store.deployments)
+    with pytest.raises(InvalidInput, match="without '/'"):
+        resolve_target("a/b", None)
