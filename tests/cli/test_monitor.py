@@ -26,7 +26,7 @@ def test_run_windows_status_and_report(invoke: Invoke, home: Path, tmp_path: Pat
     assert [w["start"] for w in computed] == [f"2026-03-01T0{h}:00:00+00:00" for h in range(3)]
     assert computed[0]["metrics"]["label_coverage"] == 1.0 and not computed[2]["complete"]
     assert "part-bad.parquet" in computed[2]["problems"][0]
-    assert json.loads(invoke("monitor", "run", "--now", NOW, "--json").out) == {"computed": []}
+    assert json.loads(invoke("monitor", "run", "--now", NOW, "--json").out)["computed"] == []
 
     listed = invoke("monitor", "windows", "churn", "--model", "--metric", "accuracy", "--metric", "drift.x")
     assert listed.code == 0 and "drift.x" in listed.out
@@ -56,3 +56,51 @@ def test_bad_input_exits_2_with_a_hint(invoke: Invoke, home: Path) -> None:
     assert missing.code != 0 and "loopml monitor run churn" in missing.err
     unknown = invoke("monitor", "status", "nothing", "--model")
     assert unknown.code != 0 and "Nothing is monitored" in unknown.err
+
+
+def test_run_evaluates_alert_rules_and_posts_them_to_a_webhook(
+    invoke: Invoke, home: Path, tmp_path: Path
+) -> None:
+    import http.server
+    import threading
+
+    received: list[dict[str, object]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for h in range(3):
+        log_hour(home / "predictions", h, n=200, shift=2.0 if h == 2 else 0.0)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "churn.yaml").write_text(
+        "rules:\n  - {name: moved, metric: drift.x, above: 0.1, severity: critical}\n"
+    )
+    try:
+        ran = invoke(
+            "monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(rules),
+            "--webhook", f"http://127.0.0.1:{server.server_port}/hook", "--json",
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    assert ran.code == 0, ran.err
+    new = json.loads(ran.out)["alerts"]["new"]
+    assert [(a["rule"], a["metric"], a["severity"]) for a in new] == [("moved", "drift.x", "critical")]
+    assert [(e["event"], e["alert"]["rule"]) for e in received] == [("firing", "moved")]
+    listed = invoke("monitor", "alerts", "churn", "--open", "--json")
+    assert [a["rule"] for a in json.loads(listed.out)["items"]] == ["moved"]
+    again = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(rules), "--json")
+    assert json.loads(again.out)["alerts"]["new"] == []  # recorded once
+    typo = tmp_path / "typo"
+    typo.mkdir()
+    (typo / "churn.yaml").write_text("rules:\n  - {name: x, metric: drift.x, abvoe: 0.1}\n")
+    bad = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(typo))
+    assert bad.code == 2 and "rules[0].abvoe" in bad.err

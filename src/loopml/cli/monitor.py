@@ -13,6 +13,7 @@ from loopml.cli._output import print_json, print_note, print_table
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from loopml.monitor.alerts import AlertEvaluation, AlertService
     from loopml.monitor.records import WindowRecord
     from loopml.monitor.service import MonitorService
     from loopml.monitor.targets import Target
@@ -88,9 +89,19 @@ def run(
         str | None, typer.Option("--now", help="Compute as of this time (ISO 8601; default now).")
     ] = None,
     log_dir: LogDir = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules", help="Folder of alert rules, <deployment>.yaml each (default rules otherwise)."
+        ),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option("--webhook", help="POST each alert event as JSON to this URL (repeatable)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Compute the windows that are due once (cron-friendly): new ones, and those with new labels."""
+    """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them."""
     from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
 
     config = MonitorConfig(
@@ -101,16 +112,47 @@ def run(
     )
     service = _service(log_dir, create=True)
     targets: list[Target] = [service.target(name, is_model=is_model)] if name else service.targets()
+    alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
     computed = [r for t in targets for r in service.run(t, config, now=_time(now, "--now"))]
-    _report_run(computed, targets, config, as_json)
+    history = [r for t in targets for r in service.windows(t, window=config.window.name)]
+    evaluation = alerting.evaluate(history)
+    _report_run(computed, targets, config, evaluation, as_json)
+
+
+def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
+    from loopml.monitor.alerts import AlertService, Channel, LogChannel, WebhookChannel, rules_in
+
+    channels: list[Channel] = [LogChannel(), *(WebhookChannel(url) for url in webhooks)]
+    return AlertService(
+        _context.services().monitor_store.alerts,
+        rules=rules_in(rules) if rules is not None else None,
+        channels=channels,
+    )
 
 
 def _report_run(
-    computed: list[WindowRecord], targets: list[Target], config: MonitorConfig, as_json: bool
+    computed: list[WindowRecord],
+    targets: list[Target],
+    config: MonitorConfig,
+    evaluation: AlertEvaluation,
+    as_json: bool,
 ) -> None:
     if as_json:
-        print_json({"computed": [r.to_document() for r in computed]})
+        print_json(
+            {
+                "computed": [r.to_document() for r in computed],
+                "alerts": {
+                    "new": [a.view() for a in evaluation.new],
+                    "resolved": [a.view() for a in evaluation.resolved],
+                    "open": [a.view() for a in evaluation.open],
+                },
+            }
+        )
         return
+    for alert in evaluation.new:
+        typer.echo(f"ALERT {alert.severity.value} {alert.deployment} {alert.rule}: {alert.message}", err=True)
+    for alert in evaluation.resolved:
+        typer.echo(f"resolved {alert.deployment} {alert.rule} ({alert.metric})", err=True)
     if not computed:
         typer.echo(
             f"No {config.window.name} window was due for {', '.join(t.deployment for t in targets) or '-'}."
@@ -210,3 +252,41 @@ def report(
         print_json({"report": str(path), "windows": len(records)})
         return
     typer.echo(f"Wrote {path} ({len(records)} {window} windows).")
+
+
+@app.command("alerts")
+def alerts(
+    name: Annotated[str | None, typer.Argument(help="A deployment (default: all).")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only alerts still open.")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many, newest first.")
+    ] = 100,
+    as_json: Json = False,
+) -> None:
+    """Alerts raised by `loopml monitor run` (window rules) and by retraining, newest first."""
+    from loopml.monitor.alerts import AlertService, AlertStatus
+
+    _context.require_local("monitor")
+    _context.ensure_local_store()
+    found = AlertService(_context.services().monitor_store.alerts).list(
+        name, status=AlertStatus.OPEN if open_only else None, limit=limit
+    )
+    if as_json:
+        print_json({"items": [a.view() for a in found], "next_page_token": None})
+        return
+    print_table(
+        "Alerts",
+        ["deployment", "rule", "metric", "severity", "status", "opened", "message"],
+        [
+            [
+                a.deployment,
+                a.rule,
+                a.metric,
+                a.severity.value,
+                a.status.value,
+                a.opened_at.isoformat(),
+                a.message,
+            ]
+            for a in found
+        ],
+    )
