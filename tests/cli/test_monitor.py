@@ -104,3 +104,14 @@ def test_run_evaluates_alert_rules_and_posts_them_to_a_webhook(
     (typo / "churn.yaml").write_text("rules:\n  - {name: x, metric: drift.x, abvoe: 0.1}\n")
     bad = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(typo))
     assert bad.code == 2 and "rules[0].abvoe" in bad.err
+
+
+def test_watch_repeats_run_until_told_to_stop(invoke: Invoke, home: Path) -> None:
+    for h in range(2):
+        log_hour(home / "predictions", h, n=50)
+    watched = invoke("monitor", "watch", "churn", "--model", "--every", "1s", "--times", "2", "--json")
+    assert watched.code == 0, watched.err
+    passes = [json.loads(line) for line in watched.out.splitlines() if line.startswith("{")]
+    assert [len(p["computed"]) for p in passes] == [2, 0]  # the second pass finds nothing new
+    bad = invoke("monitor", "watch", "--every", "soon")
+    assert bad.code == 2 and "7d" in bad.err

@@ -79,9 +79,9 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def print_json(value: Any) -> None:
-    """Print ``value`` as indented JSON on stdout."""
-    typer.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+def print_json(value: Any, *, lines: bool = False) -> None:
+    """Print ``value`` as indented JSON on stdout (one line with ``lines``: JSON Lines streams)."""
+    typer.echo(json.dumps(to_jsonable(value), indent=None if lines else 2, sort_keys=False))
 
 
 def print_listing(items: Sequence[Any], next_page_token: str | None = None) -> None:

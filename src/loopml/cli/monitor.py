@@ -69,54 +69,113 @@ def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...]) ->
     )
 
 
+Target_ = Annotated[str | None, typer.Argument(help="A deployment or model (default: everything logged).")]
+SliceColumn = Annotated[str | None, typer.Option("--slice", help="An input feature to slice figures by.")]
+KeyField = Annotated[
+    str | None, typer.Option("--key-field", help="Also join labels keyed by this input feature.")
+]
+LabelHorizon = Annotated[
+    str, typer.Option("--label-horizon", help="How long late labels still update a window (e.g. 7d).")
+]
+Rules = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Folder of alert rules, <deployment>.yaml each (default rules otherwise)."),
+]
+Webhooks = Annotated[
+    list[str] | None,
+    typer.Option("--webhook", help="POST each alert event as JSON to this URL (repeatable)."),
+]
+
+
 @app.command("run")
 def run(
-    name: Annotated[
-        str | None, typer.Argument(help="A deployment or model (default: everything logged).")
-    ] = None,
+    name: Target_ = None,
     is_model: IsModel = False,
     window: Window = "hour",
-    slice_column: Annotated[
-        str | None, typer.Option("--slice", help="An input feature to slice figures by.")
-    ] = None,
-    key_field: Annotated[
-        str | None, typer.Option("--key-field", help="Also join labels keyed by this input feature.")
-    ] = None,
-    label_horizon: Annotated[
-        str, typer.Option("--label-horizon", help="How long late labels still update a window (e.g. 7d).")
-    ] = "7d",
+    slice_column: SliceColumn = None,
+    key_field: KeyField = None,
+    label_horizon: LabelHorizon = "7d",
     now: Annotated[
         str | None, typer.Option("--now", help="Compute as of this time (ISO 8601; default now).")
     ] = None,
     log_dir: LogDir = None,
-    rules: Annotated[
-        Path | None,
-        typer.Option(
-            "--rules", help="Folder of alert rules, <deployment>.yaml each (default rules otherwise)."
-        ),
-    ] = None,
-    webhook: Annotated[
-        list[str] | None,
-        typer.Option("--webhook", help="POST each alert event as JSON to this URL (repeatable)."),
-    ] = None,
+    rules: Rules = None,
+    webhook: Webhooks = None,
     as_json: Json = False,
 ) -> None:
     """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them."""
+    config = _config(window, slice_column, key_field, label_horizon)
+    alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
+    _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json)
+
+
+@app.command("watch")
+def watch(
+    name: Target_ = None,
+    is_model: IsModel = False,
+    window: Window = "hour",
+    every: Annotated[str, typer.Option("--every", help="Time between two passes (e.g. 5m).")] = "5m",
+    times: Annotated[
+        int | None,
+        typer.Option("--times", min=1, help="Stop after this many passes (default: until Ctrl-C)."),
+    ] = None,
+    slice_column: SliceColumn = None,
+    key_field: KeyField = None,
+    label_horizon: LabelHorizon = "7d",
+    log_dir: LogDir = None,
+    rules: Rules = None,
+    webhook: Webhooks = None,
+    as_json: Json = False,
+) -> None:
+    """Do what `loopml monitor run` does, every --every, until interrupted (--json: one line a pass)."""
+    import time
+
+    from loopml.monitor.windows import parse_span
+
+    pause = parse_span(every).total_seconds()
+    config = _config(window, slice_column, key_field, label_horizon)
+    alerting = _alerts(rules, webhook or [])
+    done = 0
+    try:
+        while times is None or done < times:
+            if done:
+                time.sleep(pause)
+            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True)
+            done += 1
+    except KeyboardInterrupt:
+        typer.echo(f"Stopped after {done} pass(es).", err=True)
+
+
+def _config(
+    window: str, slice_column: str | None, key_field: str | None, label_horizon: str
+) -> MonitorConfig:
     from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
 
-    config = MonitorConfig(
+    return MonitorConfig(
         window=WindowSpec.parse(window),
         slice_column=slice_column,
         key_field=key_field,
         label_horizon=parse_span(label_horizon),
     )
+
+
+def _run_once(
+    name: str | None,
+    is_model: bool,
+    config: MonitorConfig,
+    now: dt.datetime | None,
+    log_dir: Path | None,
+    alerting: AlertService,
+    as_json: bool,
+    *,
+    lines: bool = False,
+) -> None:
     service = _service(log_dir, create=True)
     targets: list[Target] = [service.target(name, is_model=is_model)] if name else service.targets()
-    alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
-    computed = [r for t in targets for r in service.run(t, config, now=_time(now, "--now"))]
+    computed = [r for t in targets for r in service.run(t, config, now=now)]
     history = [r for t in targets for r in service.windows(t, window=config.window.name)]
     evaluation = alerting.evaluate(history)
-    _report_run(computed, targets, config, evaluation, as_json)
+    _report_run(computed, targets, config, evaluation, as_json, lines=lines)
 
 
 def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
@@ -136,6 +195,8 @@ def _report_run(
     config: MonitorConfig,
     evaluation: AlertEvaluation,
     as_json: bool,
+    *,
+    lines: bool = False,
 ) -> None:
     if as_json:
         print_json(
@@ -146,7 +207,8 @@ def _report_run(
                     "resolved": [a.view() for a in evaluation.resolved],
                     "open": [a.view() for a in evaluation.open],
                 },
-            }
+            },
+            lines=lines,
         )
         return
     for alert in evaluation.new:
