@@ -95,6 +95,14 @@ def test_run_evaluates_alert_rules_and_posts_them_to_a_webhook(
     new = json.loads(ran.out)["alerts"]["new"]
     assert [(a["rule"], a["metric"], a["severity"]) for a in new] == [("moved", "drift.x", "critical")]
     assert [(e["event"], e["alert"]["rule"]) for e in received] == [("firing", "moved")]
+    prom = tmp_path / "alerts.prom"
+    exported = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(rules),
+                      "--prometheus-file", str(prom))  # fmt: skip
+    assert exported.code == 0, exported.err
+    assert (
+        'loopml_monitor_alert_active{deployment="churn",rule="moved",severity="critical"} 1.0'
+        in prom.read_text()
+    )
     listed = invoke("monitor", "alerts", "churn", "--open", "--json")
     assert [a["rule"] for a in json.loads(listed.out)["items"]] == ["moved"]
     again = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--rules", str(rules), "--json")

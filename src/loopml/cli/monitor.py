@@ -81,6 +81,13 @@ Rules = Annotated[
     Path | None,
     typer.Option("--rules", help="Folder of alert rules, <deployment>.yaml each (default rules otherwise)."),
 ]
+PromFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--prometheus-file",
+        help="Write open alerts as loopml_monitor_alert_active to this .prom file (node-exporter textfile).",
+    ),
+]
 Webhooks = Annotated[
     list[str] | None,
     typer.Option("--webhook", help="POST each alert event as JSON to this URL (repeatable)."),
@@ -101,12 +108,15 @@ def run(
     log_dir: LogDir = None,
     rules: Rules = None,
     webhook: Webhooks = None,
+    prometheus_file: PromFile = None,
     as_json: Json = False,
 ) -> None:
     """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them."""
     config = _config(window, slice_column, key_field, label_horizon)
     alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
     _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json)
+    if prometheus_file is not None:
+        _export_open_alerts(alerting, prometheus_file)
 
 
 @app.command("watch")
@@ -125,6 +135,7 @@ def watch(
     log_dir: LogDir = None,
     rules: Rules = None,
     webhook: Webhooks = None,
+    prometheus_file: PromFile = None,
     as_json: Json = False,
 ) -> None:
     """Do what `loopml monitor run` does, every --every, until interrupted (--json: one line a pass)."""
@@ -141,6 +152,8 @@ def watch(
             if done:
                 time.sleep(pause)
             _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True)
+            if prometheus_file is not None:
+                _export_open_alerts(alerting, prometheus_file)
             done += 1
     except KeyboardInterrupt:
         typer.echo(f"Stopped after {done} pass(es).", err=True)
@@ -157,6 +170,18 @@ def _config(
         key_field=key_field,
         label_horizon=parse_span(label_horizon),
     )
+
+
+def _export_open_alerts(alerting: AlertService, path: Path) -> None:
+    """Every open alert as ``loopml_monitor_alert_active`` in Prometheus' text format, written atomically."""
+    from prometheus_client import generate_latest
+
+    from loopml.atomic_write import write_text_atomic
+    from loopml.monitor.alerts import AlertStatus, PrometheusChannel
+
+    channel = PrometheusChannel()
+    channel.sync(alerting.list(status=AlertStatus.OPEN, limit=10_000))
+    write_text_atomic(path, generate_latest(channel.registry).decode())
 
 
 def _run_once(
