@@ -212,7 +212,8 @@ def test_a_killed_worker_fails_cleanly_and_a_rerun_works(models: Models, tmp_pat
     thread.start()
     me, deadline = psutil.Process(os.getpid()), time.monotonic() + 120
     while thread.is_alive() and time.monotonic() < deadline:
-        children = [c for c in me.children() if "spawn" in " ".join(c.cmdline())]
+        # workers fork from the pool's server process: grandchildren of this one
+        children = [c for c in me.children(recursive=True) if c.ppid() != me.pid]
         if children:
             time.sleep(0.5)
             children[0].kill()

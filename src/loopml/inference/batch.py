@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from loopml.errors import InvalidInput
-from loopml.inference.inputs import ModelInput, from_columns
+from loopml.inference.columnar import arrow_input
+from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
 from loopml.inference.schema import ColumnKind
@@ -74,14 +75,6 @@ def check_input_schema(model: ServedModel, schema: pa.Schema, *, where: str) -> 
                 f"{where}: column {col.name!r} is {arrow_type}, but the model's signature takes "
                 f"{col.arrow_type}; convert the column or score with the model it was prepared for."
             )
-
-
-def _values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(zero_copy_only=False))
-    return np.asarray(column.to_pylist(), dtype=object)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,8 +137,7 @@ class BatchScorer:
         return list(dict.fromkeys(wanted))
 
     def _rows(self, table: pa.Table) -> ModelInput:
-        columns = {name: _values(table.column(name)) for name in self.model.schema.names}
-        return from_columns(self.model.schema, columns, as_matrix=self.model.accepts_matrix)
+        return arrow_input(self.model.schema, table, as_matrix=self.model.accepts_matrix)
 
     def _predict(self, table: pa.Table) -> dict[str, pa.Array]:
         rows = self._rows(table)

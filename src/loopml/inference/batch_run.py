@@ -11,13 +11,13 @@ partition succeeded, so a failed or killed run leaves nothing visible.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
-import multiprocessing
 import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from loopml.data.accumulator import StatisticsAccumulator
+from loopml.data.engines.processes import worker_context, worker_start
 from loopml.errors import InvalidInput, InvalidState
 from loopml.inference.batch import BatchScorer, ScoredBatch, check_input_schema
 from loopml.inference.loading import ModelSource, load_served_model
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 FORMATS = ("parquet", "csv")
+MIN_PARALLEL_BYTES = 64 * 1024 * 1024
+"""Without an explicit worker count, less input than this is scored in this process."""
 REJECTED_DIR = "_rejected"
 
 
@@ -121,10 +124,63 @@ def _prediction_columns(scored: ScoredBatch, kept: list[str]) -> pa.Table:
     return scored.table.drop_columns([n for n in kept if n in scored.table.column_names])
 
 
+class _Sink:
+    """Writes scored batches and updates their statistics in one background thread.
+
+    Parquet encoding and the statistics' NumPy passes release the GIL, so they run beside the
+    next batch's prediction. At most ``depth`` batches wait (memory stays bounded by
+    ``batch_rows``); an error in the thread comes out of the next :meth:`put` or :meth:`close`.
+    """
+
+    def __init__(self, dest: Path, partition: Partition, *, job: ScoringJob, result: PartitionResult) -> None:
+        self._writer = _Writer(dest / _output_name(partition.relative, job.out_format), job.out_format)
+        self._rejects = _Writer(dest / REJECTED_DIR / _output_name(partition.relative, "parquet"), "parquet")
+        self._result = result
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict-sink")
+        self._pending: collections.deque[Future[None]] = collections.deque()
+        self._depth = 2
+
+    def put(self, inputs: pa.RecordBatch, scored: ScoredBatch, kept: list[str]) -> None:
+        """Queue one scored batch (waits while ``depth`` batches are queued)."""
+        while len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write, inputs, scored, kept))
+
+    def _write(self, inputs: pa.RecordBatch, scored: ScoredBatch, kept: list[str]) -> None:
+        if scored.rejected.num_rows:
+            self._rejects.write(scored.rejected)
+        if scored.table.num_rows:
+            self._writer.write(scored.table)
+            self._result.inputs.update(inputs)
+            self._result.predictions.update(_prediction_columns(scored, kept))
+
+    def close(self, *, quiet: bool = False) -> None:
+        """Wait for every queued batch, then close the files.
+
+        Raises the thread's first error unless ``quiet`` (closing after another error).
+        """
+        try:
+            while self._pending:
+                future = self._pending.popleft()
+                if quiet:
+                    future.exception()
+                else:
+                    future.result()
+        finally:
+            for future in self._pending:
+                future.cancel()
+            self._pool.shutdown(wait=True)
+            self._writer.close()
+            self._rejects.close()
+
+
 def score_partition(
     scorer: BatchScorer, partition: Partition, dest: Path, *, job: ScoringJob
 ) -> PartitionResult:
     """Score one partition into ``dest`` (the temporary output folder).
+
+    Batches are read and predicted in this thread while the previous ones are written (see
+    :class:`_Sink`), so memory holds a few batches of ``job.batch_rows`` rows, never the file.
 
     Raises:
         InvalidInput: unreadable input, columns that do not fit, or a bad row with ``fail_on_bad_rows``.
@@ -135,11 +191,10 @@ def score_partition(
         check_input_schema(scorer.model, dataset.schema, where=f"Input {partition.relative!r}")
         columns = scorer.read_columns(dataset.schema)
         kept = scorer.kept(dataset.schema)
-        batches = dataset.to_batches(columns=columns, batch_size=job.batch_rows)
-        writer = _Writer(dest / _output_name(partition.relative, job.out_format), job.out_format)
-        rejects = _Writer(dest / REJECTED_DIR / _output_name(partition.relative, "parquet"), "parquet")
+        names = list(scorer.model.schema.names)
+        sink = _Sink(dest, partition, job=job, result=result)
         try:
-            for batch in batches:
+            for batch in dataset.to_batches(columns=columns, batch_size=job.batch_rows):
                 if batch.num_rows == 0:
                     continue
                 scored = scorer.score(batch, offset=result.rows_in)
@@ -151,23 +206,20 @@ def score_partition(
                             f"Input {partition.relative!r} row {first['row']} was refused: {first['reason']} "
                             "(without --fail-on-bad-rows such rows go to the _rejected side file)."
                         )
-                    rejects.write(scored.rejected)
                     result.rejected += scored.rejected.num_rows
                     result.reasons.update(scored.rejected.column("reason").to_pylist())
-                if scored.table.num_rows:
-                    writer.write(scored.table)
-                    result.rows_out += scored.table.num_rows
-                    result.inputs.update(batch.select(list(scorer.model.schema.names)))
-                    result.predictions.update(_prediction_columns(scored, kept))
-        finally:
-            writer.close()
-            rejects.close()
+                result.rows_out += scored.table.num_rows
+                sink.put(batch.select(names), scored, kept)
+        except BaseException:
+            sink.close(quiet=True)
+            raise
+        sink.close()
     except (OSError, pa.ArrowInvalid) as err:
         raise InvalidInput(f"Cannot read input {partition.path!r}: {err}") from err
     return result
 
 
-_WORKER: BatchScorer | None = None
+_WORKER: tuple[BatchScorer, ScoringJob] | None = None
 
 
 def load_scorer(job: ScoringJob) -> BatchScorer:
@@ -181,12 +233,29 @@ def load_scorer(job: ScoringJob) -> BatchScorer:
 def _init_worker(job: ScoringJob) -> None:
     """Load the model once per worker process."""
     global _WORKER
-    _WORKER = load_scorer(job)
+    _WORKER = load_scorer(job), job
 
 
-def _score_in_worker(partition: Partition, dest: str, job: ScoringJob) -> PartitionResult:
+def _score_in_worker(partition: Partition, dest: str) -> PartitionResult:
     assert _WORKER is not None, "the worker initializer loads the model"
-    return score_partition(_WORKER, partition, Path(dest), job=job)
+    scorer, job = _WORKER
+    return score_partition(scorer, partition, Path(dest), job=job)
+
+
+def _parallel_workers(partitions: Sequence[Partition], max_workers: int | None) -> int:
+    """Worker processes to use: one per partition up to the CPUs; none for small input unless asked."""
+    workers = min(max_workers or os.cpu_count() or 1, len(partitions))
+    if max_workers is None and _input_bytes(partitions) < MIN_PARALLEL_BYTES:
+        return 1
+    return workers
+
+
+def _input_bytes(partitions: Sequence[Partition]) -> int:
+    total = 0
+    for p in partitions:
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(p.path) if p.filesystem is None else 0
+    return total
 
 
 def score_partitions(
@@ -199,19 +268,27 @@ def score_partitions(
 ) -> list[PartitionResult]:
     """Score every partition into ``dest``: in this process, or a process pool across partitions.
 
+    Without ``max_workers``, input under :data:`MIN_PARALLEL_BYTES` (or on a remote filesystem)
+    is scored in this process: starting workers costs more than it saves there. Workers fork from
+    a server that imported loopml once (:func:`~loopml.data.engines.processes.worker_context`)
+    and load the model once each, from the verified package folder; a task carries only the
+    partition's path.
+
     Raises:
         InvalidInput: see :func:`score_partition`.
         InvalidState: a worker process died (killed, out of memory); nothing is published.
     """
-    workers = min(max_workers or os.cpu_count() or 1, len(partitions))
+    workers = _parallel_workers(partitions, max_workers)
     if workers <= 1:
         return [score_partition(scorer, p, dest, job=job) for p in partitions]
-    context = multiprocessing.get_context("spawn")
+    context = worker_context([__name__])
     try:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(job,)
-        ) as pool:
-            futures = [pool.submit(_score_in_worker, p, str(dest), job) for p in partitions]
+        with worker_start():
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(job,)
+            )
+            futures = [pool.submit(_score_in_worker, p, str(dest)) for p in partitions]
+        with pool:
             return [f.result() for f in futures]
     except BrokenProcessPool as err:
         raise InvalidState(
