@@ -31,8 +31,10 @@ from threadpoolctl import threadpool_limits
 from loopml.data.accumulator import StatisticsAccumulator
 from loopml.data.engines.processes import worker_context, worker_start
 from loopml.errors import InvalidInput, InvalidState
+from loopml.inference.atypical import AtypicalCheck
 from loopml.inference.batch import BatchScorer, ScoredBatch, check_input_schema
 from loopml.inference.loading import ModelSource, load_served_model
+from loopml.inference.restoration import InputRestoration
 from loopml.registry import TrustStore
 
 __all__ = [
@@ -72,6 +74,8 @@ class ScoringJob:
     batch_rows: int
     out_format: str
     fail_on_bad_rows: bool
+    atypical: AtypicalCheck | None = None
+    restoration: InputRestoration | None = None
 
 
 @dataclasses.dataclass(kw_only=True, slots=True)
@@ -83,6 +87,9 @@ class PartitionResult:
     rows_out: int = 0
     rejected: int = 0
     reasons: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    atypical_rows: int = 0
+    atypical: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    restored: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     inputs: StatisticsAccumulator = dataclasses.field(default_factory=StatisticsAccumulator)
     predictions: StatisticsAccumulator = dataclasses.field(default_factory=StatisticsAccumulator)
 
@@ -209,6 +216,9 @@ def score_partition(
                     result.rejected += scored.rejected.num_rows
                     result.reasons.update(scored.rejected.column("reason").to_pylist())
                 result.rows_out += scored.table.num_rows
+                result.atypical_rows += scored.atypical_rows
+                result.atypical.update(scored.atypical)
+                result.restored.update(scored.restored)
                 sink.put(batch.select(names), scored, kept)
         except BaseException:
             sink.close(quiet=True)
@@ -227,7 +237,9 @@ def load_scorer(job: ScoringJob) -> BatchScorer:
     threadpool_limits(1)
     trust = TrustStore(Path(job.trust_dir)) if job.trust_dir else None
     model = load_served_model(job.source, trust_store=trust)
-    return BatchScorer(model, keep=job.keep, outputs=job.outputs)
+    return BatchScorer(
+        model, keep=job.keep, outputs=job.outputs, atypical=job.atypical, restoration=job.restoration
+    )
 
 
 def _init_worker(job: ScoringJob) -> None:

@@ -26,6 +26,7 @@ from loopml.data.drift import DriftSkewInfo
 from loopml.data.files import write_statistics
 from loopml.data.versions import DatasetVersion, DatasetVersions
 from loopml.errors import InvalidInput, NotFound
+from loopml.inference.atypical import AtypicalCheck
 from loopml.inference.batch import OUTPUTS, BatchScorer
 from loopml.inference.batch_run import (
     FORMATS,
@@ -37,7 +38,9 @@ from loopml.inference.batch_run import (
     publish_output,
     score_partitions,
 )
+from loopml.inference.destinations import resolve_destination
 from loopml.inference.loading import ModelSource, verified_package
+from loopml.inference.restoration import InputRestoration
 from loopml.inference.skew import skew, training_statistics
 from loopml.registry import ModelRegistry, TrustStore
 from loopml.store.entities import EventType
@@ -54,22 +57,28 @@ class BatchReport:
     """What a batch run did.
 
     Attributes:
-        output: The output folder.
+        output: The output folder, or the URL of a remote output.
         rows_in: Rows read.
         rows_scored: Rows scored and written.
         rows_rejected: Rows refused (in ``_rejected/``), with ``reasons`` counted.
         duration_s: Wall-clock seconds.
+        rows_atypical: Scored rows the atypical-input scorer flagged, with ``atypical`` counting
+            rows per reason kind (``out_of_range``, ``unseen``, ``missing``, ``distance``).
+        restored: Values input restoration changed, per repair (``clipped:COL``, ``fallback:COL``).
         run_id: The tracked run (when a tracking client was given).
         output_version: ``NAME@N`` of the output dataset version (when recorded).
     """
 
-    output: Path
+    output: Path | str
     rows_in: int
     rows_scored: int
     rows_rejected: int
     reasons: dict[str, int]
     duration_s: float
     partitions: int
+    rows_atypical: int = 0
+    atypical: dict[str, int] = dataclasses.field(default_factory=dict)
+    restored: dict[str, int] = dataclasses.field(default_factory=dict)
     skew: tuple[DriftSkewInfo, ...] = ()
     run_id: str | None = None
     output_version: str | None = None
@@ -143,15 +152,19 @@ def _content_hash(partitions: Sequence[Partition]) -> str:
     return digest.hexdigest()
 
 
-def _merge(
-    results: Sequence[PartitionResult],
-) -> tuple[StatisticsAccumulator, StatisticsAccumulator, collections.Counter[str]]:
-    inputs, preds, reasons = StatisticsAccumulator(), StatisticsAccumulator(), collections.Counter[str]()
+def _merge(results: Sequence[PartitionResult]) -> tuple[StatisticsAccumulator, StatisticsAccumulator]:
+    inputs, preds = StatisticsAccumulator(), StatisticsAccumulator()
     for r in results:
         inputs.merge(r.inputs)
         preds.merge(r.predictions)
-        reasons.update(r.reasons)
-    return inputs, preds, reasons
+    return inputs, preds
+
+
+def _counted(results: Sequence[PartitionResult], field: str) -> dict[str, int]:
+    total: collections.Counter[str] = collections.Counter()
+    for r in results:
+        total.update(getattr(r, field))
+    return dict(total)
 
 
 def _resources() -> dict[str, float]:
@@ -199,14 +212,18 @@ def predict(
     max_workers: int | None = None,
     output_name: str | None = None,
     experiment: str = "batch-inference",
+    atypical: AtypicalCheck | None = None,
+    restoration: InputRestoration | None = None,
 ) -> BatchReport:
     """Score ``data`` with the model at ``model_uri`` into the folder ``out``.
 
     Args:
         model_uri: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or a package folder.
         data: A file, a folder of partitions, a dataset version ``NAME@VERSION`` or an fsspec URL.
-        out: The output folder (written atomically, partitioned like the input).
+        out: The output folder or fsspec URL (written atomically, partitioned like the input).
         client: Records the run when given (with ``datasets``: the output as a dataset version).
+        atypical: Atypical-input scoring as in serving (``log``, ``flag`` columns, ``reject`` rows).
+        restoration: Input restoration (clip to the training range, unseen categories to a fallback).
 
     Raises:
         InvalidInput: bad arguments, unreadable input, columns not fitting the signature (named),
@@ -222,9 +239,8 @@ def predict(
         raise InvalidInput(f"batch_rows must be at least 1; got {batch_rows}.")
     started = time.perf_counter()
     ref = os.fspath(data)
-    out_path = Path(out).expanduser().absolute()
-    if out_path.exists() and not overwrite:
-        raise InvalidInput(f"Output {str(out_path)!r} already exists; pass --overwrite to replace it.")
+    destination = resolve_destination(out, overwrite=overwrite)
+    out_path = destination.local
     input_version: DatasetVersion | None = None
     if "://" not in ref and "@" in ref and not Path(ref).exists():
         if datasets is None:
@@ -240,8 +256,10 @@ def predict(
             batch_rows=batch_rows,
             out_format=out_format,
             fail_on_bad_rows=fail_on_bad_rows,
+            atypical=atypical,
+            restoration=restoration,
         )
-        scorer = BatchScorer(model, keep=keep, outputs=outputs)
+        scorer = BatchScorer(model, keep=keep, outputs=outputs, atypical=atypical, restoration=restoration)
         if input_version is not None:
             assert datasets is not None
             with datasets.materialize(input_version) as folder:
@@ -251,7 +269,11 @@ def predict(
             partitions = _url_partitions(ref) if "://" in ref else _local_partitions(Path(ref).expanduser())
             results, tmp = _run(scorer, partitions, out_path, job, overwrite, max_workers, engine)
         try:
-            inputs, preds, reasons = _merge(results)
+            inputs, preds = _merge(results)
+            reasons, atypical_counts, restored = (
+                _counted(results, name) for name in ("reasons", "atypical", "restored")
+            )
+            rows_atypical = sum(r.atypical_rows for r in results)
             stats_dir = tmp / "_statistics"
             stats_dir.mkdir()
             write_statistics(inputs.result(name="inputs"), stats_dir / "inputs.json")
@@ -277,7 +299,10 @@ def predict(
                 "rows_in": rows_in,
                 "rows_scored": rows_scored,
                 "rows_rejected": rows_rejected,
-                "rejection_reasons": dict(reasons),
+                "rejection_reasons": reasons,
+                "rows_atypical": rows_atypical,
+                "atypical_reasons": atypical_counts,
+                "restored_values": restored,
                 "partitions": [r.relative for r in results],
                 "skewed_features": [i.feature for i in skewed if i.is_anomalous],
             }
@@ -285,15 +310,20 @@ def predict(
             publish_output(tmp, out_path)
         except BaseException:
             discard_output(tmp)
+            destination.discard()
             raise
+    destination.deliver(overwrite=overwrite)
     report = BatchReport(
-        output=out_path,
+        output=out_path if destination.url is None else destination.url,
         rows_in=rows_in,
         rows_scored=rows_scored,
         rows_rejected=rows_rejected,
-        reasons=dict(reasons),
+        reasons=reasons,
         duration_s=time.perf_counter() - started,
         partitions=len(results),
+        rows_atypical=rows_atypical,
+        atypical=atypical_counts,
+        restored=restored,
         skew=tuple(skewed),
     )
     if client is None:
@@ -397,13 +427,19 @@ def _record(
                 "rows_in": report.rows_in,
                 "rows_scored": report.rows_scored,
                 "rows_rejected": report.rows_rejected,
+                "rows_atypical": report.rows_atypical,
+                "values_restored": sum(report.restored.values()),
                 "duration_s": report.duration_s,
                 **_resources(),
             },
         )
         client.log_dict(run_id, report.reasons, "rejection_reasons.json")
+        if report.atypical or report.restored:
+            client.log_dict(run_id, {"atypical": report.atypical, "restored": report.restored}, "guards.json")
         output_version = None
-        if datasets is not None and report.rows_scored:
+        if not isinstance(report.output, Path):
+            client.set_tag(run_id, "output_uri", report.output)
+        elif datasets is not None and report.rows_scored:
             added = datasets.add(output_name, report.output, by_reference=True)
             output_version = f"{added.name}@{added.version}"
             client.set_tag(run_id, "output_version", output_version)
