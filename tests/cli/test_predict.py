@@ -88,3 +88,32 @@ def test_bad_input_exits_2_and_verification_failure_exits_1(
     result = invoke("predict", str(pkg.path), str(registered), "--out", str(tmp_path / "o"))
     assert result.code == 1, result.err
     assert "Traceback" not in result.err and not (tmp_path / "o").exists()
+
+
+def test_guard_options(invoke: Invoke, registered: Path, tmp_path: Path) -> None:
+    flagged = tmp_path / "flagged"
+    result = invoke(
+        "predict",
+        "models:/clf/1",
+        str(registered),
+        "--out",
+        str(flagged),
+        "--atypical",
+        "flag",
+        "--workers",
+        "1",
+    )
+    assert result.code == 0, result.err
+    table = ds.dataset(flagged, format="parquet", partitioning="hive").to_table()
+    assert {"atypical", "atypical_reasons"} <= set(table.column_names)
+    result = invoke("predict", "models:/clf/1", str(registered), "--out", str(tmp_path / "c"), "--clip")
+    assert result.code == 2
+    assert "needs the package's training statistics" in result.err
+    result = invoke(
+        "predict", "models:/clf/1", str(registered), "--out", str(tmp_path / "f"), "--fallback", "a"
+    )
+    assert result.code == 2 and "--fallback takes COLUMN=CATEGORY" in result.err
+    result = invoke(
+        "predict", "models:/clf/1", str(registered), "--out", str(tmp_path / "x"), "--atypical", "warn"
+    )
+    assert result.code == 2 and "--atypical.policy must be log, flag or reject" in result.err
