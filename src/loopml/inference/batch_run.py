@@ -16,7 +16,7 @@ import dataclasses
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -181,6 +181,38 @@ class _Sink:
             self._rejects.close()
 
 
+class _Source:
+    """One partition's record batches, read with memory bounded by the batch size.
+
+    Parquet is read row group by row group without pre-buffering (the dataset scanner reads
+    ahead whole row groups, most of a local file when scoring is slower than reading); CSV is
+    streamed by the dataset scanner.
+    """
+
+    def __init__(self, partition: Partition) -> None:
+        self._parquet: pq.ParquetFile | None = None
+        if partition.file_format == "parquet":
+            source: Any = partition.path
+            if partition.filesystem is not None:
+                source = partition.filesystem.open_input_file(partition.path)
+            self._parquet = pq.ParquetFile(source, pre_buffer=False)
+            self.schema = self._parquet.schema_arrow
+        else:
+            self._dataset = ds.dataset(partition.path, format="csv", filesystem=partition.filesystem)
+            self.schema = self._dataset.schema
+
+    def batches(self, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The partition's rows, ``batch_rows`` at a time, with ``columns`` only."""
+        if self._parquet is not None:
+            return self._parquet.iter_batches(batch_size=batch_rows, columns=columns)
+        return iter(self._dataset.to_batches(columns=columns, batch_size=batch_rows))
+
+    def close(self) -> None:
+        """Release the open file."""
+        if self._parquet is not None:
+            self._parquet.close()
+
+
 def score_partition(
     scorer: BatchScorer, partition: Partition, dest: Path, *, job: ScoringJob
 ) -> PartitionResult:
@@ -194,14 +226,14 @@ def score_partition(
     """
     result = PartitionResult(relative=partition.relative)
     try:
-        dataset = ds.dataset(partition.path, format=partition.file_format, filesystem=partition.filesystem)
-        check_input_schema(scorer.model, dataset.schema, where=f"Input {partition.relative!r}")
-        columns = scorer.read_columns(dataset.schema)
-        kept = scorer.kept(dataset.schema)
+        source = _Source(partition)
+        check_input_schema(scorer.model, source.schema, where=f"Input {partition.relative!r}")
+        columns = scorer.read_columns(source.schema)
+        kept = scorer.kept(source.schema)
         names = list(scorer.model.schema.names)
         sink = _Sink(dest, partition, job=job, result=result)
         try:
-            for batch in dataset.to_batches(columns=columns, batch_size=job.batch_rows):
+            for batch in source.batches(columns, job.batch_rows):
                 if batch.num_rows == 0:
                     continue
                 scored = scorer.score(batch, offset=result.rows_in)
@@ -222,8 +254,10 @@ def score_partition(
                 sink.put(batch.select(names), scored, kept)
         except BaseException:
             sink.close(quiet=True)
+            source.close()
             raise
         sink.close()
+        source.close()
     except (OSError, pa.ArrowInvalid) as err:
         raise InvalidInput(f"Cannot read input {partition.path!r}: {err}") from err
     return result
