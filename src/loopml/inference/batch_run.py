@@ -204,7 +204,10 @@ class _Source:
     def batches(self, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The partition's rows, ``batch_rows`` at a time, with ``columns`` only."""
         if self._parquet is not None:
-            return self._parquet.iter_batches(batch_size=batch_rows, columns=columns)
+            batches: Iterator[pa.RecordBatch] = self._parquet.iter_batches(
+                batch_size=batch_rows, columns=columns
+            )
+            return batches
         return iter(self._dataset.to_batches(columns=columns, batch_size=batch_rows))
 
     def close(self) -> None:
