@@ -1,25 +1,40 @@
 """Batch prediction throughput: ``loopml.inference.predict`` against the model's own ``predict_proba``.
 
 A 50-tree GradientBoostingClassifier on 16 numeric features (the demo model's shape) is packaged,
-N rows are written as Parquet partitions, then scored three ways, three runs each in this process:
+N rows are written as Parquet partitions, then scored in interleaved rounds (one of each path per
+round, ``--runs`` rounds, so that load from other jobs hits every path alike):
 
-* baseline: ``model.predict_proba`` on the rows as an in-memory NumPy array (the practical limit);
+* baseline: ``model.predict_proba`` on the rows as an in-memory NumPy array, one thread (the
+  practical limit: the model's own throughput);
 * ``predict`` with the local engine in this process (``max_workers=1``);
-* ``predict`` with the local engine's process pool (one worker per partition, up to the CPUs).
+* ``predict`` with the local engine's process pool (``max_workers=2``);
+* with ``--ray``: ``predict(engine="ray")`` once Ray is started (``ray.init`` not timed).
 
-Usage: ``python benchmarks/predict.py [ROWS] [PARTITIONS]`` (default 1,000,000 rows, 4 partitions).
+With ``--mlflow-python PATH`` (the MLflow client virtualenv), the same model is saved as an MLflow
+model and ``mlflow models predict --env-manager local`` scores one CSV file of ``--mlflow-rows``
+rows; ``loopml predict`` (CLI, a fresh process as well) scores the same CSV file.
+
+Each figure is the median and range over the rounds; CPU seconds include child processes.
+
+Usage: ``python benchmarks/predict.py [--rows 1000000] [--parts 4] [--runs 3] [--ray]
+[--mlflow-python .venv-mlflow/bin/python] [--mlflow-rows 250000]``
 """
 
 from __future__ import annotations
 
+import argparse
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sklearn.ensemble import GradientBoostingClassifier
 from threadpoolctl import threadpool_limits
@@ -28,55 +43,125 @@ from loopml.inference.predict import predict
 from loopml.registry import ColumnSpec, ModelSignature, package_model
 
 FEATURES = [f"f{i}" for i in range(16)]
+_MLFLOW_SAVE = """
+import sys
+import numpy as np
+import mlflow.sklearn
+from sklearn.ensemble import GradientBoostingClassifier
+rng = np.random.default_rng(0)
+x = rng.normal(size=(20_000, 16))
+y = (x[:, 0] + x[:, 3] * x[:, 5] > 0).astype(int)
+mlflow.sklearn.save_model(GradientBoostingClassifier(n_estimators=50, random_state=0).fit(x, y), sys.argv[1])
+"""
 
 
-def _timed(fn: object, runs: int = 3) -> list[float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - started)
-    return times
+def _cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _line(label: str, rows: int, times: list[float], base: float | None = None) -> None:
-    med = statistics.median(times)
-    rate = rows / med
-    versus = f"  {100 * (rows / med) / base:5.1f} % of baseline" if base else ""
+def _timed(fn: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), _cpu()
+    fn()
+    return time.perf_counter() - wall, _cpu() - cpu
+
+
+def _line(label: str, rows: int, runs: list[tuple[float, float]], base_rate: float | None) -> None:
+    walls = [w for w, _ in runs]
+    med = statistics.median(walls)
+    cpu = statistics.median(c for _, c in runs)
+    versus = f"  {100 * (rows / med) / base_rate:5.1f} % of baseline" if base_rate else ""
     print(
-        f"{label:<34} median {med:7.2f} s  [{min(times):.2f}-{max(times):.2f}]  {rate:12,.0f} rows/s{versus}"
+        f"{label:<40} median {med:7.2f} s [{min(walls):.2f}-{max(walls):.2f}]  cpu {cpu:6.2f} s  "
+        f"{rows / med:12,.0f} rows/s{versus}",
+        flush=True,
     )
 
 
-def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    parts = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+def _model() -> GradientBoostingClassifier:
     rng = np.random.default_rng(0)
     train_x = rng.normal(size=(20_000, 16))
     train_y = (train_x[:, 0] + train_x[:, 3] * train_x[:, 5] > 0).astype(int)
-    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(train_x, train_y)
-    x = rng.normal(size=(rows, 16))
+    return GradientBoostingClassifier(n_estimators=50, random_state=0).fit(train_x, train_y)
+
+
+def _mlflow(args: argparse.Namespace, root: Path, package: Path, x: np.ndarray) -> None:
+    rows = min(args.mlflow_rows, len(x))
+    csv = root / "one.csv"
+    pacsv.write_csv(pa.table({n: x[:rows, j] for j, n in enumerate(FEATURES)}), csv)
+    subprocess.run([args.mlflow_python, "-c", _MLFLOW_SAVE, str(root / "mlflow-model")], check=True)
+    mlflow_bin = str(Path(args.mlflow_python).parent / "mlflow")
+    loopml_bin = str(Path(sys.executable).parent / "loopml")
+    print(f"\nOne CSV file of {rows:,} rows, each tool in a fresh process (start-up included):")
+    mlflow_runs, loopml_runs = [], []
+    for i in range(args.runs):
+        cmd = [mlflow_bin, "models", "predict", "-m", str(root / "mlflow-model"), "-i", str(csv), "-t", "csv"]
+        cmd += ["-o", str(root / f"mlflow-{i}.json"), "--env-manager", "local"]
+        mlflow_runs.append(_timed(lambda c=cmd: subprocess.run(c, check=True, capture_output=True, cwd=root)))  # type: ignore[misc]
+        cmd = [
+            loopml_bin,
+            "predict",
+            str(package),
+            str(csv),
+            "--out",
+            str(root / f"cli-{i}"),
+            "--workers",
+            "1",
+        ]
+        loopml_runs.append(
+            _timed(lambda c=cmd: subprocess.run(c, check=True, capture_output=True, cwd=root))  # type: ignore[misc]
+        )
+    _line("mlflow models predict (labels only)", rows, mlflow_runs, None)
+    _line("loopml predict (labels + scores)", rows, loopml_runs, None)
+    ratio = statistics.median(w for w, _ in mlflow_runs) / statistics.median(w for w, _ in loopml_runs)
+    print(f"loopml predict is {ratio:.1f}x mlflow models predict")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--parts", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ray", action="store_true")
+    parser.add_argument("--mlflow-python", default=None)
+    parser.add_argument("--mlflow-rows", type=int, default=250_000)
+    args = parser.parse_args()
+    model = _model()
+    x = np.random.default_rng(1).normal(size=(args.rows, 16))
     with tempfile.TemporaryDirectory(prefix="loopml-bench-predict-") as tmp:
         root = Path(tmp)
         signature = ModelSignature(inputs=tuple(ColumnSpec(name=n, type="double") for n in FEATURES))
         package = package_model(model, root / "pkg", signature=signature).path
-        for i, chunk in enumerate(np.array_split(np.arange(rows), parts)):
-            (root / "in").mkdir(exist_ok=True)
-            pq.write_table(
-                pa.table({n: x[chunk, j] for j, n in enumerate(FEATURES)}), root / "in" / f"part-{i}.parquet"
-            )
-        print(f"{rows:,} rows x 16 features in {parts} Parquet partitions; GBC 50 trees")
-        with threadpool_limits(1):
-            base = _timed(lambda: model.predict_proba(x))
-        base_rate = rows / statistics.median(base)
-        _line("predict_proba on NumPy (1 thread)", rows, base)
-        counter = iter(range(100))
+        (root / "in").mkdir()
+        for i, chunk in enumerate(np.array_split(np.arange(args.rows), args.parts)):
+            table = pa.table({n: x[chunk, j] for j, n in enumerate(FEATURES)})
+            pq.write_table(table, root / "in" / f"part-{i}.parquet")
+        print(f"{args.rows:,} rows x 16 features in {args.parts} Parquet partitions; GBC 50 trees")
+        counter = iter(range(1000))
 
-        def run(workers: int) -> None:
-            predict(str(package), root / "in", out=root / f"out-{next(counter)}", max_workers=workers)
+        def run(**kwargs: object) -> None:
+            predict(str(package), root / "in", out=root / f"out-{next(counter)}", **kwargs)  # type: ignore[arg-type]
 
-        _line("loopml predict, 1 process", rows, _timed(lambda: run(1)), base_rate)
-        _line(f"loopml predict, pool of {min(parts, 2)}", rows, _timed(lambda: run(2)), base_rate)
+        paths: dict[str, Callable[[], object]] = {
+            "predict_proba on NumPy (1 thread)": lambda: model.predict_proba(x),
+            "loopml predict, 1 process": lambda: run(max_workers=1),
+            "loopml predict, pool of 2": lambda: run(max_workers=2),
+        }
+        if args.ray:
+            import ray
+
+            ray.init(num_cpus=2, include_dashboard=False)
+            paths["loopml predict, ray (2 actors)"] = lambda: run(engine="ray", max_workers=2)
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
+        for _ in range(args.runs):
+            for name, fn in paths.items():
+                with threadpool_limits(1):
+                    results[name].append(_timed(fn))
+        base_rate = args.rows / statistics.median(w for w, _ in results["predict_proba on NumPy (1 thread)"])
+        for name, runs in results.items():
+            _line(name, args.rows, runs, None if name.startswith("predict_proba") else base_rate)
+        if args.mlflow_python:
+            _mlflow(args, root, package, x)
 
 
 if __name__ == "__main__":
