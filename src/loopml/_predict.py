@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from loopml.inference.atypical import AtypicalCheck
     from loopml.inference.predict import BatchReport
+    from loopml.inference.restoration import InputRestoration
 
 __all__ = ["predict"]
 
@@ -28,6 +30,8 @@ def predict(
     fail_on_bad_rows: bool = False,
     max_workers: int | None = None,
     record: bool = True,
+    atypical: AtypicalCheck | None = None,
+    restoration: InputRestoration | None = None,
 ) -> pa.Table | BatchReport:
     """Score ``data`` with a verified model.
 
@@ -37,8 +41,10 @@ def predict(
             the prediction columns; rejected rows raise unless ``fail_on_bad_rows`` is off, when
             they are left out and listed in the table's ``loopml.rejected`` metadata), or a file,
             folder of partitions, dataset version ``NAME@VERSION`` or fsspec URL written to ``out``.
-        out: The output folder (required for files).
+        out: The output folder or fsspec URL (required for files).
         record: Track the file run in the default tracking store (run, output dataset version).
+        atypical: Atypical-input scoring (``log``, ``flag`` columns, ``reject`` rows), as in serving.
+        restoration: Input restoration (clip to the training range, unseen categories to a fallback).
 
     Returns:
         The scored table (in-memory data), or the run's :class:`~loopml.inference.predict.BatchReport`.
@@ -61,7 +67,13 @@ def predict(
         if isinstance(data, pa.Table) or type(data).__name__ == "DataFrame":
             table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
             scored, rejected = score_table(
-                model_uri, table, registry=services.registry, keep=keep, outputs=outputs
+                model_uri,
+                table,
+                registry=services.registry,
+                keep=keep,
+                outputs=outputs,
+                atypical=atypical,
+                restoration=restoration,
             )
             if rejected.num_rows and fail_on_bad_rows:
                 first = rejected.to_pylist()[0]
@@ -84,6 +96,8 @@ def predict(
             overwrite=overwrite,
             fail_on_bad_rows=fail_on_bad_rows,
             max_workers=max_workers,
+            atypical=atypical,
+            restoration=restoration,
         )
     finally:
         services.close()

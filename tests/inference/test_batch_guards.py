@@ -165,3 +165,20 @@ def test_output_to_a_file_url(models: Models, numeric_input: Path, tmp_path: Pat
     )
     assert report.output == tmp_path / "scored"
     assert (tmp_path / "scored" / "year=2015" / "part-0.parquet").exists()
+
+
+def test_in_memory_scoring_takes_the_same_guards(models: Models) -> None:
+    from loopml.inference.predict import score_table
+
+    table = pa.Table.from_pandas(_ROWS, preserve_index=False)
+    scored, rejected = score_table(
+        "models:/mixed@champion",
+        table,
+        registry=models.registry,
+        atypical=AtypicalCheck(policy=AtypicalPolicy.FLAG),
+        restoration=InputRestoration(fallbacks=(("city", "lyon"),)),
+    )
+    assert rejected.num_rows == 0
+    assert scored.column("atypical").to_pylist() == [False, True, True, False]
+    repaired = _ROWS.assign(city=["paris", "lyon", "lyon", "nice"])
+    assert scored.column("prediction").to_pylist() == _expected(models, repaired)

@@ -183,13 +183,16 @@ def score_table(
     trust_store: TrustStore | None = None,
     keep: Sequence[str] | None = None,
     outputs: Sequence[str] = OUTPUTS,
+    atypical: AtypicalCheck | None = None,
+    restoration: InputRestoration | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Score an in-memory table: (scored rows, rejected rows with reasons)."""
     with verified_package(ModelSource(uri=model_uri), registry=registry, trust_store=trust_store) as (
         model,
         _,
     ):
-        scored = BatchScorer(model, keep=keep, outputs=outputs).score(table)
+        scorer = BatchScorer(model, keep=keep, outputs=outputs, atypical=atypical, restoration=restoration)
+        scored = scorer.score(table)
     return scored.table, scored.rejected
 
 
