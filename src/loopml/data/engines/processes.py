@@ -5,10 +5,11 @@ modules once, so each worker starts without re-importing them; forking from a cl
 this process's threads (pyarrow's pools, a caller's OpenMP) out of the children. While a pool
 starts inside :func:`worker_start`, ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
 ``MKL_NUM_THREADS`` are 1 in the environment the children inherit (BLAS thread pools busy-wait
-and halve throughput otherwise; see SCALE-OUT.md), and ``__main__`` is hidden from them: the work
-they run lives in loopml, so a plain script starting a pool needs no ``if __name__ == "__main__":``
-guard (multiprocessing would otherwise re-run the script in every worker, which then fails to
-start its own pool: ``BrokenProcessPool``).
+and halve throughput otherwise; see SCALE-OUT.md), pyarrow's jemalloc starts no background
+thread in the server (a thread of the forking process must not hold an allocator lock), and
+``__main__`` is hidden from them: the work they run lives in loopml, so a plain script starting a
+pool needs no ``if __name__ == "__main__":`` guard (multiprocessing would otherwise re-run the
+script in every worker, which then fails to start its own pool: ``BrokenProcessPool``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from contextlib import contextmanager
 
 __all__ = ["worker_context", "worker_start"]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_THREAD_VARS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# pyarrow's bundled jemalloc starts a background thread on import; a server that forks workers must
+# not hold one (a thread holding an allocator lock at fork time deadlocks the child)
+_FORK_SAFE_VARS = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _START_LOCK = threading.Lock()
 
 
@@ -38,8 +42,9 @@ def worker_context(preload: Sequence[str]) -> multiprocessing.context.BaseContex
 
 @contextmanager
 def _single_threaded_children() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+    wanted = _THREAD_VARS | {k: v for k, v in _FORK_SAFE_VARS.items() if k not in os.environ}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:
