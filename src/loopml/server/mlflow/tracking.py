@@ -343,18 +343,3 @@ def get_metric_history(
     if start + max_results < len(history):
         out["next_page_token"] = token_of(start + max_results)
     return out
-
-
-class SearchLoggedModels(Body):
-    experiment_ids: list[str] = []
-
-
-@router.post("/logged-models/search")
-def search_logged_models(body: SearchLoggedModels, store: StoreDep) -> Empty:
-    """MLflow 3 logged models are not stored yet (creating one answers NOT_IMPLEMENTED): none match.
-
-    The client asks after every run-artifact download whether a model of the run holds the path.
-    """
-    for experiment_id in body.experiment_ids:
-        store.experiments.get(_experiment_id(store, experiment_id))
-    return {"models": []}
