@@ -45,6 +45,8 @@ MODEL_ARTIFACT_TYPE = "Model"
 PACKAGE_ARTIFACT_TYPE = "ModelPackage"
 BLESSING_ARTIFACT_TYPE = "Blessing"
 REGISTER_EXECUTION_TYPE = "register"
+#: Version property marking a folder of another format (no ``checksums.json``, never signed).
+FOREIGN_PROPERTY = "foreign"
 
 
 @runtime_checkable
@@ -199,7 +201,7 @@ class ModelRegistry:
             run_id=run_id,
             description=description,
             tags=tags,
-            properties={**(properties or {}), "package_artifact_id": package_id},
+            properties={**(properties or {}), "package_artifact_id": package_id, FOREIGN_PROPERTY: True},
             created_by=actor,
         )
         self._record_lineage(version, package_id, model_id, None)
@@ -457,7 +459,9 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory(prefix="loopml-verify-") as tmp:
             label = f"models:/{version.name}/{version.version}"
             package = fetch_package(self.blobs, version.manifest_sha256, Path(tmp) / "pkg", label=label)
-            if needs_signature and version.is_signed and self.trust_store is not None:
+            if version.properties.get(FOREIGN_PROPERTY):
+                pass  # no checksums.json to check: fetch_package verified every file's hash
+            elif needs_signature and version.is_signed and self.trust_store is not None:
                 try:
                     signer = verify_package(package, trust_store=self.trust_store).signer
                 except IntegrityError:

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopml.artifacts import BlobStore
-from loopml.errors import InvalidInput, NotFound
+from loopml.errors import IntegrityError, InvalidInput, NotFound
+from loopml.server._model_files import package_files
 from loopml.server._paths import normalise_artifact_path
 from loopml.server.mlflow.logged_models import MLMODEL_FILE, find_logged_model
 from loopml.server.mlflow.wire import run_artifact_uri
 from loopml.store.entities import every_item
 from loopml.store.repositories import Store
 
-__all__ = ["ModelSource", "fetch_model_folder", "resolve_source"]
+__all__ = ["ModelSource", "check_unchanged", "fetch_model_folder", "resolve_source"]
 
 _PROXY = re.compile(r"mlflow-artifacts:/+(?P<experiment>[^/]+)/(?P<run>[^/]+)/artifacts/(?P<path>.+)")
 _RUNS = re.compile(r"runs:/+(?P<run>[^/]+)/(?P<path>.+)")
@@ -67,17 +68,42 @@ def resolve_source(store: Store, source: str, *, model_id: str | None = None) ->
     )
 
 
+def _folder_files(store: Store, source: ModelSource) -> dict[str, tuple[str, int | None]]:
+    """The run's files under the source folder: relative path → (SHA-256, size) of the latest upload."""
+    prefix = f"{source.path}/"
+    latest: dict[str, tuple[str, int | None]] = {}
+    for art in every_item(lambda token: store.artifacts.list(run_id=source.run_id, page_token=token)):
+        if not art.is_reference and art.sha256 is not None and art.name.startswith(prefix):
+            latest[art.name[len(prefix) :]] = (art.sha256, art.size)
+    return latest
+
+
+def check_unchanged(
+    store: Store, blobs: BlobStore, source: ModelSource, *, index_sha256: str, label: str
+) -> None:
+    """Refuse to hand out ``source`` when its files are no longer those the version registered.
+
+    Raises:
+        IntegrityError: a file was added, replaced or is missing since registration (named).
+    """
+    registered = {f.path: f.sha256 for f in package_files(blobs, index_sha256, label=label)}
+    now = {rel: sha for rel, (sha, _) in _folder_files(store, source).items()}
+    changed = sorted(p for p in registered.keys() | now.keys() if registered.get(p) != now.get(p))
+    if changed:
+        raise IntegrityError(
+            f"The files of {label} at {source.uri} changed since it was registered "
+            f"({', '.join(changed[:5])}); "
+            "register the model again to use them."
+        )
+
+
 def fetch_model_folder(store: Store, blobs: BlobStore, source: ModelSource, dest: Path) -> Path:
     """Rebuild the model folder of ``source`` under ``dest`` (every file verified on read).
 
     Raises:
         InvalidInput: the folder holds no ``MLmodel`` file (it is not an MLflow model).
     """
-    prefix = f"{source.path}/"
-    latest: dict[str, tuple[str, int | None]] = {}
-    for art in every_item(lambda token: store.artifacts.list(run_id=source.run_id, page_token=token)):
-        if not art.is_reference and art.sha256 is not None and art.name.startswith(prefix):
-            latest[art.name[len(prefix) :]] = (art.sha256, art.size)
+    latest = _folder_files(store, source)
     if MLMODEL_FILE not in latest:
         raise InvalidInput(
             f"Run {source.run_id} has no MLflow model at {source.path!r} (no {MLMODEL_FILE} file there); "

@@ -21,7 +21,7 @@ from loopml.server._deps import StoreDep
 from loopml.server._security import principal_of
 from loopml.server._visibility import visibility_of
 from loopml.server.mlflow.errors import MlflowRoute
-from loopml.server.mlflow.model_sources import fetch_model_folder, resolve_source
+from loopml.server.mlflow.model_sources import check_unchanged, fetch_model_folder, resolve_source
 from loopml.server.mlflow.paging import offset_of, token_of
 from loopml.server.mlflow.registry_wire import (
     MLFLOW_FLAVOR,
@@ -62,9 +62,16 @@ def _version(text: str | int) -> int:
     return number
 
 
-def _page(items: list[Any], max_results: int, page_token: str | None) -> tuple[list[Any], str | None]:
-    if not 1 <= max_results <= 1000:
-        raise InvalidInput(f"max_results must be in 1..1000; got {max_results}.")
+#: MLflow's largest pages: registered models, model versions.
+MAX_MODELS_PER_PAGE = 1_000
+MAX_VERSIONS_PER_PAGE = 200_000
+
+
+def _page(
+    items: list[Any], max_results: int, page_token: str | None, *, limit: int
+) -> tuple[list[Any], str | None]:
+    if not 1 <= max_results <= limit:
+        raise InvalidInput(f"max_results must be in 1..{limit}; got {max_results}.")
     start = offset_of(page_token)
     end = start + max_results
     return items[start:end], token_of(end) if end < len(items) else None
@@ -134,7 +141,8 @@ def search_registered_models(
 ) -> Empty:
     keep, visible = model_filter(filter), visibility_of(request)
     found = [m for m in registry.search() if keep(m) and visible.shows(ResourceKind.MODEL, m.name)]
-    page, token = _page(sort_by(found, order_by or [], default=["name"]), max_results, page_token)
+    ordered = sort_by(found, order_by or [], default=["name"])
+    page, token = _page(ordered, max_results, page_token, limit=MAX_MODELS_PER_PAGE)
     out: Empty = {"registered_models": [_model_json(registry, m.name) for m in page]}
     if token:
         out["next_page_token"] = token
@@ -265,15 +273,19 @@ def set_model_version_tag(body: VersionTag, registry: Registry) -> Empty:
 
 
 @router.get("/model-versions/get-download-uri")
-def get_model_version_download_uri(name: Name, version: Text, registry: Registry) -> Empty:
+def get_model_version_download_uri(name: Name, version: Text, store: StoreDep, registry: Registry) -> Empty:
+    """The run folder the version was registered from, once checked to hold the registered files."""
     found = registry.store.models.get_version(name, _version(version))
     uri = found.properties.get(SOURCE_PROPERTY)
     if found.flavor != MLFLOW_FLAVOR or not isinstance(uri, str):
         raise InvalidState(
             f"models:/{name}/{found.version} is a loopml package (flavor {found.flavor!r}), not an MLflow "
-            f"model; load it with loopml (`loopml models download {name} {found.version}`)."
+            f"model; fetch it with `loopml models download models:/{name}/{found.version} --out DIR`."
         )
-    return {"artifact_uri": uri}
+    source = resolve_source(store, uri)
+    label = f"models:/{name}/{found.version}"
+    check_unchanged(store, registry.blobs, source, index_sha256=found.manifest_sha256, label=label)
+    return {"artifact_uri": source.uri}
 
 
 @router.get("/model-versions/search")
@@ -281,7 +293,7 @@ def search_model_versions(
     request: Request,
     registry: Registry,
     filter: Annotated[str | None, Query(max_length=4_000)] = None,
-    max_results: Annotated[int, Query()] = 1000,
+    max_results: Annotated[int, Query()] = 10_000,
     order_by: Annotated[list[str] | None, Query()] = None,
     page_token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Empty:
@@ -294,7 +306,7 @@ def search_model_versions(
         if keep(v)
     ]
     ordered = sort_by(found, order_by or [], default=["name", "version_number DESC"])
-    page, token = _page(ordered, max_results, page_token)
+    page, token = _page(ordered, max_results, page_token, limit=MAX_VERSIONS_PER_PAGE)
     out: Empty = {"model_versions": [model_version_json(v) for v in page]}
     if token:
         out["next_page_token"] = token

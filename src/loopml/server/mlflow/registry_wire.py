@@ -1,6 +1,7 @@
 """MLflow's registry shapes: loopml models and versions as MLflow messages, and its search grammar.
 
-Registered-model search accepts ``name = / != / LIKE / ILIKE '...'`` and ``tags.<key> = '...'``;
+Registered-model search accepts ``name = / != / LIKE / ILIKE '...'`` and ``tags.<key> = '...'``
+(``tag.`` too, and backquoted keys);
 model-version search ``name``, ``run_id`` (``=`` or ``IN (...)``), ``version_number`` and
 ``tags.<key>``; clauses are joined with ``AND``. Order keys: ``name``, ``version_number``,
 ``creation_timestamp``, ``last_updated_timestamp``, each optionally ``ASC`` / ``DESC``.
@@ -34,7 +35,7 @@ SOURCE_PROPERTY = "mlflow_source"
 T = TypeVar("T", RegisteredModel, ModelVersion)
 
 _CLAUSE = re.compile(
-    r"\s*(?P<key>name|run_id|version_number|tags\.`[^`]+`|tags\.[\w.\-/]+)\s*"
+    r"\s*(?P<key>name|run_id|version_number|tags?\.`[^`]+`|tags?\.[\w.\-/]+)\s*"
     r"(?P<op>=|!=|LIKE|ILIKE|IN)\s*(?P<value>'[^']*'|\(\s*'[^']*'(?:\s*,\s*'[^']*')*\s*\)|\d+)\s*",
     re.IGNORECASE,
 )
@@ -102,13 +103,14 @@ def _clauses(
     for clause in re.split(r"\s+AND\s+", text or "", flags=re.IGNORECASE):
         match = _CLAUSE.fullmatch(clause)
         key = match.group("key") if match else ""
-        base = "tags" if key.lower().startswith("tags.") else key.lower()
+        tagged = key.lower().startswith(("tags.", "tag."))
+        base = "tags" if tagged else key.lower()
         if match is None or base not in allowed:
             raise InvalidInput(
                 f"Unsupported {what} filter {clause.strip()!r}; use {', '.join(sorted(allowed))} with "
                 "= != LIKE ILIKE IN and '...' values, joined with AND."
             )
-        name = key if base == "tags" else base
+        name = "tags." + key.split(".", 1)[1] if tagged else base
         out.append((name.replace("`", ""), _matcher(match.group("op"), _values(match.group("value")))))
     return out
 
