@@ -55,7 +55,8 @@ print(json.dumps({
     "predicted": loaded.predict(X).tolist(),
     "predicted_by_version": by_version.predict(X).tolist(),
     "champion": champion, "missing": missing, "no_alias": no_alias,
-    "after": [client.get_registered_model("churn").aliases, client.get_model_version("churn", mv2.version).current_stage],
+    "after": [client.get_registered_model("churn").aliases,
+              client.get_model_version("churn", mv2.version).current_stage],
 }))
 """
 

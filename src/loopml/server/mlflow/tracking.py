@@ -127,6 +127,18 @@ def search_experiments(body: SearchExperiments, request: Request, store: StoreDe
     return out
 
 
+class UpdateExperiment(Body):
+    experiment_id: str
+    new_name: str | None = None
+
+
+@router.post("/experiments/update")
+def update_experiment(body: UpdateExperiment, store: StoreDep) -> Empty:
+    if body.new_name:
+        store.experiments.rename(_experiment_id(store, body.experiment_id), body.new_name)
+    return {}
+
+
 @router.post("/experiments/delete")
 def delete_experiment(body: ExperimentRef, store: StoreDep) -> Empty:
     store.experiments.delete(body.experiment_id)
@@ -275,6 +287,16 @@ def log_metric(body: LogMetric, store: StoreDep) -> Empty:
 @router.post("/runs/set-tag")
 def set_tag(body: SetTag, store: StoreDep) -> Empty:
     store.runs.log_batch(body.id, tags={body.key: body.value})
+    return {}
+
+
+class DeleteTag(RunRef):
+    key: str
+
+
+@router.post("/runs/delete-tag")
+def delete_tag(body: DeleteTag, store: StoreDep) -> Empty:
+    store.runs.delete_tag(body.id, body.key)
     return {}
 
 
