@@ -295,6 +295,24 @@ class ModelRepository(Protocol):
         self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> RegisteredModel: ...
 
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model without aliases (:class:`InvalidState` otherwise; :class:`Conflict` if taken).
+
+        .. versionadded:: models can be renamed.
+        """
+
+    def delete_model(self, name: str) -> None:
+        """Delete a model without versions (:class:`InvalidState` otherwise: versions are kept).
+
+        .. versionadded:: models without versions can be deleted.
+        """
+
+    def delete_tag(self, name: str, key: str, *, version: int | None = None) -> None:
+        """Remove a tag of a model or of one of its versions (:class:`NotFound` when absent).
+
+        .. versionadded:: model and version tags can be deleted.
+        """
+
     def create_version(
         self,
         name: str,

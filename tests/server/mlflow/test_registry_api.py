@@ -163,3 +163,42 @@ def test_search_filters_order_and_pages(server: httpx.Client) -> None:
     assert [m["name"] for m in tagged["registered_models"]] == ["search-b"]
     bad = server.get(f"{API}/registered-models/search", params={"filter": "description = 'x'"})
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_rename_delete_and_tag_deletion(server: httpx.Client) -> None:
+    tags = [{"key": "team", "value": "a"}, {"key": "tmp", "value": "x"}]
+    server.post(f"{API}/registered-models/create", json={"name": "to-rename", "tags": tags})
+    renamed = server.post(
+        f"{API}/registered-models/rename", json={"name": "to-rename", "new_name": "renamed"}
+    )
+    assert renamed.status_code == 200 and renamed.json()["registered_model"]["name"] == "renamed"
+    gone = server.get(f"{API}/registered-models/get", params={"name": "to-rename"})
+    assert gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert (
+        server.request(
+            "DELETE", f"{API}/registered-models/delete-tag", json={"name": "renamed", "key": "tmp"}
+        ).status_code
+        == 200
+    )
+    model = server.get(f"{API}/registered-models/get", params={"name": "renamed"}).json()["registered_model"]
+    assert model["tags"] == [{"key": "team", "value": "a"}]
+    assert (
+        server.request("DELETE", f"{API}/registered-models/delete", json={"name": "renamed"}).status_code
+        == 200
+    )
+    assert server.get(f"{API}/registered-models/get", params={"name": "renamed"}).status_code == 404
+
+    _, _, model_id = _logged_model(server, "reg-keep", {"MLmodel": MLMODEL})
+    server.post(f"{API}/registered-models/create", json={"name": "kept"})
+    server.post(
+        f"{API}/model-versions/create", json={"name": "kept", "source": f"models:/{model_id}", "tags": tags}
+    )
+    dropped = server.request(
+        "DELETE", f"{API}/model-versions/delete-tag", json={"name": "kept", "version": "1", "key": "tmp"}
+    )
+    assert dropped.status_code == 200
+    version = server.get(f"{API}/model-versions/get", params={"name": "kept", "version": "1"}).json()
+    assert version["model_version"]["tags"] == [{"key": "team", "value": "a"}]
+    refused = server.request("DELETE", f"{API}/registered-models/delete", json={"name": "kept"})
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_STATE"
+    assert "archive" in refused.json()["message"]

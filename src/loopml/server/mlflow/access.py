@@ -107,6 +107,9 @@ _REGISTRY_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "registered-models/search"): _read("registered_models.search"),
     ("PATCH", "registered-models/update"): _model_write("registered_models.update"),
     ("POST", "registered-models/set-tag"): _model_write("registered_models.set_tag"),
+    ("DELETE", "registered-models/delete-tag"): _model_write("registered_models.delete_tag"),
+    ("POST", "registered-models/rename"): _model_write("registered_models.rename"),
+    ("DELETE", "registered-models/delete"): _model_write("registered_models.delete"),
     ("POST", "registered-models/get-latest-versions"): _model_read("registered_models.get_latest_versions"),
     ("POST", "registered-models/alias"): _model_write("registered_models.set_alias", alias=True),
     ("DELETE", "registered-models/alias"): _model_write("registered_models.delete_alias", alias=True),
@@ -117,6 +120,7 @@ _REGISTRY_ROUTES: dict[tuple[str, str], Access] = {
     ("PATCH", "model-versions/update"): _model_write("model_versions.update"),
     ("DELETE", "model-versions/delete"): _model_write("model_versions.delete"),
     ("POST", "model-versions/set-tag"): _model_write("model_versions.set_tag"),
+    ("DELETE", "model-versions/delete-tag"): _model_write("model_versions.delete_tag"),
     ("GET", "model-versions/get-download-uri"): _model_read("model_versions.get_download_uri"),
     ("GET", "model-versions/search"): _read("model_versions.search"),
 }

@@ -161,6 +161,39 @@ def set_registered_model_tag(body: ModelTag, registry: Registry) -> Empty:
     return {}
 
 
+class RenameModel(Body):
+    name: str
+    new_name: str
+
+
+class ModelRef(Body):
+    name: str
+
+
+class ModelTagRef(Body):
+    name: str
+    key: str
+
+
+@router.post("/registered-models/rename")
+def rename_registered_model(body: RenameModel, registry: Registry) -> Empty:
+    registry.store.models.rename_model(body.name, body.new_name)
+    return {"registered_model": _model_json(registry, body.new_name)}
+
+
+@router.delete("/registered-models/delete")
+def delete_registered_model(body: ModelRef, registry: Registry) -> Empty:
+    """Only a model without versions can go: loopml keeps versions for lineage (archive them)."""
+    registry.store.models.delete_model(body.name)
+    return {}
+
+
+@router.delete("/registered-models/delete-tag")
+def delete_registered_model_tag(body: ModelTagRef, registry: Registry) -> Empty:
+    registry.store.models.delete_tag(body.name, body.key)
+    return {}
+
+
 @router.post("/registered-models/get-latest-versions")
 def get_latest_versions(body: LatestVersions, registry: Registry) -> Empty:
     """Stages are legacy: every version is in stage ``None`` (archived ones in ``Archived``)."""
@@ -269,6 +302,16 @@ def delete_model_version(body: VersionRef, request: Request, registry: Registry)
 @router.post("/model-versions/set-tag")
 def set_model_version_tag(body: VersionTag, registry: Registry) -> Empty:
     registry.store.models.update_version(body.name, _version(body.version), tags={body.key: body.value})
+    return {}
+
+
+class VersionTagRef(VersionRef):
+    key: str
+
+
+@router.delete("/model-versions/delete-tag")
+def delete_model_version_tag(body: VersionTagRef, registry: Registry) -> Empty:
+    registry.store.models.delete_tag(body.name, body.key, version=_version(body.version))
     return {}
 
 
