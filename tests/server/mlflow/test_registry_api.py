@@ -90,7 +90,9 @@ def test_logged_model_registers_with_its_scan_verdict(server: httpx.Client) -> N
     by_alias = server.get(f"{API}/registered-models/alias", params={"name": "safe", "alias": "staging"})
     assert by_alias.json()["model_version"]["aliases"] == ["staging"]
     uri = server.get(f"{API}/model-versions/get-download-uri", params={"name": "safe", "version": "1"}).json()
-    assert uri == {"artifact_uri": f"mlflow-artifacts:/{experiment}/{run}/artifacts/model"}
+    assert uri == {"artifact_uri": "mlflow-artifacts:/registered-models/safe/versions/1"}
+    listed = server.get(ARTIFACTS, params={"path": "registered-models/safe/versions/1"}).json()["files"]
+    assert [f["path"] for f in listed] == ["MLmodel", "model.pkl"]
     # production aliases need a trusted signature and a blessing: an MLflow model has neither
     refused = server.post(
         f"{API}/registered-models/alias", json={"name": "safe", "alias": "champion", "version": "1"}
@@ -98,10 +100,12 @@ def test_logged_model_registers_with_its_scan_verdict(server: httpx.Client) -> N
     assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
     assert "signature" in refused.json()["message"]
 
-    # a file replaced after registration is not handed out under the registered version
+    # the version serves the files it registered, whatever the run uploads later
     server.put(f"{ARTIFACTS}/{experiment}/{run}/artifacts/model/model.pkl", content=pickle.dumps([3]))
-    changed = server.get(f"{API}/model-versions/get-download-uri", params={"name": "safe", "version": "1"})
-    assert changed.status_code == 400 and "model.pkl" in changed.json()["message"]
+    served = server.get(f"{ARTIFACTS}/registered-models/safe/versions/1/model.pkl")
+    assert served.status_code == 200 and pickle.loads(served.content) == {"coef": [1.0, 2.0]}
+    missing = server.get(f"{ARTIFACTS}/registered-models/safe/versions/9/model.pkl")
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_unsafe_pickle_is_registered_marked_and_refused_an_alias(server: httpx.Client) -> None:
@@ -118,6 +122,8 @@ def test_unsafe_pickle_is_registered_marked_and_refused_an_alias(server: httpx.C
         f"{API}/registered-models/alias", json={"name": "unsafe", "alias": "staging", "version": "1"}
     )
     assert refused.status_code == 403 and "scan" in refused.json()["message"]
+    blocked = server.get(f"{ARTIFACTS}/registered-models/unsafe/versions/1/model.pkl")
+    assert blocked.status_code == 400 and "unsafe" in blocked.json()["message"]
 
 
 def test_registration_needs_an_mlflow_model_folder(server: httpx.Client) -> None:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "Access"]
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "VERSIONS_SEGMENT", "Access"]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+#: First segment of registered versions' artifact URIs (``mlflow-artifacts:/registered-models/...``).
+VERSIONS_SEGMENT = "registered-models"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,7 +196,16 @@ _ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
         target_in_path=True,
         mutates=False,
     ),
-    # the listing names its run inside ?path=; its handler hides runs the caller may not see
+    ("GET", f"{ARTIFACTS_PREFIX}/{VERSIONS_SEGMENT}/{{name}}/versions/{{version}}/{{path:path}}"): Access(
+        action="mlflow.artifacts.download_model_version",
+        permission=_P.READ,
+        endpoint_class=_E.READ,
+        target_kind="model",
+        target_field="name",
+        target_in_path=True,
+        mutates=False,
+    ),
+    # the listing names its run or model inside ?path=; its handler hides what the caller may not see
     ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
 }
 

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopml.artifacts import BlobStore
-from loopml.errors import IntegrityError, InvalidInput, NotFound
-from loopml.server._model_files import package_files
+from loopml.errors import InvalidInput, NotFound
 from loopml.server._paths import normalise_artifact_path
 from loopml.server.mlflow.logged_models import MLMODEL_FILE, find_logged_model
 from loopml.server.mlflow.wire import run_artifact_uri
 from loopml.store.entities import every_item
 from loopml.store.repositories import Store
 
-__all__ = ["ModelSource", "check_unchanged", "fetch_model_folder", "resolve_source"]
+__all__ = ["ModelSource", "fetch_model_folder", "resolve_source"]
 
 _PROXY = re.compile(r"mlflow-artifacts:/+(?P<experiment>[^/]+)/(?P<run>[^/]+)/artifacts/(?P<path>.+)")
 _RUNS = re.compile(r"runs:/+(?P<run>[^/]+)/(?P<path>.+)")
@@ -76,25 +75,6 @@ def _folder_files(store: Store, source: ModelSource) -> dict[str, tuple[str, int
         if not art.is_reference and art.sha256 is not None and art.name.startswith(prefix):
             latest[art.name[len(prefix) :]] = (art.sha256, art.size)
     return latest
-
-
-def check_unchanged(
-    store: Store, blobs: BlobStore, source: ModelSource, *, index_sha256: str, label: str
-) -> None:
-    """Refuse to hand out ``source`` when its files are no longer those the version registered.
-
-    Raises:
-        IntegrityError: a file was added, replaced or is missing since registration (named).
-    """
-    registered = {f.path: f.sha256 for f in package_files(blobs, index_sha256, label=label)}
-    now = {rel: sha for rel, (sha, _) in _folder_files(store, source).items()}
-    changed = sorted(p for p in registered.keys() | now.keys() if registered.get(p) != now.get(p))
-    if changed:
-        raise IntegrityError(
-            f"The files of {label} at {source.uri} changed since it was registered "
-            f"({', '.join(changed[:5])}); "
-            "register the model again to use them."
-        )
 
 
 def fetch_model_folder(store: Store, blobs: BlobStore, source: ModelSource, dest: Path) -> Path:

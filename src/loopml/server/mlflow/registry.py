@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
@@ -20,8 +21,9 @@ from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
 from loopml.server._security import principal_of
 from loopml.server._visibility import visibility_of
+from loopml.server.mlflow.access import VERSIONS_SEGMENT
 from loopml.server.mlflow.errors import MlflowRoute
-from loopml.server.mlflow.model_sources import check_unchanged, fetch_model_folder, resolve_source
+from loopml.server.mlflow.model_sources import fetch_model_folder, resolve_source
 from loopml.server.mlflow.paging import offset_of, token_of
 from loopml.server.mlflow.registry_wire import (
     MLFLOW_FLAVOR,
@@ -36,7 +38,7 @@ from loopml.server.mlflow.wire import Body, KeyValue
 from loopml.services import Services
 from loopml.store.entities import ModelVersion, ModelVersionStatus
 
-__all__ = ["router"]
+__all__ = ["Registry", "router"]
 
 router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
 Empty = dict[str, Any]
@@ -316,19 +318,16 @@ def delete_model_version_tag(body: VersionTagRef, registry: Registry) -> Empty:
 
 
 @router.get("/model-versions/get-download-uri")
-def get_model_version_download_uri(name: Name, version: Text, store: StoreDep, registry: Registry) -> Empty:
-    """The run folder the version was registered from, once checked to hold the registered files."""
+def get_model_version_download_uri(name: Name, version: Text, registry: Registry) -> Empty:
+    """The registered files themselves (``mlflow-artifacts:/registered-models/...``), never the run's."""
     found = registry.store.models.get_version(name, _version(version))
-    uri = found.properties.get(SOURCE_PROPERTY)
-    if found.flavor != MLFLOW_FLAVOR or not isinstance(uri, str):
+    if found.flavor != MLFLOW_FLAVOR:
         raise InvalidState(
             f"models:/{name}/{found.version} is a loopml package (flavor {found.flavor!r}), not an MLflow "
             f"model; fetch it with `loopml models download models:/{name}/{found.version} --out DIR`."
         )
-    source = resolve_source(store, uri)
-    label = f"models:/{name}/{found.version}"
-    check_unchanged(store, registry.blobs, source, index_sha256=found.manifest_sha256, label=label)
-    return {"artifact_uri": source.uri}
+    folder = f"{VERSIONS_SEGMENT}/{quote(name, safe='')}/versions/{found.version}"
+    return {"artifact_uri": f"mlflow-artifacts:/{folder}"}
 
 
 @router.get("/model-versions/search")
