@@ -348,6 +348,11 @@ def names(page: Any) -> list[str]:
         ("metrics.auc > 0.85 OR tags.team = 'ops'", {"a", "e"}),
         ("(metrics.auc < 0.75 or metrics.auc > 0.85) and tags.team = 'ml'", {"a", "b"}),
         ("metrics.missing > 0", set()),
+        ("metrics.auc IS NULL", {"e"}),
+        ("metrics.auc IS NOT NULL", {"a", "b", "c", "d"}),
+        ("params.model is not null and tags.nope IS NULL", {"a", "b", "c", "d", "e"}),
+        ("tags.team IS NULL or end_time IS NOT NULL", {"b"}),
+        ("end_time IS NULL and metrics.auc > 0.75", {"a", "c"}),
         ("", {"a", "b", "c", "d", "e"}),
     ],
 )
