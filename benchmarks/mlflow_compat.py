@@ -10,6 +10,10 @@ Prints, per server, the median and range over ``--repeats`` of: ``log_batch`` me
 (1000-point batches), ``log_metric`` calls/s, ``search_runs`` p50 latency over ``--runs`` runs
 (a metric filter, 100 results, ordered by the metric), and artifact upload / download MiB/s
 (one 64 MiB file).
+
+It also measures the client's own floor: the same logging loops against a null server that
+answers ``{}`` at once. The client's time per call bounds how far any server can lead: the
+"ceiling" column is that floor's rate over MLflow's.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -76,6 +82,60 @@ print(json.dumps(out))
 """
 
 
+FLOOR = r"""
+import json, sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+repeats = int(sys.argv[1])
+client, rid, now = MlflowClient(), "0" * 32, int(time.time() * 1000)
+out = {"log_batch": [], "log_metric": []}
+for _ in range(repeats):
+    t = time.perf_counter()
+    for b in range(20):
+        client.log_batch(rid, metrics=[Metric("loss", i * 0.1, now + i, b * 1000 + i) for i in range(1000)])
+    out["log_batch"].append(20_000 / (time.perf_counter() - t))
+    t = time.perf_counter()
+    for i in range(300):
+        client.log_metric(rid, "m", float(i), step=i)
+    out["log_metric"].append(300 / (time.perf_counter() - t))
+print(json.dumps(out))
+"""
+
+
+class _NullHandler(BaseHTTPRequestHandler):
+    """Answers ``{}`` to every request, at once (keep-alive), after reading its body.
+
+    The answer leaves in one buffered write with Nagle off, so no request waits on a delayed ACK.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _null_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NullHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,11 +185,14 @@ def _loopml_server(home: Path) -> tuple[list[str], str, dict[str, str], str]:
     return cmd, f"http://127.0.0.1:{port}", env, "/readyz"
 
 
-def _client(python: Path, url: str, runs: int, repeats: int) -> dict[str, list[float]]:
+def _client(
+    python: Path, url: str, runs: int, repeats: int, *, script: str = CLIENT
+) -> dict[str, list[float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHONPATH", "LOOPML_"))}
     env |= {"MLFLOW_TRACKING_URI": url, "GIT_PYTHON_REFRESH": "quiet"}
+    args = [str(runs), str(repeats)] if script is CLIENT else [str(repeats)]
     done = subprocess.run(
-        [str(python), "-c", CLIENT, str(runs), str(repeats)],
+        [str(python), "-c", script, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -158,6 +221,8 @@ def main() -> None:
             cmd, url, env, health = make(Path(home))
             with _serving(cmd, url, env, health):
                 results[name] = _client(args.mlflow_python, url, args.runs, args.repeats)
+    with _null_server() as url:
+        floor = _client(args.mlflow_python, url, args.runs, args.repeats, script=FLOOR)
     print(f"{'figure':<28}{'mlflow median (range)':>30}{'loopml median (range)':>30}{'ratio':>8}")
     for key, unit in (
         ("log_batch", "points/s"),
@@ -173,6 +238,12 @@ def main() -> None:
         m, lo = statistics.median(results["mlflow"][key]), statistics.median(results["loopml"][key])
         ratio = m / lo if key == "search_p50_ms" else lo / m
         print(f"{key + ' ' + unit:<28}{shown[0]:>30}{shown[1]:>30}{ratio:>7.1f}x")
+    print(f"\n{'client floor (null server)':<28}{'median (range)':>30}{'ceiling vs mlflow':>20}")
+    for key, unit in (("log_batch", "points/s"), ("log_metric", "calls/s")):
+        values = floor[key]
+        shown_floor = f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+        ceiling = statistics.median(values) / statistics.median(results["mlflow"][key])
+        print(f"{key + ' ' + unit:<28}{shown_floor:>30}{ceiling:>19.1f}x")
 
 
 if __name__ == "__main__":

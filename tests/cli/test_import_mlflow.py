@@ -29,6 +29,7 @@ def test_import_prints_a_summary_and_copies_nothing_twice(invoke: Invoke, tmp_pa
     assert first.code == 0, first.err
     assert "1 runs copied (0 already imported)" in first.out and "1 artifacts" in first.out
     assert "0 runs copied (1 already imported)" in again.out
+    assert "Registered models: 0 models, 0 versions copied" in first.out
     listed = invoke("runs", "list", "--experiment", "cli-import")
     assert "one" in listed.out
 

@@ -70,6 +70,31 @@ def test_experiment_delete_restore(store: Any) -> None:
     assert store.experiments.get(exp.experiment_id).lifecycle_stage is LifecycleStage.ACTIVE
 
 
+def test_experiment_rename(store: Any) -> None:
+    exp = store.experiments.create("old-name")
+    store.experiments.create("taken")
+    renamed = store.experiments.rename(exp.experiment_id, "new-name")
+    assert renamed.name == "new-name" and store.experiments.get_by_name("new-name") == renamed
+    assert store.experiments.find_by_name("old-name") is None
+    with pytest.raises(Conflict, match="taken"):
+        store.experiments.rename(exp.experiment_id, "taken")
+    with pytest.raises(InvalidInput):
+        store.experiments.rename(exp.experiment_id, "a/b")
+    with pytest.raises(NotFound, match="loopml experiments list"):
+        store.experiments.rename("f" * 32, "whatever")
+
+
+def test_run_tag_deletion(store: Any, run_id: str) -> None:
+    store.runs.log_batch(run_id, tags={"keep": "1", "train/drop": "2"})
+    store.runs.delete_tag(run_id, "train/drop")
+    assert store.runs.get(run_id).tags == {"keep": "1"}
+    with pytest.raises(NotFound, match="train/drop"):
+        store.runs.delete_tag(run_id, "train/drop")
+    store.runs.set_status(run_id, RunStatus.FINISHED)
+    with pytest.raises(InvalidState):
+        store.runs.delete_tag(run_id, "keep")
+
+
 def test_experiment_unknown_ids(store: Any) -> None:
     for call in (
         lambda: store.experiments.get("f" * 32),
@@ -323,6 +348,11 @@ def names(page: Any) -> list[str]:
         ("metrics.auc > 0.85 OR tags.team = 'ops'", {"a", "e"}),
         ("(metrics.auc < 0.75 or metrics.auc > 0.85) and tags.team = 'ml'", {"a", "b"}),
         ("metrics.missing > 0", set()),
+        ("metrics.auc IS NULL", {"e"}),
+        ("metrics.auc IS NOT NULL", {"a", "b", "c", "d"}),
+        ("params.model is not null and tags.nope IS NULL", {"a", "b", "c", "d", "e"}),
+        ("tags.team IS NULL or end_time IS NOT NULL", {"b"}),
+        ("end_time IS NULL and metrics.auc > 0.75", {"a", "c"}),
         ("", {"a", "b", "c", "d", "e"}),
     ],
 )

@@ -54,6 +54,39 @@ def test_create_model_conflict_and_bad_names(store: Any) -> None:
         store.models.create_model("a/b")
 
 
+def test_rename_follows_versions_and_refuses_aliased_models(store: Any) -> None:
+    _version(store)
+    store.models.create_model("taken")
+    renamed = store.models.rename_model("churn", "churn-v2")
+    assert renamed.name == "churn-v2" and store.models.find_model("churn") is None
+    assert store.models.get_version("churn-v2", 1).name == "churn-v2"
+    with pytest.raises(Conflict, match="taken"):
+        store.models.rename_model("churn-v2", "taken")
+    store.models.move_alias("churn-v2", "staging", 1, actor="tester")
+    with pytest.raises(InvalidState, match="staging"):
+        store.models.rename_model("churn-v2", "churn-v3")
+    with pytest.raises(NotFound):
+        store.models.rename_model("nope", "x")
+
+
+def test_delete_model_only_without_versions_and_tag_deletion(store: Any) -> None:
+    store.models.create_model("empty", tags={"k": "v"})
+    store.models.delete_model("empty")
+    assert store.models.find_model("empty") is None
+    _version(store, tags={"a": "1", "b": "2"})
+    with pytest.raises(InvalidState, match="archive"):
+        store.models.delete_model("churn")
+    store.models.update_model("churn", tags={"team": "risk", "tmp": "x"})
+    store.models.delete_tag("churn", "tmp")
+    store.models.delete_tag("churn", "a", version=1)
+    assert store.models.get_model("churn").tags == {"team": "risk"}
+    assert store.models.get_version("churn", 1).tags == {"b": "2"}
+    with pytest.raises(NotFound, match="no tag 'tmp'"):
+        store.models.delete_tag("churn", "tmp")
+    with pytest.raises(NotFound, match="no version 9"):
+        store.models.delete_tag("churn", "a", version=9)
+
+
 def test_search_by_name_and_tag(store: Any) -> None:
     store.models.create_model("churn-a", tags={"team": "risk"})
     store.models.create_model("churn-b", tags={"team": "growth"})

@@ -76,6 +76,19 @@ def test_and_or_precedence_and_parentheses() -> None:
     assert isinstance(grouped.operands[0], BoolOp) and grouped.operands[0].op == "OR"
 
 
+def test_presence_tests() -> None:
+    assert parse_filter("tags.team IS NULL") == Comparison(
+        entity=Entity.TAG, key="team", op="IS NULL", value=None
+    )
+    assert parse_filter("metrics.`a b` is not null") == Comparison(
+        entity=Entity.METRIC, key="a b", op="IS NOT NULL", value=None
+    )
+    with pytest.raises(InvalidInput, match="NULL after IS"):
+        parse_filter("params.x IS 'a'")
+    with pytest.raises(InvalidInput, match="end_time"):
+        parse_filter("run_name IS NULL")
+
+
 def test_blank_filter() -> None:
     assert parse_filter(None) is None and parse_filter("   ") is None
 

@@ -1,4 +1,4 @@
-"""``loopml import mlflow --from URI``: move experiments, runs and artifacts in from MLflow."""
+"""``loopml import mlflow --from URI``: move runs, artifacts and registered models in from MLflow."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def mlflow(
         str, typer.Option("--from", help="The MLflow tracking server URL (http://host:5000).")
     ],
 ) -> None:
-    """Copy experiments, runs (params, metric histories, tags, inputs) and artifacts from MLflow.
+    """Copy experiments, runs (params, metric histories, tags, inputs), artifacts and registered models.
 
-    Idempotent and resumable: runs already imported are skipped; a run an interrupted import left
-    half-copied is copied again. Credentials come from MLFLOW_TRACKING_TOKEN or
-    MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, as for the MLflow client.
+    Idempotent and resumable: runs and model versions already imported are skipped; a run an
+    interrupted import left half-copied is copied again. Model versions are scanned and registered
+    unsigned; aliases go through the promotion policy (refused ones are listed). Credentials come
+    from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
     """
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
     source = MlflowSource(
@@ -57,6 +58,17 @@ def mlflow(
                 bar.update(task, description=f"{seen} runs · {experiment} · {run_id} {verb}")
 
             summary = import_mlflow(source, client.store, client.blobs, on_run=on_run, screen=_scanned)
+            models = None
+            if not _context.is_remote():  # the registry lives in the local SQL store
+
+                def on_version(name: str, version: str, copied: bool) -> None:
+                    verb = "copied" if copied else "skipped"
+                    bar.update(task, description=f"model {name} · version {version} {verb}")
+
+                from loopml.registry.mlflow_import import import_registered_models
+
+                registry = _context.services().registry
+                models = import_registered_models(source, registry, on_version=on_version)
     finally:
         source.close()
     typer.echo(
@@ -64,3 +76,15 @@ def mlflow(
         f"({summary.skipped_runs} already imported), {summary.params} params, {summary.metric_points} "
         f"metric points, {summary.tags} tags, {summary.artifacts} artifacts ({summary.artifact_bytes} bytes)."
     )
+    if models is None:
+        typer.echo(
+            "Registered models were not imported: the registry lives in a local store; "
+            "run this on the server host."
+        )
+        return
+    typer.echo(
+        f"Registered models: {models.models} models, {models.versions} versions copied "
+        f"({models.skipped_versions} already imported), {models.aliases} aliases moved."
+    )
+    for warning in models.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

@@ -24,7 +24,7 @@ from loopml.registry.package.verify import SignatureStatus
 from loopml.registry.policy import PromotionPolicy, VersionFacts
 from loopml.registry.signing import TrustStore
 from loopml.registry.uris import ModelUri, parse_model_uri
-from loopml.security.scan import scan_path
+from loopml.security.scan import scan_path, worst_verdict
 from loopml.store.entities import (
     Alias,
     AliasEvent,
@@ -45,6 +45,8 @@ MODEL_ARTIFACT_TYPE = "Model"
 PACKAGE_ARTIFACT_TYPE = "ModelPackage"
 BLESSING_ARTIFACT_TYPE = "Blessing"
 REGISTER_EXECUTION_TYPE = "register"
+#: Version property marking a folder of another format (no ``checksums.json``, never signed).
+FOREIGN_PROPERTY = "foreign"
 
 
 @runtime_checkable
@@ -125,44 +127,16 @@ class ModelRegistry:
         if execution_id is not None:
             self.store.lineage.get_execution(execution_id)
         blessing_id, passed = self._blessing(blessing, name=name, run_id=run_id)
-        stored = store_package(self.blobs, root, label=f"model {name!r}")
-        # The package as handed over, stored as a folder (its index and one blob per file): the
-        # folder it came from is often temporary, so nothing may point there.
-        package_artifact = self.store.artifacts.create(
-            type=PACKAGE_ARTIFACT_TYPE,
-            name=name,
-            uri=stored.ref.uri,
-            sha256=stored.ref.sha256,
-            size=sum(d.size for d in stored.files.values()),
-            run_id=run_id,
-            properties={
-                "flavor": verified.spec.flavor,
-                "checksums_sha256": stored.files[CHECKSUMS_FILE].sha256,
-                LAYOUT_PROPERTY: LAYOUT_DIRECTORY,
-            },
-        )
-        model_artifact = self.store.artifacts.create(
-            type=MODEL_ARTIFACT_TYPE,
-            name=name,
-            uri=stored.ref.uri,
-            sha256=stored.ref.sha256,
-            size=stored.ref.size,
-            run_id=run_id,
-            properties={
-                "registered_model": name,
-                "flavor": verified.spec.flavor,
-                "files": len(stored.files),
-                "encryption_key_id": self.blobs.encryption_key_id,
-            },
-            versioned=True,
+        manifest_sha256, package_id, model_id = self._store_package(
+            root, name, run_id=run_id, flavor=verified.spec.flavor
         )
         signer = verified.signer
         version = self.store.models.create_version(
             name,
-            manifest_sha256=stored.ref.sha256,
+            manifest_sha256=manifest_sha256,
             flavor=verified.spec.flavor,
             scan_verdict="safe",
-            artifact_id=model_artifact.artifact_id,
+            artifact_id=model_id,
             signature_key_id=signer.key_id if signer else None,
             is_signed=verified.signature_status is SignatureStatus.VERIFIED,
             blessing_artifact_id=blessing_id,
@@ -174,12 +148,100 @@ class ModelRegistry:
             properties={
                 "signer": signer.name if signer else None,
                 "metrics": dict(verified.spec.metrics),
-                "package_artifact_id": package_artifact.artifact_id,
+                "package_artifact_id": package_id,
             },
             created_by=actor,
         )
-        self._record_lineage(version, package_artifact.artifact_id, model_artifact.artifact_id, blessing_id)
+        self._record_lineage(version, package_id, model_id, blessing_id)
         return version
+
+    def register_foreign(
+        self,
+        root: Path,
+        name: str,
+        *,
+        flavor: str,
+        run_id: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Register a model folder of another format (an MLflow model) as it is, unsigned.
+
+        Every file is scanned and the worst verdict is recorded instead of refusing the
+        folder: such models are often pickles. Nothing here can verify a signature, so the
+        version is unsigned, and the promotion policy decides which aliases it may take (by
+        default a production alias needs a trusted signature, any alias a ``safe`` scan).
+
+        Args:
+            root: The model folder (regular files only).
+            name: The registered model's name (created on first use).
+            flavor: Its format (``mlflow``); loopml's own loader does not load it.
+            run_id: The run that produced the model.
+            description: Free text.
+            tags: Version tags.
+            properties: Extra facts to keep with the version (e.g. where the files came from).
+            actor: Who registers it.
+
+        Returns:
+            The new version.
+
+        Raises:
+            IntegrityError: the folder holds a symlink or a special file.
+        """
+        verdict = worst_verdict(scan_path(root / rel).verdict for rel in list_package_files(root))
+        manifest_sha256, package_id, model_id = self._store_package(root, name, run_id=run_id, flavor=flavor)
+        version = self.store.models.create_version(
+            name,
+            manifest_sha256=manifest_sha256,
+            flavor=flavor,
+            scan_verdict=verdict.value,
+            artifact_id=model_id,
+            run_id=run_id,
+            description=description,
+            tags=tags,
+            properties={**(properties or {}), "package_artifact_id": package_id, FOREIGN_PROPERTY: True},
+            created_by=actor,
+        )
+        self._record_lineage(version, package_id, model_id, None)
+        return version
+
+    def _store_package(
+        self, root: Path, name: str, *, run_id: str | None, flavor: str
+    ) -> tuple[str, str, str]:
+        """Store the folder's files; the package index hash, the package and the Model artifact ids."""
+        stored = store_package(self.blobs, root, label=f"model {name!r}")
+        # The package as handed over, stored as a folder (its index and one blob per file): the
+        # folder it came from is often temporary, so nothing may point there.
+        package_properties: dict[str, Any] = {"flavor": flavor, LAYOUT_PROPERTY: LAYOUT_DIRECTORY}
+        if CHECKSUMS_FILE in stored.files:
+            package_properties["checksums_sha256"] = stored.files[CHECKSUMS_FILE].sha256
+        package_artifact = self.store.artifacts.create(
+            type=PACKAGE_ARTIFACT_TYPE,
+            name=name,
+            uri=stored.ref.uri,
+            sha256=stored.ref.sha256,
+            size=sum(d.size for d in stored.files.values()),
+            run_id=run_id,
+            properties=package_properties,
+        )
+        model_artifact = self.store.artifacts.create(
+            type=MODEL_ARTIFACT_TYPE,
+            name=name,
+            uri=stored.ref.uri,
+            sha256=stored.ref.sha256,
+            size=stored.ref.size,
+            run_id=run_id,
+            properties={
+                "registered_model": name,
+                "flavor": flavor,
+                "files": len(stored.files),
+                "encryption_key_id": self.blobs.encryption_key_id,
+            },
+            versioned=True,
+        )
+        return stored.ref.sha256, package_artifact.artifact_id, model_artifact.artifact_id
 
     def _scan_all(self, root: Path, trusted_globals: Iterable[str]) -> None:
         trusted = tuple(trusted_globals)
@@ -397,7 +459,9 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory(prefix="loopml-verify-") as tmp:
             label = f"models:/{version.name}/{version.version}"
             package = fetch_package(self.blobs, version.manifest_sha256, Path(tmp) / "pkg", label=label)
-            if needs_signature and version.is_signed and self.trust_store is not None:
+            if version.properties.get(FOREIGN_PROPERTY):
+                pass  # no checksums.json to check: fetch_package verified every file's hash
+            elif needs_signature and version.is_signed and self.trust_store is not None:
                 try:
                     signer = verify_package(package, trust_store=self.trust_store).signer
                 except IntegrityError:

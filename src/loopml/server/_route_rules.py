@@ -47,7 +47,7 @@ class Rule:
         target: Where the target resource is named, if anywhere.
         also: Further targets the request acts on (a run named in the body of a route whose
             path names another resource); the permission is checked on each of them too.
-        alias_field: Path parameter holding an alias name; moving a production alias
+        alias_field: Path parameter (or body field) holding an alias name; moving a production alias
             (:data:`~loopml.security.auth.PRODUCTION_ALIASES`) needs ``aliases.production``.
         mutates: Whether the request changes state (audited); False for read-only POST searches.
         creates: Whether the request creates its target when it does not exist yet: creating
@@ -218,6 +218,7 @@ ROUTE_RULES = {
             else Target(kind=a.target_kind, field=a.target_field or "", in_body=not a.target_in_path),
             mutates=a.mutates,
             creates=a.creates,
+            alias_field=a.alias_field,
         )
         for key, a in MLFLOW_ACCESS.items()
     },

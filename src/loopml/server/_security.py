@@ -415,7 +415,7 @@ class SecurityLayer:
         rule, principal = verdict.rule, verdict.principal
         if rule is None or principal is None:  # no route matched: the app answers 404/405
             return verdict
-        permission = _effective_permission(rule, path_params)
+        permission = _effective_permission(rule, path_params, body)
         checks: list[tuple[Target, str, Resource | None]] = []
         shown: list[str] = []
         for target in (rule.target, *rule.also):
@@ -597,9 +597,11 @@ def _keys(target: Target, path_params: Mapping[str, Any], body: Any) -> list[str
     return [v for v in values if isinstance(v, str) and v]
 
 
-def _effective_permission(rule: Rule, path_params: Mapping[str, Any]) -> Permission:
+def _effective_permission(rule: Rule, path_params: Mapping[str, Any], body: Any) -> Permission:
     if rule.alias_field is not None:
         alias = path_params.get(rule.alias_field)
+        if alias is None and isinstance(body, Mapping):  # the MLflow API names it in the body
+            alias = body.get(rule.alias_field)
         if isinstance(alias, str) and alias.lower() in PRODUCTION_ALIASES:
             return Permission.ALIASES_PRODUCTION
     return rule.permission

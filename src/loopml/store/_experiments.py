@@ -118,6 +118,29 @@ class SqlExperimentRepository:
                 )
             )
 
+    def rename(self, experiment_id: str, name: str) -> Experiment:
+        """Give an experiment a new name.
+
+        Raises:
+            Conflict: if the name is taken (also by a deleted experiment).
+            InvalidInput: for a bad name.
+            NotFound: for an unknown experiment.
+        """
+        check_key(name, kind="experiment name")
+        try:
+            with self._db.write() as conn:
+                result = conn.execute(
+                    sa.update(_EXP).where(_EXP.c.experiment_id == experiment_id).values(name=name)
+                )
+                if result.rowcount == 0:
+                    raise missing_experiment(experiment_id=experiment_id)
+        except IntegrityError as err:
+            raise Conflict(
+                f"An experiment named {name!r} already exists; choose another name "
+                "(`loopml experiments list` shows deleted ones too)."
+            ) from err
+        return self.get(experiment_id)
+
     def delete(self, experiment_id: str) -> None:
         self._set_stage(experiment_id, LifecycleStage.DELETED)
 

@@ -213,6 +213,75 @@ class SqlModelRepository:
             self._set_tags(conn, _MODEL_TAGS, "model_id", model_id, checked_tags)
         return self.get_model(name)
 
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Give a model a new name; its versions follow.
+
+        Raises:
+            Conflict: ``new_name`` is taken.
+            InvalidState: an alias points into the model (deployments follow aliases by name).
+            NotFound: no model ``name``.
+        """
+        check_model_name(new_name)
+        try:
+            with self._db.write() as conn:
+                model_id = self._model_id(conn, name, lock=True)
+                aliases = conn.execute(
+                    sa.select(_ALIASES.c.alias).where(_ALIASES.c.model_id == model_id)
+                ).all()
+                if aliases:
+                    held = ", ".join(sorted(r.alias for r in aliases))
+                    raise InvalidState(
+                        f"Model {name!r} has aliases ({held}) that deployments may follow by name; delete "
+                        f"them first (`loopml models alias {name} ALIAS --delete`), then rename."
+                    )
+                if conn.execute(sa.select(_MODELS.c.model_id).where(_MODELS.c.name == new_name)).first():
+                    raise Conflict(f"A model named {new_name!r} is already registered; pick another name.")
+                conn.execute(
+                    sa.update(_MODELS)
+                    .where(_MODELS.c.model_id == model_id)
+                    .values(name=new_name, updated_at=now_ms())
+                )
+        except IntegrityError as err:
+            raise Conflict(f"A model named {new_name!r} is already registered; pick another name.") from err
+        return self.get_model(new_name)
+
+    def delete_model(self, name: str) -> None:
+        """Delete a model that has no versions (versions are kept for lineage; archive them instead).
+
+        Raises:
+            InvalidState: the model has versions.
+            NotFound: no model ``name``.
+        """
+        with self._db.write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            if conn.execute(
+                sa.select(_VERSIONS.c.version_id).where(_VERSIONS.c.model_id == model_id)
+            ).first():
+                raise InvalidState(
+                    f"Model {name!r} has versions, which loopml keeps for lineage; archive them instead "
+                    f"(`loopml models archive {name} VERSION`)."
+                )
+            conn.execute(sa.delete(_EVENTS).where(_EVENTS.c.model_id == model_id))
+            conn.execute(sa.delete(_MODEL_TAGS).where(_MODEL_TAGS.c.model_id == model_id))
+            conn.execute(sa.delete(_MODELS).where(_MODELS.c.model_id == model_id))
+
+    def delete_tag(self, name: str, key: str, *, version: int | None = None) -> None:
+        """Remove tag ``key`` of the model, or of one of its versions.
+
+        Raises:
+            NotFound: no such model, version or tag.
+        """
+        with self._db.write() as conn:
+            if version is None:
+                owner = self._model_id(conn, name)
+                table, column, where = _MODEL_TAGS, "model_id", f"model {name!r}"
+            else:
+                owner = self._version_row(conn, name, _check_version(version)).version_id
+                table, column, where = _VERSION_TAGS, "version_id", f"version {version} of model {name!r}"
+            deleted = conn.execute(sa.delete(table).where(table.c[column] == owner, table.c.key == key))
+            if deleted.rowcount == 0:
+                raise NotFound(f"The {where} has no tag {key!r}; `loopml models show {name}` lists its tags.")
+
     # -- versions ------------------------------------------------------------------------------
 
     def create_version(

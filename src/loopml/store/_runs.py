@@ -207,6 +207,21 @@ class SqlRunRepository:
                 self._db.bulk_insert(conn, _METRICS, metric_rows)
                 self._upsert_latest(conn, metric_rows)
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove tag ``key`` of a RUNNING run.
+
+        Raises:
+            NotFound: for an unknown run or a tag the run does not have.
+            InvalidState: when the run is finished or deleted.
+        """
+        with self._db.write() as conn:
+            self._require_running(conn, run_id)
+            result = conn.execute(sa.delete(_TAGS).where(_TAGS.c.run_id == run_id, _TAGS.c.key == key))
+            if result.rowcount == 0:
+                raise NotFound(
+                    f"Run {run_id} has no tag {key!r}; `loopml runs show {run_id}` lists its tags."
+                )
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of metric ``key`` of a run, by step then time."""
         with self._db.read() as conn:

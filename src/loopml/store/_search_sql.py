@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from loopml.errors import InvalidInput
 from loopml.store._schema import LatestMetricRow, ParamRow, RunRow, RunTagRow
-from loopml.store.search import BoolOp, Comparison, Entity, FilterNode, OrderKey
+from loopml.store.search import NULL_OPS, BoolOp, Comparison, Entity, FilterNode, OrderKey
 
 __all__ = [
     "MetricWalk",
@@ -80,6 +80,10 @@ def filter_clause(node: FilterNode, *, correlated: bool = False, probe: Any = No
             raise InvalidInput(f"Run attribute {node.key!r} cannot be tested on a run id alone.")
         return _compare(_ATTRIBUTE_COLUMNS[node.key], node)
     model = _KEYED_TABLES[node.entity].alias().c
+    if node.op in NULL_OPS:  # presence of the key: the run has (IS NOT NULL) or lacks it (IS NULL)
+        present = Comparison(entity=node.entity, key=node.key, op="IS NOT NULL", value=None)
+        has_key = _keyed(model, present, sa.true(), correlated=correlated, probe=probe)
+        return sa.not_(has_key) if node.op == "IS NULL" else has_key
     condition = _compare(model.value, node)
     if node.entity is Entity.METRIC:
         # ``is_nan = false`` (not ``IS FALSE``) so the (key, is_nan, value) index serves it.
@@ -87,6 +91,13 @@ def filter_clause(node: FilterNode, *, correlated: bool = False, probe: Any = No
             condition = sa.or_(model.is_nan == sa.true(), condition)
         else:
             condition = sa.and_(model.is_nan == sa.false(), condition)
+    return _keyed(model, node, condition, correlated=correlated, probe=probe)
+
+
+def _keyed(
+    model: Any, node: Comparison, condition: sa.ColumnElement[bool], *, correlated: bool, probe: Any
+) -> sa.ColumnElement[bool]:
+    """Whether the run has a row of key ``node.key`` meeting ``condition`` (see :func:`filter_clause`)."""
     if probe is not None:
         return sa.exists(
             sa.select(sa.literal(1)).where(model.run_id == probe, model.key == node.key, condition).offset(0)
@@ -135,6 +146,10 @@ def _compare(column: Any, node: Comparison) -> sa.ColumnElement[bool]:
             return column.in_(value)  # type: ignore[no-any-return]
         case "NOT IN":
             return column.not_in(value)  # type: ignore[no-any-return]
+        case "IS NULL":
+            return column.is_(None)  # type: ignore[no-any-return]
+        case "IS NOT NULL":
+            return column.is_not(None)  # type: ignore[no-any-return]
     raise InvalidInput(f"Unsupported search operator {node.op!r}.")  # pragma: no cover
 
 

@@ -78,6 +78,12 @@ class ExperimentRepository(Protocol):
     def get_or_create(self, name: str) -> Experiment: ...
     def list(self, *, include_deleted: bool = False) -> list[Experiment]: ...
     def set_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+    def rename(self, experiment_id: str, name: str) -> Experiment:
+        """Give an experiment a new name; :class:`Conflict` if the name is taken.
+
+        .. versionadded:: experiments can be renamed.
+        """
+
     def delete(self, experiment_id: str) -> None: ...
     def restore(self, experiment_id: str) -> None: ...
 
@@ -118,6 +124,12 @@ class RunRepository(Protocol):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
     def get_metric_histories(self, run_ids: Sequence[str], key: str) -> dict[str, list[Metric]]:
         """Metric ``key`` of several runs at once (runs without it left out)."""
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag of a RUNNING run; :class:`NotFound` when it has no such tag.
+
+        .. versionadded:: run tags can be deleted.
+        """
 
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None: ...
     def delete(self, run_id: str) -> None: ...
@@ -282,6 +294,24 @@ class ModelRepository(Protocol):
     def update_model(
         self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> RegisteredModel: ...
+
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model without aliases (:class:`InvalidState` otherwise; :class:`Conflict` if taken).
+
+        .. versionadded:: models can be renamed.
+        """
+
+    def delete_model(self, name: str) -> None:
+        """Delete a model without versions (:class:`InvalidState` otherwise: versions are kept).
+
+        .. versionadded:: models without versions can be deleted.
+        """
+
+    def delete_tag(self, name: str, key: str, *, version: int | None = None) -> None:
+        """Remove a tag of a model or of one of its versions (:class:`NotFound` when absent).
+
+        .. versionadded:: model and version tags can be deleted.
+        """
 
     def create_version(
         self,

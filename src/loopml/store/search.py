@@ -12,6 +12,7 @@ Grammar (keywords are case-insensitive)::
     attribute  := status | run_name | run_id | experiment_id | start_time | end_time
     operator   := = | != | < | <= | > | >=               (metrics, times: numbers)
                 | = | != | LIKE | ILIKE | IN | NOT IN     (params, tags, names: strings)
+                | IS NULL | IS NOT NULL                   (no value: the key is absent / present)
     value      := number | 'string' | "string" | "(" string ("," string)* ")"
 
 Example:
@@ -31,6 +32,7 @@ from loopml.errors import InvalidInput
 from loopml.store.entities import RunStatus
 
 __all__ = [
+    "NULL_OPS",
     "BoolOp",
     "Comparison",
     "Entity",
@@ -50,6 +52,8 @@ class Entity(enum.StrEnum):
 
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+#: Presence tests: a metric, param or tag the run has (not) logged; an attribute (not) set.
+NULL_OPS = ("IS NULL", "IS NOT NULL")
 NUMERIC_ATTRIBUTES = ("start_time", "end_time")
 STRING_ATTRIBUTES = ("status", "run_name", "run_id", "experiment_id")
 _ATTRIBUTE_ALIASES = {"name": "run_name"} | {a: a for a in NUMERIC_ATTRIBUTES + STRING_ATTRIBUTES}
@@ -69,12 +73,15 @@ _PREFIXES = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    """``<entity>.<key> <op> <value>``; ``value`` is a float/int, a string or a tuple of strings."""
+    """``<entity>.<key> <op> <value>``; ``value`` is a float/int, a string or a tuple of strings.
+
+    ``IS NULL`` and ``IS NOT NULL`` have no value (None).
+    """
 
     entity: Entity
     key: str
     op: str
-    value: float | int | str | tuple[str, ...]
+    value: float | int | str | tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,7 +245,17 @@ class _Parser:
             if word == "NOT" and self.is_word("in"):
                 self.next()
                 return "NOT IN"
-        raise self.error("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN)", token)
+            if word == "IS":
+                negated = self.is_word("not")
+                if negated:
+                    self.next()
+                if self.is_word("null"):
+                    self.next()
+                    return "IS NOT NULL" if negated else "IS NULL"
+                raise self.error("NULL after IS / IS NOT", self.peek)
+        raise self.error(
+            "an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)", token
+        )
 
     def comparison(self) -> Comparison:
         start = self.peek
@@ -246,6 +263,10 @@ class _Parser:
         op_token = self.peek
         op = self.operator()
         numeric = entity is Entity.METRIC or key in NUMERIC_ATTRIBUTES
+        if op in NULL_OPS:
+            if entity is Entity.ATTRIBUTE and key != "end_time":
+                raise self.error("IS NULL / IS NOT NULL on metrics., params., tags. or end_time", op_token)
+            return Comparison(entity=entity, key=key, op=op, value=None)
         allowed = NUMERIC_OPS if numeric else STRING_OPS
         if op not in allowed:
             what = f"{entity.value}.{key}" if entity is not Entity.ATTRIBUTE else key

@@ -31,6 +31,7 @@ __all__ = [
     "ImportSummary",
     "MlflowSource",
     "import_mlflow",
+    "imported_run_ids",
 ]
 
 #: Tag of an imported run: the MLflow run id it was copied from.
@@ -162,6 +163,59 @@ class MlflowSource:
             else:
                 yield entry["path"], int(entry.get("file_size") or 0)
 
+    def registered_models(self) -> list[dict[str, Any]]:
+        """Every registered model (name, description, tags, aliases)."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params = {"max_results": _PAGE} | ({"page_token": token} if token else {})
+            page = self._call("GET", "/api/2.0/mlflow/registered-models/search", params=params)
+            found += page.get("registered_models", [])
+            token = page.get("next_page_token")
+            if not token:
+                return found
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a registered model, oldest first."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        escaped = name.replace("'", "\\'")
+        while True:
+            params = {"filter": f"name = '{escaped}'", "max_results": _PAGE} | (
+                {"page_token": token} if token else {}
+            )
+            page = self._call("GET", "/api/2.0/mlflow/model-versions/search", params=params)
+            found += page.get("model_versions", [])
+            token = page.get("next_page_token")
+            if not token:
+                return sorted(found, key=lambda v: int(v["version"]))
+
+    def download_uri(self, name: str, version: str) -> str:
+        """Where the files of a model version are (``mlflow-artifacts:/...`` on a proxying server)."""
+        params = {"name": name, "version": version}
+        return str(
+            self._call("GET", "/api/2.0/mlflow/model-versions/get-download-uri", params=params)[
+                "artifact_uri"
+            ]
+        )
+
+    def proxied_files(self, path: str) -> Iterator[tuple[str, int]]:
+        """``(path, size)`` of every file under ``path`` of the server's artifact proxy, depth first."""
+        listing = self._call("GET", "/api/2.0/mlflow-artifacts/artifacts", params={"path": path})
+        for entry in listing.get("files", []):
+            child = f"{path.rstrip('/')}/{entry['path']}"
+            if entry.get("is_dir"):
+                yield from self.proxied_files(child)
+            else:
+                yield child, int(entry.get("file_size") or 0)
+
+    def open_proxied(self, path: str) -> Iterator[bytes]:
+        """The bytes of one file of the artifact proxy, in chunks."""
+        with self._http.stream("GET", f"/api/2.0/mlflow-artifacts/artifacts/{path}") as response:
+            if response.status_code >= 400:
+                raise StoreUnavailable(f"MLflow server {self.uri} could not send artifact {path!r}.")
+            yield from response.iter_bytes(1 << 20)
+
     def open_artifact(self, run_id: str, path: str) -> Iterator[bytes]:
         """The bytes of one artifact file, in chunks."""
         with self._http.stream("GET", "/get-artifact", params={"run_id": run_id, "path": path}) as response:
@@ -203,6 +257,14 @@ def _copy_artifact(
 def _imported_runs(store: Store, experiment_id: str) -> dict[str, Run]:
     runs = every_item(lambda token: store.runs.search([experiment_id], max_results=_PAGE, page_token=token))
     return {r.tags[SOURCE_RUN_TAG]: r for r in runs if SOURCE_RUN_TAG in r.tags}
+
+
+def imported_run_ids(store: Store) -> dict[str, str]:
+    """MLflow run id → loopml run id of every run an import copied (in any experiment)."""
+    found: dict[str, str] = {}
+    for experiment in store.experiments.list():
+        found |= {old: run.run_id for old, run in _imported_runs(store, experiment.experiment_id).items()}
+    return found
 
 
 def _copy_run(

@@ -187,3 +187,40 @@ print(json.dumps({"n": len(history), "steps_in_order": [m.step for m in history]
 def test_large_metric_history_comes_back_whole_over_pages(mlflow: MlflowRunner) -> None:
     out = mlflow(HISTORY)
     assert out == {"n": 30_000, "steps_in_order": True, "last": 29_999 * 0.5, "latest": 29_999 * 0.5}
+
+
+RENAME = r"""
+import json, mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+client = MlflowClient()
+eid = client.create_experiment("before-rename")
+client.create_experiment("taken")
+client.rename_experiment(eid, "after-rename")
+try:
+    client.rename_experiment(eid, "taken")
+    taken = None
+except MlflowException as err:
+    taken = err.error_code
+run = client.create_run(eid)
+client.set_tag(run.info.run_id, "keep", "1")
+client.set_tag(run.info.run_id, "drop/me", "2")
+client.delete_tag(run.info.run_id, "drop/me")
+try:
+    client.delete_tag(run.info.run_id, "never-set")
+    missing = None
+except MlflowException as err:
+    missing = err.error_code
+tags = {k: v for k, v in client.get_run(run.info.run_id).data.tags.items() if not k.startswith("mlflow.")}
+print(json.dumps({"name": client.get_experiment(eid).name, "taken": taken, "tags": tags, "missing": missing}))
+"""
+
+
+def test_experiment_rename_and_run_tag_deletion(mlflow: MlflowRunner) -> None:
+    out = mlflow(RENAME)
+    assert out == {
+        "name": "after-rename",
+        "taken": "RESOURCE_ALREADY_EXISTS",
+        "tags": {"keep": "1"},
+        "missing": "RESOURCE_DOES_NOT_EXIST",
+    }

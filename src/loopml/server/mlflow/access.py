@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "Access"]
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "VERSIONS_SEGMENT", "Access"]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+#: First segment of registered versions' artifact URIs (``mlflow-artifacts:/registered-models/...``).
+VERSIONS_SEGMENT = "registered-models"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +34,8 @@ class Access:
         target_in_path: Whether the target is a path parameter instead.
         mutates: Whether the request changes state (audited).
         creates: Whether the request creates its target (its creator gets an ``owner`` grant).
+        alias_field: The body or query field naming a model alias (a production alias needs
+            the permission to move production aliases).
     """
 
     action: str
@@ -42,6 +46,7 @@ class Access:
     target_in_path: bool = False
     mutates: bool = True
     creates: bool = False
+    alias_field: str | None = None
 
 
 _P, _E = Permission, EndpointClass
@@ -76,7 +81,54 @@ def _experiment_write(action: str) -> Access:
     return _write(action, _P.EXPERIMENTS_WRITE, "experiment", "experiment_id")
 
 
+def _model_write(action: str, *, alias: bool = False) -> Access:
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.MODELS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="model",
+        target_field="name",
+        alias_field="alias" if alias else None,
+    )
+
+
+def _model_read(action: str) -> Access:
+    return _read(action, "model", "name")
+
+
+_REGISTRY_ROUTES: dict[tuple[str, str], Access] = {
+    ("POST", "registered-models/create"): Access(
+        action="mlflow.registered_models.create",
+        permission=_P.MODELS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="model",
+        target_field="name",
+        creates=True,
+    ),
+    ("GET", "registered-models/get"): _model_read("registered_models.get"),
+    ("GET", "registered-models/search"): _read("registered_models.search"),
+    ("PATCH", "registered-models/update"): _model_write("registered_models.update"),
+    ("POST", "registered-models/set-tag"): _model_write("registered_models.set_tag"),
+    ("DELETE", "registered-models/delete-tag"): _model_write("registered_models.delete_tag"),
+    ("POST", "registered-models/rename"): _model_write("registered_models.rename"),
+    ("DELETE", "registered-models/delete"): _model_write("registered_models.delete"),
+    ("POST", "registered-models/get-latest-versions"): _model_read("registered_models.get_latest_versions"),
+    ("POST", "registered-models/alias"): _model_write("registered_models.set_alias", alias=True),
+    ("DELETE", "registered-models/alias"): _model_write("registered_models.delete_alias", alias=True),
+    ("GET", "registered-models/alias"): _model_read("registered_models.get_by_alias"),
+    # the source run is checked in the handler: the caller must see it
+    ("POST", "model-versions/create"): _model_write("model_versions.create"),
+    ("GET", "model-versions/get"): _model_read("model_versions.get"),
+    ("PATCH", "model-versions/update"): _model_write("model_versions.update"),
+    ("DELETE", "model-versions/delete"): _model_write("model_versions.delete"),
+    ("POST", "model-versions/set-tag"): _model_write("model_versions.set_tag"),
+    ("DELETE", "model-versions/delete-tag"): _model_write("model_versions.delete_tag"),
+    ("GET", "model-versions/get-download-uri"): _model_read("model_versions.get_download_uri"),
+    ("GET", "model-versions/search"): _read("model_versions.search"),
+}
+
 _ROUTES: dict[tuple[str, str], Access] = {
+    **_REGISTRY_ROUTES,
     ("POST", "experiments/create"): Access(
         action="mlflow.experiments.create",
         permission=_P.EXPERIMENTS_WRITE,
@@ -93,6 +145,7 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "experiments/delete"): _experiment_write("experiments.delete"),
     ("POST", "experiments/restore"): _experiment_write("experiments.restore"),
     ("POST", "experiments/set-experiment-tag"): _experiment_write("experiments.set_tag"),
+    ("POST", "experiments/update"): _experiment_write("experiments.update"),
     ("POST", "runs/create"): _write("runs.create", _P.RUNS_WRITE, "experiment", "experiment_id"),
     ("GET", "runs/get"): _read("runs.get", "run", "run_id"),
     ("POST", "runs/update"): _run_write("runs.update"),
@@ -103,9 +156,17 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/log-batch"): _run_write("runs.log_batch"),
     ("POST", "runs/log-inputs"): _run_write("runs.log_inputs"),
     ("POST", "runs/set-tag"): _run_write("runs.set_tag"),
+    ("POST", "runs/delete-tag"): _run_write("runs.delete_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
     ("GET", "metrics/get-history"): _read("metrics.get_history", "run", "run_id"),
     ("POST", "logged-models/search"): _read("logged_models.search", "experiment", "experiment_ids"),
+    ("POST", "logged-models"): _write("logged_models.create", _P.RUNS_WRITE, "run", "source_run_id"),
+    # a logged model is named by its id in the path; the handlers hide runs the caller may not see
+    ("GET", "logged-models/{model_id}"): _read("logged_models.get"),
+    ("PATCH", "logged-models/{model_id}"): Access(
+        action="mlflow.logged_models.finalize", permission=_P.RUNS_WRITE, endpoint_class=_E.WRITE
+    ),
+    ("POST", "runs/outputs"): _run_write("runs.log_outputs"),
 }
 
 _RUN_FILE = f"{ARTIFACTS_PREFIX}/{{experiment_id}}/{{run_id}}/artifacts/{{path:path}}"
@@ -135,7 +196,16 @@ _ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
         target_in_path=True,
         mutates=False,
     ),
-    # the listing names its run inside ?path=; its handler hides runs the caller may not see
+    ("GET", f"{ARTIFACTS_PREFIX}/{VERSIONS_SEGMENT}/{{name}}/versions/{{version}}/{{path:path}}"): Access(
+        action="mlflow.artifacts.download_model_version",
+        permission=_P.READ,
+        endpoint_class=_E.READ,
+        target_kind="model",
+        target_field="name",
+        target_in_path=True,
+        mutates=False,
+    ),
+    # the listing names its run or model inside ?path=; its handler hides what the caller may not see
     ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
 }
 

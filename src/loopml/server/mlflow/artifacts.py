@@ -3,6 +3,10 @@
 A run's ``artifact_uri`` is ``mlflow-artifacts:/<experiment_id>/<run_id>/artifacts``; the client
 sends every file under it here. Files are stored as loopml run artifacts: content-addressed,
 SHA-256 checked on write and on every read, each an OUTPUT of the run's execution.
+
+A registered model version is read (never written) at
+``mlflow-artifacts:/registered-models/<name>/versions/<version>``: the files of its registered
+package, each verified against its hash as it is streamed.
 """
 
 from __future__ import annotations
@@ -14,21 +18,26 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from loopml.config import UnsafeArtifacts
-from loopml.errors import InvalidInput, InvalidState, NotFound
+from loopml.errors import InvalidInput, InvalidState, NotFound, UnsafeArtifact
+from loopml.registry import ModelRegistry
+from loopml.security.auth import ResourceKind
 from loopml.security.uploads import check_download
 from loopml.server._deps import Blobs, Config, StoreDep
+from loopml.server._model_files import package_file, package_files
 from loopml.server._paths import normalise_artifact_path
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
-from loopml.server.mlflow.access import ARTIFACTS_PREFIX
+from loopml.server.mlflow.access import ARTIFACTS_PREFIX, VERSIONS_SEGMENT
 from loopml.server.mlflow.errors import MlflowRoute
-from loopml.store.entities import Artifact, every_item
+from loopml.server.mlflow.registry import Registry
+from loopml.store.entities import Artifact, ModelVersion, every_item
 from loopml.store.repositories import Store
 
 __all__ = ["router"]
 
 _RUN_FILE = "/{experiment_id}/{run_id}/artifacts/{path:path}"
+_VERSION_FILE = f"/{VERSIONS_SEGMENT}/{{name}}/versions/{{version}}/{{path:path}}"
 
 #: MLflow uploads are scanned and kept with their verdict (MLflow models are pickles); a file
 #: recorded unsafe is refused on download, as on ``/api/v1`` without ``allow_unsafe``.
@@ -71,6 +80,28 @@ def _run_id(store: Store, experiment_id: str, run_id: str) -> str:
     return run_id
 
 
+def _version_of(registry: ModelRegistry, name: str, version: str) -> ModelVersion:
+    if not version.isdigit():
+        raise NotFound(
+            f"Model {name!r} has no version {version!r}; `loopml models versions {name}` lists them."
+        )
+    return registry.store.models.get_version(name, int(version))
+
+
+@router.get(_VERSION_FILE, response_class=StreamingResponse)
+def download_version_file(name: str, version: str, path: str, registry: Registry) -> StreamingResponse:
+    """One file of a registered version's package; refused when the version was scanned unsafe."""
+    found, blobs = _version_of(registry, name, version), registry.blobs
+    label = f"models:/{name}/{found.version}"
+    if found.scan_verdict == "unsafe":
+        raise UnsafeArtifact(
+            f"{label} was judged unsafe by the scanner at registration; loopml does not hand out its "
+            f"files (`loopml models show {name}` shows the verdict)."
+        )
+    entry = package_file(blobs, found.manifest_sha256, normalise_artifact_path(path), label=label)
+    return stream_blob(blobs, entry.sha256, label=f"{label}: {entry.path}", size=entry.size)
+
+
 @router.get(_RUN_FILE, response_class=StreamingResponse)
 def download_artifact(
     experiment_id: str, run_id: str, path: str, store: StoreDep, blobs: Blobs
@@ -90,9 +121,14 @@ def delete_artifact(experiment_id: str, run_id: str, path: str) -> dict[str, Any
 
 @router.get("")
 def list_artifacts(
-    request: Request, store: StoreDep, path: Annotated[str | None, Query(max_length=4_000)] = None
+    request: Request,
+    store: StoreDep,
+    registry: Registry,
+    path: Annotated[str | None, Query(max_length=4_000)] = None,
 ) -> dict[str, Any]:
     parts = (path or "").strip("/").split("/", 3)
+    if parts[0] == VERSIONS_SEGMENT and len(parts) >= 3 and parts[2] == "versions":
+        return _list_version(request, registry, (path or "").strip("/").split("/", 4)[1:])
     if len(parts) < 3 or parts[2] != "artifacts":
         raise InvalidInput(
             f"List a run's artifacts with path=<experiment_id>/<run_id>/artifacts[/dir]; got {path!r}."
@@ -101,16 +137,31 @@ def list_artifacts(
     if not visibility_of(request).shows_run(run_id):
         raise NotFound(f"No run {run_id!r}; `mlflow.search_runs()` lists the runs you can see.")
     prefix = normalise_artifact_path(parts[3]) + "/" if len(parts) > 3 and parts[3].strip("/") else ""
+    files = [(a.name, a.size or 0) for a in _run_files(store, experiment_id, run_id) if not a.is_reference]
+    return _children(files, prefix)
+
+
+def _list_version(request: Request, registry: ModelRegistry, parts: list[str]) -> dict[str, Any]:
+    """The listing of ``<name>/versions/<version>[/dir]`` of a registered version's package."""
+    name, version = parts[0], parts[2] if len(parts) > 2 else ""
+    if not visibility_of(request).shows(ResourceKind.MODEL, name):
+        raise NotFound(f"No registered model named {name!r}; `mlflow.search_registered_models()` lists them.")
+    found = _version_of(registry, name, version)
+    prefix = normalise_artifact_path(parts[3]) + "/" if len(parts) > 3 and parts[3].strip("/") else ""
+    files = package_files(registry.blobs, found.manifest_sha256, label=f"models:/{name}/{found.version}")
+    return _children([(f.path, f.size) for f in files], prefix)
+
+
+def _children(files: list[tuple[str, int]], prefix: str) -> dict[str, Any]:
+    """MLflow's listing of the folder ``prefix``: its files and sub-folders, one level deep."""
     children: dict[str, dict[str, Any]] = {}
-    for art in _run_files(store, experiment_id, run_id):
-        if art.is_reference or not art.name.startswith(prefix):
+    for file_name, size in files:
+        if not file_name.startswith(prefix):
             continue
-        rest = art.name[len(prefix) :]
+        rest = file_name[len(prefix) :]
         name, slash, _ = rest.partition("/")
         shown = prefix + name
         children[shown] = (
-            {"path": name, "is_dir": True}
-            if slash
-            else {"path": name, "is_dir": False, "file_size": art.size or 0}
+            {"path": name, "is_dir": True} if slash else {"path": name, "is_dir": False, "file_size": size}
         )
     return {"files": sorted(children.values(), key=lambda f: f["path"])}

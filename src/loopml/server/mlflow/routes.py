@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from loopml.server.mlflow import artifacts, tracking
+from loopml.server.mlflow import artifacts, logged_models, registry, tracking
 
 __all__ = ["mlflow_routers"]
 
 
 def mlflow_routers() -> list[APIRouter]:
-    """The MLflow API's routers (tracking; artifacts and registry when mounted)."""
-    return [tracking.router, artifacts.router]
+    """The MLflow API's routers: tracking, logged models, the model registry and artifacts."""
+    return [tracking.router, logged_models.router, registry.router, artifacts.router]

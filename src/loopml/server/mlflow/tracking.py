@@ -127,6 +127,18 @@ def search_experiments(body: SearchExperiments, request: Request, store: StoreDe
     return out
 
 
+class UpdateExperiment(Body):
+    experiment_id: str
+    new_name: str | None = None
+
+
+@router.post("/experiments/update")
+def update_experiment(body: UpdateExperiment, store: StoreDep) -> Empty:
+    if body.new_name:
+        store.experiments.rename(_experiment_id(store, body.experiment_id), body.new_name)
+    return {}
+
+
 @router.post("/experiments/delete")
 def delete_experiment(body: ExperimentRef, store: StoreDep) -> Empty:
     store.experiments.delete(body.experiment_id)
@@ -278,6 +290,16 @@ def set_tag(body: SetTag, store: StoreDep) -> Empty:
     return {}
 
 
+class DeleteTag(RunRef):
+    key: str
+
+
+@router.post("/runs/delete-tag")
+def delete_tag(body: DeleteTag, store: StoreDep) -> Empty:
+    store.runs.delete_tag(body.id, body.key)
+    return {}
+
+
 @router.post("/runs/log-batch")
 def log_batch(body: LogBatch, store: StoreDep) -> Empty:
     sizes = (
@@ -343,18 +365,3 @@ def get_metric_history(
     if start + max_results < len(history):
         out["next_page_token"] = token_of(start + max_results)
     return out
-
-
-class SearchLoggedModels(Body):
-    experiment_ids: list[str] = []
-
-
-@router.post("/logged-models/search")
-def search_logged_models(body: SearchLoggedModels, store: StoreDep) -> Empty:
-    """MLflow 3 logged models are not stored yet (creating one answers NOT_IMPLEMENTED): none match.
-
-    The client asks after every run-artifact download whether a model of the run holds the path.
-    """
-    for experiment_id in body.experiment_ids:
-        store.experiments.get(_experiment_id(store, experiment_id))
-    return {"models": []}

@@ -1,4 +1,4 @@
-"""Experiments: create, get (by id or name), get-or-create, list, tag, delete, restore."""
+"""Experiments: create, get (by id or name), get-or-create, list, rename, tag, delete, restore."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def get_experiment_by_name(name: Key, store: StoreDep) -> ExperimentOut:
 @router.get("/{experiment_id}")
 def get_experiment(experiment_id: Id, store: StoreDep) -> ExperimentOut:
     return ExperimentOut.of(store.experiments.get(experiment_id))
+
+
+@router.patch("/{experiment_id}")
+def rename_experiment(experiment_id: Id, body: ExperimentName, store: StoreDep) -> ExperimentOut:
+    """Give the experiment a new name (409 when another experiment, deleted or not, has it)."""
+    return ExperimentOut.of(store.experiments.rename(experiment_id, body.name))
 
 
 @router.put("/{experiment_id}/tags", status_code=204)

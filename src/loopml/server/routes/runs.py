@@ -93,6 +93,13 @@ def set_reproducibility(run_id: Id, body: ReproducibilitySet, store: StoreDep) -
     return Response(status_code=204)
 
 
+@router.delete("/{run_id}/tags/{key:path}", status_code=204)
+def delete_run_tag(run_id: Id, key: RecordKey, store: StoreDep) -> Response:
+    """Remove a tag of a RUNNING run (404 when the run has no such tag)."""
+    store.runs.delete_tag(run_id, key)
+    return Response(status_code=204)
+
+
 @router.delete("/{run_id}", status_code=204)
 def delete_run(run_id: Id, store: StoreDep) -> Response:
     """Soft-delete: the run stays readable, with ``lifecycle_stage: deleted``, until restored."""

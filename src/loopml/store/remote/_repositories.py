@@ -77,6 +77,11 @@ class RemoteExperimentRepository:
             "PUT", f"/experiments/{_seg(experiment_id)}/tags", body={"key": key, "value": tags[key]}
         )
 
+    def rename(self, experiment_id: str, name: str) -> Experiment:
+        return w.experiment(
+            self._api.call("PATCH", f"/experiments/{_seg(experiment_id)}", body={"name": name})
+        )
+
     def delete(self, experiment_id: str) -> None:
         self._api.call("DELETE", f"/experiments/{_seg(experiment_id)}")
 
@@ -144,6 +149,9 @@ class RemoteRunRepository:
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
         body = {"record": check_json(record, what="reproducibility record")}
         self._api.call("PUT", f"/runs/{_seg(run_id)}/reproducibility", body=body)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._api.call("DELETE", f"/runs/{_seg(run_id)}/tags/{quote(key, safe='/')}")
 
     def delete(self, run_id: str) -> None:
         self._api.call("DELETE", f"/runs/{_seg(run_id)}")

@@ -1,0 +1,234 @@
+"""MLflow 3 logged models (``/logged-models/*``, ``/runs/outputs``) over loopml run files.
+
+A logged model is recorded as a reference artifact of its source run (type ``LoggedModel``);
+its files are the run's artifacts under ``<name>/``, uploaded through the artifact proxy like
+any run file (content-addressed, scanned, verdict recorded). Its status is derived from those
+files: ``LOGGED_MODEL_READY`` once the ``MLmodel`` file is there, ``LOGGED_MODEL_PENDING`` before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+
+from loopml.errors import Conflict, InvalidInput, NotFound
+from loopml.server._deps import StoreDep
+from loopml.server._paths import normalise_artifact_path
+from loopml.server._visibility import visibility_of
+from loopml.server.mlflow.errors import MlflowRoute
+from loopml.server.mlflow.paging import offset_of, token_of
+from loopml.server.mlflow.wire import Body, KeyValue, key_values, run_artifact_uri
+from loopml.store.entities import Artifact, Run, every_item
+from loopml.store.repositories import Store
+
+__all__ = ["LOGGED_MODEL_TYPE", "MLMODEL_FILE", "router"]
+
+router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
+
+#: Artifact type recording an MLflow logged model of a run.
+LOGGED_MODEL_TYPE = "LoggedModel"
+#: The file that makes a folder an MLflow model.
+MLMODEL_FILE = "MLmodel"
+_ID_PREFIX = "m-"
+_CLAUSE = re.compile(r"\s*(name|source_run_id|model_id)\s*=\s*'([^']*)'\s*", re.IGNORECASE)
+Empty = dict[str, Any]
+
+
+def model_id_of(artifact: Artifact) -> str:
+    """The MLflow model id of a logged-model record (``m-`` and the artifact id)."""
+    return _ID_PREFIX + artifact.artifact_id
+
+
+def find_logged_model(store: Store, model_id: str) -> Artifact:
+    """The logged-model record of ``model_id``.
+
+    Raises:
+        NotFound: no logged model has that id.
+    """
+    missing = NotFound(f"No logged model {model_id!r}; `mlflow.search_logged_models()` lists them.")
+    if not model_id.startswith(_ID_PREFIX):
+        raise missing
+    try:
+        found = store.artifacts.get(model_id.removeprefix(_ID_PREFIX))
+    except NotFound as err:
+        raise missing from err
+    if found.type != LOGGED_MODEL_TYPE:
+        raise missing
+    return found
+
+
+def _run_files(store: Store, run_id: str, prefix: str) -> list[Artifact]:
+    return [
+        a
+        for a in every_item(lambda token: store.artifacts.list(run_id=run_id, page_token=token))
+        if not a.is_reference and a.name.startswith(prefix)
+    ]
+
+
+def logged_model_json(store: Store, record: Artifact) -> Empty:
+    """A logged-model record as MLflow's ``LoggedModel`` message."""
+    props = record.properties
+    ready = any(a.name == f"{record.name}/{MLMODEL_FILE}" for a in _run_files(store, record.run_id or "", ""))
+    info: Empty = {
+        "model_id": model_id_of(record),
+        "experiment_id": props.get("experiment_id", ""),
+        "name": record.name,
+        "creation_timestamp_ms": record.created_at,
+        "last_updated_timestamp_ms": record.created_at,
+        "artifact_uri": record.uri,
+        "status": "LOGGED_MODEL_READY" if ready else "LOGGED_MODEL_PENDING",
+        "source_run_id": record.run_id or "",
+        "tags": key_values(props.get("tags", {})),
+    }
+    if props.get("model_type"):
+        info["model_type"] = props["model_type"]
+    return {"info": info, "data": {"params": key_values(props.get("params", {})), "metrics": []}}
+
+
+class CreateLoggedModel(Body):
+    experiment_id: str
+    name: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class FinalizeLoggedModel(Body):
+    status: str | None = None
+
+
+class SearchLoggedModels(Body):
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    max_results: int = 100
+    page_token: str | None = None
+
+
+class ModelOutput(Body):
+    model_id: str
+    step: int = 0
+
+
+class LogOutputs(Body):
+    run_id: str
+    models: list[ModelOutput] = []
+
+
+def _source_run(store: Store, body: CreateLoggedModel) -> Run:
+    if not body.source_run_id:
+        raise InvalidInput(
+            "loopml keeps a logged model's files with the run that logs it: log the model inside a "
+            "run (`with mlflow.start_run():`) or pass source_run_id."
+        )
+    run = store.runs.get(body.source_run_id)
+    if run.experiment_id != body.experiment_id:
+        raise InvalidInput(
+            f"Run {run.run_id} is in experiment {run.experiment_id}, not {body.experiment_id}; "
+            "log the model to the run's experiment."
+        )
+    return run
+
+
+@router.post("/logged-models")
+def create_logged_model(body: CreateLoggedModel, store: StoreDep) -> Empty:
+    run = _source_run(store, body)
+    name = normalise_artifact_path(body.name or "model")
+    if any(True for _ in _run_files(store, run.run_id, f"{name}/")) or any(
+        a.run_id == run.run_id
+        for a in every_item(
+            lambda token: store.artifacts.list(type=LOGGED_MODEL_TYPE, name=name, page_token=token)
+        )
+    ):
+        raise Conflict(
+            f"Run {run.run_id} already has a model or files named {name!r}; log it under another name."
+        )
+    record = store.artifacts.create(
+        type=LOGGED_MODEL_TYPE,
+        name=name,
+        uri=f"{run_artifact_uri(run.experiment_id, run.run_id)}/{name}",
+        sha256=None,
+        size=None,
+        is_reference=True,
+        run_id=run.run_id,
+        properties={
+            "experiment_id": run.experiment_id,
+            "model_type": body.model_type,
+            "params": {p.key: p.value or "" for p in body.params},
+            "tags": {t.key: t.value or "" for t in body.tags},
+        },
+    )
+    return {"model": logged_model_json(store, record)}
+
+
+def _visible(request: Request, store: Store, model_id: str) -> Artifact:
+    record = find_logged_model(store, model_id)
+    if not visibility_of(request).shows_run(record.run_id or ""):
+        raise NotFound(f"No logged model {model_id!r}; `mlflow.search_logged_models()` lists them.")
+    return record
+
+
+@router.get("/logged-models/{model_id}")
+def get_logged_model(model_id: str, request: Request, store: StoreDep) -> Empty:
+    return {"model": logged_model_json(store, _visible(request, store, model_id))}
+
+
+@router.patch("/logged-models/{model_id}")
+def finalize_logged_model(
+    model_id: str, body: FinalizeLoggedModel, request: Request, store: StoreDep
+) -> Empty:
+    """The status follows the files (READY once ``MLmodel`` is uploaded); the call reports it."""
+    return {"model": logged_model_json(store, _visible(request, store, model_id))}
+
+
+def _filter(text: str | None) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for clause in re.split(r"\s+AND\s+", text or "", flags=re.IGNORECASE) if (text or "").strip() else []:
+        match = _CLAUSE.fullmatch(clause)
+        if match is None:
+            raise InvalidInput(
+                f"Unsupported logged-model filter {clause!r}; use name = '...', source_run_id = '...' "
+                "or model_id = '...' joined with AND."
+            )
+        wanted[match.group(1).lower()] = match.group(2)
+    return wanted
+
+
+@router.post("/logged-models/search")
+def search_logged_models(body: SearchLoggedModels, request: Request, store: StoreDep) -> Empty:
+    if not 1 <= body.max_results <= 1000:
+        raise InvalidInput(f"max_results must be in 1..1000; got {body.max_results}.")
+    wanted, experiments = _filter(body.filter), set(body.experiment_ids)
+    visible = visibility_of(request)
+    found = [
+        r
+        for r in every_item(
+            lambda token: store.artifacts.list(
+                type=LOGGED_MODEL_TYPE, name=wanted.get("name"), page_token=token
+            )
+        )
+        if r.properties.get("experiment_id") in experiments
+        and wanted.get("source_run_id", r.run_id) == r.run_id
+        and wanted.get("model_id", model_id_of(r)) == model_id_of(r)
+        and visible.shows_run(r.run_id or "")
+    ]
+    start = offset_of(body.page_token)
+    out: Empty = {"models": [logged_model_json(store, r) for r in found[start : start + body.max_results]]}
+    if start + body.max_results < len(found):
+        out["next_page_token"] = token_of(start + body.max_results)
+    return out
+
+
+@router.post("/runs/outputs")
+def log_outputs(body: LogOutputs, request: Request, store: StoreDep) -> Empty:
+    """A run's model outputs are the logged models it is the source of; others are refused."""
+    for output in body.models:
+        if _visible(request, store, output.model_id).run_id != body.run_id:
+            raise InvalidInput(
+                f"Logged model {output.model_id} was not logged by run {body.run_id}; loopml records "
+                "a model as an output of its source run only."
+            )
+    return {}
