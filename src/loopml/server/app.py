@@ -126,6 +126,11 @@ def create_app(
     app = FastAPI(
         title="loopml",
         version="1",
+        description=(
+            "The loopml platform API. The MLflow-compatible API the same server answers under "
+            "/api/2.0/mlflow and /api/2.0/mlflow-artifacts follows MLflow's REST API reference and is "
+            "not part of this document."
+        ),
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -144,8 +149,8 @@ def create_app(
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
-    for mlflow_router in mlflow_routers():
-        app.include_router(mlflow_router)
+    for mlflow_router in mlflow_routers():  # MLflow's contract, documented by MLflow
+        app.include_router(mlflow_router, include_in_schema=False)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=limits.max_body_bytes,
