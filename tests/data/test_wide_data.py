@@ -34,7 +34,7 @@ def _wide_table(columns: int, rows: int, seed: int) -> pa.Table:
     return pa.table(arrays)
 
 
-def _write_wide_csv(path: Path, columns: int = 1_500, rows: int = 300, seed: int = 3) -> pa.Table:
+def _write_wide_csv(path: Path, columns: int = 3_000, rows: int = 200, seed: int = 3) -> pa.Table:
     table = _wide_table(columns, rows, seed)
     pacsv.write_csv(table, path)
     return table
@@ -70,13 +70,14 @@ def test_wide_csv_is_read_in_row_chunks_with_every_row(
 def test_narrow_csv_keeps_the_streaming_reader(tmp_path: Path) -> None:
     head = b"a,b\n" + b"1,2\n" * 300_000
     assert not _wide_csv.is_wide(head[: 1 << 20], pacsv.ParseOptions())
-    assert _wide_csv.is_wide((b"9" * 8_000 + b"\n") * 200, pacsv.ParseOptions())
-    assert not _wide_csv.is_wide((b"9" * 8_000 + b"\n") * 200, pacsv.ParseOptions(newlines_in_values=True))
+    assert not _wide_csv.is_wide((b"9" * 8_000 + b"\n") * 200, pacsv.ParseOptions())
+    assert _wide_csv.is_wide((b"9" * 20_000 + b"\n") * 60, pacsv.ParseOptions())
+    assert not _wide_csv.is_wide((b"9" * 20_000 + b"\n") * 60, pacsv.ParseOptions(newlines_in_values=True))
 
 
 def test_wide_csv_statistics_match_the_same_table_in_memory(tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
-    _write_wide_csv(path, columns=1_000, rows=400, seed=5)
+    _write_wide_csv(path, columns=3_000, rows=150, seed=5)
     from_csv = compute_statistics(path)
     source = open_source(path)
     table = pacsv.read_csv(

@@ -23,8 +23,9 @@ import pyarrow.csv as pacsv
 
 __all__ = ["is_wide", "wide_csv_batches"]
 
-WIDE_ROW_BYTES = 4096
-"""Rows wider than this on average (fewer than 256 rows per 1 MB) are read here."""
+WIDE_ROW_BYTES = 16_384
+"""Rows wider than this on average (fewer than 64 rows per 1 MB) are read here; narrower rows
+parse faster with pyarrow's streaming reader (measured at 2,000 columns, 12 KB rows: 2x faster)."""
 CHUNK_ROWS = 128
 """Rows per chunk aimed at: enough that per-column costs per chunk are small next to parsing."""
 MIN_CHUNK_BYTES = 1 << 20
