@@ -104,7 +104,7 @@ def test_wide_csv_statistics_match_the_same_table_in_memory(tmp_path: Path) -> N
 @pytest.mark.parametrize("seed", range(4))
 def test_update_columns_gives_the_bits_of_one_update_per_column(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    rows = int(rng.integers(1, 3_000))
+    rows = int(rng.integers(1, _numeric.SLAB_ROWS))
     arrays: list[pa.Array] = []
     for i in range(40):
         values = rng.normal(size=rows) * 10.0 ** float(rng.integers(-6, 6))

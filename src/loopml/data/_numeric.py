@@ -28,6 +28,8 @@ QUANTILE_RANKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 _EDGE_RANKS = np.linspace(0.0, 1.0, NUM_BUCKETS + 1)  # the QUANTILES histogram's edges
 _ALL_RANKS = np.concatenate([QUANTILE_RANKS, _EDGE_RANKS])  # both, looked up at once
 SLAB_VALUES = 1 << 19
+SLAB_ROWS = 4_096
+"""Batches of at least this many rows are done one column at a time (the slab would be one more copy)."""
 """Values (4 MB) per slab of columns that :func:`update_columns` hands to NumPy at once."""
 
 
@@ -250,6 +252,10 @@ def update_columns(
     """
     rows = len(arrays[0]) if arrays else 0
     if not rows:
+        return
+    if rows >= SLAB_ROWS:  # long columns: call overhead is small, and float64 ones are read in place
+        for acc, array in zip(accumulators, arrays, strict=True):
+            acc.update(array)
         return
     step = max(1, SLAB_VALUES // rows)
     for start in range(0, len(arrays), step):
