@@ -52,7 +52,17 @@ class QuantileSummary:
         (4, [1.0, 2.0, 3.0], [0.75], 0.0)
     """
 
-    __slots__ = ("_counts", "_error", "_flips", "_levels", "_pending", "_pending_size", "_values", "n")
+    __slots__ = (
+        "_counts",
+        "_error",
+        "_flips",
+        "_levels",
+        "_pending",
+        "_pending_size",
+        "_values",
+        "_view_cache",
+        "n",
+    )
 
     def __init__(self) -> None:
         self.n = 0
@@ -63,6 +73,7 @@ class QuantileSummary:
         self._flips: list[int] = []
         self._pending: list[np.ndarray] = []  # exact mode: raw values not counted yet
         self._pending_size = 0
+        self._view_cache: tuple[np.ndarray, np.ndarray] | None = None  # until the next change
 
     # --- building -------------------------------------------------------------------------
 
@@ -72,6 +83,7 @@ class QuantileSummary:
             return
         values = values + 0.0  # one zero: -0.0 and 0.0 compare equal but print differently
         self.n += int(values.size)
+        self._view_cache = None
         if self._levels is not None:
             self._add(0, np.sort(values))  # levels hold a few sorted runs: compaction merges them
             self._compress()
@@ -96,6 +108,7 @@ class QuantileSummary:
             return
         self._flush()
         other._flush()
+        self._view_cache = None
         self.n += other.n
         self._error += other._error
         if self._levels is None and other._levels is None:
@@ -171,23 +184,32 @@ class QuantileSummary:
         return self._error / self.n if self.n else 0.0
 
     def _view(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted values and their cumulative weights."""
+        """Sorted values and their cumulative weights (kept until the summary changes)."""
         self._flush()
+        if self._view_cache is not None:
+            return self._view_cache
         if self._levels is None:
-            return self._values, np.cumsum(self._counts)
-        values = np.concatenate(self._levels)
-        weights = np.concatenate(
-            [np.full(items.size, 1 << h, np.int64) for h, items in enumerate(self._levels)]
-        )
-        order = np.argsort(values, kind="stable")
-        return values[order], np.cumsum(weights[order])
+            view = self._values, np.cumsum(self._counts)
+        else:
+            values = np.concatenate(self._levels)
+            weights = np.concatenate(
+                [np.full(items.size, 1 << h, np.int64) for h, items in enumerate(self._levels)]
+            )
+            order = np.argsort(values, kind="stable")
+            view = values[order], np.cumsum(weights[order])
+        self._view_cache = view
+        return view
+
+    def forget_view(self) -> None:
+        """Free the cached sorted view (cumulative weights: 8 bytes per item) until it is needed again."""
+        self._view_cache = None
 
     def quantiles(self, ranks: Any) -> np.ndarray:
         """Values at normalised ``ranks`` (NumPy's ``inverted_cdf``); needs ``n > 0``."""
         values, cum = self._view()
         targets = np.asarray(ranks, dtype=np.float64) * self.n
         index = np.searchsorted(cum, targets, side="left")
-        return values[np.clip(index, 0, values.size - 1)]
+        return values[np.minimum(index, values.size - 1)]  # searchsorted never returns < 0
 
     def counts_at_or_below(self, points: Any) -> np.ndarray:
         """Number of values ``<= x`` for each point (integers; exact in exact mode)."""
@@ -208,7 +230,8 @@ class QuantileSummary:
         if values.size > STORED_ITEMS:
             # keep the item at each rank step j*n/STORED_ITEMS: ranks move by less than one step
             targets = np.arange(1, STORED_ITEMS + 1) * (self.n / STORED_ITEMS)
-            keep = np.unique(np.searchsorted(cum, targets, side="left").clip(0, values.size - 1))
+            found = np.searchsorted(cum, targets, side="left").clip(0, values.size - 1)
+            keep = found[np.concatenate(([True], found[1:] != found[:-1]))]  # sorted: drop repeats
             values, cum = values[keep], cum[keep]
             cum[-1] = self.n
             error += -(-self.n // STORED_ITEMS)
@@ -246,9 +269,10 @@ class QuantileSummary:
 
     def __getstate__(self) -> dict[str, Any]:
         self._flush()
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_view_cache"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self._view_cache = None
         for name, value in state.items():
             setattr(self, name, value)
 
@@ -264,8 +288,16 @@ def _count(values: np.ndarray, *, few: bool) -> tuple[np.ndarray, np.ndarray]:
         counts = counted.field("counts").to_numpy(zero_copy_only=False)
         order = np.argsort(distinct)
         return distinct[order], counts[order].astype(np.int64, copy=False)
-    distinct, counts = np.unique(values, return_counts=True)
-    return distinct, counts.astype(np.int64, copy=False)
+    # np.unique(values, return_counts=True) without its fixed costs (wide data calls this per column)
+    ordered = np.sort(values)
+    first = np.empty(ordered.size, bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(starts.size, np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1:] = ordered.size - starts[-1:]
+    return ordered[starts], counts
 
 
 def _binary_levels(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:

@@ -71,6 +71,8 @@ class StatisticsAccumulator:
         """Add one batch (columns not seen before start with this batch's rows missing before it)."""
         rows = batch.num_rows
         names = batch.schema.names
+        plain: list[NumericAccumulator] = []  # null-free integer / floating columns: done together
+        plain_columns: list[pa.Array | pa.ChunkedArray] = []
         for name, column in zip(names, batch.columns, strict=True):
             col = self._columns.get(name)
             if col is None:
@@ -82,7 +84,17 @@ class StatisticsAccumulator:
                 col.acc.missing += self.num_examples
             if pa.types.is_temporal(column.type):
                 column = column.cast(pa.int64())
-            col.acc.update(column)
+            acc = col.acc
+            if (
+                isinstance(acc, NumericAccumulator)
+                and not column.null_count
+                and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type))
+            ):
+                plain.append(acc)
+                plain_columns.append(column)
+            else:
+                acc.update(column)
+        _numeric.update_columns(plain, plain_columns)
         present = set(names)
         for name, col in self._columns.items():
             if name not in present:
@@ -114,10 +126,21 @@ class StatisticsAccumulator:
         self.sources.extend(other.sources)
         self.skipped.update(other.skipped)
 
-    def result(self, *, name: str = "", sources: Sequence[str] | None = None) -> DatasetStatistics:
-        """The dataset statistics so far."""
+    def result(
+        self, *, name: str = "", sources: Sequence[str] | None = None, consume: bool = False
+    ) -> DatasetStatistics:
+        """The dataset statistics so far.
+
+        With ``consume=True`` each feature's working state (exact counts, pending values) is freed
+        as soon as its statistics are built, and the accumulator holds no feature afterwards: peak
+        memory is then about the larger of the two, not their sum (wide data has thousands of them).
+        """
+        columns = self._columns
+        if consume:
+            self._columns = {}
         features = []
-        for fname, col in self._columns.items():
+        for fname in list(columns):
+            col = columns.pop(fname) if consume else columns[fname]
             acc = col.acc
             if isinstance(acc, NumericAccumulator):
                 notes = () if acc.is_exact() else (_numeric.approximate_note(acc.summary.rank_error),)

@@ -75,4 +75,4 @@ def compute_statistics(
                 raise  # widening did not help: report the conversion error
             widened[narrow.column] = wider
     labels = source.paths or tuple(u.label for u in source.units)
-    return acc.result(name=name, sources=labels)
+    return acc.result(name=name, sources=labels, consume=True)

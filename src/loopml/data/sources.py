@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
+from loopml.data._wide_csv import is_wide, wide_csv_batches
 from loopml.errors import InvalidInput
 
 __all__ = ["DataInput", "DataSource", "WorkUnit", "open_source"]
@@ -150,7 +151,8 @@ def _csv_batches(fragment: ds.Fragment, schema: pa.Schema, batch_rows: int) -> I
 
     Reads with pyarrow's pull-based streaming CSV reader, whose read-ahead is bounded: the dataset
     scanner keeps parsing ahead while the consumer computes statistics, and buffered most of a
-    file in memory when statistics were the slower side.
+    file in memory when statistics were the slower side. Files of very wide rows are read in
+    row-aligned chunks instead (see :mod:`loopml.data._wide_csv`).
     """
     partition = ds.get_partition_keys(fragment.partition_expression)
     in_file = [f for f in schema if f.name not in partition]
@@ -161,21 +163,36 @@ def _csv_batches(fragment: ds.Fragment, schema: pa.Schema, batch_rows: int) -> I
     convert.column_types = {f.name: f.type for f in in_file}
     convert.include_columns = [f.name for f in in_file]
     convert.include_missing_columns = True
+    parse = fragment.format.parse_options
     with fragment.filesystem.open_input_stream(fragment.path) as stream:
-        reader = pacsv.open_csv(
-            stream, read_options=read, parse_options=fragment.format.parse_options, convert_options=convert
-        )
-        for batch in _combined(reader, batch_rows):
-            rows = batch.num_rows
-            columns = [
-                pa.repeat(pa.scalar(partition[f.name], type=f.type), rows)
-                if f.name in partition
-                else batch.column(f.name)
-                for f in schema
-            ]
-            conformed = pa.RecordBatch.from_arrays(columns, schema=schema)
-            for start in range(0, rows, batch_rows):
-                yield conformed.slice(start, batch_rows)
+        head = stream.read(CSV_BLOCK_BYTES)
+        if is_wide(head, parse):
+            batches = wide_csv_batches(stream, head, parse_options=parse, convert_options=convert)
+            yield from _conformed(batches, schema, partition, batch_rows)
+            return
+    with fragment.filesystem.open_input_stream(fragment.path) as stream:
+        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+        yield from _conformed(_combined(reader, batch_rows), schema, partition, batch_rows)
+
+
+def _conformed(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, partition: Mapping[str, Any], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` with the columns of ``schema`` in its order (hive partition values added).
+
+    Cut to at most ``batch_rows`` rows each.
+    """
+    for batch in batches:
+        rows = batch.num_rows
+        columns = [
+            pa.repeat(pa.scalar(partition[f.name], type=f.type), rows)
+            if f.name in partition
+            else batch.column(f.name)
+            for f in schema
+        ]
+        conformed = pa.RecordBatch.from_arrays(columns, schema=schema)
+        for start in range(0, rows, batch_rows):
+            yield conformed.slice(start, batch_rows)
 
 
 def _combined(batches: Iterator[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
