@@ -24,10 +24,13 @@ from loopml.deploy.spec import (
     EnsembleMethod,
     Shadow,
 )
-from loopml.errors import NotFound
+from loopml.errors import InvalidInput, NotFound
+from loopml.inference.atypical import AtypicalCheck, AtypicalPolicy
+from loopml.serving.background import serve_in_thread
 from loopml.serving.config import ServeConfig, ServedDeployment
+from loopml.serving.guards import ModelGuards
 from loopml.serving.server import build_app
-from tests.serving.deploy_world import Replica, World, make_world, row, serve_deployments
+from tests.serving.deploy_world import World, make_world, row, serve_deployments
 
 
 @pytest.fixture
@@ -279,5 +282,47 @@ def test_observations_record_each_route(world: World) -> None:
     assert set(primary.predictions) <= {0.0, 1.0}
 
 
-def _replica_versions(replica: Replica, users: list[str]) -> list[str]:
-    return [version_of(replica.client, 0, headers={"user": u}) for u in users]
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        ({"deployments": ["9lives"]}, "deployments[].name"),
+        ({"deployments": ["churn", "churn"]}, "more than once"),
+        ({"deployments": [{"name": "churn", "weight": 5}]}, "unknown key(s) ['weight']"),
+        ({"deployments": "churn"}, "must be a list"),
+        ({"deployments": ["churn"], "poll_s": 0}, "poll_s"),
+        ({"deployments": [{"name": "churn", "atypical": {"policy": "shout"}}]}, "policy"),
+        ({}, "--deployment NAME"),
+    ],
+)
+def test_bad_serve_configuration_is_refused(doc: dict[str, object], words: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        ServeConfig.from_mapping(doc)
+    assert words in str(info.value)
+
+
+def test_serve_yaml_reads_deployments_and_their_guards() -> None:
+    config = ServeConfig.from_mapping(
+        {"deployments": ["churn", {"name": "census", "atypical": {"policy": "flag"}}], "poll_s": 0.5}
+    )
+    assert [d.name for d in config.deployments] == ["churn", "census"]
+    assert config.deployments[1].guards.atypical is not None and config.poll_s == 0.5
+
+
+def test_atypical_flags_of_a_deployment_are_observed(world: World) -> None:
+    create(world, DeploymentSpec(name="churn", primary="models:/churn@champion"))
+    config = ServeConfig(
+        models=(),
+        deployments=(
+            ServedDeployment(
+                name="churn", guards=ModelGuards(atypical=AtypicalCheck(policy=AtypicalPolicy.FLAG))
+            ),
+        ),
+        prediction_log=False,
+    )
+    app = build_app(config, world.settings)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+        far = {"inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [1e6]} for c in "abc"]}
+        assert client.post("/v2/models/churn/infer", json=far).status_code == 200
+        assert client.post("/v2/models/churn/infer", json=row(1)).status_code == 200
+        observed = app.state.plane.deployments.collector("churn").observations(now_ms=int(time.time() * 1000))
+    assert observed.route("primary").requests == 2 and observed.route("primary").atypical_flags == 1
