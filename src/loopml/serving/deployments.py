@@ -44,7 +44,7 @@ from loopml.inference.atypical import AtypicalInput
 from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
 from loopml.inference.inputs import ModelInput
 from loopml.inference.loading import ModelSource, load_served_model
-from loopml.inference.model import ServedModel
+from loopml.inference.model import Batching, ServedModel
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving.batching import MicroBatcher
@@ -59,6 +59,8 @@ __all__ = ["DeploymentRuntime"]
 _log = logging.getLogger("loopml.serving")
 
 Key = tuple[str, ...]
+#: Shadow copies wait longer to be batched: fewer, larger predictions leave the CPU to the routes.
+_SHADOW_BATCHING = Batching(enabled=True, max_batch_rows=512, max_wait_ms=20.0)
 
 
 @dataclasses.dataclass(slots=True)
@@ -285,7 +287,9 @@ class DeploymentRuntime:
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
             ),
-            shadow_batcher=MicroBatcher(model, executor=self._shadow_executor),
+            shadow_batcher=MicroBatcher(
+                dataclasses.replace(model, batching=_SHADOW_BATCHING), executor=self._shadow_executor
+            ),
             guard=RequestGuard(answering, guards, self._limiter) if guards is not None else None,
         )
 
