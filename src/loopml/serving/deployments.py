@@ -60,7 +60,7 @@ _log = logging.getLogger("loopml.serving")
 
 Key = tuple[str, ...]
 #: Shadow copies wait longer to be batched: fewer, larger predictions leave the CPU to the routes.
-_SHADOW_BATCHING = Batching(enabled=True, max_batch_rows=512, max_wait_ms=20.0)
+_SHADOW_BATCHING = Batching(enabled=True, max_batch_rows=512, max_wait_ms=10.0)
 
 
 @dataclasses.dataclass(slots=True)

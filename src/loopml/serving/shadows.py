@@ -79,7 +79,7 @@ class ShadowMirror:
         self,
         *,
         capacity: int = 1_000,
-        workers: int = 8,
+        workers: int = 64,
         on_drop: Callable[[str, str], None] | None = None,
         on_answer: Callable[[str, str, str], None] | None = None,
     ) -> None:
