@@ -94,7 +94,7 @@ def main() -> None:
                 ("plain", "models:/gbc/1", "gbc"),
                 ("routed", f"--deployment={DEPLOYMENT}", DEPLOYMENT),
             ):
-                server = base.Server(home, target, log=False)
+                server = base.Server.loopml(home, target, log=False)
                 try:
                     url = f"{server.url}/v2/models/{name}/infer"
                     base._wrk(url, body, duration=1, workdir=work)  # warm-up

@@ -26,6 +26,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -44,7 +46,7 @@ from loopml.inference.atypical import AtypicalInput
 from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
 from loopml.inference.inputs import ModelInput
 from loopml.inference.loading import ModelSource, load_served_model
-from loopml.inference.model import Batching, ServedModel
+from loopml.inference.model import ServedModel
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving.batching import MicroBatcher
@@ -59,8 +61,6 @@ __all__ = ["DeploymentRuntime"]
 _log = logging.getLogger("loopml.serving")
 
 Key = tuple[str, ...]
-#: Shadow copies wait longer to be batched: fewer, larger predictions leave the CPU to the routes.
-_SHADOW_BATCHING = Batching(enabled=True, max_batch_rows=512, max_wait_ms=10.0)
 
 
 @dataclasses.dataclass(slots=True)
@@ -70,7 +70,6 @@ class _Served:
     key: Key
     model: ServedModel
     batcher: MicroBatcher
-    shadow_batcher: MicroBatcher
     guard: RequestGuard | None
     in_flight: int = 0
 
@@ -120,6 +119,18 @@ def _window_key(deployment: Deployment) -> tuple[object, ...]:
         canary.target if canary else None,
         rollout.step_started_ms if rollout is not None and progressing else None,
     )
+
+
+def _background_thread() -> None:
+    """Set up the shadows' prediction thread: single-threaded native pools, lowest CPU priority.
+
+    On a saturated CPU the scheduler then runs the routes first and shadow copies queue up (and
+    are dropped, counted) instead of taking the routes' CPU time. Where a thread's priority cannot
+    be lowered (not Linux), it stays as it is.
+    """
+    threadpool_limits(1)
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _now_ms() -> int:
@@ -175,8 +186,9 @@ class DeploymentRuntime:
         self._poller: asyncio.Task[None] | None = None
         # Routes predict on their own thread, shadows on another: a slow shadow never holds a route.
         self._executor = ThreadPoolExecutor(1, "route", initializer=threadpool_limits, initargs=(1,))
-        self._shadow_executor = ThreadPoolExecutor(1, "shadow", initializer=threadpool_limits, initargs=(1,))
+        self._shadow_executor = ThreadPoolExecutor(1, "shadow", initializer=_background_thread)
         self.mirror = ShadowMirror(
+            executor=self._shadow_executor,
             capacity=shadow_capacity,
             on_drop=(lambda d, s: metrics.shadow_dropped.labels(d, s).inc()) if metrics else None,
             on_answer=(lambda d, s, st: metrics.shadow_requests.labels(d, s, st).inc()) if metrics else None,
@@ -287,9 +299,6 @@ class DeploymentRuntime:
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
             ),
-            shadow_batcher=MicroBatcher(
-                dataclasses.replace(model, batching=_SHADOW_BATCHING), executor=self._shadow_executor
-            ),
             guard=RequestGuard(answering, guards, self._limiter) if guards is not None else None,
         )
 
@@ -331,7 +340,6 @@ class DeploymentRuntime:
         while served.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await served.batcher.close()
-        await served.shadow_batcher.close()
 
     # -- following the store -------------------------------------------------------------------
 
@@ -504,7 +512,7 @@ class DeploymentRuntime:
         job = MirrorJob(
             deployment=name,
             shadow=shadow,
-            predict=served.shadow_batcher.predict,
+            model=served.model,
             rows=rows,
             primary=primary,
             collector=collector,
@@ -525,6 +533,5 @@ class DeploymentRuntime:
         for table in self._tables.values():
             for served in table.served.values():
                 await served.batcher.close()
-                await served.shadow_batcher.close()
         self._executor.shutdown(wait=False)
         self._shadow_executor.shutdown(wait=False)

@@ -1,8 +1,10 @@
 """Shadow traffic: copies of answered requests sent to shadow models, off the request path.
 
 The request path only *offers* a copy (:meth:`ShadowMirror.offer`, never blocking); a bounded
-queue holds the copies and a few worker tasks predict them on the shadows' own thread, so a slow
-or failing shadow can neither slow nor fail the primary. A full queue drops the copy and counts it.
+queue holds the copies and one task predicts them in bulk on the shadows' own thread (the copies
+waiting for one shadow model are predicted as one batch), so a slow or failing shadow can neither
+slow nor fail the primary, and the event loop spends a few microseconds per copy. A full queue
+drops the copy and counts it.
 Each shadow answer is compared with the primary's output of the same request and handed to the
 deployment's :class:`~loopml.deploy.collector.ObservationCollector`; it is never returned.
 """
@@ -10,25 +12,28 @@ deployment's :class:`~loopml.deploy.collector.ObservationCollector`; it is never
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
 from loopml.deploy.collector import ObservationCollector
-from loopml.inference.inputs import ModelInput
+from loopml.inference.inputs import ModelInput, concat_inputs
+from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT
 
-__all__ = ["MirrorJob", "ShadowMirror", "output_values"]
+__all__ = ["MirrorJob", "ShadowMirror", "output_values", "predict_copies"]
 
 _log = logging.getLogger("loopml.serving")
 #: Outputs per request kept for comparison and distribution gates (the rest of a batch is skipped).
 MAX_ROWS_OBSERVED = 32
 
-Predict = Callable[[ModelInput], Awaitable[dict[str, np.ndarray]]]
+Answer = dict[str, np.ndarray] | BaseException
 
 
 def output_values(outputs: dict[str, np.ndarray]) -> list[float | str]:
@@ -49,7 +54,7 @@ class MirrorJob:
     Attributes:
         deployment: The deployment's name.
         shadow: The shadow's name.
-        predict: Predicts on the shadow (its batcher, on the shadows' thread).
+        model: The shadow's model.
         rows: The request's rows.
         primary: The primary's outputs of those rows (:func:`output_values`).
         collector: Where the comparison goes.
@@ -58,19 +63,43 @@ class MirrorJob:
 
     deployment: str
     shadow: str
-    predict: Predict
+    model: ServedModel
     rows: ModelInput
     primary: list[float | str]
     collector: ObservationCollector
     done: Callable[[], None]
 
 
+def predict_copies(model: ServedModel, inputs: list[ModelInput]) -> list[Answer]:
+    """Post-processed outputs of ``model`` for each of ``inputs``, predicted as one batch.
+
+    When the batch fails, each input is predicted alone so only the faulty ones get an error.
+    """
+    try:
+        outputs = model.postprocess(model.predict(concat_inputs(inputs)))
+    except Exception:  # a shadow's failure is its own; attribute it copy by copy
+        answers: list[Answer] = []
+        for rows in inputs:
+            try:
+                answers.append(model.postprocess(model.predict(rows)))
+            except Exception as err:
+                answers.append(err)
+        return answers
+    found: list[Answer] = []
+    start = 0
+    for rows in inputs:
+        found.append({name: values[start : start + rows.n_rows] for name, values in outputs.items()})
+        start += rows.n_rows
+    return found
+
+
 class ShadowMirror:
-    """A bounded queue of shadow copies and the tasks that predict them.
+    """A bounded queue of shadow copies and the task that predicts them.
 
     Args:
+        executor: Where shadow predictions run (its own thread; default: the loop's executor).
         capacity: Copies queued at most; further ones are dropped.
-        workers: Concurrent shadow predictions (their batcher groups them).
+        max_batch_rows: Rows predicted together at most.
         on_drop: Called with (deployment, shadow) for each dropped copy.
         on_answer: Called with (deployment, shadow, status) after each shadow prediction.
     """
@@ -78,74 +107,86 @@ class ShadowMirror:
     def __init__(
         self,
         *,
+        executor: Executor | None = None,
         capacity: int = 1_000,
-        workers: int = 64,
+        max_batch_rows: int = 512,
         on_drop: Callable[[str, str], None] | None = None,
         on_answer: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.dropped = 0
+        self._executor = executor
         self._capacity = capacity
-        self._workers_wanted = workers
-        self._queue: asyncio.Queue[MirrorJob] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._max_rows = max_batch_rows
+        self._queue: collections.deque[MirrorJob] = collections.deque()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
         self._on_drop = on_drop
         self._on_answer = on_answer
 
     def offer(self, job: MirrorJob) -> bool:
         """Queue ``job`` if there is room (call from the event loop); False when it was dropped."""
-        if self._queue is None:
-            self._queue = asyncio.Queue(maxsize=self._capacity)
-            loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._work()) for _ in range(self._workers_wanted)]
-        try:
-            self._queue.put_nowait(job)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._capacity:
             self.dropped += 1
             job.done()
             if self._on_drop is not None:
                 self._on_drop(job.deployment, job.shadow)
             return False
+        self._queue.append(job)
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._work())
+        assert self._wakeup is not None
+        self._wakeup.set()
         return True
 
+    def _take(self) -> dict[int, list[MirrorJob]]:
+        groups: dict[int, list[MirrorJob]] = {}
+        rows = 0
+        while self._queue and rows < self._max_rows:
+            job = self._queue.popleft()
+            groups.setdefault(id(job.model), []).append(job)
+            rows += job.rows.n_rows
+        return groups
+
     async def _work(self) -> None:
-        assert self._queue is not None
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
         while True:
-            job = await self._queue.get()
-            try:
-                await self._run(job)
-            finally:
-                job.done()
-                self._queue.task_done()
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            for jobs in self._take().values():
+                try:
+                    started = time.perf_counter()
+                    answers = await loop.run_in_executor(
+                        self._executor, predict_copies, jobs[0].model, [j.rows for j in jobs]
+                    )
+                    latency_ms = (time.perf_counter() - started) * 1000
+                    for job, answer in zip(jobs, answers, strict=True):
+                        self._observe(job, answer, latency_ms)
+                finally:
+                    for job in jobs:
+                        job.done()
 
-    async def _run(self, job: MirrorJob) -> None:
-        started = time.perf_counter()
-        try:
-            outputs = await job.predict(job.rows)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # a failing shadow is observed, never propagated
-            _log.debug("shadow %s of %s failed: %s", job.shadow, job.deployment, err)
-            latency = (time.perf_counter() - started) * 1000
-            job.collector.record_mirror(job.shadow, error=True, latency_ms=latency)
-            self._answered(job, "error")
-            return
-        latency = (time.perf_counter() - started) * 1000
-        pairs = list(zip(job.primary, output_values(outputs), strict=False))
-        job.collector.record_mirror(job.shadow, error=False, latency_ms=latency, pairs=pairs)
-        self._answered(job, "ok")
-
-    def _answered(self, job: MirrorJob, status: str) -> None:
+    def _observe(self, job: MirrorJob, answer: Answer, latency_ms: float) -> None:
+        if isinstance(answer, BaseException):
+            _log.debug("shadow %s of %s failed: %s", job.shadow, job.deployment, answer)
+            job.collector.record_mirror(job.shadow, error=True, latency_ms=latency_ms)
+            status = "error"
+        else:
+            pairs = list(zip(job.primary, output_values(answer), strict=False))
+            job.collector.record_mirror(job.shadow, error=False, latency_ms=latency_ms, pairs=pairs)
+            status = "ok"
         if self._on_answer is not None:
             self._on_answer(job.deployment, job.shadow, status)
 
     async def close(self) -> None:
-        """Stop the workers; queued copies are discarded."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        """Stop the task; queued copies are discarded."""
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        if self._queue is not None:
-            while not self._queue.empty():
-                self._queue.get_nowait().done()
+                await self._task
+            self._task = None
+        while self._queue:
+            self._queue.popleft().done()
