@@ -64,6 +64,14 @@ def serve(
         int | None,
         typer.Option("--per-day", min=1, help="Requests per UTC day per caller and model (serve.yaml wins)."),
     ] = None,
+    deployments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deployment",
+            help="Also serve this deployment (repeatable), routed by its stored state and followed live "
+            "(`loopml deploy create`).",
+        ),
+    ] = None,
     atypical: Annotated[
         str | None,
         typer.Option(
@@ -81,7 +89,7 @@ def serve(
     """
     from loopml.inference.atypical import AtypicalCheck
     from loopml.inference.loading import ModelSource
-    from loopml.serving.config import ServeConfig
+    from loopml.serving.config import ServeConfig, ServedDeployment
     from loopml.serving.guards import QueryLimits
     from loopml.serving.server import run_server
 
@@ -91,12 +99,20 @@ def serve(
             config = dataclasses.replace(
                 config, models=(*config.models, *(ModelSource(uri=u) for u in model_uris))
             )
-    elif model_uris:
-        config = ServeConfig(models=tuple(ModelSource(uri=u) for u in model_uris))
+    elif model_uris or deployments:
+        config = ServeConfig(
+            models=tuple(ModelSource(uri=u) for u in model_uris or ()),
+            deployments=tuple(ServedDeployment(name=d) for d in deployments or ()),
+        )
+        deployments = None
     else:
         raise InvalidInput(
-            "Nothing to serve: give MODEL_URI... (e.g. `loopml serve models:/census-employment@champion`) "
-            "or --config serve.yaml."
+            "Nothing to serve: give MODEL_URI... (e.g. `loopml serve models:/census-employment@champion`), "
+            "--deployment NAME or --config serve.yaml."
+        )
+    if deployments:
+        config = dataclasses.replace(
+            config, deployments=(*config.deployments, *(ServedDeployment(name=d) for d in deployments))
         )
     config = dataclasses.replace(  # re-checks the bind address against auth
         config,
@@ -118,7 +134,8 @@ def serve(
         )
     settings = _context.settings()
     typer.echo(
-        f"loopml serve: loading {len(config.models)} model(s) for http://{config.host}:{config.port} "
+        f"loopml serve: loading {len(config.models)} model(s) and {len(config.deployments)} deployment(s) "
+        f"for http://{config.host}:{config.port} "
         f"(/v2, /v1/models, /invocations, /metrics)"
         + (f" and grpc://{config.host}:{config.grpc_port}" if config.grpc_port is not None else ""),
         err=True,

@@ -12,7 +12,7 @@ import builtins
 import dataclasses
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,6 +330,29 @@ class DeploymentService:
             self._alert(saved, decision.reason, analysis_doc=saved.to_document()["last_analysis"])
         return decision
 
+    def report_shadows(self, name: str, observations: Observations, *, actor: str = "serving") -> Deployment:
+        """Compare each shadow with the primary over ``observations`` and store the reports.
+
+        Runs whether or not a canary is rolled out, so the evidence to promote a shadow builds up
+        continuously; nothing is decided from it.
+
+        Raises:
+            InvalidState: the deployment has no shadows.
+        """
+        current = self.get(name)
+        if not current.spec.shadows:
+            raise InvalidState(
+                f"Deployment {name!r} has no shadows; `loopml deploy shadow {name} NAME MODEL_URI` adds one."
+            )
+        reports = tuple(
+            shadow_report_to_document(compare_shadow(observations, s.name, current.policy.gates))
+            for s in current.spec.shadows
+        )
+        after = dataclasses.replace(current, shadow_reports=reports)
+        window = observations.window
+        details = {"window": [window.start_ms, window.end_ms]}
+        return self._record(current, after, actor=actor, action="shadow-report", reason=None, details=details)
+
     def _promote(
         self,
         current: Deployment,
@@ -414,6 +437,32 @@ class DeploymentService:
         spec = dataclasses.replace(current.spec, canary=Canary(target=current.spec.canary.target, weight=0.0))
         after = dataclasses.replace(current, spec=spec, rollout=status)
         return self._record(current, after, actor=actor, action="rollback", reason=why)
+
+    def mark_health(
+        self,
+        name: str,
+        *,
+        degraded: bool,
+        reason: str,
+        models: Sequence[str] = (),
+        actor: str = "serving",
+    ) -> DeploymentEvent:
+        """Record that a replica could not load a model of ``name`` (``degraded``) or serves it again.
+
+        The routes in effect are untouched: a replica that cannot load a new model keeps serving the
+        old one. The event (``degraded`` or ``recovered``) lands in the history and the audit log.
+        """
+        action = "degraded" if degraded else "recovered"
+        event = self._repo.record_event(
+            name,
+            actor=actor,
+            action=action,
+            reason=reason,
+            models=list(models),
+            details={"degraded": degraded},
+        )
+        self._audited(actor, f"deployments.{action}", name, "alert" if degraded else "ok", {"reason": reason})
+        return event
 
     def _alert(self, deployment: Deployment, message: str, *, analysis_doc: Any = None) -> None:
         alert = Alert(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from loopml.inference.model import Batching, ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES, OutputPolicy
 from loopml.registry import ModelRegistry, TrustStore
 
-__all__ = ["Combine", "EnsembleModel", "EnsembleSource", "load_ensemble"]
+__all__ = ["Combine", "EnsembleModel", "EnsembleSource", "combine_members", "load_ensemble"]
 
 
 class Combine(enum.StrEnum):
@@ -194,6 +194,16 @@ def load_ensemble(
         load_served_model(ModelSource(uri=uri), registry=registry, trust_store=trust_store)
         for uri in source.members
     ]
+    return combine_members(source, members)
+
+
+def combine_members(source: EnsembleSource, members: Sequence[ServedModel]) -> EnsembleModel:
+    """Combine already loaded and verified ``members`` (one per ``source.members``, in order).
+
+    Raises:
+        InvalidInput: members with different signatures, classes, or kinds for ``mean``/``weighted``.
+    """
+    members = list(members)
     _same_signature(source, members)
     first = members[0]
     classifiers = [m.classes is not None for m in members]

@@ -187,8 +187,8 @@ def create_app(
     """
     metrics = metrics or ServingMetrics()
     options = options or AppOptions()
-    if options.default_model is None and plane.repository.names():
-        options = dataclasses.replace(options, default_model=plane.repository.names()[0])
+    if options.default_model is None and plane.names():
+        options = dataclasses.replace(options, default_model=plane.names()[0])
     guard = _guard_factory(metrics, options)
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -206,6 +206,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await plane.start()
         yield
         await plane.close()
         options.tracing.shutdown()

@@ -10,6 +10,10 @@ Example file::
     max_body_bytes: 33554432
     prediction_log: true          # or false, or a folder (default <home>/predictions)
     tracing: {otlp_endpoint: "http://127.0.0.1:4318/v1/traces", sample_ratio: 0.1}  # loopml[otel]
+    deployments:                  # routed by their stored state (`loopml deploy ...`), followed live
+      - churn
+      - {name: census-rollout, atypical: {policy: flag}}
+    poll_s: 2                     # seconds between two reads of the deployments' state
     models:
       - uri: models:/census-employment@champion
         name: census
@@ -33,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from loopml.deploy.spec import check_deployment_name
 from loopml.errors import InvalidInput, NotFound
 from loopml.inference.atypical import AtypicalCheck
 from loopml.inference.ensemble import EnsembleSource
@@ -43,7 +48,7 @@ from loopml.inference.outputs import OutputPolicy
 from loopml.serving.guards import ModelGuards, QueryLimits
 from loopml.serving.tracing import TracingConfig
 
-__all__ = ["ServeConfig", "check_bind", "is_loopback"]
+__all__ = ["ServeConfig", "ServedDeployment", "check_bind", "is_loopback"]
 
 _TOP_KEYS = (
     "host",
@@ -55,7 +60,10 @@ _TOP_KEYS = (
     "prediction_log",
     "tracing",
     "models",
+    "deployments",
+    "poll_s",
 )
+_DEPLOYMENT_KEYS = ("name", "limits", "atypical", "extraction")
 _MODEL_KEYS = (
     "uri",
     "name",
@@ -130,10 +138,10 @@ def _batching(data: Any, where: str) -> Batching:
     )
 
 
-def _guards(data: Any, index: int) -> ModelGuards:
+def _guards(data: Any, index: int, *, section: str = "models") -> ModelGuards:
     if not isinstance(data, Mapping):
         return ModelGuards()
-    where = f"serve.yaml models[{index}]"
+    where = f"serve.yaml {section}[{index}]"
     return ModelGuards(
         limits=QueryLimits.from_mapping(data.get("limits"), where=f"{where}.limits"),
         atypical=AtypicalCheck.from_mapping(data.get("atypical"), where=f"{where}.atypical"),
@@ -171,6 +179,25 @@ def _model(data: Any, index: int) -> ModelSource | EnsembleSource:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ServedDeployment:
+    """A deployment to serve (``/v2/models/{name}/infer``) and the guards of its routes."""
+
+    name: str
+    guards: ModelGuards = dataclasses.field(default_factory=ModelGuards)
+
+    def __post_init__(self) -> None:
+        check_deployment_name(self.name, field="deployments[].name")
+
+
+def _deployment(data: Any, index: int) -> ServedDeployment:
+    if isinstance(data, str):
+        return ServedDeployment(name=data)
+    section = _keys(data, _DEPLOYMENT_KEYS, f"serve.yaml deployments[{index}]")
+    guards = _guards(section, index, section="deployments")
+    return ServedDeployment(name=section.get("name", ""), guards=guards)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ServeConfig:
     """What ``loopml serve`` runs.
 
@@ -186,6 +213,8 @@ class ServeConfig:
         log_dir: The prediction log's folder (default ``<home>/predictions``).
         guards: Per model (same order as ``models``), its request guards; missing entries: none.
         tracing: OpenTelemetry export of request traces, or None (off).
+        deployments: Deployments served by their stored state, followed live.
+        poll_s: Seconds between two reads of the deployments' state.
     """
 
     models: tuple[ModelSource | EnsembleSource, ...]
@@ -199,6 +228,8 @@ class ServeConfig:
     log_dir: Path | None = None
     guards: tuple[ModelGuards, ...] = ()
     tracing: TracingConfig | None = None
+    deployments: tuple[ServedDeployment, ...] = ()
+    poll_s: float = 2.0
 
     def guards_of(self, index: int) -> ModelGuards:
         """The guards of ``models[index]``."""
@@ -217,11 +248,18 @@ class ServeConfig:
         return dataclasses.replace(self, guards=tuple(guards))
 
     def __post_init__(self) -> None:
-        if not self.models:
+        if not self.models and not self.deployments:
             raise InvalidInput(
                 "Nothing to serve: give at least one MODEL_URI (models:/NAME@ALIAS, models:/NAME/VERSION or "
-                "a package folder) or a serve.yaml with 'models:'."
+                "a package folder), --deployment NAME, or a serve.yaml with 'models:' or 'deployments:'."
             )
+        names = [d.name for d in self.deployments]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidInput(f"serve.yaml deployments lists {twice} more than once; list each once.")
+        poll = self.poll_s
+        if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0.05 <= poll <= 600:
+            raise InvalidInput(f"serve.yaml poll_s must be a number of seconds in [0.05, 600]; got {poll!r}.")
         _int(self.port, "port", 0, 65535)
         _int(self.workers, "workers", 1, 64)
         if self.grpc_port is not None:
@@ -249,6 +287,11 @@ class ServeConfig:
         models = section.get("models") or []
         if not isinstance(models, list):
             raise InvalidInput("serve.yaml models must be a list of model URIs or {uri, name, ...} mappings.")
+        deployments = section.get("deployments") or []
+        if not isinstance(deployments, list):
+            raise InvalidInput(
+                "serve.yaml deployments must be a list of deployment names or {name, ...} mappings."
+            )
         auth = section.get("auth", False)
         if not isinstance(auth, bool):
             raise InvalidInput(f"serve.yaml auth must be true or false; got {auth!r}.")
@@ -263,6 +306,8 @@ class ServeConfig:
             log_dir=Path(log) if isinstance(log, str) else None,
             models=tuple(_model(m, i) for i, m in enumerate(models)),
             guards=tuple(_guards(m, i) for i, m in enumerate(models)),
+            deployments=tuple(_deployment(d, i) for i, d in enumerate(deployments)),
+            poll_s=section.get("poll_s", 2.0),
             host=host,
             port=section.get("port", 8080),
             grpc_port=section.get("grpc_port"),

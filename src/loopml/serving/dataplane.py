@@ -7,24 +7,25 @@ metrics and prediction log.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from loopml.errors import InvalidInput, NotFound
-from loopml.inference.atypical import AtypicalInput, AtypicalPolicy
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.serving import tracing
 from loopml.serving.batching import MicroBatcher
-from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard
+from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypical_flags
 from loopml.serving.metrics import ServingMetrics
+from loopml.serving.results import InferenceResult, InferenceSink
+
+if TYPE_CHECKING:
+    from loopml.serving.deployments import DeploymentRuntime
 
 __all__ = ["DataPlane", "InferenceResult", "InferenceSink", "ModelRepository"]
 
@@ -87,40 +88,6 @@ class ModelRepository:
         return found
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class InferenceResult:
-    """The answer to one request.
-
-    Attributes:
-        request_id: The request's id (the client's, or a fresh UUID).
-        model: The model that answered.
-        outputs: Output name → values (after the output policy), one entry per row.
-        latency_s: Seconds from the data plane receiving the rows to the outputs being ready.
-        flags: Per row, why it was atypical (``out_of_range:age`` ...), under the model's ``flag``
-            policy; empty when no row was flagged.
-    """
-
-    request_id: str
-    model: ServedModel
-    outputs: dict[str, np.ndarray]
-    latency_s: float
-    flags: tuple[tuple[str, ...], ...] = ()
-
-
-class InferenceSink(Protocol):
-    """Something told about every answered request (the prediction log); must never block."""
-
-    def record(
-        self, result: InferenceResult, rows: ModelInput, *, protocol: str, principal: str | None
-    ) -> None:
-        """Take note of one answered request."""
-        ...
-
-    def close(self) -> None:
-        """Flush and stop."""
-        ...
-
-
 class DataPlane:
     """Serves the models of a repository.
 
@@ -130,6 +97,8 @@ class DataPlane:
         sinks: Told about each answered request (e.g. the prediction log).
         guards: Model name → its request guards (see :mod:`loopml.serving.guards`).
         limiter: Counts query limits (default: in this process).
+        deployments: Deployments served beside the models, routed by their stored state (a served
+            model of the same name wins).
     """
 
     def __init__(
@@ -140,8 +109,10 @@ class DataPlane:
         sinks: Sequence[InferenceSink] = (),
         guards: Mapping[str, ModelGuards] | None = None,
         limiter: QueryLimiter | None = None,
+        deployments: DeploymentRuntime | None = None,
     ) -> None:
         self.repository = repository
+        self.deployments = deployments
         self._sinks = tuple(sinks)
         self._metrics = metrics
         unknown = sorted(set(guards or {}) - set(repository.names()))
@@ -166,9 +137,44 @@ class DataPlane:
             for m in repository.all()
         }
 
+    def _routes(self, name: str) -> bool:
+        return (
+            self.deployments is not None
+            and self.deployments.serves(name)
+            and name not in self.repository.names()
+        )
+
+    def names(self) -> list[str]:
+        """Served model names, then served deployment names."""
+        names = self.repository.names()
+        routed = self.deployments.names if self.deployments is not None else ()
+        return names + [d for d in routed if d not in names]
+
     def model(self, name: str, version: str | None = None) -> ServedModel:
-        """The model addressed by ``name`` (and ``version``). Raises NotFound."""
+        """The model addressed by ``name`` (and ``version``); a deployment's primary for a deployment.
+
+        Raises:
+            NotFound: unknown name or version, or a version given for a deployment.
+        """
+        if self.deployments is not None and self._routes(name):
+            if version is not None:
+                raise NotFound(
+                    f"{name!r} is a deployment: it picks the version itself; send requests to "
+                    f"/v2/models/{name}/infer without /versions/."
+                )
+            return self.deployments.front(name)
         return self.repository.get(name, version)
+
+    def versions(self, name: str) -> list[str]:
+        """The versions served under ``name`` (for a deployment: those its routes answer with)."""
+        if self.deployments is not None and self._routes(name):
+            return self.deployments.versions(name)
+        return self.repository.versions(name)
+
+    async def start(self) -> None:
+        """Start following the deployments' stored state (call from the serving event loop)."""
+        if self.deployments is not None:
+            await self.deployments.start()
 
     async def infer(
         self,
@@ -179,23 +185,39 @@ class DataPlane:
         request_id: str | None = None,
         principal: str | None = None,
         caller: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> InferenceResult:
         """Guard the request, predict ``rows`` with ``model`` and apply its output policy.
 
+        A deployment's model (from :meth:`model`) is routed by the deployment: primary, canary,
+        A/B arm, with shadow copies.
+
         Args:
             caller: Whom query limits and probing are counted for (the token; default the principal).
+            headers: The request's headers (a deployment's sticky key may be one).
 
         Raises:
             RateLimited: over the model's query limits, or probing detected.
             AtypicalInput: an atypical row under the ``reject`` policy.
             InvalidInput: the model refused the values.
         """
+        key = (model.name, model.version)
+        if key not in self._batchers and self.deployments is not None and self._routes(model.name):
+            return await self.deployments.infer(
+                model.name,
+                rows,
+                protocol=protocol,
+                request_id=request_id,
+                principal=principal,
+                caller=caller,
+                headers=headers,
+            )
         started = time.perf_counter()
         flags: tuple[tuple[str, ...], ...] = ()
         guard = self._guards.get((model.name, model.version))
         if guard is not None:
             guard.admit(rows, caller or principal or "anonymous")
-            flags = self._score(guard, rows)
+            flags = atypical_flags(guard, rows, self._metrics)
         tracing.record_child("validate", tracing.request_started(), tracing.mark())
         outputs = await self._batchers[(model.name, model.version)].predict(rows)
         result = InferenceResult(
@@ -211,24 +233,10 @@ class DataPlane:
         tracing.record_child("log", logged)
         return result
 
-    def _score(self, guard: RequestGuard, rows: ModelInput) -> tuple[tuple[str, ...], ...]:
-        atypical = guard.guards.atypical
-        try:
-            report = guard.score(rows)
-        except AtypicalInput:
-            if self._metrics is not None and atypical is not None:
-                self._metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
-            raise
-        if report is None or not report.is_atypical or atypical is None:
-            return ()
-        if self._metrics is not None:
-            self._metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
-            for reason, count in report.reason_counts().items():
-                self._metrics.atypical_rows.labels(guard.model.name, reason).inc(count)
-        return report.reasons if atypical.policy is AtypicalPolicy.FLAG else ()
-
     async def close(self) -> None:
-        """Stop the batchers."""
+        """Stop the deployments and the batchers."""
+        if self.deployments is not None:
+            await self.deployments.close()
         for batcher in self._batchers.values():
             await batcher.close()
         for sink in self._sinks:

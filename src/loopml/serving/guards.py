@@ -35,8 +35,9 @@ from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.security.ratelimit import DAY_S, Decision, InProcessLimiter, Limiter
 from loopml.serving.errors import RateLimited
+from loopml.serving.metrics import ServingMetrics
 
-__all__ = ["ModelGuards", "QueryLimiter", "QueryLimits", "RequestGuard"]
+__all__ = ["ModelGuards", "QueryLimiter", "QueryLimits", "RequestGuard", "atypical_flags"]
 
 _log = logging.getLogger("loopml.serving")
 
@@ -198,3 +199,30 @@ class RequestGuard:
                 )
             _log.info("atypical input for %s: %s", self.model.name, "; ".join(flags[:5]))
         return report
+
+
+def atypical_flags(
+    guard: RequestGuard, rows: ModelInput, metrics: ServingMetrics | None
+) -> tuple[tuple[str, ...], ...]:
+    """Score ``rows`` under the guard's atypical policy, count them, and return the flags to report.
+
+    Returns:
+        Per row, why it is atypical, under the ``flag`` policy; empty otherwise or when no row is.
+
+    Raises:
+        AtypicalInput: policy ``reject`` and an atypical row.
+    """
+    atypical = guard.guards.atypical
+    try:
+        report = guard.score(rows)
+    except AtypicalInput:
+        if metrics is not None and atypical is not None:
+            metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
+        raise
+    if report is None or not report.is_atypical or atypical is None:
+        return ()
+    if metrics is not None:
+        metrics.atypical_requests.labels(guard.model.name, atypical.policy.value).inc()
+        for reason, count in report.reason_counts().items():
+            metrics.atypical_rows.labels(guard.model.name, reason).inc(count)
+    return report.reasons if atypical.policy is AtypicalPolicy.FLAG else ()

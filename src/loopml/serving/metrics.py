@@ -205,6 +205,24 @@ class ServingMetrics:
             "Requests left out of the input/output metrics because their queue was full.",
             registry=self.registry,
         )
+        self.shadow_requests = Counter(
+            "loopml_serving_shadow_requests",
+            "Copies of requests answered by a deployment's shadow, by status (ok, error).",
+            ["deployment", "shadow", "status"],
+            registry=self.registry,
+        )
+        self.shadow_dropped = Counter(
+            "loopml_serving_shadow_dropped",
+            "Copies of requests not sent to a shadow because the shadow queue was full.",
+            ["deployment", "shadow"],
+            registry=self.registry,
+        )
+        self.deployment_swaps = Counter(
+            "loopml_serving_deployment_swaps",
+            "Routing changes of a deployment taken (ok) or refused because a model did not load (failed).",
+            ["deployment", "result"],
+            registry=self.registry,
+        )
 
     def batch_observer(self, model: str) -> BatchCallback:
         """A callback for one model's micro-batcher."""

@@ -33,6 +33,7 @@ from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.app import AppOptions, create_app
 from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, InferenceSink, ModelRepository
+from loopml.serving.deployments import DeploymentRuntime
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
 from loopml.serving.guards import QueryLimiter
 from loopml.serving.io_metrics import IOMetrics
@@ -73,8 +74,27 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
             )
         )
     guards = {m.name: config.guards_of(i) for i, m in enumerate(models)}
+    limiter = _limiter(settings)
+    runtime = None
+    if config.deployments:
+        runtime = DeploymentRuntime(
+            [d.name for d in config.deployments],
+            service=services.deployments,
+            registry=registry,
+            guards={d.name: d.guards for d in config.deployments},
+            limiter=limiter,
+            metrics=metrics,
+            sinks=sinks,
+            poll_s=config.poll_s,
+        )
+        runtime.load()
     plane = DataPlane(
-        ModelRepository(models), metrics=metrics, sinks=sinks, guards=guards, limiter=_limiter(settings)
+        ModelRepository(models),
+        metrics=metrics,
+        sinks=sinks,
+        guards=guards,
+        limiter=limiter,
+        deployments=runtime,
     )
     options = AppOptions(
         max_body_bytes=config.max_body_bytes,

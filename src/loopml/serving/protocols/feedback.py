@@ -29,7 +29,7 @@ def routes(
 
     async def add(request: Request) -> Response:
         model = request.path_params["model"]
-        if model not in plane.repository.names():
+        if model not in plane.names():
             raise NotFound(f"No model {model!r} is served here; GET /v2 lists the served models.")
         if feedback is None:
             raise InvalidState(

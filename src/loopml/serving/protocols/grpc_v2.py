@@ -200,7 +200,7 @@ class InferenceServicer:
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> pb.ModelMetadataResponse:
         async def call(principal: str | None, labels: _Labels) -> pb.ModelMetadataResponse:
             model = self._model(request.name, request.version, labels)
-            doc = model_metadata(model, self._plane.repository.versions(model.name))
+            doc = model_metadata(model, self._plane.versions(model.name))
             return pb.ModelMetadataResponse(
                 name=doc["name"],
                 versions=doc["versions"],

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml import __version__
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, NotFound
 from loopml.inference.inputs import ModelInput, from_columns, from_records, from_rows
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT
@@ -151,7 +151,10 @@ class MlflowEndpoints:
         return Response(__version__, media_type="text/plain")
 
     async def invocations(self, request: Request) -> Response:
-        model = mark_model(request, self.plane.model(self.plane.repository.names()[0]))
+        names = self.plane.names()
+        if not names:
+            raise NotFound("This server serves no model; /invocations answers with the first one served.")
+        model = mark_model(request, self.plane.model(names[0]))
         kind = media_type(request)
         if kind not in ("application/json", "text/csv", ""):
             raise UnsupportedMediaType(
@@ -166,6 +169,7 @@ class MlflowEndpoints:
             protocol=PROTOCOL,
             principal=request.scope.get("loopml.principal"),
             caller=request.scope.get("loopml.caller"),
+            headers=request.headers,
         )
         return json_response({"predictions": result.outputs[PREDICT]})
 

@@ -90,7 +90,7 @@ class TfServingEndpoints:
         versions = (
             [model]
             if "version" in request.path_params or "label" in request.path_params
-            else [m for m in self.plane.repository.all() if m.name == model.name]
+            else [m for m in self.plane.repository.all() if m.name == model.name] or [model]
         )
         return json_response(
             {
@@ -152,6 +152,7 @@ class TfServingEndpoints:
             protocol=PROTOCOL,
             principal=request.scope.get("loopml.principal"),
             caller=request.scope.get("loopml.caller"),
+            headers=request.headers,
         )
         if has_instances:
             return json_response({"predictions": _row_outputs(result.outputs)})
@@ -183,6 +184,7 @@ class TfServingEndpoints:
             protocol=PROTOCOL,
             principal=request.scope.get("loopml.principal"),
             caller=request.scope.get("loopml.caller"),
+            headers=request.headers,
         )
         if PROBABILITIES in result.outputs:
             labels = [str(c) for c in model.classes.tolist()]
@@ -207,6 +209,7 @@ class TfServingEndpoints:
             protocol=PROTOCOL,
             principal=request.scope.get("loopml.principal"),
             caller=request.scope.get("loopml.caller"),
+            headers=request.headers,
         )
         return json_response({"result": result.outputs[PREDICT].astype(np.float64)})
 

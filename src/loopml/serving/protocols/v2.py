@@ -294,7 +294,7 @@ class V2Endpoints:
 
     async def model_metadata(self, request: Request) -> Response:
         model = self._model(request)
-        return json_response(model_metadata(model, self.plane.repository.versions(model.name)))
+        return json_response(model_metadata(model, self.plane.versions(model.name)))
 
     async def model_ready(self, request: Request) -> Response:
         model = self._model(request)
@@ -325,6 +325,7 @@ class V2Endpoints:
             request_id=parsed.request_id,
             principal=request.scope.get("loopml.principal"),
             caller=request.scope.get("loopml.caller"),
+            headers=request.headers,
         )
         return render_response(result, parsed)
 

@@ -1,0 +1,537 @@
+"""Deployments executed: each request routed by its deployment's stored state, followed live.
+
+A :class:`DeploymentRuntime` serves named deployments (``/v2/models/{deployment}/infer`` and the
+other protocols). The routing decisions are the domain's (:mod:`loopml.deploy.routing`); here
+they are carried out:
+
+* **Following the store.** Every ``poll_s`` the runtime re-reads each deployment and resolves its
+  ``models:/`` URIs (aliases included). A new revision or an alias move builds a new routing
+  table: models not loaded yet are loaded and verified beside the old ones (off the event loop),
+  the table is switched in one step, and models no longer routed to are drained (closed once
+  their in-flight requests are answered). No restart, no failed request.
+* **Degraded, not down.** A model that fails to load or verify leaves the previous table
+  serving; the deployment gets a ``degraded`` history event (and ``recovered`` once a later
+  state loads).
+* **Shadows** get copies through a bounded :class:`~loopml.serving.shadows.ShadowMirror`.
+* **Observations.** Every request's route, status, latency, outputs and atypical flag feed the
+  deployment's :class:`~loopml.deploy.collector.ObservationCollector`; at each analysis interval
+  the runtime runs the gates and the rollout automaton
+  (:meth:`~loopml.deploy.service.DeploymentService.analyze`), or stores the shadow reports when
+  no canary is rolled out. Replicas race for the compare-and-set: one analysis per interval wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import threadpool_limits
+
+from loopml.deploy.collector import ObservationCollector
+from loopml.deploy.records import Deployment
+from loopml.deploy.rollout import Phase
+from loopml.deploy.routing import choose_route, mirrored_shadows
+from loopml.deploy.service import DeploymentService
+from loopml.deploy.spec import DeploymentSpec, EnsembleMethod
+from loopml.errors import LoopmlError, NotFound
+from loopml.inference.atypical import AtypicalInput
+from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
+from loopml.inference.inputs import ModelInput
+from loopml.inference.loading import ModelSource, load_served_model
+from loopml.inference.model import ServedModel
+from loopml.registry import ModelRegistry
+from loopml.registry.uris import is_model_uri
+from loopml.serving.batching import MicroBatcher
+from loopml.serving.errors import RateLimited
+from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypical_flags
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.results import InferenceResult, InferenceSink
+from loopml.serving.shadows import MirrorJob, ShadowMirror, output_values
+
+__all__ = ["DeploymentRuntime"]
+
+_log = logging.getLogger("loopml.serving")
+
+Key = tuple[str, ...]
+
+
+@dataclasses.dataclass(slots=True)
+class _Served:
+    """One routed target of one deployment: its model, batchers, guard and requests in flight."""
+
+    key: Key
+    model: ServedModel
+    batcher: MicroBatcher
+    guard: RequestGuard | None
+    in_flight: int = 0
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Plan:
+    """A deployment's stored state and what each of its targets resolves to now."""
+
+    deployment: Deployment
+    keys: Mapping[str, Key]
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        return (self.deployment.revision, tuple(sorted(self.keys.items())))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Table:
+    """What answers a deployment's requests: target → served, and the models clients see."""
+
+    plan: _Plan
+    served: Mapping[str, _Served]
+    answering: Mapping[str, ServedModel]
+
+    @property
+    def spec(self) -> DeploymentSpec:
+        return self.plan.deployment.spec
+
+
+def _route_targets(spec: DeploymentSpec) -> list[str]:
+    found = [spec.primary]
+    if spec.canary is not None:
+        found.append(spec.canary.target)
+    found += [s.target for s in spec.shadows]
+    if spec.ab is not None:
+        found += [a.target for a in spec.ab.arms]
+    return list(dict.fromkeys(found))
+
+
+def _window_key(deployment: Deployment) -> tuple[object, ...]:
+    rollout, canary = deployment.rollout, deployment.spec.canary
+    progressing = rollout is not None and rollout.phase is Phase.PROGRESSING
+    return (
+        canary.target if canary else None,
+        rollout.step_started_ms if rollout is not None and progressing else None,
+    )
+
+
+def _background_thread() -> None:
+    """Set up the shadows' prediction thread: single-threaded native pools, lowest CPU priority.
+
+    On a saturated CPU the scheduler then runs the routes first and shadow copies queue up (and
+    are dropped, counted) instead of taking the routes' CPU time. Where a thread's priority cannot
+    be lowered (not Linux), it stays as it is.
+    """
+    threadpool_limits(1)
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class DeploymentRuntime:
+    """Serves deployments by their stored state (see the module docs).
+
+    Args:
+        names: The deployments to serve.
+        service: Reads deployments, records health, runs the analyses.
+        registry: Resolves and loads (verifies) the models.
+        guards: Per deployment, the request guards of its routes (limits, atypical inputs, probing).
+        limiter: Counts query limits.
+        metrics: Where swaps and shadow traffic are counted.
+        sinks: Told about every answered request (the prediction log).
+        poll_s: Seconds between two reads of the store.
+        drain_s: Longest wait for a retired model's requests before it is closed anyway.
+        retry_s: Seconds before a state whose models failed to load is tried again.
+        shadow_capacity: Shadow copies queued at most (then dropped, counted).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        service: DeploymentService,
+        registry: ModelRegistry,
+        guards: Mapping[str, ModelGuards] | None = None,
+        limiter: QueryLimiter | None = None,
+        metrics: ServingMetrics | None = None,
+        sinks: Sequence[InferenceSink] = (),
+        poll_s: float = 2.0,
+        drain_s: float = 30.0,
+        retry_s: float = 10.0,
+        shadow_capacity: int = 1_000,
+    ) -> None:
+        self.names = tuple(dict.fromkeys(names))
+        self._service = service
+        self._registry = registry
+        self._guards = dict(guards or {})
+        self._limiter = limiter or QueryLimiter()
+        self._metrics = metrics
+        self._sinks = tuple(sinks)
+        self._poll_s, self._drain_s, self._retry_s = poll_s, drain_s, retry_s
+        self._models: dict[Key, ServedModel] = {}
+        self._tables: dict[str, _Table] = {}
+        self._collectors: dict[str, tuple[tuple[object, ...], ObservationCollector]] = {}
+        self._failed: dict[str, tuple[tuple[object, ...], float]] = {}
+        self._degraded: set[str] = set()
+        self._draining: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        # Routes predict on their own thread, shadows on another: a slow shadow never holds a route.
+        self._executor = ThreadPoolExecutor(1, "route", initializer=threadpool_limits, initargs=(1,))
+        self._shadow_executor = ThreadPoolExecutor(1, "shadow", initializer=_background_thread)
+        self.mirror = ShadowMirror(
+            executor=self._shadow_executor,
+            capacity=shadow_capacity,
+            on_drop=(lambda d, s: metrics.shadow_dropped.labels(d, s).inc()) if metrics else None,
+            on_answer=(lambda d, s, st: metrics.shadow_requests.labels(d, s, st).inc()) if metrics else None,
+        )
+
+    # -- what is served ------------------------------------------------------------------------
+
+    def serves(self, name: str) -> bool:
+        """Whether ``name`` is one of the deployments served here."""
+        return name in self._tables
+
+    def front(self, name: str) -> ServedModel:
+        """The model a deployment presents (its primary, under the deployment's name): schema, outputs."""
+        table = self._tables[name]
+        return table.answering[table.spec.primary]
+
+    def versions(self, name: str) -> list[str]:
+        """The versions a deployment's routes answer with, primary first."""
+        table = self._tables[name]
+        return list(dict.fromkeys(table.answering[t].version for t in _route_targets(table.spec)))
+
+    def deployment(self, name: str) -> Deployment:
+        """The stored state the replica routes ``name`` by now."""
+        return self._tables[name].plan.deployment
+
+    def collector(self, name: str) -> ObservationCollector:
+        """What ``name``'s routes were seen doing since its window started."""
+        return self._collectors[name][1]
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _plan(self, name: str) -> _Plan:
+        """Read ``name`` and resolve its targets (blocking: store and registry)."""
+        deployment = self._service.get(name)
+        spec = deployment.spec
+        ensembles = {e.name: e for e in spec.ensembles}
+        keys: dict[str, Key] = {}
+
+        def key_of(target: str) -> Key:
+            if target not in keys:
+                if is_model_uri(target):
+                    version = self._registry.resolve(target)
+                    keys[target] = ("model", version.name, str(version.version))
+                else:
+                    e = ensembles[target]
+                    members = tuple(f"{m.weight:g}*{'/'.join(key_of(m.target))}" for m in e.members)
+                    keys[target] = ("ensemble", e.name, e.method.value, *members)
+            return keys[target]
+
+        for _, target in spec.targets():
+            key_of(target)
+        return _Plan(deployment=deployment, keys=keys)
+
+    def _load(self, plan: _Plan) -> dict[Key, ServedModel]:
+        """Every model of ``plan``, loading and verifying those not loaded yet (blocking)."""
+        spec = plan.deployment.spec
+        ensembles = {e.name: e for e in spec.ensembles}
+        models: dict[Key, ServedModel] = {}
+
+        def load(target: str) -> ServedModel:
+            key = plan.keys[target]
+            model = models.get(key) or self._models.get(key)
+            if model is None:
+                if key[0] == "model":
+                    source = ModelSource(uri=f"models:/{key[1]}/{key[2]}")
+                    model = load_served_model(source, registry=self._registry)
+                else:
+                    e = ensembles[target]
+                    weighted = e.method is EnsembleMethod.WEIGHTED
+                    source_e = EnsembleSource(
+                        name=e.name,
+                        members=tuple(m.target for m in e.members),
+                        combine=Combine(e.method.value),
+                        weights=tuple(m.weight for m in e.members) if weighted else (),
+                    )
+                    model = combine_members(source_e, [load(m.target) for m in e.members])
+            models[key] = model
+            return model
+
+        for _, target in spec.targets():
+            load(target)
+        return models
+
+    def load(self) -> None:
+        """Read and load every deployment now (at startup, before serving).
+
+        Raises:
+            NotFound: a deployment does not exist.
+            LoopmlError: a model cannot be resolved, verified or loaded (nothing is served).
+        """
+        for name in self.names:
+            try:
+                plan = self._plan(name)
+            except NotFound as err:
+                raise NotFound(
+                    f"Cannot serve deployment {name!r}: {err} `loopml deploy create` makes one."
+                ) from err
+            self._install(plan, self._load(plan))
+
+    def _served(self, name: str, key: Key, model: ServedModel) -> _Served:
+        answering = dataclasses.replace(model, name=name)
+        guards = self._guards.get(name)
+        return _Served(
+            key=key,
+            model=model,
+            batcher=MicroBatcher(
+                model,
+                executor=self._executor,
+                observer=self._metrics.batch_observer(name) if self._metrics else None,
+            ),
+            guard=RequestGuard(answering, guards, self._limiter) if guards is not None else None,
+        )
+
+    def _install(self, plan: _Plan, models: Mapping[Key, ServedModel]) -> None:
+        """Switch ``plan``'s deployment to its new table in one step; drain what is no longer routed."""
+        name = plan.deployment.name
+        self._models.update(models)
+        old = self._tables.get(name)
+        reuse = {s.key: s for s in old.served.values()} if old is not None else {}
+        served: dict[str, _Served] = {}
+        for target in _route_targets(plan.deployment.spec):
+            key = plan.keys[target]
+            served[target] = reuse.get(key) or self._served(name, key, models[key])
+        answering = {t: dataclasses.replace(s.model, name=name) for t, s in served.items()}
+        self._tables[name] = _Table(plan=plan, served=served, answering=answering)
+        window = _window_key(plan.deployment)
+        if name not in self._collectors or self._collectors[name][0] != window:
+            start = window[1] if isinstance(window[1], int) else _now_ms()
+            self._collectors[name] = (window, ObservationCollector(start_ms=start))
+        if old is not None:
+            live = {id(s) for s in served.values()}
+            for retired in old.served.values():
+                if id(retired) not in live:
+                    self._retire(retired)
+        in_use = {k for t in self._tables.values() for k in t.plan.keys.values()}
+        for key in [k for k in self._models if k not in in_use]:
+            del self._models[key]
+
+    def _retire(self, served: _Served) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(self._drain(served))
+        except RuntimeError:  # no loop (startup): nothing is in flight
+            return
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _drain(self, served: _Served) -> None:
+        deadline = time.monotonic() + self._drain_s
+        while served.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await served.batcher.close()
+
+    # -- following the store -------------------------------------------------------------------
+
+    async def refresh(self, name: str) -> bool:
+        """Re-read ``name`` and switch to its new state if it changed; True when the table changed.
+
+        A state whose models fail to load leaves the old table serving and marks the deployment
+        degraded (once per state); it is tried again after ``retry_s``.
+        """
+        plan = await asyncio.to_thread(self._plan, name)
+        current = self._tables.get(name)
+        if current is not None and current.plan.signature == plan.signature:
+            return False
+        failed = self._failed.get(name)
+        if failed is not None and failed[0] == plan.signature and time.monotonic() < failed[1]:
+            return False
+        try:
+            models = await asyncio.to_thread(self._load, plan)
+        except Exception as err:  # any failure to load leaves the old models serving
+            self._failed[name] = (plan.signature, time.monotonic() + self._retry_s)
+            self._count_swap(name, "failed")
+            if failed is None or failed[0] != plan.signature:
+                await self._mark(name, plan, degraded=True, reason=f"a model did not load: {err}")
+            return False
+        self._install(plan, models)
+        self._failed.pop(name, None)
+        self._count_swap(name, "ok")
+        if name in self._degraded:
+            await self._mark(name, plan, degraded=False, reason="every model of the deployment loaded")
+        return True
+
+    async def _mark(self, name: str, plan: _Plan, *, degraded: bool, reason: str) -> None:
+        models = sorted({f"{k[1]}/{k[2]}" for k in plan.keys.values() if k[0] == "model"})
+        (_log.error if degraded else _log.info)("deployment %s: %s", name, reason)
+        (self._degraded.add if degraded else self._degraded.discard)(name)
+        try:
+            await asyncio.to_thread(
+                self._service.mark_health, name, degraded=degraded, reason=reason[:2000], models=models
+            )
+        except LoopmlError:
+            _log.exception("could not record the health of deployment %s", name)
+
+    def _count_swap(self, name: str, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.deployment_swaps.labels(name, result).inc()
+
+    async def drive(self, name: str) -> bool:
+        """Run the due analysis of ``name`` (rollout gates, or shadow reports); True when one ran."""
+        table = self._tables[name]
+        deployment, now = table.plan.deployment, _now_ms()
+        collector = self.collector(name)
+        rollout, interval_ms = deployment.rollout, deployment.policy.interval_s * 1000
+        try:
+            if rollout is not None and rollout.phase is Phase.PROGRESSING and deployment.spec.canary:
+                last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
+                if now - max(rollout.step_started_ms, last) < interval_ms:
+                    return False
+                observations = collector.observations(now_ms=now)
+                await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
+            elif deployment.spec.shadows:
+                if now - collector.start_ms < interval_ms:
+                    return False
+                observations = collector.observations(now_ms=now)
+                self._collectors[name] = (_window_key(deployment), ObservationCollector(start_ms=now))
+                await asyncio.to_thread(self._service.report_shadows, name, observations, actor="serving")
+            else:
+                return False
+        except LoopmlError as err:  # another replica analysed first, or the rollout just ended
+            _log.info("deployment %s: analysis not stored: %s", name, err)
+        await self.refresh(name)
+        return True
+
+    async def start(self) -> None:
+        """Start following the store (call from the serving event loop)."""
+        if self._poller is None and self.names:
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            for name in self.names:
+                try:
+                    await self.refresh(name)
+                    await self.drive(name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the store being away must not stop the replica following it
+                    _log.exception("could not follow deployment %s", name)
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def _sticky_key(self, table: _Table, rows: ModelInput, headers: Mapping[str, str] | None) -> str | None:
+        ab = table.spec.ab
+        if ab is None:
+            return None
+        if headers is not None:
+            value = headers.get(ab.key)
+            if value:
+                return value
+        schema = table.answering[table.spec.primary].schema
+        if ab.key in schema.names and rows.n_rows > 0:
+            return str(rows.column_values(schema)[ab.key][0])
+        return None
+
+    async def infer(
+        self,
+        name: str,
+        rows: ModelInput,
+        *,
+        protocol: str,
+        request_id: str | None = None,
+        principal: str | None = None,
+        caller: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> InferenceResult:
+        """Route one request of deployment ``name``, answer it, mirror it to the shadows, observe it.
+
+        Raises:
+            RateLimited, AtypicalInput: the route's guards refused it.
+            InvalidInput: the answering model refused the values.
+        """
+        table = self._tables[name]
+        rid = request_id or uuid.uuid4().hex
+        choice = choose_route(table.spec, key=self._sticky_key(table, rows, headers), request_id=rid)
+        served = table.served[choice.target]
+        collector = self.collector(name)
+        served.in_flight += 1
+        started = time.perf_counter()
+        flags: tuple[tuple[str, ...], ...] = ()
+        try:
+            if served.guard is not None:
+                served.guard.admit(rows, caller or principal or "anonymous")
+                flags = atypical_flags(served.guard, rows, self._metrics)
+            outputs = await served.batcher.predict(rows)
+        except (RateLimited, AtypicalInput):  # the caller's refusals, not the route's failures
+            raise
+        except Exception:
+            collector.record(choice.route, error=True, latency_ms=(time.perf_counter() - started) * 1000)
+            raise
+        finally:
+            served.release()
+        latency_s = time.perf_counter() - started
+        values = output_values(outputs)
+        collector.record(
+            choice.route, error=False, latency_ms=latency_s * 1000, predictions=values, atypical=bool(flags)
+        )
+        for shadow in mirrored_shadows(table.spec, request_id=rid):
+            self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)
+        result = InferenceResult(
+            request_id=rid,
+            model=table.answering[choice.target],
+            outputs=outputs,
+            latency_s=latency_s,
+            flags=flags,
+        )
+        for sink in self._sinks:
+            sink.record(result, rows, protocol=protocol, principal=principal)
+        return result
+
+    def _mirror(
+        self,
+        name: str,
+        shadow: str,
+        served: _Served,
+        rows: ModelInput,
+        primary: list[float | str],
+        collector: ObservationCollector,
+    ) -> None:
+        served.in_flight += 1
+        job = MirrorJob(
+            deployment=name,
+            shadow=shadow,
+            model=served.model,
+            rows=rows,
+            primary=primary,
+            collector=collector,
+            done=served.release,
+        )
+        self.mirror.offer(job)
+
+    async def close(self) -> None:
+        """Stop following the store, stop the shadows and every batcher."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        await self.mirror.close()
+        for task in list(self._draining):
+            task.cancel()
+        for table in self._tables.values():
+            for served in table.served.values():
+                await served.batcher.close()
+        self._executor.shutdown(wait=False)
+        self._shadow_executor.shutdown(wait=False)
