@@ -70,6 +70,12 @@ def test_loopml_serve_a_registered_model(models: Models, tmp_path: Path, workers
                 pass
             assert time.monotonic() < deadline, "loopml serve did not become ready"
             time.sleep(0.2)
+        while workers > 1:  # ready answers once one worker is; wait for the other to write its metrics
+            exposition = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            if sum(m.startswith("process_resident_memory_bytes") for m in exposition.splitlines()) == workers:
+                break
+            assert time.monotonic() < deadline, "the second worker never started"
+            time.sleep(0.2)
         x = models.numeric_x[:3]
         r = httpx.post(f"http://127.0.0.1:{port}/invocations", json={"instances": x.tolist()})
         assert r.json() == {"predictions": models.numeric.predict(x).tolist()}
