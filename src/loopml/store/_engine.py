@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -133,6 +133,8 @@ class Database:
     def insert(self, table: Any) -> Any:
         """A dialect ``INSERT`` that supports ``on_conflict_do_*`` (SQLite and PostgreSQL)."""
         if self.dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
+
             return postgresql.insert(table)
         return sqlite.insert(table)
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import NullType
 
@@ -547,6 +545,9 @@ def _postgres_page_sql() -> str:
     metrics are read once per run by one ``LATERAL`` aggregate per table giving keys and values
     as parallel arrays.
     """
+    from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
     ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
     page = sa.func.unnest(ids).table_valued("run_id", with_ordinality="n").render_derived(name="page")
     # OFFSET 0 keeps the probe per id: merged into a join, it was planned as a hash join over a

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from loopml.errors import InvalidInput
 from loopml.store._schema import LatestMetricRow, ParamRow, RunRow, RunTagRow
@@ -271,6 +270,8 @@ def metric_walk(
         .order_by(ordered, probe.c.start_time.desc(), candidates.c.run_id.asc())
         .limit(wanted)
     )
+    from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
+
     compiled = statement.compile(
         dialect=postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
         compile_kwargs={"render_postcompile": True},
