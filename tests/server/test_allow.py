@@ -19,7 +19,7 @@ def allow_of(response: httpx.Response) -> set[str]:
     ("path", "methods"),
     [
         ("/experiments", {"GET", "POST", "OPTIONS"}),  # two routes serve this path
-        ("/experiments/" + "0" * 32, {"GET", "DELETE", "OPTIONS"}),
+        ("/experiments/" + "0" * 32, {"GET", "PATCH", "DELETE", "OPTIONS"}),  # PATCH renames
         ("/runs/" + "0" * 32 + "/artifacts/a/b.txt", {"GET", "PUT", "OPTIONS"}),
         ("/models/m/aliases/champion", {"PUT", "DELETE", "OPTIONS"}),
         ("/experiments/get-or-create", {"POST", "OPTIONS"}),  # not the methods of /experiments/{id}
