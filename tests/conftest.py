@@ -88,6 +88,13 @@ STORE_BACKENDS: list[StoreBackend] = [
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, migrated PostgreSQL database of its own (tests sharing no names), dropped afterwards."""
     import sqlalchemy as sa
 
     name = f"loopml_test_{uuid.uuid4().hex[:12]}"

@@ -24,6 +24,7 @@ import pytest
 
 from loopml.config import Settings
 from loopml.server.background import serve_in_thread
+from tests.conftest import fresh_postgres_database
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
@@ -115,8 +116,15 @@ def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | Non
 def loopml_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live loopml server (no auth, loopback) over SQLite or PostgreSQL."""
     home = tmp_path_factory.mktemp("mlflow-home")
-    store_url = request.getfixturevalue("postgres_database_url") if request.param == "postgres" else None
-    with serve_in_thread(Settings(home=home, store_url=store_url)) as url:
+    if request.param == "sqlite":
+        with serve_in_thread(Settings(home=home)) as url:
+            yield url
+        return
+    # a database of the module's own: the session's is shared, and modules reuse names ("churn")
+    with (
+        fresh_postgres_database() as store_url,
+        serve_in_thread(Settings(home=home, store_url=store_url)) as url,
+    ):
         yield url
 
 
