@@ -271,8 +271,10 @@ def test_production_alias_moves_need_maintainers() -> None:
     from loopml.server._security import _effective_permission
 
     rule = rule_for("PUT", "/api/v1/models/{name}/aliases/{alias}")
-    assert _effective_permission(rule, {"alias": "Production"}).value == "aliases.production"
-    assert _effective_permission(rule, {"alias": "staging"}).value == "models.write"
+    assert _effective_permission(rule, {"alias": "Production"}, None).value == "aliases.production"
+    assert _effective_permission(rule, {"alias": "staging"}, None).value == "models.write"
+    mlflow = rule_for("POST", "/api/2.0/mlflow/registered-models/alias")  # the alias is in the body
+    assert _effective_permission(mlflow, {}, {"name": "m", "alias": "champion"}).value == "aliases.production"
     assert rule_for("POST", "/api/v1/unknown/thing").permission.value == "server.admin"  # closed by default
 
 
