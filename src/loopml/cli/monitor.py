@@ -377,3 +377,90 @@ def alerts(
             for a in found
         ],
     )
+
+
+@app.command("retrain")
+def retrain(
+    name: Annotated[str, typer.Argument(help="A deployment (its primary model is the champion).")],
+    policy: Annotated[
+        Path, typer.Option("--policy", help="The deployment's retrain policy (YAML: triggers, guards, span).")
+    ],
+    pipeline: Annotated[
+        str,
+        typer.Option(
+            "--pipeline",
+            help="The model's pipeline, FILE.py[:NAME] or module[:NAME]; run with span_start/span_end.",
+        ),
+    ],
+    task: Annotated[str, typer.Option("--task", help="binary, multiclass or regression.")] = "binary",
+    guard_slice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--guard-slice", help="An input feature the candidate may not be worse on (repeatable)."
+        ),
+    ] = None,
+    window: Annotated[str, typer.Option("--window", help="Which stored windows the triggers read.")] = "hour",
+    key_field: KeyField = None,
+    max_anomalies: Annotated[
+        int | None,
+        typer.Option(
+            "--max-anomalies", min=0, help="Data-quality gate: schema anomalies allowed per window."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would happen; run and record nothing.")
+    ] = False,
+    log_dir: LogDir = None,
+    as_json: Json = False,
+) -> None:
+    """Retrain by policy: triggers on the stored windows and open alerts, guards (the data-quality gate:
+    the span's windows complete), the pipeline on the new span, candidate vs champion on recent
+    labelled rows, and a canary if it is no worse on any guarded slice."""
+    from loopml.monitor.alerts import AlertService, AlertStatus
+    from loopml.monitor.retrain import (
+        ChampionChallengerEvaluator,
+        PipelineRetrainer,
+        RetrainLoop,
+        load_policy,
+    )
+    from loopml.monitor.retrain.labelled import labelled_log_rows
+    from loopml.monitor.retrain.quality import WindowQualityGate
+
+    rules = load_policy(policy)  # checked before anything runs
+    service = _service(log_dir)
+    target = service.target(name)
+    records = service.windows(target, window=window)
+    services = _context.services()
+    store = services.monitor_store
+    alerting = AlertService(store.alerts)
+    loop = RetrainLoop(
+        store.retrains,
+        deployments=services.deployments,
+        retrainer=PipelineRetrainer(pipeline, store=services.store, blobs=services.blobs),
+        evaluator=ChampionChallengerEvaluator(
+            services.registry,
+            data=labelled_log_rows(
+                service.log_root, store.feedback, model_of=lambda _d: target.model, key_field=key_field
+            ),
+            label="label",
+            task=task,
+            slices=tuple(guard_slice or ()),
+        ),
+        policies=lambda _n: rules,
+        quality_gate=WindowQualityGate(lambda _d: records, max_anomalies=max_anomalies),
+        alerts=alerting,
+    )
+    decisions = loop.step(
+        name,
+        records,
+        alerting.list(name, status=AlertStatus.OPEN, limit=10_000),
+        dry_run=dry_run,
+    )
+    if as_json:
+        print_json({"decisions": decisions})
+        return
+    print_table(
+        f"Retraining of {name}" + (" (dry run)" if dry_run else ""),
+        ["decision", "reason", "candidate", "retrain"],
+        [[d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""] for d in decisions],
+    )
