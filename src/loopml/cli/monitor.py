@@ -195,12 +195,12 @@ def _run_once(
     *,
     lines: bool = False,
 ) -> None:
-    service = _service(log_dir, create=True)
-    targets: list[Target] = [service.target(name, is_model=is_model)] if name else service.targets()
-    computed = [r for t in targets for r in service.run(t, config, now=now)]
-    history = [r for t in targets for r in service.windows(t, window=config.window.name)]
-    evaluation = alerting.evaluate(history)
-    _report_run(computed, targets, config, evaluation, as_json, lines=lines)
+    from loopml.monitor.passes import monitoring_pass
+
+    done = monitoring_pass(
+        _service(log_dir, create=True), alerting, config, name=name, is_model=is_model, now=now
+    )
+    _report_run(list(done.computed), list(done.targets), config, done.evaluation, as_json, lines=lines)
 
 
 def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:

@@ -29,6 +29,12 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Serve without authentication (loopback addresses only).")
     ] = False,
+    monitor_every: Annotated[
+        str | None,
+        typer.Option(
+            "--monitor-every", help="Run `loopml monitor run` in the background this often (e.g. 5m)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API at http://HOST:PORT/api/v1 (OpenAPI: /api/v1/openapi.json)."""
     if ctx.invoked_subcommand is not None:
@@ -49,6 +55,10 @@ def serve(
     # Workers are separate processes: they rebuild the settings from the same environment.
     os.environ["LOOPML_HOME"] = str(settings.home)
     os.environ["LOOPML_SERVER_NO_AUTH"] = "1" if no_auth else "0"
+    if monitor_every is not None:
+        from loopml.monitor.windows import parse_span
+
+        os.environ["LOOPML_SERVER_MONITOR_EVERY_S"] = str(parse_span(monitor_every).total_seconds())
     typer.echo(
         f"loopml server on http://{host}:{port}/api/v1 (store {settings.resolved_store_url()})", err=True
     )

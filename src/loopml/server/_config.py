@@ -25,6 +25,9 @@ class ServerConfig:
         statistics_interval_s: Seconds between checks of the store's planner statistics
             (PostgreSQL: tables with missing or stale statistics are analysed; see
             ``SqlStore.refresh_statistics``).
+        monitor_interval_s: Seconds between two monitoring passes run in the background (windows
+            of the prediction log, then the alert rules; see ``loopml.monitor.passes``), or None
+            (the default: run ``loopml monitor run`` from cron instead).
 
     Example:
         >>> ServerConfig(max_json_depth=8).max_json_depth
@@ -37,6 +40,7 @@ class ServerConfig:
     max_batch_items: int = 10_000
     reference_roots: tuple[str, ...] = ()
     statistics_interval_s: float = 300.0
+    monitor_interval_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_artifact_bytes", "max_json_depth", "max_batch_items"):
@@ -48,6 +52,14 @@ class ServerConfig:
             raise InvalidInput(
                 "Server setting statistics_interval_s must be a positive number of seconds; "
                 f"got {interval!r}."
+            )
+        every = self.monitor_interval_s
+        if every is not None and (
+            isinstance(every, bool) or not isinstance(every, int | float) or not every > 0
+        ):
+            raise InvalidInput(
+                "Server setting monitor_interval_s must be a positive number of seconds or None; "
+                f"got {every!r}."
             )
         for root in self.reference_roots:
             if "://" not in root or root.startswith(("http://", "https://", "ftp://")):

@@ -1,4 +1,4 @@
-"""Periodic store upkeep while the server runs: refresh PostgreSQL's planner statistics.
+"""Periodic work while the server runs: refresh PostgreSQL's planner statistics, monitoring passes.
 
 A server that receives many new runs on a PostgreSQL whose autovacuum is off would otherwise search
 with statistics from when it started (see ``SqlStore.refresh_statistics``). The check is one catalog
@@ -15,10 +15,37 @@ import anyio
 import anyio.to_thread
 
 from loopml.errors import LoopmlError
+from loopml.services import Services
 
-__all__ = ["periodic_statistics"]
+__all__ = ["periodic_monitoring", "periodic_statistics"]
 
 _log = logging.getLogger("loopml.server")
+
+
+@asynccontextmanager
+async def _periodically(call: Callable[[], str | None], interval_s: float, what: str) -> AsyncIterator[None]:
+    """Run ``call`` in a worker thread every ``interval_s`` seconds while the block runs.
+
+    What it returns is logged; a store that cannot be reached now is logged and tried again next time.
+    """
+
+    async def loop() -> None:
+        while True:
+            await anyio.sleep(interval_s)
+            try:
+                done = await anyio.to_thread.run_sync(call)
+            except LoopmlError as err:  # unreachable for now: try again next time
+                _log.warning("Could not %s: %s", what, err)
+                continue
+            if done:
+                _log.info("%s", done)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(loop)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
 
 
 @asynccontextmanager
@@ -31,20 +58,34 @@ async def periodic_statistics(
         return
     check = refresh
 
-    async def loop() -> None:
-        while True:
-            await anyio.sleep(interval_s)
-            try:
-                analysed = await anyio.to_thread.run_sync(check)
-            except LoopmlError as err:  # the store is unreachable for now: try again next time
-                _log.warning("Could not refresh planner statistics: %s", err)
-                continue
-            if analysed:
-                _log.info("Refreshed planner statistics of %s", ", ".join(analysed))
+    def run() -> str | None:
+        analysed = check()
+        return f"Refreshed planner statistics of {', '.join(analysed)}" if analysed else None
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(loop)
-        try:
-            yield
-        finally:
-            group.cancel_scope.cancel()
+    async with _periodically(run, interval_s, "refresh planner statistics"):
+        yield
+
+
+@asynccontextmanager
+async def periodic_monitoring(services: Services, interval_s: float | None) -> AsyncIterator[None]:
+    """A monitoring pass (due windows, then alert rules, to the log) every ``interval_s`` seconds."""
+    if interval_s is None:
+        yield
+        return
+
+    def run() -> str | None:
+        from loopml.monitor.alerts import AlertService, LogChannel
+        from loopml.monitor.passes import monitoring_pass
+        from loopml.monitor.windows import MonitorConfig
+
+        alerts = AlertService(services.monitor_store.alerts, channels=[LogChannel()])
+        done = monitoring_pass(services.monitor(), alerts, MonitorConfig())
+        if not done.computed and not done.evaluation.new and not done.evaluation.resolved:
+            return None
+        return (
+            f"Monitoring: {len(done.computed)} window(s) computed, {len(done.evaluation.new)} alert(s) "
+            f"raised, {len(done.evaluation.resolved)} resolved"
+        )
+
+    async with _periodically(run, interval_s, "run a monitoring pass"):
+        yield

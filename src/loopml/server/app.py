@@ -15,7 +15,7 @@ from loopml.config import Settings
 from loopml.errors import InvalidState, MissingDependency
 from loopml.server._allow import AllowMiddleware
 from loopml.server._config import ServerConfig
-from loopml.server._maintenance import periodic_statistics
+from loopml.server._maintenance import periodic_monitoring, periodic_statistics
 from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from loopml.server._openapi import install_openapi
 from loopml.server._request_id import RequestIdMiddleware
@@ -118,7 +118,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with periodic_statistics(refresh, limits.statistics_interval_s):
+            async with (
+                periodic_statistics(refresh, limits.statistics_interval_s),
+                periodic_monitoring(services, limits.monitor_interval_s),
+            ):
                 yield
         finally:
             services.close()
@@ -170,11 +173,14 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app with settings from ``LOOPML_*`` / ``loopml.toml`` (uvicorn factory for ``--workers``).
 
-    ``LOOPML_SERVER_NO_AUTH=1`` turns authentication off (the CLI only allows that on loopback).
+    ``LOOPML_SERVER_NO_AUTH=1`` turns authentication off (the CLI only allows that on loopback);
+    ``LOOPML_SERVER_MONITOR_EVERY_S`` runs a monitoring pass every so many seconds.
     """
     import os
 
     from loopml.config import load_settings
 
     no_auth = os.environ.get("LOOPML_SERVER_NO_AUTH") == "1"
-    return create_app(load_settings(), auth_enabled=False if no_auth else None)
+    every = os.environ.get("LOOPML_SERVER_MONITOR_EVERY_S")
+    config = ServerConfig(monitor_interval_s=float(every)) if every else None
+    return create_app(load_settings(), config=config, auth_enabled=False if no_auth else None)

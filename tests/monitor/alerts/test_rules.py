@@ -15,9 +15,13 @@ def test_no_document_gives_the_defaults() -> None:
     rules = read_rules(None)
     assert rules == default_rules()
     names = [r.name for r in rules.rules]
-    assert names == ["drift", "error-rate", "accuracy-drop", "estimated-accuracy-drop", "atypical-rate"]
+    assert names == [
+        "drift", "baseline-drift", "error-rate", "accuracy-drop", "estimated-accuracy-drop", "atypical-rate"
+    ]  # fmt: skip
     drift = rules.get("drift")
     assert drift is not None and drift.matches("drift.age") and not drift.matches("accuracy")
+    stays = rules.get("baseline-drift")
+    assert stays is not None and stays.matches("baseline_drift.age") and not stays.matches("drift.age")
     accuracy = rules.get("accuracy-drop")
     assert accuracy is not None and accuracy.requires == {"labelled_rows": 100}
 
@@ -66,7 +70,7 @@ rules:
     # without defaults: only the declared rules; with `defaults: true` the defaults join them
     assert len(rules.rules) == 3
     both = read_rules({"defaults": True, "rules": [p99.to_document()]})
-    assert [r.name for r in both.rules][-1] == "p99" and len(both.rules) == 6
+    assert [r.name for r in both.rules][-1] == "p99" and len(both.rules) == len(default_rules().rules) + 1
     assert read_rules({"rules": [p99.to_document()]}).rules == (p99,)
 
 

@@ -22,7 +22,7 @@ Example:
     >>> [(r.name, r.comparison.value, r.threshold) for r in rules.rules]
     [('errors', 'above', 0.05)]
     >>> [r.name for r in default_rules().rules][:2]
-    ['drift', 'error-rate']
+    ['drift', 'baseline-drift']
 """
 
 from __future__ import annotations
@@ -216,15 +216,19 @@ class AlertRules:
 def default_rules() -> AlertRules:
     """The rules a deployment gets when it declares none.
 
-    Drift of any feature above 0.1 for two windows, an error rate above 5 %, accuracy (with at least
-    100 labels) 0.05 below its first three windows for two windows, the estimated accuracy likewise,
-    and more than 5 % atypical inputs for two windows.
+    Drift of any feature above 0.1 for two windows, against the window before (``drift.*``) or
+    against the first window (``baseline_drift.*``: a shift that stays), an error rate above 5 %,
+    accuracy (with at least 100 labels) 0.05 below its first three windows for two windows, the
+    estimated accuracy likewise, and more than 5 % atypical inputs for two windows.
     """
     hours6 = timedelta(hours=6)
     return AlertRules(
         rules=(
             Rule(name="drift", metric="drift.*", comparison=Comparison.ABOVE, threshold=0.1,
                  for_windows=2, cooldown=hours6, description="Input drift of a feature"),
+            Rule(name="baseline-drift", metric="baseline_drift.*", comparison=Comparison.ABOVE,
+                 threshold=0.1, for_windows=2, cooldown=hours6,
+                 description="A feature moved away from the first window and stays there"),
             Rule(name="error-rate", metric="error_rate", comparison=Comparison.ABOVE, threshold=0.05,
                  severity=Severity.CRITICAL, cooldown=hours6, description="Failed predictions"),
             Rule(name="accuracy-drop", metric="accuracy", comparison=Comparison.DROP, threshold=0.05,
