@@ -16,8 +16,10 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
@@ -31,6 +33,9 @@ from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
 from loopml.store.repositories import DeploymentStore, IdentityStore, MonitorStore, RegistryStore, Store
 from loopml.store.sql import open_store
+
+if TYPE_CHECKING:
+    from loopml.monitor.alerts import AlertRules, AlertService, Channel
 
 __all__ = ["Services"]
 
@@ -185,6 +190,18 @@ class Services:
         """Feedback labels in :attr:`monitor_store`, typed by the prediction log at ``log_root``
         (default :attr:`prediction_log`)."""
         return FeedbackService(self.monitor_store.feedback, log_root=log_root or self.prediction_log)
+
+    def alerts(
+        self,
+        *,
+        rules: Callable[[str], AlertRules] | None = None,
+        channels: Sequence[Channel] = (),
+    ) -> AlertService:
+        """Monitoring alerts stored in :attr:`monitor_store`, evaluated with ``rules`` (default: the
+        default rules) and delivered to ``channels``."""
+        from loopml.monitor.alerts import AlertService  # its channels import httpx: only when used
+
+        return AlertService(self.monitor_store.alerts, rules=rules, channels=channels)
 
     def monitor(self, log_root: Path | None = None) -> MonitorService:
         """Monitoring windows of the prediction log at ``log_root`` (default :attr:`prediction_log`),

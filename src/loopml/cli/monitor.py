@@ -204,14 +204,10 @@ def _run_once(
 
 
 def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
-    from loopml.monitor.alerts import AlertService, Channel, LogChannel, WebhookChannel, rules_in
+    from loopml.monitor.alerts import Channel, LogChannel, WebhookChannel, rules_in
 
     channels: list[Channel] = [LogChannel(), *(WebhookChannel(url) for url in webhooks)]
-    return AlertService(
-        _context.services().monitor_store.alerts,
-        rules=rules_in(rules) if rules is not None else None,
-        channels=channels,
-    )
+    return _context.services().alerts(rules=rules_in(rules) if rules is not None else None, channels=channels)
 
 
 def _report_run(
@@ -351,12 +347,12 @@ def alerts(
     as_json: Json = False,
 ) -> None:
     """Alerts raised by `loopml monitor run` (window rules) and by retraining, newest first."""
-    from loopml.monitor.alerts import AlertService, AlertStatus
+    from loopml.monitor.alerts import AlertStatus
 
     _context.require_local("monitor")
     _context.ensure_local_store()
-    found = AlertService(_context.services().monitor_store.alerts).list(
-        name, status=AlertStatus.OPEN if open_only else None, limit=limit
+    found = (
+        _context.services().alerts().list(name, status=AlertStatus.OPEN if open_only else None, limit=limit)
     )
     if as_json:
         print_json({"items": [a.view() for a in found], "next_page_token": None})
@@ -416,7 +412,7 @@ def retrain(
     """Retrain by policy: triggers on the stored windows and open alerts, guards (the data-quality gate:
     the span's windows complete), the pipeline on the new span, candidate vs champion on recent
     labelled rows, and a canary if it is no worse on any guarded slice."""
-    from loopml.monitor.alerts import AlertService, AlertStatus
+    from loopml.monitor.alerts import AlertStatus
     from loopml.monitor.retrain import (
         ChampionChallengerEvaluator,
         PipelineRetrainer,
@@ -432,7 +428,7 @@ def retrain(
     records = service.windows(target, window=window)
     services = _context.services()
     store = services.monitor_store
-    alerting = AlertService(store.alerts)
+    alerting = services.alerts()
     loop = RetrainLoop(
         store.retrains,
         deployments=services.deployments,

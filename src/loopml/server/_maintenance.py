@@ -74,11 +74,11 @@ async def periodic_monitoring(services: Services, interval_s: float | None) -> A
         return
 
     def run() -> str | None:
-        from loopml.monitor.alerts import AlertService, LogChannel
+        from loopml.monitor.alerts import LogChannel
         from loopml.monitor.passes import monitoring_pass
         from loopml.monitor.windows import MonitorConfig
 
-        alerts = AlertService(services.monitor_store.alerts, channels=[LogChannel()])
+        alerts = services.alerts(channels=[LogChannel()])
         done = monitoring_pass(services.monitor(), alerts, MonitorConfig())
         if not done.computed and not done.evaluation.new and not done.evaluation.resolved:
             return None
