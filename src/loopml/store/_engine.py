@@ -9,6 +9,8 @@ transaction handling is switched off, as the SQLAlchemy SQLite dialect documents
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -204,7 +206,7 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_write_ahead_log(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA case_sensitive_like = ON")
@@ -216,3 +218,26 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
 
     return engine
+
+
+def _use_write_ahead_log(cursor: Any) -> None:
+    """Switch the file to WAL; the mode is stored in the file, so only its first opener changes it.
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database is locked" at
+    once, without waiting on the busy timeout, when another process is creating or switching the
+    same new file. Retry for up to the busy timeout instead of failing that opener.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            transient = "locked" in str(err) or "busy" in str(err)
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
