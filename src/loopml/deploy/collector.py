@@ -3,9 +3,11 @@
 The model server calls :meth:`ObservationCollector.record` for every answered (or failed)
 request of a route, and :meth:`~ObservationCollector.record_mirror` for every shadow answer;
 :meth:`~ObservationCollector.observations` turns what was seen since ``start_ms`` into
-:class:`~loopml.deploy.observations.Observations`. Counts are exact; latencies, predictions and
-mirrored pairs are uniform samples (reservoir sampling) of at most ``sample_size`` each, so
-memory stays bounded however long a step lasts. Safe to call from several threads.
+:class:`~loopml.deploy.observations.Observations`, with the feedback labels found for the
+answered requests joined as each route's outcomes (:mod:`loopml.deploy.outcomes`). Counts are
+exact; latencies, predictions, answered requests and mirrored pairs are uniform samples
+(reservoir sampling) of at most ``sample_size`` each, so memory stays bounded however long a step
+lasts. Safe to call from several threads.
 
 Example:
     >>> c = ObservationCollector(start_ms=0, sample_size=100)
@@ -21,9 +23,10 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from loopml.deploy.observations import Observations, RouteObservations, Window
+from loopml.deploy.outcomes import Answered, LabelLookup, route_outcomes
 
 __all__ = ["ObservationCollector"]
 
@@ -55,11 +58,13 @@ class _Route:
     latencies: _Reservoir = field(init=False)
     predictions: _Reservoir = field(init=False)
     mirrored: _Reservoir = field(init=False)
+    answered: _Reservoir = field(init=False)
 
     def __post_init__(self) -> None:
         self.latencies = _Reservoir(self.size)
         self.predictions = _Reservoir(self.size)
         self.mirrored = _Reservoir(self.size)
+        self.answered = _Reservoir(self.size)
 
     def frozen(self) -> RouteObservations:
         return RouteObservations(
@@ -102,8 +107,15 @@ class ObservationCollector:
         latency_ms: float,
         predictions: Sequence[Value] = (),
         atypical: bool = False,
+        request_id: str | None = None,
+        rows: Sequence[int] = (),
     ) -> None:
-        """One request of ``route``: failed or not, its latency, its outputs (one per row), flagged or not."""
+        """One request of ``route``: failed or not, its latency, its outputs (one per row), flagged or not.
+
+        With ``request_id``, the request is kept (sampled) for the feedback labels posted for it;
+        ``rows`` gives the positions of the predicted rows when the route answered only some
+        rows of the request.
+        """
         with self._lock:
             r = self._route(route)
             r.requests += 1
@@ -112,6 +124,13 @@ class ObservationCollector:
             r.latencies.add(latency_ms, self._rng)
             for p in predictions:
                 r.predictions.add(p, self._rng)
+            if request_id is not None and predictions:
+                answered = Answered(
+                    request_id=request_id,
+                    predictions=tuple(predictions),
+                    rows=tuple(rows[: len(predictions)]),
+                )
+                r.answered.add(answered, self._rng)
 
     def record_mirror(
         self,
@@ -131,10 +150,21 @@ class ObservationCollector:
                 r.predictions.add(mirrored, self._rng)
                 r.mirrored.add((primary, mirrored), self._rng)
 
-    def observations(self, *, now_ms: int) -> Observations:
-        """What was seen in ``[start_ms, now_ms)``."""
+    def observations(self, *, now_ms: int, labels: LabelLookup | None = None) -> Observations:
+        """What was seen in ``[start_ms, now_ms)``.
+
+        Args:
+            now_ms: The end of the window.
+            labels: Finds the feedback labels of request ids; each route's answered requests are
+                joined with them into its ``outcomes`` (None: no outcomes). Called outside the
+                lock (it may query a store).
+        """
         with self._lock:
             routes = {name: r.frozen() for name, r in self._routes.items()}
+            answered = {name: list(r.answered.items) for name, r in self._routes.items()}
+        if labels is not None:
+            joined = route_outcomes(answered, labels)  # type: ignore[arg-type]
+            routes = {name: replace(r, outcomes=joined.get(name, ())) for name, r in routes.items()}
         return Observations(
             window=Window(start_ms=self.start_ms, end_ms=max(now_ms, self.start_ms)), routes=routes
         )

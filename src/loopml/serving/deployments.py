@@ -15,7 +15,9 @@ they are carried out:
 * **Shadows** get copies through a bounded :class:`~loopml.serving.shadows.ShadowMirror`.
 * **Observations.** Every request's route, status, latency, outputs and atypical flag feed the
   deployment's :class:`~loopml.deploy.collector.ObservationCollector`; at each analysis interval
-  the runtime runs the gates and the rollout automaton
+  the feedback labels posted for the requests each route answered in the window are joined to
+  them (the online-metric gate's outcomes, when the policy names a metric) and the runtime runs
+  the gates and the rollout automaton
   (:meth:`~loopml.deploy.service.DeploymentService.analyze`), or stores the shadow reports when
   no canary is rolled out. Replicas race for the compare-and-set: one analysis per interval wins.
 """
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
+from loopml.deploy.outcomes import feedback_labels
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import choose_route, mirrored_shadows
@@ -55,6 +58,7 @@ from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypi
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.results import InferenceResult, InferenceSink
 from loopml.serving.shadows import MirrorJob, ShadowMirror, output_values
+from loopml.store.repositories import FeedbackRepository
 
 __all__ = ["DeploymentRuntime"]
 
@@ -148,6 +152,8 @@ class DeploymentRuntime:
         limiter: Counts query limits.
         metrics: Where swaps and shadow traffic are counted.
         sinks: Told about every answered request (the prediction log).
+        labels: Where the feedback labels posted for a deployment's requests are found (None: the
+            online-metric gate gets no outcomes).
         poll_s: Seconds between two reads of the store.
         drain_s: Longest wait for a retired model's requests before it is closed anyway.
         retry_s: Seconds before a state whose models failed to load is tried again.
@@ -164,6 +170,7 @@ class DeploymentRuntime:
         limiter: QueryLimiter | None = None,
         metrics: ServingMetrics | None = None,
         sinks: Sequence[InferenceSink] = (),
+        labels: FeedbackRepository | None = None,
         poll_s: float = 2.0,
         drain_s: float = 30.0,
         retry_s: float = 10.0,
@@ -176,6 +183,7 @@ class DeploymentRuntime:
         self._limiter = limiter or QueryLimiter()
         self._metrics = metrics
         self._sinks = tuple(sinks)
+        self._labels = labels
         self._poll_s, self._drain_s, self._retry_s = poll_s, drain_s, retry_s
         self._models: dict[Key, ServedModel] = {}
         self._tables: dict[str, _Table] = {}
@@ -397,7 +405,10 @@ class DeploymentRuntime:
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
-                observations = collector.observations(now_ms=now)
+                labels = None
+                if self._labels is not None and deployment.policy.gates.metric is not None:
+                    labels = feedback_labels(self._labels, name)
+                observations = await asyncio.to_thread(collector.observations, now_ms=now, labels=labels)
                 await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
             elif deployment.spec.shadows:
                 if now - collector.start_ms < interval_ms:
@@ -484,7 +495,12 @@ class DeploymentRuntime:
         latency_s = time.perf_counter() - started
         values = output_values(outputs)
         collector.record(
-            choice.route, error=False, latency_ms=latency_s * 1000, predictions=values, atypical=bool(flags)
+            choice.route,
+            error=False,
+            latency_ms=latency_s * 1000,
+            predictions=values,
+            atypical=bool(flags),
+            request_id=rid,
         )
         for shadow in mirrored_shadows(table.spec, request_id=rid):
             self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)

@@ -76,6 +76,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
     guards = {m.name: config.guards_of(i) for i, m in enumerate(models)}
     limiter = _limiter(settings)
     runtime = None
+    feedback = _feedback(services, root)
     if config.deployments:
         runtime = DeploymentRuntime(
             [d.name for d in config.deployments],
@@ -85,6 +86,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
             limiter=limiter,
             metrics=metrics,
             sinks=sinks,
+            labels=feedback.repository if feedback is not None else None,
             poll_s=config.poll_s,
         )
         runtime.load()
@@ -101,7 +103,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
         authenticator=authenticator,
         audit=services.audit if config.auth else None,
         tracing=Tracing.from_config(config.tracing),
-        feedback=_feedback(services, root),
+        feedback=feedback,
     )
     app = create_app(plane, metrics=metrics, options=options)
     if config.grpc_port is not None:
