@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from loopml.deploy.routing import CANARY, PRIMARY, bucket, choose_route, mirrored_shadows
+from loopml.deploy.routing import CANARY, PRIMARY, bucket, choose_route, mirrored_shadows, route_rows
 from loopml.deploy.spec import ABArm, ABSplit, Canary, DeploymentSpec, Shadow
 
 
@@ -59,3 +59,20 @@ def test_shadows_mirror_their_percentage() -> None:
     counts = Counter(s.name for i in range(10_000) for s in mirrored_shadows(spec, request_id=f"r{i}"))
     assert counts["all"] == 10_000
     assert counts["some"] / 10_000 == pytest.approx(0.10, abs=0.015)
+
+
+def test_rows_of_several_keys_are_grouped_by_arm() -> None:
+    arms = (
+        ABArm(name="a", target="models:/churn/1", weight=30),
+        ABArm(name="b", target="models:/churn/2", weight=30),
+        ABArm(name="c", target="models:/churn/3", weight=40),
+    )
+    spec = DeploymentSpec(name="churn", primary="models:/churn/1", ab=ABSplit(key="user", arms=arms))
+    keys = [f"user-{i % 17}" for i in range(100)]
+    parts = route_rows(spec, keys, request_id="r")
+    assert sorted(p for _, positions in parts for p in positions.tolist()) == list(range(100))
+    for choice, positions in parts:
+        assert {choose_route(spec, key=keys[i], request_id="-").route for i in positions} == {choice.route}
+    assert len(parts) == 3 and parts[0][1][0] == 0  # in the order of their first row
+    one = route_rows(spec, ["user-1"] * 5, request_id="r")
+    assert len(one) == 1 and one[0][1].tolist() == [0, 1, 2, 3, 4]

@@ -20,11 +20,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from loopml.deploy.spec import DeploymentSpec, Shadow
 
-__all__ = ["CANARY", "PRIMARY", "RouteChoice", "bucket", "choose_route", "mirrored_shadows"]
+__all__ = ["CANARY", "PRIMARY", "RouteChoice", "bucket", "choose_route", "mirrored_shadows", "route_rows"]
 
 #: Route names as the gates know them (:class:`~loopml.deploy.observations.Observations` keys).
 PRIMARY = "primary"
@@ -76,6 +79,34 @@ def choose_route(spec: DeploymentSpec, *, key: str | None, request_id: str) -> R
     if canary is not None and canary.weight > 0 and bucket(value, salt=f"{spec.name}:canary") < canary.weight:
         return RouteChoice(route=CANARY, target=canary.target, sticky=sticky)
     return RouteChoice(route=PRIMARY, target=spec.primary, sticky=sticky)
+
+
+def route_rows(
+    spec: DeploymentSpec, keys: Sequence[object] | np.ndarray, *, request_id: str
+) -> list[tuple[RouteChoice, np.ndarray]]:
+    """The route of each row of a request whose sticky key is per row (an input field).
+
+    Rows whose keys take the same route form one part; each part is its route and the positions
+    of its rows (increasing), parts in the order of their first row. One part when every key
+    takes one route.
+
+    Example:
+        >>> from loopml.deploy.spec import ABArm, ABSplit, DeploymentSpec
+        >>> ab = ABSplit(key="user", arms=(ABArm(name="a", target="models:/m/1", weight=50),
+        ...                                ABArm(name="b", target="models:/m/2", weight=50)))
+        >>> spec = DeploymentSpec(name="shop", primary="models:/m/1", ab=ab)
+        >>> [(c.route, p.tolist()) for c, p in route_rows(spec, ["alice", "bob", "alice"], request_id="r")]
+        [('b', [0, 2]), ('a', [1])]
+    """
+    values = np.asarray(keys)
+    unique, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    choices = [choose_route(spec, key=str(k), request_id=request_id) for k in unique.tolist()]
+    if len({c.route for c in choices}) == 1:
+        return [(choices[0], np.arange(len(values)))]
+    parts: dict[str, list[int]] = {}
+    for i in np.argsort(first, kind="stable").tolist():
+        parts.setdefault(choices[i].route, []).append(i)
+    return [(choices[members[0]], np.flatnonzero(np.isin(inverse, members))) for members in parts.values()]
 
 
 def mirrored_shadows(spec: DeploymentSpec, *, request_id: str) -> tuple[Shadow, ...]:

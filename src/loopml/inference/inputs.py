@@ -17,7 +17,15 @@ import numpy as np
 from loopml.errors import InvalidInput
 from loopml.inference.schema import ColumnKind, InputColumn, InputSchema
 
-__all__ = ["ModelInput", "concat_inputs", "from_columns", "from_matrix", "from_records", "from_rows"]
+__all__ = [
+    "ModelInput",
+    "concat_inputs",
+    "from_columns",
+    "from_matrix",
+    "from_records",
+    "from_rows",
+    "take_rows",
+]
 
 _NUMERIC_KINDS = frozenset("iuf")
 
@@ -61,6 +69,14 @@ def concat_inputs(inputs: Sequence[ModelInput]) -> ModelInput:
         n_rows=n_rows,
         columns={name: np.concatenate([i.columns[name] for i in inputs]) for name in first},  # type: ignore[index]
     )
+
+
+def take_rows(rows: ModelInput, indices: np.ndarray) -> ModelInput:
+    """The rows of ``rows`` at ``indices`` (positions), in that order."""
+    if rows.matrix is not None:
+        return ModelInput(n_rows=len(indices), matrix=rows.matrix[indices])
+    assert rows.columns is not None  # one of the two is always set by the builders
+    return ModelInput(n_rows=len(indices), columns={k: v[indices] for k, v in rows.columns.items()})
 
 
 def _describe(value: Any) -> str:

@@ -79,6 +79,7 @@ def prediction_table(
     inputs: Mapping[str, np.ndarray],
     outputs: Mapping[str, np.ndarray],
     flags: Sequence[Sequence[str]] | None = None,
+    row_numbers: np.ndarray | None = None,
 ) -> pa.Table:
     """A log table for requests to one model version.
 
@@ -91,6 +92,8 @@ def prediction_table(
         inputs: Feature name → values of every row (requests concatenated in order).
         outputs: Output name → values of every row.
         flags: Per row, why it was flagged (atypical input), or None when no row was.
+        row_numbers: Per row, its position in its request; None: ``0, 1, ...`` within each
+            request (a request whose rows several versions answered logs each part with its positions).
 
     Raises:
         InvalidInput: lengths that do not add up, or a bad model name.
@@ -111,6 +114,9 @@ def prediction_table(
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     if flags is not None and len(flags) != n:
         raise InvalidInput(f"Prediction-log flags must hold {n} rows; got {len(flags)}.")
+    if row_numbers is not None and len(row_numbers) != n:
+        raise InvalidInput(f"Prediction-log row numbers must hold {n} rows; got {len(row_numbers)}.")
+    positions = np.arange(n) - starts if row_numbers is None else np.asarray(row_numbers)
     row_flags = (
         pa.array([list(f) for f in flags], type=pa.list_(pa.string()))
         if flags is not None
@@ -118,7 +124,7 @@ def prediction_table(
     )
     base = [
         pa.array(list(request_ids), type=pa.string()).take(index),
-        pa.array((np.arange(n) - starts).astype(np.int32)),
+        pa.array(positions.astype(np.int32)),
         pa.repeat(pa.scalar(model), n).cast(pa.string()),
         pa.repeat(pa.scalar(version), n).cast(pa.string()),
         pa.array(np.asarray(times).astype("datetime64[ms]")).cast(_TIME).take(index),

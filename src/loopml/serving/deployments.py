@@ -35,19 +35,20 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
 from loopml.deploy.outcomes import feedback_labels
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
-from loopml.deploy.routing import choose_route, mirrored_shadows
+from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
 from loopml.deploy.service import DeploymentService
 from loopml.deploy.spec import DeploymentSpec, EnsembleMethod
 from loopml.errors import LoopmlError, NotFound
 from loopml.inference.atypical import AtypicalInput
 from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
-from loopml.inference.inputs import ModelInput
+from loopml.inference.inputs import ModelInput, take_rows
 from loopml.inference.loading import ModelSource, load_served_model
 from loopml.inference.model import ServedModel
 from loopml.registry import ModelRegistry
@@ -57,6 +58,7 @@ from loopml.serving.errors import RateLimited
 from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypical_flags
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.results import InferenceResult, InferenceSink
+from loopml.serving.row_split import reassemble_flags, reassemble_outputs
 from loopml.serving.shadows import MirrorJob, ShadowMirror, output_values
 from loopml.store.repositories import FeedbackRepository
 
@@ -114,6 +116,14 @@ def _route_targets(spec: DeploymentSpec) -> list[str]:
     if spec.ab is not None:
         found += [a.target for a in spec.ab.arms]
     return list(dict.fromkeys(found))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Part:
+    """The rows of a request one route answers: all of them (``positions`` None) or those at ``positions``."""
+
+    choice: RouteChoice
+    positions: np.ndarray | None = None
 
 
 def _window_key(deployment: Deployment) -> tuple[object, ...]:
@@ -442,18 +452,73 @@ class DeploymentRuntime:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _sticky_key(self, table: _Table, rows: ModelInput, headers: Mapping[str, str] | None) -> str | None:
-        ab = table.spec.ab
+    def _routes_of(
+        self, table: _Table, rows: ModelInput, headers: Mapping[str, str] | None, request_id: str
+    ) -> list[_Part]:
+        """The route of each row: one route for the whole request, or one per A/B arm its rows fall on.
+
+        An A/B key from a header holds for the whole request; one from an input field is read
+        row by row, so a batch of several users' rows gives each row its user's arm.
+        """
+        spec = table.spec
+        ab = spec.ab
         if ab is None:
-            return None
-        if headers is not None:
-            value = headers.get(ab.key)
-            if value:
-                return value
-        schema = table.answering[table.spec.primary].schema
-        if ab.key in schema.names and rows.n_rows > 0:
-            return str(rows.column_values(schema)[ab.key][0])
-        return None
+            return [_Part(choose_route(spec, key=None, request_id=request_id))]
+        header = headers.get(ab.key) if headers is not None else None
+        schema = table.answering[spec.primary].schema
+        if header or ab.key not in schema.names or rows.n_rows == 0:
+            return [_Part(choose_route(spec, key=header or None, request_id=request_id))]
+        keys = rows.column_values(schema)[ab.key]
+        if rows.n_rows == 1:
+            return [_Part(choose_route(spec, key=str(keys[0]), request_id=request_id))]
+        parts = route_rows(spec, keys, request_id=request_id)
+        if len(parts) == 1:
+            return [_Part(parts[0][0])]
+        return [_Part(choice, positions) for choice, positions in parts]
+
+    async def _answer(
+        self,
+        name: str,
+        table: _Table,
+        part: _Part,
+        rows: ModelInput,
+        *,
+        caller: str,
+        request_id: str,
+        admit: bool = True,
+    ) -> tuple[dict[str, np.ndarray], tuple[tuple[str, ...], ...], float]:
+        """Answer ``rows`` on ``part``'s route: guards (``admit``: query limits too), prediction,
+        observation; the outputs, flags and seconds."""
+        choice = part.choice
+        served = table.served[choice.target]
+        collector = self.collector(name)
+        served.in_flight += 1
+        started = time.perf_counter()
+        flags: tuple[tuple[str, ...], ...] = ()
+        try:
+            if served.guard is not None:
+                if admit:
+                    served.guard.admit(rows, caller)
+                flags = atypical_flags(served.guard, rows, self._metrics)
+            outputs = await served.batcher.predict(rows)
+        except (RateLimited, AtypicalInput):  # the caller's refusals, not the route's failures
+            raise
+        except Exception:
+            collector.record(choice.route, error=True, latency_ms=(time.perf_counter() - started) * 1000)
+            raise
+        finally:
+            served.release()
+        latency_s = time.perf_counter() - started
+        collector.record(
+            choice.route,
+            error=False,
+            latency_ms=latency_s * 1000,
+            predictions=output_values(outputs),
+            atypical=bool(flags),
+            request_id=request_id,
+            rows=part.positions.tolist() if part.positions is not None else (),
+        )
+        return outputs, flags, latency_s
 
     async def infer(
         self,
@@ -468,52 +533,94 @@ class DeploymentRuntime:
     ) -> InferenceResult:
         """Route one request of deployment ``name``, answer it, mirror it to the shadows, observe it.
 
+        A request whose rows fall on several A/B arms (an input-field key with different values)
+        is split: each arm answers its rows, and the outputs are put back in the request's order;
+        the answer's model version lists the arms' versions (``"1,2"``), and the log keeps each row
+        under the version that answered it.
+
         Raises:
             RateLimited, AtypicalInput: the route's guards refused it.
-            InvalidInput: the answering model refused the values.
+            InvalidInput: the answering model refused the values, or the arms of a split request
+                answer with outputs that cannot be put together.
         """
         table = self._tables[name]
         rid = request_id or uuid.uuid4().hex
-        choice = choose_route(table.spec, key=self._sticky_key(table, rows, headers), request_id=rid)
-        served = table.served[choice.target]
-        collector = self.collector(name)
-        served.in_flight += 1
-        started = time.perf_counter()
-        flags: tuple[tuple[str, ...], ...] = ()
-        try:
-            if served.guard is not None:
-                served.guard.admit(rows, caller or principal or "anonymous")
-                flags = atypical_flags(served.guard, rows, self._metrics)
-            outputs = await served.batcher.predict(rows)
-        except (RateLimited, AtypicalInput):  # the caller's refusals, not the route's failures
-            raise
-        except Exception:
-            collector.record(choice.route, error=True, latency_ms=(time.perf_counter() - started) * 1000)
-            raise
-        finally:
-            served.release()
-        latency_s = time.perf_counter() - started
-        values = output_values(outputs)
-        collector.record(
-            choice.route,
-            error=False,
-            latency_ms=latency_s * 1000,
-            predictions=values,
-            atypical=bool(flags),
-            request_id=rid,
+        who = caller or principal or "anonymous"
+        parts = self._routes_of(table, rows, headers, rid)
+        if len(parts) == 1:
+            outputs, flags, latency_s = await self._answer(
+                name, table, parts[0], rows, caller=who, request_id=rid
+            )
+            model = table.answering[parts[0].choice.target]
+            result = InferenceResult(
+                request_id=rid, model=model, outputs=outputs, latency_s=latency_s, flags=flags
+            )
+            logged = [(result, rows)]
+        else:
+            result, logged = await self._answer_split(name, table, parts, rows, caller=who, request_id=rid)
+        shadows = mirrored_shadows(table.spec, request_id=rid)
+        if shadows:
+            values, collector = output_values(result.outputs), self.collector(name)
+            for shadow in shadows:
+                self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)
+        for sink in self._sinks:
+            for part_result, part_rows in logged:
+                sink.record(part_result, part_rows, protocol=protocol, principal=principal)
+        return result
+
+    async def _answer_split(
+        self,
+        name: str,
+        table: _Table,
+        parts: Sequence[_Part],
+        rows: ModelInput,
+        *,
+        caller: str,
+        request_id: str,
+    ) -> tuple[InferenceResult, list[tuple[InferenceResult, ModelInput]]]:
+        """Each part's rows answered by its arm, together; the whole answer and each part's (to log)."""
+        guard = table.served[parts[0].choice.target].guard
+        if guard is not None:  # one request against the query limits, however many arms answer it
+            guard.admit(rows, caller)
+        subsets = [take_rows(rows, p.positions) for p in parts if p.positions is not None]
+        answers = await asyncio.gather(
+            *(
+                self._answer(name, table, p, sub, caller=caller, request_id=request_id, admit=False)
+                for p, sub in zip(parts, subsets, strict=True)
+            ),
+            return_exceptions=True,
         )
-        for shadow in mirrored_shadows(table.spec, request_id=rid):
-            self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)
-        result = InferenceResult(
-            request_id=rid,
-            model=table.answering[choice.target],
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        done = [a for a in answers if not isinstance(a, BaseException)]
+        models = [table.answering[p.choice.target] for p in parts]
+        positions = [p.positions for p in parts if p.positions is not None]
+        outputs = reassemble_outputs([o for o, _, _ in done], positions, models)
+        flags = reassemble_flags([f for _, f, _ in done], positions)
+        versions = ",".join(dict.fromkeys(m.version for m in models))
+        whole = InferenceResult(
+            request_id=request_id,
+            model=dataclasses.replace(models[0], version=versions),
             outputs=outputs,
-            latency_s=latency_s,
+            latency_s=max(latency for _, _, latency in done),
             flags=flags,
         )
-        for sink in self._sinks:
-            sink.record(result, rows, protocol=protocol, principal=principal)
-        return result
+        logged = [
+            (
+                InferenceResult(
+                    request_id=request_id,
+                    model=m,
+                    outputs=o,
+                    latency_s=latency,
+                    flags=f,
+                    positions=p.positions,
+                ),
+                sub,
+            )
+            for p, m, sub, (o, f, latency) in zip(parts, models, subsets, done, strict=True)
+        ]
+        return whole, logged
 
     def _mirror(
         self,

@@ -56,6 +56,11 @@ def _table(items: list[_Item]) -> pa.Table:
         flags=[f for r, rows, *_ in items for f in (r.flags or ((),) * rows.n_rows)]
         if any(r.flags for r, *_ in items)
         else None,
+        row_numbers=np.concatenate(
+            [r.positions if r.positions is not None else np.arange(rows.n_rows) for r, rows, *_ in items]
+        )
+        if any(r.positions is not None for r, *_ in items)
+        else None,
     )
 
 

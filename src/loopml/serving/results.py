@@ -24,6 +24,8 @@ class InferenceResult:
         latency_s: Seconds from the data plane receiving the rows to the outputs being ready.
         flags: Per row, why it was atypical (``out_of_range:age`` ...), under the model's ``flag``
             policy; empty when no row was flagged.
+        positions: Per row, its position in the request, when ``model`` answered only some rows
+            of it (a request whose rows fall on several A/B arms); None: all of them, in order.
     """
 
     request_id: str
@@ -31,6 +33,7 @@ class InferenceResult:
     outputs: dict[str, np.ndarray]
     latency_s: float
     flags: tuple[tuple[str, ...], ...] = ()
+    positions: np.ndarray | None = None
 
 
 class InferenceSink(Protocol):
