@@ -10,7 +10,7 @@ from loopml.deploy.policy import RolloutPolicy
 from loopml.deploy.records import Alert
 from loopml.deploy.rollout import Action, Phase
 from loopml.deploy.service import DeploymentService
-from loopml.deploy.spec import Canary, DeploymentSpec
+from loopml.deploy.spec import Canary, DeploymentSpec, Shadow
 from loopml.errors import Conflict, InvalidInput, InvalidState, PolicyViolation
 from tests.deploy.conftest import World
 
@@ -181,3 +181,29 @@ def test_manual_overrides(world: World) -> None:
     assert svc.set_shadow("churn", "next", target=None, actor="ann").spec.shadows == ()
     audit = [e.action for e in world.services.audit.list(action="deployments.*", limit=100)]
     assert "deployments.rollback" in audit and "deployments.promote" in audit
+
+
+def mirrored(agreeing: int, n: int, *, end_ms: int) -> Observations:
+    pairs = tuple((1.0, 1.0 if i < agreeing else 0.0) for i in range(n))
+    twin = RouteObservations(
+        requests=n, latencies_ms=(5.0,) * n, predictions=tuple(b for _, b in pairs), mirrored=pairs
+    )
+    return Observations(window=Window(start_ms=end_ms - 60_000, end_ms=end_ms), routes={"twin": twin})
+
+
+def test_shadow_reports_spend_a_revision_only_when_they_change(world: World) -> None:
+    svc = service(world)
+    spec = DeploymentSpec(name="churn", primary=P, shadows=(Shadow(name="twin", target="models:/churn/1"),))
+    svc.create(spec, FAST, actor="ann")
+    first = svc.report_shadows("churn", mirrored(990, 1000, end_ms=60_000))
+    assert first.revision == 2 and first.shadow_reports[0]["gates"][0]["value"] == 0.99
+    # the next windows say the same (agreement within 0.01 of the stored, same verdicts): nothing stored
+    for i, agreeing in enumerate((994, 985, 990), start=2):
+        same = svc.report_shadows("churn", mirrored(agreeing, 1000, end_ms=60_000 * i))
+        assert same.revision == 2 and same.shadow_reports == first.shadow_reports
+    # a value that moved by 0.01 or more, or a new verdict, is stored
+    moved = svc.report_shadows("churn", mirrored(975, 1000, end_ms=300_000))
+    assert moved.revision == 3 and moved.shadow_reports[0]["gates"][0]["value"] == 0.975
+    failing = svc.report_shadows("churn", mirrored(900, 1000, end_ms=360_000))
+    assert failing.revision == 4 and failing.shadow_reports[0]["gates"][0]["verdict"] == "fail"
+    assert [e.action for e in svc.history("churn")].count("shadow-report") == 3

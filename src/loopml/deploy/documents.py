@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "policy_to_document",
     "read_document",
     "shadow_report_to_document",
+    "shadow_reports_differ",
     "spec_to_document",
     "status_from_document",
     "status_to_document",
@@ -224,6 +225,42 @@ def analysis_from_document(doc: Mapping[str, Any]) -> Analysis:
 
 def shadow_report_to_document(report: ShadowReport) -> dict[str, Any]:
     return {"shadow": report.shadow, "gates": [_gate_to_document(g) for g in report.gates]}
+
+
+def _report_gates(reports: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    return {(r["shadow"], g["gate"]): g for r in reports for g in r["gates"]}
+
+
+def shadow_reports_differ(
+    stored: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]], *, tolerance: float = 0.01
+) -> bool:
+    """Whether ``new`` shadow reports say something ``stored`` ones do not.
+
+    They differ when a shadow or gate appears or goes, a verdict or threshold changes, or a
+    value moves by ``tolerance`` or more (0.01: one point of agreement, 0.01 of drift distance).
+    New windows, sample sizes and p-values alone change nothing: the stored report still holds.
+
+    Example:
+        >>> def report(rate): return [{"shadow": "twin", "gates": [{"gate": "agreement",
+        ...     "verdict": "pass", "value": rate, "threshold": 0.95}]}]
+        >>> shadow_reports_differ(report(0.990), report(0.995))
+        False
+        >>> shadow_reports_differ(report(0.99), report(0.97))
+        True
+    """
+    before, after = _report_gates(stored), _report_gates(new)
+    if before.keys() != after.keys():
+        return True
+    for key, gate in after.items():
+        old = before[key]
+        if (gate["verdict"], gate["threshold"]) != (old["verdict"], old["threshold"]):
+            return True
+        value, was = gate.get("value"), old.get("value")
+        if (value is None) != (was is None):
+            return True
+        if value is not None and was is not None and not abs(value - was) < tolerance:
+            return True
+    return False
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:

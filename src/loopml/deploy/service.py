@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loopml.deploy.documents import diff_documents, read_document, shadow_report_to_document
+from loopml.deploy.documents import (
+    diff_documents,
+    read_document,
+    shadow_report_to_document,
+    shadow_reports_differ,
+)
 from loopml.deploy.gates import analyze_canary, compare_shadow
 from loopml.deploy.observations import Observations
 from loopml.deploy.policy import RolloutPolicy
@@ -334,7 +339,10 @@ class DeploymentService:
         """Compare each shadow with the primary over ``observations`` and store the reports.
 
         Runs whether or not a canary is rolled out, so the evidence to promote a shadow builds up
-        continuously; nothing is decided from it.
+        continuously; nothing is decided from it. The reports are stored (a new revision) only when
+        they say something new (:func:`~loopml.deploy.documents.shadow_reports_differ`: a verdict
+        changed, or a value moved by 0.01 or more); otherwise the stored ones stand and the
+        deployment is returned unchanged.
 
         Raises:
             InvalidState: the deployment has no shadows.
@@ -348,6 +356,8 @@ class DeploymentService:
             shadow_report_to_document(compare_shadow(observations, s.name, current.policy.gates))
             for s in current.spec.shadows
         )
+        if not shadow_reports_differ(current.shadow_reports, reports):
+            return current
         after = dataclasses.replace(current, shadow_reports=reports)
         window = observations.window
         details = {"window": [window.start_ms, window.end_ms]}
