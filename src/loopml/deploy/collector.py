@@ -77,6 +77,14 @@ class _Route:
         )
 
 
+_Kept = tuple[str, tuple[Value, ...], tuple[int, ...]]
+
+
+def _answered(items: list[object]) -> list[Answered]:
+    kept: list[_Kept] = items  # type: ignore[assignment]
+    return [Answered(request_id=i, predictions=p, rows=rows[: len(p)]) for i, p, rows in kept]
+
+
 class ObservationCollector:
     """Per-route facts of one window that started at ``start_ms``.
 
@@ -124,13 +132,8 @@ class ObservationCollector:
             r.latencies.add(latency_ms, self._rng)
             for p in predictions:
                 r.predictions.add(p, self._rng)
-            if request_id is not None and predictions:
-                answered = Answered(
-                    request_id=request_id,
-                    predictions=tuple(predictions),
-                    rows=tuple(rows[: len(predictions)]),
-                )
-                r.answered.add(answered, self._rng)
+            if request_id is not None and predictions:  # a plain tuple: this runs per request
+                r.answered.add((request_id, tuple(predictions), tuple(rows)), self._rng)
 
     def record_mirror(
         self,
@@ -163,7 +166,7 @@ class ObservationCollector:
             routes = {name: r.frozen() for name, r in self._routes.items()}
             answered = {name: list(r.answered.items) for name, r in self._routes.items()}
         if labels is not None:
-            joined = route_outcomes(answered, labels)  # type: ignore[arg-type]
+            joined = route_outcomes({name: _answered(items) for name, items in answered.items()}, labels)
             routes = {name: replace(r, outcomes=joined.get(name, ())) for name, r in routes.items()}
         return Observations(
             window=Window(start_ms=self.start_ms, end_ms=max(now_ms, self.start_ms)), routes=routes

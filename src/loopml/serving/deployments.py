@@ -27,15 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from prometheus_client import Counter
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
@@ -147,6 +149,12 @@ def _background_thread() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
+def _counted(counter: Counter) -> Callable[..., None]:
+    """Counts one event of ``counter`` by its labels, keeping each labelled child (one per copy answered)."""
+    children = functools.cache(counter.labels)
+    return lambda *labels: children(*labels).inc()
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -209,7 +217,7 @@ class DeploymentRuntime:
             executor=self._shadow_executor,
             capacity=shadow_capacity,
             on_drop=(lambda d, s: metrics.shadow_dropped.labels(d, s).inc()) if metrics else None,
-            on_answer=(lambda d, s, st: metrics.shadow_requests.labels(d, s, st).inc()) if metrics else None,
+            on_answer=_counted(metrics.shadow_requests) if metrics else None,
         )
 
     # -- what is served ------------------------------------------------------------------------
@@ -486,9 +494,9 @@ class DeploymentRuntime:
         caller: str,
         request_id: str,
         admit: bool = True,
-    ) -> tuple[dict[str, np.ndarray], tuple[tuple[str, ...], ...], float]:
+    ) -> tuple[dict[str, np.ndarray], tuple[tuple[str, ...], ...], float, list[float | str]]:
         """Answer ``rows`` on ``part``'s route: guards (``admit``: query limits too), prediction,
-        observation; the outputs, flags and seconds."""
+        observation; the outputs, flags, seconds and observed output values."""
         choice = part.choice
         served = table.served[choice.target]
         collector = self.collector(name)
@@ -509,16 +517,17 @@ class DeploymentRuntime:
         finally:
             served.release()
         latency_s = time.perf_counter() - started
+        values = output_values(outputs)
         collector.record(
             choice.route,
             error=False,
             latency_ms=latency_s * 1000,
-            predictions=output_values(outputs),
+            predictions=values,
             atypical=bool(flags),
             request_id=request_id,
             rows=part.positions.tolist() if part.positions is not None else (),
         )
-        return outputs, flags, latency_s
+        return outputs, flags, latency_s, values
 
     async def infer(
         self,
@@ -548,7 +557,7 @@ class DeploymentRuntime:
         who = caller or principal or "anonymous"
         parts = self._routes_of(table, rows, headers, rid)
         if len(parts) == 1:
-            outputs, flags, latency_s = await self._answer(
+            outputs, flags, latency_s, values = await self._answer(
                 name, table, parts[0], rows, caller=who, request_id=rid
             )
             model = table.answering[parts[0].choice.target]
@@ -558,9 +567,10 @@ class DeploymentRuntime:
             logged = [(result, rows)]
         else:
             result, logged = await self._answer_split(name, table, parts, rows, caller=who, request_id=rid)
+            values = output_values(result.outputs)
         shadows = mirrored_shadows(table.spec, request_id=rid)
         if shadows:
-            values, collector = output_values(result.outputs), self.collector(name)
+            collector = self.collector(name)
             for shadow in shadows:
                 self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)
         for sink in self._sinks:
@@ -596,14 +606,14 @@ class DeploymentRuntime:
         done = [a for a in answers if not isinstance(a, BaseException)]
         models = [table.answering[p.choice.target] for p in parts]
         positions = [p.positions for p in parts if p.positions is not None]
-        outputs = reassemble_outputs([o for o, _, _ in done], positions, models)
-        flags = reassemble_flags([f for _, f, _ in done], positions)
+        outputs = reassemble_outputs([o for o, *_ in done], positions, models)
+        flags = reassemble_flags([f for _, f, *_ in done], positions)
         versions = ",".join(dict.fromkeys(m.version for m in models))
         whole = InferenceResult(
             request_id=request_id,
             model=dataclasses.replace(models[0], version=versions),
             outputs=outputs,
-            latency_s=max(latency for _, _, latency in done),
+            latency_s=max(latency for _, _, latency, _ in done),
             flags=flags,
         )
         logged = [
@@ -618,7 +628,7 @@ class DeploymentRuntime:
                 ),
                 sub,
             )
-            for p, m, sub, (o, f, latency) in zip(parts, models, subsets, done, strict=True)
+            for p, m, sub, (o, f, latency, _) in zip(parts, models, subsets, done, strict=True)
         ]
         return whole, logged
 
