@@ -12,12 +12,17 @@ row per request, Open Inference Protocol JSON, prediction log off, under ``wrk -
 * **routed**: ``loopml serve --deployment gbc-rollout``, the deployment routing 90 % to
   ``models:/gbc/1`` (primary), 10 % to ``models:/gbc/2`` (canary, the same model registered
   again) and mirroring every request to a shadow (``models:/gbc/2``), with its observations
-  collected for the gates.
+  collected for the gates;
+* **canary**: ``loopml serve --deployment gbc-canary``, the same routing without the shadow
+  (what routing and the gates' observations cost, apart from the shadow's second prediction).
 
-Rounds interleave the two servers; the figures are the median and range of the rounds, and the
-overheads are the routed server's throughput loss and p99 increase against the plain one of the
-same round. The routed server also reports how many shadow copies were answered and dropped.
-Nothing here is asserted by the tests.
+Rounds interleave the three servers; the figures are the median and range of the rounds, and
+the overheads are the routed (and canary) server's throughput loss and p99 increase against the
+plain one of the same round. Each server's CPU time (all its threads, shadow included) per answered request is
+measured too: on a busy machine it moves far less than latency and throughput do, so it shows
+what routing, the canary and the shadow cost even when the wall-clock figures are noise. The
+routed server also reports how many shadow copies were answered and dropped. Nothing here is
+asserted by the tests.
 """
 
 from __future__ import annotations
@@ -25,17 +30,19 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import serving as base  # benchmarks/serving.py: the server process, wrk, the GBC model
 
 DEPLOYMENT = "gbc-rollout"
+CANARY_ONLY = "gbc-canary"
 
 
 def _deploy(home: Path) -> None:
@@ -53,6 +60,10 @@ def _deploy(home: Path) -> None:
             shadows=(Shadow(name="mirror", target="models:/gbc/2", mirror_percent=100),),
         )
         services.deployments.create(spec, actor="benchmark")
+        canary_only = DeploymentSpec(
+            name=CANARY_ONLY, primary="models:/gbc/1", canary=Canary(target="models:/gbc/2", weight=10)
+        )
+        services.deployments.create(canary_only, actor="benchmark")
 
 
 def _shadow_counts(url: str) -> tuple[float, float]:
@@ -71,6 +82,12 @@ def _shadow_counts(url: str) -> tuple[float, float]:
     return answered, dropped
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,20 +103,24 @@ def main() -> None:
         base._register_gbc(home)
         _deploy(home)
         body = base._gbc_body(1)
-        plain: list[tuple[float, float]] = []
-        routed: list[tuple[float, float]] = []
+        runs: dict[str, list[tuple[float, float]]] = {"plain": [], "routed": [], "canary": []}
+        cpu: dict[str, list[float]] = {label: [] for label in runs}
         shadows: list[tuple[float, float]] = []
         for _ in range(args.rounds):
             for label, target, name in (
                 ("plain", "models:/gbc/1", "gbc"),
                 ("routed", f"--deployment={DEPLOYMENT}", DEPLOYMENT),
+                ("canary", f"--deployment={CANARY_ONLY}", CANARY_ONLY),
             ):
                 server = base.Server.loopml(home, target, log=False)
                 try:
                     url = f"{server.url}/v2/models/{name}/infer"
                     base._wrk(url, body, duration=1, workdir=work)  # warm-up
+                    before = _cpu_s(server.proc.pid)
                     result = base._wrk(url, body, duration=args.duration, workdir=work)
-                    (plain if label == "plain" else routed).append(result)
+                    used = _cpu_s(server.proc.pid) - before
+                    runs[label].append(result)
+                    cpu[label].append(1e6 * used / (result[0] * args.duration))
                     if label == "routed":
                         shadows.append(_shadow_counts(server.url))
                 finally:
@@ -108,18 +129,21 @@ def main() -> None:
             f"loopml serve, 1 worker, 1 row, wrk -t1 -c8 -d{args.duration}s, {args.rounds} rounds: "
             "median [range]"
         )
-        print(f"{'server':8} {'requests/s':>24} {'p99 ms':>24}")
-        for label, runs in (("plain", plain), ("routed", routed)):
-            rps, p99 = base._summary([r for r, _ in runs]), base._summary([p for _, p in runs])
-            print(f"{label:8} {rps:>24} {p99:>24}")
-        loss = [100 * (1 - r[0] / p[0]) for p, r in zip(plain, routed, strict=True)]
-        added = [r[1] - p[1] for p, r in zip(plain, routed, strict=True)]
-        print(f"throughput overhead %  {base._summary(loss)}")
-        print(f"p99 overhead ms        {base._summary(added)}")
+        print(f"{'server':8} {'requests/s':>24} {'p99 ms':>24} {'CPU us/request':>24}")
+        for label, found in runs.items():
+            rps, p99 = base._summary([r for r, _ in found]), base._summary([p for _, p in found])
+            print(f"{label:8} {rps:>24} {p99:>24} {base._summary(cpu[label]):>24}")
+        for label in ("routed", "canary"):
+            pairs = list(zip(runs["plain"], runs[label], strict=True))
+            loss = [100 * (1 - r[0] / p[0]) for p, r in pairs]
+            added = [r[1] - p[1] for p, r in pairs]
+            extra = [r - p for p, r in zip(cpu["plain"], cpu[label], strict=True)]
+            print(f"{label} vs plain: throughput overhead %  {base._summary(loss)}")
+            print(f"{label} vs plain: p99 overhead ms        {base._summary(added)}")
+            print(f"{label} vs plain: CPU overhead us/request {base._summary(extra)}")
         for answered, dropped in shadows:
             share = 100 * dropped / max(answered + dropped, 1)
             print(f"shadow copies: {answered:.0f} answered, {dropped:.0f} dropped ({share:.1f} %)")
-        print(f"median overheads: {statistics.median(loss):.1f} % and {statistics.median(added):.2f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
