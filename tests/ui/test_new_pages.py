@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from loopml.security.auth import AuthService, Resource, ResourceKind
 from tests.ui._world import MODEL, World, login
 
 
@@ -100,6 +101,29 @@ def test_deployment_pages_show_routes_rollout_gates_and_verdicts(root: httpx.Cli
     assert "Canary rolled back: p99 latency &lt;script&gt;" in html
     assert '<a href="/ui/models/churn/versions/2">' in html
     assert root.get("/ui/deployments/nope").status_code == 404
+
+
+def test_a_deployment_of_a_restricted_model_is_hidden_without_a_grant(world: World) -> None:
+    auth = AuthService(world.store)
+    churn = Resource(kind=ResourceKind.MODEL, key="churn")  # churn-live routes to models:/churn/1 and /2
+    auth.grant("ed", churn, "read")
+    try:
+        with httpx.Client(base_url=world.url) as client:
+            login(client, world.tokens["vi"])
+            assert "churn-live" not in client.get("/ui/deployments").text
+            refused = client.get("/ui/deployments/churn-live")
+            missing = client.get("/ui/deployments/nope")
+        assert refused.status_code == missing.status_code == 404  # answered as if it did not exist
+        assert (
+            "No deployment named &#39;churn-live&#39;" in refused.text
+            and "75% of requests" not in refused.text
+        )
+        with httpx.Client(base_url=world.url) as client:
+            login(client, world.tokens["ed"])  # the grant holder sees it
+            assert "churn-live" in client.get("/ui/deployments").text
+            assert client.get("/ui/deployments/churn-live").status_code == 200
+    finally:
+        auth.revoke_grant("ed", churn)
 
 
 def test_compare_draws_parallel_coordinates_with_its_csv(root: httpx.Client, world: World) -> None:

@@ -16,7 +16,8 @@ from typing import Protocol, runtime_checkable
 from starlette.requests import Request
 
 from loopml.artifacts import BlobStore
-from loopml.errors import NotFound
+from loopml.errors import InvalidInput, NotFound
+from loopml.registry.uris import parse_model_uri
 from loopml.security.auth import ResourceKind
 from loopml.server._blob_referrers import BlobReferrers, IndexCache
 from loopml.store.entities import Artifact, Event, Execution
@@ -44,7 +45,8 @@ class Visibility:
     run belongs to a hidden experiment, or when it carries the name of a hidden dataset or model
     (dataset versions, statistics, model packages and blessings are named after them). An
     execution is hidden when its run belongs to a hidden experiment (one of no run is open), and
-    a lineage event when its execution or its artifact is.
+    a lineage event when its execution or its artifact is. A deployment is hidden when it routes
+    traffic to a hidden model.
 
     A caller who sees everything (admins, servers without auth, no grants anywhere) is answered
     without a single lookup.
@@ -96,6 +98,24 @@ class Visibility:
         if kind is ResourceKind.DATASET:
             key = key.split("@", 1)[0]
         return key not in self._hidden.get(kind, frozenset())
+
+    def shows_deployment(self, model_uris: Iterable[str]) -> bool:
+        """Whether a deployment routing to ``model_uris`` is visible: one that serves a hidden model is not.
+
+        Deployments carry no grant of their own; their routes, versions, verdicts and monitoring
+        name the models they serve, so they are shown to whoever sees every one of those models.
+        """
+        hidden = self._hidden.get(ResourceKind.MODEL)
+        if not hidden:
+            return True
+        for uri in model_uris:
+            try:
+                name = parse_model_uri(uri).name
+            except InvalidInput:
+                continue  # not a registry URI: names no model
+            if name in hidden:
+                return False
+        return True
 
     def shows_artifact(self, artifact: Artifact) -> bool:
         """Whether an artifact is visible (see the class docstring)."""

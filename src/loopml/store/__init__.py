@@ -20,6 +20,7 @@ from loopml.store.entities import (
 from loopml.store.missing import (
     missing_artifact,
     missing_dataset,
+    missing_deployment,
     missing_experiment,
     missing_model,
     missing_records,
@@ -55,6 +56,7 @@ __all__ = [
     "every_item",
     "missing_artifact",
     "missing_dataset",
+    "missing_deployment",
     "missing_experiment",
     "missing_model",
     "missing_records",

@@ -14,22 +14,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from loopml.errors import Conflict, InvalidInput, NotFound
+from loopml.errors import Conflict, InvalidInput
 from loopml.store._engine import Database
 from loopml.store._schema import DeploymentEventRow, DeploymentRow
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import DeploymentEvent, StoredDeployment
+from loopml.store.missing import missing_deployment
 from loopml.store.validation import check_json
 
 __all__ = ["SqlDeploymentRepository"]
 
 _DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
 _EVENTS = cast(sa.Table, DeploymentEventRow.__table__)
-_LIST = "`loopml deploy list` lists deployments"
-
-
-def _no_deployment(name: str) -> NotFound:
-    return NotFound(f"No deployment named {name!r}; {_LIST}.")
 
 
 def _to_deployment(row: Any) -> StoredDeployment:
@@ -93,7 +89,7 @@ class SqlDeploymentRepository:
     def get(self, name: str) -> StoredDeployment:
         found = self.find(name)
         if found is None:
-            raise _no_deployment(name)
+            raise missing_deployment(name)
         return found
 
     def find(self, name: str) -> StoredDeployment | None:
@@ -135,7 +131,7 @@ class SqlDeploymentRepository:
                 )
             ).first()
             if row is None:
-                raise _no_deployment(name)
+                raise missing_deployment(name)
             changed = conn.execute(
                 _DEPLOYMENTS.update()
                 .where(
@@ -173,7 +169,7 @@ class SqlDeploymentRepository:
                 )
             ).first()
             if row is None:
-                raise _no_deployment(name)
+                raise missing_deployment(name)
             event_id = self._insert_event(
                 conn,
                 row.deployment_id,
@@ -197,7 +193,7 @@ class SqlDeploymentRepository:
                 sa.select(_DEPLOYMENTS.c.deployment_id).where(_DEPLOYMENTS.c.name == name)
             ).scalar()
             if deployment_id is None:
-                raise _no_deployment(name)
+                raise missing_deployment(name)
             query = (
                 sa.select(_EVENTS)
                 .where(_EVENTS.c.deployment_id == deployment_id)

@@ -14,6 +14,7 @@ __all__ = [
     "WHERE_LISTED",
     "missing_artifact",
     "missing_dataset",
+    "missing_deployment",
     "missing_experiment",
     "missing_model",
     "missing_records",
@@ -77,3 +78,13 @@ def missing_dataset(ref: str) -> NotFound:
         "No dataset 'iris@3'; `loopml data list` shows the registered ones."
     """
     return NotFound(f"No dataset {ref!r}; `loopml data list` shows the registered ones.")
+
+
+def missing_deployment(name: str) -> NotFound:
+    """The error for a deployment name that is not recorded.
+
+    Example:
+        >>> str(missing_deployment("churn"))
+        "No deployment named 'churn'; `loopml deploy list` lists deployments."
+    """
+    return NotFound(f"No deployment named {name!r}; `loopml deploy list` lists deployments.")

@@ -1,17 +1,24 @@
-"""Deployments, read only: the list, and one deployment's routes, rollout, gates and history."""
+"""Deployments, read only: the list, and one deployment's routes, rollout, gates and history.
+
+A deployment serving a model the caller may not see is left out of the list and answers 404 in
+the words of a missing one (:meth:`~loopml.server._visibility.Visibility.shows_deployment`).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from loopml.deploy.records import Deployment
 from loopml.deploy.service import DeploymentService
+from loopml.server._visibility import visibility_of
 from loopml.server.ui._render import page
 from loopml.server.ui._session import UI_PREFIX
 from loopml.services import Services
+from loopml.store import missing_deployment
 from loopml.ui import deployment_routes, rollout_steps, verdicts
 
-__all__ = ["router"]
+__all__ = ["router", "visible_deployment"]
 
 router = APIRouter(prefix=f"{UI_PREFIX}/deployments", include_in_schema=False)
 HISTORY = 500
@@ -22,17 +29,32 @@ def _service(request: Request) -> DeploymentService:
     return services.deployments
 
 
+def visible_deployment(request: Request, name: str) -> Deployment:
+    """The deployment ``name`` if the caller may see it.
+
+    Raises:
+        NotFound: no such deployment, or one serving a model hidden from the caller (same words).
+    """
+    deployment = _service(request).get(name)
+    if not visibility_of(request).shows_deployment(deployment.spec.model_uris()):
+        raise missing_deployment(name)
+    return deployment
+
+
 @router.get("")
 def deployments(request: Request) -> HTMLResponse:
-    found = sorted(_service(request).list(), key=lambda d: d.name)
+    visible = visibility_of(request)
+    found = sorted(
+        (d for d in _service(request).list() if visible.shows_deployment(d.spec.model_uris())),
+        key=lambda d: d.name,
+    )
     return page(request, "deployments.html", deployments=[(d, deployment_routes(d)) for d in found])
 
 
 @router.get("/{name}")
 def deployment_page(request: Request, name: str) -> HTMLResponse:
-    service = _service(request)
-    deployment = service.get(name)
-    history = service.history(name, limit=HISTORY)
+    deployment = visible_deployment(request, name)
+    history = _service(request).history(name, limit=HISTORY)
     return page(
         request,
         "deployment.html",
