@@ -3,6 +3,7 @@ names, params and tags carry markup, nested runs and long metric histories."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,10 +31,14 @@ from loopml.deploy.observations import Window
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase, RolloutStatus
 from loopml.deploy.spec import Canary, DeploymentSpec, Shadow
+from loopml.monitor.alerts import AlertService, Severity
+from loopml.monitor.feedback import Feedback, FeedbackService
+from loopml.monitor.service import MonitorService
 from loopml.pipeline.runner import COMPONENT_EXECUTION_TYPE, PIPELINE_RUN_TYPE
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server._model_files import _INDEX_FORMAT as INDEX_FORMAT
 from loopml.store.entities import EventType, ExecutionState, Metric
+from tests.monitor.simulate import T0, log_hour
 
 #: Names that must render as text, never as markup or script.
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -85,7 +90,27 @@ def populate(s: Any, blobs: BlobStore, workdir: Path | None = None) -> tuple[dic
     _deployment(s)
     if workdir is not None:
         _dataset(s, blobs, workdir, ids)
+        _monitoring(s, workdir / "predictions")
     return tokens, ids
+
+
+def _monitoring(s: Any, log_root: Path) -> None:
+    """Eight hours of churn-live's prediction log (``x`` shifted in hours 3-4), labels for the first
+    half, its hourly windows computed and the default alert rules evaluated over them, plus an
+    alert raised by an event whose message carries markup."""
+    for hour in range(8):
+        logged = log_hour(log_root, hour, shift=1.5 if hour in (3, 4) else 0.0)
+        if hour < 4:
+            labels = [Feedback(key=i, label=int(t)) for i, t in zip(logged.ids, logged.truth, strict=True)]
+            FeedbackService(s.feedback, log_root=log_root).add("churn", labels[: 100 * (hour + 1)])
+    monitor = MonitorService(s, log_root=log_root, deployments=s.deployments)
+    records = monitor.run(monitor.target("churn-live"), now=T0 + dt.timedelta(days=2))
+    alerts = AlertService(s.alerts)
+    alerts.evaluate(records)
+    alerts.raise_alert(
+        "churn-live", rule="retrain-failed", metric="retrain", severity=Severity.CRITICAL,
+        at=T0 + dt.timedelta(hours=8), message=f"Retraining failed {XSS}", evidence={"error": XSS},
+    )  # fmt: skip
 
 
 def _dataset(s: Any, blobs: BlobStore, workdir: Path, ids: dict[str, str]) -> None:

@@ -92,6 +92,8 @@ def _pages(world: World) -> dict[str, str]:
         "model-compare": f"/ui/models/{model}/compare",
         "deployments": "/ui/deployments",
         "deployment": "/ui/deployments/churn-live",
+        "monitoring": "/ui/monitoring",
+        "deployment-monitoring": "/ui/deployments/churn-live/monitoring",
     }
 
 
@@ -126,6 +128,8 @@ PAGE_NAMES = (
     "model-compare",
     "deployments",
     "deployment",
+    "monitoring",
+    "deployment-monitoring",
 )
 
 
@@ -249,4 +253,24 @@ def test_artifact_preview_from_a_run(admin: Watched, world: World) -> None:
     page.goto(world.url + f"/ui/artifacts/{world.ids['dataset_version']}")
     assert page.locator("table.preview tbody tr").count() == 20
     assert page.locator("table.preview thead th").first.inner_text().startswith("age")
+    assert page.evaluate("window.__xss === undefined") and admin.problems == []
+
+
+def test_monitoring_from_a_deployment_draws_its_charts_and_windows(admin: Watched, world: World) -> None:
+    admin.problems.clear()
+    page = admin.page
+    page.goto(world.url + "/ui/deployments/churn-live")
+    page.click("text=Monitoring: windows, drift, performance and alerts")
+    page.wait_for_selector("h1:has-text('Monitoring of churn-live')")
+    page.wait_for_function(
+        "document.querySelectorAll('.plot canvas').length === document.querySelectorAll('.plot').length"
+    )
+    assert page.locator(".plot").count() == 4  # drift, baseline drift, performance, label coverage
+    performance = page.locator(".plot[data-src*='performance.json']")
+    assert performance.locator(".u-legend").inner_text().count("accuracy") >= 2  # realised and estimated
+    box = performance.locator("canvas").bounding_box()
+    assert box is not None and box["width"] > 300
+    assert page.locator("table.windows tbody tr").count() == 8
+    assert "drift, baseline" in page.locator("table.windows td.warn").all_inner_texts()  # hour 3
+    assert page.locator("table.alerts tr.alert.open").count() == 1
     assert page.evaluate("window.__xss === undefined") and admin.problems == []

@@ -23,6 +23,12 @@ def _when(ms: int | None) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _isotime(when: dt.datetime | None) -> str:
+    if when is None:
+        return "—"
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _duration(start: int | None, end: int | None) -> str:
     if start is None or end is None:
         return "—"
@@ -56,7 +62,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, duration=_duration, number=_number, pretty=_pretty)
+    env.filters.update(when=_when, isotime=_isotime, duration=_duration, number=_number, pretty=_pretty)
     return env
 
 

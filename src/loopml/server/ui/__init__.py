@@ -9,7 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from loopml.server._security import STATE_LAYER, SecurityLayer
-from loopml.server.ui import admin, artifacts, auth, datasets, deployments, graphs, models, static, tracking
+from loopml.server.ui import (
+    admin,
+    artifacts,
+    auth,
+    datasets,
+    deployments,
+    graphs,
+    models,
+    monitoring,
+    static,
+    tracking,
+)
 from loopml.server.ui._session import UI_PREFIX, UiSessionMiddleware
 
 __all__ = ["UI_PREFIX", "mount_ui"]
@@ -17,7 +28,18 @@ __all__ = ["UI_PREFIX", "mount_ui"]
 
 def mount_ui(app: Any) -> None:
     """Add the ``/ui`` pages to ``app`` (FastAPI) behind its security layer, when it has one."""
-    for module in (auth, static, tracking, models, artifacts, datasets, deployments, graphs, admin):
+    for module in (
+        auth,
+        static,
+        tracking,
+        models,
+        artifacts,
+        datasets,
+        deployments,
+        monitoring,
+        graphs,
+        admin,
+    ):
         app.include_router(module.router)
     layer = getattr(app.state, STATE_LAYER, None)
     auth_enabled = isinstance(layer, SecurityLayer) and layer.auth_enabled

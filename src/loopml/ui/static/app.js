@@ -1,4 +1,5 @@
-// loopml UI: draws the metric charts of a page with uPlot from each chart's JSON data link.
+// loopml UI: draws the charts of a page (metric histories, monitoring windows) with uPlot from each
+// chart's JSON data link.
 // Tables and links work without this script; it only adds the charts.
 (function () {
   "use strict";
@@ -36,19 +37,35 @@
     return data;
   }
 
+  // A band's fill: its line's colour, mostly transparent.
+  function faint(color) { return color + "26"; }
+
   function draw(el, payload) {
     var log = view.log;
-    var series = [{ label: "step" }];
-    payload.runs.forEach(function (r, i) {
-      series.push({ label: r.name || payload.key, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true });
+    var x = payload.x || { label: "step", time: false };
+    var series = [{ label: x.label }];
+    var lines = 0;
+    payload.runs.forEach(function (r) {
+      // a band's bounds (monitoring charts) share the colour of the line before them, thin and dashed
+      var color = COLORS[(r.bound ? lines - 1 : lines) % COLORS.length];
+      if (!r.bound) { lines += 1; }
+      series.push(r.bound
+        ? { label: r.name, stroke: color, width: 0.5, dash: [4, 4], points: { show: false }, spanGaps: true }
+        : { label: r.name || payload.key, stroke: color, width: 1.5, spanGaps: true });
+    });
+    var bands = (payload.bands || []).map(function (b) {
+      return { series: [b.upper + 1, b.lower + 1], fill: faint(series[b.upper + 1].stroke) };
     });
     var width = Math.max(300, el.clientWidth || 600);
     var opts = {
-      title: el.dataset.title, width: width, height: 260, series: series,
-      scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
-      axes: [{ label: "step" }, { label: payload.key }],
+      title: el.dataset.title, width: width, height: 260, series: series, bands: bands,
+      scales: { x: { time: !!x.time }, y: { distr: log ? 3 : 1 } },
+      axes: [{ label: x.label }, { label: payload.key }],
       legend: { show: payload.runs.length <= 20 }
     };
+    if (x.time) {  // window starts are UTC instants: shown in UTC, as the tables show them
+      opts.tzDate = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); };
+    }
     el.textContent = "";
     return new uPlot(opts, aligned(payload), el);
   }

@@ -1,0 +1,141 @@
+"""Monitoring pages over windows computed from a real prediction log; deployments filtered by grants."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from loopml.deploy.records import Deployment
+from loopml.deploy.spec import DeploymentSpec
+from loopml.monitor.service import MonitorService
+from loopml.security.auth import AuthService, Resource, ResourceKind
+from tests.ui._world import World, login
+
+PAGE = "/ui/deployments/churn-live/monitoring"
+
+
+@pytest.fixture
+def root(world: World) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=world.url) as client:
+        login(client, world.tokens["root"])
+        yield client
+
+
+def _windows(world: World) -> list:  # type: ignore[type-arg]
+    monitor = MonitorService(
+        world.store, log_root=world.home / "predictions", deployments=world.store.deployments
+    )
+    return monitor.windows(monitor.target("churn-live"))
+
+
+def _inert(html: str) -> bool:
+    return "<script>" not in html and "<img src=x" not in html
+
+
+def test_the_windows_table_shows_each_window_newest_first(root: httpx.Client, world: World) -> None:
+    html = root.get(PAGE).text
+    table = html.split('<table class="windows">')[1].split("</table>")[0]
+    body = table.split("<tbody>")[1]
+    assert body.count("<tr") == 8 and "8 of 8 windows, newest first" in table
+    starts = [f"2026-03-01 0{h}:00" for h in range(8)]
+    assert [body.index(s) for s in reversed(starts)] == sorted(body.index(s) for s in starts)
+    first = body.split("<tr")[-1]  # the oldest window: a quarter of its rows labelled
+    accuracy = _windows(world)[0].metrics
+    assert "25.0%" in first and "(100)" in first
+    assert f"{accuracy['accuracy']:.4f}" in first
+    assert f"[{accuracy['accuracy_low']:.4f}, {accuracy['accuracy_high']:.4f}]" in first
+    assert f"{accuracy['estimated_accuracy']:.4f}" in first
+    shifted = body.split("<tr")[
+        5
+    ]  # hour 3, where x moved: drift against the previous window and the baseline
+    assert "2026-03-01 03:00" in shifted and 'class="warn">drift, baseline<' in shifted
+    assert ">x <span" in shifted  # the most drifted feature
+    assert "Realised accuracy [95 %]" in table and "Estimated accuracy [95 %]" in table
+
+
+def test_the_page_draws_drift_performance_and_coverage_charts(root: httpx.Client) -> None:
+    html = root.get(PAGE).text
+    for chart in ("drift", "baseline_drift", "performance", "coverage"):
+        assert f'data-src="{PAGE}/{chart}.json?window=hour"' in html
+        assert f'href="{PAGE}/{chart}.csv?window=hour"' in html
+    assert "/ui/static/uplot.iife.min.js" in html and "skew.json" not in html  # no training statistics
+
+
+def test_alerts_are_listed_open_and_resolved_with_their_evidence(root: httpx.Client) -> None:
+    html = root.get(PAGE).text
+    section = html.split('id="alerts-h"')[1].split("</section>")[0]
+    open_table, resolved_table = section.split('<table class="alerts">')[1:]
+    assert "1 open" in open_table and "retrain-failed" in open_table and "critical" in open_table
+    assert "Retraining failed &lt;script&gt;" in open_table and _inert(html)
+    assert "<dt>error</dt><dd>&lt;script&gt;" in open_table  # evidence the rule engine does not know
+    assert "2 resolved" in resolved_table and "baseline_drift.x" in resolved_table
+    assert "<dt>threshold</dt><dd>0.1</dd>" in resolved_table and "<dt>window</dt>" in resolved_table
+
+
+def test_chart_data_are_the_stored_figures(root: httpx.Client, world: World) -> None:
+    records = _windows(world)
+    data = root.get(f"{PAGE}/performance.json").json()
+    names = [r["name"] for r in data["runs"]]
+    assert names[:3] == ["realised accuracy", "realised accuracy (high)", "realised accuracy (low)"]
+    assert names[3] == "estimated accuracy" and data["bands"] == [
+        {"upper": 1, "lower": 2},
+        {"upper": 4, "lower": 5},
+    ]
+    assert data["runs"][0]["steps"] == [r.start.timestamp() for r in records]
+    assert data["runs"][0]["values"] == [r.metrics.get("accuracy") for r in records]
+    assert data["runs"][3]["values"] == [r.metrics["estimated_accuracy"] for r in records]
+    drift = root.get(f"{PAGE}/drift.json").json()
+    assert {r["name"] for r in drift["runs"]} == {"x", "city"} and drift["x"]["time"] is True
+    rows = list(csv.reader(io.StringIO(root.get(f"{PAGE}/coverage.csv").text)))
+    assert rows[0] == ["window_start", "label coverage"] and len(rows) == 9
+    assert rows[1] == ["2026-03-01T00:00:00+00:00", "0.25"]
+
+
+def test_unknown_charts_formats_and_deployments_answer_404(root: httpx.Client) -> None:
+    assert root.get(f"{PAGE}/latency.json").status_code == 404
+    assert root.get(f"{PAGE}/drift.xml").status_code == 404
+    missing = root.get("/ui/deployments/nope/monitoring")
+    assert missing.status_code == 404 and "No deployment named" in missing.text
+
+
+def test_linked_from_the_deployment_page_the_list_and_the_nav(root: httpx.Client) -> None:
+    assert f'href="{PAGE}"' in root.get("/ui/deployments/churn-live").text
+    listing = root.get("/ui/deployments").text
+    assert f'href="{PAGE}"' in listing and 'href="/ui/monitoring"' in listing
+    overview = root.get("/ui/monitoring").text
+    row = overview.split(f'href="{PAGE}"')[1].split("</tr>")[0]
+    assert '<td class="num">8</td>' in row and "2026-03-01 07:00 (hour)" in row
+    assert '<td class="num fail">1</td>' in row  # the open alert
+
+
+def test_a_deployment_nothing_monitors_yet_says_how_to_start(root: httpx.Client, world: World) -> None:
+    spec = DeploymentSpec(name="quiet", primary="models:/quiet/1")
+    world.store.deployments.create(spec.name, Deployment(spec=spec).to_document(), actor="root", models=[])
+    html = root.get("/ui/deployments/quiet/monitoring").text
+    assert "Nothing is monitored yet" in html and "loopml monitor run" in html
+    assert "quiet" in root.get("/ui/monitoring").text
+
+
+def test_the_monitoring_of_a_restricted_models_deployment_is_hidden_without_a_grant(world: World) -> None:
+    auth = AuthService(world.store)
+    churn = Resource(kind=ResourceKind.MODEL, key="churn")
+    auth.grant("ed", churn, "read")
+    paths = (PAGE, f"{PAGE}/drift.json", f"{PAGE}/coverage.csv")
+    try:
+        with httpx.Client(base_url=world.url) as client:
+            login(client, world.tokens["vi"])
+            assert "churn-live" not in client.get("/ui/monitoring").text
+            for path in paths:
+                refused = client.get(path)
+                assert refused.status_code == 404, path
+                assert "No deployment named &#39;churn-live&#39;" in refused.text  # as if it did not exist
+        with httpx.Client(base_url=world.url) as client:
+            login(client, world.tokens["ed"])  # the grant holder sees it
+            assert "churn-live" in client.get("/ui/monitoring").text
+            assert all(client.get(path).status_code == 200 for path in paths)
+    finally:
+        auth.revoke_grant("ed", churn)
