@@ -1,7 +1,8 @@
-"""Metric-ordered searches against a ground truth computed in Python, page by page.
+"""Metric-ordered and filtered searches against a ground truth computed in Python, page by page.
 
 On PostgreSQL a search ordered by one metric first walks that metric's index (a bounded walk,
-exact when it fills the page) and otherwise falls back to the planner's query; these cases
+exact when it fills the page), a filtered one in the default order walks the experiment's runs
+newest first, and otherwise falls back to the planner's query; these cases
 cover both paths (pages that fill, selective filters, ties across the walk's bound, NaN and
 missing values after the numbers, run-attribute filters, deleted runs) on every backend.
 """
@@ -60,12 +61,16 @@ def _expected(runs: list[Run], keep: Callable[[Run], bool], *, descending: bool)
     return [r.run_id for r in sorted((r for r in runs if keep(r)), key=rank)]
 
 
-def _all_pages(store: Any, experiment_id: str, filter: str | None, order: str, size: int) -> list[str]:
+def _all_pages(store: Any, experiment_id: str, filter: str | None, order: str | None, size: int) -> list[str]:
     found: list[str] = []
     token = None
     while True:
         page = store.runs.search(
-            [experiment_id], filter=filter, order_by=[order], max_results=size, page_token=token
+            [experiment_id],
+            filter=filter,
+            order_by=[order] if order else [],
+            max_results=size,
+            page_token=token,
         )
         found += [r.run_id for r in page.items]
         token = page.next_page_token
@@ -100,3 +105,12 @@ def test_pages_follow_the_order_exactly(seeded: tuple[Any, str, list[Run]]) -> N
             for size in (3, 25, 1000):
                 found = _all_pages(store, experiment_id, filter, order, size)
                 assert found == expected, (filter, order, size)
+
+
+def test_filtered_pages_in_the_default_order_are_newest_first(seeded: tuple[Any, str, list[Run]]) -> None:
+    store, experiment_id, runs = seeded  # many runs share a start time: ties go by run id
+    newest = sorted(runs, key=lambda r: (-r.start_time, r.run_id))
+    for filter, keep in CASES:
+        expected = [r.run_id for r in newest if keep(r)]
+        for size in (3, 25, 1000):
+            assert _all_pages(store, experiment_id, filter, None, size) == expected, (filter, size)

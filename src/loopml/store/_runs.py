@@ -28,7 +28,14 @@ from loopml.store._schema import (
     RunRow,
     RunTagRow,
 )
-from loopml.store._search_sql import MetricWalk, filter_clause, metric_first, metric_walk, ordered_segments
+from loopml.store._search_sql import (
+    MetricWalk,
+    filter_clause,
+    metric_first,
+    metric_walk,
+    ordered_segments,
+    recent_walk,
+)
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
 from loopml.store.search import FilterNode, OrderKey, parse_filter, parse_order_by
@@ -420,11 +427,30 @@ def _segments_of(plan: _SearchPlan) -> list[sa.Select[Any]]:
 
 @functools.lru_cache(maxsize=256)
 def _walk_of(plan: _SearchPlan, wanted: int) -> MetricWalk | None:
-    """PostgreSQL, ordered by one metric: a bounded walk of its index (:func:`metric_walk`)."""
+    """PostgreSQL: a bounded walk of an index in the page's order, when one serves it.
+
+    Ordered by one metric: that metric's index (:func:`metric_walk`). Filtered in the default
+    order within one experiment: its runs newest first (:func:`recent_walk`).
+    """
     conditions, node, keys = _conditions_of(plan)
-    if plan.dialect != "postgresql" or len(keys) != 1 or not metric_first(keys):
+    if plan.dialect != "postgresql":
         return None
-    return metric_walk(list(conditions), node, keys[0], wanted)
+    if len(keys) == 1 and metric_first(keys):
+        return metric_walk(list(conditions), node, keys[0], wanted)
+    if keys or node is None or len(plan.experiment_ids) != 1:
+        return None
+    return recent_walk(_in_one_experiment(plan), node, wanted)
+
+
+def _in_one_experiment(plan: _SearchPlan) -> list[sa.ColumnElement[bool]]:
+    """Runs of the plan's only experiment, by equality (so its ``(experiment_id, start_time)`` index
+    serves the order), with the experiment's own lifecycle tested once (an uncorrelated ``EXISTS``)."""
+    (experiment_id,) = plan.experiment_ids
+    conditions = [_RUNS.c.experiment_id == experiment_id]
+    if not plan.include_deleted:
+        active = sa.exists().where(_EXP.c.experiment_id == experiment_id, _EXP.c.lifecycle_stage == _ACTIVE)
+        conditions += [active, _RUNS.c.lifecycle_stage == _ACTIVE]
+    return conditions
 
 
 def _run_walk(conn: Connection, walk: MetricWalk) -> list[str]:

@@ -8,7 +8,9 @@ lacking it last (and NaN metrics after the numbers).
 
 When the first sort key is a metric, :func:`ordered_segments` splits the search into three queries
 read one after another: runs whose metric is a number (ordered straight off the index, so a page
-is found without sorting every match), runs whose metric is NaN, and runs lacking it.
+is found without sorting every match), runs whose metric is NaN, and runs lacking it. On
+PostgreSQL, a page is first looked for by a bounded walk of an index in the page's order
+(:func:`metric_walk` by a metric, :func:`recent_walk` newest first under a filter).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "metric_walk",
     "order_query",
     "ordered_segments",
+    "recent_walk",
 ]
 
 #: Candidates a :func:`metric_walk` visits per result it must return (bounded by ``_WALK_MAX``).
@@ -270,6 +273,45 @@ def metric_walk(
         .order_by(ordered, probe.c.start_time.desc(), candidates.c.run_id.asc())
         .limit(wanted)
     )
+    return _compiled(statement, wanted)
+
+
+def recent_walk(run_conditions: list[sa.ColumnElement[bool]], node: FilterNode, wanted: int) -> MetricWalk:
+    """Runs matching ``run_conditions`` and ``node`` in the default order (newest first), from the index.
+
+    The filtered search in the default order otherwise lets PostgreSQL semi-join every run
+    matching each keyed condition (half of the experiment for ``metrics.m0 > 0.5``) before it
+    sorts the survivors for one page. Here the statement walks the ``(experiment_id,
+    start_time)`` index for the newest ``WALK_FACTOR * wanted`` runs meeting ``run_conditions``
+    (which must name one experiment by equality for the index to serve the order), then tests
+    each candidate's keyed conditions with primary-key probes. The candidates are a prefix of
+    the final order (start time, newest first, then run id), so a full page drawn from them is
+    the exact page; :meth:`MetricWalk.page` returns None otherwise and the planner's query
+    (:func:`ordered_segments`) finds it.
+    """
+    cap = min(_WALK_MAX, WALK_FACTOR * wanted)
+    on_run = list(run_conditions)
+    if mentions_attributes(node):
+        on_run.append(filter_clause(node, correlated=True))
+    candidates = (
+        sa.select(_RUNS.c.run_id, _RUNS.c.start_time)
+        .where(*on_run)
+        .order_by(_RUNS.c.start_time.desc(), _RUNS.c.run_id.asc())
+        .limit(cap)
+        .subquery("candidate")
+    )
+    on_candidate = [] if mentions_attributes(node) else [filter_clause(node, probe=candidates.c.run_id)]
+    statement = (
+        sa.select(candidates.c.run_id)
+        .where(*on_candidate)
+        .order_by(candidates.c.start_time.desc(), candidates.c.run_id.asc())
+        .limit(wanted)
+    )
+    return _compiled(statement, wanted)
+
+
+def _compiled(statement: sa.Select[Any], wanted: int) -> MetricWalk:
+    """``statement`` compiled for psycopg, values bound as parameters."""
     from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
 
     compiled = statement.compile(
