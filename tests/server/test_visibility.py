@@ -113,3 +113,10 @@ def test_lineage_of_a_hidden_experiment_is_left_out(store: SqlStore) -> None:
         [hidden_exe, "0" * 32]
     )
     assert not visible.shows_execution(execution(hidden_run)) and visible.shows_execution(execution(None))
+
+
+def test_a_deployment_serving_a_hidden_model_is_hidden() -> None:
+    visible = Visibility({ResourceKind.MODEL: frozenset({"churn"})})
+    assert not visible.shows_deployment(["models:/fraud/2", "models:/churn@champion"])
+    assert visible.shows_deployment(["models:/fraud/2", "blend"])  # an ensemble name names no model
+    assert EVERYTHING.shows_deployment(["models:/churn/1"])
