@@ -7,7 +7,8 @@ Times ``loopml --version``, ``loopml --help``, ``loopml scan FILE`` (one small p
 prints median and range of wall time, and median CPU time (user + system: less sensitive than
 wall time to other jobs on a shared machine). With ``--baseline``, the same commands run against
 that commit (exported with ``git archive``) in the same session, interleaved, so
-both see the same load.
+both see the same load. Byte-code is cached (in the run's temporary folder, whatever
+``PYTHONDONTWRITEBYTECODE`` says), as it is for an installed package: the warm-up run compiles.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _fixtures(folder: Path) -> dict[str, list[str]]:
         "    with loopml.start_run('bench'):\n"
         "        loopml.log_param('i', i); loopml.log_metric('m', i / 10)\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True, env=_env(ROOT / "src"))
+    subprocess.run([sys.executable, "-c", script], check=True, env=_env(ROOT / "src", folder / "pycache"))
     return {
         "loopml --version": ["--version"],
         "loopml --help": ["--help"],
@@ -49,16 +50,18 @@ def _fixtures(folder: Path) -> dict[str, list[str]]:
     }
 
 
-def _env(src: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "120"}
+def _env(src: Path, pycache: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "120", "PYTHONPYCACHEPREFIX": str(pycache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
-def _time(src: Path, args: list[str]) -> tuple[float, float]:
+def _time(src: Path, args: list[str], *, pycache: Path) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one invocation."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _ENTRY, *args], env=_env(src), capture_output=True, check=False
+        [sys.executable, "-c", _ENTRY, *args], env=_env(src, pycache), capture_output=True, check=False
     )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -94,15 +97,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="loopml-cli-bench-") as folder:
         commands = _fixtures(Path(folder))
+        pycache = Path(folder) / "pycache"
         with _checkout(args.baseline) if args.baseline else _nothing() as baseline:
             trees = {"now": ROOT / "src", **({f"baseline {args.baseline}": baseline} if baseline else {})}
             for label, argv in commands.items():
                 for tree in trees.values():
-                    _time(tree, argv)  # warm the page cache and byte-code of this tree
+                    _time(tree, argv, pycache=pycache)  # warm the page cache and byte-code of this tree
                 times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
                 for _ in range(args.repeat):
                     for name, tree in trees.items():
-                        times[name].append(_time(tree, argv))
+                        times[name].append(_time(tree, argv, pycache=pycache))
                 for name, values in times.items():
                     print(_row(label if name == "now" else f"  {name}", values))
 

@@ -17,8 +17,32 @@ import pytest
 
 from loopml.cli._lazy import load_command
 from loopml.cli.groups import COMMANDS
+from loopml.config import Settings
+from loopml.store.sql import open_store
 
 HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "sqlalchemy", "loopml.analysis", "loopml.data")
+#: What reading the store does not need: the ORM, migrations (the store is current), the tracking
+#: client (YAML, psutil), the remote client, and the data, registry, pipeline and server stacks.
+NOT_FOR_READING_RUNS = (
+    "alembic",
+    "sqlalchemy.orm",
+    "loopml.tracking",
+    "yaml",
+    "psutil",
+    "httpx",
+    "loopml.store.remote",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "scipy",
+    "loopml.data",
+    "loopml.analysis",
+    "loopml.registry",
+    "loopml.pipeline",
+    "loopml.server",
+    "loopml.services",
+)
 
 _PROBE = """
 import json, sys
@@ -29,16 +53,16 @@ except SystemExit as exit_:
     code = exit_.code
 else:
     code = 0
-heavy = sorted({name.split(".")[0] if not name.startswith("loopml") else name
-                for name in sys.modules} & set(json.loads(%r)))
+heavy = sorted(set(sys.modules) & set(json.loads(%r)))
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
 
-def _probe(*args: str, cwd: Path) -> dict[str, object]:
+def _probe(*args: str, cwd: Path, watch: tuple[str, ...] = HEAVY) -> dict[str, object]:
+    """Run ``loopml ARGS`` in a fresh interpreter: exit code, output, and which of ``watch`` it imported."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE % json.dumps(HEAVY), *args],
+        [sys.executable, "-c", _PROBE % json.dumps(watch), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -66,6 +90,17 @@ def test_scan_of_a_file_imports_no_heavy_library(tmp_path: Path) -> None:
     assert result["code"] == 0
     assert result["heavy"] == []
     assert "safe" in str(result["out"])
+
+
+def test_runs_list_imports_only_the_store_it_reads(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with open_store(Settings(home=home).resolved_store_url()) as store:
+        experiment = store.experiments.create("startup")
+        store.runs.create(experiment.experiment_id, name="first-run")
+    result = _probe("--home", str(home), "runs", "list", cwd=tmp_path, watch=NOT_FOR_READING_RUNS)
+    assert result["code"] == 0
+    assert "first-run" in str(result["out"])
+    assert result["heavy"] == []
 
 
 def test_import_loopml_is_light(tmp_path: Path) -> None:

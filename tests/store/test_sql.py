@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from loopml.errors import InvalidInput, InvalidState, StoreUnavailable
 from loopml.store._alembic import head_revision
 from loopml.store._migrate import HEAD_REVISION
-from loopml.store._schema import Base
+from loopml.store._schema import METADATA
 from loopml.store.sql import open_store
 
 
@@ -53,7 +53,7 @@ def test_fresh_sqlite_is_migrated_and_matches_models(tmp_path: Path) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert context.get_current_revision() == head_revision()
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, METADATA) == []
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
 
@@ -97,7 +97,7 @@ def test_postgres_schema_matches_models(postgres_database_url: str) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert context.get_current_revision() == head_revision()
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, METADATA) == []
     engine.dispose()
 
 

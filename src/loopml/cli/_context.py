@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 _home: Path | None = None
 _settings: Settings | None = None
+_store: Store | None = None
 _client: Client | None = None
 _services: Services | None = None
 
@@ -99,17 +100,18 @@ def ensure_local_store() -> None:
 def client(*, create: bool = False) -> Client:
     """The tracking client of this invocation (remote with ``LOOPML_TRACKING_URI``), made on first use.
 
+    It works on :func:`store`, so a command that uses both sees one store.
+
     Args:
         create: Whether a missing local store may be created (commands that write); a read-only
             command leaves it False and gets :class:`StoreUnavailable` when there is none.
     """
     global _client
-    if not create:
-        ensure_local_store()
+    opened = store(create=create)
     if _client is None:
         from loopml.tracking import Client
 
-        _client = Client(settings())
+        _client = Client(settings(), store=opened)
     return _client
 
 
@@ -124,8 +126,28 @@ def services() -> Services:
 
 
 def store(*, create: bool = False) -> Store:
-    """The metadata store of this invocation (the server's over REST with ``LOOPML_TRACKING_URI``)."""
-    return client(create=create).store
+    """The metadata store of this invocation (the server's over REST with ``LOOPML_TRACKING_URI``).
+
+    Opened without the tracking client, whose imports (YAML, psutil, the reproducibility
+    capture) a command that only reads the store, such as ``loopml runs list``, does not need.
+
+    Args:
+        create: Whether a missing local store may be created (see :func:`client`).
+    """
+    global _store
+    if not create:
+        ensure_local_store()
+    if _store is None:
+        current = settings()
+        if current.tracking_uri:
+            from loopml.store.remote import RemoteStore
+
+            _store = RemoteStore(current.tracking_uri, token=current.tracking_token)
+        else:
+            from loopml.store.sql import open_store
+
+            _store = open_store(current.resolved_store_url())
+    return _store
 
 
 def remote_session() -> ApiSession | None:
@@ -139,13 +161,18 @@ def remote_session() -> ApiSession | None:
 
 
 def close() -> None:
-    """Close what this invocation opened."""
-    global _client, _services
+    """Close what this invocation opened (the client first: it flushes buffered metrics)."""
+    global _store, _client, _services
     try:
         if _client is not None:
             _client.close()
             _client = None
     finally:
-        if _services is not None:
-            _services.close()
-            _services = None
+        try:
+            if _store is not None:
+                _store.close()
+                _store = None
+        finally:
+            if _services is not None:
+                _services.close()
+                _services = None

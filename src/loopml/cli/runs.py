@@ -22,7 +22,6 @@ from loopml.cli._output import (
 from loopml.errors import NotFound
 from loopml.store.entities import Run
 from loopml.store.ids import MIN_PREFIX, resolve_experiment_id, resolve_run_id
-from loopml.tracking import reproduction_steps
 
 app = typer.Typer(
     help="Tracked runs: list, show, compare, reproduce, delete, restore; metric histories.",
@@ -252,6 +251,9 @@ def reproduce(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the steps that re-run a run: commit, Python, packages, command line, seeds, datasets."""
+    # Loaded by this command only: `runs list` and `runs show` need no reproducibility capture.
+    from loopml.tracking import reproduction_steps
+
     run = _context.client().get_run(resolve(run_ref))
     plan = reproduction_steps(
         run.reproducibility, requirements_file=str(requirements_out) if requirements_out else None

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._engine import Database
-from loopml.store._schema import AlertRow
+from loopml.store._schema import ALERTS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import StoredAlert
 from loopml.store.validation import check_json
 
 __all__ = ["SqlAlertRepository"]
 
-_ALERTS = cast(sa.Table, AlertRow.__table__)
+_ALERTS = ALERTS
 OPEN, RESOLVED = "open", "resolved"
 
 

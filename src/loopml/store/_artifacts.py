@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._engine import Database
 from loopml.store._paging import check_max_results, decode_token, encode_token
-from loopml.store._schema import ArtifactRow, RunRow
+from loopml.store._schema import ARTIFACTS, RUNS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Page
 from loopml.store.missing import missing_artifact
@@ -21,8 +21,8 @@ from loopml.store.validation import check_artifact_name, check_json, check_name
 
 __all__ = ["SqlArtifactRepository", "to_artifact"]
 
-_ART = cast(sa.Table, ArtifactRow.__table__)
-_RUNS = cast(sa.Table, RunRow.__table__)
+_ART = ARTIFACTS
+_RUNS = RUNS
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _VERSION_ATTEMPTS = 20
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidInput
 from loopml.store._engine import Database
-from loopml.store._schema import DeploymentEventRow, DeploymentRow
+from loopml.store._schema import DEPLOYMENT_EVENTS, DEPLOYMENTS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import DeploymentEvent, StoredDeployment
 from loopml.store.missing import missing_deployment
@@ -24,8 +24,8 @@ from loopml.store.validation import check_json
 
 __all__ = ["SqlDeploymentRepository"]
 
-_DEPLOYMENTS = cast(sa.Table, DeploymentRow.__table__)
-_EVENTS = cast(sa.Table, DeploymentEventRow.__table__)
+_DEPLOYMENTS = DEPLOYMENTS
+_EVENTS = DEPLOYMENT_EVENTS
 
 
 def _to_deployment(row: Any) -> StoredDeployment:

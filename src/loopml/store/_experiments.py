@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -12,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidState
 from loopml.store._engine import Database
-from loopml.store._schema import ExperimentRow, ExperimentTagRow
+from loopml.store._schema import EXPERIMENT_TAGS, EXPERIMENTS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Experiment, LifecycleStage
 from loopml.store.missing import missing_experiment
@@ -20,8 +19,8 @@ from loopml.store.validation import check_key, check_tag_value
 
 __all__ = ["SqlExperimentRepository"]
 
-_EXP = cast(sa.Table, ExperimentRow.__table__)
-_TAGS = cast(sa.Table, ExperimentTagRow.__table__)
+_EXP = EXPERIMENTS
+_TAGS = EXPERIMENT_TAGS
 
 
 class SqlExperimentRepository:

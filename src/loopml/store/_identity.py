@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidInput, NotFound
 from loopml.store._engine import Database
-from loopml.store._schema import AuditEventRow, BlobUploadRow, GrantRow, TokenRow, UserRow
+from loopml.store._schema import AUDIT_EVENTS, BLOB_UPLOADS, GRANTS, TOKENS, USERS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import AuditEvent, Grant, Token, User
 from loopml.store.validation import check_key, shorten
 
 __all__ = ["MAX_AUDIT_LIMIT", "SqlIdentityRepository"]
 
-_USERS = cast(sa.Table, UserRow.__table__)
-_TOKENS = cast(sa.Table, TokenRow.__table__)
-_GRANTS = cast(sa.Table, GrantRow.__table__)
-_AUDIT = cast(sa.Table, AuditEventRow.__table__)
-_UPLOADS = cast(sa.Table, BlobUploadRow.__table__)
+_USERS = USERS
+_TOKENS = TOKENS
+_GRANTS = GRANTS
+_AUDIT = AUDIT_EVENTS
+_UPLOADS = BLOB_UPLOADS
 MAX_AUDIT_LIMIT = 10_000
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,13 +19,13 @@ from loopml.store._artifacts import to_artifact
 from loopml.store._engine import Database
 from loopml.store._paging import chunks
 from loopml.store._schema import (
-    ArtifactRow,
-    ContextArtifactRow,
-    ContextExecutionRow,
-    ContextRow,
-    EventRow,
-    ExecutionRow,
-    RunRow,
+    ARTIFACTS,
+    CONTEXT_ARTIFACTS,
+    CONTEXT_EXECUTIONS,
+    CONTEXTS,
+    EVENTS,
+    EXECUTIONS,
+    RUNS,
 )
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import Artifact, Context, Event, EventType, Execution, ExecutionState
@@ -34,13 +34,13 @@ from loopml.store.validation import check_json, check_name
 
 __all__ = ["SqlLineageRepository"]
 
-_EXE = cast(sa.Table, ExecutionRow.__table__)
-_EVT = cast(sa.Table, EventRow.__table__)
-_CTX = cast(sa.Table, ContextRow.__table__)
-_CTX_EXE = cast(sa.Table, ContextExecutionRow.__table__)
-_CTX_ART = cast(sa.Table, ContextArtifactRow.__table__)
-_ART = cast(sa.Table, ArtifactRow.__table__)
-_RUNS = cast(sa.Table, RunRow.__table__)
+_EXE = EXECUTIONS
+_EVT = EVENTS
+_CTX = CONTEXTS
+_CTX_EXE = CONTEXT_EXECUTIONS
+_CTX_ART = CONTEXT_ARTIFACTS
+_ART = ARTIFACTS
+_RUNS = RUNS
 
 
 def _execution_not_found(execution_id: str) -> NotFound:

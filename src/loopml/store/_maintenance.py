@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopml.store._engine import Database
-from loopml.store._schema import Base
+from loopml.store._schema import METADATA
 
 __all__ = ["NEVER_ANALYZED_MIN_BYTES", "StatisticsWatch", "analyze_stale_tables"]
 
@@ -67,7 +67,7 @@ def analyze_stale_tables(db: Database) -> list[str]:
     """
     if db.dialect != "postgresql":
         return []
-    names = sorted(Base.metadata.tables)
+    names = sorted(METADATA.tables)
     with db.read() as conn:
         autovacuum = bool(conn.execute(_AUTOVACUUM_ON).scalar())
         rows = conn.execute(_COUNTERS, {"names": names}).all()

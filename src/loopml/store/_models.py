@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,13 +24,13 @@ from loopml.errors import Conflict, InvalidInput, InvalidState, NotFound
 from loopml.store._engine import Database
 from loopml.store._paging import check_max_results, decode_token, encode_token
 from loopml.store._schema import (
-    ArtifactRow,
-    ModelAliasEventRow,
-    ModelAliasRow,
-    ModelVersionRow,
-    ModelVersionTagRow,
-    RegisteredModelRow,
-    RegisteredModelTagRow,
+    ARTIFACTS,
+    MODEL_ALIAS_EVENTS,
+    MODEL_ALIASES,
+    MODEL_VERSION_TAGS,
+    MODEL_VERSIONS,
+    REGISTERED_MODEL_TAGS,
+    REGISTERED_MODELS,
 )
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import (
@@ -47,13 +47,13 @@ from loopml.store.validation import check_json, check_key, check_name, check_tag
 
 __all__ = ["SqlModelRepository", "check_alias_name", "check_model_name"]
 
-_MODELS = cast(sa.Table, RegisteredModelRow.__table__)
-_MODEL_TAGS = cast(sa.Table, RegisteredModelTagRow.__table__)
-_VERSIONS = cast(sa.Table, ModelVersionRow.__table__)
-_VERSION_TAGS = cast(sa.Table, ModelVersionTagRow.__table__)
-_ALIASES = cast(sa.Table, ModelAliasRow.__table__)
-_EVENTS = cast(sa.Table, ModelAliasEventRow.__table__)
-_ART = cast(sa.Table, ArtifactRow.__table__)
+_MODELS = REGISTERED_MODELS
+_MODEL_TAGS = REGISTERED_MODEL_TAGS
+_VERSIONS = MODEL_VERSIONS
+_VERSION_TAGS = MODEL_VERSION_TAGS
+_ALIASES = MODEL_ALIASES
+_EVENTS = MODEL_ALIAS_EVENTS
+_ART = ARTIFACTS
 
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

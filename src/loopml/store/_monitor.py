@@ -11,21 +11,21 @@ import builtins
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from loopml.store._engine import Database
-from loopml.store._schema import FeedbackLabelRow, MonitorWindowRow
+from loopml.store._schema import FEEDBACK_LABELS, MONITOR_WINDOWS
 from loopml.store._stamps import now_ms
 from loopml.store.entities import LabelWrite, StoredLabel, StoredWindow
 
 __all__ = ["SqlFeedbackRepository", "SqlMonitorWindowRepository"]
 
-_LABELS = cast(sa.Table, FeedbackLabelRow.__table__)
-_WINDOWS = cast(sa.Table, MonitorWindowRow.__table__)
+_LABELS = FEEDBACK_LABELS
+_WINDOWS = MONITOR_WINDOWS
 _CHUNK = 400
 
 

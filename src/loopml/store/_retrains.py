@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
 from loopml.errors import NotFound
 from loopml.store._engine import Database
-from loopml.store._schema import RetrainRow, RetrainStepRow
+from loopml.store._schema import RETRAIN_STEPS, RETRAINS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import RetrainStep, StoredRetrain
 from loopml.store.validation import check_json
 
 __all__ = ["SqlRetrainRepository"]
 
-_RUNS = cast(sa.Table, RetrainRow.__table__)
-_STEPS = cast(sa.Table, RetrainStepRow.__table__)
+_RUNS = RETRAINS
+_STEPS = RETRAIN_STEPS
 
 
 def _to_retrain(row: Any) -> StoredRetrain:

@@ -10,7 +10,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,12 +21,12 @@ from loopml.store._engine import Database
 from loopml.store._paging import check_max_results, chunks, decode_token, encode_token
 from loopml.store._run_names import generate_run_name
 from loopml.store._schema import (
-    ExperimentRow,
-    LatestMetricRow,
-    MetricRow,
-    ParamRow,
-    RunRow,
-    RunTagRow,
+    EXPERIMENTS,
+    LATEST_METRICS,
+    METRICS,
+    PARAMS,
+    RUN_TAGS,
+    RUNS,
 )
 from loopml.store._search_sql import (
     MetricWalk,
@@ -53,12 +53,12 @@ from loopml.store.validation import (
 
 __all__ = ["SqlRunRepository"]
 
-_RUNS = cast(sa.Table, RunRow.__table__)
-_EXP = cast(sa.Table, ExperimentRow.__table__)
-_PARAMS = cast(sa.Table, ParamRow.__table__)
-_TAGS = cast(sa.Table, RunTagRow.__table__)
-_METRICS = cast(sa.Table, MetricRow.__table__)
-_LATEST = cast(sa.Table, LatestMetricRow.__table__)
+_RUNS = RUNS
+_EXP = EXPERIMENTS
+_PARAMS = PARAMS
+_TAGS = RUN_TAGS
+_METRICS = METRICS
+_LATEST = LATEST_METRICS
 _ACTIVE = LifecycleStage.ACTIVE.value
 
 

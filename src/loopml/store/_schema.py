@@ -1,8 +1,12 @@
-"""The SQL tables of the metadata store, as SQLAlchemy 2 declarative models.
+"""The SQL tables of the metadata store, as SQLAlchemy Core tables on one :data:`METADATA`.
 
-Rows never leave this package: repositories map them to the frozen dataclasses of
-:mod:`loopml.store.entities`. Every schema change also needs an Alembic migration in
-``migrations/versions`` (a test compares the migrated schema with these models).
+Rows never leave this package: repositories query these tables and map rows to the frozen
+dataclasses of :mod:`loopml.store.entities`. Every schema change also needs an Alembic migration in
+``migrations/versions`` (a test compares the migrated schema with :data:`METADATA`).
+
+Core tables, not ORM classes: the repositories only ever use the tables, and declaring them as
+ORM classes cost a short command (``loopml runs list``) about 0.1 s at start-up, importing
+``sqlalchemy.orm`` and building a mapper per table.
 """
 
 from __future__ import annotations
@@ -12,42 +16,41 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "AlertRow",
-    "ArtifactRow",
-    "AuditEventRow",
-    "Base",
-    "BlobUploadRow",
-    "ContextArtifactRow",
-    "ContextExecutionRow",
-    "ContextRow",
-    "DeploymentEventRow",
-    "DeploymentRow",
-    "EventRow",
-    "ExecutionRow",
-    "ExperimentRow",
-    "ExperimentTagRow",
-    "FeedbackLabelRow",
-    "GrantRow",
-    "LatestMetricRow",
-    "MetricRow",
+    "ALERTS",
+    "ARTIFACTS",
+    "AUDIT_EVENTS",
+    "BLOB_UPLOADS",
+    "CONTEXTS",
+    "CONTEXT_ARTIFACTS",
+    "CONTEXT_EXECUTIONS",
+    "DEPLOYMENTS",
+    "DEPLOYMENT_EVENTS",
+    "EVENTS",
+    "EXECUTIONS",
+    "EXPERIMENTS",
+    "EXPERIMENT_TAGS",
+    "FEEDBACK_LABELS",
+    "GRANTS",
+    "LATEST_METRICS",
+    "METADATA",
+    "METRICS",
+    "MODEL_ALIASES",
+    "MODEL_ALIAS_EVENTS",
+    "MODEL_VERSIONS",
+    "MODEL_VERSION_TAGS",
+    "MONITOR_WINDOWS",
+    "PARAMS",
+    "REGISTERED_MODELS",
+    "REGISTERED_MODEL_TAGS",
+    "RETRAINS",
+    "RETRAIN_STEPS",
+    "RUNS",
+    "RUN_TAGS",
+    "TOKENS",
+    "USERS",
     "MetricValue",
-    "ModelAliasEventRow",
-    "ModelAliasRow",
-    "ModelVersionRow",
-    "ModelVersionTagRow",
-    "MonitorWindowRow",
-    "ParamRow",
-    "RegisteredModelRow",
-    "RegisteredModelTagRow",
-    "RetrainRow",
-    "RetrainStepRow",
-    "RunRow",
-    "RunTagRow",
-    "TokenRow",
-    "UserRow",
 ]
 
 ID = sa.String(32)
@@ -62,6 +65,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+#: Every table of the store (Alembic's ``target_metadata``).
+METADATA = sa.MetaData(naming_convention=NAMING)
 
 
 class MetricValue(sa.types.TypeDecorator[float]):
@@ -83,472 +89,447 @@ class MetricValue(sa.types.TypeDecorator[float]):
         return math.nan if value is None else float(value)
 
 
-class Base(DeclarativeBase):
-    metadata = sa.MetaData(naming_convention=NAMING)
+def column(name: str, type_: Any, *args: Any, null: bool = False, **kwargs: Any) -> sa.Column[Any]:
+    """A column that is NOT NULL unless ``null`` (most columns of the store are required)."""
+    return sa.Column(name, type_, *args, nullable=null, **kwargs)
 
 
-class ExperimentRow(Base):
-    __tablename__ = "experiments"
+# --- tracking ---
 
-    experiment_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str] = mapped_column(KEY, unique=True)
-    lifecycle_stage: Mapped[str] = mapped_column(STAGE)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+EXPERIMENTS = sa.Table(
+    "experiments",
+    METADATA,
+    column("experiment_id", ID, primary_key=True),
+    column("name", KEY, unique=True),
+    column("lifecycle_stage", STAGE),
+    column("created_at", sa.BigInteger),
+)
 
+EXPERIMENT_TAGS = sa.Table(
+    "experiment_tags",
+    METADATA,
+    column(
+        "experiment_id", ID, sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
+    ),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+)
 
-class ExperimentTagRow(Base):
-    __tablename__ = "experiment_tags"
+RUNS = sa.Table(
+    "runs",
+    METADATA,
+    column("run_id", ID, primary_key=True),
+    column("experiment_id", ID, sa.ForeignKey("experiments.experiment_id")),
+    column("name", KEY),
+    column("status", STAGE),
+    column("start_time", sa.BigInteger),
+    column("end_time", sa.BigInteger, null=True),
+    column("parent_run_id", ID, sa.ForeignKey("runs.run_id"), null=True, index=True),
+    column("lifecycle_stage", STAGE),
+    column("error", sa.Text, null=True),
+    column("reproducibility", sa.JSON),
+    sa.Index(None, "experiment_id", "start_time"),
+)
 
-    experiment_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
+PARAMS = sa.Table(
+    "params",
+    METADATA,
+    column("run_id", ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+)
 
+RUN_TAGS = sa.Table(
+    "tags",
+    METADATA,
+    column("run_id", ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+)
 
-class RunRow(Base):
-    __tablename__ = "runs"
-    __table_args__ = (sa.Index(None, "experiment_id", "start_time"),)
+# Every logged metric point (the history).
+METRICS = sa.Table(
+    "metrics",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("run_id", ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE")),
+    column("key", KEY),
+    column("value", MetricValue, null=True),
+    column("step", sa.BigInteger),
+    column("timestamp", sa.BigInteger),
+    sa.Index(None, "run_id", "key", "step"),
+)
 
-    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    experiment_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("experiments.experiment_id"))
-    name: Mapped[str] = mapped_column(KEY)
-    status: Mapped[str] = mapped_column(STAGE)
-    start_time: Mapped[int] = mapped_column(sa.BigInteger)
-    end_time: Mapped[int | None] = mapped_column(sa.BigInteger)
-    parent_run_id: Mapped[str | None] = mapped_column(ID, sa.ForeignKey("runs.run_id"), index=True)
-    lifecycle_stage: Mapped[str] = mapped_column(STAGE)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-    reproducibility: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-
-
-class ParamRow(Base):
-    __tablename__ = "params"
-
-    run_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class RunTagRow(Base):
-    __tablename__ = "tags"
-
-    run_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class MetricRow(Base):
-    """Every logged metric point (the history)."""
-
-    __tablename__ = "metrics"
-    __table_args__ = (sa.Index(None, "run_id", "key", "step"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(KEY)
-    value: Mapped[float] = mapped_column(MetricValue, nullable=True)
-    step: Mapped[int] = mapped_column(sa.BigInteger)
-    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class LatestMetricRow(Base):
-    """The latest point of each metric of a run (highest step, then timestamp); searched and sorted."""
-
-    __tablename__ = "latest_metrics"
+# The latest point of each metric of a run (highest step, then timestamp); searched and sorted.
+LATEST_METRICS = sa.Table(
+    "latest_metrics",
+    METADATA,
+    column("run_id", ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    column("key", KEY, primary_key=True),
+    column("value", MetricValue, null=True),
+    column("is_nan", sa.Boolean),
+    column("step", sa.BigInteger),
+    column("timestamp", sa.BigInteger),
     # Covers metric filters (key, is_nan = false, value range) and sorts; see 0004_search_indexes.
-    __table_args__ = (sa.Index(None, "key", "is_nan", "value", "run_id"),)
+    sa.Index(None, "key", "is_nan", "value", "run_id"),
+)
 
-    run_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[float] = mapped_column(MetricValue, nullable=True)
-    is_nan: Mapped[bool] = mapped_column(sa.Boolean)
-    step: Mapped[int] = mapped_column(sa.BigInteger)
-    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
+# --- lineage ---
 
+ARTIFACTS = sa.Table(
+    "artifacts",
+    METADATA,
+    column("artifact_id", ID, primary_key=True),
+    column("type", KEY),
+    column("name", KEY),
+    column("version", sa.Integer, null=True),
+    column("uri", sa.Text),
+    column("sha256", sa.String(64), null=True, index=True),
+    column("size", sa.BigInteger, null=True),
+    column("is_reference", sa.Boolean),
+    column("run_id", ID, sa.ForeignKey("runs.run_id"), null=True, index=True),
+    column("properties", sa.JSON),
+    column("created_at", sa.BigInteger),
+    sa.UniqueConstraint("type", "name", "version"),
+)
 
-class ArtifactRow(Base):
-    __tablename__ = "artifacts"
-    __table_args__ = (sa.UniqueConstraint("type", "name", "version"),)
+EXECUTIONS = sa.Table(
+    "executions",
+    METADATA,
+    column("execution_id", ID, primary_key=True),
+    column("type", KEY),
+    column("name", KEY),
+    column("state", STAGE),
+    column("started_at", sa.BigInteger),
+    column("ended_at", sa.BigInteger, null=True),
+    column("run_id", ID, sa.ForeignKey("runs.run_id"), null=True, index=True),
+    column("params", sa.JSON),
+    column("properties", sa.JSON),
+    column("code_version", sa.Text, null=True),
+    column("cache_key", sa.String(250), null=True, index=True),
+    column("error", sa.Text, null=True),
+)
 
-    artifact_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    type: Mapped[str] = mapped_column(KEY)
-    name: Mapped[str] = mapped_column(KEY)
-    version: Mapped[int | None] = mapped_column(sa.Integer)
-    uri: Mapped[str] = mapped_column(sa.Text)
-    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    size: Mapped[int | None] = mapped_column(sa.BigInteger)
-    is_reference: Mapped[bool] = mapped_column(sa.Boolean)
-    run_id: Mapped[str | None] = mapped_column(ID, sa.ForeignKey("runs.run_id"), index=True)
-    properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+EVENTS = sa.Table(
+    "events",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("execution_id", ID, sa.ForeignKey("executions.execution_id"), index=True),
+    column("artifact_id", ID, sa.ForeignKey("artifacts.artifact_id"), index=True),
+    column("type", STAGE),
+    column("role", KEY),
+    column("timestamp", sa.BigInteger),
+)
 
+CONTEXTS = sa.Table(
+    "contexts",
+    METADATA,
+    column("context_id", ID, primary_key=True),
+    column("type", KEY),
+    column("name", KEY),
+    column("properties", sa.JSON),
+    column("created_at", sa.BigInteger),
+    sa.UniqueConstraint("type", "name"),
+)
 
-class ExecutionRow(Base):
-    __tablename__ = "executions"
+CONTEXT_EXECUTIONS = sa.Table(
+    "context_executions",
+    METADATA,
+    column("context_id", ID, sa.ForeignKey("contexts.context_id", ondelete="CASCADE"), primary_key=True),
+    column(
+        "execution_id",
+        ID,
+        sa.ForeignKey("executions.execution_id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
 
-    execution_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    type: Mapped[str] = mapped_column(KEY)
-    name: Mapped[str] = mapped_column(KEY)
-    state: Mapped[str] = mapped_column(STAGE)
-    started_at: Mapped[int] = mapped_column(sa.BigInteger)
-    ended_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-    run_id: Mapped[str | None] = mapped_column(ID, sa.ForeignKey("runs.run_id"), index=True)
-    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    code_version: Mapped[str | None] = mapped_column(sa.Text)
-    cache_key: Mapped[str | None] = mapped_column(sa.String(250), index=True)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-
-
-class EventRow(Base):
-    __tablename__ = "events"
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    execution_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("executions.execution_id"), index=True)
-    artifact_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("artifacts.artifact_id"), index=True)
-    type: Mapped[str] = mapped_column(STAGE)
-    role: Mapped[str] = mapped_column(KEY)
-    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class ContextRow(Base):
-    __tablename__ = "contexts"
-    __table_args__ = (sa.UniqueConstraint("type", "name"),)
-
-    context_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    type: Mapped[str] = mapped_column(KEY)
-    name: Mapped[str] = mapped_column(KEY)
-    properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class ContextExecutionRow(Base):
-    __tablename__ = "context_executions"
-
-    context_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("contexts.context_id", ondelete="CASCADE"), primary_key=True
-    )
-    execution_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("executions.execution_id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-
-
-class ContextArtifactRow(Base):
-    __tablename__ = "context_artifacts"
-
-    context_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("contexts.context_id", ondelete="CASCADE"), primary_key=True
-    )
-    artifact_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-
+CONTEXT_ARTIFACTS = sa.Table(
+    "context_artifacts",
+    METADATA,
+    column("context_id", ID, sa.ForeignKey("contexts.context_id", ondelete="CASCADE"), primary_key=True),
+    column(
+        "artifact_id",
+        ID,
+        sa.ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
 
 # --- registry ---
 
+REGISTERED_MODELS = sa.Table(
+    "registered_models",
+    METADATA,
+    column("model_id", ID, primary_key=True),
+    column("name", KEY, unique=True),
+    column("description", sa.Text, null=True),
+    column("created_at", sa.BigInteger),
+    column("created_by", KEY, null=True),
+    column("updated_at", sa.BigInteger),
+)
 
-class RegisteredModelRow(Base):
-    __tablename__ = "registered_models"
+REGISTERED_MODEL_TAGS = sa.Table(
+    "registered_model_tags",
+    METADATA,
+    column("model_id", ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+    sa.Index(None, "key", "value"),
+)
 
-    model_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str] = mapped_column(KEY, unique=True)
-    description: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    created_by: Mapped[str | None] = mapped_column(KEY)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
+MODEL_VERSIONS = sa.Table(
+    "model_versions",
+    METADATA,
+    column("version_id", ID, primary_key=True),
+    column("model_id", ID, sa.ForeignKey("registered_models.model_id")),
+    column("version", sa.Integer),
+    column("artifact_id", ID, sa.ForeignKey("artifacts.artifact_id"), null=True),
+    column("manifest_sha256", sa.String(64)),
+    column("flavor", KEY),
+    column("signature_key_id", KEY, null=True),
+    column("is_signed", sa.Boolean),
+    column("scan_verdict", STAGE),
+    column("blessing_artifact_id", ID, null=True),
+    column("blessing_passed", sa.Boolean, null=True),
+    column("status", STAGE),
+    column("run_id", ID, null=True, index=True),
+    column("execution_id", ID, null=True, index=True),
+    column("description", sa.Text, null=True),
+    column("properties", sa.JSON),
+    column("created_at", sa.BigInteger),
+    column("created_by", KEY, null=True),
+    column("updated_at", sa.BigInteger),
+    sa.UniqueConstraint("model_id", "version"),
+)
 
+MODEL_VERSION_TAGS = sa.Table(
+    "model_version_tags",
+    METADATA,
+    column(
+        "version_id", ID, sa.ForeignKey("model_versions.version_id", ondelete="CASCADE"), primary_key=True
+    ),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+    sa.Index(None, "key", "value"),
+)
 
-class RegisteredModelTagRow(Base):
-    __tablename__ = "registered_model_tags"
-    __table_args__ = (sa.Index(None, "key", "value"),)
+MODEL_ALIASES = sa.Table(
+    "model_aliases",
+    METADATA,
+    column("model_id", ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True),
+    column("alias", KEY, primary_key=True),
+    column("version", sa.Integer),
+    column("updated_at", sa.BigInteger),
+    column("updated_by", KEY),
+)
 
-    model_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class ModelVersionRow(Base):
-    __tablename__ = "model_versions"
-    __table_args__ = (sa.UniqueConstraint("model_id", "version"),)
-
-    version_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    model_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("registered_models.model_id"))
-    version: Mapped[int] = mapped_column(sa.Integer)
-    artifact_id: Mapped[str | None] = mapped_column(ID, sa.ForeignKey("artifacts.artifact_id"))
-    manifest_sha256: Mapped[str] = mapped_column(sa.String(64))
-    flavor: Mapped[str] = mapped_column(KEY)
-    signature_key_id: Mapped[str | None] = mapped_column(KEY)
-    is_signed: Mapped[bool] = mapped_column(sa.Boolean)
-    scan_verdict: Mapped[str] = mapped_column(STAGE)
-    blessing_artifact_id: Mapped[str | None] = mapped_column(ID)
-    blessing_passed: Mapped[bool | None] = mapped_column(sa.Boolean)
-    status: Mapped[str] = mapped_column(STAGE)
-    run_id: Mapped[str | None] = mapped_column(ID, index=True)
-    execution_id: Mapped[str | None] = mapped_column(ID, index=True)
-    description: Mapped[str | None] = mapped_column(sa.Text)
-    properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    created_by: Mapped[str | None] = mapped_column(KEY)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class ModelVersionTagRow(Base):
-    __tablename__ = "model_version_tags"
-    __table_args__ = (sa.Index(None, "key", "value"),)
-
-    version_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("model_versions.version_id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class ModelAliasRow(Base):
-    __tablename__ = "model_aliases"
-
-    model_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"), primary_key=True
-    )
-    alias: Mapped[str] = mapped_column(KEY, primary_key=True)
-    version: Mapped[int] = mapped_column(sa.Integer)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-    updated_by: Mapped[str] = mapped_column(KEY)
-
-
-class ModelAliasEventRow(Base):
-    """One attempted alias move (successful or not): the audit trail."""
-
-    __tablename__ = "model_alias_events"
-    __table_args__ = (sa.Index(None, "model_id", "alias", "at"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    model_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"))
-    alias: Mapped[str] = mapped_column(KEY)
-    from_version: Mapped[int | None] = mapped_column(sa.Integer)
-    to_version: Mapped[int | None] = mapped_column(sa.Integer)
-    expected_version: Mapped[int | None] = mapped_column(sa.Integer)
-    actor: Mapped[str] = mapped_column(KEY)
-    at: Mapped[int] = mapped_column(sa.BigInteger)
-    reason: Mapped[str | None] = mapped_column(sa.Text)
-    result: Mapped[str] = mapped_column(STAGE)
-    detail: Mapped[str | None] = mapped_column(sa.Text)
-
+# One attempted alias move (successful or not): the audit trail.
+MODEL_ALIAS_EVENTS = sa.Table(
+    "model_alias_events",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("model_id", ID, sa.ForeignKey("registered_models.model_id", ondelete="CASCADE")),
+    column("alias", KEY),
+    column("from_version", sa.Integer, null=True),
+    column("to_version", sa.Integer, null=True),
+    column("expected_version", sa.Integer, null=True),
+    column("actor", KEY),
+    column("at", sa.BigInteger),
+    column("reason", sa.Text, null=True),
+    column("result", STAGE),
+    column("detail", sa.Text, null=True),
+    sa.Index(None, "model_id", "alias", "at"),
+)
 
 # --- identity ---
 
+USERS = sa.Table(
+    "users",
+    METADATA,
+    column("user_id", ID, primary_key=True),
+    column("name", KEY, unique=True),
+    column("role", STAGE),
+    column("is_disabled", sa.Boolean),
+    column("created_at", sa.BigInteger),
+)
 
-class UserRow(Base):
-    __tablename__ = "users"
+# An API token: only an HMAC-SHA256 of its secret is kept.
+TOKENS = sa.Table(
+    "tokens",
+    METADATA,
+    column("token_id", ID, primary_key=True),
+    column("user_id", ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), index=True),
+    column("name", KEY, null=True),
+    column("secret_hash", sa.String(64)),
+    column("created_at", sa.BigInteger),
+    column("expires_at", sa.BigInteger, null=True),
+    column("revoked_at", sa.BigInteger, null=True),
+    column("last_used_at", sa.BigInteger, null=True),
+)
 
-    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str] = mapped_column(KEY, unique=True)
-    role: Mapped[str] = mapped_column(STAGE)
-    is_disabled: Mapped[bool] = mapped_column(sa.Boolean)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+GRANTS = sa.Table(
+    "grants",
+    METADATA,
+    column("user_id", ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    column("resource_kind", STAGE, primary_key=True),
+    column("resource", KEY, primary_key=True),
+    column("level", STAGE),
+    column("created_at", sa.BigInteger),
+    sa.Index(None, "resource_kind", "resource"),
+)
 
+# A user's proof of possession: they uploaded the bytes of the blob ``sha256`` themselves.
+BLOB_UPLOADS = sa.Table(
+    "blob_uploads",
+    METADATA,
+    column("sha256", sa.String(64), primary_key=True),
+    column("user_id", ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    column("created_at", sa.BigInteger),
+)
 
-class TokenRow(Base):
-    """An API token: only an HMAC-SHA256 of its secret is kept."""
-
-    __tablename__ = "tokens"
-
-    token_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    user_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), index=True)
-    name: Mapped[str | None] = mapped_column(KEY)
-    secret_hash: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    expires_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-    revoked_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-    last_used_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-
-
-class GrantRow(Base):
-    __tablename__ = "grants"
-    __table_args__ = (sa.Index(None, "resource_kind", "resource"),)
-
-    user_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
-    )
-    resource_kind: Mapped[str] = mapped_column(STAGE, primary_key=True)
-    resource: Mapped[str] = mapped_column(KEY, primary_key=True)
-    level: Mapped[str] = mapped_column(STAGE)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class BlobUploadRow(Base):
-    """A user's proof of possession: they uploaded the bytes of the blob ``sha256`` themselves."""
-
-    __tablename__ = "blob_uploads"
-
-    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
-    )
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class AuditEventRow(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (sa.Index(None, "actor", "at"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    at: Mapped[int] = mapped_column(sa.BigInteger, index=True)
-    actor: Mapped[str | None] = mapped_column(KEY)
-    action: Mapped[str] = mapped_column(KEY)
-    target: Mapped[str | None] = mapped_column(sa.Text)
-    client: Mapped[str | None] = mapped_column(sa.String(64))
-    result: Mapped[str] = mapped_column(STAGE)
-    status_code: Mapped[int | None] = mapped_column(sa.Integer)
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-
+AUDIT_EVENTS = sa.Table(
+    "audit_events",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("at", sa.BigInteger, index=True),
+    column("actor", KEY, null=True),
+    column("action", KEY),
+    column("target", sa.Text, null=True),
+    column("client", sa.String(64), null=True),
+    column("result", STAGE),
+    column("status_code", sa.Integer, null=True),
+    column("details", sa.JSON),
+    sa.Index(None, "actor", "at"),
+)
 
 # --- deployments ---
 
+# A deployment's current document; ``revision`` is the compare-and-set counter of its changes.
+DEPLOYMENTS = sa.Table(
+    "deployments",
+    METADATA,
+    column("deployment_id", ID, primary_key=True),
+    column("name", sa.String(63), unique=True),
+    column("revision", sa.Integer),
+    column("document", sa.JSON),
+    column("created_at", sa.BigInteger),
+    column("created_by", KEY, null=True),
+    column("updated_at", sa.BigInteger),
+    column("updated_by", KEY, null=True),
+)
 
-class DeploymentRow(Base):
-    """A deployment's current document; ``revision`` is the compare-and-set counter of its changes."""
-
-    __tablename__ = "deployments"
-
-    deployment_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
-    revision: Mapped[int] = mapped_column(sa.Integer)
-    document: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    created_by: Mapped[str | None] = mapped_column(KEY)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-    updated_by: Mapped[str | None] = mapped_column(KEY)
-
-
-class DeploymentEventRow(Base):
-    """One change of a deployment, or an alert about it (append-only history)."""
-
-    __tablename__ = "deployment_events"
-    __table_args__ = (sa.Index(None, "deployment_id", "id"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[str] = mapped_column(
-        ID, sa.ForeignKey("deployments.deployment_id", ondelete="CASCADE")
-    )
-    revision: Mapped[int] = mapped_column(sa.Integer)
-    at: Mapped[int] = mapped_column(sa.BigInteger)
-    actor: Mapped[str | None] = mapped_column(KEY)
-    action: Mapped[str] = mapped_column(sa.String(40))
-    reason: Mapped[str | None] = mapped_column(sa.Text)
-    models: Mapped[list[str]] = mapped_column(sa.JSON)
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    document: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-
+# One change of a deployment, or an alert about it (append-only history).
+DEPLOYMENT_EVENTS = sa.Table(
+    "deployment_events",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("deployment_id", ID, sa.ForeignKey("deployments.deployment_id", ondelete="CASCADE")),
+    column("revision", sa.Integer),
+    column("at", sa.BigInteger),
+    column("actor", KEY, null=True),
+    column("action", sa.String(40)),
+    column("reason", sa.Text, null=True),
+    column("models", sa.JSON),
+    column("details", sa.JSON),
+    column("document", sa.JSON, null=True),
+    sa.Index(None, "deployment_id", "id"),
+)
 
 # --- monitoring: alerts and retraining ---
 
+# A monitoring alert; ``open_key`` is set while it is open, so one alert per key is open at most.
+ALERTS = sa.Table(
+    "monitor_alerts",
+    METADATA,
+    column("alert_id", ID, primary_key=True),
+    column("deployment", sa.String(63)),
+    column("rule", sa.String(63)),
+    column("metric", KEY),
+    column("severity", STAGE),
+    column("status", STAGE),
+    column("open_key", sa.String(400), null=True, unique=True),
+    column("opened_at", sa.BigInteger),
+    column("resolved_at", sa.BigInteger, null=True),
+    column("raised_at", sa.BigInteger),
+    column("updated_at", sa.BigInteger),
+    column("message", sa.Text),
+    column("evidence", sa.JSON),
+    column("deliveries", sa.JSON),
+    sa.UniqueConstraint("deployment", "rule", "metric", "opened_at"),
+    sa.Index(None, "deployment", "status"),
+)
 
-class AlertRow(Base):
-    """A monitoring alert; ``open_key`` is set while it is open, so one alert per key is open at most."""
+# One retraining of a deployment's model: why, on which span, and where it stands.
+RETRAINS = sa.Table(
+    "retrain_runs",
+    METADATA,
+    column("retrain_id", ID, primary_key=True),
+    column("deployment", sa.String(63)),
+    column("state", STAGE),
+    column("attempt", sa.Integer),
+    column("retry_of", ID, null=True),
+    column("started_at", sa.BigInteger),
+    column("recorded_at", sa.BigInteger),
+    column("finished_at", sa.BigInteger, null=True),
+    column("span_start", sa.BigInteger),
+    column("span_end", sa.BigInteger),
+    column("triggers", sa.JSON),
+    column("alert_ids", sa.JSON),
+    column("champion", KEY, null=True),
+    column("candidate", KEY, null=True),
+    column("reason", sa.Text, null=True),
+    sa.Index(None, "deployment", "started_at"),
+)
 
-    __tablename__ = "monitor_alerts"
-    __table_args__ = (
-        sa.UniqueConstraint("deployment", "rule", "metric", "opened_at"),
-        sa.Index(None, "deployment", "status"),
-    )
-
-    alert_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    deployment: Mapped[str] = mapped_column(sa.String(63))
-    rule: Mapped[str] = mapped_column(sa.String(63))
-    metric: Mapped[str] = mapped_column(KEY)
-    severity: Mapped[str] = mapped_column(STAGE)
-    status: Mapped[str] = mapped_column(STAGE)
-    open_key: Mapped[str | None] = mapped_column(sa.String(400), unique=True)
-    opened_at: Mapped[int] = mapped_column(sa.BigInteger)
-    resolved_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-    raised_at: Mapped[int] = mapped_column(sa.BigInteger)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-    message: Mapped[str] = mapped_column(sa.Text)
-    evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    deliveries: Mapped[list[Any]] = mapped_column(sa.JSON)
-
-
-class RetrainRow(Base):
-    """One retraining of a deployment's model: why, on which span, and where it stands."""
-
-    __tablename__ = "retrain_runs"
-    __table_args__ = (sa.Index(None, "deployment", "started_at"),)
-
-    retrain_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    deployment: Mapped[str] = mapped_column(sa.String(63))
-    state: Mapped[str] = mapped_column(STAGE)
-    attempt: Mapped[int] = mapped_column(sa.Integer)
-    retry_of: Mapped[str | None] = mapped_column(ID)
-    started_at: Mapped[int] = mapped_column(sa.BigInteger)
-    recorded_at: Mapped[int] = mapped_column(sa.BigInteger)
-    finished_at: Mapped[int | None] = mapped_column(sa.BigInteger)
-    span_start: Mapped[int] = mapped_column(sa.BigInteger)
-    span_end: Mapped[int] = mapped_column(sa.BigInteger)
-    triggers: Mapped[list[Any]] = mapped_column(sa.JSON)
-    alert_ids: Mapped[list[str]] = mapped_column(sa.JSON)
-    champion: Mapped[str | None] = mapped_column(KEY)
-    candidate: Mapped[str | None] = mapped_column(KEY)
-    reason: Mapped[str | None] = mapped_column(sa.Text)
-
-
-class RetrainStepRow(Base):
-    """One step of a retraining (pipeline run, candidate, evaluation, canary, verdict), append-only."""
-
-    __tablename__ = "retrain_steps"
-    __table_args__ = (sa.Index(None, "retrain_id", "id"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    retrain_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("retrain_runs.retrain_id", ondelete="CASCADE"))
-    at: Mapped[int] = mapped_column(sa.BigInteger)
-    kind: Mapped[str] = mapped_column(sa.String(40))
-    outcome: Mapped[str] = mapped_column(STAGE)
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-
+# One step of a retraining (pipeline run, candidate, evaluation, canary, verdict), append-only.
+RETRAIN_STEPS = sa.Table(
+    "retrain_steps",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("retrain_id", ID, sa.ForeignKey("retrain_runs.retrain_id", ondelete="CASCADE")),
+    column("at", sa.BigInteger),
+    column("kind", sa.String(40)),
+    column("outcome", STAGE),
+    column("details", sa.JSON),
+    sa.Index(None, "retrain_id", "id"),
+)
 
 # --- monitoring ---
 
+# A ground-truth label of logged predictions, keyed by request id (or a key feature) and row.
+FEEDBACK_LABELS = sa.Table(
+    "feedback_labels",
+    METADATA,
+    column("model", KEY, primary_key=True),
+    column("key_field", KEY, primary_key=True),
+    column("key", KEY, primary_key=True),
+    column("row", sa.Integer, primary_key=True),
+    column("value", sa.JSON),
+    column("observed_at", sa.BigInteger),
+    column("received_at", sa.BigInteger),
+    column("updated_at", sa.BigInteger),
+    sa.Index(None, "model", "updated_at"),
+)
 
-class FeedbackLabelRow(Base):
-    """A ground-truth label of logged predictions, keyed by request id (or a key feature) and row."""
-
-    __tablename__ = "feedback_labels"
-    __table_args__ = (sa.Index(None, "model", "updated_at"),)
-
-    model: Mapped[str] = mapped_column(KEY, primary_key=True)
-    key_field: Mapped[str] = mapped_column(KEY, primary_key=True)
-    key: Mapped[str] = mapped_column(KEY, primary_key=True)
-    row: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    value: Mapped[Any] = mapped_column(sa.JSON)
-    observed_at: Mapped[int] = mapped_column(sa.BigInteger)
-    received_at: Mapped[int] = mapped_column(sa.BigInteger)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class MonitorWindowRow(Base):
-    """One computed monitoring window of a deployment (figures, lineage, input statistics)."""
-
-    __tablename__ = "monitor_windows"
-    __table_args__ = (sa.UniqueConstraint("deployment", "window", "start"),)
-
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    deployment: Mapped[str] = mapped_column(KEY)
-    window: Mapped[str] = mapped_column(sa.String(40))
-    start: Mapped[int] = mapped_column(sa.BigInteger)
-    end: Mapped[int] = mapped_column(sa.BigInteger)
-    model: Mapped[str] = mapped_column(KEY)
-    version: Mapped[str] = mapped_column(KEY)
-    complete: Mapped[bool] = mapped_column(sa.Boolean)
-    rows: Mapped[int] = mapped_column(sa.BigInteger)
-    metrics: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    statistics: Mapped[str] = mapped_column(sa.Text)
-    computed_at: Mapped[int] = mapped_column(sa.BigInteger)
+# One computed monitoring window of a deployment (figures, lineage, input statistics).
+MONITOR_WINDOWS = sa.Table(
+    "monitor_windows",
+    METADATA,
+    column("id", ROW_ID, primary_key=True, autoincrement=True),
+    column("deployment", KEY),
+    column("window", sa.String(40)),
+    column("start", sa.BigInteger),
+    column("end", sa.BigInteger),
+    column("model", KEY),
+    column("version", KEY),
+    column("complete", sa.Boolean),
+    column("rows", sa.BigInteger),
+    column("metrics", sa.JSON),
+    column("details", sa.JSON),
+    column("statistics", sa.Text),
+    column("computed_at", sa.BigInteger),
+    sa.UniqueConstraint("deployment", "window", "start"),
+)

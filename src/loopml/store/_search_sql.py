@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
 from loopml.errors import InvalidInput
-from loopml.store._schema import LatestMetricRow, ParamRow, RunRow, RunTagRow
+from loopml.store._schema import LATEST_METRICS, PARAMS, RUN_TAGS, RUNS
 from loopml.store.search import NULL_OPS, BoolOp, Comparison, Entity, FilterNode, OrderKey
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
 WALK_FACTOR = 10
 _WALK_MAX = 20_000
 
-_RUNS = cast(sa.Table, RunRow.__table__)
+_RUNS = RUNS
 _ATTRIBUTE_COLUMNS = {
     "status": _RUNS.c.status,
     "run_name": _RUNS.c.name,
@@ -52,9 +52,9 @@ _ATTRIBUTE_COLUMNS = {
 # Core tables, aliased per condition with ``Table.alias()``: building statements from ORM
 # ``aliased()`` classes cost several milliseconds per search in attribute adaptation.
 _KEYED_TABLES: dict[Entity, sa.Table] = {
-    Entity.METRIC: cast(sa.Table, LatestMetricRow.__table__),
-    Entity.PARAM: cast(sa.Table, ParamRow.__table__),
-    Entity.TAG: cast(sa.Table, RunTagRow.__table__),
+    Entity.METRIC: LATEST_METRICS,
+    Entity.PARAM: PARAMS,
+    Entity.TAG: RUN_TAGS,
 }
 
 

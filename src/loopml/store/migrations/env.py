@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from loopml.store._schema import Base
+from loopml.store._schema import METADATA
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=METADATA,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )
