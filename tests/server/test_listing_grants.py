@@ -12,6 +12,8 @@ import pytest
 
 from loopml.artifacts import BlobStore
 from loopml.config import Settings
+from loopml.deploy.records import Deployment
+from loopml.deploy.spec import DeploymentSpec
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import SqlStore, open_store
@@ -54,6 +56,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 type="Model", name=f"{kind}-model", uri="sha256/aa/cc", sha256=None, size=None
             ).artifact_id
             ids[f"{kind}-model-file"] = _store_package_index(store, blobs, kind)
+            spec = DeploymentSpec(name=f"{kind}-live", primary=f"models:/{kind}-model/1")
+            store.deployments.create(
+                spec.name, Deployment(spec=spec).to_document(), actor="root", models=[f"{kind}-model/1"]
+            )
         for user in ("ed", "vi"):
             auth.grant(user, Resource(kind=ResourceKind.EXPERIMENT, key="secret-exp"), "read")
             auth.grant(user, Resource(kind=ResourceKind.DATASET, key="secret-data"), "read")
@@ -205,3 +211,27 @@ def test_artifact_listing_filters_by_hash(world: World) -> None:
         hidden = outsider.get("/artifacts", params={"sha256": sha}).json()["artifacts"]
     assert [(a["name"], a["sha256"]) for a in found] == [("notes.txt", sha)]
     assert hidden == []
+
+
+@pytest.mark.parametrize(
+    ("user", "sees_secret"), [("root", True), ("vi", True), ("ed2", False), ("vi2", False)]
+)
+def test_deployments_follow_the_grants_of_the_models_they_serve(
+    world: World, user: str, sees_secret: bool
+) -> None:
+    with world.client(user) as client:
+        listed = {d["name"] for d in client.get("/deployments").json()["deployments"]}
+        one = client.get("/deployments/secret-live")
+        history = client.get("/deployments/secret-live/history")
+        missing = client.get("/deployments/no-such-deployment")
+        assert client.get("/deployments/open-live").status_code == 200
+    assert "open-live" in listed
+    assert ("secret-live" in listed) is sees_secret
+    if sees_secret:
+        assert one.status_code == history.status_code == 200
+        assert one.json()["name"] == "secret-live"
+    else:  # answered in the words of a missing deployment: its existence does not show
+        assert one.status_code == history.status_code == missing.status_code == 404
+        refused, absent = one.json()["error"], missing.json()["error"]
+        assert refused["code"] == absent["code"]
+        assert refused["message"] == absent["message"].replace("no-such-deployment", "secret-live")

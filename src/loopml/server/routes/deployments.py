@@ -1,7 +1,10 @@
 """Deployments: create, apply (with a diff), read, history, traffic, canary, shadows, promote, rollback.
 
 Writes need ``deployments.manage`` (the security layer's rule for the ``deployments`` segment);
-each handler makes one call to :class:`~loopml.deploy.service.DeploymentService`.
+each handler makes one call to :class:`~loopml.deploy.service.DeploymentService`. Reads follow the
+caller's grants as the UI does: a deployment serving a model the caller may not see is left out of
+the list and answers 404 in the words of a missing one
+(:meth:`~loopml.server._visibility.Visibility.shows_deployment`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from loopml.deploy.records import event_view
 from loopml.deploy.service import DeploymentService
 from loopml.server._json_body import SafeRoute
 from loopml.server._security import principal_of
+from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Name
 from loopml.server.schemas.deployments import (
     CanaryStart,
@@ -23,6 +27,7 @@ from loopml.server.schemas.deployments import (
     TrafficSet,
 )
 from loopml.services import Services
+from loopml.store.missing import missing_deployment
 
 __all__ = ["router"]
 
@@ -41,9 +46,18 @@ def _actor(request: Request) -> str:
     return principal_of(request).name
 
 
+def _readable(request: Request, deployments: DeploymentService, name: str) -> None:
+    """Raise the missing-deployment error unless the caller may read deployment ``name``."""
+    visible = visibility_of(request)
+    if visible.hides_anything and not visible.shows_deployment(deployments.get(name).spec.model_uris()):
+        raise missing_deployment(name)
+
+
 @router.get("")
-def list_deployments(deployments: Deployments) -> dict[str, Any]:
-    return {"deployments": [d.view() for d in deployments.list()]}
+def list_deployments(request: Request, deployments: Deployments) -> dict[str, Any]:
+    visible = visibility_of(request)
+    shown = [d for d in deployments.list() if visible.shows_deployment(d.spec.model_uris())]
+    return {"deployments": [d.view() for d in shown]}
 
 
 @router.post("", status_code=201)
@@ -68,14 +82,19 @@ def apply_deployment(body: DeploymentApply, request: Request, deployments: Deplo
 
 
 @router.get("/{name}")
-def get_deployment(name: Name, deployments: Deployments) -> dict[str, Any]:
+def get_deployment(name: Name, request: Request, deployments: Deployments) -> dict[str, Any]:
+    _readable(request, deployments, name)
     return deployments.get(name).view()
 
 
 @router.get("/{name}/history")
 def deployment_history(
-    name: Name, deployments: Deployments, limit: Annotated[int | None, Query(ge=1, le=10_000)] = None
+    name: Name,
+    request: Request,
+    deployments: Deployments,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> dict[str, Any]:
+    _readable(request, deployments, name)
     return {"events": [event_view(e) for e in deployments.history(name, limit=limit)]}
 
 
