@@ -15,6 +15,7 @@ from loopml.errors import InvalidInput
 if TYPE_CHECKING:
     from loopml.monitor.alerts import AlertEvaluation, AlertService
     from loopml.monitor.records import WindowRecord
+    from loopml.monitor.retrain import RetrainPolicy
     from loopml.monitor.service import MonitorService
     from loopml.monitor.targets import Target
     from loopml.monitor.windows import MonitorConfig
@@ -379,16 +380,23 @@ def alerts(
 def retrain(
     name: Annotated[str, typer.Argument(help="A deployment (its primary model is the champion).")],
     policy: Annotated[
-        Path, typer.Option("--policy", help="The deployment's retrain policy (YAML: triggers, guards, span).")
-    ],
-    pipeline: Annotated[
-        str,
+        Path,
         typer.Option(
-            "--pipeline",
-            help="The model's pipeline, FILE.py[:NAME] or module[:NAME]; run with span_start/span_end.",
+            "--policy", help="The deployment's retrain policy (YAML: triggers, guards, span, action)."
         ),
     ],
-    task: Annotated[str, typer.Option("--task", help="binary, multiclass or regression.")] = "binary",
+    pipeline: Annotated[
+        str | None,
+        typer.Option(
+            "--pipeline",
+            help="The model's pipeline, FILE.py[:NAME] or module[:NAME]; run with span_start/span_end "
+            "(default: the policy's action.pipeline).",
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="binary, multiclass or regression (default: the policy's, else binary)."),
+    ] = None,
     guard_slice: Annotated[
         list[str] | None,
         typer.Option(
@@ -412,46 +420,23 @@ def retrain(
     """Retrain by policy: triggers on the stored windows and open alerts, guards (the data-quality gate:
     the span's windows complete), the pipeline on the new span, candidate vs champion on recent
     labelled rows, and a canary if it is no worse on any guarded slice."""
-    from loopml.monitor.alerts import AlertStatus
-    from loopml.monitor.retrain import (
-        ChampionChallengerEvaluator,
-        PipelineRetrainer,
-        RetrainLoop,
-        load_policy,
-    )
-    from loopml.monitor.retrain.labelled import labelled_log_rows
-    from loopml.monitor.retrain.quality import WindowQualityGate
+    from loopml.monitor.passes import retrain_step
+    from loopml.monitor.retrain import load_policy
 
-    rules = load_policy(policy)  # checked before anything runs
+    rules = _with_options(
+        load_policy(policy),  # checked before anything runs
+        pipeline=pipeline,
+        task=task,
+        guard_slices=guard_slice,
+        key_field=key_field,
+        max_anomalies=max_anomalies,
+    )
     service = _service(log_dir)
-    target = service.target(name)
-    records = service.windows(target, window=window)
+    service.target(name)  # an unknown deployment is refused before anything runs
     services = _context.services()
-    store = services.monitor_store
     alerting = services.alerts()
-    loop = RetrainLoop(
-        store.retrains,
-        deployments=services.deployments,
-        retrainer=PipelineRetrainer(pipeline, store=services.store, blobs=services.blobs),
-        evaluator=ChampionChallengerEvaluator(
-            services.registry,
-            data=labelled_log_rows(
-                service.log_root, store.feedback, model_of=lambda _d: target.model, key_field=key_field
-            ),
-            label="label",
-            task=task,
-            slices=tuple(guard_slice or ()),
-        ),
-        policies=lambda _n: rules,
-        quality_gate=WindowQualityGate(lambda _d: records, max_anomalies=max_anomalies),
-        alerts=alerting,
-    )
-    decisions = loop.step(
-        name,
-        records,
-        alerting.list(name, status=AlertStatus.OPEN, limit=10_000),
-        dry_run=dry_run,
-    )
+    loop = services.retrain_loop(rules, monitor=service, window=window, alerts=alerting)
+    decisions = retrain_step(loop, service, alerting, name, window=window, dry_run=dry_run)
     if as_json:
         print_json({"decisions": decisions})
         return
@@ -460,3 +445,36 @@ def retrain(
         ["decision", "reason", "candidate", "retrain"],
         [[d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""] for d in decisions],
     )
+
+
+def _with_options(
+    policy: RetrainPolicy,
+    *,
+    pipeline: str | None,
+    task: str | None,
+    guard_slices: list[str] | None,
+    key_field: str | None,
+    max_anomalies: int | None,
+) -> RetrainPolicy:
+    """The policy with what the command line says in place of its action's and guards' settings."""
+    import dataclasses
+
+    from loopml.monitor.retrain import RetrainAction
+
+    action = policy.action
+    source = pipeline or (action.pipeline if action is not None else None)
+    if source is None:
+        raise InvalidInput(
+            "Name the model's pipeline: --pipeline FILE.py[:NAME], "
+            "or `action: {pipeline: ...}` in the policy."
+        )
+    action = RetrainAction(
+        pipeline=source,
+        task=task or (action.task if action is not None else "binary"),
+        guard_slices=tuple(guard_slices) if guard_slices else (action.guard_slices if action else ()),
+        key_field=key_field or (action.key_field if action is not None else None),
+    )
+    guards = policy.guards
+    if max_anomalies is not None:
+        guards = dataclasses.replace(guards, max_anomalies=max_anomalies)
+    return dataclasses.replace(policy, action=action, guards=guards)

@@ -1,8 +1,11 @@
-"""One monitoring pass: compute the windows that are due, then evaluate the alert rules on them.
+"""One monitoring pass: compute the windows that are due, then evaluate the alert rules on them;
+one retraining step: the retrain loop on a deployment's stored windows and open alerts.
 
 What ``loopml monitor run`` does once, ``loopml monitor watch`` on a schedule, and ``loopml server
---monitor-every`` in the background. Passes are idempotent: a window already computed (with no new
-labels) is not computed again and an alert is recorded once.
+--monitor-every`` in the background (with ``--retrain-policies``, each pass is followed by a
+retraining step of every deployment that has a policy, as ``loopml monitor retrain`` does). Passes
+are idempotent: a window already computed (with no new labels) is not computed again and an alert
+is recorded once.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from loopml.monitor.alerts import AlertEvaluation, AlertService
+from loopml.monitor.alerts import AlertEvaluation, AlertService, AlertStatus
 from loopml.monitor.records import WindowRecord
+from loopml.monitor.retrain import Decision, RetrainLoop
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
 from loopml.monitor.windows import MonitorConfig
 
-__all__ = ["MonitoringPass", "monitoring_pass"]
+__all__ = ["MonitoringPass", "monitoring_pass", "retrain_step"]
+
+_OPEN_ALERTS = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,3 +50,22 @@ def monitoring_pass(
     return MonitoringPass(
         targets=tuple(targets), computed=tuple(computed), evaluation=alerts.evaluate(history)
     )
+
+
+def retrain_step(
+    loop: RetrainLoop,
+    service: MonitorService,
+    alerts: AlertService,
+    deployment: str,
+    *,
+    window: str = "hour",
+    dry_run: bool = False,
+) -> list[Decision]:
+    """One step of the retrain loop for ``deployment``: its stored ``window`` windows and open alerts in.
+
+    Returns:
+        The loop's decisions (see :meth:`RetrainLoop.step`).
+    """
+    records = service.windows(service.target(deployment), window=window)
+    open_alerts = alerts.list(deployment, status=AlertStatus.OPEN, limit=_OPEN_ALERTS)
+    return loop.step(deployment, records, open_alerts, dry_run=dry_run)

@@ -10,11 +10,13 @@ from loopml.monitor.retrain.policy import (
     Guards,
     NewLabelsTrigger,
     PerformanceTrigger,
+    RetrainAction,
     RetrainPolicy,
     RetryPolicy,
     ScheduleTrigger,
     load_policy,
     policies_in,
+    read_policies,
     read_policy,
 )
 from loopml.monitor.retrain.records import (
@@ -48,6 +50,7 @@ __all__ = [
     "PerformanceTrigger",
     "PipelineRetrainer",
     "QualityVerdict",
+    "RetrainAction",
     "RetrainLoop",
     "RetrainPolicy",
     "RetrainRequest",
@@ -61,6 +64,7 @@ __all__ = [
     "load_policy",
     "no_worse_on",
     "policies_in",
+    "read_policies",
     "read_policy",
     "span_params",
 ]
