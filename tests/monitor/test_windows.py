@@ -80,6 +80,29 @@ def test_drift_is_found_against_the_previous_window_and_the_baseline(store: SqlS
     assert records[2].metrics["prediction_drift"] > records[1].metrics["prediction_drift"]
 
 
+def test_a_shift_in_one_slice_is_found_in_that_slice(store: SqlStore, tmp_path: Path) -> None:
+    for h in range(4):  # x moves in the last hour, for the rows of Paris only (a fifth of the traffic)
+        log_hour(tmp_path, h, shift=1.5 if h == 3 else 0.0, shift_city="paris")
+    config = MonitorConfig(slice_columns=("city",))
+    records = MonitorService(store, log_root=tmp_path).run(CHURN, config, now=LATER)
+    cities = ("nice", "lyon", "paris")
+    for r in records[1:3]:  # stationary hours: no slice drifts
+        assert r.metrics["slice_drift_features"] == 0.0
+        assert [r.metrics[f"slice.city={c}.drift_features"] for c in cities] == [0.0, 0.0, 0.0]
+    last = records[3].metrics
+    assert (
+        last["slice.city=paris.drift_features"] == 1.0
+        and last["slice.city=paris.baseline_drift_features"] == 1.0
+    )
+    assert last["slice.city=nice.drift_features"] == 0.0 and last["slice.city=lyon.drift_features"] == 0.0
+    assert last["slice_drift_features"] == 1.0  # the pair (Paris, x), and nothing else
+    assert last["slice.city=paris.drift.x"] > 5 * max(
+        last["slice.city=nice.drift.x"], last["slice.city=lyon.drift.x"]
+    )
+    assert last["slice.city=paris.rows"] == pytest.approx(0.2 * 400, abs=40)
+    assert MonitorConfig(slice_column="city", slice_columns=("city", "x")).slices == ("city", "x")
+
+
 def test_late_duplicated_unordered_labels_give_the_batch_windows(tmp_path: Path) -> None:
     logs = [log_hour(tmp_path, h) for h in range(4)]
     every = [f for logged in logs for f in _labels(logged)]

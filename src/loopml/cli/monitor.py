@@ -32,7 +32,16 @@ LogDir = Annotated[
     Path | None, typer.Option("--log-dir", help="The prediction log (default: <home>/predictions).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-_SHOWN = ("rows", "label_coverage", "accuracy", "estimated_accuracy", "rmse", "drift_features", "error_rate")
+_SHOWN = (
+    "rows",
+    "label_coverage",
+    "accuracy",
+    "estimated_accuracy",
+    "rmse",
+    "drift_features",
+    "slice_drift_features",
+    "error_rate",
+)
 
 
 def _service(log_dir: Path | None, *, create: bool = False) -> MonitorService:
@@ -68,10 +77,28 @@ def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...]) ->
     print_table(
         title, ["deployment", "window", "start", "version", "complete", *metrics], _rows(records, metrics)
     )
+    for r in records:
+        drifted = r.drifted_slices()
+        if drifted:
+            shown = ", ".join(f"{key} ({_top_feature(r, key)})" for key in sorted(drifted))
+            print_note(f"slice drift {r.start.strftime('%Y-%m-%d %H:%M')}: {shown}")
+
+
+def _top_feature(record: WindowRecord, key: str) -> str:
+    """The feature that moved most in slice ``key`` against the previous window."""
+    prefix = f"slice.{key}.drift."
+    moved = {m[len(prefix) :]: v for m, v in record.metrics.items() if m.startswith(prefix)}
+    return max(moved, key=lambda f: (moved[f], f)) if moved else "-"
 
 
 Target_ = Annotated[str | None, typer.Argument(help="A deployment or model (default: everything logged).")]
-SliceColumn = Annotated[str | None, typer.Option("--slice", help="An input feature to slice figures by.")]
+SliceColumn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--slice",
+        help="An input feature to slice figures and drift by (repeatable: --slice SEX --slice RAC1P).",
+    ),
+]
 KeyField = Annotated[
     str | None, typer.Option("--key-field", help="Also join labels keyed by this input feature.")
 ]
@@ -161,13 +188,13 @@ def watch(
 
 
 def _config(
-    window: str, slice_column: str | None, key_field: str | None, label_horizon: str
+    window: str, slice_columns: list[str] | None, key_field: str | None, label_horizon: str
 ) -> MonitorConfig:
     from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
 
     return MonitorConfig(
         window=WindowSpec.parse(window),
-        slice_column=slice_column,
+        slice_columns=tuple(slice_columns or ()),
         key_field=key_field,
         label_horizon=parse_span(label_horizon),
     )

@@ -36,6 +36,13 @@ def serve(
             "--monitor-every", help="Run `loopml monitor run` in the background this often (e.g. 5m)."
         ),
     ] = None,
+    monitor_slice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--monitor-slice",
+            help="With --monitor-every: an input feature to slice figures and drift by (repeatable).",
+        ),
+    ] = None,
     retrain_policies: Annotated[
         Path | None,
         typer.Option(
@@ -70,6 +77,8 @@ def serve(
         from loopml.monitor.windows import parse_span
 
         os.environ["LOOPML_SERVER_MONITOR_EVERY_S"] = str(parse_span(monitor_every).total_seconds())
+    if monitor_slice:
+        os.environ["LOOPML_SERVER_MONITOR_SLICES"] = ",".join(monitor_slice)
     if retrain_policies is not None:
         os.environ["LOOPML_SERVER_RETRAIN_POLICIES"] = str(retrain_policies.resolve())
     typer.echo(

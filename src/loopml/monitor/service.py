@@ -223,8 +223,8 @@ class MonitorService:
             _, labels_at = self._store.feedback.state(target.model)
         old = windows.find(target.deployment, kind, _ms(start))
         fingerprint = log_fingerprint(self._root, target.model, start, end)
-        keep = [c for c in (config.slice_column, config.key_field) if c]
-        reducer = PartitionReducer(keep=keep)
+        keep = [c for c in (*config.slices, config.key_field) if c]
+        reducer = PartitionReducer(keep=keep, slices=config.slices, max_slices=config.max_slices)
         data = read_window(
             self._root,
             target.model,
@@ -248,8 +248,9 @@ class MonitorService:
             reducer.result(),
             joined,
             references,
-            slice_column=config.slice_column,
             max_slices=config.max_slices,
+            slice_columns=config.slices,
+            slice_inputs=reducer.slice_results(),
         )
         version = result.version
         stored = StoredWindow(

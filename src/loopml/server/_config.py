@@ -28,6 +28,7 @@ class ServerConfig:
         monitor_interval_s: Seconds between two monitoring passes run in the background (windows
             of the prediction log, then the alert rules; see ``loopml.monitor.passes``), or None
             (the default: run ``loopml monitor run`` from cron instead).
+        monitor_slices: Input features the background passes slice figures and drift by.
         retrain_policies: A folder of retrain policies, ``<deployment>.yaml`` each (see
             ``loopml.monitor.retrain.policy``): after each background monitoring pass, every
             deployment with a policy takes one step of the retrain loop (as ``loopml monitor
@@ -45,6 +46,7 @@ class ServerConfig:
     reference_roots: tuple[str, ...] = ()
     statistics_interval_s: float = 300.0
     monitor_interval_s: float | None = None
+    monitor_slices: tuple[str, ...] = ()
     retrain_policies: str | None = None
 
     def __post_init__(self) -> None:

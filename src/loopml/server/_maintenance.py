@@ -73,9 +73,15 @@ async def periodic_statistics(
 
 @asynccontextmanager
 async def periodic_monitoring(
-    services: Services, interval_s: float | None, *, retrain_policies: str | None = None
+    services: Services,
+    interval_s: float | None,
+    *,
+    slices: tuple[str, ...] = (),
+    retrain_policies: str | None = None,
 ) -> AsyncIterator[None]:
     """A monitoring pass (due windows, then alert rules, to the log) every ``interval_s`` seconds.
+
+    Windows are hourly, with figures and drift per slice of the ``slices`` features.
 
     With ``retrain_policies`` (a folder of ``<deployment>.yaml``, read again at every pass), each
     pass is followed by one step of the retrain loop of every deployment with a policy.
@@ -90,7 +96,7 @@ async def periodic_monitoring(
         from loopml.monitor.windows import MonitorConfig
 
         alerts = services.alerts(channels=[LogChannel()])
-        config = MonitorConfig()
+        config = MonitorConfig(slice_columns=slices)
         done = monitoring_pass(services.monitor(), alerts, config)
         lines = []
         if done.computed or done.evaluation.new or done.evaluation.resolved:

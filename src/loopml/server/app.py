@@ -121,7 +121,10 @@ def create_app(
             async with (
                 periodic_statistics(refresh, limits.statistics_interval_s),
                 periodic_monitoring(
-                    services, limits.monitor_interval_s, retrain_policies=limits.retrain_policies
+                    services,
+                    limits.monitor_interval_s,
+                    slices=limits.monitor_slices,
+                    retrain_policies=limits.retrain_policies,
                 ),
             ):
                 yield
@@ -176,7 +179,8 @@ def app_from_environment() -> FastAPI:
     """The app with settings from ``LOOPML_*`` / ``loopml.toml`` (uvicorn factory for ``--workers``).
 
     ``LOOPML_SERVER_NO_AUTH=1`` turns authentication off (the CLI only allows that on loopback);
-    ``LOOPML_SERVER_MONITOR_EVERY_S`` runs a monitoring pass every so many seconds, and
+    ``LOOPML_SERVER_MONITOR_EVERY_S`` runs a monitoring pass every so many seconds (sliced by the
+    comma-separated features of ``LOOPML_SERVER_MONITOR_SLICES``), and
     ``LOOPML_SERVER_RETRAIN_POLICIES`` (a folder) a retraining step after each.
     """
     import os
@@ -186,5 +190,10 @@ def app_from_environment() -> FastAPI:
     no_auth = os.environ.get("LOOPML_SERVER_NO_AUTH") == "1"
     every = os.environ.get("LOOPML_SERVER_MONITOR_EVERY_S")
     policies = os.environ.get("LOOPML_SERVER_RETRAIN_POLICIES") or None
-    config = ServerConfig(monitor_interval_s=float(every), retrain_policies=policies) if every else None
+    slices = tuple(c for c in os.environ.get("LOOPML_SERVER_MONITOR_SLICES", "").split(",") if c)
+    config = (
+        ServerConfig(monitor_interval_s=float(every), monitor_slices=slices, retrain_policies=policies)
+        if every
+        else None
+    )
     return create_app(load_settings(), config=config, auth_enabled=False if no_auth else None)
