@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
     from loopml.monitor.alerts import AlertEvaluation, AlertService
+    from loopml.monitor.passes import RetrainPass
     from loopml.monitor.records import WindowRecord
     from loopml.monitor.retrain import RetrainPolicy
     from loopml.monitor.service import MonitorService
@@ -122,6 +124,16 @@ Webhooks = Annotated[
 ]
 
 
+RetrainPolicies = Annotated[
+    Path | None,
+    typer.Option(
+        "--retrain-policies",
+        help="A folder of retrain policies (<deployment>.yaml, with an action): after the pass, each of "
+        "those deployments takes a step of the retrain loop, as `loopml monitor retrain` does.",
+    ),
+]
+
+
 @app.command("run")
 def run(
     name: Target_ = None,
@@ -137,12 +149,15 @@ def run(
     rules: Rules = None,
     webhook: Webhooks = None,
     prometheus_file: PromFile = None,
+    retrain_policies: RetrainPolicies = None,
     as_json: Json = False,
 ) -> None:
-    """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them."""
+    """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them
+    (and, with --retrain-policies, retrain by policy)."""
     config = _config(window, slice_column, key_field, label_horizon)
     alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
-    _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json)
+    policies = _policies(retrain_policies, name)
+    _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json, policies=policies)
     if prometheus_file is not None:
         _export_open_alerts(alerting, prometheus_file)
 
@@ -164,6 +179,7 @@ def watch(
     rules: Rules = None,
     webhook: Webhooks = None,
     prometheus_file: PromFile = None,
+    retrain_policies: RetrainPolicies = None,
     as_json: Json = False,
 ) -> None:
     """Do what `loopml monitor run` does, every --every, until interrupted (--json: one line a pass)."""
@@ -174,12 +190,13 @@ def watch(
     pause = parse_span(every).total_seconds()
     config = _config(window, slice_column, key_field, label_horizon)
     alerting = _alerts(rules, webhook or [])
+    policies = _policies(retrain_policies, name)
     done = 0
     try:
         while times is None or done < times:
             if done:
                 time.sleep(pause)
-            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True)
+            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True, policies=policies)
             if prometheus_file is not None:
                 _export_open_alerts(alerting, prometheus_file)
             done += 1
@@ -222,13 +239,42 @@ def _run_once(
     as_json: bool,
     *,
     lines: bool = False,
+    policies: Mapping[str, RetrainPolicy] | None = None,
 ) -> None:
-    from loopml.monitor.passes import monitoring_pass
+    from loopml.monitor.passes import monitoring_pass, retrain_pass
 
-    done = monitoring_pass(
-        _service(log_dir, create=True), alerting, config, name=name, is_model=is_model, now=now
+    service = _service(log_dir, create=True)
+    done = monitoring_pass(service, alerting, config, name=name, is_model=is_model, now=now)
+    retrained = None
+    if policies:
+        services = _context.services()
+        kind = config.window.name
+        retrained = retrain_pass(
+            policies,
+            lambda p: services.retrain_loop(p, monitor=service, window=kind, alerts=alerting),
+            service,
+            alerting,
+            window=kind,
+        )
+    _report_run(
+        list(done.computed),
+        list(done.targets),
+        config,
+        done.evaluation,
+        as_json,
+        lines=lines,
+        retrained=retrained,
     )
-    _report_run(list(done.computed), list(done.targets), config, done.evaluation, as_json, lines=lines)
+
+
+def _policies(folder: Path | None, name: str | None) -> dict[str, RetrainPolicy] | None:
+    """The runnable retrain policies of ``folder`` (only ``name``'s when given), read before anything runs."""
+    if folder is None:
+        return None
+    from loopml.monitor.retrain import runnable_policies
+
+    found = runnable_policies(folder)
+    return {k: v for k, v in found.items() if name is None or k == name}
 
 
 def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
@@ -246,20 +292,26 @@ def _report_run(
     as_json: bool,
     *,
     lines: bool = False,
+    retrained: RetrainPass | None = None,
 ) -> None:
     if as_json:
-        print_json(
-            {
-                "computed": [r.to_document() for r in computed],
-                "alerts": {
-                    "new": [a.view() for a in evaluation.new],
-                    "resolved": [a.view() for a in evaluation.resolved],
-                    "open": [a.view() for a in evaluation.open],
-                },
+        document: dict[str, object] = {
+            "computed": [r.to_document() for r in computed],
+            "alerts": {
+                "new": [a.view() for a in evaluation.new],
+                "resolved": [a.view() for a in evaluation.resolved],
+                "open": [a.view() for a in evaluation.open],
             },
-            lines=lines,
-        )
+        }
+        if retrained is not None:
+            document["retraining"] = {
+                "decisions": {k: list(v) for k, v in retrained.decisions.items()},
+                "errors": dict(retrained.errors),
+            }
+        print_json(document, lines=lines)
         return
+    if retrained is not None:
+        _report_retraining(retrained)
     for alert in evaluation.new:
         typer.echo(f"ALERT {alert.severity.value} {alert.deployment} {alert.rule}: {alert.message}", err=True)
     for alert in evaluation.resolved:
@@ -273,6 +325,18 @@ def _report_run(
     incomplete = [r for r in computed if not r.complete]
     for r in incomplete:
         typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
+
+
+def _report_retraining(retrained: RetrainPass) -> None:
+    for name, error in retrained.errors.items():
+        typer.echo(f"could not retrain {name}: {error}", err=True)
+    rows = [
+        [name, d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""]
+        for name, decisions in retrained.decisions.items()
+        for d in decisions
+    ]
+    if rows:
+        print_table("Retraining", ["deployment", "decision", "reason", "candidate", "retrain"], rows)
 
 
 @app.command("windows")

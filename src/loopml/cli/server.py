@@ -98,7 +98,7 @@ def serve(
 
 def _check_retraining(folder: Path, *, monitor_every: str | None, workers: int) -> None:
     """Refuse, before the server starts, retraining it could not do or would do twice; read the policies."""
-    from loopml.monitor.retrain import read_policies
+    from loopml.monitor.retrain import runnable_policies
 
     if monitor_every is None:
         raise InvalidInput(
@@ -109,9 +109,4 @@ def _check_retraining(folder: Path, *, monitor_every: str | None, workers: int) 
             "--retrain-policies runs with one worker only (each worker would retrain the same deployments); "
             "drop --workers, or run `loopml monitor retrain` from cron beside the server."
         )
-    missing = [name for name, policy in read_policies(folder).items() if policy.action is None]
-    if missing:
-        raise InvalidInput(
-            f"The retrain policies of {', '.join(missing)} name no pipeline; add "
-            "`action: {pipeline: FILE.py:NAME}` to each (as `loopml monitor retrain` reads them)."
-        )
+    runnable_policies(folder)

@@ -117,24 +117,22 @@ def _retrain(services: Services, alerts: AlertService, folder: str, *, window: s
 
     One deployment's failure is logged and never stops the others (nor the server).
     """
-    from loopml.monitor.passes import retrain_step
+    from loopml.monitor.passes import retrain_pass
     from loopml.monitor.retrain import DecisionKind, read_policies
 
     monitor = services.monitor()
-    lines = []
-    for name, policy in read_policies(folder).items():
-        try:
-            loop = services.retrain_loop(policy, monitor=monitor, window=window, alerts=alerts)
-            decisions = retrain_step(loop, monitor, alerts, name, window=window)
-        except LoopmlError as err:
-            _log.warning("Could not retrain %s: %s", name, err)
-            continue
-        except Exception:  # a user's pipeline or model misbehaving must not stop the server
-            _log.exception("Retraining %s failed unexpectedly", name)
-            continue
-        lines += [
-            f"Retraining {name}: {d.kind.value}: {d.reason}"
-            for d in decisions
-            if d.kind is not DecisionKind.NOTHING
-        ]
-    return lines
+    done = retrain_pass(
+        read_policies(folder),
+        lambda policy: services.retrain_loop(policy, monitor=monitor, window=window, alerts=alerts),
+        monitor,
+        alerts,
+        window=window,
+    )
+    for name, error in done.errors.items():
+        _log.warning("Could not retrain %s: %s", name, error)
+    return [
+        f"Retraining {name}: {d.kind.value}: {d.reason}"
+        for name, decisions in done.decisions.items()
+        for d in decisions
+        if d.kind is not DecisionKind.NOTHING
+    ]

@@ -18,6 +18,7 @@ from loopml.monitor.retrain.policy import (
     policies_in,
     read_policies,
     read_policy,
+    runnable_policies,
 )
 from loopml.monitor.retrain.records import (
     Candidate,
@@ -66,5 +67,6 @@ __all__ = [
     "policies_in",
     "read_policies",
     "read_policy",
+    "runnable_policies",
     "span_params",
 ]

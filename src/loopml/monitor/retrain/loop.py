@@ -103,7 +103,11 @@ class RetrainLoop:
 
         Returns:
             The decisions, in order (following a canary, then retraining).
+
+        Raises:
+            NotFound: no deployment is called ``deployment``.
         """
+        self._deployments.get(deployment)  # a policy for a deployment that does not exist is an error
         windows = sorted((r for r in records if r.deployment == deployment), key=lambda r: (r.end, r.start))
         if not windows:
             return [

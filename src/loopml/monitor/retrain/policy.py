@@ -59,6 +59,7 @@ __all__ = [
     "policies_in",
     "read_policies",
     "read_policy",
+    "runnable_policies",
 ]
 
 ALL_FEATURES = "*"
@@ -313,6 +314,22 @@ def read_policies(folder: str | Path) -> dict[str, RetrainPolicy]:
         except InvalidInput as err:
             raise InvalidInput(f"{path}: {err}") from err
     return by_name
+
+
+def runnable_policies(folder: str | Path) -> dict[str, RetrainPolicy]:
+    """:func:`read_policies`, each of which must name its ``action`` (what a retraining runs).
+
+    Raises:
+        InvalidInput: as :func:`read_policies`, or a policy names no pipeline (the deployments listed).
+    """
+    found = read_policies(folder)
+    missing = sorted(name for name, policy in found.items() if policy.action is None)
+    if missing:
+        raise InvalidInput(
+            f"The retrain policies of {', '.join(missing)} in {str(folder)!r} name no pipeline; add "
+            "`action: {pipeline: FILE.py:NAME}` to each."
+        )
+    return found
 
 
 def policies_in(folder: str | Path) -> Callable[[str], RetrainPolicy]:
