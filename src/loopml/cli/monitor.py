@@ -370,19 +370,7 @@ def status(name: Name, is_model: IsModel = False, log_dir: LogDir = None, as_jso
     service = _service(log_dir)
     s = service.status(service.target(name, is_model=is_model))
     if as_json:
-        print_json(
-            {
-                "deployment": s.deployment,
-                "model": s.model,
-                "windows": s.windows,
-                "window_kinds": list(s.window_kinds),
-                "labels": s.labels,
-                "labels_joined": s.labels_joined,
-                "labels_pending": s.labels_pending,
-                "latest": None if s.latest is None else s.latest.to_document(),
-                "incomplete": [r.to_document() for r in s.incomplete],
-            }
-        )
+        print_json(s.to_document())
         return
     typer.echo(f"{s.deployment} (model {s.model}): {s.windows} window(s) {', '.join(s.window_kinds)}")
     typer.echo(

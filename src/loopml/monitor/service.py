@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,6 +97,20 @@ class MonitorStatus:
     def labels_pending(self) -> int:
         """Labels kept for predictions not (yet) in a computed window: late, or for unknown ids."""
         return max(0, self.labels - self.labels_joined)
+
+    def to_document(self) -> dict[str, Any]:
+        """The status as JSON-ready values (CLI ``--json``, API)."""
+        return {
+            "deployment": self.deployment,
+            "model": self.model,
+            "windows": self.windows,
+            "window_kinds": list(self.window_kinds),
+            "labels": self.labels,
+            "labels_joined": self.labels_joined,
+            "labels_pending": self.labels_pending,
+            "latest": None if self.latest is None else self.latest.to_document(),
+            "incomplete": [r.to_document() for r in self.incomplete],
+        }
 
 
 class MonitorService:

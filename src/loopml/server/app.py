@@ -22,7 +22,17 @@ from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.mlflow.envelope import MlflowEnvelopeMiddleware
 from loopml.server.mlflow.routes import mlflow_routers
-from loopml.server.routes import artifacts, datasets, deployments, experiments, health, lineage, models, runs
+from loopml.server.routes import (
+    artifacts,
+    datasets,
+    deployments,
+    experiments,
+    health,
+    lineage,
+    models,
+    monitoring,
+    runs,
+)
 from loopml.server.schemas.common import ERROR_RESPONSES
 from loopml.server.ui import mount_ui
 from loopml.services import Services
@@ -153,7 +163,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (experiments, runs, artifacts, lineage, datasets, models, deployments):
+    for module in (experiments, runs, artifacts, lineage, datasets, models, deployments, monitoring):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
