@@ -239,6 +239,24 @@ def test_a_late_log_file_updates_its_window(store: SqlStore, tmp_path: Path) -> 
     assert (first.rows, again.rows, again.start) == (100, 150, first.start)
 
 
+def test_labels_for_ids_not_logged_yet_are_kept_and_join_when_the_log_comes(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    first = log_hour(tmp_path, 0, n=100)
+    early = log_hour(tmp_path / "elsewhere", 1, n=100)  # what hour 1 will log; its labels come first
+    feedback, service = FeedbackService(store.feedback), MonitorService(store, log_root=tmp_path)
+    feedback.add("churn", _labels(first) + _labels(early))
+    service.run(CHURN, now=LATER)
+    before = service.status(CHURN)
+    assert (before.labels, before.labels_joined, before.labels_pending) == (200, 100, 100)
+    log_hour(tmp_path, 1, n=100)  # the late log of hour 1
+    [late] = service.run(CHURN, now=LATER)
+    after = service.status(CHURN)
+    assert late.start == T0 + dt.timedelta(hours=1) and late.metrics["label_coverage"] == 1.0
+    assert late.metrics["accuracy"] == pytest.approx(float(np.mean(early.predicted == early.truth)))
+    assert (after.labels_joined, after.labels_pending) == (200, 0)
+
+
 @pytest.mark.slow
 def test_stationary_traffic_raises_at_most_one_drift_alarm_in_24_windows(
     store: SqlStore, tmp_path: Path
