@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
 from loopml.deploy.service import DeploymentService
-from loopml.errors import InvalidState
+from loopml.errors import InvalidInput, InvalidState
 from loopml.monitor.feedback import FeedbackService
+from loopml.monitor.records import WindowRecord
 from loopml.monitor.service import MonitorService
 from loopml.monitor.training import registry_training_statistics
 from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
@@ -36,6 +37,7 @@ from loopml.store.sql import open_store
 
 if TYPE_CHECKING:
     from loopml.monitor.alerts import AlertRules, AlertService, Channel
+    from loopml.monitor.retrain import RetrainLoop, RetrainPolicy
 
 __all__ = ["Services"]
 
@@ -214,6 +216,68 @@ class Services:
             training_statistics=registry_training_statistics(store, self.blobs)
             if isinstance(store, RegistryStore)
             else None,
+        )
+
+    def retrain_loop(
+        self,
+        policy: RetrainPolicy,
+        *,
+        monitor: MonitorService | None = None,
+        window: str = "hour",
+        alerts: AlertService | None = None,
+    ) -> RetrainLoop:
+        """The retrain loop of a deployment with ``policy``, acting as its ``action`` says.
+
+        Retrainings are recorded in :attr:`monitor_store`; the pipeline runs on :attr:`store` and
+        :attr:`blobs`; candidates are judged against the champion on the labelled rows of the
+        prediction log and canaried through :attr:`deployments`.
+
+        Args:
+            policy: The deployment's policy; its ``action`` names the pipeline.
+            monitor: Whose windows (of kind ``window``) feed the data-quality gate and whose log the
+                labelled rows come from (default :meth:`monitor`).
+            window: The window kind the triggers and the gate read.
+            alerts: Where a failed pipeline raises its alert (default :meth:`alerts`).
+
+        Raises:
+            InvalidInput: the policy has no ``action``.
+        """
+        from loopml.monitor.retrain import (  # pipelines and evaluation: only when retraining
+            ChampionChallengerEvaluator,
+            PipelineRetrainer,
+            RetrainLoop,
+        )
+        from loopml.monitor.retrain.labelled import labelled_log_rows
+        from loopml.monitor.retrain.quality import WindowQualityGate
+
+        action = policy.action
+        if action is None:
+            raise InvalidInput(
+                "The retrain policy names no pipeline; add `action: {pipeline: FILE.py:NAME}` to it "
+                "(or pass --pipeline to `loopml monitor retrain`)."
+            )
+        watched = monitor or self.monitor()
+        store = self.monitor_store
+
+        def model_of(deployment: str) -> str:
+            return watched.target(deployment).model
+
+        def windows(deployment: str) -> list[WindowRecord]:
+            return watched.windows(watched.target(deployment), window=window)
+
+        labelled = labelled_log_rows(
+            watched.log_root, store.feedback, model_of=model_of, key_field=action.key_field
+        )
+        return RetrainLoop(
+            store.retrains,
+            deployments=self.deployments,
+            retrainer=PipelineRetrainer(action.pipeline, store=self.store, blobs=self.blobs),
+            evaluator=ChampionChallengerEvaluator(
+                self.registry, data=labelled, label="label", task=action.task, slices=action.guard_slices
+            ),
+            policies=lambda _name: policy,
+            quality_gate=WindowQualityGate(windows, max_anomalies=policy.guards.max_anomalies),
+            alerts=alerts or self.alerts(),
         )
 
     def close(self) -> None:

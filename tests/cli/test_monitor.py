@@ -123,3 +123,23 @@ def test_watch_repeats_run_until_told_to_stop(invoke: Invoke, home: Path) -> Non
     assert [len(p["computed"]) for p in passes] == [2, 0]  # the second pass finds nothing new
     bad = invoke("monitor", "watch", "--every", "soon")
     assert bad.code == 2 and "7d" in bad.err
+
+
+def test_windows_and_report_show_the_slice_that_drifted(invoke: Invoke, home: Path, tmp_path: Path) -> None:
+    for h in range(4):  # x moves in the last hour for the rows of Paris only
+        log_hour(home / "predictions", h, shift=1.5 if h == 3 else 0.0, shift_city="paris")
+    ran = invoke("monitor", "run", "churn", "--model", "--now", NOW, "--slice", "city", "--json")
+    assert ran.code == 0, ran.err
+    last = json.loads(ran.out)["computed"][-1]["metrics"]
+    assert last["slice.city=paris.drift_features"] == 1.0 and last["slice_drift_features"] == 1.0
+
+    listed = invoke("monitor", "windows", "churn", "--model")
+    assert listed.code == 0 and "slice_drift_features" in listed.out
+    assert "slice drift 2026-03-01 03:00: city=paris (x)" in listed.out
+    assert "city=nice" not in listed.out and "city=lyon" not in listed.out
+
+    page = tmp_path / "churn.html"
+    assert invoke("monitor", "report", "churn", "--model", "--output", str(page)).code == 0
+    text = page.read_text()
+    assert "Drift per slice and feature" in text and "city=paris · x" in text
+    assert "Windows where a slice drifted" in text and "city=paris (1 feature)" in text

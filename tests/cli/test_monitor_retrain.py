@@ -60,3 +60,37 @@ def test_retrain_by_policy_on_the_stored_windows(invoke: Invoke, home: Path, tmp
     typo.write_text("triggers:\n  drfit: {features: [x]}\n")
     bad = invoke("monitor", "retrain", "churn", "--policy", str(typo), "--pipeline", "absent.py")
     assert bad.code == 2 and "drfit" in bad.err
+
+
+def test_monitor_run_retrains_the_deployments_with_a_policy(
+    invoke: Invoke, home: Path, tmp_path: Path
+) -> None:
+    for world in make_world(tmp_path):
+        world.services.deployments.create(
+            DeploymentSpec(name="churn", primary="models:/churn@champion"), RolloutPolicy(), actor="ann"
+        )
+    for h in range(3):
+        log_hour(home / "predictions", h, n=200, shift=2.0 if h == 2 else 0.0)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "churn.yaml").write_text(
+        "triggers:\n  drift: {features: [x], above: 0.1}\naction: {pipeline: absent.py}\n"
+    )
+    (policies / "ghost.yaml").write_text(
+        "triggers:\n  schedule: {every: 1d}\naction: {pipeline: absent.py}\n"
+    )
+
+    ran = invoke("monitor", "run", "--now", NOW, "--retrain-policies", str(policies), "--json")
+    assert ran.code == 0, ran.err
+    retraining = json.loads(ran.out)["retraining"]
+    [failed] = retraining["decisions"]["churn"]
+    assert failed["kind"] == "failed" and "absent.py" in failed["reason"]  # the champion keeps serving
+    assert "ghost" in retraining["errors"] and "ghost" not in retraining["decisions"]
+
+    again = invoke("monitor", "run", "churn", "--now", NOW, "--retrain-policies", str(policies))
+    assert again.code == 0, again.err
+    assert "Retraining" in again.out and "held" in again.out  # the retry waits for its delay
+
+    (policies / "churn.yaml").write_text("triggers:\n  drift: {features: [x]}\n")
+    bare = invoke("monitor", "run", "--now", NOW, "--retrain-policies", str(policies))
+    assert bare.code == 2 and "churn" in bare.err and "action" in bare.err

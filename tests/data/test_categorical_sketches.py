@@ -83,3 +83,18 @@ def test_sketched_partitions_merge_with_pending_counts() -> None:
     assert total.non_missing == sum(exact.values())
     top = {v.value: v.frequency for v in result.top_values}
     assert all(top[v] == float(exact[v]) for v in top)
+
+
+def test_chunked_columns_are_counted_as_their_chunks() -> None:
+    """Table columns arrive as ChunkedArrays (a log partition's files); they count as their values."""
+    rng = np.random.default_rng(5)
+    words = np.array([f"w{i}" for i in range(3000)], dtype=object)
+    chunks = [pa.array(words[rng.integers(0, 3000, size=20_000)]) for _ in range(8)]
+    chunked, whole = CategoricalAccumulator(), CategoricalAccumulator()
+    for k in range(0, 8, 2):
+        chunked.update(pa.chunked_array(chunks[k : k + 2]))
+        whole.update(pa.concat_arrays(chunks[k : k + 2]))
+    expected = Counter(v for c in chunks for v in c.to_pylist())
+    assert chunked.result() == whole.result()
+    assert chunked.result().unique == len(expected)
+    assert {v.value: v.frequency for v in chunked.result().top_values[:3]} == dict(expected.most_common(3))

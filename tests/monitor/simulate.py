@@ -34,11 +34,17 @@ def log_hour(
     version: str = "1",
     regression: bool = False,
     files: int = 2,
+    shift_city: str | None = None,
 ) -> Logged:
-    """Log ``n`` one-row requests of a calibrated binary classifier (or a regressor) during ``hour``."""
+    """Log ``n`` one-row requests of a calibrated binary classifier (or a regressor) during ``hour``.
+
+    ``x`` moves by ``shift`` on every row, or only on the rows of ``shift_city`` when it is given.
+    """
     rng = np.random.default_rng(seed * 1000 + hour)
-    x = rng.normal(loc=shift, size=n)
+    x = rng.normal(loc=shift if shift_city is None else 0.0, size=n)
     city = rng.choice(np.array(["nice", "lyon", "paris"], dtype=object), size=n, p=[0.5, 0.3, 0.2])
+    if shift_city is not None:
+        x = x + np.where(city == shift_city, shift, 0.0)
     p1 = 1 / (1 + np.exp(-2 * x))
     truth = (rng.random(n) < p1).astype(np.int64)
     start = np.datetime64((T0 + dt.timedelta(hours=hour)).replace(tzinfo=None), "ms")

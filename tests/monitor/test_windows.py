@@ -80,6 +80,29 @@ def test_drift_is_found_against_the_previous_window_and_the_baseline(store: SqlS
     assert records[2].metrics["prediction_drift"] > records[1].metrics["prediction_drift"]
 
 
+def test_a_shift_in_one_slice_is_found_in_that_slice(store: SqlStore, tmp_path: Path) -> None:
+    for h in range(4):  # x moves in the last hour, for the rows of Paris only (a fifth of the traffic)
+        log_hour(tmp_path, h, shift=1.5 if h == 3 else 0.0, shift_city="paris")
+    config = MonitorConfig(slice_columns=("city",))
+    records = MonitorService(store, log_root=tmp_path).run(CHURN, config, now=LATER)
+    cities = ("nice", "lyon", "paris")
+    for r in records[1:3]:  # stationary hours: no slice drifts
+        assert r.metrics["slice_drift_features"] == 0.0
+        assert [r.metrics[f"slice.city={c}.drift_features"] for c in cities] == [0.0, 0.0, 0.0]
+    last = records[3].metrics
+    assert (
+        last["slice.city=paris.drift_features"] == 1.0
+        and last["slice.city=paris.baseline_drift_features"] == 1.0
+    )
+    assert last["slice.city=nice.drift_features"] == 0.0 and last["slice.city=lyon.drift_features"] == 0.0
+    assert last["slice_drift_features"] == 1.0  # the pair (Paris, x), and nothing else
+    assert last["slice.city=paris.drift.x"] > 5 * max(
+        last["slice.city=nice.drift.x"], last["slice.city=lyon.drift.x"]
+    )
+    assert last["slice.city=paris.rows"] == pytest.approx(0.2 * 400, abs=40)
+    assert MonitorConfig(slice_column="city", slice_columns=("city", "x")).slices == ("city", "x")
+
+
 def test_late_duplicated_unordered_labels_give_the_batch_windows(tmp_path: Path) -> None:
     logs = [log_hour(tmp_path, h) for h in range(4)]
     every = [f for logged in logs for f in _labels(logged)]
@@ -214,6 +237,24 @@ def test_a_late_log_file_updates_its_window(store: SqlStore, tmp_path: Path) -> 
     log_hour(tmp_path, 0, n=50, seed=1, files=1)  # a writer that flushed late into the same hour
     [again] = service.run(CHURN, now=LATER)
     assert (first.rows, again.rows, again.start) == (100, 150, first.start)
+
+
+def test_labels_for_ids_not_logged_yet_are_kept_and_join_when_the_log_comes(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    first = log_hour(tmp_path, 0, n=100)
+    early = log_hour(tmp_path / "elsewhere", 1, n=100)  # what hour 1 will log; its labels come first
+    feedback, service = FeedbackService(store.feedback), MonitorService(store, log_root=tmp_path)
+    feedback.add("churn", _labels(first) + _labels(early))
+    service.run(CHURN, now=LATER)
+    before = service.status(CHURN)
+    assert (before.labels, before.labels_joined, before.labels_pending) == (200, 100, 100)
+    log_hour(tmp_path, 1, n=100)  # the late log of hour 1
+    [late] = service.run(CHURN, now=LATER)
+    after = service.status(CHURN)
+    assert late.start == T0 + dt.timedelta(hours=1) and late.metrics["label_coverage"] == 1.0
+    assert late.metrics["accuracy"] == pytest.approx(float(np.mean(early.predicted == early.truth)))
+    assert (after.labels_joined, after.labels_pending) == (200, 0)
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ def test_the_server_monitors_in_the_background(tmp_path: Path) -> None:
     for h in range(4):
         log_hour(home / "predictions", h, n=200, shift=3.0 if h >= 2 else 0.0)
     settings = Settings(home=home)
-    with serve_in_thread(settings, config=ServerConfig(monitor_interval_s=0.2)):
+    with serve_in_thread(settings, config=ServerConfig(monitor_interval_s=0.2, monitor_slices=("city",))):
         deadline = time.monotonic() + 120
         while True:
             with Services(settings) as services:
@@ -36,6 +36,7 @@ def test_the_server_monitors_in_the_background(tmp_path: Path) -> None:
     assert [w.start.hour for w in windows] == [0, 1, 2, 3]
     drift = next(a for a in alerts if a.metric == "baseline_drift.x")  # a shift that stays two windows
     assert drift.rule == "baseline-drift" and drift.is_open
+    assert windows[2].metrics["slice.city=nice.drift_features"] >= 1  # sliced as configured
 
 
 def test_a_bad_interval_is_refused() -> None:

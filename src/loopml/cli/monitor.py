@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +15,9 @@ from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
     from loopml.monitor.alerts import AlertEvaluation, AlertService
+    from loopml.monitor.passes import RetrainPass
     from loopml.monitor.records import WindowRecord
+    from loopml.monitor.retrain import RetrainPolicy
     from loopml.monitor.service import MonitorService
     from loopml.monitor.targets import Target
     from loopml.monitor.windows import MonitorConfig
@@ -31,7 +34,16 @@ LogDir = Annotated[
     Path | None, typer.Option("--log-dir", help="The prediction log (default: <home>/predictions).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-_SHOWN = ("rows", "label_coverage", "accuracy", "estimated_accuracy", "rmse", "drift_features", "error_rate")
+_SHOWN = (
+    "rows",
+    "label_coverage",
+    "accuracy",
+    "estimated_accuracy",
+    "rmse",
+    "drift_features",
+    "slice_drift_features",
+    "error_rate",
+)
 
 
 def _service(log_dir: Path | None, *, create: bool = False) -> MonitorService:
@@ -67,10 +79,28 @@ def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...]) ->
     print_table(
         title, ["deployment", "window", "start", "version", "complete", *metrics], _rows(records, metrics)
     )
+    for r in records:
+        drifted = r.drifted_slices()
+        if drifted:
+            shown = ", ".join(f"{key} ({_top_feature(r, key)})" for key in sorted(drifted))
+            print_note(f"slice drift {r.start.strftime('%Y-%m-%d %H:%M')}: {shown}")
+
+
+def _top_feature(record: WindowRecord, key: str) -> str:
+    """The feature that moved most in slice ``key`` against the previous window."""
+    prefix = f"slice.{key}.drift."
+    moved = {m[len(prefix) :]: v for m, v in record.metrics.items() if m.startswith(prefix)}
+    return max(moved, key=lambda f: (moved[f], f)) if moved else "-"
 
 
 Target_ = Annotated[str | None, typer.Argument(help="A deployment or model (default: everything logged).")]
-SliceColumn = Annotated[str | None, typer.Option("--slice", help="An input feature to slice figures by.")]
+SliceColumn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--slice",
+        help="An input feature to slice figures and drift by (repeatable: --slice SEX --slice RAC1P).",
+    ),
+]
 KeyField = Annotated[
     str | None, typer.Option("--key-field", help="Also join labels keyed by this input feature.")
 ]
@@ -94,6 +124,16 @@ Webhooks = Annotated[
 ]
 
 
+RetrainPolicies = Annotated[
+    Path | None,
+    typer.Option(
+        "--retrain-policies",
+        help="A folder of retrain policies (<deployment>.yaml, with an action): after the pass, each of "
+        "those deployments takes a step of the retrain loop, as `loopml monitor retrain` does.",
+    ),
+]
+
+
 @app.command("run")
 def run(
     name: Target_ = None,
@@ -109,12 +149,15 @@ def run(
     rules: Rules = None,
     webhook: Webhooks = None,
     prometheus_file: PromFile = None,
+    retrain_policies: RetrainPolicies = None,
     as_json: Json = False,
 ) -> None:
-    """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them."""
+    """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them
+    (and, with --retrain-policies, retrain by policy)."""
     config = _config(window, slice_column, key_field, label_horizon)
     alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
-    _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json)
+    policies = _policies(retrain_policies, name)
+    _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json, policies=policies)
     if prometheus_file is not None:
         _export_open_alerts(alerting, prometheus_file)
 
@@ -136,6 +179,7 @@ def watch(
     rules: Rules = None,
     webhook: Webhooks = None,
     prometheus_file: PromFile = None,
+    retrain_policies: RetrainPolicies = None,
     as_json: Json = False,
 ) -> None:
     """Do what `loopml monitor run` does, every --every, until interrupted (--json: one line a pass)."""
@@ -146,12 +190,13 @@ def watch(
     pause = parse_span(every).total_seconds()
     config = _config(window, slice_column, key_field, label_horizon)
     alerting = _alerts(rules, webhook or [])
+    policies = _policies(retrain_policies, name)
     done = 0
     try:
         while times is None or done < times:
             if done:
                 time.sleep(pause)
-            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True)
+            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True, policies=policies)
             if prometheus_file is not None:
                 _export_open_alerts(alerting, prometheus_file)
             done += 1
@@ -160,13 +205,13 @@ def watch(
 
 
 def _config(
-    window: str, slice_column: str | None, key_field: str | None, label_horizon: str
+    window: str, slice_columns: list[str] | None, key_field: str | None, label_horizon: str
 ) -> MonitorConfig:
     from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
 
     return MonitorConfig(
         window=WindowSpec.parse(window),
-        slice_column=slice_column,
+        slice_columns=tuple(slice_columns or ()),
         key_field=key_field,
         label_horizon=parse_span(label_horizon),
     )
@@ -194,13 +239,42 @@ def _run_once(
     as_json: bool,
     *,
     lines: bool = False,
+    policies: Mapping[str, RetrainPolicy] | None = None,
 ) -> None:
-    from loopml.monitor.passes import monitoring_pass
+    from loopml.monitor.passes import monitoring_pass, retrain_pass
 
-    done = monitoring_pass(
-        _service(log_dir, create=True), alerting, config, name=name, is_model=is_model, now=now
+    service = _service(log_dir, create=True)
+    done = monitoring_pass(service, alerting, config, name=name, is_model=is_model, now=now)
+    retrained = None
+    if policies:
+        services = _context.services()
+        kind = config.window.name
+        retrained = retrain_pass(
+            policies,
+            lambda p: services.retrain_loop(p, monitor=service, window=kind, alerts=alerting),
+            service,
+            alerting,
+            window=kind,
+        )
+    _report_run(
+        list(done.computed),
+        list(done.targets),
+        config,
+        done.evaluation,
+        as_json,
+        lines=lines,
+        retrained=retrained,
     )
-    _report_run(list(done.computed), list(done.targets), config, done.evaluation, as_json, lines=lines)
+
+
+def _policies(folder: Path | None, name: str | None) -> dict[str, RetrainPolicy] | None:
+    """The runnable retrain policies of ``folder`` (only ``name``'s when given), read before anything runs."""
+    if folder is None:
+        return None
+    from loopml.monitor.retrain import runnable_policies
+
+    found = runnable_policies(folder)
+    return {k: v for k, v in found.items() if name is None or k == name}
 
 
 def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
@@ -218,20 +292,26 @@ def _report_run(
     as_json: bool,
     *,
     lines: bool = False,
+    retrained: RetrainPass | None = None,
 ) -> None:
     if as_json:
-        print_json(
-            {
-                "computed": [r.to_document() for r in computed],
-                "alerts": {
-                    "new": [a.view() for a in evaluation.new],
-                    "resolved": [a.view() for a in evaluation.resolved],
-                    "open": [a.view() for a in evaluation.open],
-                },
+        document: dict[str, object] = {
+            "computed": [r.to_document() for r in computed],
+            "alerts": {
+                "new": [a.view() for a in evaluation.new],
+                "resolved": [a.view() for a in evaluation.resolved],
+                "open": [a.view() for a in evaluation.open],
             },
-            lines=lines,
-        )
+        }
+        if retrained is not None:
+            document["retraining"] = {
+                "decisions": {k: list(v) for k, v in retrained.decisions.items()},
+                "errors": dict(retrained.errors),
+            }
+        print_json(document, lines=lines)
         return
+    if retrained is not None:
+        _report_retraining(retrained)
     for alert in evaluation.new:
         typer.echo(f"ALERT {alert.severity.value} {alert.deployment} {alert.rule}: {alert.message}", err=True)
     for alert in evaluation.resolved:
@@ -245,6 +325,18 @@ def _report_run(
     incomplete = [r for r in computed if not r.complete]
     for r in incomplete:
         typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
+
+
+def _report_retraining(retrained: RetrainPass) -> None:
+    for name, error in retrained.errors.items():
+        typer.echo(f"could not retrain {name}: {error}", err=True)
+    rows = [
+        [name, d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""]
+        for name, decisions in retrained.decisions.items()
+        for d in decisions
+    ]
+    if rows:
+        print_table("Retraining", ["deployment", "decision", "reason", "candidate", "retrain"], rows)
 
 
 @app.command("windows")
@@ -278,19 +370,7 @@ def status(name: Name, is_model: IsModel = False, log_dir: LogDir = None, as_jso
     service = _service(log_dir)
     s = service.status(service.target(name, is_model=is_model))
     if as_json:
-        print_json(
-            {
-                "deployment": s.deployment,
-                "model": s.model,
-                "windows": s.windows,
-                "window_kinds": list(s.window_kinds),
-                "labels": s.labels,
-                "labels_joined": s.labels_joined,
-                "labels_pending": s.labels_pending,
-                "latest": None if s.latest is None else s.latest.to_document(),
-                "incomplete": [r.to_document() for r in s.incomplete],
-            }
-        )
+        print_json(s.to_document())
         return
     typer.echo(f"{s.deployment} (model {s.model}): {s.windows} window(s) {', '.join(s.window_kinds)}")
     typer.echo(
@@ -379,16 +459,23 @@ def alerts(
 def retrain(
     name: Annotated[str, typer.Argument(help="A deployment (its primary model is the champion).")],
     policy: Annotated[
-        Path, typer.Option("--policy", help="The deployment's retrain policy (YAML: triggers, guards, span).")
-    ],
-    pipeline: Annotated[
-        str,
+        Path,
         typer.Option(
-            "--pipeline",
-            help="The model's pipeline, FILE.py[:NAME] or module[:NAME]; run with span_start/span_end.",
+            "--policy", help="The deployment's retrain policy (YAML: triggers, guards, span, action)."
         ),
     ],
-    task: Annotated[str, typer.Option("--task", help="binary, multiclass or regression.")] = "binary",
+    pipeline: Annotated[
+        str | None,
+        typer.Option(
+            "--pipeline",
+            help="The model's pipeline, FILE.py[:NAME] or module[:NAME]; run with span_start/span_end "
+            "(default: the policy's action.pipeline).",
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="binary, multiclass or regression (default: the policy's, else binary)."),
+    ] = None,
     guard_slice: Annotated[
         list[str] | None,
         typer.Option(
@@ -412,46 +499,23 @@ def retrain(
     """Retrain by policy: triggers on the stored windows and open alerts, guards (the data-quality gate:
     the span's windows complete), the pipeline on the new span, candidate vs champion on recent
     labelled rows, and a canary if it is no worse on any guarded slice."""
-    from loopml.monitor.alerts import AlertStatus
-    from loopml.monitor.retrain import (
-        ChampionChallengerEvaluator,
-        PipelineRetrainer,
-        RetrainLoop,
-        load_policy,
-    )
-    from loopml.monitor.retrain.labelled import labelled_log_rows
-    from loopml.monitor.retrain.quality import WindowQualityGate
+    from loopml.monitor.passes import retrain_step
+    from loopml.monitor.retrain import load_policy
 
-    rules = load_policy(policy)  # checked before anything runs
+    rules = _with_options(
+        load_policy(policy),  # checked before anything runs
+        pipeline=pipeline,
+        task=task,
+        guard_slices=guard_slice,
+        key_field=key_field,
+        max_anomalies=max_anomalies,
+    )
     service = _service(log_dir)
-    target = service.target(name)
-    records = service.windows(target, window=window)
+    service.target(name)  # an unknown deployment is refused before anything runs
     services = _context.services()
-    store = services.monitor_store
     alerting = services.alerts()
-    loop = RetrainLoop(
-        store.retrains,
-        deployments=services.deployments,
-        retrainer=PipelineRetrainer(pipeline, store=services.store, blobs=services.blobs),
-        evaluator=ChampionChallengerEvaluator(
-            services.registry,
-            data=labelled_log_rows(
-                service.log_root, store.feedback, model_of=lambda _d: target.model, key_field=key_field
-            ),
-            label="label",
-            task=task,
-            slices=tuple(guard_slice or ()),
-        ),
-        policies=lambda _n: rules,
-        quality_gate=WindowQualityGate(lambda _d: records, max_anomalies=max_anomalies),
-        alerts=alerting,
-    )
-    decisions = loop.step(
-        name,
-        records,
-        alerting.list(name, status=AlertStatus.OPEN, limit=10_000),
-        dry_run=dry_run,
-    )
+    loop = services.retrain_loop(rules, monitor=service, window=window, alerts=alerting)
+    decisions = retrain_step(loop, service, alerting, name, window=window, dry_run=dry_run)
     if as_json:
         print_json({"decisions": decisions})
         return
@@ -460,3 +524,36 @@ def retrain(
         ["decision", "reason", "candidate", "retrain"],
         [[d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""] for d in decisions],
     )
+
+
+def _with_options(
+    policy: RetrainPolicy,
+    *,
+    pipeline: str | None,
+    task: str | None,
+    guard_slices: list[str] | None,
+    key_field: str | None,
+    max_anomalies: int | None,
+) -> RetrainPolicy:
+    """The policy with what the command line says in place of its action's and guards' settings."""
+    import dataclasses
+
+    from loopml.monitor.retrain import RetrainAction
+
+    action = policy.action
+    source = pipeline or (action.pipeline if action is not None else None)
+    if source is None:
+        raise InvalidInput(
+            "Name the model's pipeline: --pipeline FILE.py[:NAME], "
+            "or `action: {pipeline: ...}` in the policy."
+        )
+    action = RetrainAction(
+        pipeline=source,
+        task=task or (action.task if action is not None else "binary"),
+        guard_slices=tuple(guard_slices) if guard_slices else (action.guard_slices if action else ()),
+        key_field=key_field or (action.key_field if action is not None else None),
+    )
+    guards = policy.guards
+    if max_anomalies is not None:
+        guards = dataclasses.replace(guards, max_anomalies=max_anomalies)
+    return dataclasses.replace(policy, action=action, guards=guards)

@@ -6,6 +6,7 @@ Binds 127.0.0.1 by default and refuses any other address unless authentication i
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +36,21 @@ def serve(
             "--monitor-every", help="Run `loopml monitor run` in the background this often (e.g. 5m)."
         ),
     ] = None,
+    monitor_slice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--monitor-slice",
+            help="With --monitor-every: an input feature to slice figures and drift by (repeatable).",
+        ),
+    ] = None,
+    retrain_policies: Annotated[
+        Path | None,
+        typer.Option(
+            "--retrain-policies",
+            help="With --monitor-every: a folder of retrain policies (<deployment>.yaml, with an action); "
+            "each pass then retrains by policy as `loopml monitor retrain` does.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API at http://HOST:PORT/api/v1 (OpenAPI: /api/v1/openapi.json)."""
     if ctx.invoked_subcommand is not None:
@@ -43,6 +59,8 @@ def serve(
     from loopml.server.app import load_security_layer
 
     auth_enabled = not no_auth
+    if retrain_policies is not None:
+        _check_retraining(retrain_policies, monitor_every=monitor_every, workers=workers)
     check_bind(host, auth_enabled=auth_enabled)
     load_security_layer()  # refuse to start, in one line, when the security layer cannot load
     settings = _context.settings()
@@ -59,6 +77,10 @@ def serve(
         from loopml.monitor.windows import parse_span
 
         os.environ["LOOPML_SERVER_MONITOR_EVERY_S"] = str(parse_span(monitor_every).total_seconds())
+    if monitor_slice:
+        os.environ["LOOPML_SERVER_MONITOR_SLICES"] = ",".join(monitor_slice)
+    if retrain_policies is not None:
+        os.environ["LOOPML_SERVER_RETRAIN_POLICIES"] = str(retrain_policies.resolve())
     typer.echo(
         f"loopml server on http://{host}:{port}/api/v1 (store {settings.resolved_store_url()})", err=True
     )
@@ -72,3 +94,19 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+def _check_retraining(folder: Path, *, monitor_every: str | None, workers: int) -> None:
+    """Refuse, before the server starts, retraining it could not do or would do twice; read the policies."""
+    from loopml.monitor.retrain import runnable_policies
+
+    if monitor_every is None:
+        raise InvalidInput(
+            "--retrain-policies needs --monitor-every: retraining follows the monitoring passes."
+        )
+    if workers > 1:
+        raise InvalidInput(
+            "--retrain-policies runs with one worker only (each worker would retrain the same deployments); "
+            "drop --workers, or run `loopml monitor retrain` from cron beside the server."
+        )
+    runnable_policies(folder)

@@ -91,7 +91,9 @@ class CategoricalAccumulator:
         if pa.types.is_dictionary(array.type):
             array = array.cast(array.type.value_type)
         self.non_missing += len(array) - nulls
-        self._raw.append(array.drop_null() if nulls else array)
+        kept = array.drop_null() if nulls else array
+        # chunks, not ChunkedArrays: pa.chunked_array() of ChunkedArrays converts them value by value
+        self._raw.extend(kept.chunks if isinstance(kept, pa.ChunkedArray) else (kept,))
         self._raw_rows += len(array) - nulls
         if self._raw_rows >= RAW_ROWS:
             self._count_raw()

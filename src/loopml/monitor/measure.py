@@ -10,6 +10,7 @@ merging 24 hour accumulators); drift and skew use the calibrated comparator of :
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,17 +45,23 @@ _CATEGORICAL = Comparator(type=ComparatorType.CALIBRATED, threshold=CATEGORICAL_
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WindowStatistics:
-    """The statistics of a window's inputs and of its predictions (``predict``, ``score``)."""
+    """The statistics of a window's inputs and of its predictions (``predict``, ``score``), and of the
+    inputs of each slice (``"<column>=<value>"``), what per-slice drift compares."""
 
     inputs: DatasetStatistics
     predictions: DatasetStatistics
+    slices: Mapping[str, DatasetStatistics] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        slices = ", ".join(
+            f"{json.dumps(key)}: {stats.to_json(indent=None)}" for key, stats in self.slices.items()
+        )
         return (
             '{"inputs": '
             + self.inputs.to_json(indent=None)
             + ', "predictions": '
             + self.predictions.to_json(indent=None)
+            + (', "slices": {' + slices + "}" if self.slices else "")
             + "}"
         )
 
@@ -64,6 +71,10 @@ class WindowStatistics:
         return cls(
             inputs=DatasetStatistics.from_json(json.dumps(doc["inputs"])),
             predictions=DatasetStatistics.from_json(json.dumps(doc["predictions"])),
+            slices={
+                key: DatasetStatistics.from_json(json.dumps(value))
+                for key, value in doc.get("slices", {}).items()
+            },
         )
 
 
@@ -98,23 +109,58 @@ class PartitionReducer:
     """Feeds each log partition's inputs to the window's statistics, keeping only what figures need.
 
     Called on every partition as it is read, so the window's input columns (the bulk of the log)
-    are never held all at once; only the columns in ``keep`` (a slice or key feature) stay.
+    are never held all at once; only the columns in ``keep`` (a slice or key feature) stay. For each
+    column of ``slices``, the inputs of each of its values get statistics of their own too (the
+    ``max_slices`` most frequent values are kept; at most four times as many are followed).
     """
 
-    def __init__(self, *, keep: Sequence[str] = ()) -> None:
+    def __init__(self, *, keep: Sequence[str] = (), slices: Sequence[str] = (), max_slices: int = 20) -> None:
         self._acc = StatisticsAccumulator()
-        self._keep = {f"{INPUT_PREFIX}{name}" for name in keep}
+        self._keep = {f"{INPUT_PREFIX}{name}" for name in (*keep, *slices)}
+        self._slices: dict[str, dict[str, StatisticsAccumulator]] = {c: {} for c in slices}
+        self._counts: dict[str, collections.Counter[str]] = {c: collections.Counter() for c in slices}
+        self._max_slices = max_slices
 
     def __call__(self, part: pa.Table) -> pa.Table:
         names = [n for n in part.column_names if n.startswith(INPUT_PREFIX)]
-        self._acc.update(part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names]))
+        inputs = part.select(names).rename_columns([n[len(INPUT_PREFIX) :] for n in names])
+        self._acc.update(inputs)
+        for column in self._slices:
+            if column in inputs.column_names and inputs.num_rows:
+                self._update_slices(column, inputs)
         return part.select(
             [n for n in part.column_names if not n.startswith(INPUT_PREFIX) or n in self._keep]
         )
 
+    def _update_slices(self, column: str, inputs: pa.Table) -> None:
+        """Group the rows by the column's value (one sort, then zero-copy runs) and feed each group."""
+        values = inputs[column].combine_chunks().cast(pa.string())
+        order = pc.sort_indices(values)  # nulls last
+        grouped, runs = inputs.take(order), pc.run_end_encode(values.take(order))
+        accumulators, counts = self._slices[column], self._counts[column]
+        start = 0
+        for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+            key = str(value)
+            acc = accumulators.get(key)
+            if acc is None and len(accumulators) < 4 * self._max_slices:
+                acc = accumulators[key] = StatisticsAccumulator()
+            if acc is not None:
+                acc.update(grouped.slice(start, end - start))
+                counts[key] += end - start
+            start = end
+
     def result(self) -> DatasetStatistics:
         """The input statistics of every partition fed so far."""
         return self._acc.result(name="inputs")
+
+    def slice_results(self) -> dict[str, DatasetStatistics]:
+        """The input statistics of each slice (``"<column>=<value>"``), the most frequent values first."""
+        out = {}
+        for column, counts in self._counts.items():
+            for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self._max_slices]:
+                key = f"{column}={value}"
+                out[key] = self._slices[column][value].result(name=key)
+        return out
 
 
 def _comparisons(
@@ -296,6 +342,21 @@ def _slices(table: pa.Table, r: _Rows, column: str, limit: int, metrics: dict[st
             metrics[f"slice.{column}={value}.{key}"] = figure
 
 
+def _slice_drift(
+    slices: Mapping[str, DatasetStatistics], references: References, metrics: dict[str, float]
+) -> None:
+    """``slice.<column>=<value>.drift.<feature>`` (and ``baseline_drift``) against the same slice of the
+    reference windows; ``slice_drift_features`` / ``slice_baseline_drift_features`` count the
+    (slice, feature) pairs the calibrated test found drifted."""
+    for prefix, reference in (("drift", references.previous), ("baseline_drift", references.baseline)):
+        if reference is None or not slices:
+            continue
+        alarmed = 0
+        for key, current in slices.items():
+            alarmed += len(_comparisons(f"slice.{key}.{prefix}", current, reference.slices.get(key), metrics))
+        metrics[f"slice_{prefix}_features"] = float(alarmed)
+
+
 def measure(
     table: pa.Table,
     inputs: DatasetStatistics,
@@ -304,6 +365,8 @@ def measure(
     *,
     slice_column: str | None = None,
     max_slices: int = 20,
+    slice_columns: Sequence[str] = (),
+    slice_inputs: Mapping[str, DatasetStatistics] | None = None,
 ) -> Measurement:
     """The figures of a window.
 
@@ -314,6 +377,9 @@ def measure(
         references: Previous window, fixed baseline and training statistics.
         slice_column: An input feature whose most frequent values get their own figures.
         max_slices: At most this many slice values (and classes in ``class_rate``).
+        slice_columns: More such features.
+        slice_inputs: The statistics of each slice's inputs (:meth:`PartitionReducer.slice_results`),
+            stored with the window and compared with the references' same slices (per-slice drift).
     """
     if table.num_columns == 0:
         table = pa.table({"row": pa.array([], pa.int32())})
@@ -342,8 +408,9 @@ def measure(
     for feature in inputs.features:
         if inputs.num_examples:
             metrics[f"missing.{feature.name}"] = feature.num_missing / inputs.num_examples
-    if slice_column:
-        _slices(table, rows, slice_column, max_slices, metrics)
+    for column in dict.fromkeys((*((slice_column,) if slice_column else ()), *slice_columns)):
+        _slices(table, rows, column, max_slices, metrics)
+    _slice_drift(slice_inputs or {}, references, metrics)
     versions = (
         {str(c["values"]): int(c["counts"]) for c in pc.value_counts(table["version"]).to_pylist()}
         if "version" in table.column_names
@@ -351,7 +418,7 @@ def measure(
     )
     return Measurement(
         metrics=metrics,
-        statistics=WindowStatistics(inputs=inputs, predictions=predictions),
+        statistics=WindowStatistics(inputs=inputs, predictions=predictions, slices=dict(slice_inputs or {})),
         anomalies=anomalies,
         versions=versions,
         labels_used=joined.labels_used,

@@ -21,7 +21,10 @@ Metric names:
   for regressors; ``estimated_accuracy`` (with ``estimated_accuracy_low`` / ``_high``),
   confidence-based, on every row, before labels, for classifiers with probabilities.
 
-Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``.
+Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``, drift included:
+``slice.<column>=<value>.drift.<feature>`` against the same slice of the previous window (and
+``baseline_drift``), with ``slice.<column>=<value>.drift_features``; ``slice_drift_features`` and
+``slice_baseline_drift_features`` count the drifted (slice, feature) pairs of the window.
 
 Example:
     >>> import datetime as dt
@@ -108,3 +111,13 @@ class WindowRecord:
     def metric(self, name: str) -> float | None:
         """The figure called ``name``, or None when the window has none."""
         return self.metrics.get(name)
+
+    def drifted_slices(self, comparison: str = "drift") -> dict[str, float]:
+        """Slices (``"<column>=<value>"``) where ``comparison`` (``drift`` or ``baseline_drift``) found
+        drifted features, with how many."""
+        suffix = f".{comparison}_features"
+        return {
+            key[len("slice.") : -len(suffix)]: value
+            for key, value in self.metrics.items()
+            if key.startswith("slice.") and key.endswith(suffix) and value > 0
+        }

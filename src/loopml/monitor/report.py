@@ -2,9 +2,10 @@
 
 Like the data-validation report (:mod:`loopml.data.report`): no CDN, no JavaScript, no plotting
 library. Plots: drift per feature over time (against the previous window and the baseline, and
-skew against training), realised accuracy (or RMSE) with its confidence band beside the
-estimated accuracy and its band, label coverage, traffic and latency; then incomplete windows
-with their reasons, and a table of every window.
+skew against training), drift per slice and feature (and the windows where a slice drifted),
+realised accuracy (or RMSE) with its confidence band beside the estimated accuracy and its band,
+label coverage, traffic and latency; then incomplete windows with their reasons, and a table of
+every window.
 
 Example:
     >>> import datetime as dt
@@ -151,6 +152,39 @@ def _drift_charts(records: Sequence[WindowRecord]) -> list[str]:
     return charts
 
 
+def _slice_drift(records: Sequence[WindowRecord]) -> list[str]:
+    """The (slice, feature) pairs that moved most, over time; then the windows where a slice drifted."""
+    peak: dict[str, float] = {}  # ``slice.<column>=<value>.drift.<feature>`` -> its largest value
+    for r in records:
+        for key, value in r.metrics.items():
+            if key.startswith("slice.") and ".drift." in key and math.isfinite(value):
+                peak[key] = max(peak.get(key, 0.0), value)
+    top = sorted(peak, key=lambda k: (-peak[k], k))[:_MAX_FEATURES]
+    if not top:
+        return []
+    series = [_Series(k[len("slice.") :].replace(".drift.", " · "), _metric(records, k)) for k in top]
+    out = [
+        _chart("Drift per slice and feature against the same slice of the previous window", records, series)
+    ]
+    drifted = [(r, r.drifted_slices()) for r in records]
+    rows = "".join(
+        f"<tr><td>{_e(r.start.isoformat())}</td><td class='bad'>"
+        + _e(", ".join(f"{k} ({v:g} feature{'s' if v != 1 else ''})" for k, v in sorted(found.items())))
+        + "</td></tr>"
+        for r, found in drifted
+        if found
+    )
+    out.append(
+        "<h3>Windows where a slice drifted</h3>"
+        + (
+            f"<table><tr><th>start</th><th>slices</th></tr>{rows}</table>"
+            if rows
+            else "<p class='muted'>none</p>"
+        )
+    )
+    return out
+
+
 def _performance_chart(records: Sequence[WindowRecord]) -> str:
     if any("rmse" in r.metrics for r in records):
         return _chart(
@@ -186,6 +220,7 @@ def _table(records: Sequence[WindowRecord]) -> str:
         "estimated_accuracy",
         "rmse",
         "drift_features",
+        "slice_drift_features",
         "error_rate",
     )
     head = "".join(f"<th>{c}</th>" for c in ("start", "version", "complete", *columns))
@@ -232,6 +267,7 @@ def render_monitor_report(records: Sequence[WindowRecord], *, title: str | None 
             + "</ul>"
         )
     body.extend(_drift_charts(ordered))
+    body.extend(_slice_drift(ordered))
     body.append(_performance_chart(ordered))
     body.append(
         _chart("Label coverage", ordered, [_Series("label coverage", _metric(ordered, "label_coverage"))])

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,6 +97,20 @@ class MonitorStatus:
     def labels_pending(self) -> int:
         """Labels kept for predictions not (yet) in a computed window: late, or for unknown ids."""
         return max(0, self.labels - self.labels_joined)
+
+    def to_document(self) -> dict[str, Any]:
+        """The status as JSON-ready values (CLI ``--json``, API)."""
+        return {
+            "deployment": self.deployment,
+            "model": self.model,
+            "windows": self.windows,
+            "window_kinds": list(self.window_kinds),
+            "labels": self.labels,
+            "labels_joined": self.labels_joined,
+            "labels_pending": self.labels_pending,
+            "latest": None if self.latest is None else self.latest.to_document(),
+            "incomplete": [r.to_document() for r in self.incomplete],
+        }
 
 
 class MonitorService:
@@ -223,8 +238,8 @@ class MonitorService:
             _, labels_at = self._store.feedback.state(target.model)
         old = windows.find(target.deployment, kind, _ms(start))
         fingerprint = log_fingerprint(self._root, target.model, start, end)
-        keep = [c for c in (config.slice_column, config.key_field) if c]
-        reducer = PartitionReducer(keep=keep)
+        keep = [c for c in (*config.slices, config.key_field) if c]
+        reducer = PartitionReducer(keep=keep, slices=config.slices, max_slices=config.max_slices)
         data = read_window(
             self._root,
             target.model,
@@ -248,8 +263,9 @@ class MonitorService:
             reducer.result(),
             joined,
             references,
-            slice_column=config.slice_column,
             max_slices=config.max_slices,
+            slice_columns=config.slices,
+            slice_inputs=reducer.slice_results(),
         )
         version = result.version
         stored = StoredWindow(

@@ -107,6 +107,8 @@ class MonitorConfig:
     Attributes:
         window: How the log is cut.
         slice_column: An input feature whose values (the 20 most frequent) get their own figures.
+        slice_columns: More such features (``("SEX", "RAC1P")``); each value's figures include
+            drift per feature against the same slice of the previous window and of the baseline.
         key_field: Labels keyed by this input feature join too (besides request ids).
         label_horizon: How long after a window ends late labels still update it.
         settle: How long after a window ends it is first computed (log writers flush first).
@@ -115,6 +117,7 @@ class MonitorConfig:
 
     window: WindowSpec = field(default_factory=lambda: WindowSpec(name="hour"))
     slice_column: str | None = None
+    slice_columns: tuple[str, ...] = ()
     key_field: str | None = None
     label_horizon: dt.timedelta = dt.timedelta(days=7)
     settle: dt.timedelta = dt.timedelta(minutes=1)
@@ -127,3 +130,9 @@ class MonitorConfig:
             )
         if self.max_slices < 1:
             raise InvalidInput(f"max_slices must be >= 1; got {self.max_slices}.")
+
+    @property
+    def slices(self) -> tuple[str, ...]:
+        """Every slice feature: ``slice_column`` then ``slice_columns``, each once."""
+        first = (self.slice_column,) if self.slice_column else ()
+        return tuple(dict.fromkeys((*first, *self.slice_columns)))

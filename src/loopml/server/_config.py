@@ -28,6 +28,11 @@ class ServerConfig:
         monitor_interval_s: Seconds between two monitoring passes run in the background (windows
             of the prediction log, then the alert rules; see ``loopml.monitor.passes``), or None
             (the default: run ``loopml monitor run`` from cron instead).
+        monitor_slices: Input features the background passes slice figures and drift by.
+        retrain_policies: A folder of retrain policies, ``<deployment>.yaml`` each (see
+            ``loopml.monitor.retrain.policy``): after each background monitoring pass, every
+            deployment with a policy takes one step of the retrain loop (as ``loopml monitor
+            retrain`` does). Needs ``monitor_interval_s``.
 
     Example:
         >>> ServerConfig(max_json_depth=8).max_json_depth
@@ -41,6 +46,8 @@ class ServerConfig:
     reference_roots: tuple[str, ...] = ()
     statistics_interval_s: float = 300.0
     monitor_interval_s: float | None = None
+    monitor_slices: tuple[str, ...] = ()
+    retrain_policies: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_artifact_bytes", "max_json_depth", "max_batch_items"):
@@ -60,6 +67,11 @@ class ServerConfig:
             raise InvalidInput(
                 "Server setting monitor_interval_s must be a positive number of seconds or None; "
                 f"got {every!r}."
+            )
+        if self.retrain_policies is not None and every is None:
+            raise InvalidInput(
+                "Server setting retrain_policies needs monitor_interval_s: retraining follows the "
+                "background monitoring passes (loopml server --monitor-every 5m --retrain-policies DIR)."
             )
         for root in self.reference_roots:
             if "://" not in root or root.startswith(("http://", "https://", "ftp://")):

@@ -1,4 +1,5 @@
-"""Periodic work while the server runs: refresh PostgreSQL's planner statistics, monitoring passes.
+"""Periodic work while the server runs: refresh PostgreSQL's planner statistics, monitoring passes
+and the retraining they lead to.
 
 A server that receives many new runs on a PostgreSQL whose autovacuum is off would otherwise search
 with statistics from when it started (see ``SqlStore.refresh_statistics``). The check is one catalog
@@ -10,12 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
 from loopml.errors import LoopmlError
 from loopml.services import Services
+
+if TYPE_CHECKING:
+    from loopml.monitor.alerts import AlertService
 
 __all__ = ["periodic_monitoring", "periodic_statistics"]
 
@@ -67,8 +72,20 @@ async def periodic_statistics(
 
 
 @asynccontextmanager
-async def periodic_monitoring(services: Services, interval_s: float | None) -> AsyncIterator[None]:
-    """A monitoring pass (due windows, then alert rules, to the log) every ``interval_s`` seconds."""
+async def periodic_monitoring(
+    services: Services,
+    interval_s: float | None,
+    *,
+    slices: tuple[str, ...] = (),
+    retrain_policies: str | None = None,
+) -> AsyncIterator[None]:
+    """A monitoring pass (due windows, then alert rules, to the log) every ``interval_s`` seconds.
+
+    Windows are hourly, with figures and drift per slice of the ``slices`` features.
+
+    With ``retrain_policies`` (a folder of ``<deployment>.yaml``, read again at every pass), each
+    pass is followed by one step of the retrain loop of every deployment with a policy.
+    """
     if interval_s is None:
         yield
         return
@@ -79,13 +96,43 @@ async def periodic_monitoring(services: Services, interval_s: float | None) -> A
         from loopml.monitor.windows import MonitorConfig
 
         alerts = services.alerts(channels=[LogChannel()])
-        done = monitoring_pass(services.monitor(), alerts, MonitorConfig())
-        if not done.computed and not done.evaluation.new and not done.evaluation.resolved:
-            return None
-        return (
-            f"Monitoring: {len(done.computed)} window(s) computed, {len(done.evaluation.new)} alert(s) "
-            f"raised, {len(done.evaluation.resolved)} resolved"
-        )
+        config = MonitorConfig(slice_columns=slices)
+        done = monitoring_pass(services.monitor(), alerts, config)
+        lines = []
+        if done.computed or done.evaluation.new or done.evaluation.resolved:
+            lines.append(
+                f"Monitoring: {len(done.computed)} window(s) computed, {len(done.evaluation.new)} alert(s) "
+                f"raised, {len(done.evaluation.resolved)} resolved"
+            )
+        if retrain_policies is not None:
+            lines += _retrain(services, alerts, retrain_policies, window=config.window.name)
+        return "\n".join(lines) or None
 
     async with _periodically(run, interval_s, "run a monitoring pass"):
         yield
+
+
+def _retrain(services: Services, alerts: AlertService, folder: str, *, window: str) -> list[str]:
+    """One retrain-loop step per deployment with a policy; what was decided, one line each.
+
+    One deployment's failure is logged and never stops the others (nor the server).
+    """
+    from loopml.monitor.passes import retrain_pass
+    from loopml.monitor.retrain import DecisionKind, read_policies
+
+    monitor = services.monitor()
+    done = retrain_pass(
+        read_policies(folder),
+        lambda policy: services.retrain_loop(policy, monitor=monitor, window=window, alerts=alerts),
+        monitor,
+        alerts,
+        window=window,
+    )
+    for name, error in done.errors.items():
+        _log.warning("Could not retrain %s: %s", name, error)
+    return [
+        f"Retraining {name}: {d.kind.value}: {d.reason}"
+        for name, decisions in done.decisions.items()
+        for d in decisions
+        if d.kind is not DecisionKind.NOTHING
+    ]

@@ -22,7 +22,17 @@ from loopml.server._request_id import RequestIdMiddleware
 from loopml.server.errors import install_error_handlers
 from loopml.server.mlflow.envelope import MlflowEnvelopeMiddleware
 from loopml.server.mlflow.routes import mlflow_routers
-from loopml.server.routes import artifacts, datasets, deployments, experiments, health, lineage, models, runs
+from loopml.server.routes import (
+    artifacts,
+    datasets,
+    deployments,
+    experiments,
+    health,
+    lineage,
+    models,
+    monitoring,
+    runs,
+)
 from loopml.server.schemas.common import ERROR_RESPONSES
 from loopml.server.ui import mount_ui
 from loopml.services import Services
@@ -120,7 +130,12 @@ def create_app(
         try:
             async with (
                 periodic_statistics(refresh, limits.statistics_interval_s),
-                periodic_monitoring(services, limits.monitor_interval_s),
+                periodic_monitoring(
+                    services,
+                    limits.monitor_interval_s,
+                    slices=limits.monitor_slices,
+                    retrain_policies=limits.retrain_policies,
+                ),
             ):
                 yield
         finally:
@@ -148,7 +163,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (experiments, runs, artifacts, lineage, datasets, models, deployments):
+    for module in (experiments, runs, artifacts, lineage, datasets, models, deployments, monitoring):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
@@ -174,7 +189,9 @@ def app_from_environment() -> FastAPI:
     """The app with settings from ``LOOPML_*`` / ``loopml.toml`` (uvicorn factory for ``--workers``).
 
     ``LOOPML_SERVER_NO_AUTH=1`` turns authentication off (the CLI only allows that on loopback);
-    ``LOOPML_SERVER_MONITOR_EVERY_S`` runs a monitoring pass every so many seconds.
+    ``LOOPML_SERVER_MONITOR_EVERY_S`` runs a monitoring pass every so many seconds (sliced by the
+    comma-separated features of ``LOOPML_SERVER_MONITOR_SLICES``), and
+    ``LOOPML_SERVER_RETRAIN_POLICIES`` (a folder) a retraining step after each.
     """
     import os
 
@@ -182,5 +199,11 @@ def app_from_environment() -> FastAPI:
 
     no_auth = os.environ.get("LOOPML_SERVER_NO_AUTH") == "1"
     every = os.environ.get("LOOPML_SERVER_MONITOR_EVERY_S")
-    config = ServerConfig(monitor_interval_s=float(every)) if every else None
+    policies = os.environ.get("LOOPML_SERVER_RETRAIN_POLICIES") or None
+    slices = tuple(c for c in os.environ.get("LOOPML_SERVER_MONITOR_SLICES", "").split(",") if c)
+    config = (
+        ServerConfig(monitor_interval_s=float(every), monitor_slices=slices, retrain_policies=policies)
+        if every
+        else None
+    )
     return create_app(load_settings(), config=config, auth_enabled=False if no_auth else None)

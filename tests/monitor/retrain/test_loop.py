@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Action, Phase
+from loopml.errors import Forbidden
 from loopml.monitor.alerts import AlertStatus
 from loopml.monitor.retrain import (
     FAILED_RULE,
@@ -171,3 +173,36 @@ def test_a_policy_that_needs_a_gate_holds_without_one(loop_world: LoopWorld) -> 
     loop._gate = None
     [held] = loop.step("people", windows(DROP_AT + 1))
     assert held.kind is DecisionKind.HELD and "data-quality gate" in held.reason
+
+
+def test_a_candidate_that_cannot_be_evaluated_fails_the_retraining(loop_world: LoopWorld) -> None:
+    loop = loop_world.loop(ScriptedRetrainer(Candidate(model_uri="models:/people/99")))  # never registered
+    [failed] = loop.step("people", windows(DROP_AT + 1))
+    assert failed.kind is DecisionKind.FAILED and "could not be evaluated" in failed.reason
+    assert "champion keeps serving" in failed.reason and "1 attempt(s) left" in failed.reason
+    [alert] = loop_world.alerts.list("people", status=AlertStatus.OPEN)
+    assert alert.rule == FAILED_RULE and "models:/people/99" in alert.message
+    [run] = loop_world.services.store.retrains.list("people")  # type: ignore[attr-defined]
+    steps = loop_world.services.store.retrains.steps(run.retrain_id)  # type: ignore[attr-defined]
+    assert [(s.kind, s.outcome) for s in steps][-1] == ("evaluation", "failed")
+    assert loop_world.deployments.get("people").spec.canary is None
+
+
+def test_a_canary_the_deployment_refuses_rejects_the_candidate(loop_world: LoopWorld) -> None:
+    class Refusing:
+        def get(self, name: str) -> Deployment:
+            return loop_world.deployments.get(name)
+
+        def start_canary(
+            self, name: str, target: str, *, actor: str | None, reason: str | None = None
+        ) -> Deployment:
+            raise Forbidden(f"{target} is not signed by a trusted key.")
+
+    loop = loop_world.loop(ScriptedRetrainer(Candidate(model_uri=BETTER)))
+    loop._deployments = Refusing()
+    [rejected] = loop.step("people", windows(DROP_AT + 1))
+    assert rejected.kind is DecisionKind.REJECTED and "refused the canary" in rejected.reason
+    assert "not signed" in rejected.reason and rejected.candidate == BETTER
+    [run] = loop_world.services.store.retrains.list("people")  # type: ignore[attr-defined]
+    assert run.state == RetrainState.REJECTED
+    assert loop_world.deployments.get("people").spec.canary is None

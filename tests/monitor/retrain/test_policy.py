@@ -14,11 +14,13 @@ from loopml.monitor.retrain import (
     DriftTrigger,
     NewLabelsTrigger,
     PerformanceTrigger,
+    RetrainAction,
     RetrainPolicy,
     ScheduleTrigger,
     due_triggers,
     load_policy,
     policies_in,
+    read_policies,
     read_policy,
 )
 from tests.monitor.alerts._windows import T0, series, window
@@ -141,3 +143,36 @@ def test_a_folder_of_policies_gives_each_deployment_its_policy(tmp_path: Path) -
         policies_in(tmp_path)
     with pytest.raises(InvalidInput, match="No retrain policy folder"):
         policies_in(tmp_path / "missing")
+
+
+def test_the_action_names_the_pipeline_relative_to_the_policy_file(tmp_path: Path) -> None:
+    path = tmp_path / "census.yaml"
+    path.write_text(
+        "guards: {max_anomalies: 0}\n"
+        "action: {pipeline: 'census_pipeline.py:pipeline', task: multiclass, guard_slices: [SEX, RAC1P]}\n"
+    )
+    policy = load_policy(path)
+    assert policy.guards.max_anomalies == 0
+    assert policy.action == RetrainAction(
+        pipeline=f"{tmp_path / 'census_pipeline.py'}:pipeline",
+        task="multiclass",
+        guard_slices=("SEX", "RAC1P"),
+    )
+    module = read_policy({"action": {"pipeline": "pipelines.census:pipeline"}}).action
+    assert module is not None and module.pipeline == "pipelines.census:pipeline" and module.task == "binary"
+    assert read_policies(tmp_path) == {"census": policy}
+    assert RetrainPolicy().action is None
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        ({"action": {}}, "pipeline"),
+        ({"action": {"pipeline": "p.py", "task": "ranking"}}, "binary, multiclass, regression"),
+        ({"action": {"pipeline": "p.py", "guard_slices": "SEX"}}, "guard_slices"),
+        ({"guards": {"max_anomalies": -1}}, "max_anomalies"),
+    ],
+)
+def test_bad_actions_are_refused_naming_the_field(doc: object, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words):
+        read_policy(doc)

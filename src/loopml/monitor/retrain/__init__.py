@@ -10,12 +10,15 @@ from loopml.monitor.retrain.policy import (
     Guards,
     NewLabelsTrigger,
     PerformanceTrigger,
+    RetrainAction,
     RetrainPolicy,
     RetryPolicy,
     ScheduleTrigger,
     load_policy,
     policies_in,
+    read_policies,
     read_policy,
+    runnable_policies,
 )
 from loopml.monitor.retrain.records import (
     Candidate,
@@ -48,6 +51,7 @@ __all__ = [
     "PerformanceTrigger",
     "PipelineRetrainer",
     "QualityVerdict",
+    "RetrainAction",
     "RetrainLoop",
     "RetrainPolicy",
     "RetrainRequest",
@@ -61,6 +65,8 @@ __all__ = [
     "load_policy",
     "no_worse_on",
     "policies_in",
+    "read_policies",
     "read_policy",
+    "runnable_policies",
     "span_params",
 ]

@@ -12,8 +12,9 @@ One :meth:`RetrainLoop.step` (what ``monitor run`` does once per deployment):
 
 Every step is recorded on the retraining (``retrain_runs`` / ``retrain_steps``), linked to the alerts
 that were open, the pipeline run, the candidate, the evaluation and the deployment's revision. A
-pipeline failure keeps the champion serving, raises a ``retrain-failed`` alert and is retried by the
-policy. Time is the monitoring time: the end of the newest window, so a replay is deterministic.
+pipeline failure (or a candidate that cannot be evaluated) keeps the champion serving, raises a
+``retrain-failed`` alert and is retried by the policy; a canary the deployment refuses rejects the
+candidate. Time is the monitoring time: the end of the newest window, so a replay is deterministic.
 With ``dry_run`` nothing is run or recorded: the decisions say what would happen.
 """
 
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loopml.deploy.rollout import Phase
+from loopml.errors import LoopmlError
 from loopml.monitor.alerts.records import Alert, from_ms, to_ms
 from loopml.monitor.alerts.rules import Severity
 from loopml.monitor.alerts.service import AlertService
@@ -101,7 +103,11 @@ class RetrainLoop:
 
         Returns:
             The decisions, in order (following a canary, then retraining).
+
+        Raises:
+            NotFound: no deployment is called ``deployment``.
         """
+        self._deployments.get(deployment)  # a policy for a deployment that does not exist is an error
         windows = sorted((r for r in records if r.deployment == deployment), key=lambda r: (r.end, r.start))
         if not windows:
             return [
@@ -282,9 +288,14 @@ class RetrainLoop:
         self._repo.add_step(
             rid, kind="candidate", outcome="registered", details={"model_uri": candidate.model_uri}
         )
-        evaluation = self._evaluator.evaluate(
-            deployment=name, champion=run.champion, candidate=candidate.model_uri, span=span
-        )
+        try:
+            evaluation = self._evaluator.evaluate(
+                deployment=name, champion=run.champion, candidate=candidate.model_uri, span=span
+            )
+        except Exception as err:  # a candidate that cannot be scored fails the retraining, retried by policy
+            error = f"the candidate {candidate.model_uri} could not be evaluated: {type(err).__name__}: {err}"
+            self._repo.add_step(rid, kind="evaluation", outcome="failed", details={"error": error})
+            return self._failed(run, policy, span, triggers, now, error)
         self._repo.add_step(
             rid,
             kind="evaluation",
@@ -299,7 +310,21 @@ class RetrainLoop:
                 candidate=candidate.model_uri,
             )
         reason = f"retraining {rid}: " + "; ".join(t.reason for t in triggers)
-        deployed = self._deployments.start_canary(name, candidate.model_uri, actor=ACTOR, reason=reason)
+        try:
+            deployed = self._deployments.start_canary(name, candidate.model_uri, actor=ACTOR, reason=reason)
+        except LoopmlError as err:  # the deployment's own checks (signature, blessing, policy) said no
+            self._repo.add_step(
+                rid,
+                kind="canary",
+                outcome="refused",
+                details={"target": candidate.model_uri, "error": str(err)},
+            )
+            return finish(
+                DecisionKind.REJECTED,
+                RetrainState.REJECTED,
+                f"the deployment refused the canary of {candidate.model_uri}: {err}",
+                candidate=candidate.model_uri,
+            )
         weight = None if deployed.spec.canary is None else deployed.spec.canary.weight
         self._repo.add_step(
             rid,

@@ -12,8 +12,14 @@ A policy file (YAML, one per deployment) reads::
       cooldown: 6h                 # since the last retraining started
       max_per_day: 2               # pipeline runs in any 24 hours
       data_quality: true           # the new span must pass the data-quality gate
+      max_anomalies: 0             # gate: schema anomalies allowed per window (default: not checked)
     span: {length: 30d}            # train on the last 30 days of windows
     retry: {max_attempts: 3, delay: 1h}
+    action:                        # what runs (`loopml server --retrain-policies` needs it)
+      pipeline: census_pipeline.py:pipeline   # FILE.py[:NAME] (relative to this file) or module[:NAME]
+      task: binary                 # binary, multiclass or regression
+      guard_slices: [SEX, RAC1P]   # the candidate may not be worse on any of these slices
+      key_field: null              # also join labels keyed by this input feature
 
 Example:
     >>> p = read_policy({"triggers": {"schedule": {"every": "7d"}}, "guards": {"max_per_day": 1}})
@@ -24,7 +30,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,15 +51,19 @@ __all__ = [
     "Guards",
     "NewLabelsTrigger",
     "PerformanceTrigger",
+    "RetrainAction",
     "RetrainPolicy",
     "RetryPolicy",
     "ScheduleTrigger",
     "load_policy",
     "policies_in",
+    "read_policies",
     "read_policy",
+    "runnable_policies",
 ]
 
 ALL_FEATURES = "*"
+TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +112,7 @@ class Guards:
     cooldown: timedelta = timedelta(hours=6)
     max_per_day: int = 2
     data_quality: bool = True
+    max_anomalies: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,8 +124,36 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RetrainAction:
+    """What a retraining runs and how its candidate is judged.
+
+    Attributes:
+        pipeline: The model's pipeline, ``FILE.py[:NAME]`` or ``module[:NAME]``; it is run with
+            ``span_start`` / ``span_end`` when it declares them.
+        task: ``binary``, ``multiclass`` or ``regression`` (how candidate and champion are scored).
+        guard_slices: Input features the candidate may not be worse on, slice by slice.
+        key_field: Also join labels keyed by this input feature (besides request ids).
+    """
+
+    pipeline: str
+    task: str = "binary"
+    guard_slices: tuple[str, ...] = ()
+    key_field: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.pipeline.strip():
+            raise InvalidInput("`action.pipeline` must name a pipeline: FILE.py[:NAME] or module[:NAME].")
+        if self.task not in TASKS:
+            raise InvalidInput(f"`action.task` must be one of {', '.join(TASKS)}. Got {self.task!r}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RetrainPolicy:
-    """A deployment's retrain policy (see the module docstring for the YAML form)."""
+    """A deployment's retrain policy (see the module docstring for the YAML form).
+
+    ``action`` says what runs; a policy without one can only be run by `loopml monitor retrain`
+    (which names the pipeline with ``--pipeline``).
+    """
 
     drift: DriftTrigger | None = None
     performance: PerformanceTrigger | None = field(default_factory=PerformanceTrigger)
@@ -124,6 +163,7 @@ class RetrainPolicy:
     guards: Guards = field(default_factory=Guards)
     span: timedelta = timedelta(days=30)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    action: RetrainAction | None = None
 
     def __post_init__(self) -> None:
         if self.guards.max_per_day < 1:
@@ -188,14 +228,29 @@ def _triggers(value: object) -> dict[str, Any]:
 
 
 def _guards(value: object) -> Guards:
-    d = read_mapping(value, field="guards", keys={"cooldown", "max_per_day", "data_quality"})
+    d = read_mapping(value, field="guards", keys={"cooldown", "max_per_day", "data_quality", "max_anomalies"})
     quality = d.get("data_quality", True)
     if not isinstance(quality, bool):
         raise InvalidInput(f"`guards.data_quality` must be true or false. Got {quality!r:.40}.")
+    anomalies = d.get("max_anomalies")
     return Guards(
         cooldown=read_duration(d.get("cooldown", "6h"), field="guards.cooldown"),
         max_per_day=_int(d.get("max_per_day", 2), field="guards.max_per_day"),
         data_quality=quality,
+        max_anomalies=None if anomalies is None else _int(anomalies, field="guards.max_anomalies", minimum=0),
+    )
+
+
+def _action(value: object) -> RetrainAction:
+    keys = {"pipeline", "task", "guard_slices", "key_field"}
+    d = read_mapping(value, field="action", keys=keys, required=("pipeline",))
+    slices = read_list(d.get("guard_slices", []), field="action.guard_slices")
+    key_field = d.get("key_field")
+    return RetrainAction(
+        pipeline=read_text(d["pipeline"], field="action.pipeline"),
+        task=read_text(d.get("task", "binary"), field="action.task"),
+        guard_slices=tuple(read_text(c, field=f"action.guard_slices[{i}]") for i, c in enumerate(slices)),
+        key_field=None if key_field is None else read_text(key_field, field="action.key_field"),
     )
 
 
@@ -209,7 +264,8 @@ def read_policy(document: object) -> RetrainPolicy:
     """
     if document is None:
         return RetrainPolicy()
-    d: Mapping[str, Any] = read_mapping(document, field="", keys={"triggers", "guards", "span", "retry"})
+    keys = {"triggers", "guards", "span", "retry", "action"}
+    d: Mapping[str, Any] = read_mapping(document, field="", keys=keys)
     kwargs: dict[str, Any] = _triggers(d["triggers"]) if "triggers" in d else {}
     if "guards" in d:
         kwargs["guards"] = _guards(d["guards"])
@@ -222,18 +278,28 @@ def read_policy(document: object) -> RetrainPolicy:
             max_attempts=_int(r.get("max_attempts", 3), field="retry.max_attempts"),
             delay=read_duration(r.get("delay", "1h"), field="retry.delay"),
         )
+    if "action" in d:
+        kwargs["action"] = _action(d["action"])
     return RetrainPolicy(**kwargs)
 
 
 def load_policy(path: str | Path) -> RetrainPolicy:
-    """Read a deployment's retrain-policy YAML file (see :func:`read_policy`)."""
-    return read_policy(load_yaml(path, what="retrain policy"))
+    """Read a deployment's retrain-policy YAML file (see :func:`read_policy`).
+
+    A relative ``FILE.py`` in ``action.pipeline`` is read relative to the policy file's folder.
+    """
+    policy = read_policy(load_yaml(path, what="retrain policy"))
+    if policy.action is None:
+        return policy
+    file, sep, name = policy.action.pipeline.partition(":")
+    if file.endswith(".py") and not Path(file).is_absolute():
+        moved = replace(policy.action, pipeline=str(Path(path).parent / file) + sep + name)
+        return replace(policy, action=moved)
+    return policy
 
 
-def policies_in(folder: str | Path) -> Callable[[str], RetrainPolicy]:
-    """Each deployment's policy from ``<folder>/<deployment>.yaml``; the default policy where there is none.
-
-    Every file is read (and checked) now, so a typo is reported before the loop runs.
+def read_policies(folder: str | Path) -> dict[str, RetrainPolicy]:
+    """The policies of ``<folder>/<deployment>.yaml`` (or ``.yml``) by deployment name.
 
     Raises:
         InvalidInput: the folder does not exist, or a file is malformed (naming file and field).
@@ -247,4 +313,32 @@ def policies_in(folder: str | Path) -> Callable[[str], RetrainPolicy]:
             by_name[path.stem] = load_policy(path)
         except InvalidInput as err:
             raise InvalidInput(f"{path}: {err}") from err
+    return by_name
+
+
+def runnable_policies(folder: str | Path) -> dict[str, RetrainPolicy]:
+    """:func:`read_policies`, each of which must name its ``action`` (what a retraining runs).
+
+    Raises:
+        InvalidInput: as :func:`read_policies`, or a policy names no pipeline (the deployments listed).
+    """
+    found = read_policies(folder)
+    missing = sorted(name for name, policy in found.items() if policy.action is None)
+    if missing:
+        raise InvalidInput(
+            f"The retrain policies of {', '.join(missing)} in {str(folder)!r} name no pipeline; add "
+            "`action: {pipeline: FILE.py:NAME}` to each."
+        )
+    return found
+
+
+def policies_in(folder: str | Path) -> Callable[[str], RetrainPolicy]:
+    """Each deployment's policy from ``<folder>/<deployment>.yaml``; the default policy where there is none.
+
+    Every file is read (and checked) now, so a typo is reported before the loop runs.
+
+    Raises:
+        InvalidInput: the folder does not exist, or a file is malformed (naming file and field).
+    """
+    by_name = read_policies(folder)
     return lambda deployment: by_name.get(deployment) or RetrainPolicy()
