@@ -223,15 +223,16 @@ def test_deployments_follow_the_grants_of_the_models_they_serve(
         listed = {d["name"] for d in client.get("/deployments").json()["deployments"]}
         one = client.get("/deployments/secret-live")
         history = client.get("/deployments/secret-live/history")
+        windows = client.get("/deployments/secret-live/windows")
         missing = client.get("/deployments/no-such-deployment")
         assert client.get("/deployments/open-live").status_code == 200
     assert "open-live" in listed
     assert ("secret-live" in listed) is sees_secret
     if sees_secret:
-        assert one.status_code == history.status_code == 200
+        assert one.status_code == history.status_code == windows.status_code == 200
         assert one.json()["name"] == "secret-live"
     else:  # answered in the words of a missing deployment: its existence does not show
-        assert one.status_code == history.status_code == missing.status_code == 404
+        assert one.status_code == history.status_code == windows.status_code == missing.status_code == 404
         refused, absent = one.json()["error"], missing.json()["error"]
         assert refused["code"] == absent["code"]
         assert refused["message"] == absent["message"].replace("no-such-deployment", "secret-live")

@@ -21,6 +21,7 @@ from loopml.registry.uris import parse_model_uri
 from loopml.security.auth import ResourceKind
 from loopml.server._blob_referrers import BlobReferrers, IndexCache
 from loopml.store.entities import Artifact, Event, Execution
+from loopml.store.missing import missing_deployment
 from loopml.store.repositories import Store
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "STATE_VISIBILITY",
     "Visibility",
     "VisibilitySource",
+    "require_visible_deployment",
     "visibility_of",
 ]
 
@@ -256,3 +258,13 @@ def visibility_of(request: Request) -> Visibility:
     if not isinstance(source, VisibilitySource):
         return EVERYTHING
     return source.visibility_for(request)
+
+
+def require_visible_deployment(request: Request, name: str, model_uris: Iterable[str]) -> None:
+    """Raise the missing-deployment error unless the caller may see deployment ``name``.
+
+    A deployment serving a model hidden from the caller answers as a missing one
+    (:meth:`Visibility.shows_deployment`), so its existence does not show.
+    """
+    if not visibility_of(request).shows_deployment(model_uris):
+        raise missing_deployment(name)

@@ -17,7 +17,7 @@ from loopml.deploy.records import event_view
 from loopml.deploy.service import DeploymentService
 from loopml.server._json_body import SafeRoute
 from loopml.server._security import principal_of
-from loopml.server._visibility import visibility_of
+from loopml.server._visibility import require_visible_deployment, visibility_of
 from loopml.server.schemas.common import Name
 from loopml.server.schemas.deployments import (
     CanaryStart,
@@ -27,7 +27,6 @@ from loopml.server.schemas.deployments import (
     TrafficSet,
 )
 from loopml.services import Services
-from loopml.store.missing import missing_deployment
 
 __all__ = ["router"]
 
@@ -48,9 +47,7 @@ def _actor(request: Request) -> str:
 
 def _readable(request: Request, deployments: DeploymentService, name: str) -> None:
     """Raise the missing-deployment error unless the caller may read deployment ``name``."""
-    visible = visibility_of(request)
-    if visible.hides_anything and not visible.shows_deployment(deployments.get(name).spec.model_uris()):
-        raise missing_deployment(name)
+    require_visible_deployment(request, name, deployments.get(name).spec.model_uris())
 
 
 @router.get("")

@@ -1,6 +1,7 @@
 """Monitoring of a deployment: its windows, where monitoring stands, its alerts and its retrainings.
 
-Reads only (``read`` permission): windows are computed by `loopml monitor run` or the server's
+Reads only (``read`` permission; a deployment serving a model the caller may not see answers as a
+missing one, as in the deployments API): windows are computed by `loopml monitor run` or the server's
 background passes (``--monitor-every``); each handler makes one call to the monitoring services.
 """
 
@@ -15,6 +16,7 @@ from loopml.monitor.retrain.history import retrain_history
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
 from loopml.server._json_body import SafeRoute
+from loopml.server._visibility import require_visible_deployment
 from loopml.server.schemas.common import Name
 from loopml.services import Services
 
@@ -41,7 +43,7 @@ def _services(request: Request) -> Services:
 def _deployment(request: Request, name: str) -> tuple[MonitorService, Target]:
     """The monitoring service and the deployment's target (NotFound: no such deployment)."""
     services = _services(request)
-    services.deployments.get(name)
+    require_visible_deployment(request, name, services.deployments.get(name).spec.model_uris())
     service = services.monitor()
     return service, service.target(name)
 
