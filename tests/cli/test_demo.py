@@ -43,3 +43,12 @@ def test_demo_finds_the_examples_as_package_resources() -> None:
 def test_a_missing_example_says_to_reinstall() -> None:
     with pytest.raises(InvalidInput, match=r"'nowhere' example .* reinstall loopml"), _example("nowhere"):
         pass
+
+
+def test_an_unusable_state_folder_is_a_clear_error(invoke: Invoke, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    result = invoke("--home", str(blocked), "demo", "--json")
+    assert result.code != 0
+    assert "a-file" in result.err and "writable" in result.err
+    assert "Traceback" not in result.err + result.out

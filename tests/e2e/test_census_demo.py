@@ -1,4 +1,5 @@
-"""The census demo end to end in a fresh home: cold run, cached rerun, lineage, gates, serving parity."""
+"""The census pipeline of the demo (``loopml demo --pipeline-only``) in a fresh home: cold run, cached
+rerun, lineage, gates, serving parity. The whole lifecycle is tests/e2e/test_lifecycle_demo.py."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def shuffled_labels(X: Any, y: Any, params: Mapping[str, Any]) -> LogisticRegres
 
 def _demo(home: Path, capsys: pytest.CaptureFixture[str]) -> str:
     try:
-        main(["--home", str(home), "demo"])
+        main(["--home", str(home), "demo", "--pipeline-only"])
     except SystemExit as exc:
         assert exc.code in (0, None), capsys.readouterr().out
     return capsys.readouterr().out

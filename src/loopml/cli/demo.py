@@ -1,11 +1,16 @@
-"""``loopml demo``: run the census pipeline end to end on the embedded defaults, then summarise it.
+"""``loopml demo``: the census model's whole lifecycle on the embedded defaults, told step by step.
 
-``loopml demo --quickstart`` still runs the tracking quickstart (one tracked training run). Both
-examples ship inside the package (:mod:`loopml.examples`), so the demo works from an installed wheel.
+The census pipeline trains, evaluates, signs and pushes the 2015 model (the inner loop); then the
+lifecycle (:mod:`loopml.examples.census.lifecycle`) deploys and serves it, replays 2016-2018 with late
+labels, monitors, alerts, retrains, canaries and promotes or rolls back. ``--pipeline-only`` stops
+after the inner loop, ``--json`` prints the story as data, and ``--quickstart`` runs the tracking
+quickstart instead (one tracked training run). The examples ship inside the package
+(:mod:`loopml.examples`), so the demo works from an installed wheel.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from collections.abc import Iterator, Mapping
@@ -21,10 +26,11 @@ from loopml.analysis import EvaluationResult
 from loopml.artifacts import BlobStore
 from loopml.cli import _context
 from loopml.cli._errors import EXIT_CHECK_FAILED
-from loopml.cli._output import console, print_table
+from loopml.cli._output import console, print_json, print_table
+from loopml.cli._story import print_step
 from loopml.components import export_artifact
 from loopml.config import Settings
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, InvalidState, LoopmlError
 from loopml.pipeline import PipelineRunner, PipelineRunResult, RichProgress, StepState
 from loopml.services import Services
 from loopml.store import Store
@@ -173,20 +179,83 @@ def _model_uri(store: Store, pushed_id: str, pushed: Mapping[str, Any]) -> str:
     return f"artifact:{artifact.name}@{artifact.version} ({artifact.artifact_id})"
 
 
-def _run_census(census: ModuleType, settings: Settings, *, no_cache: bool) -> None:
-    """Run the census pipeline of ``census`` in the configured store, then print the summary."""
+def _census_facts(store: Store, result: PipelineRunResult) -> dict[str, Any]:
+    """The inner loop as story facts: the run, its steps, what it pushed."""
+    facts: dict[str, Any] = {
+        "pipeline_run": result.run_id,
+        "status": result.status.value,
+        "ran": [s.name for s in result.steps if s.state is StepState.COMPLETE],
+        "cached": [s.name for s in result.steps if s.state is StepState.CACHED],
+    }
+    if result.is_ok:
+        pushed_id = result.step("push").outputs.get("pushed_model", "")
+        pushed = store.artifacts.get(pushed_id).properties
+        facts.update(pushed_artifact=pushed_id, pushed=bool(pushed.get("pushed")),
+                     version=pushed.get("registry_version"), reason=pushed.get("reason"))  # fmt: skip
+    return facts
+
+
+def _run_census(census: ModuleType, settings: Settings, *, no_cache: bool, loop: bool, as_json: bool) -> None:
+    """Run the census pipeline of ``census`` in the configured store, then (``loop``) the lifecycle."""
     home = settings.home.expanduser().absolute()
     pipeline = census.pipeline(home=home)
-    console.print(f"loopml demo: census employment pipeline, home {home}")
+    story: list[dict[str, Any]] = []
+    if not as_json:
+        console.print(f"loopml demo: census employment pipeline, home {home}")
     with Services(settings) as services:
         store, blobs = services.store, services.blobs
         runner = PipelineRunner(
-            store, blobs, progress=RichProgress(), store_url=settings.resolved_store_url()
+            store,
+            blobs,
+            progress=None if as_json else RichProgress(),
+            store_url=settings.resolved_store_url(),
         )
         result = runner.run(pipeline, no_cache=no_cache)
-        _summary(store, blobs, result, home)
+        facts = _census_facts(store, result)
+        story.append({"step": "train", "summary": f"census pipeline {result.status.value}", "facts": facts})
+        if not as_json:
+            _summary(store, blobs, result, home)
+        if result.is_ok and loop:
+            _lifecycle(services, settings, facts, story, as_json=as_json)
+    if as_json:
+        print_json({"home": str(home), "steps": story})
     if not result.is_ok:
         raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def _lifecycle(
+    services: Services,
+    settings: Settings,
+    facts: dict[str, Any],
+    story: list[dict[str, Any]],
+    *,
+    as_json: bool,
+) -> None:
+    """Deploy the pushed model and run the lifecycle story (:mod:`loopml.examples.census.lifecycle`)."""
+    if not facts.get("pushed") or facts.get("version") is None:
+        raise InvalidState(
+            f"The census pipeline pushed no model ({facts.get('reason') or 'not registered'}), so there is "
+            "nothing to deploy; `loopml demo --pipeline-only` shows why."
+        )
+    lifecycle = importlib.import_module(f"{EXAMPLES}.census.lifecycle")
+
+    def on_step(step: Any) -> None:
+        story.append(step.to_document())
+        if not as_json:
+            print_step(step.name, step.summary, step.facts)
+
+    if not as_json:
+        console.print("\n[bold]The lifecycle[/]: deploy, serve, replay 2016-2018 with late labels, monitor, "
+                      "retrain, canary (a few minutes)")  # fmt: skip
+    try:
+        lifecycle.Lifecycle(services, settings, on_step=on_step).run(int(facts["version"]))
+    except LoopmlError:
+        raise
+    except OSError as err:
+        raise InvalidState(
+            f"The lifecycle demo could not use its state folder {settings.home}: {err}. "
+            "Pick a writable one: `loopml demo` with --home DIR (or LOOPML_HOME)."
+        ) from err
 
 
 def demo(
@@ -194,8 +263,19 @@ def demo(
         bool, typer.Option("--quickstart", help="Run the tracking quickstart instead of the census pipeline.")
     ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step, ignoring the cache.")] = False,
+    pipeline_only: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline-only",
+            help="Stop after the census pipeline (the inner loop): no serving, monitoring or retraining.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the story as data (a list of steps).")
+    ] = False,
 ) -> None:
-    """Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push)."""
+    """The census model's lifecycle: pipeline (train, evaluate, sign, push), then deploy, serve, replay
+    2016-2018 with late labels, monitor, alert, retrain, canary, promote or roll back."""
     settings = _context.settings()
     if quickstart:
         with _example("quickstart") as folder:
@@ -204,4 +284,10 @@ def demo(
         return
     _context.require_local("demo")  # the census pipeline needs a local store; --quickstart logs anywhere
     with _example("census") as folder:
-        _run_census(_load(folder / "pipeline.py", "loopml_census_pipeline"), settings, no_cache=no_cache)
+        _run_census(
+            _load(folder / "pipeline.py", "loopml_census_pipeline"),
+            settings,
+            no_cache=no_cache,
+            loop=not pipeline_only,
+            as_json=as_json,
+        )

@@ -89,6 +89,9 @@ def pipeline(
     home: str | Path | None = None,
     train_rows: int = TRAIN_ROWS,
     candidates: dict[str, tuple[str, dict[str, Any]]] | None = None,
+    source: Path = DATA,
+    dataset_name: str = "census-ma-2015",
+    alias: str = "champion",
 ) -> Pipeline:
     """The census pipeline.
 
@@ -96,12 +99,17 @@ def pipeline(
         home: Holds the project signing key (default: the configured LOOPML_HOME).
         train_rows: Default of the ``train_rows`` parameter (stratified subsample of the train split).
         candidates: Two candidates to train instead of :data:`CANDIDATES` (same shape).
+        source: The labelled rows to learn from (default: the 2015 span); a retraining passes the
+            rows of its new span.
+        dataset_name: The dataset ``source`` is registered as a version of.
+        alias: The registry alias the push moves (a retraining pushes a ``challenger``: the canary,
+            not the pipeline, decides whether it replaces the champion).
     """
     home_dir = Path(home) if home is not None else load_settings().home
     examples = ingest(
-        source=str(DATA),
-        source_digest=file_digest(DATA),
-        dataset_name="census-ma-2015",
+        source=str(source),
+        source_digest=file_digest(source),
+        dataset_name=dataset_name,
         split="hash",
         key="id",
         eval_percent=20,
@@ -168,6 +176,7 @@ def pipeline(
         blessing=best.outputs["blessing"],
         infra_blessing=served.output,
         home=str(home_dir.expanduser().absolute()),
+        alias=alias,
     )
     return Pipeline(
         "census",
