@@ -29,6 +29,17 @@ def _windows(title: str, windows: Sequence[Mapping[str, Any]]) -> None:
     print_table(title, [*_WINDOW_COLUMNS, "largest drift"], rows)
 
 
+def _versus(details: Mapping[str, Any]) -> str:
+    """Candidate vs champion accuracy overall, from an evaluation step's recorded metrics."""
+    metrics = dict(details.get("metrics") or {})
+    overall = dict(dict(metrics.get("slices") or {}).get("overall") or {})
+    mine, theirs = dict(overall.get("candidate") or {}), dict(overall.get("champion") or {})
+    if "accuracy" not in mine:
+        return "no figures"
+    versus = f" vs the champion's {theirs['accuracy']:.3f}" if "accuracy" in theirs else ""
+    return f"accuracy {mine['accuracy']:.3f}{versus} on {metrics.get('rows', '?')} held-out rows"
+
+
 def _retrain(facts: Mapping[str, Any]) -> None:
     for step in facts.get("steps", ()):
         details = dict(step.get("details") or {})
@@ -36,7 +47,9 @@ def _retrain(facts: Mapping[str, Any]) -> None:
         if step["kind"] == "pipeline":
             extra = f" (run {details.get('pipeline_run')}, {details.get('training_rows')} labelled rows)"
         elif step["kind"] == "evaluation":
-            extra = f": {'; '.join(details.get('reasons', ())) or 'no worse on every guarded slice'}"
+            extra = (
+                f" ({_versus(details)}): {'; '.join(details.get('reasons', ())) or 'no worse on any slice'}"
+            )
         elif step["kind"] == "canary":
             extra = f": {details.get('target')} at {details.get('weight')}%"
         console.print(f"    {step['kind']}: {step['outcome']}{extra}")

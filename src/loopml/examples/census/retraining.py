@@ -42,7 +42,7 @@ def holdout_rows(rows: Rows, windows: Callable[[], Sequence[WindowRecord]]) -> R
     def judged(deployment: str, span: Span) -> pd.DataFrame:
         newest = _newest(windows(), span.end, 1)
         if not newest:
-            return pd.DataFrame({census.LABEL: []})
+            return pd.DataFrame({"label": []})
         return rows(deployment, Span(start=newest[0].start, end=newest[0].end))
 
     return judged
@@ -79,8 +79,10 @@ class TrafficRetrainer:
             raise ValueError(f"no window before {request.span.end.isoformat()} to learn from")
         span = Span(start=chosen[0].start, end=chosen[-1].end)
         frame = self._rows(request.deployment, span).rename(columns={"label": census.LABEL})
-        # the schema's bookkeeping columns: ``id`` (the split hashes it) numbers the rows in the
-        # order they were served, ``year`` is when they were
+        # Requests in flight together are logged in any order: sort, so the same rows make the
+        # same file (and a re-run finds the pipeline's steps cached). The schema's bookkeeping
+        # columns: ``id`` (the split hashes it) numbers the rows, ``year`` is when they were served.
+        frame = frame.sort_values(list(frame.columns), kind="stable", ignore_index=True)
         frame.insert(0, "id", range(len(frame)))
         frame["year"] = span.end.year
         if frame.empty:
