@@ -30,7 +30,7 @@ from loopml.cli._output import console, print_json, print_table
 from loopml.cli._story import print_step
 from loopml.components import export_artifact
 from loopml.config import Settings
-from loopml.errors import InvalidInput, InvalidState, LoopmlError
+from loopml.errors import InvalidInput, InvalidState
 from loopml.pipeline import PipelineRunner, PipelineRunResult, RichProgress, StepState
 from loopml.services import Services
 from loopml.store import Store
@@ -241,7 +241,9 @@ def _lifecycle(
 
     def on_step(step: Any) -> None:
         story.append(step.to_document())
-        if not as_json:
+        if as_json:  # stdout carries the JSON at the end; say where the story is meanwhile
+            typer.echo(f"{step.name}: {step.summary}", err=True)
+        else:
             print_step(step.name, step.summary, step.facts)
 
     if not as_json:
@@ -249,8 +251,6 @@ def _lifecycle(
                       "retrain, canary (a few minutes)")  # fmt: skip
     try:
         lifecycle.Lifecycle(services, settings, on_step=on_step).run(int(facts["version"]))
-    except LoopmlError:
-        raise
     except OSError as err:
         raise InvalidState(
             f"The lifecycle demo could not use its state folder {settings.home}: {err}. "
