@@ -469,7 +469,7 @@ def _alert_news(new: Sequence[Any], still_open: Sequence[Any]) -> str:
         return f"; {len(new)} alert(s) fired"
     if still_open:
         return f"; open alerts: {', '.join(sorted({a.rule for a in still_open}))}"
-    return "; no alert"
+    return "; no new alert"
 
 
 def _alert(alert: Any) -> dict[str, Any]:
