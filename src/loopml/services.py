@@ -260,7 +260,7 @@ class Services:
         store = self.monitor_store
 
         def model_of(deployment: str) -> str:
-            return watched.target(deployment).model
+            return watched.target(deployment).log
 
         def windows(deployment: str) -> list[WindowRecord]:
             return watched.windows(watched.target(deployment), window=window)

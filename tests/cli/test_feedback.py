@@ -18,6 +18,7 @@ def test_add_one_then_a_file(invoke: Invoke, home: Path, tmp_path: Path) -> None
     again = invoke("feedback", "add", "--model", "churn", str(csv), "--json")
     assert again.code == 0, again.err
     assert json.loads(again.out) == {
+        "deployment": "churn",
         "model": "churn",
         "received": 2,
         "inserted": 1,

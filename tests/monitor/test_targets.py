@@ -1,4 +1,4 @@
-"""What a name monitors: a deployment's primary model, or a model by name."""
+"""What a name monitors: a deployment (its own log, its primary's model), or a model by name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from loopml.monitor.targets import Target, resolve_target
 from loopml.store.sql import open_store
 
 
-def test_a_deployment_reads_its_primary_models_log() -> None:
+def test_a_deployment_reads_its_own_log_and_knows_its_primary_model() -> None:
     with open_store("sqlite://") as store:
         doc = Deployment(spec=DeploymentSpec(name="prod", primary="models:/churn@champion")).to_document()
         store.deployments.create("prod", doc, actor=None)
@@ -21,6 +21,7 @@ def test_a_deployment_reads_its_primary_models_log() -> None:
             deployment="prod", model="prod"
         )
         assert resolve_target("churn", store.deployments) == Target(deployment="churn", model="churn")
+        assert resolve_target("prod", store.deployments).log == "prod"  # as `loopml serve` logs it
         with pytest.raises(InvalidInput, match="--model"):
             resolve_target("odd", store.deployments)
     with pytest.raises(InvalidInput, match="without '/'"):

@@ -68,6 +68,29 @@ def test_hourly_windows_measure_what_was_logged(store: SqlStore, tmp_path: Path)
     assert first.metrics["class_rate.0"] + first.metrics["class_rate.1"] == pytest.approx(1.0)
 
 
+def test_a_deployment_named_apart_from_its_model_reads_the_log_served_under_its_name(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """`loopml serve` logs a deployment's predictions and takes its labels under the deployment's
+    name; the windows of deployment ``shop`` (serving model ``churn``) are computed from them."""
+    from loopml.deploy.records import Deployment
+    from loopml.deploy.spec import DeploymentSpec
+
+    spec = DeploymentSpec(name="shop", primary="models:/churn@champion")
+    store.deployments.create("shop", Deployment(spec=spec).to_document(), actor=None)
+    logged = log_hour(tmp_path, 0, model="shop")
+    log_hour(tmp_path, 0, model="churn", seed=7)  # the model served elsewhere: not shop's traffic
+    FeedbackService(store.feedback, log_root=tmp_path).add("shop", _labels(logged))
+    service = MonitorService(store, log_root=tmp_path, deployments=store.deployments)
+    target = service.target("shop")
+    (window,) = service.run(target, now=LATER)
+    assert (window.deployment, window.model, window.rows) == ("shop", "churn", 400)
+    assert window.partitions == ("model=shop/hour=2026-03-01T00",)
+    assert window.metrics["label_coverage"] == 1.0
+    assert window.metrics["accuracy"] == pytest.approx(float(np.mean(logged.predicted == logged.truth)))
+    assert service.status(target).labels == 400
+
+
 def test_drift_is_found_against_the_previous_window_and_the_baseline(store: SqlStore, tmp_path: Path) -> None:
     for h in range(3):
         log_hour(tmp_path, h, shift=1.0 if h == 2 else 0.0)

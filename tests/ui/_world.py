@@ -99,10 +99,11 @@ def _monitoring(s: Any, log_root: Path) -> None:
     half, its hourly windows computed and the default alert rules evaluated over them, plus an
     alert raised by an event whose message carries markup."""
     for hour in range(8):
-        logged = log_hour(log_root, hour, shift=1.5 if hour in (3, 4) else 0.0)
+        # `loopml serve` logs and takes labels under the deployment's name, whatever model it loads.
+        logged = log_hour(log_root, hour, shift=1.5 if hour in (3, 4) else 0.0, model="churn-live")
         if hour < 4:
             labels = [Feedback(key=i, label=int(t)) for i, t in zip(logged.ids, logged.truth, strict=True)]
-            FeedbackService(s.feedback, log_root=log_root).add("churn", labels[: 100 * (hour + 1)])
+            FeedbackService(s.feedback, log_root=log_root).add("churn-live", labels[: 100 * (hour + 1)])
     monitor = MonitorService(s, log_root=log_root, deployments=s.deployments)
     records = monitor.run(monitor.target("churn-live"), now=T0 + dt.timedelta(days=2))
     alerts = AlertService(s.alerts)

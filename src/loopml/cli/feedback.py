@@ -70,17 +70,18 @@ def add(
         assert file is not None
         text = sys.stdin.read() if str(file) == "-" else _read(file)
         items = read_feedback_csv(text, key_column=key_field or "request_id")
-    result = services.feedback(log_dir).add(target.model, items, key_field=key_field)
+    result = services.feedback(log_dir).add(target.log, items, key_field=key_field)
     if as_json:
         print_json(
             {
+                "deployment": target.log,
                 "model": target.model,
                 **{k: getattr(result, k) for k in ("received", "inserted", "replaced", "unchanged")},
             }
         )
         return
     typer.echo(
-        f"{result.received} label(s) for model {target.model!r}: {result.inserted} new, "
+        f"{result.received} label(s) for {target.log!r}: {result.inserted} new, "
         f"{result.replaced} replaced, {result.unchanged} unchanged."
     )
 

@@ -172,14 +172,14 @@ class MonitorService:
         stored = {
             w.start: w for w in self._store.monitor_windows.list(target.deployment, window=config.window.name)
         }
-        _, labels_at = self._store.feedback.state(target.model)
+        _, labels_at = self._store.feedback.state(target.log)
         computed = []
         for start, end in self._candidates(target, config, stored, now):
             old = stored.get(_ms(start))
             if old is not None:
                 fresh = old.details.get("labels_at") == labels_at and old.details.get(
                     "log"
-                ) == log_fingerprint(self._root, target.model, start, end)
+                ) == log_fingerprint(self._root, target.log, start, end)
                 if fresh or end < now - config.label_horizon:
                     continue
             computed.append(self.compute(target, config, start=start, end=end, labels_at=labels_at))
@@ -191,12 +191,12 @@ class MonitorService:
         ready = now - config.settle
         spec = config.window
         if not spec.is_count:
-            bounds = sorted({spec.bounds(h) for h in log_hours(self._root, target.model)})
+            bounds = sorted({spec.bounds(h) for h in log_hours(self._root, target.log)})
             yield from ((s, e) for s, e in bounds if e <= ready)
             return
         yield from sorted((_time(w.start), _time(w.end)) for w in stored.values())
         after = max((_time(w.end) for w in stored.values()), default=None)
-        yield from (b for b in self._count_bounds(target.model, spec, after) if b[1] <= ready)
+        yield from (b for b in self._count_bounds(target.log, spec, after) if b[1] <= ready)
 
     def _count_bounds(
         self, model: str, spec: WindowSpec, after: dt.datetime | None
@@ -235,21 +235,21 @@ class MonitorService:
         windows = self._store.monitor_windows
         kind = config.window.name
         if labels_at is None:
-            _, labels_at = self._store.feedback.state(target.model)
+            _, labels_at = self._store.feedback.state(target.log)
         old = windows.find(target.deployment, kind, _ms(start))
-        fingerprint = log_fingerprint(self._root, target.model, start, end)
+        fingerprint = log_fingerprint(self._root, target.log, start, end)
         keep = [c for c in (*config.slices, config.key_field) if c]
         reducer = PartitionReducer(keep=keep, slices=config.slices, max_slices=config.max_slices)
         data = read_window(
             self._root,
-            target.model,
+            target.log,
             start,
             end,
             expected=tuple(old.details.get("partitions", ())) if old else (),
             consume=reducer,
         )
         table = data.table()
-        joined = join_labels(table, self._store.feedback, target.model, key_field=config.key_field)
+        joined = join_labels(table, self._store.feedback, target.log, key_field=config.key_field)
         references = self._references(target, kind, start)
         if self._training is not None and table.num_rows:
             version = _main_version(table)
@@ -342,14 +342,11 @@ class MonitorService:
             NotFound: nothing was ever logged or computed for ``target``.
         """
         stored = self._store.monitor_windows.list(target.deployment)
-        labels, _ = self._store.feedback.state(target.model)
-        if (
-            not stored
-            and not partition_path(self._root, target.model, dt.datetime.now(dt.UTC)).parent.is_dir()
-        ):
+        labels, _ = self._store.feedback.state(target.log)
+        if not stored and not partition_path(self._root, target.log, dt.datetime.now(dt.UTC)).parent.is_dir():
             raise NotFound(
                 f"Nothing is monitored for {target.deployment!r}: no computed window and no prediction "
-                f"log of model {target.model!r} under {self._root}. Serve it with `loopml serve`, then run "
+                f"log of {target.log!r} under {self._root}. Serve it with `loopml serve`, then run "
                 "`loopml monitor run`."
             )
         records = [to_record(w) for w in stored]

@@ -1,4 +1,9 @@
-"""What is monitored: a deployment (its primary model's log) or a model served without one.
+"""What is monitored: a deployment or a model served without one, and the log it reads.
+
+`loopml serve` logs each prediction, and takes feedback labels, under the name it answers as: the
+deployment's name when it serves a deployment (whatever model its routes load), the model's when
+it serves a model without one. So a target reads the log and the labels of its own name, and knows
+the registered model behind it for what the registry holds (training statistics, versions).
 
 Example:
     >>> model_of_uri("models:/churn@champion"), model_of_uri("models:/churn/3")
@@ -20,10 +25,20 @@ _MODEL_URI = re.compile(r"^models:/([^/@]+)")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
-    """A monitored name and the model whose prediction log it reads."""
+    """A monitored name (deployment or model) and the registered model it serves.
+
+    Attributes:
+        deployment: The deployment's name, or the model's when it is served without one.
+        model: The registered model (a deployment's primary) whose training statistics apply.
+    """
 
     deployment: str
     model: str
+
+    @property
+    def log(self) -> str:
+        """The name its prediction log and feedback labels are kept under (what it answers as)."""
+        return self.deployment
 
 
 def model_of_uri(uri: str) -> str:
