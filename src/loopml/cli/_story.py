@@ -69,7 +69,7 @@ def _final(facts: Mapping[str, Any]) -> None:
     for name, path in dict(facts.get("reports") or {}).items():
         console.print(f"  {name} report: {path}")
     console.print(
-        f"  next: `loopml monitor windows {facts['deployment']} --model --window requests:500`, "
+        f"  next: `loopml monitor windows {facts['deployment']} --window requests:500`, "
         f"`loopml monitor alerts {facts['deployment']}`, `loopml deploy history {facts['deployment']}`, "
         f"`loopml lineage {facts['model_artifact']} --depth 20`"
     )

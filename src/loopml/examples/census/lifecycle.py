@@ -204,7 +204,7 @@ class Lifecycle:
         self.steps: list[StoryStep] = []
         self._monitor = services.monitor()
         self._alerts = services.alerts()
-        self._target = self._monitor.target(DEPLOYMENT, is_model=True)
+        self._target = self._monitor.target(DEPLOYMENT)
         self._started = dt.datetime.now(dt.UTC)
         self._clock = time.monotonic()
         self._run = self._started.strftime("%Y%m%dT%H%M%S")
@@ -350,7 +350,7 @@ class Lifecycle:
         self, client: TrafficClient, batches: Sequence[Batch], episode: Episode
     ) -> list[Decision]:
         labelled = sum(client.send_labels(b) for b in batches)
-        done = monitoring_pass(self._monitor, self._alerts, MONITORING, name=DEPLOYMENT, is_model=True)
+        done = monitoring_pass(self._monitor, self._alerts, MONITORING, name=DEPLOYMENT)
         starts = {_ms(b.start) for b in batches}
         recomputed = sorted((r for r in self.windows() if _ms(r.start) in starts), key=lambda r: r.start)
         self._tell(
