@@ -138,37 +138,54 @@ class InputRestorer:
 
         ``rows`` is never modified; repaired columns are copies.
         """
-        counts: dict[str, int] = {}
+        repaired, changed = self._repair(rows)
+        return repaired, {key: int(np.count_nonzero(mask)) for key, mask in changed.items()}
+
+    def restore_rows(
+        self, rows: ModelInput
+    ) -> tuple[ModelInput, dict[str, int], tuple[tuple[str, ...], ...]]:
+        """:meth:`restore`, plus per row the repairs it got (empty when no value changed).
+
+        Example: a request whose second row had its ``age`` clipped gives the flags
+        ``((), ("clipped:age",))``.
+        """
+        repaired, changed = self._repair(rows)
+        counts = {key: int(np.count_nonzero(mask)) for key, mask in changed.items()}
+        if not changed:
+            return repaired, counts, ()
+        flags = tuple(tuple(key for key, mask in changed.items() if mask[i]) for i in range(rows.n_rows))
+        return repaired, counts, flags
+
+    def _repair(self, rows: ModelInput) -> tuple[ModelInput, dict[str, np.ndarray]]:
+        """The repaired rows and, per repair that changed a value, which rows it changed."""
+        changed: dict[str, np.ndarray] = {}
         if rows.matrix is not None:
             matrix = rows.matrix
             for i, (low, high) in self._ranges.items():
                 column = matrix[:, i]
                 outside = (column < low) | (column > high)
-                changed = int(np.count_nonzero(outside))
-                if changed:
+                if outside.any():
                     if matrix is rows.matrix:
                         matrix = matrix.copy()
                     matrix[:, i] = np.clip(column, low, high)
-                    counts[f"clipped:{self._names[i]}"] = changed
-            return (dataclasses.replace(rows, matrix=matrix) if counts else rows), counts
+                    changed[f"clipped:{self._names[i]}"] = outside
+            return (dataclasses.replace(rows, matrix=matrix) if changed else rows), changed
         assert rows.columns is not None
         columns = dict(rows.columns)
         for i, (low, high) in self._ranges.items():
             name = self._names[i]
             values = columns[name]
             outside = (values < low) | (values > high)
-            changed = int(np.count_nonzero(outside))
-            if changed:
+            if outside.any():
                 columns[name] = np.clip(values, low, high).astype(values.dtype, copy=False)
-                counts[f"clipped:{name}"] = changed
+                changed[f"clipped:{name}"] = outside
         for name, (category, known) in self._fallbacks.items():
             values = columns[name]
             present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
             unseen = present & ~np.isin(values.astype(str), known.astype(str))
-            changed = int(np.count_nonzero(unseen))
-            if changed:
+            if unseen.any():
                 repaired = values.copy()
                 repaired[unseen] = category
                 columns[name] = repaired
-                counts[f"fallback:{name}"] = changed
-        return (dataclasses.replace(rows, columns=columns) if counts else rows), counts
+                changed[f"fallback:{name}"] = unseen
+        return (dataclasses.replace(rows, columns=columns) if changed else rows), changed
