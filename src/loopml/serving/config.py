@@ -23,8 +23,10 @@ Example file::
         limits: {per_minute: 600, per_day: 100000}    # per caller (token) and model
         atypical: {policy: flag, max_distance: 4}     # log | flag | reject
         extraction: {window_s: 60, max_probes: 50, step: 0.1}
+        restore: {clip: true, fallback: {city: other}}   # clip to the training range; unseen → other
 
-See :mod:`loopml.serving.guards` for what ``limits``, ``atypical`` and ``extraction`` do.
+See :mod:`loopml.serving.guards` for what ``limits``, ``atypical``, ``extraction`` and ``restore``
+do (``restore`` also applies to a deployment's routes: ``{name: churn, restore: {clip: true}}``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from loopml.inference.extraction import ExtractionCheck
 from loopml.inference.loading import ModelSource
 from loopml.inference.model import Batching
 from loopml.inference.outputs import OutputPolicy
+from loopml.inference.restoration import InputRestoration
 from loopml.serving.guards import ModelGuards, QueryLimits
 from loopml.serving.tracing import TracingConfig
 
@@ -63,7 +66,7 @@ _TOP_KEYS = (
     "deployments",
     "poll_s",
 )
-_DEPLOYMENT_KEYS = ("name", "limits", "atypical", "extraction")
+_DEPLOYMENT_KEYS = ("name", "limits", "atypical", "extraction", "restore")
 _MODEL_KEYS = (
     "uri",
     "name",
@@ -74,6 +77,7 @@ _MODEL_KEYS = (
     "limits",
     "atypical",
     "extraction",
+    "restore",
     "ensemble",
 )
 _BATCH_KEYS = ("enabled", "max_batch_rows", "max_wait_ms")
@@ -146,6 +150,7 @@ def _guards(data: Any, index: int, *, section: str = "models") -> ModelGuards:
         limits=QueryLimits.from_mapping(data.get("limits"), where=f"{where}.limits"),
         atypical=AtypicalCheck.from_mapping(data.get("atypical"), where=f"{where}.atypical"),
         extraction=ExtractionCheck.from_mapping(data.get("extraction"), where=f"{where}.extraction"),
+        restore=InputRestoration.from_mapping(data.get("restore"), where=f"{where}.restore"),
     )
 
 

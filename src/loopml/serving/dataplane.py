@@ -20,7 +20,14 @@ from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.serving import tracing
 from loopml.serving.batching import MicroBatcher
-from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypical_flags
+from loopml.serving.guards import (
+    ModelGuards,
+    QueryLimiter,
+    RequestGuard,
+    atypical_flags,
+    merge_flags,
+    restored_rows,
+)
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.results import InferenceResult, InferenceSink
 
@@ -189,6 +196,9 @@ class DataPlane:
     ) -> InferenceResult:
         """Guard the request, predict ``rows`` with ``model`` and apply its output policy.
 
+        The guards see ``rows`` as sent; the model predicts them after the model's input
+        restoration (``restore:``), and the sinks get them as sent, restored rows flagged.
+
         A deployment's model (from :meth:`model`) is routed by the deployment: primary, canary,
         A/B arm, with shadow copies.
 
@@ -214,12 +224,15 @@ class DataPlane:
             )
         started = time.perf_counter()
         flags: tuple[tuple[str, ...], ...] = ()
+        predicted = rows
         guard = self._guards.get((model.name, model.version))
         if guard is not None:
             guard.admit(rows, caller or principal or "anonymous")
             flags = atypical_flags(guard, rows, self._metrics)
+            predicted, restored = restored_rows(guard, rows, self._metrics)
+            flags = merge_flags(flags, restored)
         tracing.record_child("validate", tracing.request_started(), tracing.mark())
-        outputs = await self._batchers[(model.name, model.version)].predict(rows)
+        outputs = await self._batchers[(model.name, model.version)].predict(predicted)
         result = InferenceResult(
             request_id=request_id or uuid.uuid4().hex,
             model=model,

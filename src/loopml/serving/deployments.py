@@ -57,7 +57,14 @@ from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.errors import RateLimited
-from loopml.serving.guards import ModelGuards, QueryLimiter, RequestGuard, atypical_flags
+from loopml.serving.guards import (
+    ModelGuards,
+    QueryLimiter,
+    RequestGuard,
+    atypical_flags,
+    merge_flags,
+    restored_rows,
+)
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.results import InferenceResult, InferenceSink
 from loopml.serving.row_split import reassemble_flags, reassemble_outputs
@@ -314,9 +321,18 @@ class DeploymentRuntime:
                 ) from err
             self._install(plan, self._load(plan))
 
-    def _served(self, name: str, key: Key, model: ServedModel) -> _Served:
-        answering = dataclasses.replace(model, name=name)
+    def _guard(self, name: str, model: ServedModel) -> RequestGuard | None:
+        """The guards of ``name``'s routes for ``model``.
+
+        Raises:
+            InvalidInput: a restoration policy ``model``'s training statistics cannot support.
+        """
         guards = self._guards.get(name)
+        if guards is None:
+            return None
+        return RequestGuard(dataclasses.replace(model, name=name), guards, self._limiter)
+
+    def _served(self, name: str, key: Key, model: ServedModel, guard: RequestGuard | None) -> _Served:
         return _Served(
             key=key,
             model=model,
@@ -325,19 +341,28 @@ class DeploymentRuntime:
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
             ),
-            guard=RequestGuard(answering, guards, self._limiter) if guards is not None else None,
+            guard=guard,
         )
 
     def _install(self, plan: _Plan, models: Mapping[Key, ServedModel]) -> None:
-        """Switch ``plan``'s deployment to its new table in one step; drain what is no longer routed."""
+        """Switch ``plan``'s deployment to its new table in one step; drain what is no longer routed.
+
+        Raises:
+            InvalidInput: a new model cannot take the deployment's guards (its restoration policy);
+                nothing has changed then.
+        """
         name = plan.deployment.name
-        self._models.update(models)
         old = self._tables.get(name)
         reuse = {s.key: s for s in old.served.values()} if old is not None else {}
+        targets = [t for t in _route_targets(plan.deployment.spec) if plan.keys[t] not in reuse]
+        guards = {
+            t: self._guard(name, models[plan.keys[t]]) for t in targets
+        }  # may refuse: before any change
+        self._models.update(models)
         served: dict[str, _Served] = {}
         for target in _route_targets(plan.deployment.spec):
             key = plan.keys[target]
-            served[target] = reuse.get(key) or self._served(name, key, models[key])
+            served[target] = reuse.get(key) or self._served(name, key, models[key], guards[target])
         answering = {t: dataclasses.replace(s.model, name=name) for t, s in served.items()}
         self._tables[name] = _Table(plan=plan, served=served, answering=answering)
         window = _window_key(plan.deployment)
@@ -384,13 +409,13 @@ class DeploymentRuntime:
             return False
         try:
             models = await asyncio.to_thread(self._load, plan)
-        except Exception as err:  # any failure to load leaves the old models serving
+            self._install(plan, models)
+        except Exception as err:  # any failure to load (or to guard) leaves the old models serving
             self._failed[name] = (plan.signature, time.monotonic() + self._retry_s)
             self._count_swap(name, "failed")
             if failed is None or failed[0] != plan.signature:
                 await self._mark(name, plan, degraded=True, reason=f"a model did not load: {err}")
             return False
-        self._install(plan, models)
         self._failed.pop(name, None)
         self._count_swap(name, "ok")
         if name in self._degraded:
@@ -503,12 +528,16 @@ class DeploymentRuntime:
         served.in_flight += 1
         started = time.perf_counter()
         flags: tuple[tuple[str, ...], ...] = ()
+        atypical: tuple[tuple[str, ...], ...] = ()
+        predicted = rows
         try:
             if served.guard is not None:
                 if admit:
                     served.guard.admit(rows, caller)
-                flags = atypical_flags(served.guard, rows, self._metrics)
-            outputs = await served.batcher.predict(rows)
+                atypical = atypical_flags(served.guard, rows, self._metrics)
+                predicted, restored = restored_rows(served.guard, rows, self._metrics)
+                flags = merge_flags(atypical, restored)
+            outputs = await served.batcher.predict(predicted)
         except (RateLimited, AtypicalInput):  # the caller's refusals, not the route's failures
             raise
         except Exception:
@@ -523,7 +552,7 @@ class DeploymentRuntime:
             error=False,
             latency_ms=latency_s * 1000,
             predictions=values,
-            atypical=bool(flags),
+            atypical=bool(atypical),
             request_id=request_id,
             rows=part.positions.tolist() if part.positions is not None else (),
         )
@@ -641,6 +670,8 @@ class DeploymentRuntime:
         primary: list[float | str],
         collector: ObservationCollector,
     ) -> None:
+        if served.guard is not None:  # the shadow sees what the primary model sees (not counted twice)
+            rows = served.guard.restore(rows)[0]
         served.in_flight += 1
         job = MirrorJob(
             deployment=name,

@@ -7,10 +7,17 @@ Configured per model in ``serve.yaml``::
         limits: {per_minute: 600, per_day: 100000}      # per caller (token), per model
         atypical: {policy: flag, max_distance: 4}       # log | flag | reject
         extraction: {window_s: 60, max_probes: 50, step: 0.1}
+        restore: {clip: true, fallback: {city: other}}  # see loopml.inference.restoration
 
 The data plane runs them for every protocol, in this order: the query limits (a token bucket of
 ``per_minute`` refilled continuously, and a fixed UTC-day window of ``per_day``), the probing
-detector, then the atypical scoring. Limits are shared by every worker and replica through Redis
+detector, the atypical scoring, then the input restoration. Probing and atypical scoring see the
+request as sent (so a probe or an out-of-range value is still seen, and flagged, when restoration
+would repair it); the model predicts the restored rows; the prediction log keeps the values as
+sent, each restored row flagged ``clipped:COL`` / ``fallback:COL`` beside its atypical flags.
+A restoration policy the package's training statistics cannot support is refused when the guard
+is built, that is at start-up (or, for a deployment, when a new model is loaded: the old one keeps
+serving). Limits are shared by every worker and replica through Redis
 when ``LOOPML_REDIS_URL`` is set (if Redis fails, each process limits on its own meanwhile). A
 caller is the token that authenticated the request, or the client address without authentication.
 """
@@ -33,11 +40,20 @@ from loopml.inference.atypical import (
 from loopml.inference.extraction import ExtractionCheck, ProbeDetector
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
+from loopml.inference.restoration import InputRestoration, InputRestorer
 from loopml.security.ratelimit import DAY_S, Decision, InProcessLimiter, Limiter
 from loopml.serving.errors import RateLimited
 from loopml.serving.metrics import ServingMetrics
 
-__all__ = ["ModelGuards", "QueryLimiter", "QueryLimits", "RequestGuard", "atypical_flags"]
+__all__ = [
+    "ModelGuards",
+    "QueryLimiter",
+    "QueryLimits",
+    "RequestGuard",
+    "atypical_flags",
+    "merge_flags",
+    "restored_rows",
+]
 
 _log = logging.getLogger("loopml.serving")
 
@@ -81,6 +97,7 @@ class ModelGuards:
     limits: QueryLimits | None = None
     atypical: AtypicalCheck | None = None
     extraction: ExtractionCheck | None = None
+    restore: InputRestoration | None = None
 
 
 class QueryLimiter:
@@ -139,6 +156,10 @@ class RequestGuard:
         model: The served model (its schema and training statistics).
         guards: What to check.
         limiter: Shared query limiter.
+
+    Raises:
+        InvalidInput: a restoration policy the model's training statistics cannot support (no
+            statistics, or a fallback that is not a training category), naming the model.
     """
 
     def __init__(self, model: ServedModel, guards: ModelGuards, limiter: QueryLimiter) -> None:
@@ -161,6 +182,15 @@ class RequestGuard:
             if guards.extraction is not None
             else None
         )
+        self._restorer: InputRestorer | None = None
+        if guards.restore is not None and guards.restore.is_active:
+            try:
+                self._restorer = InputRestorer(model.schema, stats, guards.restore)
+            except InvalidInput as err:
+                raise InvalidInput(
+                    f"Cannot apply the input restoration policy (restore:) of model {model.name!r} "
+                    f"({model.source}): {err} Fix or remove its restore: section."
+                ) from err
 
     def admit(self, rows: ModelInput, caller: str) -> None:
         """Query limits and probing detection, before any prediction.
@@ -200,6 +230,15 @@ class RequestGuard:
             _log.info("atypical input for %s: %s", self.model.name, "; ".join(flags[:5]))
         return report
 
+    def restore(self, rows: ModelInput) -> tuple[ModelInput, dict[str, int], tuple[tuple[str, ...], ...]]:
+        """The rows under the restoration policy, the values each repair changed, per-row flags.
+
+        Without a policy: ``rows`` unchanged, nothing counted, no flags.
+        """
+        if self._restorer is None:
+            return rows, {}, ()
+        return self._restorer.restore_rows(rows)
+
 
 def atypical_flags(
     guard: RequestGuard, rows: ModelInput, metrics: ServingMetrics | None
@@ -226,3 +265,31 @@ def atypical_flags(
         for reason, count in report.reason_counts().items():
             metrics.atypical_rows.labels(guard.model.name, reason).inc(count)
     return report.reasons if atypical.policy is AtypicalPolicy.FLAG else ()
+
+
+def restored_rows(
+    guard: RequestGuard, rows: ModelInput, metrics: ServingMetrics | None
+) -> tuple[ModelInput, tuple[tuple[str, ...], ...]]:
+    """Apply the guard's restoration policy to ``rows`` and count what it repaired.
+
+    Returns:
+        The rows to predict (``rows`` itself when nothing changed) and, per row, the repairs it got
+        (``clipped:COL``, ``fallback:COL``); empty when no value changed or no policy is set.
+    """
+    repaired, counts, flags = guard.restore(rows)
+    if counts and metrics is not None:
+        for key, count in counts.items():
+            repair, column = key.split(":", 1)
+            metrics.restored_values.labels(guard.model.name, column, repair).inc(count)
+    if counts:
+        _log.info("restored input for %s: %s", guard.model.name, counts)
+    return repaired, flags
+
+
+def merge_flags(
+    first: tuple[tuple[str, ...], ...], second: tuple[tuple[str, ...], ...]
+) -> tuple[tuple[str, ...], ...]:
+    """Per row, ``first``'s flags then ``second``'s (either may be empty: no row flagged)."""
+    if not first or not second:
+        return first or second
+    return tuple(a + b for a, b in zip(first, second, strict=True))

@@ -149,6 +149,13 @@ class ServingMetrics:
             ["model", "reason"],
             registry=self.registry,
         )
+        self.restored_values = Counter(
+            "loopml_serving_restored_values",
+            "Input values the model's restore: policy repaired, by model, column and repair "
+            "(clipped to the training range, fallback for an unseen category).",
+            ["model", "column", "repair"],
+            registry=self.registry,
+        )
 
         # Input and output metrics (counted by loopml.serving.io_metrics, off the request path).
         self.feature_values = Counter(
