@@ -7,7 +7,7 @@ protocol definition).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from tritonclient.grpc import service_pb2 as tpb
 from tritonclient.grpc import service_pb2_grpc as tstubs
 from tritonclient.utils import InferenceServerException
 
+from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService, Resource, ResourceKind
 from loopml.serving import (
     AppOptions,
@@ -35,6 +36,7 @@ from loopml.serving import (
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.background import serve_in_thread
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
+from loopml.serving.guards import ModelGuards, QueryLimits
 from loopml.store.sql import open_store
 from tests.serving.conftest import Models
 
@@ -68,16 +70,25 @@ def grpc_serving(
     *sources: ModelSource,
     authenticator: RequestAuthenticator | None = None,
     options: GrpcOptions | None = None,
+    audit: AuditLog | None = None,
+    guards: Mapping[str, ModelGuards] | None = None,
 ) -> Iterator[Served]:
     """REST and gRPC over one data plane, as ``loopml serve --grpc-port`` runs them."""
     sink = Recorded(calls=[])
     plane = DataPlane(
-        ModelRepository([load_served_model(s, registry=models.registry) for s in sources]), sinks=[sink]
+        ModelRepository([load_served_model(s, registry=models.registry) for s in sources]),
+        sinks=[sink],
+        guards=guards,
     )
     metrics = ServingMetrics()
-    app = create_app(plane, metrics=metrics, options=AppOptions(authenticator=authenticator))
+    app = create_app(plane, metrics=metrics, options=AppOptions(authenticator=authenticator, audit=audit))
     attach_grpc(
-        app, plane, metrics=metrics, authenticator=authenticator, options=options or GrpcOptions(port=0)
+        app,
+        plane,
+        metrics=metrics,
+        authenticator=authenticator,
+        options=options or GrpcOptions(port=0),
+        audit=audit,
     )
     with serve_in_thread(app) as url:
         yield Served(http_url=url, grpc_target=f"127.0.0.1:{app.state.grpc_port}", metrics=metrics, sink=sink)
@@ -361,6 +372,60 @@ def test_tokens_guard_grpc_methods_and_leave_health_open(models: Models, tmp_pat
         with pytest.raises(InferenceServerException) as err:
             tc.get_server_metadata(headers={"authorization": f"Bearer {ana}"})
         assert _status(err) == "StatusCode.UNAUTHENTICATED" and "revoked" in err.value.message()
+    store.close()
+
+
+def test_limits_count_per_token_and_every_refusal_is_audited(models: Models, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'identity.db'}")
+    auth, audit = AuthService(store), AuditLog(store)
+    for user in ("ana", "bob"):
+        auth.create_user(user, role="viewer")
+    _, ana = auth.create_token("ana")
+    _, ana2 = auth.create_token("ana")
+    _, bob = auth.create_token("bob")
+    auth.grant("bob", Resource(kind=ResourceKind.MODEL, key="price"), "read")
+    x = models.numeric_x[:1]
+    with (
+        grpc_serving(
+            models,
+            ModelSource(uri="models:/numeric@champion"),
+            ModelSource(uri="models:/price@staging"),
+            authenticator=RequestAuthenticator(auth, ttl_s=0),
+            audit=audit,
+            guards={"numeric": ModelGuards(limits=QueryLimits(per_minute=2))},
+        ) as s,
+        triton.InferenceServerClient(s.grpc_target) as tc,
+    ):
+
+        def infer(token: str) -> None:
+            tc.infer("numeric", _column_inputs(x), headers={"authorization": f"Bearer {token}"})
+
+        infer(ana)
+        infer(ana)
+        with pytest.raises(InferenceServerException) as err:
+            infer(ana)
+        assert _status(err) == "StatusCode.RESOURCE_EXHAUSTED" and "2 per minute" in err.value.message()
+        infer(ana2)  # another token of the same user has its own count, as over REST
+        infer(bob)
+        with pytest.raises(InferenceServerException) as err:
+            tc.get_model_metadata("price", headers={"authorization": f"Bearer {ana}"})
+        assert _status(err) == "StatusCode.PERMISSION_DENIED"
+        with pytest.raises(InferenceServerException) as err:
+            tc.infer("numeric", _column_inputs(x))
+        assert _status(err) == "StatusCode.UNAUTHENTICATED"
+    denied = [
+        (e.actor, e.target, e.status_code, e.client, e.details["method"], e.details["protocol"])
+        for e in audit.list()
+        if e.action == "serving.predict"
+    ]
+    assert sorted(denied, key=str) == sorted(
+        [
+            ("ana", "model:numeric", 429, "127.0.0.1", "ModelInfer", "grpc"),
+            ("ana", "model:price", 403, "127.0.0.1", "ModelMetadata", "grpc"),
+            (None, "model:numeric", 401, "127.0.0.1", "ModelInfer", "grpc"),
+        ],
+        key=str,
+    )
     store.close()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from loopml.errors import InvalidInput, InvalidState, require_extra
+from loopml.security.audit import AuditLog
 from loopml.serving._auth import RequestAuthenticator
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.metrics import ServingMetrics
@@ -64,6 +65,7 @@ async def start_grpc_server(
     metrics: ServingMetrics,
     authenticator: RequestAuthenticator | None,
     options: GrpcOptions,
+    audit: AuditLog | None = None,
 ) -> tuple[Any, int]:
     """Start a ``grpc.aio`` server for ``plane`` on the running event loop.
 
@@ -87,7 +89,7 @@ async def start_grpc_server(
         ]
     )
     services.add_GRPCInferenceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        InferenceServicer(plane, metrics=metrics, authenticator=authenticator), server
+        InferenceServicer(plane, metrics=metrics, authenticator=authenticator, audit=audit), server
     )
     try:
         port = server.add_insecure_port(options.address)
@@ -136,8 +138,11 @@ def attach_grpc(
     metrics: ServingMetrics,
     authenticator: RequestAuthenticator | None,
     options: GrpcOptions,
+    audit: AuditLog | None = None,
 ) -> None:
     """Serve ``plane`` over gRPC for as long as ``app`` runs (its lifespan starts and stops it).
+
+    Refused calls are written to ``audit`` (None: not recorded), as the REST routes' are.
 
     The bound port is put in ``app.state.grpc_port`` once the app has started.
 
@@ -153,7 +158,7 @@ def attach_grpc(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with inner(app):  # create_app's lifespan keeps no state
             server, port = await start_grpc_server(
-                plane, metrics=metrics, authenticator=authenticator, options=options
+                plane, metrics=metrics, authenticator=authenticator, options=options, audit=audit
             )
             app.state.grpc_port = port
             try:

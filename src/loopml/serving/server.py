@@ -113,7 +113,14 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
             max_message_bytes=config.max_body_bytes,
             reuse_port=config.workers > 1,
         )
-        attach_grpc(app, plane, metrics=metrics, authenticator=authenticator, options=grpc_options)
+        attach_grpc(
+            app,
+            plane,
+            metrics=metrics,
+            authenticator=authenticator,
+            options=grpc_options,
+            audit=options.audit,
+        )
     return app
 
 

@@ -5,6 +5,9 @@ The same data plane, input mapping, model metadata and output names as the REST 
 gRPC status codes: bad input → INVALID_ARGUMENT, unknown model or version → NOT_FOUND, missing or
 bad token → UNAUTHENTICATED, no permission → PERMISSION_DENIED. Tokens travel in the
 ``authorization: Bearer TOKEN`` metadata; the health methods are open, as ``/v2/health/*`` is.
+As over REST, query limits and probing are counted per token (per client address without
+authentication), and every refusal (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED from a
+limit) is written to the audit log.
 
 A response carries its outputs in ``raw_output_contents`` when the request sent
 ``raw_input_contents`` (as ``tritonclient.grpc`` does), else in typed ``contents``.
@@ -12,6 +15,7 @@ A response carries its outputs in ``raw_output_contents`` when the request sent
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -24,7 +28,8 @@ from loopml import __version__
 from loopml.errors import InvalidInput
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PROBABILITIES, TOP_K_LABELS
-from loopml.serving._auth import RequestAuthenticator
+from loopml.security.audit import AuditLog
+from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import RateLimited, status_of
 from loopml.serving.metrics import ServingMetrics
@@ -32,7 +37,7 @@ from loopml.serving.protocols import grpc_predict_v2_pb2 as pb
 from loopml.serving.protocols._grpc_tensors import encode_outputs, parameter_value, request_tensors
 from loopml.serving.protocols.v2 import model_metadata, to_model_input
 
-__all__ = ["OPEN_METHODS", "PROTOCOL", "InferenceServicer", "grpc_code"]
+__all__ = ["OPEN_METHODS", "PROTOCOL", "InferenceServicer", "grpc_code", "peer_host"]
 
 PROTOCOL = "grpc"
 #: Methods answered without credentials (orchestrator probes), like REST's ``/v2/health/*``.
@@ -52,8 +57,29 @@ _CODE_OF_STATUS: dict[int, grpc.StatusCode] = {
     501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
+#: Statuses that are refusals, audited (as over REST).
+_DENIALS = frozenset({401, 403, 429})
 _GENERIC_INTERNAL = "The model server failed to answer this request; the error was logged on the server."
 _log = logging.getLogger("loopml.serving")
+
+
+def peer_host(context: Any) -> str | None:
+    """The client's address from a call's peer (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``).
+
+    Example:
+        >>> class Call:
+        ...     def __init__(self, peer): self._peer = peer
+        ...     def peer(self): return self._peer
+        >>> [peer_host(Call(p)) for p in ("ipv4:10.0.0.7:51234", "ipv6:[::1]:443", "unix:")]
+        ['10.0.0.7', '::1', None]
+    """
+    peer = str(context.peer() or "")
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0] or None
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]") or None
+    return None
 
 
 def grpc_code(err: BaseException) -> grpc.StatusCode:
@@ -63,9 +89,11 @@ def grpc_code(err: BaseException) -> grpc.StatusCode:
 
 @dataclasses.dataclass(slots=True)
 class _Labels:
-    """What one call learned for its metrics (the version that answered)."""
+    """What one call learned for its metrics and audit record (the version, the caller)."""
 
     version: str = ""
+    principal: str | None = None
+    caller: str = ""
 
 
 _Response = TypeVar("_Response")
@@ -102,20 +130,30 @@ class InferenceServicer:
         plane: The data plane (shared with the REST app).
         metrics: The app's metrics: in-flight gauge, request counter and latency (protocol ``grpc``).
         authenticator: Checks bearer tokens; None serves without authentication.
+        audit: Where refused calls are recorded (None: not recorded).
     """
 
     def __init__(
-        self, plane: DataPlane, *, metrics: ServingMetrics, authenticator: RequestAuthenticator | None
+        self,
+        plane: DataPlane,
+        *,
+        metrics: ServingMetrics,
+        authenticator: RequestAuthenticator | None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._plane = plane
         self._metrics = metrics
         self._auth = authenticator
+        self._audit = audit
 
-    async def _principal(self, context: Any, method: str, model: str | None) -> str | None:
+    async def _principal(self, context: Any, method: str, model: str | None, labels: _Labels) -> str | None:
+        """Authenticate the call; ``labels`` learns whom limits count it for (token or address)."""
         if self._auth is None or method in OPEN_METHODS:
+            labels.caller = f"client:{peer_host(context) or '-'}"
             return None
         header = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), None)
         principal = await self._auth.check(header if isinstance(header, str) else None, model)
+        labels.principal, labels.caller = principal.name, principal.rate_key
         return principal.name
 
     async def _answer(
@@ -133,17 +171,44 @@ class InferenceServicer:
         self._metrics.in_flight.inc()
         try:
             try:
-                response = await call(await self._principal(context, method, model), labels)
+                response = await call(await self._principal(context, method, model, labels), labels)
             finally:
                 self._metrics.in_flight.dec()
         except Exception as err:
+            status = status_of(err)
             if inference:
-                self._count(model, labels, str(status_of(err)), started)
+                self._count(model, labels, str(status), started)
+            if status in _DENIALS and self._audit is not None:
+                await self._record_denial(context, method, model, labels, err, status)
             await self._abort(context, method, err)
             raise AssertionError("grpc.aio's abort always raises") from err  # pragma: no cover
         if inference:
             self._count(model, labels, "200", started)
         return response
+
+    async def _record_denial(
+        self, context: Any, method: str, model: str | None, labels: _Labels, err: Exception, status: int
+    ) -> None:
+        """Write a refused call to the audit log, as the REST guard does (never failing the call)."""
+        assert self._audit is not None
+        audit = self._audit
+        actor = err.principal.name if isinstance(err, ModelForbidden) and err.principal else labels.principal
+        details = {"method": method, "protocol": PROTOCOL, "message": str(err)[:500]}
+
+        def record() -> None:
+            audit.record(
+                actor=actor,
+                action="serving.predict",
+                target=f"model:{model}" if model else None,
+                client=peer_host(context),
+                status_code=status,
+                details=details,
+            )
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, record)
+        except Exception:  # the audit store failing must not change the refusal
+            _log.exception("Could not write a refused gRPC call to the audit log")
 
     def _count(self, model: str | None, labels: _Labels, status: str, started: float) -> None:
         """Count an inference call like the REST guard does (status in the shared HTTP vocabulary)."""
@@ -217,7 +282,12 @@ class InferenceServicer:
             requested = _requested_outputs(model, request)
             rows = to_model_input(model, request_tensors(request))
             result = await self._plane.infer(
-                model, rows, protocol=PROTOCOL, request_id=request.id or None, principal=principal
+                model,
+                rows,
+                protocol=PROTOCOL,
+                request_id=request.id or None,
+                principal=principal,
+                caller=labels.caller,
             )
             response = pb.ModelInferResponse(
                 model_name=model.name, model_version=model.version, id=result.request_id
