@@ -360,6 +360,35 @@ def test_search_filters(store: Any, exp_id: str, runs: dict[str, str], flt: str,
     assert set(names(store.runs.search([exp_id], filter=flt))) == expected
 
 
+def test_search_by_dataset_inputs_of_the_reproducibility_record(store: Any, exp_id: str) -> None:
+    mlflow_input = {
+        "tags": [{"key": "mlflow.data.context", "value": "evaluation"}],
+        "dataset": {"name": "holdout", "digest": "d9", "source_type": "local", "source": "x"},
+    }
+    records = {
+        "own": {"datasets": [{"name": "train.csv", "sha256": "ab" * 32, "role": "training"}]},
+        "mlflow": {"mlflow_dataset_inputs": [mlflow_input]},
+        "both": {"datasets": [{"name": "train.csv"}], "mlflow_dataset_inputs": [mlflow_input]},
+        "none": {"git": {"commit": "abc"}},
+    }
+    ids = {}
+    for name, record in records.items():
+        ids[name] = store.runs.create(exp_id, name=name).run_id
+        store.runs.set_reproducibility(ids[name], record)
+
+    def found(flt: str) -> set[str]:
+        return set(names(store.runs.search([exp_id], filter=flt)))
+
+    assert found("datasets.name = 'train.csv'") == {"own", "both"}
+    assert found(f"datasets.digest = '{'ab' * 32}' or datasets.digest = 'd9'") == {"own", "mlflow", "both"}
+    assert found("datasets.context IN ('evaluation')") == {"mlflow", "both"}
+    assert found("datasets.context != 'evaluation'") == {"own"}  # an input without a context meets no test
+    assert found("datasets.name NOT IN ('holdout')") == {"own", "both"}
+    assert found("datasets.name = 'train.csv' and metrics.x IS NULL") == {"own", "both"}
+    store.runs.set_reproducibility(ids["own"], {"datasets": []})  # a new record replaces the inputs
+    assert found("datasets.name = 'train.csv'") == {"both"}
+
+
 def test_search_backquoted_key_and_run_id(store: Any, exp_id: str, run_id: str) -> None:
     store.runs.log_batch(run_id, metrics=[m("my key", 2.0)])
     assert len(store.runs.search([exp_id], filter="metrics.`my key` = 2").items) == 1

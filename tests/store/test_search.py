@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from loopml.errors import InvalidInput
@@ -116,6 +118,34 @@ def test_errors_name_position_and_token(text: str, position: int, token: str) ->
     message = str(info.value)
     assert f"position {position} " in message
     assert token.strip("'")[:5] in message
+
+
+def test_dataset_fields() -> None:
+    node = parse_filter("datasets.name = 'train' and dataset.Context IN ('eval')")
+    assert isinstance(node, BoolOp)
+    assert [(c.entity, c.key, c.op) for c in node.operands] == [  # type: ignore[union-attr]
+        (Entity.DATASET, "name", "="),
+        (Entity.DATASET, "context", "IN"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("datasets.name > 'x'", "one of =, !=, LIKE, ILIKE, IN, NOT IN for datasets.name"),
+        ("datasets.digest IS NULL", "for datasets.digest"),
+        ("datasets.schema = 'x'", "datasets.name, datasets.digest, datasets.context"),
+        ("datasets.name = 3", "a quoted string"),
+    ],
+)
+def test_dataset_errors(text: str, needle: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(needle)):
+        parse_filter(text)
+
+
+def test_order_by_dataset_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="several inputs"):
+        parse_order_by(["datasets.name"])
 
 
 def test_order_by() -> None:

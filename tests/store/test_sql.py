@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from loopml.errors import InvalidInput, InvalidState, StoreUnavailable
-from loopml.store._alembic import head_revision
+from loopml.store._alembic import alembic_config, head_revision
 from loopml.store._migrate import HEAD_REVISION
 from loopml.store._schema import METADATA
 from loopml.store.sql import open_store
+from tests.conftest import fresh_postgres_database
 
 
 def test_unreachable_postgres_hides_password() -> None:
@@ -127,3 +130,32 @@ def test_importing_the_store_does_not_import_psycopg() -> None:
     code = "import sys, loopml.store.sql; print('psycopg' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def test_upgrade_indexes_the_dataset_inputs_of_existing_runs(any_store_url: str) -> None:
+    store = open_store(any_store_url)
+    run_id = store.runs.create(store.experiments.create("e").experiment_id, name="r").run_id
+    mlflow_input = {"tags": [{"key": "mlflow.data.context", "value": "eval"}], "dataset": {"name": "holdout"}}
+    store.runs.set_reproducibility(
+        run_id, {"datasets": [{"name": "train"}], "mlflow_dataset_inputs": [mlflow_input]}
+    )
+    store.close()
+    engine = sa.create_engine(any_store_url)
+    with engine.begin() as conn:  # back to the schema before run_inputs
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008_monitor_alerts")
+    engine.dispose()
+    store = open_store(any_store_url)  # upgrades, filling run_inputs from the records
+    found = store.runs.search([], filter="datasets.name = 'train' and datasets.context = 'eval'")
+    assert [r.run_id for r in found.items] == [run_id]
+    store.close()

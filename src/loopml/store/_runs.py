@@ -25,6 +25,7 @@ from loopml.store._schema import (
     LATEST_METRICS,
     METRICS,
     PARAMS,
+    RUN_INPUTS,
     RUN_TAGS,
     RUNS,
 )
@@ -37,6 +38,7 @@ from loopml.store._search_sql import (
     recent_walk,
 )
 from loopml.store._stamps import new_id, now_ms
+from loopml.store.dataset_inputs import dataset_inputs
 from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
 from loopml.store.search import FilterNode, OrderKey, parse_filter, parse_order_by
 from loopml.store.validation import (
@@ -59,6 +61,7 @@ _PARAMS = PARAMS
 _TAGS = RUN_TAGS
 _METRICS = METRICS
 _LATEST = LATEST_METRICS
+_INPUTS = RUN_INPUTS
 _ACTIVE = LifecycleStage.ACTIVE.value
 
 
@@ -260,7 +263,11 @@ class SqlRunRepository:
         return found
 
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
-        """Replace the reproducibility record of a run (a JSON-serialisable mapping)."""
+        """Replace the reproducibility record of a run (a JSON-serialisable mapping).
+
+        The dataset inputs it names are indexed for ``datasets.*`` search
+        (:mod:`loopml.store.dataset_inputs`).
+        """
         checked = check_json(record, what="reproducibility record")
         with self._db.write() as conn:
             row = self._lookup(conn, run_id)
@@ -269,6 +276,13 @@ class SqlRunRepository:
                     f"Run {run_id} is deleted; restore it with `loopml runs restore {run_id}` first."
                 )
             conn.execute(sa.update(_RUNS).where(_RUNS.c.run_id == run_id).values(reproducibility=checked))
+            conn.execute(sa.delete(_INPUTS).where(_INPUTS.c.run_id == run_id))
+            inputs = [
+                {"run_id": run_id, "position": i, "name": d.name, "digest": d.digest, "context": d.context}
+                for i, d in enumerate(dataset_inputs(checked))
+            ]
+            if inputs:
+                conn.execute(sa.insert(_INPUTS), inputs)
 
     def delete(self, run_id: str) -> None:
         self._set_stage(run_id, LifecycleStage.DELETED)

@@ -47,6 +47,7 @@ __all__ = [
     "RETRAINS",
     "RETRAIN_STEPS",
     "RUNS",
+    "RUN_INPUTS",
     "RUN_TAGS",
     "TOKENS",
     "USERS",
@@ -172,6 +173,18 @@ LATEST_METRICS = sa.Table(
     column("timestamp", sa.BigInteger),
     # Covers metric filters (key, is_nan = false, value range) and sorts; see 0004_search_indexes.
     sa.Index(None, "key", "is_nan", "value", "run_id"),
+)
+
+# One dataset input of a run, derived from its reproducibility record (``datasets.*`` search).
+RUN_INPUTS = sa.Table(
+    "run_inputs",
+    METADATA,
+    column("run_id", ID, sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    column("position", sa.Integer, primary_key=True, autoincrement=False),
+    column("name", sa.Text, null=True),
+    column("digest", sa.Text, null=True),
+    column("context", sa.Text, null=True),
+    sa.Index(None, "name", "run_id"),
 )
 
 # --- lineage ---

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loopml.errors import InvalidInput
-from loopml.store._schema import LATEST_METRICS, PARAMS, RUN_TAGS, RUNS
+from loopml.store._schema import LATEST_METRICS, PARAMS, RUN_INPUTS, RUN_TAGS, RUNS
 from loopml.store.search import NULL_OPS, BoolOp, Comparison, Entity, FilterNode, OrderKey
 
 __all__ = [
@@ -56,6 +56,7 @@ _KEYED_TABLES: dict[Entity, sa.Table] = {
     Entity.PARAM: PARAMS,
     Entity.TAG: RUN_TAGS,
 }
+_INPUTS = RUN_INPUTS
 
 
 def filter_clause(node: FilterNode, *, correlated: bool = False, probe: Any = None) -> sa.ColumnElement[bool]:
@@ -81,6 +82,8 @@ def filter_clause(node: FilterNode, *, correlated: bool = False, probe: Any = No
         if probe is not None:
             raise InvalidInput(f"Run attribute {node.key!r} cannot be tested on a run id alone.")
         return _compare(_ATTRIBUTE_COLUMNS[node.key], node)
+    if node.entity is Entity.DATASET:
+        return _any_input(node, correlated=correlated, probe=probe)
     model = _KEYED_TABLES[node.entity].alias().c
     if node.op in NULL_OPS:  # presence of the key: the run has (IS NOT NULL) or lacks it (IS NULL)
         present = Comparison(entity=node.entity, key=node.key, op="IS NOT NULL", value=None)
@@ -107,6 +110,18 @@ def _keyed(
     if correlated:
         return sa.exists().where(model.run_id == _RUNS.c.run_id, model.key == node.key, condition)
     return _RUNS.c.run_id.in_(sa.select(model.run_id).where(model.key == node.key, condition))
+
+
+def _any_input(node: Comparison, *, correlated: bool, probe: Any) -> sa.ColumnElement[bool]:
+    """Whether any dataset input of the run meets ``node`` (an input lacking the field meets no test)."""
+    inputs = _INPUTS.alias().c
+    column = inputs[node.key]
+    condition = sa.and_(column.is_not(None), _compare(column, node))
+    if probe is not None:
+        return sa.exists(sa.select(sa.literal(1)).where(inputs.run_id == probe, condition).offset(0))
+    if correlated:
+        return sa.exists().where(inputs.run_id == _RUNS.c.run_id, condition)
+    return _RUNS.c.run_id.in_(sa.select(inputs.run_id).where(condition))
 
 
 def _test_rank(node: FilterNode) -> int:

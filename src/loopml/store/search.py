@@ -8,11 +8,13 @@ Grammar (keywords are case-insensitive)::
     primary    := "(" or_expr ")" | comparison
     comparison := identifier operator value
     identifier := ("metrics" | "params" | "tags" | "attributes") "." key | attribute
+                | "datasets" "." ("name" | "digest" | "context")   (a run matches if any input does)
     key        := bare_word | `back quoted` | "quoted" | 'quoted'
     attribute  := status | run_name | run_id | experiment_id | start_time | end_time
     operator   := = | != | < | <= | > | >=               (metrics, times: numbers)
-                | = | != | LIKE | ILIKE | IN | NOT IN     (params, tags, names: strings)
-                | IS NULL | IS NOT NULL                   (no value: the key is absent / present)
+                | = | != | LIKE | ILIKE | IN | NOT IN     (params, tags, names, datasets: strings)
+                | IS NULL | IS NOT NULL                   (no value: the key is absent / present;
+                                                           not on datasets)
     value      := number | 'string' | "string" | "(" string ("," string)* ")"
 
 Example:
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loopml.errors import InvalidInput
+from loopml.store.dataset_inputs import DATASET_KEYS
 from loopml.store.entities import RunStatus
 
 __all__ = [
@@ -48,6 +51,7 @@ class Entity(enum.StrEnum):
     PARAM = "params"
     TAG = "tags"
     ATTRIBUTE = "attributes"
+    DATASET = "datasets"
 
 
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -68,6 +72,8 @@ _PREFIXES = {
     "attribute": Entity.ATTRIBUTE,
     "attr": Entity.ATTRIBUTE,
     "run": Entity.ATTRIBUTE,
+    "datasets": Entity.DATASET,
+    "dataset": Entity.DATASET,
 }
 
 
@@ -217,7 +223,7 @@ class _Parser:
             return Entity.ATTRIBUTE, self._attribute(prefix, token)
         entity = _PREFIXES.get(prefix.lower())
         if entity is None:
-            raise self.error("a prefix metrics., params., tags. or attributes.", token)
+            raise self.error("a prefix metrics., params., tags., attributes. or datasets.", token)
         if not key:
             quoted = self.next()
             if quoted.kind not in ("QUOTED_KEY", "STRING"):
@@ -225,6 +231,10 @@ class _Parser:
             key = _unquote(quoted)
         if entity is Entity.ATTRIBUTE:
             key = self._attribute(key, token)
+        elif entity is Entity.DATASET and key.lower() not in DATASET_KEYS:
+            raise self.error(f"a dataset field ({', '.join(f'datasets.{k}' for k in DATASET_KEYS)})", token)
+        elif entity is Entity.DATASET:
+            key = key.lower()
         return entity, key
 
     def _attribute(self, name: str, token: _Token) -> str:
@@ -264,6 +274,8 @@ class _Parser:
         op = self.operator()
         numeric = entity is Entity.METRIC or key in NUMERIC_ATTRIBUTES
         if op in NULL_OPS:
+            if entity is Entity.DATASET:
+                raise self.error(f"one of {', '.join(STRING_OPS)} for datasets.{key}", op_token)
             if entity is Entity.ATTRIBUTE and key != "end_time":
                 raise self.error("IS NULL / IS NOT NULL on metrics., params., tags. or end_time", op_token)
             return Comparison(entity=entity, key=key, op=op, value=None)
@@ -351,5 +363,10 @@ def parse_order_by(items: Sequence[str]) -> list[OrderKey]:
             descending = parser.next().text.lower() == "desc"
         if parser.peek.kind != "END":
             raise parser.error("ASC, DESC or the end of the order_by item")
+        if entity is Entity.DATASET:
+            raise InvalidInput(
+                f"Runs cannot be ordered by datasets.{key} (a run may have several inputs); "
+                "order by metrics., params., tags. or an attribute."
+            )
         keys.append(OrderKey(entity=entity, key=key, descending=descending))
     return keys

@@ -21,6 +21,7 @@ import httpx
 
 from loopml.artifacts import Blobs
 from loopml.errors import InvalidInput, NotFound, StoreUnavailable
+from loopml.store.dataset_inputs import MLFLOW_DATASET_INPUTS
 from loopml.store.entities import Metric, Run, RunStatus, every_item
 from loopml.store.repositories import Store
 
@@ -39,7 +40,7 @@ SOURCE_RUN_TAG = "loopml.mlflow.run_id"
 #: Tag set last, once a run's params, metrics, tags, inputs and artifacts are all copied.
 DONE_TAG = "loopml.mlflow.imported"
 #: Key of the run's reproducibility record holding MLflow dataset inputs.
-DATASET_INPUTS = "mlflow_dataset_inputs"
+DATASET_INPUTS = MLFLOW_DATASET_INPUTS
 _PAGE = 1000
 
 
