@@ -258,6 +258,7 @@ class SecurityLayer:
         self.open_paths = frozenset(open_paths)
         self._run_experiments: OrderedDict[str, str] = OrderedDict()
         self._execution_runs: OrderedDict[str, str] = OrderedDict()
+        self._logged_model_runs: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         self._index_cache = IndexCache()
 
@@ -550,9 +551,18 @@ class SecurityLayer:
                 cache.popitem(last=False)
         return value
 
+    def _run_of_logged_model(self, model_id: str) -> str | None:
+        """The source run of an MLflow logged model (``m-<artifact id>``; cached), None if unknown."""
+        return self._remembered(
+            self._logged_model_runs,
+            model_id,
+            lambda: self.store.artifacts.get(model_id.removeprefix("m-")).run_id or "",
+        )
+
     def _resource(self, target: Target, key: str) -> Resource | None:
-        if target.kind in ("run", "execution"):
-            run_id = key if target.kind == "run" else self._run_of_execution(key)
+        if target.kind in ("run", "execution", "logged_model"):
+            run_of = {"run": lambda k: k, "execution": self._run_of_execution}
+            run_id = run_of.get(target.kind, self._run_of_logged_model)(key)
             experiment_id = self._experiment_of_run(run_id) if run_id else None  # no run: open
             return (
                 None if experiment_id is None else Resource(kind=ResourceKind.EXPERIMENT, key=experiment_id)

@@ -103,3 +103,35 @@ def test_grants_restrict_runs_read_through_the_mlflow_api(
     theirs = run_mlflow(mlflow_python, READ % run_id, uri=url, env=other)
     assert mine == {"ok": "secret"}
     assert theirs["error"][:2] == ["PERMISSION_DENIED", 403]
+
+
+MODEL_PARAMS = r"""
+import json, mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+try:
+    MlflowClient().log_model_params("%s", {"extra": "1"})
+    print(json.dumps({"ok": MlflowClient().get_logged_model("%s").params}))
+except MlflowException as err:
+    print(json.dumps({"error": [err.error_code, err.get_http_status_code(), err.message[:300]]}))
+"""
+
+
+def test_logged_model_params_need_write_on_the_source_run(
+    mlflow_python: Path, secured: tuple[str, dict[str, str], Path]
+) -> None:
+    url, tokens, _ = secured
+    made = run_mlflow(
+        mlflow_python,
+        "import json, mlflow\nmlflow.set_experiment('models-of-ed')\n"
+        "with mlflow.start_run():\n    m = mlflow.create_external_model(name='m')\n"
+        "print(json.dumps(m.model_id))",
+        uri=url,
+        env={"MLFLOW_TRACKING_TOKEN": tokens["ed"]},
+    )
+    script = MODEL_PARAMS % (made, made)
+    viewer = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["vi"]})
+    other = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["other"]})
+    owner = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["ed"]})
+    assert viewer["error"][:2] == other["error"][:2] == ["PERMISSION_DENIED", 403]
+    assert owner == {"ok": {"extra": "1"}}

@@ -29,7 +29,8 @@ class Access:
         action: Audit name.
         permission: Permission needed (on the target when there is one).
         endpoint_class: Rate-limit class.
-        target_kind: ``experiment``, ``experiment_name`` or ``run`` (see the security layer's targets).
+        target_kind: ``experiment``, ``experiment_name``, ``run``, ``model`` or ``logged_model`` (an
+            MLflow logged-model id; see the security layer's targets).
         target_field: The body (POST) or query (GET) field naming the target.
         target_in_path: Whether the target is a path parameter instead.
         mutates: Whether the request changes state (audited).
@@ -165,6 +166,14 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "logged-models/{model_id}"): _read("logged_models.get"),
     ("PATCH", "logged-models/{model_id}"): Access(
         action="mlflow.logged_models.finalize", permission=_P.RUNS_WRITE, endpoint_class=_E.WRITE
+    ),
+    ("POST", "logged-models/{model_id}/params"): Access(
+        action="mlflow.logged_models.log_params",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="logged_model",
+        target_field="model_id",
+        target_in_path=True,
     ),
     ("POST", "runs/outputs"): _run_write("runs.log_outputs"),
 }

@@ -4,6 +4,11 @@ A logged model is recorded as a reference artifact of its source run (type ``Log
 its files are the run's artifacts under ``<name>/``, uploaded through the artifact proxy like
 any run file (content-addressed, scanned, verdict recorded). Its status is derived from those
 files: ``LOGGED_MODEL_READY`` once the ``MLmodel`` file is there, ``LOGGED_MODEL_PENDING`` before.
+
+Params are immutable, as in MLflow: those given at creation live on the record, each later
+``log-params`` call that adds keys is one more reference artifact (type ``LoggedModelParams``,
+named by the model id, versioned). Logging a key again with its value is accepted; with another
+value it is refused (``Conflict``), the whole call with it.
 """
 
 from __future__ import annotations
@@ -23,13 +28,18 @@ from loopml.server.mlflow.paging import offset_of, token_of
 from loopml.server.mlflow.wire import Body, KeyValue, key_values, run_artifact_uri
 from loopml.store.entities import Artifact, Run, every_item
 from loopml.store.repositories import Store
+from loopml.store.validation import check_param_value, check_record_key
 
-__all__ = ["LOGGED_MODEL_TYPE", "MLMODEL_FILE", "router"]
+__all__ = ["LOGGED_MODEL_PARAMS_TYPE", "LOGGED_MODEL_TYPE", "MLMODEL_FILE", "router"]
 
 router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
 
 #: Artifact type recording an MLflow logged model of a run.
 LOGGED_MODEL_TYPE = "LoggedModel"
+#: Artifact type recording params logged to a logged model after its creation (one per call).
+LOGGED_MODEL_PARAMS_TYPE = "LoggedModelParams"
+#: MLflow's batch size for logged-model params.
+MAX_PARAMS_PER_CALL = 100
 #: The file that makes a folder an MLflow model.
 MLMODEL_FILE = "MLmodel"
 _ID_PREFIX = "m-"
@@ -68,6 +78,33 @@ def _run_files(store: Store, run_id: str, prefix: str) -> list[Artifact]:
     ]
 
 
+def model_params(store: Store, record: Artifact) -> dict[str, str]:
+    """The params of a logged model: those of its creation, then those logged later, in version order.
+
+    Where two calls raced to add one key, the earlier version holds it (the later call was refused).
+    """
+    params = dict(record.properties.get("params", {}))
+    later = every_item(
+        lambda token: store.artifacts.list(
+            type=LOGGED_MODEL_PARAMS_TYPE, name=model_id_of(record), page_token=token
+        )
+    )
+    for added in sorted(later, key=lambda a: a.version or 0):
+        for key, value in added.properties.get("params", {}).items():
+            params.setdefault(key, value)
+    return params
+
+
+def _check_unchanged(model_id: str, current: dict[str, str], wanted: dict[str, str]) -> None:
+    changed = {k: v for k, v in wanted.items() if k in current and current[k] != v}
+    if changed:
+        shown = ", ".join(f"{k!r} is {current[k]!r:.60}, not {v!r:.60}" for k, v in list(changed.items())[:5])
+        raise Conflict(
+            f"Params of logged model {model_id} cannot change: {shown}. Nothing was logged; "
+            "log a new model (or use a new param key) for other values."
+        )
+
+
 def logged_model_json(store: Store, record: Artifact) -> Empty:
     """A logged-model record as MLflow's ``LoggedModel`` message."""
     props = record.properties
@@ -85,7 +122,7 @@ def logged_model_json(store: Store, record: Artifact) -> Empty:
     }
     if props.get("model_type"):
         info["model_type"] = props["model_type"]
-    return {"info": info, "data": {"params": key_values(props.get("params", {})), "metrics": []}}
+    return {"info": info, "data": {"params": key_values(model_params(store, record)), "metrics": []}}
 
 
 class CreateLoggedModel(Body):
@@ -95,6 +132,11 @@ class CreateLoggedModel(Body):
     source_run_id: str | None = None
     params: list[KeyValue] = []
     tags: list[KeyValue] = []
+
+
+class LogModelParams(Body):
+    model_id: str | None = None
+    params: list[KeyValue] = []
 
 
 class FinalizeLoggedModel(Body):
@@ -182,6 +224,37 @@ def finalize_logged_model(
 ) -> Empty:
     """The status follows the files (READY once ``MLmodel`` is uploaded); the call reports it."""
     return {"model": logged_model_json(store, _visible(request, store, model_id))}
+
+
+@router.post("/logged-models/{model_id}/params")
+def log_logged_model_params(model_id: str, body: LogModelParams, request: Request, store: StoreDep) -> Empty:
+    """Add params to a logged model; a key logged again must keep its value (checked again after writing)."""
+    record = _visible(request, store, model_id)
+    if len(body.params) > MAX_PARAMS_PER_CALL:
+        raise InvalidInput(f"A call may log at most {MAX_PARAMS_PER_CALL} params; got {len(body.params)}.")
+    wanted: dict[str, str] = {}
+    for p in body.params:
+        key = check_record_key(p.key, kind="param")
+        value = check_param_value(key, p.value or "")
+        _check_unchanged(model_id, wanted, {key: value})  # one key twice in a call
+        wanted[key] = value
+    current = model_params(store, record)
+    _check_unchanged(model_id, current, wanted)
+    added = {k: v for k, v in wanted.items() if k not in current}
+    if added:
+        store.artifacts.create(
+            type=LOGGED_MODEL_PARAMS_TYPE,
+            name=model_id_of(record),
+            uri=record.uri,
+            sha256=None,
+            size=None,
+            is_reference=True,
+            run_id=record.run_id,
+            properties={"params": added},
+            versioned=True,
+        )
+        _check_unchanged(model_id, model_params(store, record), wanted)  # a concurrent call won the key
+    return {}
 
 
 def _filter(text: str | None) -> dict[str, str]:
