@@ -68,6 +68,7 @@ def _requirements(registry: ModelRegistry, uri: ModelUri) -> AliasRequirements:
 def _checked_version(source: ModelSource, registry: ModelRegistry) -> tuple[ModelVersion, AliasRequirements]:
     uri = parse_model_uri(source.uri)
     version = registry.resolve(uri)
+    registry.check_loadable(version)
     if version.status is ModelVersionStatus.ARCHIVED:
         raise InvalidState(
             f"Version {version.version} of {version.name!r} is archived and is not served; serve a READY "
@@ -151,7 +152,7 @@ def load_served_model(
     Raises:
         NotFound: unknown model, version, alias or folder.
         IntegrityError: a file does not match its checksum or the signature (nothing is loaded).
-        UnsafeArtifact: the scanner refused a file.
+        UnsafeArtifact: the scanner refused a file, or the version is an MLflow model (a pickle).
         PolicyViolation: the alias's promotion policy is not met (signature, blessing).
         InvalidInput: the package has no input signature.
     """

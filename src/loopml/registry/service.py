@@ -177,7 +177,7 @@ class ModelRegistry:
         Args:
             root: The model folder (regular files only).
             name: The registered model's name (created on first use).
-            flavor: Its format (``mlflow``); loopml's own loader does not load it.
+            flavor: Its format (``mlflow``); loopml's own loader refuses it (:meth:`check_loadable`).
             run_id: The run that produced the model.
             description: Free text.
             tags: Version tags.
@@ -369,14 +369,39 @@ class ModelRegistry:
             shutil.rmtree(work, ignore_errors=True)
         return target
 
+    def check_loadable(self, version: ModelVersion) -> None:
+        """Refuse a version loopml's loader does not load: one registered in another format (MLflow's).
+
+        An MLflow model is a pickle (``model.pkl``, cloudpickle) plus an ``MLmodel`` file. loopml
+        stores it as it came, scanned and unsigned, and lets the MLflow client download it; its
+        own loader unpickles nothing, whatever the scan said, so such a version is refused here
+        before any file is fetched.
+
+        Raises:
+            UnsafeArtifact: the version is of a foreign flavor, saying how to serve it with loopml.
+        """
+        if not version.properties.get(FOREIGN_PROPERTY):
+            return
+        ref = f"models:/{version.name}/{version.version}"
+        raise UnsafeArtifact(
+            f"{ref} is an MLflow model (flavor {version.flavor!r}, scan verdict {version.scan_verdict}, "
+            "unsigned): a pickle, which loopml's loader never unpickles. Nothing was loaded. Load it "
+            f"with the MLflow client where you accept pickles (mlflow.pyfunc.load_model({ref!r}) against "
+            "this server), or convert it: load it there, write it in a safe format with "
+            "loopml.registry.package_model(model, DIR) (skops for scikit-learn), then "
+            f"`loopml models register DIR --name {version.name}` and serve that version."
+        )
+
     def load(self, uri: str | ModelUri, *, trusted_globals: Iterable[str] = ()) -> Predictor:
         """Resolve, download (verifying every file), scan and load a model.
 
         Raises:
             IntegrityError: a stored file was modified (nothing is deserialised).
-            UnsafeArtifact: the scanner refused a file, or code-running flavor without trusted signature.
+            UnsafeArtifact: the scanner refused a file, a code-running flavor without trusted
+                signature, or a version registered in MLflow's format (:meth:`check_loadable`).
         """
         version = self.resolve(uri)
+        self.check_loadable(version)
         slot = self.cache_dir / version.name / f"{version.version}-{version.manifest_sha256[:16]}"
         fresh = slot.with_name(f"{slot.name}.new")
         shutil.rmtree(fresh, ignore_errors=True)

@@ -113,19 +113,27 @@ def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | Non
     scope="module",
     params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-def loopml_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live loopml server (no auth, loopback) over SQLite or PostgreSQL."""
+def loopml_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Settings]]:
+    """A live loopml server (no auth, loopback) over SQLite or PostgreSQL, and its settings."""
     home = tmp_path_factory.mktemp("mlflow-home")
     if request.param == "sqlite":
-        with serve_in_thread(Settings(home=home)) as url:
-            yield url
+        settings = Settings(home=home)
+        with serve_in_thread(settings) as url:
+            yield url, settings
         return
     # a database of the module's own: the session's is shared, and modules reuse names ("churn")
-    with (
-        fresh_postgres_database() as store_url,
-        serve_in_thread(Settings(home=home, store_url=store_url)) as url,
-    ):
-        yield url
+    with fresh_postgres_database() as store_url:
+        settings = Settings(home=home, store_url=store_url)
+        with serve_in_thread(settings) as url:
+            yield url, settings
+
+
+@pytest.fixture(scope="module")
+def loopml_url(loopml_server: tuple[str, Settings]) -> str:
+    """The URL of :func:`loopml_server`."""
+    return loopml_server[0]
 
 
 @pytest.fixture

@@ -5,6 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from loopml.config import Settings
+from loopml.errors import UnsafeArtifact
+from loopml.inference.loading import ModelSource, load_served_model
+from loopml.services import Services
 from tests.server.mlflow.conftest import MlflowRunner
 
 pytestmark = pytest.mark.slow
@@ -77,3 +81,33 @@ def test_log_register_alias_and_load_by_alias(mlflow: MlflowRunner, loopml_url: 
     native = httpx.get(f"{loopml_url}/api/v1/models/churn/versions/1").json()
     assert native["flavor"] == "mlflow" and native["scan_verdict"] == "safe"
     assert native["run_id"] == out["run_id"]
+
+
+PICKLED = r"""
+import json, mlflow, numpy as np
+from sklearn.linear_model import LogisticRegression
+X = np.array([[0.0, 1.0], [1.0, 0.0]]); y = np.array([0, 1])
+with mlflow.start_run() as run:
+    mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model")
+print(json.dumps(mlflow.register_model(f"runs:/{run.info.run_id}/model", "churn-pickle").version))
+"""
+
+
+def test_loopml_loader_refuses_an_mlflow_registered_model_saying_what_to_do(
+    mlflow: MlflowRunner, loopml_server: tuple[str, Settings]
+) -> None:
+    mlflow(PICKLED)
+    with Services(loopml_server[1]) as services:
+        registry = services.registry
+        for load in (
+            lambda: registry.load("models:/churn-pickle/1"),
+            lambda: load_served_model(ModelSource(uri="models:/churn-pickle/1"), registry=registry),
+        ):
+            with pytest.raises(UnsafeArtifact) as info:
+                load()
+            message = str(info.value)
+            assert (
+                "MLflow model" in message and "never unpickles" in message and "Nothing was loaded" in message
+            )
+            assert "mlflow.pyfunc.load_model('models:/churn-pickle/1')" in message
+            assert "loopml models register DIR --name churn-pickle" in message
