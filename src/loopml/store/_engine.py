@@ -8,6 +8,7 @@ transaction handling is switched off, as the SQLAlchemy SQLite dialect documents
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import time
@@ -148,7 +149,7 @@ class Database:
         if not rows:
             return
         if self.dialect != "postgresql":
-            conn.execute(sa.insert(table), rows)
+            conn.execute(_plain_insert(table), rows)
             return
         from psycopg import sql  # the PostgreSQL driver, present whenever this dialect is
 
@@ -175,6 +176,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@functools.cache
+def _plain_insert(table: sa.Table) -> sa.Insert:
+    """``INSERT INTO table``, built once per table (building it costs more than a one-row write)."""
+    return sa.insert(table)
 
 
 def create_database(url: URL) -> Database:
