@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 
@@ -97,11 +98,32 @@ class DatasetVersions:
     def __init__(self, store: Store, blobs: Blobs) -> None:
         self._store, self._blobs = store, blobs
 
-    def add(self, name: str, path: str | os.PathLike[str], *, by_reference: bool = False) -> DatasetVersion:
+    def add(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        by_reference: bool = False,
+        execution_type: str = "DatasetAdd",
+        inputs: Sequence[tuple[str, str]] = (),
+        properties: Mapping[str, Any] | None = None,
+    ) -> DatasetVersion:
         """Register the file or folder at ``path`` as the next version of ``name``.
+
+        Args:
+            name: The dataset's name.
+            path: A data file, or a folder of them (files whose names start with ``.`` or ``_``
+                are left out).
+            by_reference: Hash the files where they are instead of copying them into the store.
+            execution_type: The type of the execution recorded as the version's producer.
+            inputs: ``(artifact_id, role)`` of artifacts that produced the data, linked as that
+                execution's INPUT (a model version that answered the requests of a prediction log).
+            properties: Extra properties of the version (the built-in ones cannot be replaced).
 
         Raises:
             InvalidInput: bad name, or missing / empty / unknown-format files.
+
+        .. versionchanged:: ``execution_type``, ``inputs`` and ``properties``.
         """
         if not name or "@" in name or "/" in name:
             raise InvalidInput(f"Dataset name must be non-empty without '@' or '/'. Got {name!r}.")
@@ -126,7 +148,7 @@ class DatasetVersions:
             "source": str(root.absolute()),
         }
         blob = self._blobs.put_bytes(json.dumps(manifest, sort_keys=True).encode(), label=f"dataset {name}")
-        execution = self._store.lineage.create_execution(type="DatasetAdd", name=f"add {name}")
+        execution = self._store.lineage.create_execution(type=execution_type, name=f"add {name}")
         artifact = self._store.artifacts.create(
             type=DATASET_TYPE,
             name=name,
@@ -135,6 +157,7 @@ class DatasetVersions:
             size=blob.size,
             versioned=True,
             properties={
+                **(properties or {}),
                 "num_rows": num_rows,
                 "files": len(entries),
                 "bytes": sum(e.size for e in entries),
@@ -145,7 +168,11 @@ class DatasetVersions:
             },
         )
         self._store.lineage.add_events(
-            execution.execution_id, [(artifact.artifact_id, EventType.OUTPUT, "dataset")]
+            execution.execution_id,
+            [
+                *((artifact_id, EventType.INPUT, role) for artifact_id, role in inputs),
+                (artifact.artifact_id, EventType.OUTPUT, "dataset"),
+            ],
         )
         self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
         return self._version(artifact)
