@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
+from loopml.data.versions import DatasetVersions
 from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidInput, InvalidState
 from loopml.monitor.feedback import FeedbackService
+from loopml.monitor.log_versions import PredictionLogVersions, registry_model_artifacts
 from loopml.monitor.records import WindowRecord
 from loopml.monitor.service import MonitorService
 from loopml.monitor.training import registry_training_statistics
@@ -207,7 +209,8 @@ class Services:
 
     def monitor(self, log_root: Path | None = None) -> MonitorService:
         """Monitoring windows of the prediction log at ``log_root`` (default :attr:`prediction_log`),
-        stored in :attr:`monitor_store`, with skew against the training statistics in the registry."""
+        stored in :attr:`monitor_store`, with skew against the training statistics in the registry;
+        closed hours of the log are registered as dataset versions with lineage to model versions."""
         store = self.monitor_store
         return MonitorService(
             store,
@@ -216,6 +219,11 @@ class Services:
             training_statistics=registry_training_statistics(store, self.blobs)
             if isinstance(store, RegistryStore)
             else None,
+            log_versions=PredictionLogVersions(
+                store,
+                DatasetVersions(store, self.blobs),
+                model_artifacts=registry_model_artifacts(store) if isinstance(store, RegistryStore) else None,
+            ),
         )
 
     def retrain_loop(

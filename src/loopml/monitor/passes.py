@@ -1,4 +1,5 @@
-"""One monitoring pass: compute the windows that are due, then evaluate the alert rules on them;
+"""One monitoring pass: register the closed hours of the log as dataset versions, compute the windows
+that are due, then evaluate the alert rules on them;
 one retraining step: the retrain loop on a deployment's stored windows and open alerts.
 
 What ``loopml monitor run`` does once, ``loopml monitor watch`` on a schedule, and ``loopml server
@@ -6,6 +7,12 @@ What ``loopml monitor run`` does once, ``loopml monitor watch`` on a schedule, a
 retraining step of every deployment that has a policy, as ``loopml monitor retrain`` does). Passes
 are idempotent: a window already computed (with no new labels) is not computed again and an alert
 is recorded once.
+
+The log's hours are registered here, not by the serving processes: every replica and worker writes
+its own files into the same hour partition, so none of them knows when an hour is complete; the
+pass sees the whole partition once the hour has ended and settled. Run one pass at a time per store
+(the server's background pass or a cron ``loopml monitor run``, not both): two passes racing on the
+same new hour could each register it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 
 from loopml.errors import LoopmlError
 from loopml.monitor.alerts import AlertEvaluation, AlertService, AlertStatus
+from loopml.monitor.log_versions import LogVersion
 from loopml.monitor.records import WindowRecord
 from loopml.monitor.retrain import Decision, RetrainLoop, RetrainPolicy
 from loopml.monitor.service import MonitorService
@@ -32,11 +40,14 @@ _OPEN_ALERTS = 10_000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MonitoringPass:
-    """What one pass did: the targets looked at, the windows computed, the alerts that changed."""
+    """What one pass did: the targets looked at, the log hours registered (and those it could not
+    register, why), the windows computed, the alerts that changed."""
 
     targets: tuple[Target, ...]
     computed: tuple[WindowRecord, ...]
     evaluation: AlertEvaluation
+    registered: tuple[LogVersion, ...] = ()
+    log_problems: tuple[str, ...] = ()
 
 
 def monitoring_pass(
@@ -48,12 +59,18 @@ def monitoring_pass(
     is_model: bool = False,
     now: dt.datetime | None = None,
 ) -> MonitoringPass:
-    """Compute what is due for ``name`` (default: everything logged) and evaluate the alert rules."""
+    """Register the closed log hours and compute what is due for ``name`` (default: everything
+    logged), then evaluate the alert rules."""
     targets = [service.target(name, is_model=is_model)] if name else service.targets()
+    registrations = [service.register_log(t, config, now=now) for t in targets]
     computed = [r for t in targets for r in service.run(t, config, now=now)]
     history = [r for t in targets for r in service.windows(t, window=config.window.name)]
     return MonitoringPass(
-        targets=tuple(targets), computed=tuple(computed), evaluation=alerts.evaluate(history)
+        targets=tuple(targets),
+        computed=tuple(computed),
+        evaluation=alerts.evaluate(history),
+        registered=tuple(v for r in registrations for v in r.registered),
+        log_problems=tuple(p for r in registrations for p in r.problems),
     )
 
 

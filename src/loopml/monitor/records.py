@@ -2,7 +2,8 @@
 
 A :class:`WindowRecord` holds flat, named figures (``metrics``) so that alert rules and retrain
 policies read any of them by name, plus the lineage needed to trust it: which model version
-answered, which log partitions were read and whether they all were.
+answered, which log partitions were read and whether they all were, and which registered versions
+of the log those partitions are.
 
 Metric names:
 
@@ -65,6 +66,9 @@ class WindowRecord:
         partitions: The log partitions read (``model=<m>/hour=<h>``).
         problems: Why the window is incomplete, one line per partition.
         versions: Rows per model version in the window.
+        log_versions: The registered versions of the log it read (``predictions.<name>@<n>``, one per
+            hour, see :mod:`loopml.monitor.log_versions`); empty where no hour was registered yet.
+        lineage: The ``MonitorWindow`` execution recording that it read them (``loopml lineage ID``).
         computed_at: When it was computed (UTC).
     """
 
@@ -80,6 +84,8 @@ class WindowRecord:
     partitions: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     versions: Mapping[str, int] = field(default_factory=dict)
+    log_versions: tuple[str, ...] = ()
+    lineage: str | None = None
     computed_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
@@ -105,6 +111,8 @@ class WindowRecord:
             "partitions": list(self.partitions),
             "problems": list(self.problems),
             "versions": dict(self.versions),
+            "log_versions": list(self.log_versions),
+            "lineage": self.lineage,
             "computed_at": None if self.computed_at is None else self.computed_at.isoformat(),
         }
 

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from loopml.data.statistics import DatasetStatistics
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor.labels import join_labels
+from loopml.monitor.log_versions import LogRegistration, LogVersion, PredictionLogVersions
 from loopml.monitor.log_window import log_fingerprint, log_hours, read_window
 from loopml.monitor.measure import PartitionReducer, References, WindowStatistics, measure
 from loopml.monitor.predictions import partition_path
@@ -49,6 +50,14 @@ def _time(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
+_HOUR = dt.timedelta(hours=1)
+
+
+def _refs(registered: dict[dt.datetime, LogVersion], start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The registered log versions of the hours a window ``[start, end)`` touches, oldest first."""
+    return [v.ref for h, v in sorted(registered.items()) if start - _HOUR < h < end]
+
+
 def _main_version(table: pa.Table) -> str:
     counts = pc.value_counts(table["version"]).to_pylist()
     return str(max(counts, key=lambda c: (c["counts"], c["values"]))["values"])
@@ -70,6 +79,8 @@ def to_record(stored: StoredWindow) -> WindowRecord:
         partitions=tuple(details.get("partitions", ())),
         problems=tuple(details.get("problems", ())),
         versions=dict(details.get("versions", {})),
+        log_versions=tuple(details.get("log_versions", ())),
+        lineage=details.get("lineage"),
         computed_at=_time(stored.computed_at) if stored.computed_at else None,
     )
 
@@ -121,6 +132,8 @@ class MonitorService:
         log_root: The prediction log (``<home>/predictions`` for ``loopml serve``).
         deployments: Deployments, to monitor a deployment by name (its primary model's log).
         training_statistics: The training statistics of a model version, for skew.
+        log_versions: Registers closed hours of the log as dataset versions and links windows to
+            them (None: windows name no log version).
     """
 
     def __init__(
@@ -130,8 +143,10 @@ class MonitorService:
         log_root: Path | str,
         deployments: DeploymentRepository | None = None,
         training_statistics: TrainingStatistics | None = None,
+        log_versions: PredictionLogVersions | None = None,
     ) -> None:
         self._store = store
+        self._log_versions = log_versions
         self._root = Path(log_root)
         self._deployments = deployments
         self._training = training_statistics
@@ -159,6 +174,23 @@ class MonitorService:
 
     # --- computing ---
 
+    def register_log(
+        self, target: Target, config: MonitorConfig | None = None, *, now: dt.datetime | None = None
+    ) -> LogRegistration:
+        """Register the hours of ``target``'s log closed at ``now`` (ended ``config.settle`` ago) as
+        versions of the dataset ``predictions.<name>`` (see :mod:`loopml.monitor.log_versions`);
+        registered hours are checked for late files within ``config.label_horizon``."""
+        if self._log_versions is None:
+            return LogRegistration()
+        config = config or MonitorConfig()
+        until = (now or dt.datetime.now(dt.UTC)) - config.settle
+        return self._log_versions.register_closed(
+            self._root, target.log, target.model, until=until, horizon=config.label_horizon
+        )
+
+    def _registered(self, target: Target) -> dict[dt.datetime, LogVersion]:
+        return self._log_versions.registered(target.log) if self._log_versions is not None else {}
+
     def run(
         self, target: Target, config: MonitorConfig | None = None, *, now: dt.datetime | None = None
     ) -> list[WindowRecord]:
@@ -173,16 +205,21 @@ class MonitorService:
             w.start: w for w in self._store.monitor_windows.list(target.deployment, window=config.window.name)
         }
         _, labels_at = self._store.feedback.state(target.log)
+        registered = self._registered(target)
         computed = []
         for start, end in self._candidates(target, config, stored, now):
             old = stored.get(_ms(start))
             if old is not None:
-                fresh = old.details.get("labels_at") == labels_at and old.details.get(
-                    "log"
-                ) == log_fingerprint(self._root, target.log, start, end)
+                fresh = (
+                    old.details.get("labels_at") == labels_at
+                    and old.details.get("log") == log_fingerprint(self._root, target.log, start, end)
+                    and old.details.get("log_versions", []) == _refs(registered, start, end)
+                )
                 if fresh or end < now - config.label_horizon:
                     continue
-            computed.append(self.compute(target, config, start=start, end=end, labels_at=labels_at))
+            computed.append(
+                self.compute(target, config, start=start, end=end, labels_at=labels_at, registered=registered)
+            )
         return computed
 
     def _candidates(
@@ -230,8 +267,18 @@ class MonitorService:
         start: dt.datetime,
         end: dt.datetime,
         labels_at: int | None = None,
+        registered: dict[dt.datetime, LogVersion] | None = None,
     ) -> WindowRecord:
-        """(Re)compute and store one window ``[start, end)`` of ``target``."""
+        """(Re)compute and store one window ``[start, end)`` of ``target``.
+
+        Args:
+            target: What is monitored.
+            config: The window kind, slices and label settings.
+            start: First instant of the window (UTC).
+            end: End of the window (exclusive).
+            labels_at: The feedback state the window reflects (default: the store's now).
+            registered: The registered log versions of ``target`` (default: looked up).
+        """
         windows = self._store.monitor_windows
         kind = config.window.name
         if labels_at is None:
@@ -268,6 +315,14 @@ class MonitorService:
             slice_inputs=reducer.slice_results(),
         )
         version = result.version
+        registered = self._registered(target) if registered is None else registered
+        refs = _refs(registered, start, end)
+        log_versions = [v for v in registered.values() if v.ref in refs]
+        lineage = old.details.get("lineage") if old and old.details.get("log_versions") == refs else None
+        if lineage is None and self._log_versions is not None:
+            lineage = self._log_versions.link_window(
+                log_versions, deployment=target.deployment, window=kind, start=start, end=end
+            )
         stored = StoredWindow(
             deployment=target.deployment,
             window=kind,
@@ -286,6 +341,8 @@ class MonitorService:
                 "labels_used": result.labels_used,
                 "labels_at": labels_at,
                 "log": fingerprint,
+                "log_versions": refs,
+                "lineage": lineage,
             },
             statistics=result.statistics.to_json(),
         )
