@@ -26,7 +26,15 @@ def test_run_windows_status_and_report(invoke: Invoke, home: Path, tmp_path: Pat
     assert [w["start"] for w in computed] == [f"2026-03-01T0{h}:00:00+00:00" for h in range(3)]
     assert computed[0]["metrics"]["label_coverage"] == 1.0 and not computed[2]["complete"]
     assert "part-bad.parquet" in computed[2]["problems"][0]
-    assert json.loads(invoke("monitor", "run", "--now", NOW, "--json").out)["computed"] == []
+    registered = json.loads(ran.out)["log_versions"]  # closed hours become versions of the log dataset
+    assert [v["ref"] for v in registered] == ["predictions.churn@1", "predictions.churn@2"]
+    assert computed[0]["log_versions"] == ["predictions.churn@1"] and computed[2]["log_versions"] == []
+    assert "hour=2026-03-01T02" in json.loads(ran.out)["log_problems"][0]  # the corrupt hour: reported
+    again = json.loads(invoke("monitor", "run", "--now", NOW, "--json").out)
+    assert again["computed"] == [] and again["log_versions"] == []
+    assert "predictions.churn" in invoke("data", "list").out
+    window_lineage = json.loads(invoke("lineage", computed[0]["lineage"], "--json").out)
+    assert any(n["label"] == "predictions.churn v1" for n in window_lineage["nodes"])
 
     listed = invoke("monitor", "windows", "churn", "--model", "--metric", "accuracy", "--metric", "drift.x")
     assert listed.code == 0 and "drift.x" in listed.out

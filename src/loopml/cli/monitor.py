@@ -14,12 +14,11 @@ from loopml.cli._output import print_json, print_note, print_table
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from loopml.monitor.alerts import AlertEvaluation, AlertService
-    from loopml.monitor.passes import RetrainPass
+    from loopml.monitor.alerts import AlertService
+    from loopml.monitor.passes import MonitoringPass, RetrainPass
     from loopml.monitor.records import WindowRecord
     from loopml.monitor.retrain import RetrainPolicy
     from loopml.monitor.service import MonitorService
-    from loopml.monitor.targets import Target
     from loopml.monitor.windows import MonitorConfig
 
 app = typer.Typer(
@@ -256,15 +255,7 @@ def _run_once(
             alerting,
             window=kind,
         )
-    _report_run(
-        list(done.computed),
-        list(done.targets),
-        config,
-        done.evaluation,
-        as_json,
-        lines=lines,
-        retrained=retrained,
-    )
+    _report_run(done, config, as_json, lines=lines, retrained=retrained)
 
 
 def _policies(folder: Path | None, name: str | None) -> dict[str, RetrainPolicy] | None:
@@ -285,17 +276,21 @@ def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
 
 
 def _report_run(
-    computed: list[WindowRecord],
-    targets: list[Target],
+    done: MonitoringPass,
     config: MonitorConfig,
-    evaluation: AlertEvaluation,
     as_json: bool,
     *,
     lines: bool = False,
     retrained: RetrainPass | None = None,
 ) -> None:
+    computed, targets, evaluation = list(done.computed), list(done.targets), done.evaluation
     if as_json:
         document: dict[str, object] = {
+            "log_versions": [
+                {"ref": v.ref, "hour": v.hour.isoformat(), "versions": dict(v.versions)}
+                for v in done.registered
+            ],
+            "log_problems": list(done.log_problems),
             "computed": [r.to_document() for r in computed],
             "alerts": {
                 "new": [a.view() for a in evaluation.new],
@@ -312,6 +307,10 @@ def _report_run(
         return
     if retrained is not None:
         _report_retraining(retrained)
+    for v in done.registered:
+        typer.echo(f"prediction log {v.hour:%Y-%m-%dT%H} registered as {v.ref}", err=True)
+    for problem in done.log_problems:
+        typer.echo(f"prediction log {problem}", err=True)
     for alert in evaluation.new:
         typer.echo(f"ALERT {alert.severity.value} {alert.deployment} {alert.rule}: {alert.message}", err=True)
     for alert in evaluation.resolved:

@@ -99,10 +99,11 @@ async def periodic_monitoring(
         config = MonitorConfig(slice_columns=slices)
         done = monitoring_pass(services.monitor(), alerts, config)
         lines = []
-        if done.computed or done.evaluation.new or done.evaluation.resolved:
+        if done.computed or done.registered or done.evaluation.new or done.evaluation.resolved:
             lines.append(
-                f"Monitoring: {len(done.computed)} window(s) computed, {len(done.evaluation.new)} alert(s) "
-                f"raised, {len(done.evaluation.resolved)} resolved"
+                f"Monitoring: {len(done.registered)} log hour(s) registered, {len(done.computed)} "
+                f"window(s) computed, {len(done.evaluation.new)} alert(s) raised, "
+                f"{len(done.evaluation.resolved)} resolved"
             )
         if retrain_policies is not None:
             lines += _retrain(services, alerts, retrain_policies, window=config.window.name)
