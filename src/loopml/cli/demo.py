@@ -274,8 +274,10 @@ def demo(
         bool, typer.Option("--json", help="Print the story as data (a list of steps).")
     ] = False,
 ) -> None:
-    """The census model's lifecycle: pipeline (train, evaluate, sign, push), then deploy, serve, replay
-    2016-2018 with late labels, monitor, alert, retrain, canary, promote or roll back."""
+    """The census model's whole lifecycle: train, deploy, serve, monitor, retrain, canary.
+
+    The pipeline (train, evaluate, sign, push), then deploy, serve, replay 2016-2018 with late
+    labels, monitor, alert, retrain, canary, promote or roll back (--pipeline-only: the pipeline)."""
     settings = _context.settings()
     if quickstart:
         with _example("quickstart") as folder:

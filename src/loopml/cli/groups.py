@@ -27,7 +27,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
     "demo": _at(
         "demo",
         "demo",
-        "Run the census pipeline end to end (ingest → validate → train 2 models → evaluate → push).",
+        "The census model's whole lifecycle: train, deploy, serve, monitor, retrain, canary.",
     ),
     "keys": _at("keys", "app", "Signing keys (EC P-256) and trusted public keys."),
     "models": _at(
