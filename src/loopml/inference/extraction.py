@@ -9,8 +9,11 @@ with 1 as the floor). Identical rows count too (a replayed probe). When a caller
 count within the window reaches ``max_probes``, its requests to that model are refused until the
 window has moved past them.
 
-State is per process (a worker's own window); the count is a behaviour signal, not a quota, so
-it need not be exact across replicas. Quotas are what bounds the total number of queries.
+Where the windows live is a :class:`ProbeStore`: :class:`InProcessProbeStore` (this process's
+memory, the default) or a shared one (the serving layer's Redis store), so that a caller whose
+requests are spread over several workers or replicas is still seen as one. The decision is the
+same whichever store keeps the window: :meth:`ProbeDetector.step` is a pure function of the
+window, the new rows and the time.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,7 +31,15 @@ from loopml.errors import InvalidInput
 from loopml.inference.inputs import ModelInput
 from loopml.inference.schema import InputSchema
 
-__all__ = ["ExtractionCheck", "ProbeDecision", "ProbeDetector"]
+__all__ = [
+    "ExtractionCheck",
+    "InProcessProbeStore",
+    "ProbeDecision",
+    "ProbeDetector",
+    "ProbeStep",
+    "ProbeStore",
+    "ProbeWindow",
+]
 
 _KEYS = ("window_s", "max_probes", "step", "max_rows")
 
@@ -78,6 +89,55 @@ class ProbeDecision:
     retry_after_s: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeWindow:
+    """One caller's recent rows and probes.
+
+    Attributes:
+        times: When each remembered row arrived (oldest first).
+        rows: The remembered rows, one 1-d array each (same order as ``times``).
+        probes: When each near-identical row arrived (oldest first).
+    """
+
+    times: tuple[float, ...] = ()
+    rows: tuple[np.ndarray, ...] = ()
+    probes: tuple[float, ...] = ()
+
+
+ProbeStep = Callable[[ProbeWindow | None, float], tuple[ProbeWindow, ProbeDecision]]
+"""Given a caller's window (None: nothing remembered) and the time, its new window and the decision."""
+
+
+class ProbeStore(Protocol):
+    """Where the windows live; :meth:`update` applies one step to one key atomically."""
+
+    def update(self, key: str, step: ProbeStep, *, ttl_s: float) -> ProbeDecision:
+        """Apply ``step`` to the window of ``key`` (kept at least ``ttl_s`` after this update)."""
+
+
+class InProcessProbeStore:
+    """Windows in this process's memory (thread-safe; least recently seen keys are forgotten).
+
+    Args:
+        clock: Monotonic seconds (tests inject their own).
+        max_keys: Windows kept; beyond it the least recently seen are forgotten.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000) -> None:
+        self._clock = clock
+        self._max_keys = max_keys
+        self._windows: OrderedDict[str, ProbeWindow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def update(self, key: str, step: ProbeStep, *, ttl_s: float) -> ProbeDecision:
+        with self._lock:
+            window, decision = step(self._windows.pop(key, None), self._clock())
+            self._windows[key] = window
+            while len(self._windows) > self._max_keys:
+                self._windows.popitem(last=False)
+            return decision
+
+
 def _features(rows: ModelInput, schema: InputSchema) -> np.ndarray:
     """Rows as an ``(n, k)`` matrix: float64 on the NumPy path, else objects."""
     if rows.matrix is not None:
@@ -93,8 +153,11 @@ class ProbeDetector:
         schema: The model's input schema.
         check: The limits.
         scales: Per column, the training standard deviation (steps are relative to it).
-        clock: Monotonic seconds (tests inject their own).
-        max_callers: Callers remembered; beyond it the least recently seen are forgotten.
+        clock: Monotonic seconds for the default in-process store (tests inject their own).
+        max_callers: Callers the default in-process store remembers (least recently seen forgotten).
+        store: Where the windows live (default: this process's memory); a shared store's clock
+            is its own.
+        namespace: Prefix of this detector's keys in ``store`` (the model, for a shared store).
     """
 
     def __init__(
@@ -105,16 +168,15 @@ class ProbeDetector:
         scales: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_callers: int = 10_000,
+        store: ProbeStore | None = None,
+        namespace: str = "",
     ) -> None:
         self._schema = schema
         self._check = check
-        self._clock = clock
-        self._max_callers = max_callers
+        self._store: ProbeStore = store or InProcessProbeStore(clock=clock, max_keys=max_callers)
+        self._namespace = namespace
         given = scales or {}
         self._scales = np.array([float(given.get(n) or 0.0) for n in schema.names])
-        self._history: OrderedDict[str, deque[tuple[float, np.ndarray]]] = OrderedDict()
-        self._probes: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def _near_count(self, row: np.ndarray, seen: np.ndarray) -> int:
         """How many rows of ``seen`` (an ``(m, k)`` object matrix) are near-identical to ``row``."""
@@ -159,30 +221,34 @@ class ProbeDetector:
         A refused request's rows are not remembered (refusals do not extend the window).
         """
         features = _features(rows, self._schema)
-        now = self._clock()
+        return self._store.update(
+            self._namespace + caller,
+            lambda window, now: self.step(window, features, now),
+            ttl_s=float(self._check.window_s),
+        )
+
+    def step(
+        self, window: ProbeWindow | None, features: np.ndarray, now: float
+    ) -> tuple[ProbeWindow, ProbeDecision]:
+        """The window after the rows ``features`` arrive at ``now``, and the decision for them."""
+        max_rows = int(self._check.max_rows)
         horizon = now - self._check.window_s
-        with self._lock:
-            history = self._history.pop(caller, None) or deque(maxlen=int(self._check.max_rows))
-            probes = self._probes.pop(caller, None) or deque()
-            while history and history[0][0] < horizon:
-                history.popleft()
-            while probes and probes[0] < horizon:
-                probes.popleft()
-            if len(probes) >= self._check.max_probes:
-                decision = ProbeDecision(allowed=False, probes=len(probes), retry_after_s=probes[0] - horizon)
-            else:
-                known = len(history)
-                rows_so_far = (
-                    np.concatenate([np.stack([r for _, r in history]), features]) if known else features
-                )
-                for i, row in enumerate(features):
-                    if self._near_count(row, rows_so_far[: known + i][-int(self._check.max_rows) :]):
-                        probes.append(now)
-                    history.append((now, row))
-                decision = ProbeDecision(allowed=True, probes=len(probes))
-            self._history[caller] = history
-            self._probes[caller] = probes
-            while len(self._history) > self._max_callers:
-                oldest, _ = self._history.popitem(last=False)
-                self._probes.pop(oldest, None)
-            return decision
+        window = window or ProbeWindow()
+        history: deque[tuple[float, np.ndarray]] = deque(
+            ((t, r) for t, r in zip(window.times, window.rows, strict=True) if t >= horizon), maxlen=max_rows
+        )
+        probes = deque(t for t in window.probes if t >= horizon)
+        if len(probes) >= self._check.max_probes:
+            decision = ProbeDecision(allowed=False, probes=len(probes), retry_after_s=probes[0] - horizon)
+        else:
+            known = len(history)
+            rows_so_far = np.concatenate([np.stack([r for _, r in history]), features]) if known else features
+            for i, row in enumerate(features):
+                if self._near_count(row, rows_so_far[: known + i][-max_rows:]):
+                    probes.append(now)
+                history.append((now, row))
+            decision = ProbeDecision(allowed=True, probes=len(probes))
+        kept = ProbeWindow(
+            times=tuple(t for t, _ in history), rows=tuple(r for _, r in history), probes=tuple(probes)
+        )
+        return kept, decision
