@@ -36,6 +36,7 @@ from loopml.serving.background import serve_in_thread
 from loopml.serving.dataplane import InferenceResult, InferenceSink
 from loopml.serving.guards import ModelGuards, QueryLimiter, QueryLimits
 from loopml.serving.metrics import ServingMetrics
+from loopml.serving.probes import RedisProbeStore
 from loopml.store.sql import open_store
 from tests.serving.conftest import Models
 
@@ -188,6 +189,45 @@ def test_probing_one_feature_in_small_steps_is_refused(models: Models) -> None:
         assert codes[:4] == [200] * 4 and codes[-1] == 429
         r = client.post("/invocations", json={"instances": [base.tolist()]})
         assert r.status_code == 429 and "model-extraction" in r.json()["error"]
+
+
+def test_a_probe_split_over_two_servers_is_refused_when_they_share_redis(models: Models) -> None:
+    prefix = f"loopml-test:{uuid.uuid4().hex}:"
+    guards = {"numeric": ModelGuards(extraction=ExtractionCheck(max_probes=4, step=0.05))}
+    source = ModelSource(uri="models:/numeric@champion")
+    base = models.numeric_x[0].copy()
+    probes = [(base + np.eye(len(base))[0] * 0.01 * step).tolist() for step in range(8)]
+
+    def codes(a: httpx.Client, b: httpx.Client) -> list[int]:
+        return [
+            (a if i % 2 else b).post("/v1/models/numeric:predict", json={"instances": [p]}).status_code
+            for i, p in enumerate(probes)
+        ]
+
+    with _serve(models, source, guards=guards) as a, _serve(models, source, guards=guards) as b:
+        assert codes(a, b) == [200] * 8  # each server alone sees four probes, three near-identical
+    try:
+        with (
+            _serve(
+                models,
+                source,
+                guards=guards,
+                limiter=QueryLimiter(probes=RedisProbeStore(REDIS_URL, prefix=prefix)),
+            ) as a,
+            _serve(
+                models,
+                source,
+                guards=guards,
+                limiter=QueryLimiter(probes=RedisProbeStore(REDIS_URL, prefix=prefix)),
+            ) as b,
+        ):
+            assert codes(a, b) == [200] * 5 + [429] * 3
+            r = a.post("/invocations", json={"instances": [probes[0]]})
+            assert r.status_code == 429 and "model-extraction" in r.json()["error"]
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
 
 
 def _mixed_rows(city: str, age: int = 45) -> dict[str, object]:

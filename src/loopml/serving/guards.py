@@ -17,8 +17,9 @@ would repair it); the model predicts the restored rows; the prediction log keeps
 sent, each restored row flagged ``clipped:COL`` / ``fallback:COL`` beside its atypical flags.
 A restoration policy the package's training statistics cannot support is refused when the guard
 is built, that is at start-up (or, for a deployment, when a new model is loaded: the old one keeps
-serving). Limits are shared by every worker and replica through Redis
-when ``LOOPML_REDIS_URL`` is set (if Redis fails, each process limits on its own meanwhile). A
+serving). Limits and probing windows are shared by every worker and replica through Redis
+when ``LOOPML_REDIS_URL`` is set (if Redis fails, each process limits and detects probes on its
+own meanwhile: requests never fail because of Redis; see :mod:`loopml.serving.probes`). A
 caller is the token that authenticated the request, or the client address without authentication.
 """
 
@@ -37,7 +38,7 @@ from loopml.inference.atypical import (
     AtypicalReport,
     AtypicalScorer,
 )
-from loopml.inference.extraction import ExtractionCheck, ProbeDetector
+from loopml.inference.extraction import ExtractionCheck, ProbeDetector, ProbeStore
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.inference.restoration import InputRestoration, InputRestorer
@@ -106,11 +107,20 @@ class QueryLimiter:
     Args:
         backend: Where buckets live (in-process, or :class:`~loopml.security.ratelimit.RedisLimiter`).
         fallback: Used while the backend fails (e.g. Redis down).
+        probes: Where the probing detectors keep their windows when shared (a
+            :class:`~loopml.serving.probes.RedisProbeStore`); None: each detector in this process.
     """
 
-    def __init__(self, backend: Limiter | None = None, *, fallback: Limiter | None = None) -> None:
+    def __init__(
+        self,
+        backend: Limiter | None = None,
+        *,
+        fallback: Limiter | None = None,
+        probes: ProbeStore | None = None,
+    ) -> None:
         self._backend: Limiter = backend or InProcessLimiter()
         self._fallback = fallback
+        self.probes = probes
 
     def _call(self, action: Any) -> Decision:
         try:
@@ -178,7 +188,13 @@ class RequestGuard:
             if isinstance(entry, Mapping) and entry.get("kind") == "numeric"
         }
         self._probes = (
-            ProbeDetector(model.schema, guards.extraction, scales=scales)
+            ProbeDetector(
+                model.schema,
+                guards.extraction,
+                scales=scales,
+                store=limiter.probes,
+                namespace=f"serve:{model.name}:{model.version}:",
+            )
             if guards.extraction is not None
             else None
         )

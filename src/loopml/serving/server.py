@@ -39,6 +39,7 @@ from loopml.serving.guards import QueryLimiter
 from loopml.serving.io_metrics import IOMetrics
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
+from loopml.serving.probes import RedisProbeStore
 from loopml.serving.tracing import Tracing
 
 __all__ = ["build_app", "run_server"]
@@ -133,9 +134,13 @@ def _feedback(services: Services, log_root: Path) -> FeedbackService | None:
 
 
 def _limiter(settings: Settings) -> QueryLimiter:
-    """Query limits shared through Redis when ``redis_url`` is set, else per process."""
+    """Query limits and probing windows shared through Redis when ``redis_url`` is set, else per process."""
     if settings.redis_url:
-        return QueryLimiter(RedisLimiter(settings.redis_url), fallback=InProcessLimiter())
+        return QueryLimiter(
+            RedisLimiter(settings.redis_url),
+            fallback=InProcessLimiter(),
+            probes=RedisProbeStore(settings.redis_url),
+        )
     return QueryLimiter(InProcessLimiter())
 
 
