@@ -1,18 +1,28 @@
-"""OpenTelemetry traces: a span per inference request with validate / queue / predict / log children,
-a caller's W3C traceparent followed, every protocol traced, nothing recorded when tracing is off."""
+"""OpenTelemetry traces: a span per inference request with validate / queue / predict / log children
+(a deployment's also route and shadow), a caller's W3C traceparent followed, every protocol traced,
+nothing recorded when tracing is off."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from loopml.deploy.spec import ABArm, ABSplit, Canary, DeploymentSpec, Shadow
 from loopml.errors import InvalidInput
-from loopml.serving import AppOptions, ModelSource
+from loopml.serving import AppOptions, DataPlane, ModelRepository, ModelSource, create_app
+from loopml.serving.background import serve_in_thread
 from loopml.serving.config import ServeConfig
+from loopml.serving.deployments import DeploymentRuntime
 from loopml.serving.tracing import Tracing, TracingConfig
 from tests.serving.conftest import Models
+from tests.serving.deploy_world import World, make_world, row
 from tests.serving.test_guards import _serve
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -102,3 +112,93 @@ def test_serve_yaml_tracing_is_checked() -> None:
         TracingConfig(otlp_endpoint="http://x", sample_ratio=2)
     with pytest.raises(InvalidInput, match="must be an http"):
         TracingConfig(otlp_endpoint="collector:4318")
+
+
+@contextmanager
+def _serve_deployment(world: World, tracing: Tracing) -> Iterator[httpx.Client]:
+    runtime = DeploymentRuntime(
+        ["churn"], service=world.services.deployments, registry=world.services.registry
+    )
+    runtime.load()
+    plane = DataPlane(ModelRepository([]), deployments=runtime)
+    app = create_app(plane, options=AppOptions(tracing=tracing))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+
+
+def test_a_deployment_request_has_the_stages_plus_its_route_and_shadows(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> None:
+    spec = DeploymentSpec(
+        name="churn",
+        primary="models:/churn@champion",
+        canary=Canary(target="models:/churn/2", weight=50),
+        shadows=(Shadow(name="twin", target="models:/churn/1"),),
+    )
+    for world in make_world(tmp_path):
+        world.services.deployments.create(spec, None, actor="ann")
+        with _serve_deployment(world, _tracing(exporter)) as client:
+            for i in range(12):
+                body = {**row(i), "id": f"request-{i}"}
+                assert client.post("/v2/models/churn/infer", json=body).status_code == 200
+    spans = exporter.get_finished_spans()
+    requests = [s for s in spans if s.parent is None]
+    assert len(requests) == 12
+    routes = set()
+    for request in requests:
+        children = {
+            s.name: s for s in spans if s.parent is not None and s.parent.span_id == request.context.span_id
+        }
+        stages = ["validate", "route", "queue", "predict", "shadow", "log"]
+        assert sorted(children) == sorted(stages)
+        assert sorted(stages, key=lambda n: children[n].start_time) == stages
+        for child in children.values():
+            assert request.start_time <= child.start_time <= child.end_time <= request.end_time, child.name
+            assert child.attributes["loopml.deployment"] == "churn"
+        route = children["route"].attributes["loopml.route"]
+        version = "1" if route == "primary" else "2"
+        routes.add(route)
+        assert (
+            request.attributes["loopml.deployment"] == "churn" and request.attributes["loopml.route"] == route
+        )
+        for stage in ("route", "validate", "queue", "predict"):
+            assert children[stage].attributes["loopml.route"] == route, stage
+            assert children[stage].attributes["loopml.version"] == version, stage
+        shadow = children["shadow"].attributes
+        assert shadow["loopml.shadow"] == "twin" and shadow["loopml.version"] == "1" and shadow["queued"]
+    assert routes == {"primary", "canary"}
+
+
+def test_a_request_split_over_ab_arms_traces_each_arms_stages(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> None:
+    arms = (
+        ABArm(name="a", target="models:/churn/1", weight=50),
+        ABArm(name="b", target="models:/churn/2", weight=50),
+    )
+    spec = DeploymentSpec(name="churn", primary="models:/churn/1", ab=ABSplit(key="a", arms=arms))
+    keys = [float(k) for k in range(40)]  # the input field "a" is the A/B key, row by row
+    body = {
+        "inputs": [
+            {
+                "name": c,
+                "shape": [len(keys)],
+                "datatype": "FP64",
+                "data": keys if c == "a" else [0.5] * len(keys),
+            }
+            for c in ("a", "b", "c")
+        ]
+    }
+    for world in make_world(tmp_path):
+        world.services.deployments.create(spec, None, actor="ann")
+        with _serve_deployment(world, _tracing(exporter)) as client:
+            assert client.post("/v2/models/churn/infer", json=body).status_code == 200
+    spans = exporter.get_finished_spans()
+    (request,) = [s for s in spans if s.parent is None]
+    assert set(str(request.attributes["loopml.route"]).split(",")) == {"a", "b"}
+    predicted = {s.attributes["loopml.route"]: s.attributes for s in spans if s.name == "predict"}
+    assert predicted["a"]["loopml.version"] == "1" and predicted["b"]["loopml.version"] == "2"
+    assert predicted["a"]["rows"] + predicted["b"]["rows"] == len(keys)
+    assert sorted(s.attributes["loopml.route"] for s in spans if s.name == "validate") == ["a", "b"]
+    (route,) = [s for s in spans if s.name == "route"]
+    assert route.attributes["parts"] == 2

@@ -55,6 +55,7 @@ from loopml.inference.loading import ModelSource, load_served_model
 from loopml.inference.model import ServedModel
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
+from loopml.serving import tracing
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.errors import RateLimited
 from loopml.serving.guards import (
@@ -530,14 +531,21 @@ class DeploymentRuntime:
         flags: tuple[tuple[str, ...], ...] = ()
         atypical: tuple[tuple[str, ...], ...] = ()
         predicted = rows
+        labels = {
+            "loopml.deployment": name,
+            "loopml.route": choice.route,
+            "loopml.version": table.answering[choice.target].version,
+        }
         try:
-            if served.guard is not None:
-                if admit:
-                    served.guard.admit(rows, caller)
-                atypical = atypical_flags(served.guard, rows, self._metrics)
-                predicted, restored = restored_rows(served.guard, rows, self._metrics)
-                flags = merge_flags(atypical, restored)
-            outputs = await served.batcher.predict(predicted)
+            with tracing.labelled(**labels):
+                if served.guard is not None:
+                    if admit:
+                        served.guard.admit(rows, caller)
+                    atypical = atypical_flags(served.guard, rows, self._metrics)
+                    predicted, restored = restored_rows(served.guard, rows, self._metrics)
+                    flags = merge_flags(atypical, restored)
+                tracing.record_child("validate", tracing.request_started(), tracing.mark(), rows=rows.n_rows)
+                outputs = await served.batcher.predict(predicted)
         except (RateLimited, AtypicalInput):  # the caller's refusals, not the route's failures
             raise
         except Exception:
@@ -584,7 +592,10 @@ class DeploymentRuntime:
         table = self._tables[name]
         rid = request_id or uuid.uuid4().hex
         who = caller or principal or "anonymous"
+        routed = tracing.mark()
         parts = self._routes_of(table, rows, headers, rid)
+        if routed:
+            self._trace_route(name, table, parts, routed)
         if len(parts) == 1:
             outputs, flags, latency_s, values = await self._answer(
                 name, table, parts[0], rows, caller=who, request_id=rid
@@ -601,11 +612,43 @@ class DeploymentRuntime:
         if shadows:
             collector = self.collector(name)
             for shadow in shadows:
-                self._mirror(name, shadow.name, table.served[shadow.target], rows, values, collector)
+                mirrored = tracing.mark()
+                served = table.served[shadow.target]
+                queued = self._mirror(name, shadow.name, served, rows, values, collector)
+                tracing.record_child(
+                    "shadow",
+                    mirrored,
+                    **{
+                        "loopml.deployment": name,
+                        "loopml.shadow": shadow.name,
+                        "loopml.version": served.model.version,
+                        "queued": queued,
+                    },
+                )
+        logged_at = tracing.mark()
         for sink in self._sinks:
             for part_result, part_rows in logged:
                 sink.record(part_result, part_rows, protocol=protocol, principal=principal)
+        tracing.record_child("log", logged_at, **{"loopml.deployment": name})
         return result
+
+    @staticmethod
+    def _trace_route(name: str, table: _Table, parts: Sequence[_Part], started_ns: int) -> None:
+        """The ``route`` span of a traced request, and its route(s) on the request span."""
+        routes = ",".join(dict.fromkeys(p.choice.route for p in parts))
+        versions = ",".join(dict.fromkeys(table.answering[p.choice.target].version for p in parts))
+        tracing.record_child(
+            "route",
+            started_ns,
+            **{
+                "loopml.deployment": name,
+                "loopml.route": routes,
+                "loopml.version": versions,
+                "sticky": all(p.choice.sticky for p in parts),
+                "parts": len(parts),
+            },
+        )
+        tracing.annotate(**{"loopml.deployment": name, "loopml.route": routes})
 
     async def _answer_split(
         self,
@@ -669,7 +712,8 @@ class DeploymentRuntime:
         rows: ModelInput,
         primary: list[float | str],
         collector: ObservationCollector,
-    ) -> None:
+    ) -> bool:
+        """Hand a copy of the request to the shadow's mirror; False when the mirror dropped it."""
         if served.guard is not None:  # the shadow sees what the primary model sees (not counted twice)
             rows = served.guard.restore(rows)[0]
         served.in_flight += 1
@@ -682,7 +726,7 @@ class DeploymentRuntime:
             collector=collector,
             done=served.release,
         )
-        self.mirror.offer(job)
+        return self.mirror.offer(job)
 
     async def close(self) -> None:
         """Stop following the store, stop the shadows and every batcher."""

@@ -7,6 +7,11 @@ default (no cost beyond one flag check per request); on with serve.yaml ``tracin
 export to ``otlp_endpoint``, a sampling ratio), or with an SDK tracer provider given by the
 embedding program (the tests use the in-memory exporter). Needs ``pip install 'loopml[otel]'``.
 
+A deployment's request has the same stages plus ``route`` (the route choice) and one ``shadow``
+span per shadow copy it is mirrored to (the hand-off to the mirror, which answers later on its
+own); its stages carry ``loopml.deployment``, ``loopml.route`` (primary, canary or the A/B arm) and
+``loopml.version`` (see :func:`labelled`), and so does the request span (:func:`annotate`).
+
 Child spans are recorded after the fact with the times the data plane measured, so nothing is
 opened or closed across the micro-batcher's thread hand-off.
 """
@@ -22,11 +27,15 @@ from typing import Any
 
 from loopml.errors import InvalidInput, MissingDependency
 
-__all__ = ["Tracing", "TracingConfig", "mark", "record_child", "request_started"]
+__all__ = ["Tracing", "TracingConfig", "annotate", "labelled", "mark", "record_child", "request_started"]
 
 #: The request traced in this task: (tracer, span, its start in ns), or None when tracing is off.
 _CURRENT: contextvars.ContextVar[tuple[Any, Any, int] | None] = contextvars.ContextVar(
     "loopml_trace", default=None
+)
+#: Attributes every child span recorded in this context carries (see :func:`labelled`).
+_LABELS: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
+    "loopml_trace_labels", default=()
 )
 
 
@@ -155,7 +164,7 @@ def request_started() -> int:
     return current[2] if current is not None else 0
 
 
-def record_child(name: str, start_ns: int, end_ns: int | None = None, **attributes: Any) -> None:
+def record_child(name: str, start_ns: int, end_ns: int | None = None, /, **attributes: Any) -> None:
     """Record a finished child span of the current request span (nothing when not traced)."""
     current = _CURRENT.get()
     if current is None or not start_ns:
@@ -163,7 +172,31 @@ def record_child(name: str, start_ns: int, end_ns: int | None = None, **attribut
     from opentelemetry import trace
 
     tracer, parent, _ = current
+    every = {**dict(_LABELS.get()), **attributes}
     span = tracer.start_span(
-        name, context=trace.set_span_in_context(parent), start_time=start_ns, attributes=attributes or None
+        name, context=trace.set_span_in_context(parent), start_time=start_ns, attributes=every or None
     )
     span.end(end_time=end_ns or time.time_ns())
+
+
+@contextmanager
+def labelled(**attributes: Any) -> Iterator[None]:
+    """Child spans recorded within carry ``attributes`` too (per task: concurrent parts keep their own).
+
+    Nothing is kept when this request is not traced.
+    """
+    if _CURRENT.get() is None:
+        yield
+        return
+    token = _LABELS.set((*_LABELS.get(), *attributes.items()))
+    try:
+        yield
+    finally:
+        _LABELS.reset(token)
+
+
+def annotate(**attributes: Any) -> None:
+    """Set ``attributes`` on the current request span (nothing when not traced)."""
+    current = _CURRENT.get()
+    if current is not None:
+        current[1].set_attributes(attributes)
