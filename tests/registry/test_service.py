@@ -244,3 +244,25 @@ def test_search_by_name_and_tag(registry: ModelRegistry, unsigned_package: Model
     assert [m.name for m in registry.search(name_like="ch%")] == ["churn"]
     assert [m.name for m in registry.search(tag="team=risk")] == ["fraud"]
     assert pd.Series([m.latest_version for m in registry.search()]).tolist() == [1, 1]
+
+
+def test_foreign_version_downloads_as_registered_and_a_tampered_file_is_named(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mlflow-model"
+    folder.mkdir()
+    files = {"MLmodel": b"flavors:\n  python_function: {}\n", "model.pkl": pickle.dumps([1, 2, 3])}
+    for rel, data in files.items():
+        (folder / rel).write_bytes(data)
+    version = registry.register_foreign(folder, "churn-mlflow", flavor="mlflow", actor="ann")
+    assert registry.is_foreign(version)
+    out = registry.download("models:/churn-mlflow/1", tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files  # as it came: no checksums.json
+    blob = _blob_path(tmp_path / "blobs", hash_file(folder / "model.pkl").sha256)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"model\.pkl"):
+        registry.download("models:/churn-mlflow/1", tmp_path / "again")
+    assert not (tmp_path / "again").exists()

@@ -14,7 +14,7 @@ from loopml.cli import _context
 from loopml.cli._output import format_ms, print_json, print_listing, print_table
 from loopml.cli.keys import PassphraseEnv, key_ring, passphrase_from_env, trust_store
 from loopml.errors import IntegrityError, InvalidInput
-from loopml.registry import KeySigner, ModelRegistry, sign_package, verify_package
+from loopml.registry import KeySigner, ModelRegistry, ModelUri, sign_package, verify_package
 from loopml.store.entities import AliasEvent, ModelVersion, RegisteredModel
 from loopml.store.ids import resolve_run_id
 from loopml.store.remote import RemoteModelReader
@@ -263,8 +263,16 @@ def download(
 ) -> None:
     """Rebuild a registered package folder (every file verified)."""
     with _registry("models download") as registry:
-        path = registry.download(uri, out)
+        version = registry.resolve(uri)
+        path = registry.download(ModelUri(name=version.name, version=version.version), out)
+        foreign = registry.is_foreign(version)
     typer.echo(f"Downloaded {uri} to {path}")
+    if foreign:
+        typer.echo(
+            f"It is an MLflow model (flavor {version.flavor!r}, scan verdict {version.scan_verdict}, "
+            "unsigned): each file matched what the store recorded at registration; there is no "
+            "checksums.json or signature to verify, and its pickle is loaded only by the MLflow client."
+        )
 
 
 @app.command("history")

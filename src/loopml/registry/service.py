@@ -351,6 +351,11 @@ class ModelRegistry:
     def download(self, uri: str | ModelUri, dest: Path | str) -> Path:
         """Rebuild the package of ``uri`` at ``dest`` (must not exist), verified before it appears.
 
+        Every file is checked against the hash and size the store recorded when it was registered.
+        A loopml package is then verified as a whole (``checksums.json``, signature); a version
+        registered in MLflow's format (:meth:`is_foreign`) has neither and is written as it came,
+        its files checked against the store's record only (nothing in it is loaded).
+
         Raises:
             IntegrityError: a stored file does not match its hash, checksums or signature (named).
             InvalidInput: ``dest`` exists.
@@ -363,11 +368,17 @@ class ModelRegistry:
         work = Path(tempfile.mkdtemp(dir=_existing_parent(target), prefix=f".{target.name}.", suffix=".dl"))
         try:
             package = fetch_package(self.blobs, version.manifest_sha256, work / "pkg", label=label)
-            verify_package(package, trust_store=self.trust_store)
+            if not self.is_foreign(version):
+                verify_package(package, trust_store=self.trust_store)
             package.rename(target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return target
+
+    @staticmethod
+    def is_foreign(version: ModelVersion) -> bool:
+        """Whether ``version`` was registered in another format (MLflow's: no ``checksums.json``)."""
+        return bool(version.properties.get(FOREIGN_PROPERTY))
 
     def check_loadable(self, version: ModelVersion) -> None:
         """Refuse a version loopml's loader does not load: one registered in another format (MLflow's).
@@ -380,7 +391,7 @@ class ModelRegistry:
         Raises:
             UnsafeArtifact: the version is of a foreign flavor, saying how to serve it with loopml.
         """
-        if not version.properties.get(FOREIGN_PROPERTY):
+        if not self.is_foreign(version):
             return
         ref = f"models:/{version.name}/{version.version}"
         raise UnsafeArtifact(

@@ -135,3 +135,48 @@ def test_logged_model_params_need_write_on_the_source_run(
     owner = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["ed"]})
     assert viewer["error"][:2] == other["error"][:2] == ["PERMISSION_DENIED", 403]
     assert owner == {"ok": {"extra": "1"}}
+
+
+MODEL_TAGS = r"""
+import json, mlflow
+from mlflow.exceptions import MlflowException
+out = {}
+for name, call in (
+    ("set", lambda: mlflow.set_logged_model_tags("%s", {"t": "1"})),
+    ("delete", lambda: mlflow.delete_logged_model_tag("%s", "kept")),
+):
+    try:
+        call()
+        out[name] = None
+    except MlflowException as err:
+        out[name] = [err.error_code, err.get_http_status_code(), err.message[:300]]
+out["tags"] = {k: v for k, v in mlflow.get_logged_model("%s").tags.items() if not k.startswith("mlflow.")}
+print(json.dumps(out))
+"""
+
+
+def test_logged_model_tags_need_write_on_the_source_run(
+    mlflow_python: Path, secured: tuple[str, dict[str, str], Path]
+) -> None:
+    url, tokens, home = secured
+    made = run_mlflow(
+        mlflow_python,
+        "import json, mlflow\nmlflow.set_experiment('tagged-models-of-ed')\n"
+        "with mlflow.start_run() as r:\n    m = mlflow.create_external_model(name='m', tags={'kept': 'x'})\n"
+        "print(json.dumps([m.model_id, r.info.experiment_id]))",
+        uri=url,
+        env={"MLFLOW_TRACKING_TOKEN": tokens["ed"]},
+    )
+    model_id, experiment_id = made
+    store = open_store(Settings(home=home).resolved_store_url())
+    try:  # "other" may read the experiment, not write to it
+        AuthService(store).grant("other", Resource(kind=ResourceKind.EXPERIMENT, key=experiment_id), "read")
+    finally:
+        store.close()
+    script = MODEL_TAGS % (model_id, model_id, model_id)
+    other = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["other"]})
+    for refused in ("set", "delete"):
+        assert other[refused][:2] == ["PERMISSION_DENIED", 403], other[refused]
+    assert other["tags"] == {"kept": "x"}  # nothing changed
+    owner = run_mlflow(mlflow_python, script, uri=url, env={"MLFLOW_TRACKING_TOKEN": tokens["ed"]})
+    assert owner == {"set": None, "delete": None, "tags": {"t": "1"}}

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import httpx
 import pytest
 
+from loopml.cli.app import main
 from loopml.config import Settings
 from loopml.errors import UnsafeArtifact
 from loopml.inference.loading import ModelSource, load_served_model
 from loopml.services import Services
+from loopml.store.entities import every_item
 from tests.server.mlflow.conftest import MlflowRunner
 
 pytestmark = pytest.mark.slow
@@ -111,3 +116,57 @@ def test_loopml_loader_refuses_an_mlflow_registered_model_saying_what_to_do(
             )
             assert "mlflow.pyfunc.load_model('models:/churn-pickle/1')" in message
             assert "loopml models register DIR --name churn-pickle" in message
+
+
+DOWNLOADABLE = PICKLED.replace('"churn-pickle"', '"churn-download"')
+
+
+def test_loopml_models_download_writes_an_mlflow_registered_model_verified(
+    mlflow: MlflowRunner,
+    loopml_server: tuple[str, Settings],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mlflow(DOWNLOADABLE)
+    settings = loopml_server[1]
+    if settings.store_url:
+        monkeypatch.setenv("LOOPML_STORE_URL", settings.store_url)
+    with Services(settings) as services:
+        version = services.registry.resolve("models:/churn-download/1")
+        uploaded = every_item(
+            lambda token: services.store.artifacts.list(run_id=version.run_id, page_token=token)
+        )
+    # what the server recorded of each file the client uploaded (hashed as it arrived)
+    recorded = {a.name.removeprefix("model/"): a.sha256 for a in uploaded if a.name.startswith("model/")}
+
+    def download(dest: Path) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            main(
+                [
+                    "--home",
+                    str(settings.home),
+                    "models",
+                    "download",
+                    "models:/churn-download/1",
+                    "-o",
+                    str(dest),
+                ]
+            )
+            code = 0
+        except SystemExit as ex:
+            code = ex.code if isinstance(ex.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    code, said = download(tmp_path / "out")
+    assert code == 0, said
+    assert "Downloaded models:/churn-download/1" in said and "MLflow model" in said
+    files = {
+        p.relative_to(tmp_path / "out").as_posix(): p for p in (tmp_path / "out").rglob("*") if p.is_file()
+    }
+    assert "MLmodel" in files and "model.pkl" in files
+    assert {rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in files.items()} == {
+        rel: sha for rel, sha in recorded.items()
+    }

@@ -82,6 +82,18 @@ def _experiment_write(action: str) -> Access:
     return _write(action, _P.EXPERIMENTS_WRITE, "experiment", "experiment_id")
 
 
+def _logged_model_write(action: str) -> Access:
+    """A write to a logged model named in the path: ``runs.write`` on its source run."""
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=_E.WRITE,
+        target_kind="logged_model",
+        target_field="model_id",
+        target_in_path=True,
+    )
+
+
 def _model_write(action: str, *, alias: bool = False) -> Access:
     return Access(
         action=f"mlflow.{action}",
@@ -167,13 +179,10 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("PATCH", "logged-models/{model_id}"): Access(
         action="mlflow.logged_models.finalize", permission=_P.RUNS_WRITE, endpoint_class=_E.WRITE
     ),
-    ("POST", "logged-models/{model_id}/params"): Access(
-        action="mlflow.logged_models.log_params",
-        permission=_P.RUNS_WRITE,
-        endpoint_class=_E.WRITE,
-        target_kind="logged_model",
-        target_field="model_id",
-        target_in_path=True,
+    ("POST", "logged-models/{model_id}/params"): _logged_model_write("logged_models.log_params"),
+    ("PATCH", "logged-models/{model_id}/tags"): _logged_model_write("logged_models.set_tags"),
+    ("DELETE", "logged-models/{model_id}/tags/{tag_key:path}"): _logged_model_write(
+        "logged_models.delete_tag"
     ),
     ("POST", "runs/outputs"): _run_write("runs.log_outputs"),
 }

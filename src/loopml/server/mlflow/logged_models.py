@@ -9,6 +9,11 @@ Params are immutable, as in MLflow: those given at creation live on the record, 
 ``log-params`` call that adds keys is one more reference artifact (type ``LoggedModelParams``,
 named by the model id, versioned). Logging a key again with its value is accepted; with another
 value it is refused (``Conflict``), the whole call with it.
+
+Tags change, as in MLflow: those given at creation live on the record, each later ``PATCH .../tags``
+or ``DELETE .../tags/{key}`` call is one more reference artifact (type ``LoggedModelTags``, named by
+the model id, versioned) holding the keys it set or the key it deleted; replayed in version order
+they give the current tags.
 """
 
 from __future__ import annotations
@@ -28,9 +33,15 @@ from loopml.server.mlflow.paging import offset_of, token_of
 from loopml.server.mlflow.wire import Body, KeyValue, key_values, run_artifact_uri
 from loopml.store.entities import Artifact, Run, every_item
 from loopml.store.repositories import Store
-from loopml.store.validation import check_param_value, check_record_key
+from loopml.store.validation import check_param_value, check_record_key, check_tag_value
 
-__all__ = ["LOGGED_MODEL_PARAMS_TYPE", "LOGGED_MODEL_TYPE", "MLMODEL_FILE", "router"]
+__all__ = [
+    "LOGGED_MODEL_PARAMS_TYPE",
+    "LOGGED_MODEL_TAGS_TYPE",
+    "LOGGED_MODEL_TYPE",
+    "MLMODEL_FILE",
+    "router",
+]
 
 router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
 
@@ -38,6 +49,8 @@ router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=Mlflow
 LOGGED_MODEL_TYPE = "LoggedModel"
 #: Artifact type recording params logged to a logged model after its creation (one per call).
 LOGGED_MODEL_PARAMS_TYPE = "LoggedModelParams"
+#: Artifact type recording a change of a logged model's tags (one per call).
+LOGGED_MODEL_TAGS_TYPE = "LoggedModelTags"
 #: MLflow's batch size for logged-model params.
 MAX_PARAMS_PER_CALL = 100
 #: The file that makes a folder an MLflow model.
@@ -95,6 +108,39 @@ def model_params(store: Store, record: Artifact) -> dict[str, str]:
     return params
 
 
+def _tag_changes(store: Store, record: Artifact) -> list[Artifact]:
+    changes = every_item(
+        lambda token: store.artifacts.list(
+            type=LOGGED_MODEL_TAGS_TYPE, name=model_id_of(record), page_token=token
+        )
+    )
+    return sorted(changes, key=lambda a: a.version or 0)
+
+
+def model_tags(store: Store, record: Artifact, changes: list[Artifact] | None = None) -> dict[str, str]:
+    """The tags of a logged model: those of its creation, with the later sets and deletes applied in order."""
+    tags = dict(record.properties.get("tags", {}))
+    for change in _tag_changes(store, record) if changes is None else changes:
+        tags.update(change.properties.get("set", {}))
+        if change.properties.get("deleted") is not None:
+            tags.pop(change.properties["deleted"], None)
+    return tags
+
+
+def _record_tag_change(store: Store, record: Artifact, change: dict[str, Any]) -> None:
+    store.artifacts.create(
+        type=LOGGED_MODEL_TAGS_TYPE,
+        name=model_id_of(record),
+        uri=record.uri,
+        sha256=None,
+        size=None,
+        is_reference=True,
+        run_id=record.run_id,
+        properties=change,
+        versioned=True,
+    )
+
+
 def _check_unchanged(model_id: str, current: dict[str, str], wanted: dict[str, str]) -> None:
     changed = {k: v for k, v in wanted.items() if k in current and current[k] != v}
     if changed:
@@ -107,18 +153,18 @@ def _check_unchanged(model_id: str, current: dict[str, str], wanted: dict[str, s
 
 def logged_model_json(store: Store, record: Artifact) -> Empty:
     """A logged-model record as MLflow's ``LoggedModel`` message."""
-    props = record.properties
+    props, changes = record.properties, _tag_changes(store, record)
     ready = any(a.name == f"{record.name}/{MLMODEL_FILE}" for a in _run_files(store, record.run_id or "", ""))
     info: Empty = {
         "model_id": model_id_of(record),
         "experiment_id": props.get("experiment_id", ""),
         "name": record.name,
         "creation_timestamp_ms": record.created_at,
-        "last_updated_timestamp_ms": record.created_at,
+        "last_updated_timestamp_ms": max([record.created_at, *(c.created_at for c in changes)]),
         "artifact_uri": record.uri,
         "status": "LOGGED_MODEL_READY" if ready else "LOGGED_MODEL_PENDING",
         "source_run_id": record.run_id or "",
-        "tags": key_values(props.get("tags", {})),
+        "tags": key_values(model_tags(store, record, changes)),
     }
     if props.get("model_type"):
         info["model_type"] = props["model_type"]
@@ -137,6 +183,11 @@ class CreateLoggedModel(Body):
 class LogModelParams(Body):
     model_id: str | None = None
     params: list[KeyValue] = []
+
+
+class SetLoggedModelTags(Body):
+    model_id: str | None = None
+    tags: list[KeyValue] = []
 
 
 class FinalizeLoggedModel(Body):
@@ -254,6 +305,34 @@ def log_logged_model_params(model_id: str, body: LogModelParams, request: Reques
             versioned=True,
         )
         _check_unchanged(model_id, model_params(store, record), wanted)  # a concurrent call won the key
+    return {}
+
+
+@router.patch("/logged-models/{model_id}/tags")
+def set_logged_model_tags(
+    model_id: str, body: SetLoggedModelTags, request: Request, store: StoreDep
+) -> Empty:
+    """Set (add or overwrite) tags of a logged model, all of them in one change."""
+    record = _visible(request, store, model_id)
+    wanted: dict[str, str] = {}
+    for t in body.tags:
+        key = check_record_key(t.key, kind="tag")
+        wanted[key] = check_tag_value(key, t.value or "")
+    if wanted:
+        _record_tag_change(store, record, {"set": wanted})
+    return {}
+
+
+@router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
+def delete_logged_model_tag(model_id: str, tag_key: str, request: Request, store: StoreDep) -> Empty:
+    """Delete one tag of a logged model; an absent key is ``RESOURCE_DOES_NOT_EXIST``, as in MLflow."""
+    record = _visible(request, store, model_id)
+    if tag_key not in model_tags(store, record):
+        raise NotFound(
+            f"Logged model {model_id} has no tag {tag_key!r}; "
+            "`mlflow.get_logged_model(...).tags` lists its tags."
+        )
+    _record_tag_change(store, record, {"deleted": tag_key})
     return {}
 
 
