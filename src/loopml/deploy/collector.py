@@ -77,12 +77,15 @@ class _Route:
         )
 
 
-_Kept = tuple[str, tuple[Value, ...], tuple[int, ...]]
+_Kept = tuple[str, tuple[Value, ...], tuple[int, ...], tuple[float, ...], Value | None]
 
 
 def _answered(items: list[object]) -> list[Answered]:
     kept: list[_Kept] = items  # type: ignore[assignment]
-    return [Answered(request_id=i, predictions=p, rows=rows[: len(p)]) for i, p, rows in kept]
+    return [
+        Answered(request_id=i, predictions=p, rows=rows[: len(p)], scores=s[: len(p)], positive=positive)
+        for i, p, rows, s, positive in kept
+    ]
 
 
 class ObservationCollector:
@@ -117,12 +120,15 @@ class ObservationCollector:
         atypical: bool = False,
         request_id: str | None = None,
         rows: Sequence[int] = (),
+        scores: Sequence[float] = (),
+        positive: Value | None = None,
     ) -> None:
         """One request of ``route``: failed or not, its latency, its outputs (one per row), flagged or not.
 
         With ``request_id``, the request is kept (sampled) for the feedback labels posted for it;
         ``rows`` gives the positions of the predicted rows when the route answered only some
-        rows of the request.
+        rows of the request; ``scores`` a binary classifier's probability of its ``positive``
+        class for those rows (what the AUC gate ranks by).
         """
         with self._lock:
             r = self._route(route)
@@ -133,7 +139,14 @@ class ObservationCollector:
             for p in predictions:
                 r.predictions.add(p, self._rng)
             if request_id is not None and predictions:  # a plain tuple: this runs per request
-                r.answered.add((request_id, tuple(predictions), tuple(rows)), self._rng)
+                kept = (
+                    request_id,
+                    tuple(predictions),
+                    tuple(rows),
+                    tuple(scores),
+                    (positive if scores else None),
+                )
+                r.answered.add(kept, self._rng)
 
     def record_mirror(
         self,

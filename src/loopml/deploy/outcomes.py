@@ -6,7 +6,9 @@ analysis the labels users posted through feedback for those request ids are look
 row by row: a row takes the label for its ``(request id, row)``, else the label for its whole
 request (row -1). Whatever the label's own time, it counts in the window of the prediction it
 labels, so a late label still reaches the analysis of its window (as long as that window is the
-one being analysed). Labels keyed by an input feature (``key_field``) are not joined here: a route's
+one being analysed). For a binary classifier each row also carries the raw probability of its
+positive class (kept by the server even when the output policy hides it), so the AUC gate ranks
+scores, not hard labels. Labels keyed by an input feature (``key_field``) are not joined here: a route's
 outcome needs the request it labels.
 
 Example:
@@ -46,11 +48,16 @@ class Answered:
         predictions: The ``predict`` output of each observed row.
         rows: The position of each of those rows in the request; empty: ``0, 1, ...``
             (a request split across routes answers only some of its rows on each).
+        scores: A binary classifier's raw probability of its ``positive`` class for each of
+            those rows (the AUC gate ranks by them); empty when the model gives none.
+        positive: The class the scores are the probability of.
     """
 
     request_id: str
     predictions: tuple[Value, ...]
     rows: tuple[int, ...] = ()
+    scores: tuple[float, ...] = ()
+    positive: Value | None = None
 
     def __post_init__(self) -> None:
         if self.rows and len(self.rows) != len(self.predictions):
@@ -58,6 +65,13 @@ class Answered:
                 f"`rows` must give one position per prediction: {len(self.rows)} rows, "
                 f"{len(self.predictions)} predictions."
             )
+        if self.scores and len(self.scores) != len(self.predictions):
+            raise InvalidInput(
+                f"`scores` must give one score per prediction: {len(self.scores)} scores, "
+                f"{len(self.predictions)} predictions."
+            )
+        if self.scores and self.positive is None:
+            raise InvalidInput("`scores` need `positive`: the class they are the probability of.")
 
 
 def join_outcomes(answered: Iterable[Answered], labels: Iterable[StoredLabel]) -> tuple[Outcome, ...]:
@@ -68,12 +82,15 @@ def join_outcomes(answered: Iterable[Answered], labels: Iterable[StoredLabel]) -
     found: list[Outcome] = []
     for request in answered:
         positions = request.rows or range(len(request.predictions))
-        for row, prediction in zip(positions, request.predictions, strict=True):
+        scores: Sequence[float | None] = request.scores or (None,) * len(request.predictions)
+        for row, prediction, score in zip(positions, request.predictions, scores, strict=True):
             label = by_key.get((request.request_id, row))
             if label is None:
                 label = by_key.get((request.request_id, -1))
             if label is not None:
-                found.append(Outcome(prediction=prediction, label=_plain(label)))
+                positive = request.positive if score is not None else None
+                outcome = Outcome(prediction=prediction, label=_plain(label), score=score, positive=positive)
+                found.append(outcome)
     return tuple(found)
 
 

@@ -53,6 +53,7 @@ from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
 from loopml.inference.inputs import ModelInput, take_rows
 from loopml.inference.loading import ModelSource, load_served_model
 from loopml.inference.model import ServedModel
+from loopml.inference.outputs import SCORES
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving import tracing
@@ -161,6 +162,16 @@ def _counted(counter: Counter) -> Callable[..., None]:
     """Counts one event of ``counter`` by its labels, keeping each labelled child (one per copy answered)."""
     children = functools.cache(counter.labels)
     return lambda *labels: children(*labels).inc()
+
+
+def _plain_class(value: object) -> float | str:
+    """A class label as the outcomes hold it: a string, or a number as a float."""
+    if isinstance(value, str):
+        return value
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _now_ms() -> int:
@@ -341,6 +352,7 @@ class DeploymentRuntime:
                 model,
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
+                keep_scores=True,
             ),
             guard=guard,
         )
@@ -554,7 +566,9 @@ class DeploymentRuntime:
         finally:
             served.release()
         latency_s = time.perf_counter() - started
+        scores = outputs.pop(SCORES, None)  # internal: for the AUC gate, never in the answer
         values = output_values(outputs)
+        classes = served.model.classes
         collector.record(
             choice.route,
             error=False,
@@ -563,6 +577,8 @@ class DeploymentRuntime:
             atypical=bool(atypical),
             request_id=request_id,
             rows=part.positions.tolist() if part.positions is not None else (),
+            scores=scores[: len(values)].tolist() if scores is not None else (),
+            positive=_plain_class(classes[1]) if classes is not None and len(classes) == 2 else 1.0,
         )
         return outputs, flags, latency_s, values
 
