@@ -77,14 +77,21 @@ class _Route:
         )
 
 
-_Kept = tuple[str, tuple[Value, ...], tuple[int, ...], tuple[float, ...], Value | None]
+_Kept = tuple[str, tuple[Value, ...], tuple[int, ...], tuple[float, ...], Value | None, tuple[str, ...]]
 
 
 def _answered(items: list[object]) -> list[Answered]:
     kept: list[_Kept] = items  # type: ignore[assignment]
     return [
-        Answered(request_id=i, predictions=p, rows=rows[: len(p)], scores=s[: len(p)], positive=positive)
-        for i, p, rows, s, positive in kept
+        Answered(
+            request_id=i,
+            predictions=p,
+            rows=rows[: len(p)],
+            scores=s[: len(p)],
+            positive=positive,
+            keys=keys[: len(p)],
+        )
+        for i, p, rows, s, positive, keys in kept
     ]
 
 
@@ -122,13 +129,15 @@ class ObservationCollector:
         rows: Sequence[int] = (),
         scores: Sequence[float] = (),
         positive: Value | None = None,
+        keys: Sequence[str] = (),
     ) -> None:
         """One request of ``route``: failed or not, its latency, its outputs (one per row), flagged or not.
 
         With ``request_id``, the request is kept (sampled) for the feedback labels posted for it;
         ``rows`` gives the positions of the predicted rows when the route answered only some
         rows of the request; ``scores`` a binary classifier's probability of its ``positive``
-        class for those rows (what the AUC gate ranks by).
+        class for those rows (what the AUC gate ranks by); ``keys`` their values of the label
+        key feature.
         """
         with self._lock:
             r = self._route(route)
@@ -145,6 +154,7 @@ class ObservationCollector:
                     tuple(rows),
                     tuple(scores),
                     (positive if scores else None),
+                    tuple(keys),
                 )
                 r.answered.add(kept, self._rng)
 
@@ -166,7 +176,9 @@ class ObservationCollector:
                 r.predictions.add(mirrored, self._rng)
                 r.mirrored.add((primary, mirrored), self._rng)
 
-    def observations(self, *, now_ms: int, labels: LabelLookup | None = None) -> Observations:
+    def observations(
+        self, *, now_ms: int, labels: LabelLookup | None = None, key_labels: LabelLookup | None = None
+    ) -> Observations:
         """What was seen in ``[start_ms, now_ms)``.
 
         Args:
@@ -174,12 +186,14 @@ class ObservationCollector:
             labels: Finds the feedback labels of request ids; each route's answered requests are
                 joined with them into its ``outcomes`` (None: no outcomes). Called outside the
                 lock (it may query a store).
+            key_labels: Finds the labels keyed by the label key feature's values (None: none).
         """
         with self._lock:
             routes = {name: r.frozen() for name, r in self._routes.items()}
             answered = {name: list(r.answered.items) for name, r in self._routes.items()}
         if labels is not None:
-            joined = route_outcomes({name: _answered(items) for name, items in answered.items()}, labels)
+            kept = {name: _answered(items) for name, items in answered.items()}
+            joined = route_outcomes(kept, labels, key_labels)
             routes = {name: replace(r, outcomes=joined.get(name, ())) for name, r in routes.items()}
         return Observations(
             window=Window(start_ms=self.start_ms, end_ms=max(now_ms, self.start_ms)), routes=routes

@@ -41,7 +41,7 @@ from prometheus_client import Counter
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
-from loopml.deploy.outcomes import feedback_labels
+from loopml.deploy.outcomes import feedback_labels, key_strings
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
@@ -461,10 +461,15 @@ class DeploymentRuntime:
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
-                labels = None
-                if self._labels is not None and deployment.policy.gates.metric is not None:
+                labels = key_labels = None
+                gates = deployment.policy.gates
+                if self._labels is not None and gates.metric is not None:
                     labels = feedback_labels(self._labels, name)
-                observations = await asyncio.to_thread(collector.observations, now_ms=now, labels=labels)
+                    if gates.label_key_field is not None:
+                        key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+                observations = await asyncio.to_thread(
+                    collector.observations, now_ms=now, labels=labels, key_labels=key_labels
+                )
                 await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
             elif deployment.spec.shadows:
                 if now - collector.start_ms < interval_ms:
@@ -521,6 +526,17 @@ class DeploymentRuntime:
         if len(parts) == 1:
             return [_Part(parts[0][0])]
         return [_Part(choice, positions) for choice, positions in parts]
+
+    def _label_keys(self, table: _Table, rows: ModelInput, n: int) -> tuple[str, ...]:
+        """The first ``n`` rows' values of the policy's label key feature (empty: none named, or
+        not an input of the model)."""
+        field = table.plan.deployment.policy.gates.label_key_field
+        if field is None or self._labels is None or n == 0:
+            return ()
+        schema = table.answering[table.spec.primary].schema
+        if field not in schema.names:
+            return ()
+        return key_strings(rows.column_values(schema)[field][:n])
 
     async def _answer(
         self,
@@ -579,6 +595,7 @@ class DeploymentRuntime:
             rows=part.positions.tolist() if part.positions is not None else (),
             scores=scores[: len(values)].tolist() if scores is not None else (),
             positive=_plain_class(classes[1]) if classes is not None and len(classes) == 2 else 1.0,
+            keys=self._label_keys(table, rows, len(values)),
         )
         return outputs, flags, latency_s, values
 
