@@ -199,3 +199,76 @@ def test_latency_gate_reads_prometheus_style_histograms() -> None:
     assert bad.verdict is Verdict.FAIL and bad.value is not None and bad.value > 30
     with pytest.raises(InvalidInput, match="cumulative"):
         RouteObservations(latency_histogram=((10.0, 5), (5.0, 6)))
+
+
+def scored_outcomes(
+    rng: np.random.Generator, n: int, *, worse_ranks: bool, labels: tuple[str, str] = ("no", "yes")
+) -> tuple[Outcome, ...]:
+    """A binary classifier's labelled rows: hard labels from ``score >= 0.5``, scores in ``(0, 1)``.
+
+    ``worse_ranks`` keeps every hard label but shuffles the scores within each predicted class,
+    so the ordering (what AUC measures) degrades while the labels (what accuracy sees) do not.
+    """
+    y = rng.integers(0, 2, n)
+    score = np.clip(y * 0.5 + 0.25 + rng.normal(0, 0.15, n), 0.001, 0.999)
+    hard = score >= 0.5
+    if worse_ranks:
+        for side in (hard, ~hard):
+            score[side] = rng.permutation(score[side])
+    return tuple(
+        Outcome(prediction=labels[int(h)], label=labels[int(v)], score=float(s), positive=labels[1])
+        for h, v, s in zip(hard, y, score, strict=True)
+    )
+
+
+def test_auc_ranks_the_scores_and_sees_a_worse_ordering_with_the_same_hard_labels() -> None:
+    auc, accuracy = GateThresholds(metric=OnlineMetric.AUC), GateThresholds(metric=OnlineMetric.ACCURACY)
+    primary = RouteObservations(outcomes=scored_outcomes(np.random.default_rng(1), 3000, worse_ranks=False))
+    equal = RouteObservations(outcomes=scored_outcomes(np.random.default_rng(2), 2000, worse_ranks=False))
+    shuffled = RouteObservations(outcomes=scored_outcomes(np.random.default_rng(2), 2000, worse_ranks=True))
+    assert [o.prediction for o in equal.outcomes] == [o.prediction for o in shuffled.outcomes]  # same labels
+
+    passed = online_metric_gate(obs(primary, equal), auc)
+    failed = online_metric_gate(obs(primary, shuffled), auc)
+    assert passed is not None and passed.verdict is Verdict.PASS, passed
+    assert failed is not None and failed.verdict is Verdict.FAIL, failed
+    assert failed.value is not None and failed.value > auc.max_metric_degradation  # beyond the tolerance
+    # the hard labels cannot tell the two canaries apart: accuracy passes both
+    blind = online_metric_gate(obs(primary, shuffled), accuracy)
+    assert blind is not None and blind.verdict is Verdict.PASS
+    # nor could AUC on the hard labels: both canaries give the very same value
+    unscored = [
+        RouteObservations(
+            outcomes=tuple(
+                Outcome(prediction=float(o.prediction == "yes"), label=float(o.label == "yes"))
+                for o in r.outcomes
+            )
+        )
+        for r in (primary, equal, shuffled)
+    ]
+    hard_equal = online_metric_gate(obs(unscored[0], unscored[1]), auc)
+    hard_shuffled = online_metric_gate(obs(unscored[0], unscored[2]), auc)
+    assert hard_equal is not None and hard_shuffled is not None
+    assert hard_equal.value == hard_shuffled.value
+
+
+def test_auc_is_refused_with_a_reason_for_multiclass_unscored_or_mixed_routes() -> None:
+    auc = GateThresholds(metric=OnlineMetric.AUC)
+    rng = np.random.default_rng(3)
+    three = tuple(Outcome(prediction=str(c), label=str(c)) for c in rng.integers(0, 3, 200))
+    multiclass = online_metric_gate(
+        obs(RouteObservations(outcomes=three), RouteObservations(outcomes=three)), auc
+    )
+    assert multiclass is not None and multiclass.verdict is Verdict.INCONCLUSIVE
+    assert "3 classes" in multiclass.detail and "accuracy" in multiclass.detail
+
+    scored = RouteObservations(outcomes=scored_outcomes(rng, 200, worse_ranks=False))
+    unscored = RouteObservations(
+        outcomes=tuple(Outcome(prediction=o.prediction, label=o.label) for o in scored.outcomes)
+    )
+    mixed = online_metric_gate(obs(scored, unscored), auc)
+    assert mixed is not None and mixed.verdict is Verdict.INCONCLUSIVE
+    assert "the canary's model gives no positive-class probability" in mixed.detail
+    classes_only = online_metric_gate(obs(unscored, unscored), auc)
+    assert classes_only is not None and classes_only.verdict is Verdict.INCONCLUSIVE
+    assert "auc needs scores" in classes_only.detail

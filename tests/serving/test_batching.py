@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 
 from loopml.errors import InvalidInput
 from loopml.inference.inputs import ModelInput, from_matrix
+from loopml.inference.outputs import PROBABILITIES, SCORES, OutputPolicy
 from loopml.serving import Batching, ModelSource, load_served_model
 from loopml.serving.batching import MicroBatcher
 from tests.serving.conftest import Models
@@ -80,3 +82,28 @@ def test_predictions_run_on_one_single_threaded_native_pool(models: Models) -> N
     pools = plane._executor.submit(threadpool_info).result()
     asyncio.run(plane.close())
     assert pools and all(pool["num_threads"] == 1 for pool in pools)
+
+
+def test_kept_scores_are_the_raw_positive_probabilities_whatever_the_policy_hides(models: Models) -> None:
+    served = load_served_model(
+        ModelSource(uri="models:/numeric/1", batching=Batching(max_batch_rows=64, max_wait_ms=5)),
+        registry=models.registry,
+    )
+    assert len(models.numeric.classes_) == 2
+    x = models.numeric_x[:40]
+    expected = models.numeric.predict_proba(x)[:, 1]
+    for policy in (OutputPolicy(label_only=True), OutputPolicy(decimals=0)):
+        kept = MicroBatcher(dataclasses.replace(served, policy=policy), keep_scores=True)
+        plain = MicroBatcher(dataclasses.replace(served, policy=policy))
+
+        async def run(batcher: MicroBatcher) -> list[dict[str, np.ndarray]]:
+            rows = [from_matrix(batcher.model.schema, x[i : i + 2]) for i in range(0, 40, 2)]
+            answers = await asyncio.gather(*(batcher.predict(r) for r in rows))
+            await batcher.close()
+            return answers
+
+        answers = asyncio.run(run(kept))
+        np.testing.assert_allclose(np.concatenate([a[SCORES] for a in answers]), expected)
+        if policy.label_only:
+            assert all(PROBABILITIES not in a for a in answers)
+        assert all(SCORES not in a for a in asyncio.run(run(plain)))  # only when asked for

@@ -77,12 +77,22 @@ class _Route:
         )
 
 
-_Kept = tuple[str, tuple[Value, ...], tuple[int, ...]]
+_Kept = tuple[str, tuple[Value, ...], tuple[int, ...], tuple[float, ...], Value | None, tuple[str, ...]]
 
 
 def _answered(items: list[object]) -> list[Answered]:
     kept: list[_Kept] = items  # type: ignore[assignment]
-    return [Answered(request_id=i, predictions=p, rows=rows[: len(p)]) for i, p, rows in kept]
+    return [
+        Answered(
+            request_id=i,
+            predictions=p,
+            rows=rows[: len(p)],
+            scores=s[: len(p)],
+            positive=positive,
+            keys=keys[: len(p)],
+        )
+        for i, p, rows, s, positive, keys in kept
+    ]
 
 
 class ObservationCollector:
@@ -117,12 +127,17 @@ class ObservationCollector:
         atypical: bool = False,
         request_id: str | None = None,
         rows: Sequence[int] = (),
+        scores: Sequence[float] = (),
+        positive: Value | None = None,
+        keys: Sequence[str] = (),
     ) -> None:
         """One request of ``route``: failed or not, its latency, its outputs (one per row), flagged or not.
 
         With ``request_id``, the request is kept (sampled) for the feedback labels posted for it;
         ``rows`` gives the positions of the predicted rows when the route answered only some
-        rows of the request.
+        rows of the request; ``scores`` a binary classifier's probability of its ``positive``
+        class for those rows (what the AUC gate ranks by); ``keys`` their values of the label
+        key feature.
         """
         with self._lock:
             r = self._route(route)
@@ -133,7 +148,15 @@ class ObservationCollector:
             for p in predictions:
                 r.predictions.add(p, self._rng)
             if request_id is not None and predictions:  # a plain tuple: this runs per request
-                r.answered.add((request_id, tuple(predictions), tuple(rows)), self._rng)
+                kept = (
+                    request_id,
+                    tuple(predictions),
+                    tuple(rows),
+                    tuple(scores),
+                    (positive if scores else None),
+                    tuple(keys),
+                )
+                r.answered.add(kept, self._rng)
 
     def record_mirror(
         self,
@@ -153,7 +176,9 @@ class ObservationCollector:
                 r.predictions.add(mirrored, self._rng)
                 r.mirrored.add((primary, mirrored), self._rng)
 
-    def observations(self, *, now_ms: int, labels: LabelLookup | None = None) -> Observations:
+    def observations(
+        self, *, now_ms: int, labels: LabelLookup | None = None, key_labels: LabelLookup | None = None
+    ) -> Observations:
         """What was seen in ``[start_ms, now_ms)``.
 
         Args:
@@ -161,12 +186,14 @@ class ObservationCollector:
             labels: Finds the feedback labels of request ids; each route's answered requests are
                 joined with them into its ``outcomes`` (None: no outcomes). Called outside the
                 lock (it may query a store).
+            key_labels: Finds the labels keyed by the label key feature's values (None: none).
         """
         with self._lock:
             routes = {name: r.frozen() for name, r in self._routes.items()}
             answered = {name: list(r.answered.items) for name, r in self._routes.items()}
         if labels is not None:
-            joined = route_outcomes({name: _answered(items) for name, items in answered.items()}, labels)
+            kept = {name: _answered(items) for name, items in answered.items()}
+            joined = route_outcomes(kept, labels, key_labels)
             routes = {name: replace(r, outcomes=joined.get(name, ())) for name, r in routes.items()}
         return Observations(
             window=Window(start_ms=self.start_ms, end_ms=max(now_ms, self.start_ms)), routes=routes

@@ -331,14 +331,19 @@ def _metric(route: RouteObservations, metric: OnlineMetric) -> tuple[float, floa
     if metric is OnlineMetric.ACCURACY:
         acc = sum(o.prediction == o.label or str(o.prediction) == str(o.label) for o in outcomes) / n
         return acc, math.sqrt(max(acc * (1 - acc), 1 / n) / n), n
-    pred = np.asarray([float(o.prediction) for o in outcomes])
-    label = np.asarray([float(o.label) for o in outcomes])
     if metric is OnlineMetric.RMSE:
-        sq = (pred - label) ** 2
+        pred = np.asarray([float(o.prediction) for o in outcomes])
+        sq = (pred - np.asarray([float(o.label) for o in outcomes])) ** 2
         rmse = float(math.sqrt(sq.mean()))
         se_mse = float(sq.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
         return rmse, se_mse / (2 * rmse) if rmse > 0 else se_mse, n
-    pos, neg = pred[label > 0.5], pred[label <= 0.5]
+    if all(o.score is not None for o in outcomes):
+        pred = np.asarray([o.score for o in outcomes], dtype=np.float64)
+        positive = np.asarray([_same(o.label, o.positive) for o in outcomes])
+    else:  # numeric predictions used as scores (a regressor-like score output, or hard 0/1 labels)
+        pred = np.asarray([float(o.prediction) for o in outcomes])
+        positive = np.asarray([float(o.label) > 0.5 for o in outcomes])
+    pos, neg = pred[positive], pred[~positive]
     if len(pos) == 0 or len(neg) == 0:
         return math.nan, math.inf, n
     ranks = stats.rankdata(np.concatenate([pos, neg]))
@@ -348,6 +353,52 @@ def _metric(route: RouteObservations, metric: OnlineMetric) -> tuple[float, floa
         len(pos) * len(neg)
     )
     return auc, math.sqrt(max(var, 1e-12)), n
+
+
+def _same(label: float | str, positive: float | str | None) -> bool:
+    """Whether ``label`` names the ``positive`` class (``1`` and ``1.0`` and ``"1"`` alike)."""
+    if positive is None:
+        return False
+    if label == positive or str(label) == str(positive):
+        return True
+    try:
+        return float(label) == float(positive)
+    except (TypeError, ValueError):
+        return False
+
+
+def _auc_refusal(c: RouteObservations, p: RouteObservations) -> str | None:
+    """Why AUC cannot compare these routes' outcomes (None: it can).
+
+    AUC ranks a binary classifier's positive-class scores. Both routes must carry scores, or
+    neither (then numeric predictions are ranked as they are); more than two label classes
+    (a multi-class model) or non-numeric predictions without scores have no single ranking.
+    """
+    routes = (("canary", c), ("primary", p))
+    scored = {name: all(o.score is not None for o in r.outcomes) for name, r in routes}
+    if scored["canary"] != scored["primary"]:
+        unscored = next(name for name, has in scored.items() if not has)
+        return (
+            f"auc needs the same kind of scores on both routes: the {unscored}'s model gives no "
+            "positive-class probability (a binary classifier with predict_proba gives one); "
+            "use metric accuracy to compare these routes"
+        )
+    classes = {str(o.label) for r in (c, p) for o in r.outcomes}
+    if len(classes) > 2:
+        return (
+            f"auc is for binary classifiers; the labels hold {len(classes)} classes: use metric "
+            "accuracy for a multi-class model"
+        )
+    if not scored["canary"]:
+        for o in (*c.outcomes, *p.outcomes):
+            try:
+                float(o.prediction), float(o.label)
+            except (TypeError, ValueError):
+                return (
+                    f"auc needs scores: the routes answer class {o.prediction!r} without a "
+                    "positive-class probability; use metric accuracy"
+                )
+    return None
 
 
 def online_metric_gate(obs: Observations, t: GateThresholds) -> GateResult | None:
@@ -368,6 +419,8 @@ def online_metric_gate(obs: Observations, t: GateThresholds) -> GateResult | Non
             f"needs {t.min_labels} labels per route; got primary {len(p.outcomes)}, canary {len(c.outcomes)}"
         )
         return GateResult(verdict=Verdict.NO_DATA, value=None, detail=detail, **base)  # type: ignore[arg-type]
+    if t.metric is OnlineMetric.AUC and (refusal := _auc_refusal(c, p)) is not None:
+        return GateResult(verdict=Verdict.INCONCLUSIVE, value=None, detail=refusal, **base)  # type: ignore[arg-type]
     mc, sc, _ = _metric(c, t.metric)
     mp, sp, _ = _metric(p, t.metric)
     if math.isnan(mc) or math.isnan(mp):

@@ -35,10 +35,20 @@ class Window:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
-    """A prediction joined to its ground-truth label (``prediction`` a score, class or value)."""
+    """A prediction joined to its ground-truth label (``prediction`` a score, class or value).
+
+    Attributes:
+        prediction: The ``predict`` output (a class or value).
+        label: The ground truth.
+        score: A binary classifier's probability of its ``positive`` class (what AUC ranks by);
+            None when the route's model gives no such score.
+        positive: The class ``score`` is the probability of.
+    """
 
     prediction: float | str
     label: float | str
+    score: float | None = None
+    positive: float | str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

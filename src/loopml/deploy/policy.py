@@ -63,6 +63,9 @@ class GateThresholds:
         metric: The online metric, or None to skip the gate (no labels expected).
         max_metric_degradation: Tolerated loss of the online metric (absolute).
         min_shadow_agreement: Agreement rate below which a shadow is reported as disagreeing.
+        label_key_field: The input feature whose values feedback labels are keyed by (labels
+            posted with ``key_field``, e.g. a customer id); they join to the rows with that value,
+            after the labels by request id. None: labels by request id only.
     """
 
     min_samples: int = 200
@@ -76,6 +79,7 @@ class GateThresholds:
     metric: OnlineMetric | None = None
     max_metric_degradation: float = 0.02
     min_shadow_agreement: float = 0.95
+    label_key_field: str | None = None
 
     def __post_init__(self) -> None:
         _count(self.min_samples, field="gates.min_samples", minimum=1)
@@ -93,6 +97,13 @@ class GateThresholds:
                 self, name, _positive(getattr(self, name), field=f"gates.{name}", allow_zero=True)
             )
         _probability(self.min_shadow_agreement, field="gates.min_shadow_agreement")
+        if self.label_key_field is not None and (
+            not isinstance(self.label_key_field, str) or not self.label_key_field
+        ):
+            raise InvalidInput(
+                f"`gates.label_key_field` must name an input feature (the key feedback labels are "
+                f"posted by). Got {self.label_key_field!r:.40}."
+            )
         if self.metric is not None:
             try:
                 object.__setattr__(self, "metric", OnlineMetric(self.metric))

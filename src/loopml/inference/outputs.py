@@ -10,7 +10,15 @@ import numpy as np
 
 from loopml.errors import InvalidInput
 
-__all__ = ["PREDICT", "PROBABILITIES", "TOP_K_LABELS", "TOP_K_SCORES", "OutputPolicy"]
+__all__ = [
+    "PREDICT",
+    "PROBABILITIES",
+    "SCORES",
+    "TOP_K_LABELS",
+    "TOP_K_SCORES",
+    "OutputPolicy",
+    "positive_scores",
+]
 
 PREDICT = "predict"
 """The predicted label (classifiers) or value (regressors), one per row."""
@@ -20,6 +28,25 @@ TOP_K_LABELS = "top_k_labels"
 """The ``k`` most likely classes per row, most likely first (top-k policy)."""
 TOP_K_SCORES = "top_k_scores"
 """Their probabilities (top-k policy)."""
+SCORES = "_positive_scores"
+"""Internal: a binary classifier's raw positive-class probability per row, kept beside the
+outputs for the release gates (never returned to a caller, whatever the output policy)."""
+
+
+def positive_scores(outputs: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The raw probability of the second (positive) class per row, for a binary classifier.
+
+    None for a model without probabilities or with more than two classes (a multi-class
+    model has no single score to rank by).
+
+    Example:
+        >>> positive_scores({"predict": np.array([1]), "predict_proba": np.array([[0.3, 0.7]])}).tolist()
+        [0.7]
+    """
+    proba = outputs.get(PROBABILITIES)
+    if proba is None or proba.ndim != 2 or proba.shape[1] != 2:
+        return None
+    return np.asarray(proba[:, 1], dtype=np.float64)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,7 @@ import numpy as np
 from loopml.errors import InvalidInput
 from loopml.inference.inputs import ModelInput, concat_inputs
 from loopml.inference.model import ServedModel
+from loopml.inference.outputs import SCORES, positive_scores
 from loopml.serving import tracing
 
 __all__ = ["BatchObserver", "MicroBatcher"]
@@ -56,12 +57,21 @@ class MicroBatcher:
         model: The served model.
         executor: Where predictions run (default: the event loop's default executor).
         observer: Told about each batch (metrics).
+        keep_scores: Add the raw positive-class probabilities of a binary classifier under
+            :data:`~loopml.inference.outputs.SCORES` (before the output policy hides or rounds
+            them): the caller takes them out before answering (a deployment's release gates).
     """
 
     def __init__(
-        self, model: ServedModel, *, executor: Executor | None = None, observer: BatchObserver | None = None
+        self,
+        model: ServedModel,
+        *,
+        executor: Executor | None = None,
+        observer: BatchObserver | None = None,
+        keep_scores: bool = False,
     ) -> None:
         self.model = model
+        self._keep_scores = keep_scores
         self._executor = executor
         self._observer = observer
         self._queue: collections.deque[_Pending] = collections.deque()
@@ -108,9 +118,18 @@ class MicroBatcher:
             if not pending.future.done():
                 pending.future.set_exception(RuntimeError("The model server is stopping."))
 
+    def _outputs(self, rows: ModelInput) -> dict[str, np.ndarray]:
+        raw = self.model.predict(rows)
+        outputs = self.model.postprocess(raw)
+        if self._keep_scores:
+            scores = positive_scores(raw)
+            if scores is not None:
+                outputs[SCORES] = scores
+        return outputs
+
     def _predict_one(self, rows: ModelInput) -> dict[str, np.ndarray]:
         started = time.perf_counter()
-        outputs = self.model.postprocess(self.model.predict(rows))
+        outputs = self._outputs(rows)
         if self._observer is not None:
             self._observer(1, rows.n_rows, time.perf_counter() - started)
         return outputs
@@ -185,7 +204,7 @@ class MicroBatcher:
                 return [self._predict_one(inputs[0])]
             started = time.perf_counter()
             rows = concat_inputs(inputs)
-            outputs = self.model.postprocess(self.model.predict(rows))
+            outputs = self._outputs(rows)
             if self._observer is not None:
                 self._observer(len(inputs), rows.n_rows, time.perf_counter() - started)
             return list(_split(outputs, [i.n_rows for i in inputs]))

@@ -41,7 +41,7 @@ from prometheus_client import Counter
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
-from loopml.deploy.outcomes import feedback_labels
+from loopml.deploy.outcomes import feedback_labels, key_strings
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
@@ -53,6 +53,7 @@ from loopml.inference.ensemble import Combine, EnsembleSource, combine_members
 from loopml.inference.inputs import ModelInput, take_rows
 from loopml.inference.loading import ModelSource, load_served_model
 from loopml.inference.model import ServedModel
+from loopml.inference.outputs import SCORES
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving import tracing
@@ -161,6 +162,16 @@ def _counted(counter: Counter) -> Callable[..., None]:
     """Counts one event of ``counter`` by its labels, keeping each labelled child (one per copy answered)."""
     children = functools.cache(counter.labels)
     return lambda *labels: children(*labels).inc()
+
+
+def _plain_class(value: object) -> float | str:
+    """A class label as the outcomes hold it: a string, or a number as a float."""
+    if isinstance(value, str):
+        return value
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _now_ms() -> int:
@@ -341,6 +352,7 @@ class DeploymentRuntime:
                 model,
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
+                keep_scores=True,
             ),
             guard=guard,
         )
@@ -449,10 +461,15 @@ class DeploymentRuntime:
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
-                labels = None
-                if self._labels is not None and deployment.policy.gates.metric is not None:
+                labels = key_labels = None
+                gates = deployment.policy.gates
+                if self._labels is not None and gates.metric is not None:
                     labels = feedback_labels(self._labels, name)
-                observations = await asyncio.to_thread(collector.observations, now_ms=now, labels=labels)
+                    if gates.label_key_field is not None:
+                        key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+                observations = await asyncio.to_thread(
+                    collector.observations, now_ms=now, labels=labels, key_labels=key_labels
+                )
                 await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
             elif deployment.spec.shadows:
                 if now - collector.start_ms < interval_ms:
@@ -510,6 +527,17 @@ class DeploymentRuntime:
             return [_Part(parts[0][0])]
         return [_Part(choice, positions) for choice, positions in parts]
 
+    def _label_keys(self, table: _Table, rows: ModelInput, n: int) -> tuple[str, ...]:
+        """The first ``n`` rows' values of the policy's label key feature (empty: none named, or
+        not an input of the model)."""
+        field = table.plan.deployment.policy.gates.label_key_field
+        if field is None or self._labels is None or n == 0:
+            return ()
+        schema = table.answering[table.spec.primary].schema
+        if field not in schema.names:
+            return ()
+        return key_strings(rows.column_values(schema)[field][:n])
+
     async def _answer(
         self,
         name: str,
@@ -554,7 +582,9 @@ class DeploymentRuntime:
         finally:
             served.release()
         latency_s = time.perf_counter() - started
+        scores = outputs.pop(SCORES, None)  # internal: for the AUC gate, never in the answer
         values = output_values(outputs)
+        classes = served.model.classes
         collector.record(
             choice.route,
             error=False,
@@ -563,6 +593,9 @@ class DeploymentRuntime:
             atypical=bool(atypical),
             request_id=request_id,
             rows=part.positions.tolist() if part.positions is not None else (),
+            scores=scores[: len(values)].tolist() if scores is not None else (),
+            positive=_plain_class(classes[1]) if classes is not None and len(classes) == 2 else 1.0,
+            keys=self._label_keys(table, rows, len(values)),
         )
         return outputs, flags, latency_s, values
 
