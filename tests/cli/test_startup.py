@@ -119,3 +119,12 @@ def test_listed_help_is_the_commands_own(name: str) -> None:
     command = load_command(name, COMMANDS[name])
     assert command.name == name
     assert (command.help or "").strip().splitlines()[0] == COMMANDS[name].help
+
+
+def test_python_dash_m_loopml_is_the_same_command_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopml", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == _probe("--version", cwd=tmp_path)["out"].strip()  # type: ignore[union-attr]
