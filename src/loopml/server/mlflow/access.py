@@ -175,6 +175,7 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/log-metric"): _run_write("runs.log_metric"),
     ("POST", "runs/log-batch"): _run_write("runs.log_batch"),
     ("POST", "runs/log-inputs"): _run_write("runs.log_inputs"),
+    ("POST", "runs/log-model"): _run_write("runs.log_model"),
     ("POST", "runs/set-tag"): _run_write("runs.set_tag"),
     ("POST", "runs/delete-tag"): _run_write("runs.delete_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
