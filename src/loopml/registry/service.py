@@ -472,22 +472,33 @@ class ModelRegistry:
         """
         target = self.store.models.get_version(name, version)
         if target.status is not ModelVersionStatus.ARCHIVED:
-            try:
-                self.policy.enforce(alias, self._facts(target, alias))
-            except (PolicyViolation, IntegrityError) as err:
-                self.store.models.record_alias_event(
-                    name,
-                    alias,
-                    actor=actor,
-                    result=AliasEventResult.REFUSED,
-                    to_version=version,
-                    reason=reason,
-                    detail=str(err),
-                )
-                raise
+            self.check_promotion(target, alias, actor=actor, reason=reason)
         return self.store.models.move_alias(
             name, alias, version, actor=actor, expected_version=expected_version, reason=reason
         )
+
+    def check_promotion(
+        self, target: ModelVersion, alias: str, *, actor: str, reason: str | None = None
+    ) -> None:
+        """Whether the promotion policy lets ``target`` take ``alias`` (a refusal is audited).
+
+        Raises:
+            PolicyViolation: a rule refuses it, naming rule and remedy.
+            IntegrityError: the stored package was modified.
+        """
+        try:
+            self.policy.enforce(alias, self._facts(target, alias))
+        except (PolicyViolation, IntegrityError) as err:
+            self.store.models.record_alias_event(
+                target.name,
+                alias,
+                actor=actor,
+                result=AliasEventResult.REFUSED,
+                to_version=target.version,
+                reason=reason,
+                detail=str(err),
+            )
+            raise
 
     def _facts(self, version: ModelVersion, alias: str) -> VersionFacts:
         needs_signature = self.policy.requirements_for(alias).require_trusted_signature

@@ -99,6 +99,13 @@ def mlflow_server_running(python: Path, home: Path) -> Iterator[str]:
 
 def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | None = None) -> Any:
     """Run ``script`` with the MLflow client against ``uri``; its last stdout line, parsed as JSON."""
+    return run_mlflow_logged(python, script, uri=uri, env=env)[0]
+
+
+def run_mlflow_logged(
+    python: Path, script: str, *, uri: str, env: dict[str, str] | None = None
+) -> tuple[Any, str]:
+    """:func:`run_mlflow`, with the client's stderr (where MLflow logs its warnings)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHONPATH", "LOOPML_"))}
     full_env = {**clean, "MLFLOW_TRACKING_URI": uri, "GIT_PYTHON_REFRESH": "quiet", **(env or {})}
     done = subprocess.run(
@@ -106,7 +113,7 @@ def run_mlflow(python: Path, script: str, *, uri: str, env: dict[str, str] | Non
     )
     if done.returncode != 0:
         raise AssertionError(f"the MLflow client failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 @pytest.fixture(

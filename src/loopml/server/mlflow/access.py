@@ -36,7 +36,8 @@ class Access:
         mutates: Whether the request changes state (audited).
         creates: Whether the request creates its target (its creator gets an ``owner`` grant).
         alias_field: The body or query field naming a model alias (a production alias needs
-            the permission to move production aliases).
+            the permission to move production aliases); for a stage transition, the stage
+            (``Production`` needs it too).
     """
 
     action: str
@@ -94,14 +95,14 @@ def _logged_model_write(action: str) -> Access:
     )
 
 
-def _model_write(action: str, *, alias: bool = False) -> Access:
+def _model_write(action: str, *, alias_field: str | None = None) -> Access:
     return Access(
         action=f"mlflow.{action}",
         permission=_P.MODELS_WRITE,
         endpoint_class=_E.WRITE,
         target_kind="model",
         target_field="name",
-        alias_field="alias" if alias else None,
+        alias_field=alias_field,
     )
 
 
@@ -126,14 +127,20 @@ _REGISTRY_ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "registered-models/rename"): _model_write("registered_models.rename"),
     ("DELETE", "registered-models/delete"): _model_write("registered_models.delete"),
     ("POST", "registered-models/get-latest-versions"): _model_read("registered_models.get_latest_versions"),
-    ("POST", "registered-models/alias"): _model_write("registered_models.set_alias", alias=True),
-    ("DELETE", "registered-models/alias"): _model_write("registered_models.delete_alias", alias=True),
+    ("POST", "registered-models/alias"): _model_write("registered_models.set_alias", alias_field="alias"),
+    ("DELETE", "registered-models/alias"): _model_write(
+        "registered_models.delete_alias", alias_field="alias"
+    ),
     ("GET", "registered-models/alias"): _model_read("registered_models.get_by_alias"),
     # the source run is checked in the handler: the caller must see it
     ("POST", "model-versions/create"): _model_write("model_versions.create"),
     ("GET", "model-versions/get"): _model_read("model_versions.get"),
     ("PATCH", "model-versions/update"): _model_write("model_versions.update"),
     ("DELETE", "model-versions/delete"): _model_write("model_versions.delete"),
+    # the stage is read like an alias name: ``Production`` needs ``aliases.production``
+    ("POST", "model-versions/transition-stage"): _model_write(
+        "model_versions.transition_stage", alias_field="stage"
+    ),
     ("POST", "model-versions/set-tag"): _model_write("model_versions.set_tag"),
     ("DELETE", "model-versions/delete-tag"): _model_write("model_versions.delete_tag"),
     ("GET", "model-versions/get-download-uri"): _model_read("model_versions.get_download_uri"),
@@ -168,6 +175,7 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/log-metric"): _run_write("runs.log_metric"),
     ("POST", "runs/log-batch"): _run_write("runs.log_batch"),
     ("POST", "runs/log-inputs"): _run_write("runs.log_inputs"),
+    ("POST", "runs/log-model"): _run_write("runs.log_model"),
     ("POST", "runs/set-tag"): _run_write("runs.set_tag"),
     ("POST", "runs/delete-tag"): _run_write("runs.delete_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),

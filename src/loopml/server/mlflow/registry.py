@@ -34,9 +34,13 @@ from loopml.server.mlflow.registry_wire import (
     sort_by,
     version_filter,
 )
+from loopml.server.mlflow.stages import ARCHIVED, PRODUCTION, STAGE_TAG, canonical_stage, stage_of
 from loopml.server.mlflow.wire import Body, KeyValue
 from loopml.services import Services
 from loopml.store.entities import ModelVersion, ModelVersionStatus
+
+#: The loopml alias whose promotion policy a transition to ``Production`` must pass.
+PRODUCTION_STAGE_ALIAS = "production"
 
 __all__ = ["Registry", "router"]
 
@@ -198,13 +202,13 @@ def delete_registered_model_tag(body: ModelTagRef, registry: Registry) -> Empty:
 
 @router.post("/registered-models/get-latest-versions")
 def get_latest_versions(body: LatestVersions, registry: Registry) -> Empty:
-    """Stages are legacy: every version is in stage ``None`` (archived ones in ``Archived``)."""
+    """The newest version in each asked stage (every stage when none is asked), see :mod:`.stages`."""
     versions = registry.versions(body.name)
-    stages = {s.lower() for s in body.stages} or {"none", "archived"}
+    stages = {canonical_stage(s) for s in body.stages}
     latest: dict[str, ModelVersion] = {}
-    for version in versions:
-        stage = "archived" if version.status is ModelVersionStatus.ARCHIVED else "none"
-        if stage in stages:
+    for version in sorted(versions, key=lambda v: v.version):
+        stage = stage_of(version)
+        if not stages or stage in stages:
             latest[stage] = version
     return {"model_versions": [model_version_json(v) for v in latest.values()]}
 
@@ -267,6 +271,8 @@ def create_model_version(body: CreateVersion, request: Request, store: StoreDep,
         )
     if not visibility_of(request).shows_run(source.run_id):
         raise NotFound(f"No run {source.run_id!r}; `mlflow.search_runs()` lists the runs you can see.")
+    for tag in body.tags:
+        _not_stage_tag(tag.key)
     with tempfile.TemporaryDirectory(prefix="loopml-mlflow-model-") as folder:
         version = registry.register_foreign(
             fetch_model_folder(store, registry.blobs, source, Path(folder) / "model"),
@@ -301,8 +307,48 @@ def delete_model_version(body: VersionRef, request: Request, registry: Registry)
     return {}
 
 
+class TransitionStage(VersionRef):
+    stage: str
+    archive_existing_versions: bool = False
+
+
+@router.post("/model-versions/transition-stage")
+def transition_model_version_stage(body: TransitionStage, request: Request, registry: Registry) -> Empty:
+    """Move a version to a legacy stage; ``Production`` must pass the ``production`` alias's policy.
+
+    The caller needs ``aliases.production`` for ``Production`` (the security layer reads the
+    stage like an alias name). ``archive_existing_versions`` moves the model's other versions in
+    that stage to ``Archived``.
+    """
+    stage = canonical_stage(body.stage)
+    number = _version(body.version)
+    target = registry.store.models.get_version(body.name, number)
+    if target.status is ModelVersionStatus.ARCHIVED:
+        raise InvalidState(
+            f"models:/{body.name}/{number} is archived in loopml and stays in stage {ARCHIVED}; "
+            "register the model again to get a new version."
+        )
+    if stage == PRODUCTION:
+        registry.check_promotion(target, PRODUCTION_STAGE_ALIAS, actor=principal_of(request).name)
+    if body.archive_existing_versions and stage != ARCHIVED:
+        for other in registry.versions(body.name):
+            if other.version != number and stage_of(other) == stage:
+                registry.store.models.update_version(body.name, other.version, tags={STAGE_TAG: ARCHIVED})
+    moved = registry.store.models.update_version(body.name, number, tags={STAGE_TAG: stage})
+    return {"model_version": model_version_json(moved)}
+
+
+def _not_stage_tag(key: str) -> None:
+    if key == STAGE_TAG:
+        raise InvalidInput(
+            f"The tag {STAGE_TAG!r} holds the version's stage; change it with "
+            "`MlflowClient().transition_model_version_stage(name, version, stage)`."
+        )
+
+
 @router.post("/model-versions/set-tag")
 def set_model_version_tag(body: VersionTag, registry: Registry) -> Empty:
+    _not_stage_tag(body.key)
     registry.store.models.update_version(body.name, _version(body.version), tags={body.key: body.value})
     return {}
 
@@ -313,6 +359,7 @@ class VersionTagRef(VersionRef):
 
 @router.delete("/model-versions/delete-tag")
 def delete_model_version_tag(body: VersionTagRef, registry: Registry) -> Empty:
+    _not_stage_tag(body.key)
     registry.store.models.delete_tag(body.name, body.key, version=_version(body.version))
     return {}
 

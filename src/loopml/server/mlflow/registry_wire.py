@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from loopml.errors import InvalidInput
+from loopml.server.mlflow.stages import STAGE_TAG, stage_of
 from loopml.server.mlflow.wire import key_values
-from loopml.store.entities import ModelVersion, ModelVersionStatus, RegisteredModel
+from loopml.store.entities import ModelVersion, RegisteredModel
 
 __all__ = [
     "MLFLOW_FLAVOR",
@@ -58,7 +59,7 @@ def registered_model_json(model: RegisteredModel, latest: Sequence[ModelVersion]
 
 
 def model_version_json(version: ModelVersion) -> dict[str, Any]:
-    """A model version as MLflow's ``ModelVersion`` message (archived versions are stage ``Archived``)."""
+    """A model version as MLflow's ``ModelVersion`` message (its stage from :mod:`.stages`)."""
     source = version.properties.get(SOURCE_PROPERTY) or f"models:/{version.name}/{version.version}"
     return {
         "name": version.name,
@@ -66,12 +67,12 @@ def model_version_json(version: ModelVersion) -> dict[str, Any]:
         "creation_timestamp": version.created_at,
         "last_updated_timestamp": version.updated_at,
         "user_id": version.created_by or "",
-        "current_stage": "Archived" if version.status is ModelVersionStatus.ARCHIVED else "None",
+        "current_stage": stage_of(version),
         "description": version.description or "",
         "source": source,
         "run_id": version.run_id or "",
         "status": "READY",
-        "tags": key_values(version.tags),
+        "tags": key_values({k: v for k, v in version.tags.items() if k != STAGE_TAG}),
         "aliases": list(version.aliases),
     }
 

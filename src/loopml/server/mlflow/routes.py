@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from loopml.server.mlflow import artifacts, logged_models, registry, tracking
+from loopml.server.mlflow import artifacts, logged_models, model_history, registry, tracking
 
 __all__ = ["mlflow_routers"]
 
 
 def mlflow_routers() -> list[APIRouter]:
     """The MLflow API's routers: tracking, logged models, the model registry and artifacts."""
-    return [tracking.router, logged_models.router, registry.router, artifacts.router]
+    return [tracking.router, model_history.router, logged_models.router, registry.router, artifacts.router]
