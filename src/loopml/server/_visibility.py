@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 from starlette.requests import Request
 
 from loopml.artifacts import BlobStore
+from loopml.deploy.records import Deployment
+from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidInput, NotFound
 from loopml.registry.uris import parse_model_uri
 from loopml.security.auth import ResourceKind
@@ -29,8 +31,8 @@ __all__ = [
     "STATE_VISIBILITY",
     "Visibility",
     "VisibilitySource",
-    "require_visible_deployment",
     "visibility_of",
+    "visible_deployment",
 ]
 
 #: Attribute of ``app.state`` holding the :class:`VisibilitySource` (the installed security layer).
@@ -260,11 +262,16 @@ def visibility_of(request: Request) -> Visibility:
     return source.visibility_for(request)
 
 
-def require_visible_deployment(request: Request, name: str, model_uris: Iterable[str]) -> None:
-    """Raise the missing-deployment error unless the caller may see deployment ``name``.
+def visible_deployment(request: Request, deployments: DeploymentService, name: str) -> Deployment:
+    """The deployment ``name`` if the caller may see it.
 
     A deployment serving a model hidden from the caller answers as a missing one
     (:meth:`Visibility.shows_deployment`), so its existence does not show.
+
+    Raises:
+        NotFound: no such deployment, or one hidden from the caller (same words).
     """
-    if not visibility_of(request).shows_deployment(model_uris):
+    deployment = deployments.get(name)
+    if not visibility_of(request).shows_deployment(deployment.spec.model_uris()):
         raise missing_deployment(name)
+    return deployment

@@ -17,7 +17,7 @@ from loopml.deploy.records import event_view
 from loopml.deploy.service import DeploymentService
 from loopml.server._json_body import SafeRoute
 from loopml.server._security import principal_of
-from loopml.server._visibility import require_visible_deployment, visibility_of
+from loopml.server._visibility import visibility_of, visible_deployment
 from loopml.server.schemas.common import Name
 from loopml.server.schemas.deployments import (
     CanaryStart,
@@ -43,11 +43,6 @@ Deployments = Annotated[DeploymentService, Depends(_deployments)]
 
 def _actor(request: Request) -> str:
     return principal_of(request).name
-
-
-def _readable(request: Request, deployments: DeploymentService, name: str) -> None:
-    """Raise the missing-deployment error unless the caller may read deployment ``name``."""
-    require_visible_deployment(request, name, deployments.get(name).spec.model_uris())
 
 
 @router.get("")
@@ -80,8 +75,7 @@ def apply_deployment(body: DeploymentApply, request: Request, deployments: Deplo
 
 @router.get("/{name}")
 def get_deployment(name: Name, request: Request, deployments: Deployments) -> dict[str, Any]:
-    _readable(request, deployments, name)
-    return deployments.get(name).view()
+    return visible_deployment(request, deployments, name).view()
 
 
 @router.get("/{name}/history")
@@ -91,7 +85,7 @@ def deployment_history(
     deployments: Deployments,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> dict[str, Any]:
-    _readable(request, deployments, name)
+    visible_deployment(request, deployments, name)
     return {"events": [event_view(e) for e in deployments.history(name, limit=limit)]}
 
 

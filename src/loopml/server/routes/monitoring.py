@@ -16,7 +16,7 @@ from loopml.monitor.retrain.history import retrain_history
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
 from loopml.server._json_body import SafeRoute
-from loopml.server._visibility import require_visible_deployment
+from loopml.server._visibility import visible_deployment
 from loopml.server.schemas.common import Name
 from loopml.services import Services
 
@@ -43,7 +43,7 @@ def _services(request: Request) -> Services:
 def _deployment(request: Request, name: str) -> tuple[MonitorService, Target]:
     """The monitoring service and the deployment's target (NotFound: no such deployment)."""
     services = _services(request)
-    require_visible_deployment(request, name, services.deployments.get(name).spec.model_uris())
+    visible_deployment(request, services.deployments, name)
     service = services.monitor()
     return service, service.target(name)
 

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse
 
 from loopml.deploy.records import Deployment
 from loopml.deploy.service import DeploymentService
+from loopml.server import _visibility
 from loopml.server._visibility import visibility_of
 from loopml.server.ui._render import page
 from loopml.server.ui._session import UI_PREFIX
 from loopml.services import Services
-from loopml.store import missing_deployment
 from loopml.ui import deployment_routes, rollout_steps, verdicts
 
 __all__ = ["router", "visible_deployment"]
@@ -35,10 +35,7 @@ def visible_deployment(request: Request, name: str) -> Deployment:
     Raises:
         NotFound: no such deployment, or one serving a model hidden from the caller (same words).
     """
-    deployment = _service(request).get(name)
-    if not visibility_of(request).shows_deployment(deployment.spec.model_uris()):
-        raise missing_deployment(name)
-    return deployment
+    return _visibility.visible_deployment(request, _service(request), name)
 
 
 @router.get("")
