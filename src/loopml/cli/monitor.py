@@ -33,16 +33,6 @@ LogDir = Annotated[
     Path | None, typer.Option("--log-dir", help="The prediction log (default: <home>/predictions).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-_SHOWN = (
-    "rows",
-    "label_coverage",
-    "accuracy",
-    "estimated_accuracy",
-    "rmse",
-    "drift_features",
-    "slice_drift_features",
-    "error_rate",
-)
 
 
 def _service(log_dir: Path | None, *, create: bool = False) -> MonitorService:
@@ -74,7 +64,12 @@ def _rows(records: list[WindowRecord], metrics: tuple[str, ...]) -> list[list[st
     ]
 
 
-def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...]) -> None:
+def _print(title: str, records: list[WindowRecord], metrics: tuple[str, ...] = ()) -> None:
+    """The windows as a table of ``metrics`` (default: the summary figures), then slice drift."""
+    if not metrics:
+        from loopml.monitor.records import SUMMARY_METRICS
+
+        metrics = SUMMARY_METRICS
     print_table(
         title, ["deployment", "window", "start", "version", "complete", *metrics], _rows(records, metrics)
     )
@@ -320,7 +315,7 @@ def _report_run(
             f"No {config.window.name} window was due for {', '.join(t.deployment for t in targets) or '-'}."
         )
         return
-    _print("Windows computed", computed, _SHOWN)
+    _print("Windows computed", computed)
     incomplete = [r for r in computed if not r.complete]
     for r in incomplete:
         typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
@@ -360,7 +355,7 @@ def windows(
     if as_json:
         print_json({"items": [r.to_document() for r in records], "next_page_token": None})
         return
-    _print(f"Windows of {name}", records, tuple(metric) if metric else _SHOWN)
+    _print(f"Windows of {name}", records, tuple(metric or ()))
 
 
 @app.command("status")

@@ -40,13 +40,26 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import InvalidInput
 
-__all__ = ["WindowRecord"]
+__all__ = ["SUMMARY_METRICS", "WindowRecord", "most_moved"]
+
+#: The window figures a summary (`loopml monitor windows`, the HTML report's table) shows first.
+SUMMARY_METRICS = (
+    "rows",
+    "label_coverage",
+    "accuracy",
+    "estimated_accuracy",
+    "rmse",
+    "drift_features",
+    "slice_drift_features",
+    "error_rate",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,3 +142,22 @@ class WindowRecord:
             for key, value in self.metrics.items()
             if key.startswith("slice.") and key.endswith(suffix) and value > 0
         }
+
+
+def most_moved(records: Sequence[WindowRecord], prefix: str, *, limit: int = 8) -> list[str]:
+    """The features with a ``<prefix>.<feature>`` figure, by their largest value over ``records``.
+
+    Example:
+        >>> w = WindowRecord(deployment="d", window="hour", start=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        ...                  end=dt.datetime(2026, 3, 1, 1, tzinfo=dt.UTC), model="m", version="1",
+        ...                  complete=True, rows=1, metrics={"drift.x": 0.1, "drift.y": 0.3})
+        >>> most_moved([w], "drift")
+        ['y', 'x']
+    """
+    peak: dict[str, float] = {}
+    for r in records:
+        for key, value in r.metrics.items():
+            if key.startswith(prefix + ".") and math.isfinite(value):
+                name = key[len(prefix) + 1 :]
+                peak[name] = max(peak.get(name, 0.0), value)
+    return sorted(peak, key=lambda f: (-peak[f], f))[:limit]

@@ -9,7 +9,7 @@ every window.
 
 Example:
     >>> import datetime as dt
-    >>> from loopml.monitor.records import WindowRecord
+    >>> from loopml.monitor.records import SUMMARY_METRICS, WindowRecord, most_moved
     >>> t = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     >>> w = [WindowRecord(deployment="churn", model="churn", version="1", start=t + dt.timedelta(hours=h),
     ...                   end=t + dt.timedelta(hours=h + 1), complete=True, rows=10,
@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loopml.monitor.records import WindowRecord
+from loopml.monitor.records import SUMMARY_METRICS, WindowRecord, most_moved
 
 __all__ = ["render_monitor_report"]
 
@@ -127,17 +127,6 @@ def _metric(records: Sequence[WindowRecord], name: str) -> list[float | None]:
     return [r.metrics.get(name) for r in records]
 
 
-def _features(records: Sequence[WindowRecord], prefix: str) -> list[str]:
-    """Features with a ``<prefix>.<feature>`` figure, the most drifted first."""
-    peak: dict[str, float] = {}
-    for r in records:
-        for key, value in r.metrics.items():
-            if key.startswith(prefix + ".") and math.isfinite(value):
-                name = key[len(prefix) + 1 :]
-                peak[name] = max(peak.get(name, 0.0), value)
-    return sorted(peak, key=lambda f: (-peak[f], f))[:_MAX_FEATURES]
-
-
 def _drift_charts(records: Sequence[WindowRecord]) -> list[str]:
     charts = []
     for prefix, title in (
@@ -145,7 +134,7 @@ def _drift_charts(records: Sequence[WindowRecord]) -> list[str]:
         ("baseline_drift", "Drift per feature against the baseline (first window)"),
         ("skew", "Skew per feature against the training statistics"),
     ):
-        features = _features(records, prefix)
+        features = most_moved(records, prefix, limit=_MAX_FEATURES)
         if features:
             series = [_Series(f, _metric(records, f"{prefix}.{f}")) for f in features]
             charts.append(_chart(title + " (JSD for numbers, L-infinity for categories)", records, series))
@@ -213,16 +202,7 @@ def _performance_chart(records: Sequence[WindowRecord]) -> str:
 
 
 def _table(records: Sequence[WindowRecord]) -> str:
-    columns = (
-        "rows",
-        "label_coverage",
-        "accuracy",
-        "estimated_accuracy",
-        "rmse",
-        "drift_features",
-        "slice_drift_features",
-        "error_rate",
-    )
+    columns = SUMMARY_METRICS
     head = "".join(f"<th>{c}</th>" for c in ("start", "version", "complete", *columns))
 
     def cell(r: WindowRecord, c: str) -> str:

@@ -6,7 +6,7 @@ series per line, and confidence bands as pairs of bound series.
 
 Example:
     >>> import datetime as dt
-    >>> from loopml.monitor.records import WindowRecord
+    >>> from loopml.monitor.records import WindowRecord, most_moved
     >>> t = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     >>> w = [WindowRecord(deployment="churn", model="churn", version="1", start=t + dt.timedelta(hours=h),
     ...                   end=t + dt.timedelta(hours=h + 1), complete=True, rows=10,
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import NotFound
-from loopml.monitor.records import WindowRecord
+from loopml.monitor.records import WindowRecord, most_moved
 
 __all__ = [
     "CHARTS",
@@ -191,17 +191,6 @@ def window_rows(records: Sequence[WindowRecord]) -> list[WindowRow]:
     return rows
 
 
-def _features(records: Sequence[WindowRecord], prefix: str) -> list[str]:
-    """Features with a ``<prefix>.<feature>`` figure, the most drifted first."""
-    peak: dict[str, float] = {}
-    for r in records:
-        for key, value in r.metrics.items():
-            if key.startswith(prefix + ".") and math.isfinite(value):
-                name = key[len(prefix) + 1 :]
-                peak[name] = max(peak.get(name, 0.0), value)
-    return sorted(peak, key=lambda f: (-peak[f], f))[:MAX_FEATURES]
-
-
 def _values(records: Sequence[WindowRecord], name: str) -> list[float | None]:
     return [_finite(r.metrics.get(name)) for r in records]
 
@@ -235,7 +224,8 @@ def monitor_chart(records: Sequence[WindowRecord], name: str) -> MonitorChart:
     else:
         label = "distance"
         series = [
-            ChartSeries(name=f, values=_values(ordered, f"{name}.{f}")) for f in _features(ordered, name)
+            ChartSeries(name=f, values=_values(ordered, f"{name}.{f}"))
+            for f in most_moved(ordered, name, limit=MAX_FEATURES)
         ]
     return MonitorChart(name=name, title=CHARTS[name], label=label, times=times, series=series, bands=bands)
 
