@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -208,3 +209,28 @@ def test_windows_name_the_log_versions_they_read_and_lineage_links_them(
     assert again.log_versions == ("predictions.numeric@2",) and again.rows == 15
     assert again.lineage not in (None, window.lineage)
     assert world.monitor.windows(NUMERIC)[0].log_versions == ("predictions.numeric@2",)
+
+
+def test_files_without_the_model_versions_column_fall_back_to_the_version_number(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _serve(world, T10, {"1": 2}, monkeypatch)
+    for old in (world.root / "model=numeric" / "hour=2026-03-01T10").glob("part-*.parquet"):
+        table = pq.read_table(old)
+        assert set(map(tuple, table["model_versions"].to_pylist())) == {("numeric/1",)}
+        pq.write_table(table.drop_columns(["model_versions"]), old)  # as written before the column
+    _serve(world, T10, {"2": 1}, monkeypatch)
+
+    done = world.monitor.register_log(NUMERIC, now=T11 + dt.timedelta(minutes=10))
+    (version,) = done.registered
+    assert version.versions == {"1": 6, "2": 3}
+    assert version.model_versions == {"numeric/1": 6, "numeric/2": 3}
+    execution = next(
+        e.execution_id
+        for e in world.store.lineage.list_events(artifact_id=version.artifact_id)
+        if e.type is EventType.OUTPUT
+    )
+    inputs = world.store.lineage.list_events(execution_id=execution)
+    assert {e.artifact_id for e in inputs if e.type is EventType.INPUT} == set(world.model_artifacts.values())
+    (window,) = world.monitor.run(NUMERIC, MonitorConfig(), now=T11 + dt.timedelta(minutes=10))
+    assert window.rows == 9 and window.complete  # the window reads old and new files together

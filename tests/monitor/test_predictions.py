@@ -11,6 +11,7 @@ import pytest
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor import BASE_SCHEMA, prediction_table, read_prediction_log, write_prediction_table
+from loopml.monitor.predictions import registered_versions
 
 
 def _table(model: str, times: list[str], *, extra: bool = False) -> pa.Table:
@@ -71,6 +72,7 @@ def test_rows_of_a_request_share_its_metadata() -> None:
     assert table.column("row").to_pylist() == [0, 1, 0, 1, 2]
     assert table.column("principal").to_pylist() == ["ana", "ana", None, None, None]
     assert table.column("flags").to_pylist() == [[]] * 5
+    assert table.column("model_versions").to_pylist() == [[]] * 5  # a package folder: none registered
     with pytest.raises(InvalidInput, match="must all hold 5 rows"):
         prediction_table(
             model="m", version="1", request_ids=["a"], times=np.array(["2026-01-01"], dtype="datetime64[ms]"),
@@ -84,3 +86,27 @@ def test_bad_tables_and_missing_log(tmp_path: Path) -> None:
         _table("a/b", ["2026-01-01T00:00"])
     with pytest.raises(NotFound):
         read_prediction_log(tmp_path / "none")
+
+
+def test_the_registered_versions_that_answered_and_files_written_before_the_column(tmp_path: Path) -> None:
+    def table(request: str, when: str, versions: tuple[str, ...]) -> pa.Table:
+        return prediction_table(
+            model="churn", version="1", request_ids=[request], times=np.array([when], dtype="datetime64[ms]"),
+            protocols=["v2"], principals=[None], latency_ms=[1.0], sizes=[2],
+            inputs={"x": np.arange(2.0)}, outputs={"predict": np.arange(2)}, model_versions=versions,
+        )  # fmt: skip
+
+    canary = table("r1", "2026-01-01T10:01", ("rival/1",))
+    ensemble = table("r2", "2026-01-01T10:02", ("churn/2", "rival/1"))
+    assert canary.column("model_versions").to_pylist() == [["rival/1"], ["rival/1"]]
+    assert ensemble.schema.field("model_versions").type == pa.list_(pa.string())
+    old = table("r0", "2026-01-01T10:00", ()).drop_columns(["model_versions"])  # as written before it
+    for t in (old, canary, ensemble):
+        write_prediction_table(tmp_path, t)
+
+    back = read_prediction_log(tmp_path, model="churn")
+    assert back.column("request_id").to_pylist() == ["r0", "r0", "r1", "r1", "r2", "r2"]
+    assert back.column("model_versions").to_pylist()[:3] == [None, None, ["rival/1"]]
+    # each registered version counts the rows it computed; old rows are matched by version number
+    assert registered_versions(back, "churn") == {"churn/1": 2, "churn/2": 2, "rival/1": 4}
+    assert registered_versions(old, "churn") == {"churn/1": 2}

@@ -282,7 +282,12 @@ def _report_run(
     if as_json:
         document: dict[str, object] = {
             "log_versions": [
-                {"ref": v.ref, "hour": v.hour.isoformat(), "versions": dict(v.versions)}
+                {
+                    "ref": v.ref,
+                    "hour": v.hour.isoformat(),
+                    "versions": dict(v.versions),
+                    "model_versions": dict(v.model_versions),
+                }
                 for v in done.registered
             ],
             "log_problems": list(done.log_problems),

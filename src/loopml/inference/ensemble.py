@@ -143,6 +143,11 @@ class EnsembleModel(ServedModel):
         """``ensemble``."""
         return "ensemble"
 
+    @property
+    def registered_versions(self) -> tuple[str, ...]:
+        """Its members' registry versions (``NAME/VERSION``, each once, in member order)."""
+        return tuple(dict.fromkeys(v for m in self.members for v in m.registered_versions))
+
     def predict(self, rows: ModelInput) -> dict[str, np.ndarray]:
         """The combined outputs for ``rows``.
 

@@ -105,6 +105,7 @@ def _load_registered(
         policy=source.policy,
         batching=source.batching,
         labels=tuple(version.aliases),
+        registered=f"{version.name}/{version.version}",
     )
     local = dataclasses.replace(
         source, uri=str(folder), name=model.name, require_signature=needs.require_trusted_signature

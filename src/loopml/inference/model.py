@@ -55,6 +55,8 @@ class ServedModel:
         has_probabilities: Whether the model gives class probabilities.
         classes: The class labels of a classifier, or None.
         labels: Registry aliases pointing at this version when it was loaded (TF Serving labels).
+        registered: The registry version it was loaded from, as ``NAME/VERSION`` (None: a package
+            folder); unlike ``name``, never the name clients address it by.
     """
 
     name: str
@@ -68,6 +70,13 @@ class ServedModel:
     has_probabilities: bool = False
     classes: np.ndarray | None = None
     labels: tuple[str, ...] = ()
+    registered: str | None = None
+
+    @property
+    def registered_versions(self) -> tuple[str, ...]:
+        """The registry versions (``NAME/VERSION``) whose models compute its answers: its own, or
+        none for a package folder (an ensemble: its members')."""
+        return (self.registered,) if self.registered is not None else ()
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -134,6 +143,7 @@ def serve_predictor(
     policy: OutputPolicy | None = None,
     batching: Batching | None = None,
     labels: tuple[str, ...] = (),
+    registered: str | None = None,
 ) -> ServedModel:
     """Wrap a loaded predictor for serving, working out its fast paths.
 
@@ -159,4 +169,5 @@ def serve_predictor(
         has_probabilities=_has_probabilities(predictor),
         classes=np.asarray(classes) if classes is not None else None,
         labels=labels,
+        registered=registered,
     )

@@ -5,10 +5,18 @@ The log of a name ``loopml serve`` answers as (a deployment, or a model served w
 dataset ``predictions.<name>``; each registered version holds one hour partition
 (``model=<name>/hour=<h>``): its Parquet files, hashed where they lie (by reference: the writer
 never changes a file once written, so nothing is copied), with the properties ``hour``,
-``partition``, ``log_fingerprint`` (names and sizes of its files) and ``versions`` (rows per model
-version). The version is recorded as the output of a ``ServePredictions`` execution whose inputs are
-the ``Model`` artifacts of the registered versions that answered rows in that hour, so
+``partition``, ``log_fingerprint`` (names and sizes of its files), ``versions`` (rows per version
+as logged) and ``model_versions`` (rows per registered model version, ``NAME/VERSION``). The
+version is recorded as the output of a ``ServePredictions`` execution whose inputs are the
+``Model`` artifacts of the registered versions that answered rows in that hour, so
 ``loopml lineage MODEL_ARTIFACT --direction downstream`` walks model version → log version → window.
+
+Which registered versions answered is read from the log's ``model_versions`` column (see
+:mod:`loopml.monitor.predictions`): a canary or A/B arm that is a version of another registered
+model links to that model's version, an ensemble to each of its members. Files written before
+that column existed fall back to matching the logged version number against the registered model
+the log is known by (a deployment's primary): right for the primary and for routes of the same
+model, wrong for a canary or arm of another model, or an ensemble, in those old files only.
 
 An hour is closed once it ended ``settle`` ago (the writers of every replica and worker have flushed
 it). Registering is idempotent: an hour whose files are unchanged is not registered again. When files
@@ -36,7 +44,7 @@ import pyarrow.parquet as pq
 from loopml.data.versions import DatasetVersions
 from loopml.errors import InvalidInput, LoopmlError, NotFound
 from loopml.monitor.log_window import log_fingerprint, log_hours
-from loopml.monitor.predictions import partition_path
+from loopml.monitor.predictions import partition_path, registered_versions
 from loopml.store.entities import Artifact, EventType, ExecutionState
 from loopml.store.repositories import RegistryStore, Store
 
@@ -92,6 +100,8 @@ class LogVersion:
         hour: The hour it holds (UTC).
         fingerprint: Names and sizes of its files (see :func:`log_fingerprint`).
         versions: Rows per model version (as logged).
+        model_versions: Rows per registered model version that computed them (``NAME/VERSION``; a
+            row an ensemble answered counts for each member).
     """
 
     ref: str
@@ -99,6 +109,7 @@ class LogVersion:
     hour: dt.datetime
     fingerprint: str
     versions: Mapping[str, int] = field(default_factory=dict)
+    model_versions: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, artifact: Artifact) -> LogVersion:
@@ -110,6 +121,7 @@ class LogVersion:
             hour=dt.datetime.strptime(str(props["hour"]), _HOUR).replace(tzinfo=dt.UTC),
             fingerprint=str(props.get("log_fingerprint", "")),
             versions={str(k): int(v) for k, v in dict(props.get("versions", {})).items()},
+            model_versions={str(k): int(v) for k, v in dict(props.get("model_versions", {})).items()},
         )
 
 
@@ -121,12 +133,19 @@ class LogRegistration:
     problems: tuple[str, ...] = ()
 
 
-def _rows_per_version(folder: Path) -> dict[str, int]:
-    tables = [pq.read_table(p, columns=["version"]) for p in sorted(folder.glob("part-*.parquet"))]
-    if not tables:
-        return {}
-    counts = pc.value_counts(pa.concat_tables(tables)["version"]).to_pylist()
-    return {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: str(c["values"]))}
+def _rows_answered(folder: Path, model: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per logged version and per registered model version in one hour partition (files
+    without the ``model_versions`` column matched against ``model``)."""
+    versions: dict[str, int] = {}
+    registered: dict[str, int] = {}
+    for path in sorted(folder.glob("part-*.parquet")):
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[c for c in ("version", "model_versions") if c in names])
+        for entry in pc.value_counts(table["version"]).to_pylist():
+            versions[str(entry["values"])] = versions.get(str(entry["values"]), 0) + int(entry["counts"])
+        for key, rows in registered_versions(table, model).items():
+            registered[key] = registered.get(key, 0) + rows
+    return dict(sorted(versions.items())), dict(sorted(registered.items()))
 
 
 class PredictionLogVersions:
@@ -166,7 +185,8 @@ class PredictionLogVersions:
         Args:
             root: The prediction-log folder.
             log: The name the log is kept under.
-            model: The registered model whose versions answered (for the lineage).
+            model: The registered model the log is known by (a deployment's primary); only files
+                without the ``model_versions`` column are matched against it (for the lineage).
             until: Hours ending after this are still open and left alone.
             horizon: A registered hour that ended more than this before ``until`` is not checked
                 for late files again (None: always checked), as windows past the label horizon
@@ -208,14 +228,14 @@ class PredictionLogVersions:
         self, root: Path | str, log: str, model: str, hour: dt.datetime, fingerprint: str
     ) -> LogVersion:
         folder = partition_path(Path(root), log, hour)
-        versions = _rows_per_version(folder)
-        answered = [(v, self._models(model, v) if self._models else None) for v in versions]
+        versions, answered = _rows_answered(folder, model)
+        artifacts = {key: self._artifact(key) for key in answered}
         registered = self._datasets.add(
             log_dataset_name(log),
             folder,
             by_reference=True,
             execution_type=SERVE_EXECUTION_TYPE,
-            inputs=[(artifact_id, "model_version") for _, artifact_id in answered if artifact_id],
+            inputs=[(a, "model_version") for a in dict.fromkeys(artifacts.values()) if a],
             properties={
                 "kind": "prediction_log",
                 "hour": f"{hour:{_HOUR}}",
@@ -223,10 +243,16 @@ class PredictionLogVersions:
                 "log_fingerprint": fingerprint,
                 "model": model,
                 "versions": versions,
-                "unregistered_versions": sorted(v for v, a in answered if a is None),
+                "model_versions": answered,
+                "unregistered_versions": sorted(k for k, a in artifacts.items() if a is None),
             },
         )
         return LogVersion.of(self._store.artifacts.get(registered.artifact_id))
+
+    def _artifact(self, key: str) -> str | None:
+        """The ``Model`` artifact of a registered version ``NAME/VERSION`` (None: not known)."""
+        name, _, version = key.rpartition("/")
+        return self._models(name, version) if self._models is not None and name else None
 
     def link_window(
         self,

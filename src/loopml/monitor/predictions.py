@@ -35,6 +35,7 @@ __all__ = [
     "partition_path",
     "prediction_table",
     "read_prediction_log",
+    "registered_versions",
     "write_prediction_table",
 ]
 
@@ -52,6 +53,7 @@ BASE_SCHEMA = pa.schema(
         pa.field("principal", pa.string()),
         pa.field("latency_ms", pa.float64(), nullable=False),
         pa.field("flags", pa.list_(pa.string()), nullable=False),
+        pa.field("model_versions", pa.list_(pa.string())),
     ]
 )
 
@@ -64,6 +66,15 @@ def _column(values: np.ndarray) -> pa.Array:
     if values.dtype == object:
         return pa.array([None if v is None else str(v) for v in values.tolist()], type=pa.string())
     return pa.array(values)
+
+
+def _repeated(values: Sequence[str], n: int) -> pa.Array:
+    """A list column holding ``values`` in each of ``n`` rows."""
+    width = len(values)
+    offsets = pa.array(
+        np.arange(0, n * width + 1, width, dtype=np.int32) if width else np.zeros(n + 1, np.int32)
+    )
+    return pa.ListArray.from_arrays(offsets, pa.array(list(values) * n, type=pa.string()))
 
 
 def prediction_table(
@@ -80,12 +91,13 @@ def prediction_table(
     outputs: Mapping[str, np.ndarray],
     flags: Sequence[Sequence[str]] | None = None,
     row_numbers: np.ndarray | None = None,
+    model_versions: Sequence[str] = (),
 ) -> pa.Table:
     """A log table for requests to one model version.
 
     Args:
-        model: Model name.
-        version: Model version.
+        model: The name the server answered as.
+        version: The version that answered.
         request_ids: One id per request; likewise ``times`` (datetime64), ``protocols``,
             ``principals``, ``latency_ms``.
         sizes: Rows per request.
@@ -94,6 +106,8 @@ def prediction_table(
         flags: Per row, why it was flagged (atypical input), or None when no row was.
         row_numbers: Per row, its position in its request; None: ``0, 1, ...`` within each
             request (a request whose rows several versions answered logs each part with its positions).
+        model_versions: The registered model versions (``NAME/VERSION``) that computed every row:
+            one for a registered model, its members for an ensemble, none for a package folder.
 
     Raises:
         InvalidInput: lengths that do not add up, or a bad model name.
@@ -132,6 +146,7 @@ def prediction_table(
         pa.array(list(principals), type=pa.string()).take(index),
         pa.array(np.asarray(latency_ms, dtype=np.float64)).take(index),
         row_flags,
+        _repeated(model_versions, n),
     ]
     extra = {f"{INPUT_PREFIX}{k}": _column(v) for k, v in inputs.items()}
     extra |= {f"{OUTPUT_PREFIX}{k}": _column(v) for k, v in outputs.items()}
@@ -196,3 +211,32 @@ def read_prediction_log(
     if since is not None:
         table = table.filter(pc.greater_equal(table["time"], pa.scalar(since, _TIME)))
     return table.sort_by([("time", "ascending"), ("request_id", "ascending"), ("row", "ascending")])
+
+
+def registered_versions(table: pa.Table, model: str) -> dict[str, int]:
+    """Rows per registered model version (``NAME/VERSION``) that computed them, in name order.
+
+    A row an ensemble answered counts for each member; a row no registered version answered (a
+    package folder) for none. Rows written before the ``model_versions`` column existed (null)
+    count for ``<model>/<version>``: ``model`` is the registered model the log is known by (a
+    deployment's primary), which is right for every route but a canary or arm of another
+    registered model, or an ensemble.
+
+    Example:
+        >>> t = pa.table({"version": ["2", "2"], "model_versions": [["churn/2"], None]})
+        >>> registered_versions(t, "churn")
+        {'churn/2': 2}
+    """
+    versions = table["version"]
+    if "model_versions" in table.column_names:
+        listed = table["model_versions"]
+        known = pc.is_valid(listed)
+        found, old = pc.list_flatten(listed.filter(known)), versions.filter(pc.invert(known))
+    else:
+        found, old = pa.array([], pa.string()), versions
+    counts: dict[str, int] = {}
+    for prefix, values in (("", found), (f"{model}/", old)):
+        for entry in pc.value_counts(values).to_pylist():
+            key = f"{prefix}{entry['values']}"
+            counts[key] = counts.get(key, 0) + int(entry["counts"])
+    return dict(sorted(counts.items()))

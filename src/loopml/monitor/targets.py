@@ -3,7 +3,9 @@
 `loopml serve` logs each prediction, and takes feedback labels, under the name it answers as: the
 deployment's name when it serves a deployment (whatever model its routes load), the model's when
 it serves a model without one. So a target reads the log and the labels of its own name, and knows
-the registered model behind it for what the registry holds (training statistics, versions).
+the registered model behind it for what the registry holds (training statistics, versions): a
+deployment's primary, or for a primary that is an ensemble, its first member (members share one
+input signature).
 
 Example:
     >>> model_of_uri("models:/churn@champion"), model_of_uri("models:/churn/3")
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from loopml.errors import InvalidInput
 from loopml.store.repositories import DeploymentRepository
@@ -72,5 +75,16 @@ def resolve_target(name: str, deployments: DeploymentRepository | None, *, is_mo
     stored = None if is_model or deployments is None else deployments.find(name)
     if stored is None:
         return Target(deployment=name, model=name)
-    primary = str(stored.document.get("spec", {}).get("primary", ""))
-    return Target(deployment=name, model=model_of_uri(primary))
+    spec = stored.document.get("spec", {})
+    return Target(deployment=name, model=model_of_uri(_first_model(spec, str(spec.get("primary", "")))))
+
+
+def _first_model(spec: dict[str, Any], target: str) -> str:
+    """``target``, or for an ensemble of ``spec``, the first model its first members lead to."""
+    ensembles = {str(e.get("name")): e for e in spec.get("ensembles", ())}
+    seen: set[str] = set()
+    while target in ensembles and target not in seen:
+        seen.add(target)
+        members = ensembles[target].get("members") or [{}]
+        target = str(members[0].get("target", ""))
+    return target

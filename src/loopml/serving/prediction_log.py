@@ -33,7 +33,7 @@ _Item = tuple[InferenceResult, ModelInput, str, str | None, np.datetime64]
 
 
 def _table(items: list[_Item]) -> pa.Table:
-    """One log table for requests to the same model version (columns concatenated, no per-row work)."""
+    """One log table for requests one model version answered (columns concatenated, no per-row work)."""
     model = items[0][0].model
     matrices = [rows.matrix for _, rows, _, _, _ in items if rows.matrix is not None]
     if len(matrices) == len(items):  # the NumPy path: one concatenation, then column views
@@ -45,6 +45,7 @@ def _table(items: list[_Item]) -> pa.Table:
     return prediction_table(
         model=model.name,
         version=model.version,
+        model_versions=model.registered_versions,
         request_ids=[result.request_id for result, *_ in items],
         times=np.array([when for *_, when in items]),
         protocols=[protocol for _, _, protocol, _, _ in items],
@@ -137,9 +138,12 @@ class PredictionLogger:
                 return
 
     def _write(self, batch: list[_Item]) -> None:
-        groups: dict[tuple[str, str], list[_Item]] = {}
+        # Routes of one deployment answer under its name: a canary of another registered model may
+        # have the primary's version number, so the registered versions tell them apart.
+        groups: dict[tuple[str, str, tuple[str, ...]], list[_Item]] = {}
         for item in batch:
-            groups.setdefault((item[0].model.name, item[0].model.version), []).append(item)
+            model = item[0].model
+            groups.setdefault((model.name, model.version, model.registered_versions), []).append(item)
         for items in groups.values():
             try:
                 table = _table(items)
