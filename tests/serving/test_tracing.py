@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.grpc as triton
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,6 +22,8 @@ from loopml.serving import AppOptions, DataPlane, ModelRepository, ModelSource, 
 from loopml.serving.background import serve_in_thread
 from loopml.serving.config import ServeConfig
 from loopml.serving.deployments import DeploymentRuntime
+from loopml.serving.grpc_server import GrpcOptions, attach_grpc
+from loopml.serving.metrics import ServingMetrics
 from loopml.serving.tracing import Tracing, TracingConfig
 from tests.serving.conftest import Models
 from tests.serving.deploy_world import World, make_world, row
@@ -115,15 +119,58 @@ def test_serve_yaml_tracing_is_checked() -> None:
 
 
 @contextmanager
-def _serve_deployment(world: World, tracing: Tracing) -> Iterator[httpx.Client]:
+def _serve_deployment(
+    world: World, tracing: Tracing, metrics: ServingMetrics | None = None
+) -> Iterator[tuple[httpx.Client, str]]:
+    """Deployment ``churn`` over REST (the client) and gRPC (the target address)."""
     runtime = DeploymentRuntime(
         ["churn"], service=world.services.deployments, registry=world.services.registry
     )
     runtime.load()
     plane = DataPlane(ModelRepository([]), deployments=runtime)
-    app = create_app(plane, options=AppOptions(tracing=tracing))
+    metrics = metrics or ServingMetrics()
+    app = create_app(plane, metrics=metrics, options=AppOptions(tracing=tracing))
+    attach_grpc(app, plane, metrics=metrics, authenticator=None, options=GrpcOptions(port=0))
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield client
+        yield client, f"127.0.0.1:{app.state.grpc_port}"
+
+
+def _requests(metrics: ServingMetrics, protocol: str, version: str) -> float:
+    labels = {"model": "churn", "version": version, "protocol": protocol, "status": "200"}
+    return metrics.registry.get_sample_value("loopml_serving_requests_total", labels) or 0.0
+
+
+def test_a_canary_answering_every_request_is_the_version_on_its_span_and_in_the_request_counter(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> None:
+    spec = DeploymentSpec(
+        name="churn", primary="models:/churn@champion", canary=Canary(target="models:/churn/2", weight=100)
+    )
+    metrics = ServingMetrics()
+    values = {entry["name"]: entry["data"][0] for entry in row(0)["inputs"]}
+    for world in make_world(tmp_path):
+        world.services.deployments.create(spec, None, actor="ann")
+        with _serve_deployment(world, _tracing(exporter), metrics) as (client, grpc_target):
+            assert client.post("/v2/models/churn/infer", json=row(0)).json()["model_version"] == "2"
+            assert client.post("/v1/models/churn:predict", json={"instances": [values]}).status_code == 200
+            split = {"dataframe_split": {"columns": list(values), "data": [list(values.values())]}}
+            assert client.post("/invocations", json=split).status_code == 200
+            with triton.InferenceServerClient(grpc_target) as grpc_client:
+                inputs = []
+                for name, value in values.items():
+                    tensor = triton.InferInput(name, [1], "FP64")
+                    tensor.set_data_from_numpy(np.array([value]))
+                    inputs.append(tensor)
+                answer = grpc_client.infer("churn", inputs)
+                assert answer.get_response().model_version == "2"
+    requests = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert len(requests) == 3  # the REST protocols are traced
+    for request in requests:
+        assert request.attributes["loopml.route"] == "canary", request.name
+        assert request.attributes["loopml.version"] == "2", request.name
+    for protocol in ("v2", "tfserving", "mlflow", "grpc"):
+        assert _requests(metrics, protocol, "2") == 1, protocol
+        assert _requests(metrics, protocol, "1") == 0, protocol  # not the primary's
 
 
 def test_a_deployment_request_has_the_stages_plus_its_route_and_shadows(
@@ -137,7 +184,7 @@ def test_a_deployment_request_has_the_stages_plus_its_route_and_shadows(
     )
     for world in make_world(tmp_path):
         world.services.deployments.create(spec, None, actor="ann")
-        with _serve_deployment(world, _tracing(exporter)) as client:
+        with _serve_deployment(world, _tracing(exporter)) as (client, _):
             for i in range(12):
                 body = {**row(i), "id": f"request-{i}"}
                 assert client.post("/v2/models/churn/infer", json=body).status_code == 200
@@ -189,13 +236,16 @@ def test_a_request_split_over_ab_arms_traces_each_arms_stages(
             for c in ("a", "b", "c")
         ]
     }
+    metrics = ServingMetrics()
     for world in make_world(tmp_path):
         world.services.deployments.create(spec, None, actor="ann")
-        with _serve_deployment(world, _tracing(exporter)) as client:
+        with _serve_deployment(world, _tracing(exporter), metrics) as (client, _):
             assert client.post("/v2/models/churn/infer", json=body).status_code == 200
     spans = exporter.get_finished_spans()
     (request,) = [s for s in spans if s.parent is None]
     assert set(str(request.attributes["loopml.route"]).split(",")) == {"a", "b"}
+    assert set(str(request.attributes["loopml.version"]).split(",")) == {"1", "2"}
+    assert _requests(metrics, "v2", "1") == _requests(metrics, "v2", "2") == 1  # counted per arm
     predicted = {s.attributes["loopml.route"]: s.attributes for s in spans if s.name == "predict"}
     assert predicted["a"]["loopml.version"] == "1" and predicted["b"]["loopml.version"] == "2"
     assert predicted["a"]["rows"] + predicted["b"]["rows"] == len(keys)

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from loopml.errors import InvalidInput
 from loopml.monitor.feedback import FeedbackService
 from loopml.security.audit import AuditLog
+from loopml.serving._answers import answered_versions
 from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
@@ -110,7 +111,7 @@ async def _traced(
             raise
         span.set_attribute("http.response.status_code", response.status_code)
         span.set_attribute("loopml.model", request.scope.get("loopml.model") or model or "")
-        span.set_attribute("loopml.version", request.scope.get("loopml.version", ""))
+        span.set_attribute("loopml.version", ",".join(answered_versions(request.scope)))
         return response
 
 
@@ -148,8 +149,8 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
                 )
             if is_inference:
                 name = request.scope.get("loopml.model") or request.path_params.get("model", "")
-                version = request.scope.get("loopml.version", "")
-                metrics.requests.labels(name, version, protocol, str(response.status_code)).inc()
+                for version in answered_versions(request.scope):  # each arm of a split request
+                    metrics.requests.labels(name, version, protocol, str(response.status_code)).inc()
                 metrics.latency.labels(name, protocol).observe(time.perf_counter() - started)
             return response
 

@@ -614,8 +614,9 @@ class DeploymentRuntime:
 
         A request whose rows fall on several A/B arms (an input-field key with different values)
         is split: each arm answers its rows, and the outputs are put back in the request's order;
-        the answer's model version lists the arms' versions (``"1,2"``), and the log keeps each row
-        under the version that answered it.
+        the answer's model version lists the arms' versions (``"1,2"``, each in
+        :attr:`~loopml.serving.results.InferenceResult.versions` for the request metrics), and the
+        log keeps each row under the version that answered it.
 
         Raises:
             RateLimited, AtypicalInput: the route's guards refused it.
@@ -713,13 +714,14 @@ class DeploymentRuntime:
         positions = [p.positions for p in parts if p.positions is not None]
         outputs = reassemble_outputs([o for o, *_ in done], positions, models)
         flags = reassemble_flags([f for _, f, *_ in done], positions)
-        versions = ",".join(dict.fromkeys(m.version for m in models))
+        versions = tuple(dict.fromkeys(m.version for m in models))
         whole = InferenceResult(
             request_id=request_id,
-            model=dataclasses.replace(models[0], version=versions),
+            model=dataclasses.replace(models[0], version=",".join(versions)),
             outputs=outputs,
             latency_s=max(latency for _, _, latency, _ in done),
             flags=flags,
+            arm_versions=versions,
         )
         logged = [
             (

@@ -91,7 +91,8 @@ class ServingMetrics:
             ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "loopml_serving_requests",
-            "Inference requests answered, by model, version, protocol and HTTP status.",
+            "Inference requests answered, by model, version (the one that answered; a request split "
+            "over A/B arms counts once per arm), protocol and HTTP status.",
             ("model", "version", "protocol", "status"),
             registry=self.registry,
         )

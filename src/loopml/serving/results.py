@@ -26,6 +26,8 @@ class InferenceResult:
             policy; empty when no row was flagged.
         positions: Per row, its position in the request, when ``model`` answered only some rows
             of it (a request whose rows fall on several A/B arms); None: all of them, in order.
+        arm_versions: The versions of the arms that answered parts of a request split by A/B arm
+            (``model.version`` joins them); empty: ``model`` answered it alone.
     """
 
     request_id: str
@@ -34,6 +36,13 @@ class InferenceResult:
     latency_s: float
     flags: tuple[tuple[str, ...], ...] = ()
     positions: np.ndarray | None = None
+    arm_versions: tuple[str, ...] = ()
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The version(s) that answered: a deployment's route (or each arm's), never its primary's
+        unless the primary answered."""
+        return self.arm_versions or (self.model.version,)
 
 
 class InferenceSink(Protocol):

@@ -10,7 +10,8 @@ embedding program (the tests use the in-memory exporter). Needs ``pip install 'l
 A deployment's request has the same stages plus ``route`` (the route choice) and one ``shadow``
 span per shadow copy it is mirrored to (the hand-off to the mirror, which answers later on its
 own); its stages carry ``loopml.deployment``, ``loopml.route`` (primary, canary or the A/B arm) and
-``loopml.version`` (see :func:`labelled`), and so does the request span (:func:`annotate`).
+``loopml.version`` (see :func:`labelled`), and so does the request span (:func:`annotate`): its
+version is the one that answered (the canary's, each arm's joined by commas), not the primary's.
 
 Child spans are recorded after the fact with the times the data plane measured, so nothing is
 opened or closed across the micro-batcher's thread hand-off.

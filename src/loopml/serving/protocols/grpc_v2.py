@@ -89,9 +89,13 @@ def grpc_code(err: BaseException) -> grpc.StatusCode:
 
 @dataclasses.dataclass(slots=True)
 class _Labels:
-    """What one call learned for its metrics and audit record (the version, the caller)."""
+    """What one call learned for its metrics and audit record (the version(s), the caller).
 
-    version: str = ""
+    ``versions`` holds the version the call addressed, then the one(s) that answered it: a
+    deployment's route, or each A/B arm of a split request.
+    """
+
+    versions: tuple[str, ...] = ("",)
     principal: str | None = None
     caller: str = ""
 
@@ -212,7 +216,8 @@ class InferenceServicer:
 
     def _count(self, model: str | None, labels: _Labels, status: str, started: float) -> None:
         """Count an inference call like the REST guard does (status in the shared HTTP vocabulary)."""
-        self._metrics.requests.labels(model or "", labels.version, PROTOCOL, status).inc()
+        for version in labels.versions:
+            self._metrics.requests.labels(model or "", version, PROTOCOL, status).inc()
         self._metrics.latency.labels(model or "", PROTOCOL).observe(time.perf_counter() - started)
 
     @staticmethod
@@ -232,7 +237,7 @@ class InferenceServicer:
         if not name:
             raise InvalidInput("The request names no model; set 'name' (or 'model_name' for ModelInfer).")
         model = self._plane.model(name, version or None)
-        labels.version = model.version
+        labels.versions = (model.version,)
         return model
 
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
@@ -289,8 +294,9 @@ class InferenceServicer:
                 principal=principal,
                 caller=labels.caller,
             )
+            labels.versions = result.versions
             response = pb.ModelInferResponse(
-                model_name=model.name, model_version=model.version, id=result.request_id
+                model_name=model.name, model_version=result.model.version, id=result.request_id
             )
             names = requested if requested is not None else list(result.outputs)
             encode_outputs(

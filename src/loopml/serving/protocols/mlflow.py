@@ -22,6 +22,7 @@ from loopml.inference.inputs import ModelInput, from_columns, from_records, from
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT
 from loopml.inference.schema import ColumnKind
+from loopml.serving._answers import mark_answer
 from loopml.serving._http import Guard, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import UnsupportedMediaType
@@ -171,6 +172,7 @@ class MlflowEndpoints:
             caller=request.scope.get("loopml.caller"),
             headers=request.headers,
         )
+        mark_answer(request, result)
         return json_response({"predictions": result.outputs[PREDICT]})
 
 

@@ -20,6 +20,7 @@ from loopml.inference.inputs import ModelInput, from_columns, from_records, from
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES
 from loopml.inference.schema import ColumnKind
+from loopml.serving._answers import mark_answer
 from loopml.serving._http import Guard, json_response, mark_model, parse_json, read_body, require_json
 from loopml.serving.dataplane import DataPlane
 
@@ -154,6 +155,7 @@ class TfServingEndpoints:
             caller=request.scope.get("loopml.caller"),
             headers=request.headers,
         )
+        mark_answer(request, result)
         if has_instances:
             return json_response({"predictions": _row_outputs(result.outputs)})
         outputs = result.outputs
@@ -186,6 +188,7 @@ class TfServingEndpoints:
             caller=request.scope.get("loopml.caller"),
             headers=request.headers,
         )
+        mark_answer(request, result)
         if PROBABILITIES in result.outputs:
             labels = [str(c) for c in model.classes.tolist()]
             scores = result.outputs[PROBABILITIES].tolist()
@@ -211,6 +214,7 @@ class TfServingEndpoints:
             caller=request.scope.get("loopml.caller"),
             headers=request.headers,
         )
+        mark_answer(request, result)
         return json_response({"result": result.outputs[PREDICT].astype(np.float64)})
 
 

@@ -21,6 +21,7 @@ from loopml.inference.inputs import ModelInput, from_columns, from_matrix
 from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
 from loopml.inference.schema import ColumnKind
+from loopml.serving._answers import mark_answer
 from loopml.serving._http import Guard, Handler, json_response, mark_model, media_type, parse_json, read_body
 from loopml.serving.dataplane import DataPlane, InferenceResult
 from loopml.serving.errors import UnsupportedMediaType
@@ -327,6 +328,7 @@ class V2Endpoints:
             caller=request.scope.get("loopml.caller"),
             headers=request.headers,
         )
+        mark_answer(request, result)
         return render_response(result, parsed)
 
 
