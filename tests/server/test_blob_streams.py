@@ -23,8 +23,8 @@ from loopml.config import Settings
 from loopml.errors import IntegrityError, InvalidState
 from loopml.server._streams import consume_body
 from loopml.server.background import serve_in_thread
-from loopml.server.errors import RequestRejected
 from loopml.store.remote import RemoteBlobs, RemoteStore
+from loopml.web.errors import RequestRejected
 
 #: Several of the server's 1 MiB hand-over batches, and not a multiple of them.
 SIZE = 5 * 1024 * 1024 + 12_345

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 
 from loopml.config import Settings
 from loopml.security.auth import AuthService, Resource, ResourceKind, Role
-from loopml.server._security import MUTATING_METHODS, _RouteIndex, rule_for
+from loopml.server._security import MUTATING_METHODS, rule_for
 from loopml.server.app import create_app
 from loopml.server.background import serve_in_thread
 from loopml.store.sql import SqlStore, open_store
+from loopml.web.routes import RouteIndex
 
 #: Tables a refused request must leave exactly as they were (audit rows and token use are expected).
 UNTOUCHED_EXCLUDED = {"audit_events", "tokens", "alembic_version"}
@@ -161,7 +162,7 @@ def test_viewer_is_refused_every_mutating_endpoint_and_nothing_is_written(live: 
     app = create_app(Settings(home=live.home), store=live.store, auth_enabled=True)
     targets = [
         (method, t.path)
-        for t in _RouteIndex(app.routes).templates
+        for t in RouteIndex(app.routes).templates
         for method in sorted(t.methods or ())
         if method in MUTATING_METHODS and rule_for(method, t.path).mutates and t.path.startswith("/api/v1/")
     ]  # the UI's forms (/ui) are covered by tests/ui
@@ -258,7 +259,7 @@ def test_whoami_and_audit_api(live: Fixture) -> None:
 
 def test_route_rules_cover_every_route(live: Fixture) -> None:
     app = create_app(Settings(home=live.home), store=live.store, auth_enabled=True)
-    for template in _RouteIndex(app.routes).templates:
+    for template in RouteIndex(app.routes).templates:
         for method in template.methods or ():
             rule = rule_for(method, template.path)
             assert rule.permission.value != "server.admin", (method, template.path)

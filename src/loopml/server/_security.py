@@ -73,11 +73,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Protocol, runtime_checkable
@@ -87,7 +85,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loopml.config import Settings
@@ -114,6 +111,12 @@ from loopml.server.mlflow.basic_auth import BasicAuthenticator
 from loopml.store import missing_dataset, missing_experiment, missing_model
 from loopml.store.entities import every_item
 from loopml.store.repositories import ModelRepository
+from loopml.web.audit import record_request
+from loopml.web.authentication import bearer_challenge, split_authorization
+from loopml.web.body_limits import buffer_body
+from loopml.web.rate_limits import retry_after_headers, retry_after_seconds
+from loopml.web.responses import send_json
+from loopml.web.routes import RouteIndex
 
 __all__ = [
     "MAX_INSPECTED_BODY",
@@ -394,7 +397,7 @@ class SecurityLayer:
                 "unauthorized",
                 str(err),
                 audit=True,
-                headers={"WWW-Authenticate": _www_authenticate(authorization)},
+                headers={"WWW-Authenticate": bearer_challenge(authorization)},
             )
         verdict.principal = principal
         if self.auth_enabled:  # limits are per token; a loopback server without auth has none
@@ -511,15 +514,15 @@ class SecurityLayer:
                 "This server requires a token: send 'Authorization: Bearer <token>' "
                 "(create one with `loopml tokens create --user NAME`)."
             )
-        scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() == "basic" and credentials.strip():
-            return self.basic.authenticate(credentials.strip())
-        if scheme.lower() != "bearer" or not credentials.strip():
+        scheme, credentials = split_authorization(authorization)
+        if scheme == "basic" and credentials:
+            return self.basic.authenticate(credentials)
+        if scheme != "bearer" or not credentials:
             raise Unauthorized(
                 "The Authorization header must be 'Bearer <token>' (or HTTP Basic with a token as "
                 "password); got another scheme or no token."
             )
-        return self.auth.authenticate(credentials.strip())
+        return self.auth.authenticate(credentials)
 
     def _experiment_of_run(self, run_id: str) -> str | None:
         """The run's experiment id (cached: a run never changes experiment), None if unknown."""
@@ -577,7 +580,9 @@ class SecurityLayer:
             key = key.split("@", 1)[0]  # a dataset ref: name@version
         return Resource(kind=ResourceKind(target.kind), key=key)
 
-    def record(self, verdict: _Verdict, *, method: str, path: str, client: str | None, status: int) -> None:
+    async def record(
+        self, verdict: _Verdict, *, method: str, path: str, client: str | None, status: int
+    ) -> None:
         """Write the audit row of a finished request (errors are logged, never raised)."""
         rule = verdict.rule
         principal = verdict.principal
@@ -586,17 +591,15 @@ class SecurityLayer:
             details["token_id"] = principal.token_id
         if verdict.message:
             details["message"] = verdict.message
-        try:
-            self.audit.record(
-                actor=principal.name if principal is not None else None,
-                action=rule.action if rule is not None else f"{method.lower()} {path}",
-                target=verdict.target,
-                client=client,
-                status_code=status,
-                details=details,
-            )
-        except Exception:  # auditing must not turn a served request into a failure
-            log.exception("Could not write the audit event of %s %s", method, path)
+        await record_request(
+            self.audit,
+            actor=principal.name if principal is not None else None,
+            action=rule.action if rule is not None else f"{method.lower()} {path}",
+            target=verdict.target,
+            client=client,
+            status_code=status,
+            details=details,
+        )
 
 
 def _keys(target: Target, path_params: Mapping[str, Any], body: Any) -> list[str]:
@@ -617,12 +620,6 @@ def _effective_permission(rule: Rule, path_params: Mapping[str, Any], body: Any)
     return rule.permission
 
 
-def _www_authenticate(authorization: str | None) -> str:
-    if not authorization:
-        return 'Bearer realm="loopml"'
-    return 'Bearer realm="loopml", error="invalid_token"'
-
-
 def _fail(
     verdict: _Verdict,
     status: int,
@@ -639,64 +636,15 @@ def _fail(
 
 
 def _too_many(verdict: _Verdict, retry_after_s: float, *, audit: bool) -> _Verdict:
-    seconds = max(1, math.ceil(retry_after_s))
+    seconds = retry_after_seconds(retry_after_s)
     return _fail(
         verdict,
         429,
         "rate_limited",
         f"Too many requests; retry after {seconds} s (limits are per token and endpoint class).",
         audit=audit,
-        headers={"Retry-After": str(seconds)},
+        headers=retry_after_headers(retry_after_s),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Template:
-    path: str
-    methods: frozenset[str] | None  # None: any method (mounts)
-    regex: re.Pattern[str]
-
-
-class _RouteIndex:
-    """Every route template of an app, compiled, matched in the app's own order.
-
-    Built from ``app.routes`` (plain Starlette routes, FastAPI routes and FastAPI's included
-    routers alike), so the layer knows a request's template before any handler runs.
-    """
-
-    def __init__(self, routes: Iterable[Any]) -> None:
-        self.templates: list[_Template] = []
-        for path, methods in _walk(routes, ""):
-            regex, _format, _convertors = compile_path(path)
-            self.templates.append(_Template(path, methods, regex))
-
-    def match(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
-        """The template of the first route matching ``method`` and ``path``, and its parameters."""
-        method = "GET" if method == "HEAD" else method
-        for template in self.templates:
-            found = template.regex.match(path)
-            if found is None:
-                continue
-            if template.methods is None or method in template.methods:
-                return template.path, found.groupdict()
-        return None
-
-
-def _walk(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str, frozenset[str] | None]]:
-    for route in routes:
-        contexts = getattr(route, "effective_route_contexts", None)
-        if callable(contexts):  # FastAPI's included router (lazy): full paths are on its contexts
-            for context in contexts():
-                methods = getattr(context, "methods", None)
-                yield prefix + str(context.path), frozenset(methods) if methods else None
-        elif isinstance(route, Mount):
-            sub_routes = getattr(route, "routes", None)
-            if sub_routes:
-                yield from _walk(sub_routes, prefix + route.path)
-            yield prefix + route.path + "/{path:path}", None
-        elif isinstance(getattr(route, "path", None), str):
-            methods = getattr(route, "methods", None)
-            yield prefix + route.path, frozenset(methods) if methods else None
 
 
 class SecurityMiddleware:
@@ -708,11 +656,11 @@ class SecurityMiddleware:
         self.app = app
         self.layer = layer
         self.max_body_bytes = max_body_bytes
-        self._routes: _RouteIndex | None = None
+        self._routes: RouteIndex | None = None
 
-    def _index(self, scope: Scope) -> _RouteIndex:
+    def _index(self, scope: Scope) -> RouteIndex:
         if self._routes is None:  # built on the first request, when every route is registered
-            self._routes = _RouteIndex(getattr(scope.get("app"), "routes", []))
+            self._routes = RouteIndex(getattr(scope.get("app"), "routes", []))
         return self._routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -744,7 +692,7 @@ class SecurityMiddleware:
                 )
             )
             if verdict.status < 400:
-                raw, receive, too_big = await _buffer_body(receive, self.max_body_bytes)
+                raw, receive, too_big = await buffer_body(receive, self.max_body_bytes)
                 if too_big:
                     message = f"The request body is over {self.max_body_bytes} bytes; send less."
                     await _send_error(send, 413, "payload_too_large", message, {})
@@ -786,38 +734,9 @@ class SecurityMiddleware:
             log.exception("Could not grant the creator of %s", verdict.creates)
 
     async def _record(self, verdict: _Verdict, scope: Scope, client: str | None, status: int) -> None:
-        method, path = scope["method"], scope["path"]
-        await anyio.to_thread.run_sync(
-            lambda: self.layer.record(verdict, method=method, path=path, client=client, status=status)
+        await self.layer.record(
+            verdict, method=scope["method"], path=scope["path"], client=client, status=status
         )
-
-
-async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes, Receive, bool]:
-    """Read the whole body (up to ``limit`` bytes) and a ``receive`` that replays it."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", receive, True
-        chunks.append(chunk)
-        more = bool(message.get("more_body", False))
-    raw = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return raw, replay, False
 
 
 def _query_of(scope: Scope) -> dict[str, str]:
@@ -831,14 +750,11 @@ def _json_or_none(raw: bytes) -> Any:
         return None  # the handler answers malformed or too deeply nested JSON with 400
 
 
+#: Headers of every refusal sent here, whatever middleware runs outside this one.
+_REFUSAL_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
+
+
 async def _send_error(send: Send, status: int, code: str, message: str, headers: Mapping[str, str]) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"cache-control", b"no-store"),
-    ]
-    raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    content = {"error": {"code": code, "message": message}}
+    await send_json(send, status, content, headers=[*_REFUSAL_HEADERS, *extra])

@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from loopml.artifacts import CHUNK_SIZE, BlobStore
 from loopml.errors import IntegrityError
-from loopml.server.errors import RequestRejected
+from loopml.web.errors import RequestRejected
 
 __all__ = ["BATCH_BYTES", "PREFETCH", "RequestBodyReader", "consume_body", "stream_blob"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -13,13 +14,10 @@ from fastapi import APIRouter, FastAPI
 from loopml.artifacts import BlobStore
 from loopml.config import Settings
 from loopml.errors import InvalidState, MissingDependency
-from loopml.server._allow import AllowMiddleware
 from loopml.server._config import ServerConfig
 from loopml.server._maintenance import periodic_monitoring, periodic_statistics
-from loopml.server._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from loopml.server._openapi import install_openapi
-from loopml.server._request_id import RequestIdMiddleware
-from loopml.server.errors import install_error_handlers
+from loopml.server.errors import error_body, install_error_handlers
 from loopml.server.mlflow.envelope import MlflowEnvelopeMiddleware
 from loopml.server.mlflow.routes import mlflow_routers
 from loopml.server.routes import (
@@ -38,6 +36,10 @@ from loopml.server.ui import mount_ui
 from loopml.services import Services
 from loopml.store.repositories import IdentityStore, Store
 from loopml.store.sql import SqlStore
+from loopml.web.allow import AllowMiddleware
+from loopml.web.body_limits import BodyLimitMiddleware, UploadLimit
+from loopml.web.headers import SecurityHeadersMiddleware
+from loopml.web.request_ids import RequestIdMiddleware
 
 if TYPE_CHECKING:
     from loopml.server._security import SecurityLayer
@@ -47,6 +49,8 @@ __all__ = ["API_PREFIX", "create_app", "load_security_layer"]
 _log = logging.getLogger("loopml.server")
 
 API_PREFIX = "/api/v1"
+#: Paths whose bodies are artifact bytes (bounded by the artifact limit, not the JSON limit).
+UPLOAD_PATHS = re.compile(r"^/api/v1/(blobs$|runs/[^/]+/artifacts/)|^/api/2\.0/mlflow-artifacts/artifacts/")
 
 
 SECURITY_MODULE = "loopml.server._security"
@@ -172,7 +176,8 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=limits.max_body_bytes,
-        max_artifact_bytes=limits.max_artifact_bytes,
+        error_body=error_body,
+        uploads=UploadLimit(paths=UPLOAD_PATHS, max_bytes=limits.max_artifact_bytes, what="artifact upload"),
     )
     _install_security(app, services, auth_enabled=auth_enabled, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(MlflowEnvelopeMiddleware)  # MLflow clients read MLflow's error shape

@@ -3,7 +3,8 @@
 Every error leaves the API as ``{"error": {"code": ..., "message": ..., "request_id": ...}}``,
 plus ``"details"`` holding a domain error's structured fields (``rules`` of a
 :class:`~loopml.errors.PolicyViolation`). Domain errors map by type; their code is the class's
-own ``code``. Request-level problems (body too large, malformed JSON) are :class:`RequestRejected`.
+own ``code``. Request-level problems (body too large, malformed JSON) are
+:class:`~loopml.web.errors.RequestRejected`.
 Nothing a client sends may produce a 5xx: unexpected exceptions are logged and answered with a
 generic 500 that leaks no internals. Messages never carry a server path: they are scrubbed, and
 the unscrubbed text is logged under the request id the client receives.
@@ -22,12 +23,12 @@ from starlette.exceptions import HTTPException
 from loopml.errors import (
     LoopmlError,
 )
-from loopml.server._request_id import HEADER as REQUEST_ID_HEADER
-from loopml.server._request_id import request_id_of
-from loopml.server._scrub import scrub
 from loopml.web.errors import http_status
+from loopml.web.request_ids import HEADER as REQUEST_ID_HEADER
+from loopml.web.request_ids import request_id_of
+from loopml.web.scrub import scrub
 
-__all__ = ["RequestRejected", "error_body", "install_error_handlers", "status_of"]
+__all__ = ["error_body", "install_error_handlers", "status_of"]
 
 _log = logging.getLogger("loopml.server")
 
@@ -45,14 +46,6 @@ _HTTP_CODES = {
     422: "invalid_request",
     429: "rate_limited",
 }
-
-
-class RequestRejected(HTTPException):
-    """A request refused before reaching the domain (size, encoding, nesting, path)."""
-
-    def __init__(self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(status_code=status_code, detail=message, headers=headers)
-        self.code = code
 
 
 def status_of(error: LoopmlError) -> tuple[int, str]:

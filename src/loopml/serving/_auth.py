@@ -13,6 +13,7 @@ import time
 
 from loopml.errors import Forbidden, LoopmlError, Unauthorized
 from loopml.security.auth import AuthService, Permission, Principal, Resource, ResourceKind
+from loopml.web.authentication import split_authorization
 
 __all__ = ["ModelForbidden", "RequestAuthenticator"]
 
@@ -66,12 +67,12 @@ class RequestAuthenticator:
             Unauthorized: no, malformed or bad token.
             Forbidden: the principal may not query ``model`` (no ``predict`` permission on it).
         """
-        if not header or not header.lower().startswith("bearer "):
+        scheme, token = split_authorization(header)
+        if scheme != "bearer" or not token:
             raise Unauthorized(
                 "This model server needs a token: send 'Authorization: Bearer TOKEN' "
                 "(create one with `loopml tokens create --user NAME`)."
             )
-        token = header[7:].strip()
         key = (hashlib.sha256(token.encode()).hexdigest(), model)
         now = time.monotonic()
         cached = self._cache.get(key)

@@ -1,4 +1,4 @@
-"""Small HTTP helpers of the serving adapters: bounded body reads, JSON in and out, content types."""
+"""Small HTTP helpers of the serving adapters: JSON in and out, content types."""
 
 from __future__ import annotations
 
@@ -12,49 +12,24 @@ from starlette.responses import Response
 
 from loopml.errors import InvalidInput
 from loopml.inference.model import ServedModel
-from loopml.serving.errors import PayloadTooLarge, UnsupportedMediaType
+from loopml.serving.errors import UnsupportedMediaType
 
 __all__ = [
+    "BODY_ADVICE",
     "Guard",
     "Handler",
     "json_response",
     "mark_model",
     "media_type",
     "parse_json",
-    "read_body",
     "require_json",
 ]
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-async def read_body(request: Request, *, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes before reading them all.
-
-    Raises:
-        PayloadTooLarge: the declared or actual length exceeds ``limit``.
-        InvalidInput: a malformed Content-Length.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InvalidInput(f"Content-Length must be a number of bytes; got {declared!r}.")
-        if int(declared) > limit:
-            raise PayloadTooLarge(
-                f"The request body is {int(declared)} bytes; this server accepts at most {limit} "
-                "(send fewer rows per request, or raise max_body_bytes).",
-                limit=limit,
-            )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"The request body exceeds {limit} bytes; send fewer rows per request.", limit=limit
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+#: What a client sending a body over the limit is told to do (:func:`loopml.web.body_limits.read_body`).
+BODY_ADVICE = "send fewer rows per request, or raise max_body_bytes"
 
 
 def parse_json(body: bytes, *, what: str = "The request body") -> Any:

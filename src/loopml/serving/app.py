@@ -3,13 +3,14 @@
 Each endpoint goes through one guard: authentication (when enabled) and the per-model ``predict``
 permission, the in-flight gauge, the error table (``{"error": ...}`` with a 4xx, never a stack
 trace), and for inference requests the request counter and latency histogram. Every refusal
-(401, 403, 429: bad token, no permission, over a limit, probing) is written to the audit log.
-The per-model guards (limits, probing, atypical inputs) run in the data plane, for every protocol.
+(401, 403, 429: bad token, no permission, over a limit, probing) is written to the audit log,
+and a 401 says how to authenticate (``WWW-Authenticate``). Every response carries the security
+headers of :mod:`loopml.web.headers`. The per-model guards (limits, probing, atypical inputs)
+run in the data plane, for every protocol.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -19,6 +20,7 @@ from contextlib import asynccontextmanager
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,12 +36,13 @@ from loopml.serving.errors import error_response, status_of
 from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from loopml.serving.protocols import feedback, mlflow, tfserving, v2
 from loopml.serving.tracing import Tracing
+from loopml.web.audit import REFUSALS, record_request
+from loopml.web.authentication import bearer_challenge
+from loopml.web.headers import SecurityHeadersMiddleware
 
 __all__ = ["AppOptions", "create_app"]
 
 _log = logging.getLogger("loopml.serving")
-#: Statuses that are refusals, audited.
-_DENIALS = frozenset({401, 403, 429})
 
 #: Paths answered without credentials (load-balancer and orchestrator probes).
 OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
@@ -76,23 +79,15 @@ async def _audit_denial(audit: AuditLog, request: Request, response: Response, m
         message = orjson.loads(bytes(response.body)).get("error", "")
     except (orjson.JSONDecodeError, AttributeError):
         message = ""
-    client = request.client.host if request.client else None
-    details = {"method": request.method, "path": request.url.path, "message": str(message)[:500]}
-
-    def record() -> None:
-        audit.record(
-            actor=request.scope.get("loopml.principal"),
-            action="serving.predict",
-            target=f"model:{model}" if model else None,
-            client=client,
-            status_code=response.status_code,
-            details=details,
-        )
-
-    try:
-        await asyncio.get_running_loop().run_in_executor(None, record)
-    except Exception:  # the audit store failing must not turn a refusal into a 500
-        _log.exception("Could not write a refused request to the audit log")
+    await record_request(
+        audit,
+        actor=request.scope.get("loopml.principal"),
+        action="serving.predict",
+        target=f"model:{model}" if model else None,
+        client=request.client.host if request.client else None,
+        status_code=response.status_code,
+        details={"method": request.method, "path": request.url.path, "message": str(message)[:500]},
+    )
 
 
 async def _traced(
@@ -141,9 +136,12 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
                 if isinstance(err, ModelForbidden) and err.principal is not None:
                     request.scope["loopml.principal"] = err.principal.name
                 response = error_response(err)
+                if response.status_code == 401:
+                    challenge = bearer_challenge(request.headers.get("authorization"))
+                    response.headers["WWW-Authenticate"] = challenge
             finally:
                 metrics.in_flight.dec()
-            if options.audit is not None and response.status_code in _DENIALS:
+            if options.audit is not None and response.status_code in REFUSALS:
                 await _audit_denial(
                     options.audit, request, response, request.scope.get("loopml.model") or model
                 )
@@ -212,7 +210,12 @@ def create_app(
         await plane.close()
         options.tracing.shutdown()
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+        lifespan=lifespan,
+    )
     app.state.plane = plane
     app.state.metrics = metrics
     return app

@@ -1,7 +1,9 @@
 """Serving's error table: error type → HTTP status, and the ``{"error": "..."}`` body every protocol uses.
 
-Request-level problems that have no domain meaning (a body over the limit, a content type the
-endpoint does not read) get their own types here; everything else maps by its loopml error type.
+Request-level problems that have no domain meaning (a content type the endpoint does not read, a
+caller over a model's query limit) get their own types here; a body over the limit is
+:class:`~loopml.web.errors.PayloadTooLarge`, and everything maps by its loopml error type through
+:func:`loopml.web.errors.http_status`.
 A client can never cause a 5xx: unexpected exceptions are logged and answered with a generic 500
 that names no path, no type and no stack.
 """
@@ -16,10 +18,10 @@ from starlette.responses import Response
 
 from loopml.errors import Forbidden, InvalidInput, LoopmlError
 from loopml.web.errors import http_status
+from loopml.web.rate_limits import retry_after_headers
 
 __all__ = [
     "ERROR_STATUS",
-    "PayloadTooLarge",
     "RateLimited",
     "UnsupportedMediaType",
     "error_response",
@@ -27,21 +29,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("loopml.serving")
-
-
-class PayloadTooLarge(InvalidInput):
-    """The request body is larger than the server accepts.
-
-    Attributes:
-        limit: The limit in bytes.
-    """
-
-    code = "payload_too_large"
-    fields = ("limit",)
-
-    def __init__(self, message: str, *, limit: int) -> None:
-        super().__init__(message)
-        self.limit = limit
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -63,7 +50,6 @@ class RateLimited(Forbidden):
 
 #: Serving's own request-level errors; every other status comes from :mod:`loopml.web.errors`.
 ERROR_STATUS: Mapping[type[LoopmlError], int] = {
-    PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     RateLimited: 429,
 }
@@ -84,7 +70,7 @@ def error_response(err: BaseException) -> Response:
         message = _GENERIC_500
     else:
         message = str(err)
-    headers = {"Retry-After": str(max(1, round(err.retry_after)))} if isinstance(err, RateLimited) else None
+    headers = retry_after_headers(err.retry_after) if isinstance(err, RateLimited) else None
     return Response(
         orjson.dumps({"error": message}), status_code=status, media_type="application/json", headers=headers
     )

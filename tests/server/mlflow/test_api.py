@@ -127,14 +127,15 @@ def test_basic_credentials_are_verified_once_per_ttl() -> None:
 
 
 def test_mlflow_routes_need_no_path_outside_the_table(tmp_path: Path) -> None:
-    from loopml.server._security import _RouteIndex, rule_for
+    from loopml.server._security import rule_for
     from loopml.server.app import create_app
     from loopml.server.mlflow.access import MLFLOW_ACCESS
+    from loopml.web.routes import RouteIndex
 
     app = create_app(Settings(home=tmp_path))
     routes = {
         (m, t.path)
-        for t in _RouteIndex(app.routes).templates
+        for t in RouteIndex(app.routes).templates
         if t.path.startswith(API)
         for m in t.methods or ()
     }

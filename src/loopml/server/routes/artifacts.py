@@ -14,7 +14,6 @@ from loopml.errors import Conflict, IntegrityError
 from loopml.security.scan import Verdict
 from loopml.security.uploads import SCAN_PROPERTY, check_download, screen_blob
 from loopml.server._deps import Blobs, Config, StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._paths import check_artifact_uri, check_request_path, claimed_blobs
 from loopml.server._run_files import find_run_file, store_run_file
 from loopml.server._security import record_upload
@@ -23,6 +22,7 @@ from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import SHA256_PATTERN, Id, MaxResults, Name, PageToken, RunFilePath
 from loopml.server.schemas.lineage import ArtifactCreate, ArtifactFound, ArtifactOut, ArtifactPage, BlobOut
 from loopml.store import every_item, missing_artifact
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

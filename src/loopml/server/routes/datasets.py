@@ -15,7 +15,6 @@ from loopml.data.versions import DatasetVersions
 from loopml.errors import InvalidInput
 from loopml.security.auth import ResourceKind
 from loopml.server._deps import Blobs, StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._paths import local_data_under_root
 from loopml.server._streams import stream_blob
 from loopml.server._visibility import visibility_of
@@ -27,6 +26,7 @@ from loopml.server.schemas.datasets import (
     DatasetVersionOut,
 )
 from loopml.server.schemas.lineage import ArtifactOut, ArtifactPage
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from loopml.deploy.records import event_view
 from loopml.deploy.service import DeploymentService
-from loopml.server._json_body import SafeRoute
 from loopml.server._security import principal_of
 from loopml.server._visibility import visibility_of, visible_deployment
 from loopml.server.schemas.common import Name
@@ -27,6 +26,7 @@ from loopml.server.schemas.deployments import (
     TrafficSet,
 )
 from loopml.services import Services
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response
 
 from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Key
 from loopml.server.schemas.tracking import (
@@ -16,6 +15,7 @@ from loopml.server.schemas.tracking import (
     ExperimentOut,
     TagSet,
 )
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from loopml.server._deps import StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._visibility import visibility_of
 from loopml.server.schemas.common import Id, Name
 from loopml.server.schemas.lineage import (
@@ -37,6 +36,7 @@ from loopml.server.schemas.walk import LineageGraphOut
 from loopml.store import missing_records
 from loopml.store.entities import EventType, ExecutionState
 from loopml.tracking.lineage import walk
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

@@ -14,7 +14,6 @@ from fastapi.responses import StreamingResponse
 from loopml.registry import ModelRegistry
 from loopml.security.auth import PRODUCTION_ALIASES, Permission, Resource, ResourceKind
 from loopml.server._deps import Config, StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._model_files import package_file, package_files, rebuilt_package
 from loopml.server._paths import check_request_path
 from loopml.server._security import principal_of, require
@@ -39,6 +38,7 @@ from loopml.server.schemas.models import (
 )
 from loopml.services import Services
 from loopml.store import missing_artifact
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

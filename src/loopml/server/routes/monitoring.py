@@ -15,10 +15,10 @@ from loopml.monitor.alerts import AlertStatus
 from loopml.monitor.retrain.history import retrain_history
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
-from loopml.server._json_body import SafeRoute
 from loopml.server._visibility import visible_deployment
 from loopml.server.schemas.common import Name
 from loopml.services import Services
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from loopml.server._deps import Config, StoreDep
-from loopml.server._json_body import SafeRoute
 from loopml.server._responses import json_data_response, json_response
-from loopml.server.errors import RequestRejected
 from loopml.server.schemas.common import Id, RecordKey, from_wire_float
 from loopml.server.schemas.tracking import (
     LogBatch,
@@ -21,6 +19,8 @@ from loopml.server.schemas.tracking import (
     RunStatusUpdate,
 )
 from loopml.store.entities import Metric, RunStatus
+from loopml.web.errors import RequestRejected
+from loopml.web.json_body import SafeRoute
 
 __all__ = ["router"]
 

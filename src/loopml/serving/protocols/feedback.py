@@ -16,8 +16,9 @@ from starlette.routing import Route
 
 from loopml.errors import InvalidState, NotFound
 from loopml.monitor.feedback import FeedbackService, parse_feedback_document
-from loopml.serving._http import Guard, json_response, parse_json, read_body, require_json
+from loopml.serving._http import BODY_ADVICE, Guard, json_response, parse_json, require_json
 from loopml.serving.dataplane import DataPlane
+from loopml.web.body_limits import read_body
 
 __all__ = ["routes"]
 
@@ -37,7 +38,7 @@ def routes(
             )
         require_json(request)
         key_field, labels = parse_feedback_document(
-            parse_json(await read_body(request, limit=max_body_bytes))
+            parse_json(await read_body(request, limit=max_body_bytes, advice=BODY_ADVICE))
         )
         result = await asyncio.get_running_loop().run_in_executor(
             None, lambda: feedback.add(model, labels, key_field=key_field)

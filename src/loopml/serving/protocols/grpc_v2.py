@@ -15,7 +15,6 @@ A response carries its outputs in ``raw_output_contents`` when the request sent
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -36,6 +35,8 @@ from loopml.serving.metrics import ServingMetrics
 from loopml.serving.protocols import grpc_predict_v2_pb2 as pb
 from loopml.serving.protocols._grpc_tensors import encode_outputs, parameter_value, request_tensors
 from loopml.serving.protocols.v2 import model_metadata, to_model_input
+from loopml.web.audit import REFUSALS, record_request
+from loopml.web.rate_limits import RETRY_AFTER, retry_after_seconds
 
 __all__ = ["OPEN_METHODS", "PROTOCOL", "InferenceServicer", "grpc_code", "peer_host"]
 
@@ -57,8 +58,6 @@ _CODE_OF_STATUS: dict[int, grpc.StatusCode] = {
     501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
-#: Statuses that are refusals, audited (as over REST).
-_DENIALS = frozenset({401, 403, 429})
 _GENERIC_INTERNAL = "The model server failed to answer this request; the error was logged on the server."
 _log = logging.getLogger("loopml.serving")
 
@@ -182,7 +181,7 @@ class InferenceServicer:
             status = status_of(err)
             if inference:
                 self._count(model, labels, str(status), started)
-            if status in _DENIALS and self._audit is not None:
+            if status in REFUSALS and self._audit is not None:
                 await self._record_denial(context, method, model, labels, err, status)
             await self._abort(context, method, err)
             raise AssertionError("grpc.aio's abort always raises") from err  # pragma: no cover
@@ -195,24 +194,16 @@ class InferenceServicer:
     ) -> None:
         """Write a refused call to the audit log, as the REST guard does (never failing the call)."""
         assert self._audit is not None
-        audit = self._audit
         actor = err.principal.name if isinstance(err, ModelForbidden) and err.principal else labels.principal
-        details = {"method": method, "protocol": PROTOCOL, "message": str(err)[:500]}
-
-        def record() -> None:
-            audit.record(
-                actor=actor,
-                action="serving.predict",
-                target=f"model:{model}" if model else None,
-                client=peer_host(context),
-                status_code=status,
-                details=details,
-            )
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, record)
-        except Exception:  # the audit store failing must not change the refusal
-            _log.exception("Could not write a refused gRPC call to the audit log")
+        await record_request(
+            self._audit,
+            actor=actor,
+            action="serving.predict",
+            target=f"model:{model}" if model else None,
+            client=peer_host(context),
+            status_code=status,
+            details={"method": method, "protocol": PROTOCOL, "message": str(err)[:500]},
+        )
 
     def _count(self, model: str | None, labels: _Labels, status: str, started: float) -> None:
         """Count an inference call like the REST guard does (status in the shared HTTP vocabulary)."""
@@ -229,7 +220,9 @@ class InferenceServicer:
         else:
             message = str(err)
         trailers = (
-            (("retry-after", str(max(1, round(err.retry_after)))),) if isinstance(err, RateLimited) else ()
+            ((RETRY_AFTER.lower(), str(retry_after_seconds(err.retry_after))),)
+            if isinstance(err, RateLimited)
+            else ()
         )
         await context.abort(code, message, trailers)
 

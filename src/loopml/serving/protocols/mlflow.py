@@ -23,9 +23,10 @@ from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT
 from loopml.inference.schema import ColumnKind
 from loopml.serving._answers import mark_answer
-from loopml.serving._http import Guard, json_response, mark_model, media_type, parse_json, read_body
+from loopml.serving._http import BODY_ADVICE, Guard, json_response, mark_model, media_type, parse_json
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import UnsupportedMediaType
+from loopml.web.body_limits import read_body
 
 __all__ = ["routes"]
 
@@ -162,7 +163,7 @@ class MlflowEndpoints:
                 f"Content-Type {kind!r} is not accepted; /invocations reads 'application/json' "
                 "(dataframe_split, dataframe_records, instances, inputs) or 'text/csv'."
             )
-        body = await read_body(request, limit=self.max_body_bytes)
+        body = await read_body(request, limit=self.max_body_bytes, advice=BODY_ADVICE)
         rows = parse_csv(model, body) if kind == "text/csv" else parse_json_payload(model, parse_json(body))
         result = await self.plane.infer(
             model,

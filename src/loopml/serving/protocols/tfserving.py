@@ -21,8 +21,9 @@ from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES
 from loopml.inference.schema import ColumnKind
 from loopml.serving._answers import mark_answer
-from loopml.serving._http import Guard, json_response, mark_model, parse_json, read_body, require_json
+from loopml.serving._http import BODY_ADVICE, Guard, json_response, mark_model, parse_json, require_json
 from loopml.serving.dataplane import DataPlane
+from loopml.web.body_limits import read_body
 
 __all__ = ["routes"]
 
@@ -135,7 +136,7 @@ class TfServingEndpoints:
 
     async def _body(self, request: Request) -> dict[str, Any]:
         require_json(request)
-        doc = parse_json(await read_body(request, limit=self.max_body_bytes))
+        doc = parse_json(await read_body(request, limit=self.max_body_bytes, advice=BODY_ADVICE))
         if not isinstance(doc, dict):
             raise InvalidInput(f"The request must be a JSON object; got {type(doc).__name__}.")
         return doc

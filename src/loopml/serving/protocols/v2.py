@@ -22,7 +22,15 @@ from loopml.inference.model import ServedModel
 from loopml.inference.outputs import PREDICT, PROBABILITIES, TOP_K_LABELS, TOP_K_SCORES
 from loopml.inference.schema import ColumnKind
 from loopml.serving._answers import mark_answer
-from loopml.serving._http import Guard, Handler, json_response, mark_model, media_type, parse_json, read_body
+from loopml.serving._http import (
+    BODY_ADVICE,
+    Guard,
+    Handler,
+    json_response,
+    mark_model,
+    media_type,
+    parse_json,
+)
 from loopml.serving.dataplane import DataPlane, InferenceResult
 from loopml.serving.errors import UnsupportedMediaType
 from loopml.serving.protocols._v2_tensors import (
@@ -34,6 +42,7 @@ from loopml.serving.protocols._v2_tensors import (
     encode_binary,
     json_data,
 )
+from loopml.web.body_limits import read_body
 
 __all__ = ["HEADER_LENGTH", "V2Request", "model_metadata", "parse_infer_request", "routes"]
 
@@ -310,7 +319,7 @@ class V2Endpoints:
                 f"Content-Type {kind!r} is not accepted; send JSON ('Content-Type: application/json'), "
                 "or the binary extension with an Inference-Header-Content-Length header."
             )
-        body = await read_body(request, limit=self.max_body_bytes)
+        body = await read_body(request, limit=self.max_body_bytes, advice=BODY_ADVICE)
         parsed = parse_infer_request(body, header_length=header_length)
         if parsed.outputs is not None:
             unknown = [o.name for o in parsed.outputs if o.name not in model.output_names]

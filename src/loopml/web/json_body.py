@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from loopml.server.errors import RequestRejected
+from loopml.web.errors import RequestRejected
 
 __all__ = ["SafeRoute", "parse_json_body"]
 
