@@ -67,10 +67,13 @@ def test_tokens_guard_model_endpoints_and_leave_probes_open(models: Models, tmp_
         assert client.get("/v2/health/ready").status_code == 200
         r = client.post("/v2/models/numeric/infer", json=body)
         assert r.status_code == 401 and "Authorization: Bearer" in r.json()["error"]
+        assert r.headers["www-authenticate"] == 'Bearer realm="loopml"'
         r = client.post("/v2/models/numeric/infer", json=body, headers={"Authorization": "Bearer lml_x_y"})
         assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Bearer realm="loopml", error="invalid_token"'
         ok = client.post("/v2/models/numeric/infer", json=body, headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200, ok.text
+        assert (ok.headers["x-content-type-options"], ok.headers["cache-control"]) == ("nosniff", "no-store")
         auth.revoke_token(token)
         r = client.post("/v2/models/numeric/infer", json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and "revoked" in r.json()["error"]

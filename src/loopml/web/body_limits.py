@@ -135,6 +135,12 @@ class _TooLarge(RequestRejected):
 class BodyLimitMiddleware:
     """Refuse request bodies over the limit with 413, by Content-Length or while streaming.
 
+    A declared length over the limit is answered here, in the app's error body (``error_body``),
+    before the app runs. A streamed body is cut where it crosses the limit: reading on raises
+    :class:`~loopml.web.errors.RequestRejected` (413) inside the app, whose ``HTTPException``
+    handler renders it like its other errors; if the app lets it through unanswered, it is
+    answered here.
+
     Args:
         app: The ASGI app.
         max_body_bytes: Largest body accepted (on paths that take no uploads).
