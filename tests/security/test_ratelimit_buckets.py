@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -11,7 +12,9 @@ from loopml.errors import InvalidInput
 from loopml.security.auth import Role
 from loopml.security.ratelimit import (
     DEFAULT_LIMITS,
+    Decision,
     EndpointClass,
+    FallbackLimiter,
     InProcessLimiter,
     Limit,
     RateLimiter,
@@ -161,3 +164,34 @@ def test_failing_backend_falls_back_to_the_process() -> None:
     assert not limiter.check("t", role=Role.VIEWER, endpoint_class=EndpointClass.READ).allowed
     with pytest.raises(ConnectionError):
         RateLimiter(Broken(), policy).check("t", role=Role.VIEWER, endpoint_class=EndpointClass.READ)  # type: ignore[arg-type]
+
+
+def test_fallback_limiter_counts_in_the_fallback_only_while_the_backend_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Flaky:
+        down = True
+
+        def __init__(self) -> None:
+            self.inner = InProcessLimiter(clock=Clock())
+
+        def consume(self, key: str, *, rate: float, burst: int, cost: int = 1) -> Decision:
+            if self.down:
+                raise ConnectionError("redis is down")
+            return self.inner.consume(key, rate=rate, burst=burst, cost=cost)
+
+        def count(self, key: str, *, limit: int, window_s: int) -> Decision:
+            if self.down:
+                raise ConnectionError("redis is down")
+            return self.inner.count(key, limit=limit, window_s=window_s)
+
+    backend = Flaky()
+    limiter = FallbackLimiter(backend, InProcessLimiter(clock=Clock()))
+    with caplog.at_level(logging.WARNING):
+        assert limiter.consume("k", rate=0.001, burst=1).allowed
+        assert not limiter.consume("k", rate=0.001, burst=1).allowed  # the fallback's bucket is spent
+        assert limiter.count("d", limit=1, window_s=60).allowed
+    assert sum("redis is down" in r.getMessage() for r in caplog.records) == 3
+    backend.down = False  # back: the backend's own buckets answer again
+    assert limiter.consume("k", rate=0.001, burst=1).allowed
+    assert not limiter.consume("k", rate=0.001, burst=1).allowed

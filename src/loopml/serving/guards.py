@@ -42,7 +42,7 @@ from loopml.inference.extraction import ExtractionCheck, ProbeDetector, ProbeSto
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.inference.restoration import InputRestoration, InputRestorer
-from loopml.security.ratelimit import DAY_S, Decision, InProcessLimiter, Limiter
+from loopml.security.ratelimit import DAY_S, FallbackLimiter, InProcessLimiter, Limiter
 from loopml.serving.errors import RateLimited
 from loopml.serving.metrics import ServingMetrics
 
@@ -118,19 +118,9 @@ class QueryLimiter:
         fallback: Limiter | None = None,
         probes: ProbeStore | None = None,
     ) -> None:
-        self._backend: Limiter = backend or InProcessLimiter()
-        self._fallback = fallback
+        buckets: Limiter = backend or InProcessLimiter()
+        self._buckets = buckets if fallback is None else FallbackLimiter(buckets, fallback)
         self.probes = probes
-
-    def _call(self, action: Any) -> Decision:
-        try:
-            decision: Decision = action(self._backend)
-        except Exception as err:
-            if self._fallback is None:
-                raise
-            _log.warning("Rate-limit backend failed (%s); limiting in this process meanwhile.", err)
-            decision = action(self._fallback)
-        return decision
 
     def check(self, model: str, caller: str, limits: QueryLimits) -> None:
         """Count one request of ``caller`` to ``model``.
@@ -141,7 +131,7 @@ class QueryLimiter:
         key = f"serve:{model}:{caller}"
         if limits.per_minute is not None:
             per_minute = limits.per_minute
-            decision = self._call(lambda b: b.consume(f"{key}:min", rate=per_minute / 60, burst=per_minute))
+            decision = self._buckets.consume(f"{key}:min", rate=per_minute / 60, burst=per_minute)
             if not decision.allowed:
                 raise RateLimited(
                     f"Too many requests to model {model!r}: the limit is {per_minute} per minute per caller; "
@@ -150,7 +140,7 @@ class QueryLimiter:
                 )
         if limits.per_day is not None:
             per_day = limits.per_day
-            decision = self._call(lambda b: b.count(f"{key}:day", limit=per_day, window_s=DAY_S))
+            decision = self._buckets.count(f"{key}:day", limit=per_day, window_s=DAY_S)
             if not decision.allowed:
                 raise RateLimited(
                     f"Daily quota of {per_day} requests to model {model!r} is used up for this caller; "

@@ -1,6 +1,12 @@
 """Rate limits and quotas: token buckets per principal, role and endpoint class (in-process or Redis)."""
 
-from loopml.security.ratelimit.buckets import Decision, InProcessLimiter, Limiter, RedisLimiter
+from loopml.security.ratelimit.buckets import (
+    Decision,
+    FallbackLimiter,
+    InProcessLimiter,
+    Limiter,
+    RedisLimiter,
+)
 from loopml.security.ratelimit.limiter import DAY_S, RateLimiter, rate_limiter_from_settings
 from loopml.security.ratelimit.policy import (
     AUTH_FAILURE_LIMIT,
@@ -16,6 +22,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "Decision",
     "EndpointClass",
+    "FallbackLimiter",
     "InProcessLimiter",
     "Limit",
     "Limiter",

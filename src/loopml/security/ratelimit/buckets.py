@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Decision", "InProcessLimiter", "Limiter", "RedisLimiter"]
+__all__ = ["Decision", "FallbackLimiter", "InProcessLimiter", "Limiter", "RedisLimiter"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,41 @@ class Limiter(Protocol):
 
     def count(self, key: str, *, limit: int, window_s: int) -> Decision:
         """Count one request in the current ``window_s`` window of ``key``; refuse past ``limit``."""
+
+
+class FallbackLimiter:
+    """A backend that may fail (Redis down) with a stand-in used meanwhile, so limits still hold per process.
+
+    Args:
+        backend: The preferred store (a shared :class:`RedisLimiter`).
+        fallback: Used for each call the backend fails (a warning is logged each time).
+
+    Example:
+        >>> class Down:
+        ...     def consume(self, key, **limits): raise ConnectionError("redis is down")
+        ...     def count(self, key, **limits): raise ConnectionError("redis is down")
+        >>> FallbackLimiter(Down(), InProcessLimiter()).consume("t", rate=1, burst=1).allowed
+        True
+    """
+
+    def __init__(self, backend: Limiter, fallback: Limiter) -> None:
+        self.backend = backend
+        self.fallback = fallback
+
+    def _call(self, action: Callable[[Limiter], Decision]) -> Decision:
+        try:
+            return action(self.backend)
+        except Exception as err:
+            log.warning("Rate-limit backend failed (%s); limiting in this process meanwhile.", err)
+            return action(self.fallback)
+
+    def consume(self, key: str, *, rate: float, burst: int, cost: int = 1) -> Decision:
+        """:meth:`Limiter.consume` on the backend, or on the fallback while the backend fails."""
+        return self._call(lambda b: b.consume(key, rate=rate, burst=burst, cost=cost))
+
+    def count(self, key: str, *, limit: int, window_s: int) -> Decision:
+        """:meth:`Limiter.count` on the backend, or on the fallback while the backend fails."""
+        return self._call(lambda b: b.count(key, limit=limit, window_s=window_s))
 
 
 class InProcessLimiter:

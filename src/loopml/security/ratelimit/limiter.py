@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
 from loopml.config import Settings
 from loopml.security.auth import Role
-from loopml.security.ratelimit.buckets import Decision, InProcessLimiter, Limiter, RedisLimiter
+from loopml.security.ratelimit.buckets import (
+    Decision,
+    FallbackLimiter,
+    InProcessLimiter,
+    Limiter,
+    RedisLimiter,
+)
 from loopml.security.ratelimit.policy import EndpointClass, RateLimitPolicy
 
 __all__ = ["DAY_S", "RateLimiter", "rate_limiter_from_settings"]
 
-log = logging.getLogger(__name__)
 DAY_S = 86_400
-_Action = Callable[[Limiter], Decision]
 
 
 class RateLimiter:
@@ -40,26 +41,17 @@ class RateLimiter:
     ) -> None:
         self.backend = backend
         self.policy = policy or RateLimitPolicy()
-        self._fallback = fallback
+        self._buckets: Limiter = backend if fallback is None else FallbackLimiter(backend, fallback)
 
     def check(self, key: str, *, role: Role | None, endpoint_class: EndpointClass) -> Decision:
         """Count one request of ``key`` (a token, user or client address) and decide."""
         limit = self.policy.limit_for(role, endpoint_class)
         bucket = f"{key}:{endpoint_class.value if role is not None else EndpointClass.AUTH_FAILURE.value}"
-        decision = self._call(lambda b: b.consume(bucket, rate=limit.rate, burst=limit.burst))
+        decision = self._buckets.consume(bucket, rate=limit.rate, burst=limit.burst)
         quota = self.policy.quota_for(role)
         if not decision.allowed or quota is None:
             return decision
-        return self._call(lambda b: b.count(f"{key}:day", limit=quota, window_s=DAY_S))
-
-    def _call(self, action: _Action) -> Decision:
-        try:
-            return action(self.backend)
-        except Exception as err:
-            if self._fallback is None:
-                raise
-            log.warning("Rate-limit backend failed (%s); limiting in this process meanwhile.", err)
-            return action(self._fallback)
+        return self._buckets.count(f"{key}:day", limit=quota, window_s=DAY_S)
 
 
 def rate_limiter_from_settings(settings: Settings) -> RateLimiter:
