@@ -36,9 +36,9 @@ What the app must do:
   ``Authorization: Bearer <token>`` when ``auth_enabled``. Without auth every request acts as the
   local admin (loopback only), is not rate-limited, and mutations are still audited (actor
   ``local``).
-* Install :class:`SecurityMiddleware` outside the body-limit middleware (so refused requests are
-  answered before any body is read) and preferably inside the security-headers middleware; its own
-  error responses carry ``nosniff`` and ``no-store`` either way.
+* Install :class:`~loopml.server._security_middleware.SecurityMiddleware` outside the body-limit
+  middleware (so refused requests are answered before any body is read) and preferably inside the
+  security-headers middleware; its own error responses carry ``nosniff`` and ``no-store`` either way.
 * Listings (``GET /experiments``, ``/datasets``, ``/artifacts``, ``/models``) hide restricted
   resources the caller holds no grant on: their handlers filter through
   :func:`~loopml.server._visibility.visibility_of` (:class:`~loopml.server._visibility.Visibility`
@@ -71,21 +71,16 @@ log with who, action, target, client address, result and status code.
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Protocol, runtime_checkable
-from urllib.parse import parse_qsl
 
-import anyio.to_thread
 from fastapi import APIRouter, Query
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loopml.config import Settings
 from loopml.data.versions import DATASET_TYPE
@@ -106,6 +101,7 @@ from loopml.security.auth import (
 from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
 from loopml.server._blob_referrers import IndexCache
 from loopml.server._route_rules import API, MUTATING_METHODS, ROUTE_RULES, Rule, Target, rule_for
+from loopml.server._security_middleware import MAX_INSPECTED_BODY, STATE_PRINCIPAL, SecurityMiddleware
 from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
 from loopml.server.mlflow.basic_auth import BasicAuthenticator
 from loopml.store import missing_dataset, missing_experiment, missing_model
@@ -113,18 +109,13 @@ from loopml.store.entities import every_item
 from loopml.store.repositories import ModelRepository
 from loopml.web.audit import record_request
 from loopml.web.authentication import bearer_challenge, split_authorization
-from loopml.web.body_limits import buffer_body
 from loopml.web.rate_limits import retry_after_headers, retry_after_seconds
-from loopml.web.responses import send_json
-from loopml.web.routes import RouteIndex
 
 __all__ = [
-    "MAX_INSPECTED_BODY",
     "OPEN_PATHS",
     "ROUTE_RULES",
     "Rule",
     "SecurityLayer",
-    "SecurityMiddleware",
     "Target",
     "principal_of",
     "record_upload",
@@ -132,13 +123,8 @@ __all__ = [
     "rule_for",
 ]
 
-log = logging.getLogger(__name__)
 
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/readyz"})
-#: Largest JSON body read here to find a target resource by default; larger ones get 413. The
-#: server passes its own JSON body limit (``ServerConfig.max_body_bytes``) instead.
-MAX_INSPECTED_BODY = 1024 * 1024
-STATE_PRINCIPAL = "principal"
 #: Most audit events one ``GET /api/v1/audit`` returns (the audit log's own cap).
 MAX_AUDIT_PAGE = 10_000
 #: Attribute of ``app.state`` holding the installed :class:`SecurityLayer`.
@@ -645,116 +631,3 @@ def _too_many(verdict: _Verdict, retry_after_s: float, *, audit: bool) -> _Verdi
         audit=audit,
         headers=retry_after_headers(retry_after_s),
     )
-
-
-class SecurityMiddleware:
-    """Pure ASGI middleware applying a :class:`SecurityLayer` to every HTTP request."""
-
-    def __init__(
-        self, app: ASGIApp, *, layer: SecurityLayer, max_body_bytes: int = MAX_INSPECTED_BODY
-    ) -> None:
-        self.app = app
-        self.layer = layer
-        self.max_body_bytes = max_body_bytes
-        self._routes: RouteIndex | None = None
-
-    def _index(self, scope: Scope) -> RouteIndex:
-        if self._routes is None:  # built on the first request, when every route is registered
-            self._routes = RouteIndex(getattr(scope.get("app"), "routes", []))
-        return self._routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.layer.open_paths:
-            await self.app(scope, receive, send)
-            return
-        method = scope["method"]
-        matched = self._index(scope).match(method, scope["path"])
-        template, path_params = matched if matched is not None else (None, {})
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        client = scope["client"][0] if scope.get("client") else None
-        authorization = headers.get("authorization")
-        rule = rule_for(method, template) if template is not None else None
-        if rule is None or not rule.reads_body:
-            verdict = await anyio.to_thread.run_sync(
-                lambda: self.layer.decide(
-                    method=method,
-                    template=template,
-                    path_params=path_params,
-                    body=None,
-                    authorization=authorization,
-                    client=client,
-                )
-            )
-        else:  # the target is in the body: read it only once the caller is admitted
-            verdict = await anyio.to_thread.run_sync(
-                lambda: self.layer.admit(
-                    method=method, template=template, authorization=authorization, client=client
-                )
-            )
-            if verdict.status < 400:
-                raw, receive, too_big = await buffer_body(receive, self.max_body_bytes)
-                if too_big:
-                    message = f"The request body is over {self.max_body_bytes} bytes; send less."
-                    await _send_error(send, 413, "payload_too_large", message, {})
-                    return
-                # a GET names its target in the query string (the MLflow API does)
-                admitted, body = verdict, _json_or_none(raw) if raw else _query_of(scope)
-                verdict = await anyio.to_thread.run_sync(
-                    lambda: self.layer.authorize(admitted, path_params=path_params, body=body)
-                )
-        if verdict.status >= 400:
-            if verdict.audit:  # recorded before the client can see the refusal
-                await self._record(verdict, scope, client, verdict.status)
-            await _send_error(send, verdict.status, verdict.code, verdict.message, verdict.headers)
-            return
-        scope.setdefault("state", {})[STATE_PRINCIPAL] = verdict.principal
-        recorded = False
-
-        async def audit_then_send(message: Message) -> None:
-            # The audit row (and a creator's grant) is committed before the client sees the
-            # response, so it never lags.
-            nonlocal recorded
-            if message["type"] == "http.response.start" and verdict.audit and not recorded:
-                recorded = True
-                if verdict.creates is not None and 200 <= int(message["status"]) < 300:
-                    await self._grant_creator(verdict)
-                await self._record(verdict, scope, client, int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, audit_then_send)
-        finally:
-            if verdict.audit and not recorded:  # the app failed before answering
-                await self._record(verdict, scope, client, 500)
-
-    async def _grant_creator(self, verdict: _Verdict) -> None:
-        try:
-            await anyio.to_thread.run_sync(lambda: self.layer.grant_creator(verdict))
-        except Exception:  # the resource was made; its creator can be granted by an admin
-            log.exception("Could not grant the creator of %s", verdict.creates)
-
-    async def _record(self, verdict: _Verdict, scope: Scope, client: str | None, status: int) -> None:
-        await self.layer.record(
-            verdict, method=scope["method"], path=scope["path"], client=client, status=status
-        )
-
-
-def _query_of(scope: Scope) -> dict[str, str]:
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None  # the handler answers malformed or too deeply nested JSON with 400
-
-
-#: Headers of every refusal sent here, whatever middleware runs outside this one.
-_REFUSAL_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
-
-
-async def _send_error(send: Send, status: int, code: str, message: str, headers: Mapping[str, str]) -> None:
-    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    content = {"error": {"code": code, "message": message}}
-    await send_json(send, status, content, headers=[*_REFUSAL_HEADERS, *extra])
