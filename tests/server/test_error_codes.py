@@ -148,3 +148,18 @@ def test_unknown_code_falls_back_to_the_status() -> None:
         pytest.raises(NotFound, match="gone"),
     ):
         store.session.call("GET", "/x")
+
+
+def test_a_401_from_a_handler_carries_the_bearer_challenge() -> None:
+    app = _raising_app()
+
+    async def ask(headers: dict[str, str]) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://loopml.test") as client:
+            return await client.get("/api/v1/boom/loopml.errors.Unauthorized", headers=headers)
+
+    anonymous = asyncio.run(ask({}))
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="loopml"'
+    refused = asyncio.run(ask({"Authorization": "Bearer wrong"}))
+    assert refused.headers["www-authenticate"] == 'Bearer realm="loopml", error="invalid_token"'

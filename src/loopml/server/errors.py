@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from loopml.errors import (
     LoopmlError,
 )
+from loopml.web.authentication import bearer_challenge
 from loopml.web.errors import http_status
 from loopml.web.request_ids import HEADER as REQUEST_ID_HEADER
 from loopml.web.request_ids import request_id_of
@@ -107,7 +108,11 @@ def _respond(
 async def _on_loopml(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LoopmlError)
     status, code = status_of(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = (
+        {"WWW-Authenticate": bearer_challenge(request.headers.get("authorization"))}
+        if status == 401
+        else None
+    )
     return _respond(request, status, code, str(exc), headers=headers, details=exc.details())
 
 
