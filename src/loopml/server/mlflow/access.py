@@ -180,6 +180,9 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/delete-tag"): _run_write("runs.delete_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
     ("GET", "metrics/get-history"): _read("metrics.get_history", "run", "run_id"),
+    # several runs in the query string: the handler leaves out runs the caller may not see
+    ("GET", "metrics/get-history-bulk-interval"): _read("metrics.get_history_bulk_interval"),
+    ("GET", "artifacts/list"): _read("artifacts.list_run", "run", "run_id"),
     ("POST", "logged-models/search"): _read("logged_models.search", "experiment", "experiment_ids"),
     ("POST", "logged-models"): _write("logged_models.create", _P.RUNS_WRITE, "run", "source_run_id"),
     # a logged model is named by its id in the path; the handlers hide runs the caller may not see
@@ -187,6 +190,8 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("PATCH", "logged-models/{model_id}"): Access(
         action="mlflow.logged_models.finalize", permission=_P.RUNS_WRITE, endpoint_class=_E.WRITE
     ),
+    ("DELETE", "logged-models/{model_id}"): _logged_model_write("logged_models.delete"),
+    ("GET", "logged-models/{model_id}/artifacts/directories"): _read("logged_models.list_artifacts"),
     ("POST", "logged-models/{model_id}/params"): _logged_model_write("logged_models.log_params"),
     ("PATCH", "logged-models/{model_id}/tags"): _logged_model_write("logged_models.set_tags"),
     ("DELETE", "logged-models/{model_id}/tags/{tag_key:path}"): _logged_model_write(
