@@ -12,7 +12,9 @@ from loopml.server.errors import RequestRejected, error_body
 __all__ = ["UPLOAD_PATHS", "BodyLimitMiddleware", "SecurityHeadersMiddleware"]
 
 #: Paths whose bodies are artifact bytes (bounded by the artifact limit, not the JSON limit).
-UPLOAD_PATHS = re.compile(r"^/api/v1/(blobs$|runs/[^/]+/artifacts/)|^/api/2\.0/mlflow-artifacts/artifacts/")
+UPLOAD_PATHS = re.compile(
+    r"^/api/v1/(blobs$|runs/[^/]+/artifacts/)|^/api/2\.0/mlflow-artifacts/(artifacts|mpu/parts)/"
+)
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

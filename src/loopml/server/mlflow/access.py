@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "VERSIONS_SEGMENT", "Access"]
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "MPU_PREFIX", "VERSIONS_SEGMENT", "Access"]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+#: MLflow's multipart upload through the artifact proxy.
+MPU_PREFIX = "/api/2.0/mlflow-artifacts/mpu"
 #: First segment of registered versions' artifact URIs (``mlflow-artifacts:/registered-models/...``).
 VERSIONS_SEGMENT = "registered-models"
 
@@ -240,8 +242,35 @@ _ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
 }
 
+
+def _run_file_write(action: str, endpoint_class: EndpointClass = EndpointClass.WRITE) -> Access:
+    """A write to a run's files, the run named in the path."""
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=endpoint_class,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    )
+
+
+_MPU_RUN = f"{MPU_PREFIX}/{{step}}/{{experiment_id}}/{{run_id}}/artifacts"
+_MPU_ROUTES: dict[tuple[str, str], Access] = {
+    **{
+        ("POST", path.replace("{step}", step)): _run_file_write(f"artifacts.multipart_{step}")
+        for step in ("create", "complete", "abort")
+        for path in (_MPU_RUN, f"{_MPU_RUN}/{{path:path}}")
+    },
+    (
+        "PUT",
+        f"{MPU_PREFIX}/parts/{{experiment_id}}/{{run_id}}/{{upload_id}}/{{part_number}}",
+    ): _run_file_write("artifacts.multipart_part", _E.UPLOAD),
+}
+
 #: ``(method, path template)`` → :class:`Access` of every MLflow route.
 MLFLOW_ACCESS: Mapping[tuple[str, str], Access] = {
     **{(method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()},
     **_ARTIFACT_ROUTES,
+    **_MPU_ROUTES,
 }

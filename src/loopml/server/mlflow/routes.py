@@ -10,6 +10,7 @@ from loopml.server.mlflow import (
     logged_models,
     metric_intervals,
     model_history,
+    multipart,
     registry,
     tracking,
 )
@@ -27,4 +28,5 @@ def mlflow_routers() -> list[APIRouter]:
         logged_models.router,
         registry.router,
         artifacts.router,
+        multipart.router,
     ]
