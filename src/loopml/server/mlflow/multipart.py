@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -44,6 +44,9 @@ Empty = dict[str, Any]
 
 def _staging(request: Request) -> PartStaging:
     return PartStaging(Path(request.app.state.settings.home).expanduser().absolute() / "uploads" / "mlflow")
+
+
+Staging = Annotated[PartStaging, Depends(_staging)]
 
 
 class CreateUpload(Body):
@@ -106,7 +109,7 @@ def create_upload(
     body: CreateUpload,
     request: Request,
     store: StoreDep,
-    staging: PartStaging = Depends(_staging),
+    staging: Staging,
 ) -> Empty:
     return _create(request, body, store, staging, (experiment_id, run_id), "")
 
@@ -119,7 +122,7 @@ def create_upload_in(
     body: CreateUpload,
     request: Request,
     store: StoreDep,
-    staging: PartStaging = Depends(_staging),
+    staging: Staging,
 ) -> Empty:
     return _create(request, body, store, staging, (experiment_id, run_id), normalise_artifact_path(path))
 
@@ -133,7 +136,7 @@ async def upload_part(
     request: Request,
     store: StoreDep,
     config: Config,
-    staging: PartStaging = Depends(_staging),
+    staging: Staging,
 ) -> Response:
     """Stage one part; its ETag is its SHA-256 (checked again when the upload completes)."""
     upload = staging.get(upload_id, run_id=_running_run(store, experiment_id, run_id))
@@ -166,7 +169,7 @@ def complete_upload(
     body: CompleteUpload,
     store: StoreDep,
     blobs: Blobs,
-    staging: PartStaging = Depends(_staging),
+    staging: Staging,
 ) -> Empty:
     """Store the parts as one run file (scanned, content-addressed), then drop them."""
     return _complete(body, store, blobs, staging, (experiment_id, run_id))
@@ -179,7 +182,7 @@ def abort_upload(
     run_id: str,
     body: AbortUpload,
     store: StoreDep,
-    staging: PartStaging = Depends(_staging),
+    staging: Staging,
 ) -> Empty:
     """Drop the upload and its parts; nothing of it is kept."""
     run = store.runs.get(run_id)
