@@ -50,7 +50,9 @@ _log = logging.getLogger("loopml.server")
 
 API_PREFIX = "/api/v1"
 #: Paths whose bodies are artifact bytes (bounded by the artifact limit, not the JSON limit).
-UPLOAD_PATHS = re.compile(r"^/api/v1/(blobs$|runs/[^/]+/artifacts/)|^/api/2\.0/mlflow-artifacts/artifacts/")
+UPLOAD_PATHS = re.compile(
+    r"^/api/v1/(blobs$|runs/[^/]+/artifacts/)|^/api/2\.0/mlflow-artifacts/(artifacts|mpu/parts)/"
+)
 
 
 SECURITY_MODULE = "loopml.server._security"

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "VERSIONS_SEGMENT", "Access"]
+__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "MPU_PREFIX", "VERSIONS_SEGMENT", "Access"]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+#: MLflow's multipart upload through the artifact proxy.
+MPU_PREFIX = "/api/2.0/mlflow-artifacts/mpu"
 #: First segment of registered versions' artifact URIs (``mlflow-artifacts:/registered-models/...``).
 VERSIONS_SEGMENT = "registered-models"
 
@@ -180,6 +182,9 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "runs/delete-tag"): _run_write("runs.delete_tag"),
     ("POST", "runs/search"): _read("runs.search", "experiment", "experiment_ids"),
     ("GET", "metrics/get-history"): _read("metrics.get_history", "run", "run_id"),
+    # several runs in the query string: the handler leaves out runs the caller may not see
+    ("GET", "metrics/get-history-bulk-interval"): _read("metrics.get_history_bulk_interval"),
+    ("GET", "artifacts/list"): _read("artifacts.list_run", "run", "run_id"),
     ("POST", "logged-models/search"): _read("logged_models.search", "experiment", "experiment_ids"),
     ("POST", "logged-models"): _write("logged_models.create", _P.RUNS_WRITE, "run", "source_run_id"),
     # a logged model is named by its id in the path; the handlers hide runs the caller may not see
@@ -187,6 +192,8 @@ _ROUTES: dict[tuple[str, str], Access] = {
     ("PATCH", "logged-models/{model_id}"): Access(
         action="mlflow.logged_models.finalize", permission=_P.RUNS_WRITE, endpoint_class=_E.WRITE
     ),
+    ("DELETE", "logged-models/{model_id}"): _logged_model_write("logged_models.delete"),
+    ("GET", "logged-models/{model_id}/artifacts/directories"): _read("logged_models.list_artifacts"),
     ("POST", "logged-models/{model_id}/params"): _logged_model_write("logged_models.log_params"),
     ("PATCH", "logged-models/{model_id}/tags"): _logged_model_write("logged_models.set_tags"),
     ("DELETE", "logged-models/{model_id}/tags/{tag_key:path}"): _logged_model_write(
@@ -235,8 +242,35 @@ _ARTIFACT_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", ARTIFACTS_PREFIX): _read("artifacts.list"),
 }
 
+
+def _run_file_write(action: str, endpoint_class: EndpointClass = EndpointClass.WRITE) -> Access:
+    """A write to a run's files, the run named in the path."""
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.RUNS_WRITE,
+        endpoint_class=endpoint_class,
+        target_kind="run",
+        target_field="run_id",
+        target_in_path=True,
+    )
+
+
+_MPU_RUN = f"{MPU_PREFIX}/{{step}}/{{experiment_id}}/{{run_id}}/artifacts"
+_MPU_ROUTES: dict[tuple[str, str], Access] = {
+    **{
+        ("POST", path.replace("{step}", step)): _run_file_write(f"artifacts.multipart_{step}")
+        for step in ("create", "complete", "abort")
+        for path in (_MPU_RUN, f"{_MPU_RUN}/{{path:path}}")
+    },
+    (
+        "PUT",
+        f"{MPU_PREFIX}/parts/{{experiment_id}}/{{run_id}}/{{upload_id}}/{{part_number}}",
+    ): _run_file_write("artifacts.multipart_part", _E.UPLOAD),
+}
+
 #: ``(method, path template)`` → :class:`Access` of every MLflow route.
 MLFLOW_ACCESS: Mapping[tuple[str, str], Access] = {
     **{(method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()},
     **_ARTIFACT_ROUTES,
+    **_MPU_ROUTES,
 }

@@ -30,6 +30,7 @@ from loopml.server._streams import consume_body, stream_blob
 from loopml.server._visibility import visibility_of
 from loopml.server.mlflow.access import ARTIFACTS_PREFIX, VERSIONS_SEGMENT
 from loopml.server.mlflow.errors import MlflowRoute
+from loopml.server.mlflow.listing import folder_of, listing
 from loopml.server.mlflow.registry import Registry
 from loopml.store.entities import Artifact, ModelVersion, every_item
 from loopml.store.repositories import Store
@@ -136,9 +137,9 @@ def list_artifacts(
     experiment_id, run_id = parts[0], parts[1]
     if not visibility_of(request).shows_run(run_id):
         raise NotFound(f"No run {run_id!r}; `mlflow.search_runs()` lists the runs you can see.")
-    prefix = normalise_artifact_path(parts[3]) + "/" if len(parts) > 3 and parts[3].strip("/") else ""
+    folder = folder_of(parts[3] if len(parts) > 3 else None)
     files = [(a.name, a.size or 0) for a in _run_files(store, experiment_id, run_id) if not a.is_reference]
-    return _children(files, prefix)
+    return _basenames(listing(files, folder))
 
 
 def _list_version(request: Request, registry: ModelRegistry, parts: list[str]) -> dict[str, Any]:
@@ -147,21 +148,11 @@ def _list_version(request: Request, registry: ModelRegistry, parts: list[str]) -
     if not visibility_of(request).shows(ResourceKind.MODEL, name):
         raise NotFound(f"No registered model named {name!r}; `mlflow.search_registered_models()` lists them.")
     found = _version_of(registry, name, version)
-    prefix = normalise_artifact_path(parts[3]) + "/" if len(parts) > 3 and parts[3].strip("/") else ""
+    folder = folder_of(parts[3] if len(parts) > 3 else None)
     files = package_files(registry.blobs, found.manifest_sha256, label=f"models:/{name}/{found.version}")
-    return _children([(f.path, f.size) for f in files], prefix)
+    return _basenames(listing([(f.path, f.size) for f in files], folder))
 
 
-def _children(files: list[tuple[str, int]], prefix: str) -> dict[str, Any]:
-    """MLflow's listing of the folder ``prefix``: its files and sub-folders, one level deep."""
-    children: dict[str, dict[str, Any]] = {}
-    for file_name, size in files:
-        if not file_name.startswith(prefix):
-            continue
-        rest = file_name[len(prefix) :]
-        name, slash, _ = rest.partition("/")
-        shown = prefix + name
-        children[shown] = (
-            {"path": name, "is_dir": True} if slash else {"path": name, "is_dir": False, "file_size": size}
-        )
-    return {"files": sorted(children.values(), key=lambda f: f["path"])}
+def _basenames(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The artifact proxy's listing: MLflow's ``FileInfo`` entries named by their last part only."""
+    return {"files": [{**e, "path": str(e["path"]).rsplit("/", 1)[-1]} for e in entries]}

@@ -14,14 +14,18 @@ Tags change, as in MLflow: those given at creation live on the record, each late
 or ``DELETE .../tags/{key}`` call is one more reference artifact (type ``LoggedModelTags``, named by
 the model id, versioned) holding the keys it set or the key it deleted; replayed in version order
 they give the current tags.
+
+Deleting a logged model records one more reference artifact (type ``LoggedModelDeletion``, named
+by the model id): the model is gone from get, search and registration, as in MLflow, while its
+files stay with the run that logged them (run artifacts are immutable).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 
 from loopml.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +33,7 @@ from loopml.server._deps import StoreDep
 from loopml.server._paths import normalise_artifact_path
 from loopml.server._visibility import visibility_of
 from loopml.server.mlflow.errors import MlflowRoute
+from loopml.server.mlflow.listing import folder_of, listing
 from loopml.server.mlflow.paging import offset_of, token_of
 from loopml.server.mlflow.wire import Body, KeyValue, key_values, run_artifact_uri
 from loopml.store.entities import Artifact, Run, every_item
@@ -36,6 +41,7 @@ from loopml.store.repositories import Store
 from loopml.store.validation import check_param_value, check_record_key, check_tag_value
 
 __all__ = [
+    "LOGGED_MODEL_DELETION_TYPE",
     "LOGGED_MODEL_PARAMS_TYPE",
     "LOGGED_MODEL_TAGS_TYPE",
     "LOGGED_MODEL_TYPE",
@@ -51,6 +57,8 @@ LOGGED_MODEL_TYPE = "LoggedModel"
 LOGGED_MODEL_PARAMS_TYPE = "LoggedModelParams"
 #: Artifact type recording a change of a logged model's tags (one per call).
 LOGGED_MODEL_TAGS_TYPE = "LoggedModelTags"
+#: Artifact type recording that a logged model was deleted.
+LOGGED_MODEL_DELETION_TYPE = "LoggedModelDeletion"
 #: MLflow's batch size for logged-model params.
 MAX_PARAMS_PER_CALL = 100
 #: The file that makes a folder an MLflow model.
@@ -65,21 +73,37 @@ def model_id_of(artifact: Artifact) -> str:
     return _ID_PREFIX + artifact.artifact_id
 
 
+def _missing(model_id: str) -> NotFound:
+    return NotFound(f"No logged model {model_id!r}; `mlflow.search_logged_models()` lists them.")
+
+
+def _record_of(store: Store, model_id: str) -> Artifact:
+    """The logged-model record of ``model_id``, deleted or not."""
+    if not model_id.startswith(_ID_PREFIX):
+        raise _missing(model_id)
+    try:
+        found = store.artifacts.get(model_id.removeprefix(_ID_PREFIX))
+    except NotFound as err:
+        raise _missing(model_id) from err
+    if found.type != LOGGED_MODEL_TYPE:
+        raise _missing(model_id)
+    return found
+
+
+def is_deleted(store: Store, record: Artifact) -> bool:
+    """Whether the logged model of ``record`` was deleted."""
+    return store.artifacts.find_version(LOGGED_MODEL_DELETION_TYPE, model_id_of(record)) is not None
+
+
 def find_logged_model(store: Store, model_id: str) -> Artifact:
     """The logged-model record of ``model_id``.
 
     Raises:
-        NotFound: no logged model has that id.
+        NotFound: no logged model has that id, or it was deleted.
     """
-    missing = NotFound(f"No logged model {model_id!r}; `mlflow.search_logged_models()` lists them.")
-    if not model_id.startswith(_ID_PREFIX):
-        raise missing
-    try:
-        found = store.artifacts.get(model_id.removeprefix(_ID_PREFIX))
-    except NotFound as err:
-        raise missing from err
-    if found.type != LOGGED_MODEL_TYPE:
-        raise missing
+    found = _record_of(store, model_id)
+    if is_deleted(store, found):
+        raise _missing(model_id)
     return found
 
 
@@ -260,13 +284,47 @@ def create_logged_model(body: CreateLoggedModel, store: StoreDep) -> Empty:
 def _visible(request: Request, store: Store, model_id: str) -> Artifact:
     record = find_logged_model(store, model_id)
     if not visibility_of(request).shows_run(record.run_id or ""):
-        raise NotFound(f"No logged model {model_id!r}; `mlflow.search_logged_models()` lists them.")
+        raise _missing(model_id)
     return record
 
 
 @router.get("/logged-models/{model_id}")
 def get_logged_model(model_id: str, request: Request, store: StoreDep) -> Empty:
     return {"model": logged_model_json(store, _visible(request, store, model_id))}
+
+
+@router.delete("/logged-models/{model_id}")
+def delete_logged_model(model_id: str, request: Request, store: StoreDep) -> Empty:
+    """Delete a logged model (its files stay with its run); deleting it again is a no-op, as in MLflow."""
+    record = _record_of(store, model_id)
+    if not visibility_of(request).shows_run(record.run_id or ""):
+        raise _missing(model_id)
+    if not is_deleted(store, record):
+        store.artifacts.create(
+            type=LOGGED_MODEL_DELETION_TYPE,
+            name=model_id,
+            uri=record.uri,
+            sha256=None,
+            size=None,
+            is_reference=True,
+            run_id=record.run_id,
+            properties={},
+        )
+    return {}
+
+
+@router.get("/logged-models/{model_id}/artifacts/directories")
+def list_logged_model_artifacts(
+    model_id: str,
+    request: Request,
+    store: StoreDep,
+    artifact_directory_path: Annotated[str | None, Query(max_length=1_000)] = None,
+) -> Empty:
+    """The files and folders one level under a folder of a logged model (paths relative to the model)."""
+    record = _visible(request, store, model_id)
+    root = f"{record.name}/"
+    files = [(a.name[len(root) :], a.size or 0) for a in _run_files(store, record.run_id or "", root)]
+    return {"root_uri": record.uri, "files": listing(files, folder_of(artifact_directory_path))}
 
 
 @router.patch("/logged-models/{model_id}")
@@ -366,6 +424,7 @@ def search_logged_models(body: SearchLoggedModels, request: Request, store: Stor
         and wanted.get("source_run_id", r.run_id) == r.run_id
         and wanted.get("model_id", model_id_of(r)) == model_id_of(r)
         and visible.shows_run(r.run_id or "")
+        and not is_deleted(store, r)
     ]
     start = offset_of(body.page_token)
     out: Empty = {"models": [logged_model_json(store, r) for r in found[start : start + body.max_results]]}

@@ -3,8 +3,9 @@
 Registered-model search accepts ``name = / != / LIKE / ILIKE '...'`` and ``tags.<key> = '...'``
 (``tag.`` too, and backquoted keys);
 model-version search ``name``, ``run_id`` (``=`` or ``IN (...)``), ``version_number`` and
-``tags.<key>``; clauses are joined with ``AND``. Order keys: ``name``, ``version_number``,
-``creation_timestamp``, ``last_updated_timestamp``, each optionally ``ASC`` / ``DESC``.
+``tags.<key>``; clauses are joined with ``AND``. ``current_stage`` is refused, as MLflow's SQL store
+refuses it (the stage tag is not among the tags a filter sees either). Order keys: ``name``,
+``version_number``, ``creation_timestamp``, ``last_updated_timestamp``, each optionally ``ASC`` / ``DESC``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def model_version_json(version: ModelVersion) -> dict[str, Any]:
     }
 
 
+_STAGE_KEY = re.compile(r"\s*(?:attributes?\.)?`?current_stage`?\s*(?:=|!=|LIKE|ILIKE|IN)", re.IGNORECASE)
+
+
 def _values(raw: str) -> list[str]:
     return re.findall(r"'([^']*)'", raw) if raw.startswith(("'", "(")) else [raw]
 
@@ -102,6 +106,12 @@ def _clauses(
         return []
     out: list[tuple[str, Callable[[str | None], bool]]] = []
     for clause in re.split(r"\s+AND\s+", text or "", flags=re.IGNORECASE):
+        if _STAGE_KEY.match(clause):
+            raise InvalidInput(
+                f"Invalid attribute key 'current_stage' in {clause.strip()!r}: MLflow's {what} search "
+                "does not filter on stages. Use `MlflowClient().get_latest_versions(name, stages=[...])` "
+                "for the latest version in a stage, or an alias (`get_model_version_by_alias`)."
+            )
         match = _CLAUSE.fullmatch(clause)
         key = match.group("key") if match else ""
         tagged = key.lower().startswith(("tags.", "tag."))
@@ -118,7 +128,7 @@ def _clauses(
 
 def _field(item: RegisteredModel | ModelVersion, key: str) -> str | None:
     if key.startswith("tags."):
-        return item.tags.get(key[5:])
+        return None if key[5:] == STAGE_TAG else item.tags.get(key[5:])  # the stage is no MLflow tag
     if key == "version_number" and isinstance(item, ModelVersion):
         return str(item.version)
     if key == "run_id" and isinstance(item, ModelVersion):

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from loopml.server.mlflow import artifacts, logged_models, model_history, registry, tracking
+from loopml.server.mlflow import (
+    artifacts,
+    listing,
+    logged_models,
+    metric_intervals,
+    model_history,
+    multipart,
+    registry,
+    tracking,
+)
 
 __all__ = ["mlflow_routers"]
 
 
 def mlflow_routers() -> list[APIRouter]:
     """The MLflow API's routers: tracking, logged models, the model registry and artifacts."""
-    return [tracking.router, model_history.router, logged_models.router, registry.router, artifacts.router]
+    return [
+        tracking.router,
+        metric_intervals.router,
+        listing.router,
+        model_history.router,
+        logged_models.router,
+        registry.router,
+        artifacts.router,
+        multipart.router,
+    ]
