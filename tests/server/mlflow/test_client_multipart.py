@@ -59,6 +59,8 @@ print(json.dumps({"run_id": run.info.run_id, "calls": calls,
                   "model": hashlib.sha256(open(model, "rb").read()).hexdigest()}))
 """
 
+_HTTP = httpx.Client(timeout=60)  # a busy machine can take more than httpx's 5 s default
+
 
 def _staged(settings: Settings) -> list[Path]:
     root = settings.home / "uploads" / "mlflow"
@@ -73,7 +75,7 @@ def test_large_files_go_in_parts_and_arrive_whole_and_scanned(
     # both large files went through create + complete; none was aborted
     assert out["calls"] == ["create_multipart_upload", "complete_multipart_upload"] * 2
     assert out["back"] == out["sent"]
-    listed = httpx.get(f"{url}/api/v1/artifacts", params={"run_id": out["run_id"]}).json()["artifacts"]
+    listed = _HTTP.get(f"{url}/api/v1/artifacts", params={"run_id": out["run_id"]}).json()["artifacts"]
     by_name = {a["name"]: a for a in listed}
     assert by_name["nested/dir/weights.bin"]["sha256"] == out["sent"]
     assert by_name["nested/dir/weights.bin"]["size"] == 1024 * 1024 + 12345
@@ -85,7 +87,7 @@ def test_large_files_go_in_parts_and_arrive_whole_and_scanned(
 
 
 def _create(url: str, experiment_id: str, run_id: str, parts: int, headers: dict[str, str]) -> dict[str, Any]:
-    got = httpx.post(
+    got = _HTTP.post(
         f"{url}{MPU}/create/{experiment_id}/{run_id}/artifacts/raw",
         json={"path": "/somewhere/local/data.bin", "num_parts": parts},
         headers=headers,
@@ -97,9 +99,9 @@ def _create(url: str, experiment_id: str, run_id: str, parts: int, headers: dict
 
 def _run(url: str, headers: dict[str, str]) -> tuple[str, str]:
     api = f"{url}/api/2.0/mlflow"
-    experiment = httpx.post(f"{api}/experiments/create", json={"name": uuid.uuid4().hex}, headers=headers)
+    experiment = _HTTP.post(f"{api}/experiments/create", json={"name": uuid.uuid4().hex}, headers=headers)
     experiment_id = experiment.json()["experiment_id"]
-    run = httpx.post(f"{api}/runs/create", json={"experiment_id": experiment_id}, headers=headers)
+    run = _HTTP.post(f"{api}/runs/create", json={"experiment_id": experiment_id}, headers=headers)
     return experiment_id, run.json()["run"]["info"]["run_id"]
 
 
@@ -127,45 +129,45 @@ def test_abort_and_bad_completions_leave_nothing(secured: tuple[str, dict[str, s
     assert isinstance(credentials, list) and len(credentials) == 2
     # the part URL carries the caller's credentials: the client sends a part with nothing else
     assert credentials[0]["headers"] == editor and credentials[0]["url"].endswith("/1")
-    refused = httpx.put(credentials[0]["url"], content=b"a" * 10)
+    refused = _HTTP.put(credentials[0]["url"], content=b"a" * 10)
     assert refused.status_code == 401  # no credentials, no part
-    viewer = httpx.put(
+    viewer = _HTTP.put(
         credentials[0]["url"], content=b"a" * 10, headers={"Authorization": f"Bearer {tokens['vi']}"}
     )
     assert viewer.status_code == 403
     etags = []
     for credential, data in zip(credentials, (b"a" * 10, b"b" * 5), strict=True):
-        sent = httpx.put(credential["url"], content=data, headers=credential["headers"])
+        sent = _HTTP.put(credential["url"], content=data, headers=credential["headers"])
         assert sent.status_code == 200
         etags.append(sent.headers["ETag"])
     assert etags[0] == f'"{hashlib.sha256(b"a" * 10).hexdigest()}"'
     complete = f"{url}{MPU}/complete/{experiment_id}/{run_id}/artifacts/raw"
     upload_id = made["upload_id"]
     wrong = [{"part_number": 1, "etag": etags[1]}, {"part_number": 2, "etag": etags[1]}]
-    bad = httpx.post(complete, json={"upload_id": upload_id, "parts": wrong}, headers=editor)
+    bad = _HTTP.post(complete, json={"upload_id": upload_id, "parts": wrong}, headers=editor)
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "Part 1 was stored with ETag" in bad.json()["message"]
     missing = [{"part_number": 1, "etag": etags[0]}, {"part_number": 3, "etag": etags[1]}]
     assert (
-        httpx.post(complete, json={"upload_id": upload_id, "parts": missing}, headers=editor).status_code
+        _HTTP.post(complete, json={"upload_id": upload_id, "parts": missing}, headers=editor).status_code
         == 400
     )
-    listed = httpx.get(f"{url}/api/v1/artifacts", params={"run_id": run_id}, headers=editor).json()
+    listed = _HTTP.get(f"{url}/api/v1/artifacts", params={"run_id": run_id}, headers=editor).json()
     assert listed["artifacts"] == []  # nothing recorded by a refused completion
     assert len(_staged(settings)) == 1
     abort = f"{url}{MPU}/abort/{experiment_id}/{run_id}/artifacts/raw"
-    assert httpx.post(abort, json={"upload_id": upload_id}, headers=editor).status_code == 200
+    assert _HTTP.post(abort, json={"upload_id": upload_id}, headers=editor).status_code == 200
     assert _staged(settings) == []  # aborting removed every part
     parts = [{"part_number": n, "etag": e} for n, e in enumerate(etags, start=1)]
-    gone = httpx.post(complete, json={"upload_id": upload_id, "parts": parts}, headers=editor)
+    gone = _HTTP.post(complete, json={"upload_id": upload_id, "parts": parts}, headers=editor)
     assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # a completed upload is one artifact of the parts in order
     again = _create(url, experiment_id, run_id, 2, editor)
     for credential, data in zip(again["credentials"], (b"a" * 10, b"b" * 5), strict=True):
-        httpx.put(credential["url"], content=data, headers=credential["headers"])
-    done = httpx.post(complete, json={"upload_id": again["upload_id"], "parts": parts}, headers=editor)
+        _HTTP.put(credential["url"], content=data, headers=credential["headers"])
+    done = _HTTP.post(complete, json={"upload_id": again["upload_id"], "parts": parts}, headers=editor)
     assert done.status_code == 200, done.text
-    stored = httpx.get(f"{url}/api/v1/artifacts", params={"run_id": run_id}, headers=editor).json()[
+    stored = _HTTP.get(f"{url}/api/v1/artifacts", params={"run_id": run_id}, headers=editor).json()[
         "artifacts"
     ]
     assert [(a["name"], a["sha256"]) for a in stored] == [
@@ -180,8 +182,8 @@ def test_part_numbers_and_foreign_runs_are_refused(secured: tuple[str, dict[str,
     experiment_id, run_id = _run(url, editor)
     made = _create(url, experiment_id, run_id, 1, editor)
     base = str(made["credentials"][0]["url"]).rsplit("/", 1)[0]
-    outside = httpx.put(f"{base}/2", content=b"x", headers=editor)
+    outside = _HTTP.put(f"{base}/2", content=b"x", headers=editor)
     assert outside.status_code == 400 and "Part number must be in 1..1" in outside.json()["message"]
     _, other_run = _run(url, editor)
     foreign = base.replace(f"/{run_id}/", f"/{other_run}/") + "/1"
-    assert httpx.put(foreign, content=b"x", headers=editor).status_code == 404
+    assert _HTTP.put(foreign, content=b"x", headers=editor).status_code == 404
