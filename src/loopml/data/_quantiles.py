@@ -38,8 +38,12 @@ MAX_RANK_ERROR = 0.0025
 PENDING_VALUES = 1 << 18
 """Raw values buffered in exact mode before they are counted (2 MB)."""
 _PROBE = 4_096  # values looked at to choose between hash counting and sorting
-_MAGIC = b"LQS1"
-_HEADER = struct.Struct("<4sqqq")  # magic, n, absolute rank error, number of items
+_MAGIC = b"LQS2"
+_HEADER = struct.Struct("<4sqqqcc")  # magic, n, rank error, items, value dtype, count dtype
+_MAGIC_V1 = b"LQS1"  # written before 2026-12: float64 values and int64 cumulative counts
+_HEADER_V1 = struct.Struct("<4sqqq")  # magic, n, absolute rank error, number of items
+_VALUE_TYPES = (b"b", b"h", b"i", b"f", b"d")  # int8, int16, int32, float32, float64 (little-endian)
+_COUNT_TYPES = (b"B", b"H", b"I", b"Q")  # uint8 … uint64
 
 
 class QuantileSummary:
@@ -224,7 +228,12 @@ class QuantileSummary:
     # --- serialised form (stored in statistics JSON for drift comparisons) ----------------
 
     def to_bytes(self) -> bytes:
-        """A compact, deterministic copy: at most :data:`STORED_ITEMS` items (exact when that many fit)."""
+        """A compact, deterministic copy: at most :data:`STORED_ITEMS` items (exact when that many fit).
+
+        Values are stored in the narrowest of int8/16/32, float32 and float64 that gives every value
+        back bit for bit, and the items' counts in the narrowest unsigned type that holds the largest:
+        a feature of small integers takes a quarter of the float64 form, its counts an eighth.
+        """
         values, cum = self._view()
         error = self._error
         if values.size > STORED_ITEMS:
@@ -235,27 +244,42 @@ class QuantileSummary:
             values, cum = values[keep], cum[keep]
             cum[-1] = self.n
             error += -(-self.n // STORED_ITEMS)
-        header = _HEADER.pack(_MAGIC, self.n, error, values.size)
-        return header + values.astype("<f8").tobytes() + cum.astype("<i8").tobytes()
+        counts = np.diff(cum, prepend=np.int64(0))
+        value_code, stored_values = _narrowest_values(values)
+        count_code = _narrowest_counts(counts)
+        header = _HEADER.pack(_MAGIC, self.n, error, values.size, value_code, count_code)
+        return header + stored_values.tobytes() + counts.astype("<" + count_code.decode()).tobytes()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> QuantileSummary:
         """Read :meth:`to_bytes` output (a reduced summary in exact-count form, carrying its error).
 
+        Reads the float64 form of earlier versions too.
+
         Raises:
             ValueError: the bytes are not a serialised summary.
         """
-        if raw[:4] != _MAGIC or len(raw) < _HEADER.size:
+        if raw[:4] == _MAGIC_V1 and len(raw) >= _HEADER_V1.size:
+            _magic, n, error, size = _HEADER_V1.unpack_from(raw)
+            value_code, count_code, body = b"d", b"Q", raw[_HEADER_V1.size :]
+            cumulative = True
+        elif raw[:4] == _MAGIC and len(raw) >= _HEADER.size:
+            _magic, n, error, size, value_code, count_code = _HEADER.unpack_from(raw)
+            body, cumulative = raw[_HEADER.size :], False
+            if value_code not in _VALUE_TYPES or count_code not in _COUNT_TYPES:
+                raise ValueError("quantile summary of an unknown value or count type")
+        else:
             raise ValueError("not a loopml quantile summary")
-        _magic, n, error, size = _HEADER.unpack_from(raw)
-        body = raw[_HEADER.size :]
-        if len(body) != 16 * size:
+        value_dtype = np.dtype("<" + value_code.decode())
+        count_dtype = np.dtype("<" + count_code.decode())
+        split = value_dtype.itemsize * size
+        if len(body) != split + count_dtype.itemsize * size:
             raise ValueError(f"quantile summary of {size} items has {len(body)} bytes of data")
         out = cls()
         out.n, out._error = n, error
-        out._values = np.frombuffer(body[: 8 * size], dtype="<f8").astype(np.float64)
-        cum = np.frombuffer(body[8 * size :], dtype="<i8").astype(np.int64)
-        out._counts = np.diff(cum, prepend=np.int64(0)).astype(np.int64)
+        out._values = np.frombuffer(body[:split], dtype=value_dtype).astype(np.float64)
+        stored = np.frombuffer(body[split:], dtype=count_dtype).astype(np.int64)
+        out._counts = np.diff(stored, prepend=np.int64(0)) if cumulative else stored
         return out
 
     @classmethod
@@ -322,7 +346,7 @@ def read_summary(raw: bytes) -> QuantileSummary:
     Raises:
         ValueError: the bytes are neither.
     """
-    if raw[:4] == _MAGIC:
+    if raw[:4] in (_MAGIC, _MAGIC_V1):
         return QuantileSummary.from_bytes(raw)
     from datasketches import kll_doubles_sketch  # only for statistics computed by older versions
 
@@ -340,3 +364,25 @@ def read_summary(raw: bytes) -> QuantileSummary:
     if kll.is_estimation_mode() or n > STORED_ITEMS:
         error = int(np.ceil(n * (float(kll.normalized_rank_error(True)) + 1 / STORED_ITEMS)))
     return QuantileSummary.from_items(values, np.diff(cum, prepend=0), error=error)
+
+
+def _narrowest_values(values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """``values`` (finite float64) in the narrowest stored type that round-trips them bit for bit."""
+    bits = values.view(np.int64)
+    for code in _VALUE_TYPES[:-1]:
+        dtype = np.dtype("<" + code.decode())
+        if dtype.kind == "i":
+            limits = np.iinfo(dtype)
+            if values.size and (values[0] < limits.min or values[-1] > limits.max):
+                continue  # sorted: the ends decide the range
+        with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: not round-tripped
+            narrow = values.astype(dtype)
+        if np.array_equal(narrow.astype(np.float64).view(np.int64), bits):
+            return code, narrow
+    return b"d", values.astype("<f8")
+
+
+def _narrowest_counts(counts: np.ndarray) -> bytes:
+    """The narrowest unsigned type code holding every one of ``counts`` (non-negative)."""
+    top = int(counts.max()) if counts.size else 0
+    return next(code for code in _COUNT_TYPES if top <= np.iinfo("<" + code.decode()).max)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from loopml.data import _categorical, _numeric
 from loopml.data._categorical import CategoricalAccumulator
+from loopml.data._memory import release_freed_memory
 from loopml.data._numeric import NumericAccumulator
 from loopml.data.statistics import DatasetStatistics, FeatureStatistics, FeatureType
 from loopml.errors import InvalidInput
@@ -160,6 +161,8 @@ class StatisticsAccumulator:
                     approximate=notes,
                 )
             )
+            if consume:
+                release_freed_memory()  # the freed state's pages, before more results are built
         return DatasetStatistics(
             name=name,
             num_examples=self.num_examples,

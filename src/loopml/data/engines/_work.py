@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from loopml.data._memory import release_freed_memory
 from loopml.data.accumulator import StatisticsAccumulator
 from loopml.data.sources import WorkUnit
 
@@ -21,6 +22,7 @@ def accumulate_unit(unit: WorkUnit, batch_rows: int) -> StatisticsAccumulator:
     acc = StatisticsAccumulator()
     for batch in unit.batches(batch_rows=batch_rows):
         acc.update(batch)
+        release_freed_memory()
     acc.sources.append(unit.label.split(" (row group")[0])
     return acc
 
