@@ -5,8 +5,9 @@ allocator keeps the freed pages in its heap (their holes are rarely at the top, 
 itself), so a 10,000-column file held ≈ 80 MB more resident memory than it used. ``malloc_trim(0)``
 returns every free page. It runs at most once per :data:`_INTERVAL_S` seconds of this process's
 CPU time: a trimmed page that is used again costs a page fault, and trimming every quarter of a
-second of wall time added 25–65 % to the CPU of wide statistics; once per 4 s of CPU keeps nearly
-all of the saving (the peak moved by less than the run-to-run noise from 0.25 s to 4 s). A no-op where the C library has no ``malloc_trim`` (macOS, musl, Windows).
+second of wall time added 25-65 % to the CPU of wide statistics; once per 4 s of CPU keeps nearly
+all of the saving (the peak moved by less than the run-to-run noise from 0.25 s to 4 s). A no-op
+where the C library has no ``malloc_trim`` (macOS, musl, Windows).
 """
 
 from __future__ import annotations
