@@ -25,7 +25,10 @@ Metric names:
 Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``, drift included:
 ``slice.<column>=<value>.drift.<feature>`` against the same slice of the previous window (and
 ``baseline_drift``), with ``slice.<column>=<value>.drift_features``; ``slice_drift_features`` and
-``slice_baseline_drift_features`` count the drifted (slice, feature) pairs of the window.
+``slice_baseline_drift_features`` count the drifted (slice, feature) pairs of the window. A pair is
+drifted when its p-value, Holm-corrected over all the window's pairs, is below 0.005 (see
+:mod:`loopml.monitor.slice_drift`); both are kept: ``slice.<column>=<value>.drift_pvalue.<feature>``
+(the detector's) and ``slice.<column>=<value>.drift_adjusted_pvalue.<feature>`` (corrected).
 
 Example:
     >>> import datetime as dt
