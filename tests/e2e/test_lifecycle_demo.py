@@ -28,8 +28,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lifecycle") / "home"
 
 
-@pytest.fixture(scope="module")
-def story(home: Path) -> dict[str, Any]:
+def _demo(home: Path) -> dict[str, Any]:
     """The story as ``loopml demo --json`` prints it (run in its own process, as `make demo` does)."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
@@ -45,6 +44,11 @@ def story(home: Path) -> dict[str, Any]:
     assert "Traceback" not in done.stderr
     printed: dict[str, Any] = json.loads(done.stdout)
     return printed
+
+
+@pytest.fixture(scope="module")
+def story(home: Path) -> dict[str, Any]:
+    return _demo(home)
 
 
 def _steps(story: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -78,6 +82,11 @@ def test_windows_exist_for_every_replayed_year_with_late_labels(story: dict[str,
 
 
 def test_an_alert_fires_and_the_retraining_it_leads_to_is_canaried(story: dict[str, Any]) -> None:
+    _detected_retrained_canaried(story)
+
+
+def _detected_retrained_canaried(story: dict[str, Any]) -> None:
+    """An accuracy-drop alert, a retraining linked to it, a canary that ended with its reason."""
     alerts = _steps(story, "alert")
     assert alerts, "no alert fired"
     alert_ids = {a["facts"]["alert_id"] for a in alerts}
@@ -124,3 +133,31 @@ def test_the_final_state_names_the_production_model_its_lineage_and_reports(
         assert {r.retrain_id for r in stored} == {r["retrain_id"] for r in retrains}
         history = [e.action for e in services.deployments.history(DEPLOYMENT)]
         assert "canary" in history
+
+
+def test_a_rerun_in_the_same_home_tells_the_whole_story_again(story: dict[str, Any], home: Path) -> None:
+    """Run last (the first story's state is checked above): the same home, a new episode."""
+    again = _demo(home)
+    names = [s["step"] for s in again["steps"]]
+    assert names[:4] == ["train", "previous", "deploy", "serve"] and names[-1] == "final"
+    assert "previous" not in [s["step"] for s in story["steps"]]
+    first = _steps(story, "final")[0]["facts"]
+    previous = _steps(again, "previous")[0]
+    assert previous["facts"]["windows"] == first["windows"]
+    earlier = {r["retrain_id"] for r in first["retrains"]}
+    assert {r["retrain_id"] for r in previous["facts"]["retrains"]} == earlier
+    assert previous["facts"]["champion_before"] == first["version"] and previous["facts"]["champion_now"] == 1
+    assert "new episode" in previous["summary"]
+    # detection -> retraining -> canary -> promotion or rollback, again, with its own alerts and windows
+    _detected_retrained_canaried(again)
+    first_alerts = {a["facts"]["alert_id"] for a in _steps(story, "alert")}
+    assert first_alerts.isdisjoint(a["facts"]["alert_id"] for a in _steps(again, "alert"))
+    monitored = [s for s in _steps(again, "monitor") if s["facts"]["episode"] == "incident"]
+    assert monitored and "no new alert" not in monitored[0]["summary"]
+    final = _steps(again, "final")[0]["facts"]
+    with Services(Settings(home=home)) as services:
+        monitor = services.monitor()
+        stored = monitor.windows(monitor.target(DEPLOYMENT), window=f"requests:{WINDOW_ROWS}")
+    assert final["windows"] >= 3 * WINDOWS_PER_YEAR
+    assert len(stored) == first["windows"] + final["windows"]  # the story counts its own windows only
+    assert final["retrains"] and earlier.isdisjoint(r["retrain_id"] for r in final["retrains"])

@@ -77,7 +77,7 @@ def _final(facts: Mapping[str, Any]) -> None:
 
 def print_step(name: str, summary: str, facts: Mapping[str, Any]) -> None:
     """Print one step of the story."""
-    colour = {"alert": "red", "final": "green", "verdict": "yellow"}.get(name, "cyan")
+    colour = {"alert": "red", "final": "green", "verdict": "yellow", "previous": "yellow"}.get(name, "cyan")
     console.print(f"\n[bold {colour}]{name}[/] {summary}")
     if name in ("replay", "monitor") and facts.get("windows"):
         _windows(f"{name}: windows", facts["windows"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,8 +14,8 @@ from loopml.cli._output import print_json, print_note, print_table
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from loopml.cli._monitor_remote import RemoteMonitoring
     from loopml.monitor.alerts import AlertService
-    from loopml.monitor.passes import MonitoringPass, RetrainPass
     from loopml.monitor.records import WindowRecord
     from loopml.monitor.retrain import RetrainPolicy
     from loopml.monitor.service import MonitorService
@@ -149,6 +149,13 @@ def run(
     """Compute the windows that are due once (cron-friendly), then evaluate the alert rules on them
     (and, with --retrain-policies, retrain by policy)."""
     config = _config(window, slice_column, key_field, label_horizon)
+    if _context.is_remote():
+        local = {"--model": is_model, "--log-dir": log_dir, "--rules": rules, "--webhook": webhook,
+                 "--prometheus-file": prometheus_file, "--retrain-policies": retrain_policies}  # fmt: skip
+        remote = _remote("run", local)
+        document = _pass_remotely(remote, name, _request(config, slice_column, label_horizon, now))
+        _report_run(document, config.window.name, as_json)
+        return
     alerting = _alerts(rules, webhook or [])  # rules are checked before any window is computed
     policies = _policies(retrain_policies, name)
     _run_once(name, is_model, config, _time(now, "--now"), log_dir, alerting, as_json, policies=policies)
@@ -183,16 +190,27 @@ def watch(
 
     pause = parse_span(every).total_seconds()
     config = _config(window, slice_column, key_field, label_horizon)
-    alerting = _alerts(rules, webhook or [])
-    policies = _policies(retrain_policies, name)
+    if _context.is_remote():
+        local = {"--model": is_model, "--log-dir": log_dir, "--rules": rules, "--webhook": webhook,
+                 "--prometheus-file": prometheus_file, "--retrain-policies": retrain_policies}  # fmt: skip
+        remote = _remote("watch", local)
+        request = _request(config, slice_column, label_horizon, None)
+    else:
+        alerting = _alerts(rules, webhook or [])
+        policies = _policies(retrain_policies, name)
     done = 0
     try:
         while times is None or done < times:
             if done:
                 time.sleep(pause)
-            _run_once(name, is_model, config, None, log_dir, alerting, as_json, lines=True, policies=policies)
-            if prometheus_file is not None:
-                _export_open_alerts(alerting, prometheus_file)
+            if _context.is_remote():
+                _report_run(_pass_remotely(remote, name, request), config.window.name, as_json, lines=True)
+            else:
+                _run_once(
+                    name, is_model, config, None, log_dir, alerting, as_json, lines=True, policies=policies
+                )
+                if prometheus_file is not None:
+                    _export_open_alerts(alerting, prometheus_file)
             done += 1
     except KeyboardInterrupt:
         typer.echo(f"Stopped after {done} pass(es).", err=True)
@@ -209,6 +227,51 @@ def _config(
         key_field=key_field,
         label_horizon=parse_span(label_horizon),
     )
+
+
+def _remote(command: str, local: Mapping[str, object]) -> RemoteMonitoring:
+    """The server's monitoring API, once no option that means this machine is set."""
+    from loopml.cli._monitor_remote import RemoteMonitoring, refuse_local_options
+
+    refuse_local_options(command, local, _context.settings().tracking_uri or "")
+    session = _context.remote_session()
+    if session is None:  # pragma: no cover - is_remote() said a server is configured
+        raise InvalidInput("LOOPML_TRACKING_URI is set but names no loopml server.")
+    return RemoteMonitoring(session)
+
+
+def _request(
+    config: MonitorConfig, slices: list[str] | None, label_horizon: str, now: str | None
+) -> dict[str, object]:
+    """What ``monitor run`` asks of the server (checked here first: a bad value never travels)."""
+    at = _time(now, "--now")
+    return {
+        "window": config.window.name,
+        "slices": list(slices or ()),
+        "key_field": config.key_field,
+        "label_horizon": label_horizon,
+        "now": None if at is None else at.isoformat(),
+    }
+
+
+def _pass_remotely(
+    remote: RemoteMonitoring, name: str | None, request: Mapping[str, object]
+) -> dict[str, Any]:
+    """The server's pass of ``name``, or of every deployment the caller sees, as one document."""
+    names = [name] if name else remote.deployments()
+    merged: dict[str, Any] = {"targets": [], "log_versions": [], "log_problems": [], "computed": [],
+                              "alerts": {"new": [], "resolved": [], "open": []}}  # fmt: skip
+    for each in names:
+        done = remote.run(each, request)
+        for key in ("targets", "log_versions", "log_problems", "computed"):
+            merged[key] += done[key]
+        for key in ("new", "resolved", "open"):
+            merged["alerts"][key] += done["alerts"][key]
+        if "retraining" in done:
+            retraining = merged.setdefault("retraining", {"decisions": {}, "errors": {}})
+            retraining["decisions"].update(done["retraining"]["decisions"])
+            retraining["errors"].update(done["retraining"]["errors"])
+    return merged
 
 
 def _export_open_alerts(alerting: AlertService, path: Path) -> None:
@@ -235,7 +298,7 @@ def _run_once(
     lines: bool = False,
     policies: Mapping[str, RetrainPolicy] | None = None,
 ) -> None:
-    from loopml.monitor.passes import monitoring_pass, retrain_pass
+    from loopml.monitor.passes import monitoring_pass, pass_document, retrain_pass
 
     service = _service(log_dir, create=True)
     done = monitoring_pass(service, alerting, config, name=name, is_model=is_model, now=now)
@@ -250,7 +313,7 @@ def _run_once(
             alerting,
             window=kind,
         )
-    _report_run(done, config, as_json, lines=lines, retrained=retrained)
+    _report_run(pass_document(done, retrained), config.window.name, as_json, lines=lines)
 
 
 def _policies(folder: Path | None, name: str | None) -> dict[str, RetrainPolicy] | None:
@@ -270,68 +333,40 @@ def _alerts(rules: Path | None, webhooks: list[str]) -> AlertService:
     return _context.services().alerts(rules=rules_in(rules) if rules is not None else None, channels=channels)
 
 
-def _report_run(
-    done: MonitoringPass,
-    config: MonitorConfig,
-    as_json: bool,
-    *,
-    lines: bool = False,
-    retrained: RetrainPass | None = None,
-) -> None:
-    computed, targets, evaluation = list(done.computed), list(done.targets), done.evaluation
+def _report_run(document: Mapping[str, Any], window: str, as_json: bool, *, lines: bool = False) -> None:
+    """Print what a pass did, from :func:`loopml.monitor.passes.pass_document` (local or the server's)."""
+    from loopml.monitor.records import WindowRecord
+
     if as_json:
-        document: dict[str, object] = {
-            "log_versions": [
-                {
-                    "ref": v.ref,
-                    "hour": v.hour.isoformat(),
-                    "versions": dict(v.versions),
-                    "model_versions": dict(v.model_versions),
-                }
-                for v in done.registered
-            ],
-            "log_problems": list(done.log_problems),
-            "computed": [r.to_document() for r in computed],
-            "alerts": {
-                "new": [a.view() for a in evaluation.new],
-                "resolved": [a.view() for a in evaluation.resolved],
-                "open": [a.view() for a in evaluation.open],
-            },
-        }
-        if retrained is not None:
-            document["retraining"] = {
-                "decisions": {k: list(v) for k, v in retrained.decisions.items()},
-                "errors": dict(retrained.errors),
-            }
-        print_json(document, lines=lines)
+        print_json(dict(document), lines=lines)
         return
-    if retrained is not None:
-        _report_retraining(retrained)
-    for v in done.registered:
-        typer.echo(f"prediction log {v.hour:%Y-%m-%dT%H} registered as {v.ref}", err=True)
-    for problem in done.log_problems:
+    retraining = document.get("retraining")
+    if retraining is not None:
+        _report_retraining(retraining)
+    for v in document["log_versions"]:
+        typer.echo(f"prediction log {v['hour'][:13]} registered as {v['ref']}", err=True)
+    for problem in document["log_problems"]:
         typer.echo(f"prediction log {problem}", err=True)
-    for alert in evaluation.new:
-        typer.echo(f"ALERT {alert.severity.value} {alert.deployment} {alert.rule}: {alert.message}", err=True)
-    for alert in evaluation.resolved:
-        typer.echo(f"resolved {alert.deployment} {alert.rule} ({alert.metric})", err=True)
+    for a in document["alerts"]["new"]:
+        typer.echo(f"ALERT {a['severity']} {a['deployment']} {a['rule']}: {a['message']}", err=True)
+    for a in document["alerts"]["resolved"]:
+        typer.echo(f"resolved {a['deployment']} {a['rule']} ({a['metric']})", err=True)
+    computed = [WindowRecord.from_document(r) for r in document["computed"]]
     if not computed:
-        typer.echo(
-            f"No {config.window.name} window was due for {', '.join(t.deployment for t in targets) or '-'}."
-        )
+        typer.echo(f"No {window} window was due for {', '.join(document['targets']) or '-'}.")
         return
     _print("Windows computed", computed)
-    incomplete = [r for r in computed if not r.complete]
-    for r in incomplete:
-        typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
+    for r in computed:
+        if not r.complete:
+            typer.echo(f"incomplete {r.deployment} {r.start.isoformat()}: {'; '.join(r.problems)}", err=True)
 
 
-def _report_retraining(retrained: RetrainPass) -> None:
-    for name, error in retrained.errors.items():
+def _report_retraining(retraining: Mapping[str, Any]) -> None:
+    for name, error in retraining["errors"].items():
         typer.echo(f"could not retrain {name}: {error}", err=True)
     rows = [
-        [name, d.kind.value, d.reason, d.candidate or "", d.retrain_id or ""]
-        for name, decisions in retrained.decisions.items()
+        [name, d["kind"], d["reason"], d["candidate"] or "", d["retrain_id"] or ""]
+        for name, decisions in retraining["decisions"].items()
         for d in decisions
     ]
     if rows:
@@ -353,10 +388,14 @@ def windows(
     as_json: Json = False,
 ) -> None:
     """List the stored windows of a deployment, oldest first."""
-    service = _service(log_dir)
-    records = service.windows(
-        service.target(name, is_model=is_model), window=window, since=_time(since, "--since")
-    )
+    if _context.is_remote():
+        remote = _remote("windows", {"--model": is_model, "--log-dir": log_dir})
+        records = remote.windows(name, window=window, since=_time(since, "--since"))
+    else:
+        service = _service(log_dir)
+        records = service.windows(
+            service.target(name, is_model=is_model), window=window, since=_time(since, "--since")
+        )
     if as_json:
         print_json({"items": [r.to_document() for r in records], "next_page_token": None})
         return
@@ -366,8 +405,11 @@ def windows(
 @app.command("status")
 def status(name: Name, is_model: IsModel = False, log_dir: LogDir = None, as_json: Json = False) -> None:
     """Where monitoring stands: windows, the latest figures, incomplete windows, labels joined and pending."""
-    service = _service(log_dir)
-    s = service.status(service.target(name, is_model=is_model))
+    if _context.is_remote():
+        s = _remote("status", {"--model": is_model, "--log-dir": log_dir}).status(name)
+    else:
+        service = _service(log_dir)
+        s = service.status(service.target(name, is_model=is_model))
     if as_json:
         print_json(s.to_document())
         return
@@ -402,8 +444,11 @@ def report(
     from loopml.atomic_write import write_text_atomic
     from loopml.monitor.report import render_monitor_report
 
-    service = _service(log_dir)
-    records = service.windows(service.target(name, is_model=is_model), window=window)
+    if _context.is_remote():
+        records = _remote("report", {"--model": is_model, "--log-dir": log_dir}).windows(name, window=window)
+    else:
+        service = _service(log_dir)
+        records = service.windows(service.target(name, is_model=is_model), window=window)
     if not records:
         raise InvalidInput(
             f"No {window} window is stored for {name!r}; compute them with `loopml monitor run {name}`."

@@ -26,6 +26,7 @@ from loopml.data.drift import (
     NUMERIC_EFFECT_FLOOR,
     Comparator,
     ComparatorType,
+    DriftSkewInfo,
     compare,
 )
 from loopml.data.schema import infer_schema
@@ -35,6 +36,7 @@ from loopml.monitor.feedback import PREDICTION_COLUMN
 from loopml.monitor.labels import JoinedLabels
 from loopml.monitor.performance import classification_metrics, estimated_accuracy, regression_metrics
 from loopml.monitor.predictions import INPUT_PREFIX, OUTPUT_PREFIX
+from loopml.monitor.slice_drift import slice_verdicts
 
 __all__ = ["Measurement", "PartitionReducer", "References", "WindowStatistics", "measure"]
 
@@ -345,16 +347,33 @@ def _slices(table: pa.Table, r: _Rows, column: str, limit: int, metrics: dict[st
 def _slice_drift(
     slices: Mapping[str, DatasetStatistics], references: References, metrics: dict[str, float]
 ) -> None:
-    """``slice.<column>=<value>.drift.<feature>`` (and ``baseline_drift``) against the same slice of the
-    reference windows; ``slice_drift_features`` / ``slice_baseline_drift_features`` count the
-    (slice, feature) pairs the calibrated test found drifted."""
+    """Per-slice drift against the same slice of the reference windows, Holm-corrected over the
+    window's (slice, feature) pairs (:mod:`loopml.monitor.slice_drift`).
+
+    Writes ``slice.<column>=<value>.drift.<feature>`` (the magnitude), ``…drift_pvalue.<feature>`` and
+    ``…drift_adjusted_pvalue.<feature>`` (raw and corrected), ``…drift_features`` (the slice's drifted
+    features), the same for ``baseline_drift``, and ``slice_drift_features`` /
+    ``slice_baseline_drift_features`` (drifted pairs of the window).
+    """
+
+    def detector(current: FeatureStatistics, reference: FeatureStatistics, comparison: str) -> DriftSkewInfo:
+        comparator = _CATEGORICAL if current.string_stats is not None else _NUMERIC
+        return compare(current, reference, comparator, comparison=comparison)
+
     for prefix, reference in (("drift", references.previous), ("baseline_drift", references.baseline)):
         if reference is None or not slices:
             continue
-        alarmed = 0
-        for key, current in slices.items():
-            alarmed += len(_comparisons(f"slice.{key}.{prefix}", current, reference.slices.get(key), metrics))
-        metrics[f"slice_{prefix}_features"] = float(alarmed)
+        verdicts = slice_verdicts(slices, reference.slices, detector, comparison=prefix)
+        for key in {v.slice for v in verdicts}:
+            metrics[f"slice.{key}.{prefix}_features"] = 0.0
+        for v in verdicts:
+            base = f"slice.{v.slice}.{prefix}"
+            metrics[f"{base}.{v.feature}"] = v.magnitude
+            if v.p_value is not None and v.adjusted_p_value is not None:
+                metrics[f"{base}_pvalue.{v.feature}"] = v.p_value
+                metrics[f"{base}_adjusted_pvalue.{v.feature}"] = v.adjusted_p_value
+            metrics[f"{base}_features"] += float(v.drifted)
+        metrics[f"slice_{prefix}_features"] = float(sum(v.drifted for v in verdicts))
 
 
 def measure(

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from loopml.errors import LoopmlError
 from loopml.monitor.alerts import AlertEvaluation, AlertService, AlertStatus
@@ -31,7 +32,14 @@ from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
 from loopml.monitor.windows import MonitorConfig
 
-__all__ = ["MonitoringPass", "RetrainPass", "monitoring_pass", "retrain_pass", "retrain_step"]
+__all__ = [
+    "MonitoringPass",
+    "RetrainPass",
+    "monitoring_pass",
+    "pass_document",
+    "retrain_pass",
+    "retrain_step",
+]
 
 _log = logging.getLogger("loopml.monitor")
 
@@ -129,3 +137,35 @@ def retrain_pass(
             continue
         decisions[name] = tuple(found)
     return RetrainPass(decisions=decisions, errors=errors)
+
+
+def pass_document(done: MonitoringPass, retrained: RetrainPass | None = None) -> dict[str, Any]:
+    """What a pass (and the retraining after it) did, as JSON-ready values: ``loopml monitor run
+    --json`` prints it, the server's ``POST /api/v1/deployments/{name}/monitoring/run`` answers it."""
+    document: dict[str, Any] = {
+        "targets": [t.deployment for t in done.targets],
+        "log_versions": [
+            {
+                "ref": v.ref,
+                "hour": v.hour.isoformat(),
+                "versions": dict(v.versions),
+                "model_versions": dict(v.model_versions),
+            }
+            for v in done.registered
+        ],
+        "log_problems": list(done.log_problems),
+        "computed": [r.to_document() for r in done.computed],
+        "alerts": {
+            "new": [a.view() for a in done.evaluation.new],
+            "resolved": [a.view() for a in done.evaluation.resolved],
+            "open": [a.view() for a in done.evaluation.open],
+        },
+    }
+    if retrained is not None:
+        document["retraining"] = {
+            "decisions": {
+                k: [{**d.view(), "kind": d.kind.value} for d in v] for k, v in retrained.decisions.items()
+            },
+            "errors": dict(retrained.errors),
+        }
+    return document

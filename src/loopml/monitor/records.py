@@ -25,7 +25,10 @@ Metric names:
 Per-slice figures repeat these names under ``slice.<column>=<value>.<metric>``, drift included:
 ``slice.<column>=<value>.drift.<feature>`` against the same slice of the previous window (and
 ``baseline_drift``), with ``slice.<column>=<value>.drift_features``; ``slice_drift_features`` and
-``slice_baseline_drift_features`` count the drifted (slice, feature) pairs of the window.
+``slice_baseline_drift_features`` count the drifted (slice, feature) pairs of the window. A pair is
+drifted when its p-value, Holm-corrected over all the window's pairs, is below 0.005 (see
+:mod:`loopml.monitor.slice_drift`); both are kept: ``slice.<column>=<value>.drift_pvalue.<feature>``
+(the detector's) and ``slice.<column>=<value>.drift_adjusted_pvalue.<feature>`` (corrected).
 
 Example:
     >>> import datetime as dt
@@ -128,6 +131,35 @@ class WindowRecord:
             "lineage": self.lineage,
             "computed_at": None if self.computed_at is None else self.computed_at.isoformat(),
         }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> WindowRecord:
+        """The record :meth:`to_document` wrote (as the monitoring API answers it).
+
+        Raises:
+            InvalidInput: a missing or malformed field, named.
+        """
+        try:
+            computed = doc.get("computed_at")
+            return cls(
+                deployment=str(doc["deployment"]),
+                model=str(doc["model"]),
+                version=str(doc["version"]),
+                window=str(doc.get("window", "hour")),
+                start=dt.datetime.fromisoformat(doc["start"]),
+                end=dt.datetime.fromisoformat(doc["end"]),
+                complete=bool(doc["complete"]),
+                rows=int(doc["rows"]),
+                metrics={str(k): float(v) for k, v in dict(doc["metrics"]).items()},
+                partitions=tuple(doc.get("partitions", ())),
+                problems=tuple(doc.get("problems", ())),
+                versions={str(k): int(v) for k, v in dict(doc.get("versions") or {}).items()},
+                log_versions=tuple(doc.get("log_versions", ())),
+                lineage=doc.get("lineage"),
+                computed_at=None if computed is None else dt.datetime.fromisoformat(computed),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise InvalidInput(f"Not a monitoring window document ({type(err).__name__}: {err}).") from err
 
     def metric(self, name: str) -> float | None:
         """The figure called ``name``, or None when the window has none."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,28 @@ class MonitorStatus:
             "latest": None if self.latest is None else self.latest.to_document(),
             "incomplete": [r.to_document() for r in self.incomplete],
         }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> MonitorStatus:
+        """The status :meth:`to_document` wrote (as the monitoring API answers it).
+
+        Raises:
+            InvalidInput: a missing or malformed field, named.
+        """
+        try:
+            latest = doc.get("latest")
+            return cls(
+                deployment=str(doc["deployment"]),
+                model=str(doc["model"]),
+                windows=int(doc["windows"]),
+                window_kinds=tuple(str(k) for k in doc.get("window_kinds", ())),
+                labels=int(doc["labels"]),
+                labels_joined=int(doc["labels_joined"]),
+                latest=None if latest is None else WindowRecord.from_document(latest),
+                incomplete=tuple(WindowRecord.from_document(r) for r in doc.get("incomplete", ())),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise InvalidInput(f"Not a monitoring status document ({type(err).__name__}: {err}).") from err
 
 
 class MonitorService:

@@ -190,6 +190,9 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
         Target(kind="dataset", field="name"),
         creates=True,
     ),
+    ("POST", f"{API}/deployments/{{name}}/monitoring/run"): _r(
+        "monitoring.run", _P.DEPLOYMENTS_MANAGE, _E.ADMIN
+    ),
     ("GET", f"{API}/audit"): _r("audit.list", _P.AUDIT_READ, _E.ADMIN, mutates=False),
     ("GET", f"{API}/whoami"): _r("whoami", _P.READ, _E.READ, mutates=False),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -130,6 +131,7 @@ def create_app(
     services = Services(settings, store=store, blobs=blobs)
     served = services.store
     refresh = served.refresh_statistics if isinstance(served, SqlStore) else None
+    monitor_lock = threading.Lock()  # one monitoring pass at a time: background or asked for
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,6 +143,7 @@ def create_app(
                     limits.monitor_interval_s,
                     slices=limits.monitor_slices,
                     retrain_policies=limits.retrain_policies,
+                    lock=monitor_lock,
                 ),
             ):
                 yield
@@ -164,6 +167,7 @@ def create_app(
     app.state.store = served
     app.state.blobs = services.blobs
     app.state.config = limits
+    app.state.monitor_lock = monitor_lock
     app.state.max_json_depth = limits.max_json_depth
     app.state.settings = settings
     install_error_handlers(app)

@@ -16,12 +16,17 @@ def test_no_document_gives_the_defaults() -> None:
     assert rules == default_rules()
     names = [r.name for r in rules.rules]
     assert names == [
-        "drift", "baseline-drift", "error-rate", "accuracy-drop", "estimated-accuracy-drop", "atypical-rate"
+        "drift", "baseline-drift", "slice-drift", "error-rate", "accuracy-drop", "estimated-accuracy-drop",
+        "atypical-rate",
     ]  # fmt: skip
     drift = rules.get("drift")
     assert drift is not None and drift.matches("drift.age") and not drift.matches("accuracy")
     stays = rules.get("baseline-drift")
     assert stays is not None and stays.matches("baseline_drift.age") and not stays.matches("drift.age")
+    sliced = rules.get("slice-drift")
+    assert sliced is not None and sliced.for_windows == 2 and sliced.threshold == 0
+    assert sliced.matches("slice.SEX=2.baseline_drift_features")
+    assert not sliced.matches("slice.SEX=2.drift_features") and not sliced.matches("baseline_drift.age")
     accuracy = rules.get("accuracy-drop")
     assert accuracy is not None and accuracy.requires == {"labelled_rows": 100}
 

@@ -20,6 +20,13 @@ What ``loopml demo`` tells after the census pipeline pushed the 2015 model:
 
 Each step is a :class:`StoryStep` (a sentence and its facts), handed to ``on_step`` as it happens.
 Everything is seeded; the pipelines' steps are cached, so a re-run reuses them.
+
+A re-run in the same home is a new episode: it first says what the home already holds (the earlier
+replays' windows, alerts and retrainings, and the champion it moves back to the 2015 model), then
+replays the same years with its own windows (the story reads only windows computed since it started)
+and its own alerts: the replay compresses years into minutes, so its alert rules are the defaults
+without their cooldown (:data:`REPLAY_RULES`), as its retrain guards count minutes, not hours; the
+incident therefore alerts again instead of being held quiet by the alert the earlier run resolved.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from loopml.deploy.spec import DeploymentSpec
 from loopml.examples.census import pipeline as census
 from loopml.examples.census.retraining import TrafficRetrainer, holdout_rows
 from loopml.examples.census.traffic import Batch, TrafficClient, labour_shock, sample_year
-from loopml.monitor.alerts import AlertStatus
+from loopml.monitor.alerts import AlertRules, AlertStatus, default_rules
 from loopml.monitor.log_window import read_window
 from loopml.monitor.passes import monitoring_pass
 from loopml.monitor.records import WindowRecord
@@ -67,7 +74,7 @@ from loopml.serving.server import build_app
 from loopml.store import Store
 from loopml.tracking import NodeKind, walk
 
-__all__ = ["DEPLOYMENT", "Lifecycle", "StoryStep"]
+__all__ = ["DEPLOYMENT", "REPLAY_RULES", "Lifecycle", "StoryStep"]
 
 DEPLOYMENT = census.MODEL_NAME
 """The deployment (named like its model: the server logs and takes feedback under this name)."""
@@ -105,6 +112,12 @@ POLICY = RetrainPolicy(
     span=dt.timedelta(hours=1),
     retry=RetryPolicy(max_attempts=1),
 )
+REPLAY_RULES = AlertRules(
+    rules=tuple(dataclasses.replace(r, cooldown=dt.timedelta(0)) for r in default_rules().rules)
+)
+"""The default alert rules without a cooldown: a cooldown counts hours of real time, and the replay
+passes years in minutes (a re-run in the same home replays the incident minutes after the earlier
+run resolved its alert). Deduplication stays: one open alert per rule and metric."""
 MONITORING = MonitorConfig(
     window=WindowSpec.parse(f"requests:{WINDOW_ROWS}"),
     settle=dt.timedelta(0),  # each window is computed once its rows are in the log
@@ -203,7 +216,7 @@ class Lifecycle:
         self._on_step = on_step or (lambda _step: None)
         self.steps: list[StoryStep] = []
         self._monitor = services.monitor()
-        self._alerts = services.alerts()
+        self._alerts = services.alerts(rules=lambda _name: REPLAY_RULES)
         self._target = self._monitor.target(DEPLOYMENT)
         self._started = dt.datetime.now(dt.UTC)
         self._clock = time.monotonic()
@@ -243,6 +256,7 @@ class Lifecycle:
 
     def run(self, trained_version: int) -> list[StoryStep]:
         """Deploy ``trained_version`` of the model, then replay the years (and maybe the incident)."""
+        self._previous(trained_version)
         self._deploy(trained_version)
         config = ServeConfig(models=(), deployments=(ServedDeployment(name=DEPLOYMENT),), poll_s=0.25)
         app = build_app(config, self._settings)
@@ -277,6 +291,42 @@ class Lifecycle:
             retrained=False,
             largest_drift={"feature": feature, "value": round(value, 4)},
             accuracy_range=[round(low, 4), round(high, 4)],
+        )
+
+    def _previous(self, trained_version: int) -> None:
+        """Say what earlier replays left in this home (nothing said on a first run)."""
+        earlier = [
+            w
+            for w in self._monitor.windows(self._target, window=MONITORING.window.name)
+            if w.start < self._started
+        ]
+        if not earlier:
+            return
+        started = _ms(self._started)
+        alerts = [a for a in self._alerts.list(DEPLOYMENT, limit=1_000) if _ms(a.opened_at) < started]
+        retrains = [
+            r for r in self._services.monitor_store.retrains.list(DEPLOYMENT) if r.started_at < started
+        ]
+        champion = self._services.registry.resolve(CHAMPION).version
+        moved = (
+            f"; the champion goes back from version {champion} to the 2015 model (version {trained_version})"
+            if champion != trained_version
+            else ""
+        )
+        self._tell(
+            "previous",
+            f"this home already holds earlier replays: {len(earlier)} windows "
+            f"({earlier[0].start:%Y-%m-%d %H:%M} to {earlier[-1].end:%H:%M} UTC), {len(alerts)} alert(s), "
+            f"{len(retrains)} retraining(s) ({', '.join(sorted({r.state for r in retrains})) or 'none'})"
+            f"{moved}. "
+            "This replay is a new episode: the windows, alerts and retrainings below are its own",
+            windows=len(earlier),
+            alerts=[_alert(a) for a in alerts[:20]],
+            retrains=[
+                {"retrain_id": r.retrain_id, "state": r.state, "candidate": r.candidate} for r in retrains
+            ],
+            champion_before=champion,
+            champion_now=trained_version,
         )
 
     def _features(self) -> list[str]:

@@ -217,7 +217,9 @@ def default_rules() -> AlertRules:
     """The rules a deployment gets when it declares none.
 
     Drift of any feature above 0.1 for two windows, against the window before (``drift.*``) or
-    against the first window (``baseline_drift.*``: a shift that stays), an error rate above 5 %,
+    against the first window (``baseline_drift.*``: a shift that stays); a slice with a feature
+    drifted against the same slice of the first window for two windows (``slice-drift``, one alert per
+    slice; only with slices monitored, the test corrected for the many slices), an error rate above 5 %,
     accuracy (with at least 100 labels) 0.05 below its first three windows for two windows, the
     estimated accuracy likewise, and more than 5 % atypical inputs for two windows.
     """
@@ -229,6 +231,10 @@ def default_rules() -> AlertRules:
             Rule(name="baseline-drift", metric="baseline_drift.*", comparison=Comparison.ABOVE,
                  threshold=0.1, for_windows=2, cooldown=hours6,
                  description="A feature moved away from the first window and stays there"),
+            Rule(name="slice-drift", metric="slice.*.baseline_drift_features", comparison=Comparison.ABOVE,
+                 threshold=0, for_windows=2, cooldown=hours6,
+                 description="A slice moved away from the same slice of the first window and stays there "
+                             "(Holm-corrected over the window's slices and features)"),
             Rule(name="error-rate", metric="error_rate", comparison=Comparison.ABOVE, threshold=0.05,
                  severity=Severity.CRITICAL, cooldown=hours6, description="Failed predictions"),
             Rule(name="accuracy-drop", metric="accuracy", comparison=Comparison.DROP, threshold=0.05,

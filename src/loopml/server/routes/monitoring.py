@@ -1,22 +1,33 @@
-"""Monitoring of a deployment: its windows, where monitoring stands, its alerts and its retrainings.
+"""Monitoring of a deployment: its windows, where monitoring stands, its alerts and its retrainings;
+and a monitoring pass run now.
 
-Reads only (``read`` permission; a deployment serving a model the caller may not see answers as a
-missing one, as in the deployments API): windows are computed by `loopml monitor run` or the server's
-background passes (``--monitor-every``); each handler makes one call to the monitoring services.
+Reads need ``read`` (a deployment serving a model the caller may not see answers as a missing one, as
+in the deployments API). Windows are computed by the server's background passes (``--monitor-every``),
+by `loopml monitor run` on the server's host, or through ``POST {name}/monitoring/run`` — what
+`loopml monitor run NAME` sends with ``LOOPML_TRACKING_URI`` set: it needs ``deployments.manage``
+(maintainers and admins), is audited as ``monitoring.run``, and runs the pass the background would
+(the server's slices, alert rules and retrain policies), one pass at a time (409 while another runs).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from loopml.errors import InvalidInput
 from loopml.monitor.alerts import AlertStatus
+from loopml.monitor.passes import pass_document
 from loopml.monitor.retrain.history import retrain_history
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
+from loopml.monitor.windows import MonitorConfig, WindowSpec, parse_span
+from loopml.server._config import ServerConfig
+from loopml.server._maintenance import monitor_now
 from loopml.server._visibility import visible_deployment
 from loopml.server.schemas.common import Name
+from loopml.server.schemas.monitoring import MonitorRun
 from loopml.services import Services
 from loopml.web.json_body import SafeRoute
 
@@ -80,3 +91,37 @@ def list_retrains(name: Name, request: Request, limit: Limit = 100) -> dict[str,
     """The deployment's retrainings, oldest first, each with its steps (alert → run → candidate → canary)."""
     _deployment(request, name)
     return {"retrains": retrain_history(_services(request).monitor_store.retrains, name, limit=limit)}
+
+
+@router.post("/{name}/monitoring/run")
+def run_monitoring(name: Name, body: MonitorRun, request: Request) -> dict[str, Any]:
+    """Register the closed log hours and compute the due windows of the deployment now, evaluate the
+    alert rules, then (with the server's ``--retrain-policies``) take its retraining step."""
+    services = _services(request)
+    visible_deployment(request, services.deployments, name)
+    server: ServerConfig = request.app.state.config
+    config = MonitorConfig(
+        window=WindowSpec.parse(body.window),
+        slice_columns=tuple(dict.fromkeys((*server.monitor_slices, *body.slices))),
+        key_field=body.key_field,
+        label_horizon=parse_span(body.label_horizon),
+    )
+    done = monitor_now(
+        services,
+        config,
+        lock=request.app.state.monitor_lock,
+        name=name,
+        now=_instant(body.now),
+        retrain_policies=server.retrain_policies,
+    )
+    return pass_document(done.done, done.retrained)
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(f"`now` must be an ISO 8601 time (2026-03-01T10:00Z); got {text!r:.64}.") from err
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
