@@ -46,6 +46,7 @@ from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
 from loopml.deploy.service import DeploymentService
+from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, window_of
 from loopml.deploy.spec import DeploymentSpec, EnsembleMethod
 from loopml.errors import LoopmlError, NotFound
 from loopml.inference.atypical import AtypicalInput
@@ -191,6 +192,8 @@ class DeploymentRuntime:
         sinks: Told about every answered request (the prediction log).
         labels: Where the feedback labels posted for a deployment's requests are found (None: the
             online-metric gate gets no outcomes).
+        shared: Shares the rollout observations with the other replicas and decides each analysis
+            once for all of them (None: this replica judges what it answered).
         poll_s: Seconds between two reads of the store.
         drain_s: Longest wait for a retired model's requests before it is closed anyway.
         retry_s: Seconds before a state whose models failed to load is tried again.
@@ -208,6 +211,7 @@ class DeploymentRuntime:
         metrics: ServingMetrics | None = None,
         sinks: Sequence[InferenceSink] = (),
         labels: FeedbackRepository | None = None,
+        shared: SharedAnalysis | None = None,
         poll_s: float = 2.0,
         drain_s: float = 30.0,
         retry_s: float = 10.0,
@@ -221,6 +225,7 @@ class DeploymentRuntime:
         self._metrics = metrics
         self._sinks = tuple(sinks)
         self._labels = labels
+        self._shared = shared
         self._poll_s, self._drain_s, self._retry_s = poll_s, drain_s, retry_s
         self._models: dict[Key, ServedModel] = {}
         self._tables: dict[str, _Table] = {}
@@ -458,6 +463,8 @@ class DeploymentRuntime:
         rollout, interval_ms = deployment.rollout, deployment.policy.interval_s * 1000
         try:
             if rollout is not None and rollout.phase is Phase.PROGRESSING and deployment.spec.canary:
+                if self._shared is not None:
+                    return await self._drive_shared(name, deployment, collector, now)
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
@@ -480,6 +487,33 @@ class DeploymentRuntime:
             else:
                 return False
         except LoopmlError as err:  # another replica analysed first, or the rollout just ended
+            _log.info("deployment %s: analysis not stored: %s", name, err)
+        await self.refresh(name)
+        return True
+
+    async def _drive_shared(
+        self, name: str, deployment: Deployment, collector: ObservationCollector, now: int
+    ) -> bool:
+        """Publish this replica's observations; when the analysis is due, run it for every replica
+        if this one takes the lease (see :mod:`loopml.deploy.shared_analysis`)."""
+        shared = self._shared
+        window = window_of(deployment)
+        if shared is None or window is None:
+            return False
+        if not analysis_due(deployment, now_ms=now):
+            await asyncio.to_thread(shared.publish, name, window, collector)
+            return False
+        labels = key_labels = None
+        gates = deployment.policy.gates
+        if self._labels is not None and gates.metric is not None:
+            labels = feedback_labels(self._labels, name)
+            if gates.label_key_field is not None:
+                key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+        try:
+            await asyncio.to_thread(
+                shared.analyze, name, window, collector, now_ms=now, labels=labels, key_labels=key_labels
+            )
+        except LoopmlError as err:  # the rollout ended or changed meanwhile
             _log.info("deployment %s: analysis not stored: %s", name, err)
         await self.refresh(name)
         return True
