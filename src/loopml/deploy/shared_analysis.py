@@ -77,7 +77,7 @@ class SharedAnalysis:
         service: DeploymentService,
         *,
         replica: str | None = None,
-        lease_s: float = 60.0,
+        lease_s: float = 15.0,
         keep_s: float = 3_600.0,
         publish_s: float = 1.0,
         sample_size: int = 5_000,

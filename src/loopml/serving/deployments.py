@@ -19,7 +19,9 @@ they are carried out:
   them (the online-metric gate's outcomes, when the policy names a metric) and the runtime runs
   the gates and the rollout automaton
   (:meth:`~loopml.deploy.service.DeploymentService.analyze`), or stores the shadow reports when
-  no canary is rolled out. Replicas race for the compare-and-set: one analysis per interval wins.
+  no canary is rolled out. With ``shared`` (what ``loopml serve`` builds), a rollout's analysis
+  judges every replica's observations, decided by one replica at a time
+  (:mod:`loopml.deploy.shared_analysis`); without it, replicas race for the compare-and-set.
 """
 
 from __future__ import annotations
