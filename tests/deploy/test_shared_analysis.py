@@ -10,8 +10,8 @@ from loopml.deploy.collector import ObservationCollector
 from loopml.deploy.policy import GateThresholds, RolloutPolicy
 from loopml.deploy.rollout import Action, Phase
 from loopml.deploy.service import DeploymentService
-from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, window_of
-from loopml.deploy.spec import DeploymentSpec
+from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, shadow_window, window_of
+from loopml.deploy.spec import DeploymentSpec, Shadow
 from loopml.errors import InvalidInput
 from tests.deploy.conftest import World
 from tests.deploy.test_service import service
@@ -102,3 +102,34 @@ def test_an_analysis_of_a_window_that_moved_on_is_not_stored(world: World) -> No
 def test_bad_timings_are_refused(world: World) -> None:
     with pytest.raises(InvalidInput, match="lease_s"):
         SharedAnalysis(world.services.store.observations, service(world), lease_s=0)  # type: ignore[attr-defined]
+
+
+def test_shadow_windows_are_cut_alike_on_every_replica() -> None:
+    assert shadow_window(12_345, interval_s=10) == ("shadows@10000", 10_000, 20_000)
+    assert shadow_window(19_999, interval_s=10)[0] == shadow_window(10_000, interval_s=10)[0]
+    assert shadow_window(20_000, interval_s=10)[1] == 20_000
+
+
+def test_a_shadow_window_is_reported_once_on_every_replicas_copies(world: World) -> None:
+    svc = service(world)
+    spec = DeploymentSpec(
+        name="churn",
+        primary="models:/churn@champion",
+        shadows=(Shadow(name="twin", target="models:/churn/2"),),
+    )
+    svc.create(spec, RolloutPolicy(gates=GateThresholds(min_samples=2 * EACH)), actor="ann")
+    board = world.services.store.observations  # type: ignore[attr-defined]
+    window, start, end = shadow_window(_now(), interval_s=60)
+    replicas = [SharedAnalysis(board, svc, replica=r) for r in ("a", "b")]
+    for seed, shared in enumerate(replicas):
+        c = ObservationCollector(start_ms=start, seed=seed)
+        for i in range(EACH):
+            c.record("primary", error=False, latency_ms=1.0, predictions=(1.0,))
+            c.record_mirror("twin", error=False, latency_ms=1.0, pairs=[(1.0, 1.0 if i % 3 else 0.0)])
+        shared.publish("churn", window, c, force=True)
+    assert replicas[1].report_shadows("churn", window, end_ms=end)
+    assert not replicas[0].report_shadows("churn", window, end_ms=end)  # reported already
+    (report,) = svc.get("churn").shadow_reports
+    agreement = next(g for g in report["gates"] if g["gate"] == "agreement")
+    assert agreement["primary_n"] == 2 * EACH and agreement["value"] == pytest.approx(2 / 3, abs=0.01)
+    assert [e.action for e in svc.history("churn")].count("shadow-report") == 1

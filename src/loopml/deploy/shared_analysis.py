@@ -10,9 +10,14 @@ the gates on every replica's merged tally and stores the verdict
 it expires by itself (``lease_s``) when its holder dies mid-analysis, so another replica takes
 over. The stored state is the only thing the other replicas act on.
 
+Outside a rollout, shadow reports follow the same path over fixed windows of ``interval_s``
+aligned on the epoch (:func:`shadow_window`): each replica publishes its tally of each window
+(finally at its first poll after the window ends), and a little later the lease holder reports
+the window on the merged tallies and marks it reported on the board, so it is reported once.
+
 Example:
-    >>> from loopml.deploy.records import Deployment
-    >>> window_of(Deployment.from_document({"name": "churn", "primary": "models:/churn@champion"}))
+    >>> shadow_window(125_000, interval_s=60)  # every replica cuts the same shadow windows
+    ('shadows@120000', 120000, 180000)
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from loopml.deploy.collector import ObservationCollector
 from loopml.deploy.outcomes import LabelLookup
@@ -32,7 +38,10 @@ from loopml.deploy.sharing import WindowTally, merge_tallies, observations_of
 from loopml.errors import InvalidInput
 from loopml.store.repositories import ObservationRepository
 
-__all__ = ["SharedAnalysis", "analysis_due", "window_of"]
+__all__ = ["SharedAnalysis", "analysis_due", "shadow_window", "window_of"]
+
+#: The key of the mark a window's shadow report leaves on the board (it is reported once).
+_REPORTED = "~reported"
 
 _log = logging.getLogger("loopml.deploy")
 
@@ -135,12 +144,7 @@ class SharedAnalysis:
             current = self._service.get(name)
             if window_of(current) != window or not analysis_due(current, now_ms=now_ms):
                 return None
-            tallies = []
-            for document in self._board.collect(name, window):
-                try:
-                    tallies.append(WindowTally.from_document(document))
-                except InvalidInput as err:  # another loopml's format: not this analysis's evidence
-                    _log.warning("deployment %s: a replica's observations were left out: %s", name, err)
+            tallies = self._tallies(name, self._board.collect(name, window))
             if not tallies:
                 return None
             merged = merge_tallies(tallies, sample_size=self._sample_size)
@@ -148,3 +152,40 @@ class SharedAnalysis:
             return self._service.analyze(name, observations, actor=actor)
         finally:
             self._board.release(name, self.replica)
+
+    def _tallies(self, name: str, documents: Iterable[Mapping[str, Any]]) -> list[WindowTally]:
+        tallies = []
+        for document in documents:
+            try:
+                tallies.append(WindowTally.from_document(document))
+            except InvalidInput as err:  # another loopml's format: not this analysis's evidence
+                _log.warning("deployment %s: a replica's observations were left out: %s", name, err)
+        return tallies
+
+    def report_shadows(self, name: str, window: str, *, end_ms: int, actor: str = "serving") -> bool:
+        """Compare ``name``'s shadows with its primary on every replica's observations of ``window``
+        (ended at ``end_ms``, see :func:`shadow_window`), once for all replicas: the replica that
+        takes the lease reports and marks the window reported; True when this call reported."""
+        if not self._board.acquire(name, self.replica, ttl_s=self._lease_s):
+            return False
+        try:
+            documents = self._board.collect(name, window)
+            if any(d.get(_REPORTED) for d in documents):
+                return False
+            tallies = self._tallies(name, documents)
+            if not tallies or not self._service.get(name).spec.shadows:
+                return False
+            merged = merge_tallies(tallies, sample_size=self._sample_size)
+            self._service.report_shadows(name, observations_of(merged, now_ms=end_ms), actor=actor)
+            self._board.publish(name, window, _REPORTED, {_REPORTED: True}, ttl_s=self._keep_s)
+            return True
+        finally:
+            self._board.release(name, self.replica)
+
+
+def shadow_window(at_ms: int, *, interval_s: float) -> tuple[str, int, int]:
+    """The shadow-report window holding ``at_ms`` outside a rollout: its id, start and end (windows
+    of ``interval_s`` aligned on the epoch, so every replica cuts the same ones)."""
+    length = max(1, round(interval_s * 1000))
+    start = at_ms - at_ms % length
+    return f"shadows@{start}", start, start + length

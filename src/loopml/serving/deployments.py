@@ -48,7 +48,7 @@ from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
 from loopml.deploy.service import DeploymentService
-from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, window_of
+from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, shadow_window, window_of
 from loopml.deploy.spec import DeploymentSpec, EnsembleMethod
 from loopml.errors import LoopmlError, NotFound
 from loopml.inference.atypical import AtypicalInput
@@ -228,6 +228,7 @@ class DeploymentRuntime:
         self._sinks = tuple(sinks)
         self._labels = labels
         self._shared = shared
+        self._reported: dict[str, str] = {}
         self._poll_s, self._drain_s, self._retry_s = poll_s, drain_s, retry_s
         self._models: dict[Key, ServedModel] = {}
         self._tables: dict[str, _Table] = {}
@@ -481,6 +482,8 @@ class DeploymentRuntime:
                 )
                 await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
             elif deployment.spec.shadows:
+                if self._shared is not None:
+                    return await self._drive_shared_shadows(name, deployment, collector, now)
                 if now - collector.start_ms < interval_ms:
                     return False
                 observations = collector.observations(now_ms=now)
@@ -519,6 +522,35 @@ class DeploymentRuntime:
             _log.info("deployment %s: analysis not stored: %s", name, err)
         await self.refresh(name)
         return True
+
+    async def _drive_shared_shadows(
+        self, name: str, deployment: Deployment, collector: ObservationCollector, now: int
+    ) -> bool:
+        """Publish this replica's shadow observations of the current window (finally once it
+        ended, then start the next one); report the previous window for every replica once the
+        others had time to publish theirs, if this replica takes the lease."""
+        shared, interval_s = self._shared, deployment.policy.interval_s
+        if shared is None:
+            return False
+        window, _, end = shadow_window(collector.start_ms, interval_s=interval_s)
+        if now < end:
+            await asyncio.to_thread(shared.publish, name, window, collector)
+        else:
+            await asyncio.to_thread(shared.publish, name, window, collector, force=True)
+            start = shadow_window(now, interval_s=interval_s)[1]
+            self._collectors[name] = (_window_key(deployment), ObservationCollector(start_ms=start))
+        previous, _, ended = shadow_window(now - round(interval_s * 1000), interval_s=interval_s)
+        if self._reported.get(name) == previous or now - ended < 2 * self._poll_s * 1000:
+            return False
+        self._reported[name] = previous
+        try:
+            reported = await asyncio.to_thread(shared.report_shadows, name, previous, end_ms=ended)
+        except LoopmlError as err:
+            _log.info("deployment %s: shadow report not stored: %s", name, err)
+            return False
+        if reported:
+            await self.refresh(name)
+        return reported
 
     async def start(self) -> None:
         """Start following the store (call from the serving event loop)."""
