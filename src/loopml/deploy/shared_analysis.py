@@ -75,7 +75,9 @@ class SharedAnalysis:
         lease_s: How long a lease holds if its holder never gives it back (dies mid-analysis).
         keep_s: How long a publication stays on the board after it was written (a dead
             replica's last observations count in the window's analyses that long).
-        publish_s: Fewest seconds between two routine publications of one deployment.
+        publish_s: Most seconds between two routine publications of one deployment (fewer when a
+            quarter of its analysis interval is shorter). A publication with full samples is
+            about 1 MB of JSON and tens of milliseconds of CPU.
         sample_size: Most items of each merged sample.
         clock: Seconds, monotonic (tests).
     """
@@ -88,7 +90,7 @@ class SharedAnalysis:
         replica: str | None = None,
         lease_s: float = 15.0,
         keep_s: float = 3_600.0,
-        publish_s: float = 1.0,
+        publish_s: float = 5.0,
         sample_size: int = 5_000,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -107,16 +109,23 @@ class SharedAnalysis:
         self._lock = threading.Lock()
 
     def publish(
-        self, name: str, window: str, collector: ObservationCollector, *, force: bool = False
+        self,
+        name: str,
+        window: str,
+        collector: ObservationCollector,
+        *,
+        interval_s: float | None = None,
+        force: bool = False,
     ) -> bool:
         """Publish what ``collector`` saw of ``name``'s ``window``, unless nothing changed since the
-        last publication or it was less than ``publish_s`` ago (``force``: publish anyway); True
-        when published."""
+        last publication or it was less than ``publish_s`` ago (or a quarter of the analyses'
+        ``interval_s``, if shorter); ``force``: publish anyway. True when published."""
         recorded, now = collector.recorded, self._clock()
+        every = min(self._publish_s, interval_s / 4) if interval_s is not None else self._publish_s
         with self._lock:
             last = self._published.get(name)
             same = not force and last is not None and last[0] == window
-            if same and last is not None and (last[1] == recorded or now - last[2] < self._publish_s):
+            if same and last is not None and (last[1] == recorded or now - last[2] < every):
                 return False
             self._published[name] = (window, recorded, now)
         tally = collector.tally()

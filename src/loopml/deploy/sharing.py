@@ -112,19 +112,23 @@ class RouteTally:
 
 
 def _finite(value: object) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)
+    """False for NaN and infinities (JSON in the store holds neither); True for anything else."""
+    return value == value and value != math.inf and value != -math.inf
 
 
-def _plain(kind: str, item: Any) -> Any:
-    """An item as JSON holds it (tuples as lists), or None when it holds a non-finite number."""
-    if kind in ("latencies", "predictions"):
-        return item if _finite(item) else None
+def _answer_finite(item: Kept) -> bool:
+    return all(map(_finite, item[1])) and all(map(_finite, item[3])) and _finite(item[4])
+
+
+def _finite_items(kind: str, items: tuple[Any, ...]) -> list[Any]:
+    """The items JSON can carry (tuples become arrays): those without a non-finite number."""
+    if kind == "latencies":
+        return [x for x in items if math.isfinite(x)]
+    if kind == "predictions":
+        return [x for x in items if x == x and x != math.inf and x != -math.inf]
     if kind == "mirrored":
-        return list(item) if all(_finite(x) for x in item) else None
-    rid, predictions, rows, scores, positive, keys = item
-    if not all(_finite(x) for x in (*predictions, *scores, positive)):
-        return None
-    return [rid, list(predictions), list(rows), list(scores), positive, list(keys)]
+        return [x for x in items if _finite(x[0]) and _finite(x[1])]
+    return [x for x in items if _answer_finite(x)]
 
 
 def _typed(kind: str, item: Any) -> Any:
@@ -164,14 +168,14 @@ class WindowTally:
     routes: Mapping[str, RouteTally] = field(default_factory=dict)
 
     def to_document(self) -> dict[str, Any]:
-        """A JSON document (non-finite outputs are left out of the samples)."""
+        """A JSON-serialisable document (tuples stand for arrays; items holding a non-finite
+        number are left out of the samples)."""
         routes: dict[str, Any] = {}
         for name, r in self.routes.items():
             doc: dict[str, Any] = {k: getattr(r, k) for k in _COUNTS}
             for kind in _SAMPLES:
                 sample: Reservoir = getattr(r, kind)
-                items = [p for p in (_plain(kind, x) for x in sample.items) if p is not None]
-                doc[kind] = {"seen": sample.seen, "items": items}
+                doc[kind] = {"seen": sample.seen, "items": _finite_items(kind, sample.items)}
             routes[name] = doc
         return {"start_ms": self.start_ms, "routes": routes}
 

@@ -506,7 +506,8 @@ class DeploymentRuntime:
         if shared is None or window is None:
             return False
         if not analysis_due(deployment, now_ms=now):
-            await asyncio.to_thread(shared.publish, name, window, collector)
+            every = deployment.policy.interval_s
+            await asyncio.to_thread(shared.publish, name, window, collector, interval_s=every)
             return False
         labels = key_labels = None
         gates = deployment.policy.gates
@@ -534,7 +535,7 @@ class DeploymentRuntime:
             return False
         window, _, end = shadow_window(collector.start_ms, interval_s=interval_s)
         if now < end:
-            await asyncio.to_thread(shared.publish, name, window, collector)
+            await asyncio.to_thread(shared.publish, name, window, collector, interval_s=interval_s)
         else:
             await asyncio.to_thread(shared.publish, name, window, collector, force=True)
             start = shadow_window(now, interval_s=interval_s)[1]
