@@ -159,3 +159,21 @@ def test_upgrade_indexes_the_dataset_inputs_of_existing_runs(any_store_url: str)
     found = store.runs.search([], filter="datasets.name = 'train' and datasets.context = 'eval'")
     assert [r.run_id for r in found.items] == [run_id]
     store.close()
+
+
+def test_upgrade_adds_the_shared_observations_of_serving_replicas(any_store_url: str) -> None:
+    open_store(any_store_url).close()
+    engine = sa.create_engine(any_store_url)
+    with engine.begin() as conn:  # back to the schema before the shared observations
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009_run_inputs")
+        assert not sa.inspect(conn).has_table("deployment_observations")
+    engine.dispose()
+    store = open_store(any_store_url)  # upgrades
+    try:
+        store.observations.publish("churn", "w", "r1", {"n": 1}, ttl_s=60)
+        assert store.observations.collect("churn", "w") == [{"n": 1}]
+        assert store.observations.acquire("churn", "r1", ttl_s=60)
+    finally:
+        store.close()

@@ -23,10 +23,11 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from loopml.deploy.observations import Observations, RouteObservations, Window
-from loopml.deploy.outcomes import Answered, LabelLookup, route_outcomes
+from loopml.deploy.observations import Observations
+from loopml.deploy.outcomes import LabelLookup
+from loopml.deploy.sharing import Reservoir, RouteTally, WindowTally, observations_of
 
 __all__ = ["ObservationCollector"]
 
@@ -48,6 +49,9 @@ class _Reservoir:
         if slot < self.size:
             self.items[slot] = item
 
+    def frozen(self) -> Reservoir:
+        return Reservoir(seen=self.seen, items=tuple(self.items))
+
 
 @dataclass(slots=True)
 class _Route:
@@ -66,33 +70,16 @@ class _Route:
         self.mirrored = _Reservoir(self.size)
         self.answered = _Reservoir(self.size)
 
-    def frozen(self) -> RouteObservations:
-        return RouteObservations(
+    def tally(self) -> RouteTally:
+        return RouteTally(
             requests=self.requests,
             errors=self.errors,
-            latencies_ms=tuple(float(x) for x in self.latencies.items),  # type: ignore[arg-type]
-            predictions=tuple(self.predictions.items),  # type: ignore[arg-type]
-            atypical_flags=self.atypical,
-            mirrored=tuple(self.mirrored.items),  # type: ignore[arg-type]
+            atypical=self.atypical,
+            latencies=self.latencies.frozen(),
+            predictions=self.predictions.frozen(),
+            mirrored=self.mirrored.frozen(),
+            answered=self.answered.frozen(),
         )
-
-
-_Kept = tuple[str, tuple[Value, ...], tuple[int, ...], tuple[float, ...], Value | None, tuple[str, ...]]
-
-
-def _answered(items: list[object]) -> list[Answered]:
-    kept: list[_Kept] = items  # type: ignore[assignment]
-    return [
-        Answered(
-            request_id=i,
-            predictions=p,
-            rows=rows[: len(p)],
-            scores=s[: len(p)],
-            positive=positive,
-            keys=keys[: len(p)],
-        )
-        for i, p, rows, s, positive, keys in kept
-    ]
 
 
 class ObservationCollector:
@@ -188,13 +175,16 @@ class ObservationCollector:
                 lock (it may query a store).
             key_labels: Finds the labels keyed by the label key feature's values (None: none).
         """
+        return observations_of(self.tally(), now_ms=now_ms, labels=labels, key_labels=key_labels)
+
+    def tally(self) -> WindowTally:
+        """What was seen since ``start_ms``, as a mergeable tally (shared with other replicas)."""
         with self._lock:
-            routes = {name: r.frozen() for name, r in self._routes.items()}
-            answered = {name: list(r.answered.items) for name, r in self._routes.items()}
-        if labels is not None:
-            kept = {name: _answered(items) for name, items in answered.items()}
-            joined = route_outcomes(kept, labels, key_labels)
-            routes = {name: replace(r, outcomes=joined.get(name, ())) for name, r in routes.items()}
-        return Observations(
-            window=Window(start_ms=self.start_ms, end_ms=max(now_ms, self.start_ms)), routes=routes
-        )
+            routes = {name: r.tally() for name, r in self._routes.items()}
+        return WindowTally(start_ms=self.start_ms, routes=routes)
+
+    @property
+    def recorded(self) -> int:
+        """Requests and mirrored copies recorded so far (tells whether anything new was seen)."""
+        with self._lock:
+            return sum(r.requests for r in self._routes.values())

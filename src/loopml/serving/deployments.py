@@ -19,7 +19,9 @@ they are carried out:
   them (the online-metric gate's outcomes, when the policy names a metric) and the runtime runs
   the gates and the rollout automaton
   (:meth:`~loopml.deploy.service.DeploymentService.analyze`), or stores the shadow reports when
-  no canary is rolled out. Replicas race for the compare-and-set: one analysis per interval wins.
+  no canary is rolled out. With ``shared`` (what ``loopml serve`` builds), a rollout's analysis
+  judges every replica's observations, decided by one replica at a time
+  (:mod:`loopml.deploy.shared_analysis`); without it, replicas race for the compare-and-set.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
 from loopml.deploy.service import DeploymentService
+from loopml.deploy.shared_analysis import SharedAnalysis, analysis_due, shadow_window, window_of
 from loopml.deploy.spec import DeploymentSpec, EnsembleMethod
 from loopml.errors import LoopmlError, NotFound
 from loopml.inference.atypical import AtypicalInput
@@ -191,6 +194,8 @@ class DeploymentRuntime:
         sinks: Told about every answered request (the prediction log).
         labels: Where the feedback labels posted for a deployment's requests are found (None: the
             online-metric gate gets no outcomes).
+        shared: Shares the rollout observations with the other replicas and decides each analysis
+            once for all of them (None: this replica judges what it answered).
         poll_s: Seconds between two reads of the store.
         drain_s: Longest wait for a retired model's requests before it is closed anyway.
         retry_s: Seconds before a state whose models failed to load is tried again.
@@ -208,6 +213,7 @@ class DeploymentRuntime:
         metrics: ServingMetrics | None = None,
         sinks: Sequence[InferenceSink] = (),
         labels: FeedbackRepository | None = None,
+        shared: SharedAnalysis | None = None,
         poll_s: float = 2.0,
         drain_s: float = 30.0,
         retry_s: float = 10.0,
@@ -221,6 +227,8 @@ class DeploymentRuntime:
         self._metrics = metrics
         self._sinks = tuple(sinks)
         self._labels = labels
+        self._shared = shared
+        self._reported: dict[str, str] = {}
         self._poll_s, self._drain_s, self._retry_s = poll_s, drain_s, retry_s
         self._models: dict[Key, ServedModel] = {}
         self._tables: dict[str, _Table] = {}
@@ -458,6 +466,8 @@ class DeploymentRuntime:
         rollout, interval_ms = deployment.rollout, deployment.policy.interval_s * 1000
         try:
             if rollout is not None and rollout.phase is Phase.PROGRESSING and deployment.spec.canary:
+                if self._shared is not None:
+                    return await self._drive_shared(name, deployment, collector, now)
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
@@ -472,6 +482,8 @@ class DeploymentRuntime:
                 )
                 await asyncio.to_thread(self._service.analyze, name, observations, actor="serving")
             elif deployment.spec.shadows:
+                if self._shared is not None:
+                    return await self._drive_shared_shadows(name, deployment, collector, now)
                 if now - collector.start_ms < interval_ms:
                     return False
                 observations = collector.observations(now_ms=now)
@@ -483,6 +495,63 @@ class DeploymentRuntime:
             _log.info("deployment %s: analysis not stored: %s", name, err)
         await self.refresh(name)
         return True
+
+    async def _drive_shared(
+        self, name: str, deployment: Deployment, collector: ObservationCollector, now: int
+    ) -> bool:
+        """Publish this replica's observations; when the analysis is due, run it for every replica
+        if this one takes the lease (see :mod:`loopml.deploy.shared_analysis`)."""
+        shared = self._shared
+        window = window_of(deployment)
+        if shared is None or window is None:
+            return False
+        if not analysis_due(deployment, now_ms=now):
+            every = deployment.policy.interval_s
+            await asyncio.to_thread(shared.publish, name, window, collector, interval_s=every)
+            return False
+        labels = key_labels = None
+        gates = deployment.policy.gates
+        if self._labels is not None and gates.metric is not None:
+            labels = feedback_labels(self._labels, name)
+            if gates.label_key_field is not None:
+                key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+        try:
+            await asyncio.to_thread(
+                shared.analyze, name, window, collector, now_ms=now, labels=labels, key_labels=key_labels
+            )
+        except LoopmlError as err:  # the rollout ended or changed meanwhile
+            _log.info("deployment %s: analysis not stored: %s", name, err)
+        await self.refresh(name)
+        return True
+
+    async def _drive_shared_shadows(
+        self, name: str, deployment: Deployment, collector: ObservationCollector, now: int
+    ) -> bool:
+        """Publish this replica's shadow observations of the current window (finally once it
+        ended, then start the next one); report the previous window for every replica once the
+        others had time to publish theirs, if this replica takes the lease."""
+        shared, interval_s = self._shared, deployment.policy.interval_s
+        if shared is None:
+            return False
+        window, _, end = shadow_window(collector.start_ms, interval_s=interval_s)
+        if now < end:
+            await asyncio.to_thread(shared.publish, name, window, collector, interval_s=interval_s)
+        else:
+            await asyncio.to_thread(shared.publish, name, window, collector, force=True)
+            start = shadow_window(now, interval_s=interval_s)[1]
+            self._collectors[name] = (_window_key(deployment), ObservationCollector(start_ms=start))
+        previous, _, ended = shadow_window(now - round(interval_s * 1000), interval_s=interval_s)
+        if self._reported.get(name) == previous or now - ended < 2 * self._poll_s * 1000:
+            return False
+        self._reported[name] = previous
+        try:
+            reported = await asyncio.to_thread(shared.report_shadows, name, previous, end_ms=ended)
+        except LoopmlError as err:
+            _log.info("deployment %s: shadow report not stored: %s", name, err)
+            return False
+        if reported:
+            await self.refresh(name)
+        return reported
 
     async def start(self) -> None:
         """Start following the store (call from the serving event loop)."""

@@ -23,6 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from loopml.config import Settings
+from loopml.deploy.shared_analysis import SharedAnalysis
 from loopml.errors import InvalidState
 from loopml.inference.ensemble import EnsembleSource, load_ensemble
 from loopml.inference.loading import load_served_model
@@ -40,7 +41,9 @@ from loopml.serving.io_metrics import IOMetrics
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
 from loopml.serving.probes import RedisProbeStore
+from loopml.serving.shared_observations import RedisObservationBoard
 from loopml.serving.tracing import Tracing
+from loopml.store.repositories import DeploymentStore, ObservationRepository
 
 __all__ = ["build_app", "run_server"]
 
@@ -88,6 +91,7 @@ def build_app(config: ServeConfig, settings: Settings) -> Starlette:
             metrics=metrics,
             sinks=sinks,
             labels=feedback.repository if feedback is not None else None,
+            shared=_shared_analysis(services, settings),
             poll_s=config.poll_s,
         )
         runtime.load()
@@ -131,6 +135,18 @@ def _feedback(services: Services, log_root: Path) -> FeedbackService | None:
         return services.feedback(log_root)
     except InvalidState:
         return None
+
+
+def _shared_analysis(services: Services, settings: Settings) -> SharedAnalysis | None:
+    """Rollout observations shared by the replicas: in Redis when ``redis_url`` is set (the store
+    while Redis fails), else in the store; None when the store keeps none (a remote store)."""
+    store = services.store
+    if not isinstance(store, DeploymentStore):
+        return None
+    board: ObservationRepository = store.observations
+    if settings.redis_url:
+        board = RedisObservationBoard(settings.redis_url, fallback=board)
+    return SharedAnalysis(board, services.deployments)
 
 
 def _limiter(settings: Settings) -> QueryLimiter:

@@ -27,6 +27,8 @@ __all__ = [
     "CONTEXT_EXECUTIONS",
     "DEPLOYMENTS",
     "DEPLOYMENT_EVENTS",
+    "DEPLOYMENT_LEASES",
+    "DEPLOYMENT_OBSERVATIONS",
     "EVENTS",
     "EXECUTIONS",
     "EXPERIMENTS",
@@ -449,6 +451,28 @@ DEPLOYMENT_EVENTS = sa.Table(
     column("details", sa.JSON),
     column("document", sa.JSON, null=True),
     sa.Index(None, "deployment_id", "id"),
+)
+
+# One replica's observations of a deployment's analysis window, shared with the other replicas
+# (replaced on each publication; read while unexpired, deleted once expired).
+DEPLOYMENT_OBSERVATIONS = sa.Table(
+    "deployment_observations",
+    METADATA,
+    column("deployment", sa.String(63), primary_key=True),
+    column("window_id", sa.String(400), primary_key=True),
+    column("replica", sa.String(100), primary_key=True),
+    column("document", sa.JSON),
+    column("expires_at", sa.BigInteger),
+    sa.Index(None, "expires_at"),
+)
+
+# Which replica decides a deployment's analysis now, until when.
+DEPLOYMENT_LEASES = sa.Table(
+    "deployment_leases",
+    METADATA,
+    column("deployment", sa.String(63), primary_key=True),
+    column("holder", sa.String(100)),
+    column("expires_at", sa.BigInteger),
 )
 
 # --- monitoring: alerts and retraining ---

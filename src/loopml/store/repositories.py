@@ -61,6 +61,7 @@ __all__ = [
     "ModelRepository",
     "MonitorStore",
     "MonitorWindowRepository",
+    "ObservationRepository",
     "RegistryStore",
     "RetrainRepository",
     "RunRepository",
@@ -518,12 +519,26 @@ class DeploymentRepository(Protocol):
     def history(self, name: str, *, limit: int | None = None) -> builtins.list[DeploymentEvent]: ...
 
 
+class ObservationRepository(Protocol):
+    """What serving replicas observed per deployment analysis window (JSON documents, one per
+    replica, expiring) and the lease naming the replica that decides a deployment's analysis."""
+
+    def publish(
+        self, deployment: str, window: str, replica: str, document: Mapping[str, Any], *, ttl_s: float
+    ) -> None: ...
+    def collect(self, deployment: str, window: str) -> builtins.list[dict[str, Any]]: ...
+    def acquire(self, deployment: str, holder: str, *, ttl_s: float) -> bool: ...
+    def release(self, deployment: str, holder: str) -> None: ...
+
+
 @runtime_checkable
 class DeploymentStore(Store, Protocol):
-    """A store that also holds deployments."""
+    """A store that also holds deployments (and the observations their replicas share)."""
 
     @property
     def deployments(self) -> DeploymentRepository: ...
+    @property
+    def observations(self) -> ObservationRepository: ...
 
 
 # --- monitoring: alerts and retraining ---

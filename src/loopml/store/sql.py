@@ -26,6 +26,7 @@ from loopml.store._maintenance import StatisticsWatch, analyze_stale_tables
 from loopml.store._migrate import upgrade
 from loopml.store._models import SqlModelRepository
 from loopml.store._monitor import SqlFeedbackRepository, SqlMonitorWindowRepository
+from loopml.store._observations import SqlObservationRepository
 from loopml.store._retrains import SqlRetrainRepository
 from loopml.store._runs import SqlRunRepository
 
@@ -52,6 +53,7 @@ class SqlStore:
         self._retrains = SqlRetrainRepository(db)
         self._feedback = SqlFeedbackRepository(db)
         self._monitor_windows = SqlMonitorWindowRepository(db)
+        self._observations = SqlObservationRepository(db)
 
     @property
     def url(self) -> str:
@@ -93,6 +95,11 @@ class SqlStore:
     def deployments(self) -> SqlDeploymentRepository:
         """Deployments and their history."""
         return self._deployments
+
+    @property
+    def observations(self) -> SqlObservationRepository:
+        """What serving replicas observed per analysis window, and who decides each analysis."""
+        return self._observations
 
     @property
     def alerts(self) -> SqlAlertRepository:
