@@ -160,6 +160,10 @@ class _Sink:
             self._writer.write(scored.table)
             self._result.inputs.update(inputs)
             self._result.predictions.update(_prediction_columns(scored, kept))
+            # sort now, in this thread beside the next batch's prediction, rather than when the
+            # partitions' statistics are merged on the main thread at the end
+            self._result.inputs.flush()
+            self._result.predictions.flush()
 
     def close(self, *, quiet: bool = False) -> None:
         """Wait for every queued batch, then close the files.
