@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIN    := constraints.txt
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(PIN) | cksum | cut -d' ' -f1)
-EXTRAS ?= postgres,redis,ray,onnx,xgboost,lightgbm,tfdv,plots,grpc,otel,dev
+EXTRAS ?= postgres,redis,s3,ray,onnx,xgboost,lightgbm,tfdv,plots,grpc,otel,dev
 PIP    := -m pip install --disable-pip-version-check --progress-bar on
 
 .PHONY: demo test lint venv lock clean

@@ -88,7 +88,7 @@ def predict(
             out=out,
             registry=services.registry,
             client=client if record else None,
-            datasets=DatasetVersions(client.store, client.blobs) if record else None,
+            datasets=DatasetVersions(client.store, client.blobs),  # reads NAME@VERSION input too
             batch_rows=batch_rows,
             keep=keep,
             outputs=outputs,

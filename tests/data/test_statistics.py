@@ -124,6 +124,18 @@ def test_merge_equals_single_pass_and_pickles(frame: pd.DataFrame) -> None:
             assert fa.string_stats == fb.string_stats
 
 
+def test_flushing_after_each_batch_changes_no_exact_figure(frame: pd.DataFrame) -> None:
+    # batch scoring flushes in its writer thread after every batch; below the distinct cap the
+    # summaries are exact either way, so every figure (quantiles and histograms too) is the same
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    lazy, eager = StatisticsAccumulator(), StatisticsAccumulator()
+    for batch in table.to_batches(max_chunksize=3000):
+        lazy.update(batch)
+        eager.update(batch)
+        eager.flush()
+    assert eager.result() == lazy.result()
+
+
 def test_high_cardinality_switches_to_sketches(monkeypatch: pytest.MonkeyPatch) -> None:
     from loopml.data import _categorical
 

@@ -18,6 +18,7 @@ from loopml.errors import IntegrityError, InvalidInput, InvalidState
 from loopml.inference.batch import BatchScorer
 from loopml.inference.predict import predict, score_table
 from tests.inference.conftest import Models, write_partitions
+from tests.serving.conftest import NUMERIC_COLUMNS
 
 
 def _scored(out: Path) -> pa.Table:
@@ -88,6 +89,31 @@ def test_record_batches_are_bounded_by_batch_rows(
         batch_rows=16,
     )
     assert sum(seen) == 200 and max(seen) <= 16
+
+
+def test_csv_blocks_are_gathered_into_batches_of_batch_rows(
+    models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the CSV reader yields ~1 MiB blocks (about 8,000 of these rows): scored one by one, a large
+    # file paid the model's per-call cost hundreds of times
+    x = np.tile(models.numeric_x, (150, 1))
+    src = tmp_path / "rows.csv"
+    pa.csv.write_csv(pa.table({n: x[:, j] for j, n in enumerate(NUMERIC_COLUMNS)}), src)
+    assert src.stat().st_size > 2 * (1 << 20)
+    seen: list[int] = []
+    score = BatchScorer.score
+
+    def spy(self: BatchScorer, batch: pa.RecordBatch, *, offset: int = 0) -> object:
+        seen.append(batch.num_rows)
+        return score(self, batch, offset=offset)
+
+    monkeypatch.setattr(BatchScorer, "score", spy)
+    report = predict(
+        "models:/numeric@champion", src, out=tmp_path / "o", registry=models.registry, batch_rows=7_000
+    )
+    assert seen == [7_000] * 4 + [2_000] and report.rows_scored == 30_000
+    scored = pq.read_table(tmp_path / "o" / "rows.parquet")
+    np.testing.assert_allclose(scored.column("score_1").to_numpy(), models.numeric.predict_proba(x)[:, 1])
 
 
 def test_string_column_model_and_csv_output(models: Models, tmp_path: Path) -> None:

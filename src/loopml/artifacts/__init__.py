@@ -9,7 +9,7 @@ from loopml.artifacts._access import Blobs, StoredBlob
 from loopml.artifacts._blobs import BlobStore
 from loopml.artifacts._configured import blob_store_for, encryption_key_for
 from loopml.artifacts._encryption import encryption_key_id, generate_encryption_key, load_encryption_key
-from loopml.artifacts._filesystems import TEMP_DIR
+from loopml.artifacts._filesystems import TEMP_DIR, resolve_fs
 from loopml.artifacts._folders import (
     LAYOUT_DIRECTORY,
     LAYOUT_PROPERTY,
@@ -46,6 +46,7 @@ __all__ = [
     "load_encryption_key",
     "read_manifest",
     "register_reference",
+    "resolve_fs",
     "validate_sha256",
     "verify_folder",
 ]

@@ -136,6 +136,10 @@ class NumericAccumulator:
         self._m2 += m2 + delta * delta * self._n_finite * n / total
         self._n_finite = total
 
+    def flush(self) -> None:
+        """Count the buffered values now (see :meth:`QuantileSummary.flush`)."""
+        self.summary.flush()
+
     def merge(self, other: NumericAccumulator) -> None:
         """Fold ``other`` (same column, another partition) into this one."""
         self.non_missing += other.non_missing

@@ -97,6 +97,14 @@ class QuantileSummary:
         if self._pending_size >= PENDING_VALUES:
             self._flush()
 
+    def flush(self) -> None:
+        """Count the values buffered so far now, in the calling thread (the summary is unchanged).
+
+        Merging and queries count them anyway; a caller finishing a partition in a background
+        thread calls this there, so that the merge on the main thread has no sorting left to do.
+        """
+        self._flush()
+
     def _flush(self) -> None:
         """Count the pending values (one sort or hash for many batches)."""
         if not self._pending:

@@ -102,6 +102,16 @@ class StatisticsAccumulator:
                 col.acc.missing += rows
         self.num_examples += rows
 
+    def flush(self) -> None:
+        """Do the work buffered for later now, in the calling thread; the statistics are unchanged.
+
+        Numeric columns buffer values and sort them when they are merged or read; a partition
+        finished in a background thread flushes there, so the main thread's merge stays cheap.
+        """
+        for col in self._columns.values():
+            if isinstance(col.acc, NumericAccumulator):
+                col.acc.flush()
+
     def merge(self, other: StatisticsAccumulator) -> None:
         """Fold another partition's accumulator into this one.
 

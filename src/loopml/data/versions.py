@@ -9,8 +9,10 @@ and anomalies computed for a version are recorded with :meth:`DatasetVersions.re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,9 +22,9 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-from loopml.artifacts import Blobs, register_reference
-from loopml.data.sources import _resolve_paths
-from loopml.errors import InvalidInput, NotFound
+from loopml.artifacts import CHUNK_SIZE, Blobs, StoredBlob, register_reference, resolve_fs
+from loopml.data.sources import _format_of, _resolve_paths
+from loopml.errors import IntegrityError, InvalidInput, NotFound
 from loopml.store.entities import Artifact, EventType, ExecutionState, every_item
 from loopml.store.missing import missing_dataset
 from loopml.store.repositories import Store
@@ -113,7 +115,7 @@ class DatasetVersions:
         Args:
             name: The dataset's name.
             path: A data file, or a folder of them (files whose names start with ``.`` or ``_``
-                are left out).
+                are left out), local or at an fsspec URL (``s3://bucket/prefix``: hashed there).
             by_reference: Hash the files where they are instead of copying them into the store.
             execution_type: The type of the execution recorded as the version's producer.
             inputs: ``(artifact_id, role)`` of artifacts that produced the data, linked as that
@@ -124,28 +126,23 @@ class DatasetVersions:
             InvalidInput: bad name, or missing / empty / unknown-format files.
 
         .. versionchanged:: ``execution_type``, ``inputs`` and ``properties``.
+        .. versionchanged:: ``path`` may be an fsspec URL.
         """
         if not name or "@" in name or "/" in name:
             raise InvalidInput(f"Dataset name must be non-empty without '@' or '/'. Got {name!r}.")
-        root = Path(path)
-        files, fmt = _resolve_paths([root], None)
-        dataset = ds.dataset(str(root), format=fmt, partitioning="hive" if root.is_dir() else None)
+        text = os.fspath(path)
+        if "://" in text and not text.startswith("file://"):
+            entries, dataset, fmt, source = self._remote_files(text, by_reference=by_reference)
+        else:
+            local = Path(text.removeprefix("file://"))
+            entries, dataset, fmt, source = self._local_files(local, by_reference=by_reference)
         num_rows = dataset.count_rows()
-        entries = []
-        for f in files:
-            rel = os.path.relpath(f, root) if root.is_dir() else Path(f).name
-            ref = register_reference(str(Path(f).absolute())) if by_reference else self._blobs.put_file(f)
-            entries.append(
-                DatasetFile(
-                    path=rel, sha256=ref.sha256, size=ref.size, uri=ref.uri, is_reference=ref.is_reference
-                )
-            )
         manifest = {
             "files": [vars_of(e) for e in entries],
             "num_rows": num_rows,
             "arrow_schema": str(dataset.schema),
             "file_format": fmt,
-            "source": str(root.absolute()),
+            "source": source,
         }
         blob = self._blobs.put_bytes(json.dumps(manifest, sort_keys=True).encode(), label=f"dataset {name}")
         execution = self._store.lineage.create_execution(type=execution_type, name=f"add {name}")
@@ -176,6 +173,50 @@ class DatasetVersions:
         )
         self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
         return self._version(artifact)
+
+    def _local_files(
+        self, root: Path, *, by_reference: bool
+    ) -> tuple[list[DatasetFile], ds.Dataset, str, str]:
+        files, fmt = _resolve_paths([root], None)
+        dataset = ds.dataset(str(root), format=fmt, partitioning="hive" if root.is_dir() else None)
+        entries = []
+        for f in files:
+            rel = os.path.relpath(f, root) if root.is_dir() else Path(f).name
+            ref = register_reference(str(Path(f).absolute())) if by_reference else self._blobs.put_file(f)
+            entries.append(_entry(rel, ref))
+        return entries, dataset, fmt, str(root.absolute())
+
+    def _remote_files(
+        self, url: str, *, by_reference: bool
+    ) -> tuple[list[DatasetFile], ds.Dataset, str, str]:
+        """The data files at an fsspec URL (a file or a folder; ``.``/``_`` names left out), hashed there."""
+        fs, path = resolve_fs(url, what="Dataset URL")
+        path = path.rstrip("/")
+        if not fs.exists(path):
+            raise InvalidInput(f"No file or folder at {url!r}. Check the URL.")
+        is_dir = fs.isdir(path)
+        base = path + "/"
+        found = sorted(
+            f
+            for f in (fs.find(path) if is_dir else [path])
+            if not is_dir or not any(part.startswith((".", "_")) for part in f.removeprefix(base).split("/"))
+        )
+        if not found:
+            raise InvalidInput(f"Folder {url!r} holds no data files. Point at CSV or Parquet files.")
+        fmt = _format_of(Path(found[0]))
+        entries = []
+        for f in found:
+            rel = f.removeprefix(base) if is_dir else posixpath.basename(f)
+            ref: StoredBlob
+            if by_reference:
+                ref = register_reference(fs.unstrip_protocol(f))
+            else:
+                with tempfile.TemporaryDirectory(prefix="loopml-dataset-") as tmp:
+                    fs.get_file(f, f"{tmp}/data")
+                    ref = self._blobs.put_file(f"{tmp}/data", label=f"dataset file {rel}")
+            entries.append(_entry(rel, ref))
+        dataset = ds.dataset(path, format=fmt, filesystem=fs, partitioning="hive" if is_dir else None)
+        return entries, dataset, fmt, url
 
     def _version(self, artifact: Artifact) -> DatasetVersion:
         if not is_registered(artifact):
@@ -238,14 +279,19 @@ class DatasetVersions:
     @contextmanager
     def materialize(self, version: DatasetVersion) -> Iterator[Path]:
         """A local folder (or file) holding the version's files, verified; temporary for copies."""
-        if all(f.is_reference for f in version.files) and Path(version.source).exists():
+        is_local = "://" not in version.source
+        if all(f.is_reference for f in version.files) and is_local and Path(version.source).exists():
             yield Path(version.source)
             return
         with tempfile.TemporaryDirectory(prefix="loopml-dataset-") as tmp:
             for f in version.files:
                 dest = Path(tmp) / f.path
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                self._blobs.get_file(f.sha256, dest, label=f"{version.name}@{version.version}:{f.path}")
+                label = f"{version.name}@{version.version}:{f.path}"
+                if f.is_reference and "://" in f.uri:
+                    _download_reference(f, dest, label=label)
+                else:
+                    self._blobs.get_file(f.sha256, dest, label=label)
             single = len(version.files) == 1 and "/" not in version.files[0].path
             yield Path(tmp) / version.files[0].path if single else Path(tmp)
 
@@ -268,6 +314,29 @@ class DatasetVersions:
         self._store.lineage.add_events(execution.execution_id, events)
         self._store.lineage.finish_execution(execution.execution_id, ExecutionState.COMPLETE)
         return execution.execution_id
+
+
+def _download_reference(entry: DatasetFile, dest: Path, *, label: str) -> None:
+    """Copy a file registered by reference at a URL to ``dest``, checking its registered hash.
+
+    Raises:
+        IntegrityError: the file changed since it was registered.
+    """
+    fs, path = resolve_fs(entry.uri, what="Dataset file URL")
+    fs.get_file(path, str(dest))
+    digest = hashlib.sha256()
+    with dest.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != entry.sha256:
+        raise IntegrityError(
+            f"Dataset file {label} ({entry.uri}) changed since it was registered: sha256 "
+            f"{digest.hexdigest()}, registered {entry.sha256}. Register the new data as a new version."
+        )
+
+
+def _entry(rel: str, ref: StoredBlob) -> DatasetFile:
+    return DatasetFile(path=rel, sha256=ref.sha256, size=ref.size, uri=ref.uri, is_reference=ref.is_reference)
 
 
 def is_registered(artifact: Artifact) -> bool:

@@ -159,13 +159,29 @@ class BatchScorer:
         )
 
     def kept(self, schema: pa.Schema) -> list[str]:
-        """The input columns copied to the output."""
+        """The input columns copied to the output (by default, all but those named as predictions).
+
+        Raises:
+            InvalidInput: ``keep`` names a column the input lacks, or one a prediction column takes.
+        """
+        taken = self._prediction_names()
         if self.keep is None:
-            return [n for n in schema.names if n not in _RESERVED]
+            return [n for n in schema.names if n not in taken]
         missing = [n for n in self.keep if n not in schema.names]
         if missing:
             raise InvalidInput(f"--keep names column(s) {missing} the input lacks; it has {schema.names}.")
+        clashing = [n for n in self.keep if n in taken]
+        if clashing:
+            raise InvalidInput(
+                f"--keep names column(s) {clashing}, which the prediction columns take; rename them in the "
+                "input or leave them out of --keep."
+            )
         return list(self.keep)
+
+    def _prediction_names(self) -> frozenset[str]:
+        """Every column name scoring may add (an input scored before carries them too)."""
+        classes = self.model.classes if self.model.classes is not None else ()
+        return _RESERVED | {f"score_{c}" for c in classes} | {TOP_K_LABELS, TOP_K_SCORES}
 
     def read_columns(self, schema: pa.Schema) -> list[str]:
         """The input columns scoring reads (the signature's and the kept ones)."""

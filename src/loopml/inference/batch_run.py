@@ -160,6 +160,10 @@ class _Sink:
             self._writer.write(scored.table)
             self._result.inputs.update(inputs)
             self._result.predictions.update(_prediction_columns(scored, kept))
+            # sort now, in this thread beside the next batch's prediction, rather than when the
+            # partitions' statistics are merged on the main thread at the end
+            self._result.inputs.flush()
+            self._result.predictions.flush()
 
     def close(self, *, quiet: bool = False) -> None:
         """Wait for every queued batch, then close the files.
@@ -186,7 +190,7 @@ class _Source:
 
     Parquet is read row group by row group without pre-buffering (the dataset scanner reads
     ahead whole row groups, most of a local file when scoring is slower than reading); CSV is
-    streamed by the dataset scanner.
+    streamed by the dataset scanner, its blocks gathered into batches of ``batch_rows`` rows.
     """
 
     def __init__(self, partition: Partition) -> None:
@@ -208,12 +212,35 @@ class _Source:
                 batch_size=batch_rows, columns=columns
             )
             return batches
-        return iter(self._dataset.to_batches(columns=columns, batch_size=batch_rows))
+        return _rebatched(iter(self._dataset.to_batches(columns=columns, batch_size=batch_rows)), batch_rows)
 
     def close(self) -> None:
         """Release the open file."""
         if self._parquet is not None:
             self._parquet.close()
+
+
+def _rebatched(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Batches of ``rows`` rows (the last one shorter) from CSV blocks of any size.
+
+    The CSV reader yields one batch per block of about 1 MiB (a few thousand rows): scored as they
+    come, a million rows cost a few hundred model calls, each paying the model's fixed per-call cost.
+    """
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count < rows:
+            continue
+        table = pa.Table.from_batches(pending).combine_chunks()
+        full = count - count % rows
+        for start in range(0, full, rows):
+            yield from table.slice(start, rows).to_batches()  # views: one copy per block, at most
+        rest = table.slice(full)
+        pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
 def score_partition(

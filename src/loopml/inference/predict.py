@@ -9,18 +9,21 @@ rejected rows with reasons, duration and resources, statistics of inputs and pre
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import resource
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from loopml.artifacts import resolve_fs
 from loopml.data.accumulator import StatisticsAccumulator
 from loopml.data.drift import DriftSkewInfo
 from loopml.data.files import write_statistics
@@ -38,7 +41,7 @@ from loopml.inference.batch_run import (
     publish_output,
     score_partitions,
 )
-from loopml.inference.destinations import resolve_destination
+from loopml.inference.destinations import published_files, resolve_destination
 from loopml.inference.loading import ModelSource, verified_package
 from loopml.inference.restoration import InputRestoration
 from loopml.inference.skew import skew, training_statistics
@@ -49,6 +52,8 @@ from loopml.tracking import Client
 __all__ = ["BatchReport", "predict"]
 
 ENGINES = ("local", "ray")
+STATISTICS_DIR = "_statistics"
+"""The output's folder of statistics: ``inputs.json`` and ``predictions.json`` (and ``skew.json``)."""
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
@@ -128,10 +133,16 @@ def _url_partitions(url: str) -> list[Partition]:
         raise InvalidInput(f"Input {url!r} does not exist.")
     pafs = PyFileSystem(FSSpecHandler(fs))
     if fs.isdir(path):
-        found = sorted(f for f in fs.find(path) if os.path.splitext(f)[1].lower() in _FORMATS)
+        base = path.rstrip("/") + "/"
+        published = published_files(fs, path)  # an output of loopml predict: only what it published
+        found = sorted(
+            f
+            for f in ([base + rel for rel in published] if published is not None else fs.find(path))
+            if os.path.splitext(f)[1].lower() in _FORMATS
+            and not any(part.startswith(("_", ".")) for part in f.removeprefix(base).split("/"))
+        )
         if not found:
             raise InvalidInput(f"Input {url!r} holds no .parquet or .csv files.")
-        base = path.rstrip("/") + "/"
         return [
             Partition(path=f, relative=f.removeprefix(base), file_format=_format_of(f), filesystem=pafs)
             for f in found
@@ -277,7 +288,7 @@ def predict(
                 _counted(results, name) for name in ("reasons", "atypical", "restored")
             )
             rows_atypical = sum(r.atypical_rows for r in results)
-            stats_dir = tmp / "_statistics"
+            stats_dir = tmp / STATISTICS_DIR
             stats_dir.mkdir()
             write_statistics(inputs.result(name="inputs"), stats_dir / "inputs.json")
             write_statistics(preds.result(name="predictions"), stats_dir / "predictions.json")
@@ -442,7 +453,7 @@ def _record(
         output_version = None
         if not isinstance(report.output, Path):
             client.set_tag(run_id, "output_uri", report.output)
-        elif datasets is not None and report.rows_scored:
+        if datasets is not None and report.rows_scored:
             added = datasets.add(output_name, report.output, by_reference=True)
             output_version = f"{added.name}@{added.version}"
             client.set_tag(run_id, "output_version", output_version)
@@ -450,13 +461,26 @@ def _record(
             client.store.lineage.add_events(
                 client._execution_id(run_id), [(added.artifact_id, EventType.OUTPUT, "predictions")]
             )
-            stats = report.output / "_statistics"
-            datasets.record(
-                added,
-                {
-                    "input_statistics": ("ExampleStatistics", stats / "inputs.json"),
-                    "prediction_statistics": ("ExampleStatistics", stats / "predictions.json"),
-                },
-                execution_type="BatchPredictionStatistics",
-            )
+            with _statistics_folder(report.output) as stats:
+                datasets.record(
+                    added,
+                    {
+                        "input_statistics": ("ExampleStatistics", stats / "inputs.json"),
+                        "prediction_statistics": ("ExampleStatistics", stats / "predictions.json"),
+                    },
+                    execution_type="BatchPredictionStatistics",
+                )
     return dataclasses.replace(report, run_id=run_id, output_version=output_version)
+
+
+@contextlib.contextmanager
+def _statistics_folder(output: Path | str) -> Iterator[Path]:
+    """The output's ``_statistics`` folder, copied from a remote output into a temporary folder."""
+    if isinstance(output, Path):
+        yield output / STATISTICS_DIR
+        return
+    fs, path = resolve_fs(output, what="Output URL")
+    with tempfile.TemporaryDirectory(prefix="loopml-predict-stats-") as tmp:
+        for name in ("inputs.json", "predictions.json"):
+            fs.get_file(f"{path.rstrip('/')}/{STATISTICS_DIR}/{name}", f"{tmp}/{name}")
+        yield Path(tmp)

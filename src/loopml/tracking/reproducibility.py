@@ -81,10 +81,27 @@ def git_state(cwd: Path | None = None) -> dict[str, Any] | None:
 def _packages() -> tuple[str, ...]:
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(name, dist.version)
+        name, version = _name_and_version(dist)
+        if name and version:
+            found.setdefault(name, version)
     return tuple(f"{name}=={found[name]}" for name in sorted(found, key=str.lower))
+
+
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    """``Name`` and ``Version`` from the metadata's header lines.
+
+    ``dist.metadata`` parses the whole file with the e-mail parser, long description included
+    (1.2 s of CPU for 200 installed packages, paid by every tracked run's first record).
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first empty line
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version"):
+            fields.setdefault(key, value.strip())
+    return fields.get("Name"), fields.get("Version")
 
 
 @functools.cache
