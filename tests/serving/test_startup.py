@@ -7,6 +7,7 @@ is imported, not of how long it took).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -92,3 +93,13 @@ def test_serve_start_up_leaves_the_garbage_collector_on(home: Path) -> None:
     result = _start(home, "models:/lean/1", "--no-prediction-log")
     assert result["gc_enabled"] is True
     assert result["estimator_defaults"] == 0  # skops' narrowed lists, see registry/flavors/_skops_defaults
+
+
+def test_a_failed_start_up_switches_the_collector_back_on(tmp_path: Path) -> None:
+    from loopml.cli import main
+
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as exit_:
+        main(["--home", str(tmp_path / "home"), "serve"])  # nothing to serve
+    assert exit_.value.code == 2
+    assert gc.isenabled()
