@@ -7,6 +7,7 @@ and verifies the models itself.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -160,9 +161,17 @@ def _limiter(settings: Settings) -> QueryLimiter:
     return QueryLimiter(InProcessLimiter())
 
 
+def _loaded() -> None:
+    """End of start-up: one collection of what loading left behind, then the collector as usual."""
+    gc.collect()
+    gc.enable()
+
+
 def _worker(config: ServeConfig, settings: Settings, sock: socket.socket) -> None:
     """One worker process: verify and load the models, then serve on the shared socket."""
+    gc.disable()
     app = build_app(config, settings)
+    _loaded()
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False))
     server.run(sockets=[sock])
 
@@ -198,7 +207,9 @@ def run_server(config: ServeConfig, settings: Settings) -> None:
     """Serve until interrupted.
 
     With several workers, the parent checks that every model verifies and loads (one clear error
-    instead of N), binds the socket, starts the workers and stops them all if one exits.
+    instead of N), binds the socket, starts the workers and stops them all if one exits. The
+    garbage collector is switched on once the models are loaded (``loopml serve`` pauses it for
+    start-up).
 
     Args:
         config: Models and listener settings.
@@ -207,10 +218,12 @@ def run_server(config: ServeConfig, settings: Settings) -> None:
     started = time.perf_counter()
     if config.workers == 1:
         app = build_app(config, settings)
+        _loaded()
         _log.info("models loaded in %.2f s", time.perf_counter() - started)
         uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False)
         return
     build_app(config, settings)  # fail here, with one clear error, before any worker starts
+    _loaded()
     sock = uvicorn.Config("loopml.serving:create_app", host=config.host, port=config.port).bind_socket()
     context = multiprocessing.get_context("spawn")
     workers = [

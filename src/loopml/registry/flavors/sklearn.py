@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from loopml.errors import InvalidInput, UnsafeArtifact
+from loopml.registry.flavors import _skops_defaults
 from loopml.registry.flavors._tree_bounds import check_tree_bounds
 
 __all__ = ["SKOPS_TRUSTED_PREFIXES", "SklearnFlavor", "load_skops", "save_skops"]
@@ -42,9 +43,21 @@ def _is_allowed(type_name: str) -> bool:
     )
 
 
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported with the narrowed default lists (see ``_skops_defaults``).
+
+    Imported here, not at the top, because the narrowed lists must be in place first.
+    """
+    _skops_defaults.install()
+    import skops.io
+
+    module: ModuleType = skops.io
+    return module
+
+
 def save_skops(obj: Any, path: Path) -> None:
     """Write a scikit-learn object to ``path`` with skops."""
-    sio.dump(obj, path)
+    _skops_io().dump(obj, path)
 
 
 def load_skops(path: Path) -> Any:
@@ -54,7 +67,8 @@ def load_skops(path: Path) -> Any:
         UnsafeArtifact: the file needs a type outside the allowlist, naming every such type; or
             a decision tree in it has indices outside its arrays (see ``_tree_bounds``).
     """
-    untrusted = sio.get_untrusted_types(file=path)
+    sio = _skops_io()
+    untrusted: list[str] = sio.get_untrusted_types(file=path)
     refused = sorted(t for t in untrusted if not _is_allowed(t))
     if refused:
         raise UnsafeArtifact(
