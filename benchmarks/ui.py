@@ -3,14 +3,17 @@
 Usage::
 
     .venv/bin/python benchmarks/ui.py                                  # SQLite, 2,000 runs
-    .venv/bin/python benchmarks/ui.py --runs 100000 --backend postgres --bulk  # the issue's scale
+    .venv/bin/python benchmarks/ui.py --runs 100000 --bulk             # the issue's scale, SQLite
+    .venv/bin/python benchmarks/ui.py --runs 100000 --backend postgres --bulk
 
 It fills one experiment with N runs x M metrics x S steps (params, tags, every tenth run a
-child of the one before), starts the server in process, logs in through the form like a
-browser and requests each page R times, printing per page: p50 and p95 of the request time
-(server time plus loopback), the bytes of the answer, and the SQL statements the request ran
-(counted on the store's engine, authentication and grants included). Chart data is measured
-too: one metric's full history downsampled, and the compare view of 100 runs with its data.
+child of the one before; ``--bulk`` computes them in SQL, see ``benchmarks/ui_data.py``) and
+monitors D deployments over H hours of prediction log (windows, labels and alerts made through
+the domain API), starts the server in process, logs in through the form like a browser and
+requests each page R times, printing per page: p50 and p95 of the request time (server time
+plus loopback), the bytes of the answer, and the SQL statements the request ran (counted on the
+store's engine, authentication and grants included). Chart data is measured too: one metric's
+full history downsampled, the compare view of 100 runs with its data, and a monitoring chart.
 With ``--browser``, Debian's Chromium (driven by Playwright) logs in through the form and loads
 each page 3 times, printing the first contentful paint (median and range) as the browser saw it.
 Nothing here is asserted by the tests.
@@ -32,6 +35,7 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from ui_data import fill_bulk, fill_monitoring
 
 from loopml.config import Settings
 from loopml.security.auth import AuthService, Role
@@ -43,13 +47,12 @@ FILTER = "metrics.m0 > 0.5 and params.model = 'a'"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def _fill(store: Any, runs: int, metrics: int, steps: int) -> tuple[str, list[str]]:
-    exp = store.experiments.create(f"bench-{uuid.uuid4().hex[:6]}")
+def _fill(store: Any, experiment_id: str, runs: int, metrics: int, steps: int) -> list[str]:
     ids: list[str] = []
     started = time.perf_counter()
     for i in range(runs):
         parent = ids[-1] if i % 10 == 9 else None
-        run = store.runs.create(exp.experiment_id, name=f"run-{i}", parent_run_id=parent)
+        run = store.runs.create(experiment_id, name=f"run-{i}", parent_run_id=parent)
         points = [
             Metric(key=f"m{k}", value=((i * 7 + k * 13 + s) % 97) / 97, step=s, timestamp=s)
             for k in range(metrics)
@@ -61,58 +64,7 @@ def _fill(store: Any, runs: int, metrics: int, steps: int) -> tuple[str, list[st
         ids.append(run.run_id)
         if i and i % 1000 == 0:
             print(f"  filled {i} runs ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    return exp.experiment_id, ids
-
-
-def _fill_bulk(store: Any, url: str, runs: int, metrics: int, steps: int) -> tuple[str, list[str]]:
-    """The same runs as :func:`_fill`, written with PostgreSQL ``COPY`` in chunks of 2,000 runs.
-
-    Rows go straight into the store's tables (runs, params, tags, every metric point and the
-    latest value per key), as ``log_batch`` would leave them: 100,000 runs load in minutes
-    instead of hours on this machine. Only for PostgreSQL (``--bulk``).
-    """
-    import psycopg  # the postgres extra
-
-    exp = store.experiments.create(f"bench-{uuid.uuid4().hex[:6]}")
-    ids = [uuid.uuid4().hex for _ in range(runs)]
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    started = time.perf_counter()
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        for first in range(0, runs, 2000):
-            chunk = range(first, min(first + 2000, runs))
-            with cur.copy(
-                "COPY runs (run_id, experiment_id, name, status, start_time, parent_run_id, "
-                "lifecycle_stage, reproducibility) FROM STDIN"
-            ) as copy:
-                for i in chunk:
-                    parent = ids[i - 1] if i % 10 == 9 else None
-                    row = (ids[i], exp.experiment_id, f"run-{i}", "FINISHED", 1_700_000_000_000 + i, parent)
-                    copy.write_row((*row, "active", "{}"))
-            with cur.copy("COPY params (run_id, key, value) FROM STDIN") as copy:
-                for i in chunk:
-                    copy.write_row((ids[i], "lr", str(i % 5)))
-                    copy.write_row((ids[i], "model", "ab"[i % 2]))
-            with cur.copy("COPY tags (run_id, key, value) FROM STDIN") as copy:
-                for i in chunk:
-                    copy.write_row((ids[i], "team", "t"))
-            with cur.copy("COPY metrics (run_id, key, value, step, timestamp) FROM STDIN") as copy:
-                for i in chunk:
-                    for k in range(metrics):
-                        for s in range(steps):
-                            copy.write_row((ids[i], f"m{k}", ((i * 7 + k * 13 + s) % 97) / 97, s, s))
-            with cur.copy(
-                "COPY latest_metrics (run_id, key, value, is_nan, step, timestamp) FROM STDIN"
-            ) as copy:
-                for i in chunk:
-                    for k in range(metrics):
-                        last = steps - 1
-                        copy.write_row(
-                            (ids[i], f"m{k}", ((i * 7 + k * 13 + last) % 97) / 97, False, last, last)
-                        )
-            conn.commit()
-            print(f"  loaded {chunk.stop} runs ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        cur.execute("ANALYZE")
-    return exp.experiment_id, ids
+    return ids
 
 
 def _filled(store: Any) -> tuple[str, list[str]]:
@@ -121,6 +73,15 @@ def _filled(store: Any) -> tuple[str, list[str]]:
     return exp.experiment_id, [
         r.run_id for r in store.runs.search([exp.experiment_id], max_results=100).items
     ]
+
+
+def _monitored(store: Any, log_root: Path, deployments: int, hours: int, requests: int) -> list[str]:
+    """The monitored deployments of the store, made (:func:`fill_monitoring`) when there are none."""
+    names = sorted(d.name for d in store.deployments.list() if d.name.startswith("bench-live-"))
+    if names:
+        return names
+    print(f"monitoring {deployments} deployments x {hours} hours", file=sys.stderr)
+    return fill_monitoring(store, log_root, deployments, hours, requests)
 
 
 def _history_reads(store: Any, run_ids: list[str]) -> None:
@@ -215,8 +176,12 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=20)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--deployments", type=int, default=3, help="monitored deployments")
+    parser.add_argument("--hours", type=int, default=168, help="hourly windows per deployment")
+    parser.add_argument("--requests", type=int, default=300, help="requests logged per hour")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--bulk", action="store_true", help="PostgreSQL: load the runs with COPY")
+    parser.add_argument("--bulk", action="store_true", help="load the runs in SQL (benchmarks/ui_data.py)")
+    parser.add_argument("--fill-only", action="store_true", help="fill the store, print its URL and stop")
     parser.add_argument("--browser", action="store_true", help="also measure first paint in Chromium")
     parser.add_argument("--reuse", metavar="STORE_URL", help="measure a store an earlier run filled")
     args = parser.parse_args()
@@ -230,10 +195,18 @@ def main() -> None:
     token = auth.create_token(user)[1]
     if args.reuse:
         experiment_id, ids = _filled(store)
-    elif args.bulk and args.backend == "postgres":
-        experiment_id, ids = _fill_bulk(store, url, args.runs, args.metrics, args.steps)
     else:
-        experiment_id, ids = _fill(store, args.runs, args.metrics, args.steps)
+        experiment_id = store.experiments.create(f"bench-{uuid.uuid4().hex[:6]}").experiment_id
+        if args.bulk:
+            store.close()  # the load needs the database to itself
+            ids = fill_bulk(url, experiment_id, args.runs, args.metrics, args.steps)
+            store = open_store(url)
+        else:
+            ids = _fill(store, experiment_id, args.runs, args.metrics, args.steps)
+    deployments = _monitored(store, home / "predictions", args.deployments, args.hours, args.requests)
+    if args.fill_only:
+        print(f"filled: {url}")
+        return
     counter = [0]
     # every statement of the process (the server runs in a thread of it): auth and grants included
     event.listen(Engine, "before_cursor_execute", lambda *a: counter.__setitem__(0, counter[0] + 1))
@@ -247,6 +220,9 @@ def main() -> None:
         "metric data": f"/ui/runs/{ids[0]}/metric.json?key=m0",
         "compare 100": f"/ui/compare?{compare}",
         "compare 100 data": f"/ui/compare/metric.json?key=m0&{compare}",
+        "monitoring": "/ui/monitoring",
+        "deployment monitoring": f"/ui/deployments/{deployments[0]}/monitoring",
+        "monitoring drift data": f"/ui/deployments/{deployments[0]}/monitoring/drift.json",
     }
     roomy = {"rate": 1_000_000, "burst": 1_000_000}
     limits = {"admin": {kind: dict(roomy) for kind in ("read", "write", "upload", "admin")}}

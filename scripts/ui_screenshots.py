@@ -2,9 +2,10 @@
 
 Fills a fresh SQLite store in a temporary folder with a small example (an experiment of runs
 with metric histories, a dataset with statistics, a model with two evaluated versions, a
-deployment in the middle of a canary rollout), serves it without authentication on 127.0.0.1,
-and saves one PNG per page into ``docs/screenshots/`` with Debian's Chromium driven by
-Playwright (the dev extra). Nothing is downloaded.
+deployment in the middle of a canary rollout with two days of its prediction log monitored hour
+by hour: labels, drift and alerts, simulated as in ``benchmarks/ui.py``), serves it without
+authentication on 127.0.0.1, and saves one PNG per page into ``docs/screenshots/`` with Debian's
+Chromium driven by Playwright (the dev extra). Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from loopml.deploy.spec import Canary, DeploymentSpec
 from loopml.server.background import serve_in_thread
 from loopml.store.entities import EventType, Metric
 from loopml.store.sql import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from ui_data import monitor_deployment  # the UI benchmark's simulated prediction log
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -180,6 +184,7 @@ def main() -> None:
         _model(store, blobs, runs[0])
         dataset = _dataset(store, blobs, home)
         _deployment(store)
+        monitor_deployment(store, home / "predictions", "churn-live", hours=48, rows=400)
         evaluation = store.artifacts.list(type="Evaluation").items[-1].artifact_id
         pages = {
             "runs": f"/ui/experiments/{experiment}?cols={COLUMNS}",
@@ -191,12 +196,14 @@ def main() -> None:
             "dataset": "/ui/datasets/census/versions/1",
             "artifact-preview": f"/ui/artifacts/{dataset}",
             "deployment": "/ui/deployments/churn-live",
+            "monitoring": "/ui/monitoring",
+            "deployment-monitoring": "/ui/deployments/churn-live/monitoring#charts-h",  # the charts
         }
         with serve_in_thread(settings, auth_enabled=False) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
             for name, path in pages.items():
-                page.goto(base + quote(path, safe="/?=&%+,."))
+                page.goto(base + quote(path, safe="/?=&%+,.#"))
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(OUT / f"{name}.png"))
                 print(f"wrote {OUT / f'{name}.png'}", file=sys.stderr)
