@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from loopml.deploy.records import Deployment
@@ -36,7 +38,7 @@ from loopml.monitor import prediction_table, write_prediction_table
 from loopml.monitor.alerts import AlertService
 from loopml.monitor.feedback import Feedback, FeedbackService
 from loopml.monitor.service import MonitorService
-from loopml.store._schema import LATEST_METRICS, METRICS
+from loopml.store._schema import LATEST_METRICS, METADATA, METRICS
 
 #: Loaded without their indexes (and, on PostgreSQL, keys), which are built once at the end.
 BIG_TABLES = (METRICS, LATEST_METRICS)
@@ -54,12 +56,18 @@ def _rows_sql(dialect: str, experiment_id: str, metrics: int, steps: int) -> dic
     """The statements that write runs ``:lo <= i < :hi`` from the temporary id table ``bench_ids``."""
     last = steps - 1
     if dialect == "postgresql":
-        keys, points = f"generate_series(0, {metrics - 1}) AS k", f"generate_series(0, {steps - 1}) AS s"
-        k, s, real, false, json = "k", "s", "::float8", "false", "'{}'::json"
+        # One series of the run's points, lateral (it reads r.i) so that runs stay the outer loop:
+        # rows come out run by run without a sort (a sort made the load 3.8 times slower).
+        k, s = f"(p / {steps})", f"(p % {steps})"
+        points = f"CROSS JOIN LATERAL generate_series(r.i * 0, {metrics * steps - 1}) AS p"
+        keys, key = f"CROSS JOIN generate_series(0, {metrics - 1}) AS k", "k"
+        real, false, json = "::float8", "false", "'{}'::json"
     else:  # SQLite: CROSS JOIN keeps the loops in the written order
-        keys, points = "bench_k", "bench_s"
-        k, s, real, false, json = "bench_k.k", "bench_s.s", "* 1.0", "0", "'{}'"
+        k, s = "bench_k.k", "bench_s.s"
+        points, keys, key = "CROSS JOIN bench_k CROSS JOIN bench_s", "CROSS JOIN bench_k", k
+        real, false, json = "* 1.0", "0", "'{}'"
     span = "r.i >= :lo AND r.i < :hi"
+    latest = _value("r.i", key, str(last), real=real)
     return {
         "runs": (
             "INSERT INTO runs (run_id, experiment_id, name, status, start_time, end_time, parent_run_id,"
@@ -81,13 +89,12 @@ def _rows_sql(dialect: str, experiment_id: str, metrics: int, steps: int) -> dic
         "metrics": (
             "INSERT INTO metrics (run_id, key, value, step, timestamp)"
             f" SELECT r.run_id, 'm' || {k}, {_value('r.i', k, s, real=real)}, {s}, {s}"
-            f" FROM bench_ids AS r CROSS JOIN {keys} CROSS JOIN {points} WHERE {span}"
-            + (f" ORDER BY r.i, {k}, {s}" if dialect == "postgresql" else "")
+            f" FROM bench_ids AS r {points} WHERE {span}"
         ),
         "latest_metrics": (
             "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp)"
-            f" SELECT r.run_id, 'm' || {k}, {_value('r.i', k, str(last), real=real)}, {false}, {last}, {last}"
-            f" FROM bench_ids AS r CROSS JOIN {keys} WHERE {span}"
+            f" SELECT r.run_id, 'm' || {key}, {latest}, {false}, {last}, {last}"
+            f" FROM bench_ids AS r {keys} WHERE {span}"
         ),
     }
 
@@ -113,7 +120,20 @@ def fill_bulk(url: str, experiment_id: str, runs: int, metrics: int, steps: int)
     else:
         _load_sqlite(url.removeprefix("sqlite:///"), ids, metrics, steps, statements, started)
     print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    _check_schema(url)
     return ids
+
+
+def _check_schema(url: str) -> None:
+    """Stop unless the loaded database's tables, indexes and keys are exactly the store's."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), METADATA)
+    finally:
+        engine.dispose()
+    if differences:
+        raise SystemExit(f"the loaded schema differs from the store's: {differences}")
 
 
 def _timed(what: str, execute: Callable[[Any], object], statement: Any) -> None:
