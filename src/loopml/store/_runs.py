@@ -449,19 +449,18 @@ def _segments_of(plan: _SearchPlan) -> list[sa.Select[Any]]:
 
 @functools.lru_cache(maxsize=256)
 def _walk_of(plan: _SearchPlan, wanted: int) -> MetricWalk | None:
-    """PostgreSQL: a bounded walk of an index in the page's order, when one serves it.
+    """A bounded walk of an index in the page's order, when one serves it.
 
-    Ordered by one metric: that metric's index (:func:`metric_walk`). Filtered in the default
-    order within one experiment: its runs newest first (:func:`recent_walk`).
+    Ordered by one metric, on PostgreSQL: that metric's index (:func:`metric_walk`; SQLite's
+    planner already reads that index in order). Filtered in the default order within one
+    experiment, on both backends: its runs newest first (:func:`recent_walk`).
     """
     conditions, node, keys = _conditions_of(plan)
-    if plan.dialect != "postgresql":
-        return None
     if len(keys) == 1 and metric_first(keys):
-        return metric_walk(list(conditions), node, keys[0], wanted)
+        return metric_walk(list(conditions), node, keys[0], wanted) if plan.dialect == "postgresql" else None
     if keys or node is None or len(plan.experiment_ids) != 1:
         return None
-    return recent_walk(_in_one_experiment(plan), node, wanted)
+    return recent_walk(_in_one_experiment(plan), node, wanted, dialect=plan.dialect)
 
 
 def _in_one_experiment(plan: _SearchPlan) -> list[sa.ColumnElement[bool]]:
@@ -476,7 +475,9 @@ def _in_one_experiment(plan: _SearchPlan) -> list[sa.ColumnElement[bool]]:
 
 
 def _run_walk(conn: Connection, walk: MetricWalk) -> list[str]:
-    """Run ids from a metric walk, as a prepared statement on the driver's cursor."""
+    """Run ids from a walk, as a prepared statement on the driver's cursor (PostgreSQL)."""
+    if walk.dialect != "postgresql":
+        return [row[0] for row in conn.exec_driver_sql(walk.sql, dict(walk.params))]
     return [row[0] for row in Database.driver_rows(conn, walk.sql, walk.params, prepare=True)]
 
 

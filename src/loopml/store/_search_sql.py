@@ -8,9 +8,9 @@ lacking it last (and NaN metrics after the numbers).
 
 When the first sort key is a metric, :func:`ordered_segments` splits the search into three queries
 read one after another: runs whose metric is a number (ordered straight off the index, so a page
-is found without sorting every match), runs whose metric is NaN, and runs lacking it. On
-PostgreSQL, a page is first looked for by a bounded walk of an index in the page's order
-(:func:`metric_walk` by a metric, :func:`recent_walk` newest first under a filter).
+is found without sorting every match), runs whose metric is NaN, and runs lacking it. A page is
+first looked for by a bounded walk of an index in the page's order (on PostgreSQL
+:func:`metric_walk` by a metric; on both backends :func:`recent_walk` newest first under a filter).
 """
 
 from __future__ import annotations
@@ -226,15 +226,17 @@ def metric_first(keys: list[OrderKey]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MetricWalk:
-    """A bounded walk down one metric's index (see :func:`metric_walk`), compiled for psycopg.
+    """A bounded walk down an index (:func:`metric_walk`, :func:`recent_walk`), compiled for the driver.
 
     Its plan does not depend on the bound values, so it is safe to run as a prepared statement
-    (PostgreSQL then plans it once per connection).
+    (PostgreSQL then plans it once per connection). ``dialect`` is the database it was compiled
+    for (``postgresql``: psycopg's parameter style; ``sqlite``: named parameters).
     """
 
     sql: str
     params: Mapping[str, Any]
     wanted: int
+    dialect: str = "postgresql"
 
     def page(self, run_ids: Sequence[str]) -> list[str] | None:
         """The run ids found, or None when the walk ended before the page was full."""
@@ -291,7 +293,13 @@ def metric_walk(
     return _compiled(statement, wanted)
 
 
-def recent_walk(run_conditions: list[sa.ColumnElement[bool]], node: FilterNode, wanted: int) -> MetricWalk:
+def recent_walk(
+    run_conditions: list[sa.ColumnElement[bool]],
+    node: FilterNode,
+    wanted: int,
+    *,
+    dialect: str = "postgresql",
+) -> MetricWalk:
     """Runs matching ``run_conditions`` and ``node`` in the default order (newest first), from the index.
 
     The filtered search in the default order otherwise lets PostgreSQL semi-join every run
@@ -303,6 +311,10 @@ def recent_walk(run_conditions: list[sa.ColumnElement[bool]], node: FilterNode, 
     the final order (start time, newest first, then run id), so a full page drawn from them is
     the exact page; :meth:`MetricWalk.page` returns None otherwise and the planner's query
     (:func:`ordered_segments`) finds it.
+
+    SQLite too (``dialect="sqlite"``): it otherwise builds the set of every run matching each
+    keyed condition before it walks the experiment's runs (0.9 s at 100,000 runs for
+    ``metrics.m0 > 0.5 and params.model = 'a'``, against 30 ms for this walk).
     """
     cap = min(_WALK_MAX, WALK_FACTOR * wanted)
     on_run = list(run_conditions)
@@ -322,15 +334,19 @@ def recent_walk(run_conditions: list[sa.ColumnElement[bool]], node: FilterNode, 
         .order_by(candidates.c.start_time.desc(), candidates.c.run_id.asc())
         .limit(wanted)
     )
-    return _compiled(statement, wanted)
+    return _compiled(statement, wanted, dialect)
 
 
-def _compiled(statement: sa.Select[Any], wanted: int) -> MetricWalk:
-    """``statement`` compiled for psycopg, values bound as parameters."""
-    from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
+def _compiled(statement: sa.Select[Any], wanted: int, dialect: str = "postgresql") -> MetricWalk:
+    """``statement`` compiled for psycopg (or SQLite's driver), values bound as parameters."""
+    target: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported by PostgreSQL stores only
 
-    compiled = statement.compile(
-        dialect=postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
-        compile_kwargs={"render_postcompile": True},
-    )
-    return MetricWalk(sql=str(compiled), params=dict(compiled.params), wanted=wanted)
+        target = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        target = sqlite.pysqlite.dialect(paramstyle="named")
+    compiled = statement.compile(dialect=target, compile_kwargs={"render_postcompile": True})
+    return MetricWalk(sql=str(compiled), params=dict(compiled.params), wanted=wanted, dialect=dialect)
