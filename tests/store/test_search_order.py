@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from loopml.store import Metric
 from loopml.store.entities import Run, RunStatus
+from loopml.store.sql import open_store
 
 N_RUNS = 120
 
@@ -139,3 +141,31 @@ def test_a_filtered_page_that_fills_is_read_by_the_walk_on_every_backend(
     assert not any("IN (SELECT params" in s for s in statements)  # the planner's query did not run
     if not store.url.startswith("postgresql"):  # PostgreSQL runs the walk on psycopg's cursor, unseen here
         assert sum("candidate" in s for s in statements) == 1
+
+
+def test_a_search_by_run_ids_looks_them_up_by_primary_key_on_sqlite(tmp_path: Path) -> None:
+    # Without statistics SQLite preferred the (experiment_id, start_time) index, which spares the
+    # sort of the hundred runs asked for but reads every run of the experiment (the compare view).
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    experiment = store.experiments.create("compare")
+    ids = [store.runs.create(experiment.experiment_id, start_time=1_000 + i).run_id for i in range(120)]
+    wanted = ids[10:110]  # as many as the compare view shows
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT runs.run_id") and "ORDER BY" in statement:
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans.append(" | ".join(str(row[-1]) for row in rows))
+
+    sa.event.listen(Engine, "before_cursor_execute", explain)
+    try:
+        quoted = ", ".join(f"'{r}'" for r in wanted)
+        found = store.runs.search(
+            [experiment.experiment_id], filter=f"attributes.run_id IN ({quoted})", max_results=len(wanted)
+        )
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", explain)
+        store.close()
+    assert [r.run_id for r in found.items] == list(reversed(wanted))  # newest first
+    assert len(plans) == 1 and "USING INDEX sqlite_autoindex_runs_1 (run_id=?)" in plans[0], plans
+    assert "ix_runs_experiment_id_start_time" not in plans[0]

@@ -33,6 +33,7 @@ __all__ = [
     "metric_walk",
     "order_query",
     "ordered_segments",
+    "pins_run_ids",
     "recent_walk",
 ]
 
@@ -217,6 +218,22 @@ def mentions_attributes(node: FilterNode) -> bool:
     if isinstance(node, BoolOp):
         return any(mentions_attributes(operand) for operand in node.operands)
     return node.entity is Entity.ATTRIBUTE
+
+
+def pins_run_ids(node: FilterNode | None) -> bool:
+    """Whether the filter names the runs (``attributes.run_id = ...`` or ``IN (...)``, alone or ANDed).
+
+    Such a search (the compare view's) is answered by primary-key lookups; an index walk in
+    page order would visit runs that cannot match.
+    """
+    if isinstance(node, BoolOp):
+        return node.op == "AND" and any(pins_run_ids(operand) for operand in node.operands)
+    return (
+        node is not None
+        and node.entity is Entity.ATTRIBUTE
+        and node.key == "run_id"
+        and node.op in ("=", "IN")
+    )
 
 
 def metric_first(keys: list[OrderKey]) -> bool:
