@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from loopml.deploy.records import Deployment
 from loopml.deploy.spec import DeploymentSpec
 from loopml.monitor.service import MonitorService
 from loopml.security.auth import AuthService, Resource, ResourceKind
+from loopml.store.entities import StoredWindow
 from tests.ui._world import World, login
 
 PAGE = "/ui/deployments/churn-live/monitoring"
+HOUR_MS = 3_600_000
 
 
 @pytest.fixture
@@ -139,3 +144,41 @@ def test_the_monitoring_of_a_restricted_models_deployment_is_hidden_without_a_gr
             assert all(client.get(path).status_code == 200 for path in paths)
     finally:
         auth.revoke_grant("ed", churn)
+
+
+def test_the_overview_reads_as_many_statements_whatever_the_number_of_deployments(
+    root: httpx.Client, world: World
+) -> None:
+    # It read each deployment, its windows in full and its labels: three statements per row.
+    def statements_of_the_overview() -> tuple[int, str]:
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        sa.event.listen(Engine, "before_cursor_execute", count)  # the server runs in this process
+        try:
+            html = root.get("/ui/monitoring").text
+        finally:
+            sa.event.remove(Engine, "before_cursor_execute", count)
+        return len(seen), html
+
+    before, _ = statements_of_the_overview()
+    for i in range(6):
+        spec = DeploymentSpec(name=f"extra-{i}", primary="models:/churn/1")
+        document = Deployment(spec=spec).to_document()
+        world.store.deployments.create(spec.name, document, actor="root", models=[])
+        for hour, kind in ((0, "hour"), (1, "hour"), (2, "hour"), (0, "day")):
+            world.store.monitor_windows.put(
+                StoredWindow(
+                    deployment=spec.name, window=kind, start=hour * HOUR_MS, end=(hour + 1) * HOUR_MS,
+                    model="churn", version="1", complete=True, rows=10 + hour + i,
+                    metrics={"label_coverage": 0.5},
+                )
+            )  # fmt: skip
+    after, html = statements_of_the_overview()
+    assert after <= before + 1, (before, after)  # at most a session refresh apart
+    row = html.split('href="/ui/deployments/extra-4/monitoring"')[1].split("</tr>")[0]
+    # 4 windows; the latest of the main kind (hour: most windows) is the third hour's, 10 + 2 + 4 rows
+    assert '<td class="num">4</td>' in row and "(hour)" in row and "1970-01-01 02:00" in row
+    assert '<td class="num">16</td>' in row and "50.0%" in row and "<td>churn</td>" in row

@@ -35,7 +35,7 @@ from loopml.monitor.windows import MonitorConfig, WindowSpec
 from loopml.store.entities import StoredWindow
 from loopml.store.repositories import DeploymentRepository, MonitorStore
 
-__all__ = ["MonitorService", "MonitorStatus", "TrainingStatistics"]
+__all__ = ["MonitorService", "MonitorStatus", "TrainingStatistics", "WindowSummary", "main_kind"]
 
 #: The training statistics of a model version (None when it carries none).
 TrainingStatistics = Callable[[str, str], DatasetStatistics | None]
@@ -144,6 +144,19 @@ class MonitorStatus:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InvalidInput(f"Not a monitoring status document ({type(err).__name__}: {err}).") from err
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowSummary:
+    """How many windows a deployment has, and the latest of its main kind (as :class:`MonitorStatus`)."""
+
+    windows: int
+    latest: WindowRecord | None
+
+
+def main_kind(counts: Mapping[str, int]) -> str:
+    """The window kind with most windows (the later name on a tie): the one status and pages show."""
+    return max(counts, key=lambda kind: (counts[kind], kind))
 
 
 class MonitorService:
@@ -414,6 +427,19 @@ class MonitorService:
         )
         return [to_record(w) for w in stored]
 
+    def summaries(self) -> dict[str, WindowSummary]:
+        """Every deployment with stored windows: how many, and the latest of its main kind.
+
+        Two queries whatever the number of deployments and windows (an overview of every
+        deployment would otherwise read each one's windows in full, as :meth:`status` does).
+        """
+        counts = self._store.monitor_windows.counts()
+        latest = self._store.monitor_windows.latest({d: main_kind(c) for d, c in counts.items()})
+        return {
+            d: WindowSummary(windows=sum(c.values()), latest=to_record(latest[d]) if d in latest else None)
+            for d, c in counts.items()
+        }
+
     def status(self, target: Target) -> MonitorStatus:
         """How many windows, the latest, the incomplete ones, and the labels joined and pending.
 
@@ -431,7 +457,7 @@ class MonitorService:
         records = [to_record(w) for w in stored]
         counts = collections.Counter(r.window for r in records)
         kinds = tuple(sorted(counts))
-        kind = max(kinds, key=lambda k: (counts[k], k)) if kinds else ""  # the kind with most windows
+        kind = main_kind(counts) if kinds else ""
         main = [r for r in records if r.window == kind]
         joined = sum(int(w.details.get("labels_used", 0)) for w in stored if w.window == kind)
         latest = max(main, key=lambda r: r.start) if main else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -243,6 +243,42 @@ class SqlMonitorWindowRepository:
         with self._db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _to_window(row)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many windows of each kind every deployment has, in one query."""
+        query = sa.select(_WINDOWS.c.deployment, _WINDOWS.c.window, sa.func.count()).group_by(
+            _WINDOWS.c.deployment, _WINDOWS.c.window
+        )
+        found: dict[str, dict[str, int]] = {}
+        with self._db.read() as conn:
+            for deployment, window, count in conn.execute(query):
+                found.setdefault(str(deployment), {})[str(window)] = int(count)
+        return found
+
+    def latest(self, kinds: Mapping[str, str]) -> dict[str, StoredWindow]:
+        """The latest window (without statistics) of the given kind of each deployment, in one query.
+
+        Args:
+            kinds: The window kind wanted per deployment; deployments without such a window are
+                left out of the answer.
+        """
+        if not kinds:
+            return {}
+        newest = (
+            sa.select(_WINDOWS.c.deployment, _WINDOWS.c.window, sa.func.max(_WINDOWS.c.start).label("start"))
+            .where(sa.tuple_(_WINDOWS.c.deployment, _WINDOWS.c.window).in_(list(kinds.items())))
+            .group_by(_WINDOWS.c.deployment, _WINDOWS.c.window)
+            .subquery()
+        )
+        columns = [c for c in _WINDOWS.c if c.name != "statistics"]
+        query = sa.select(*columns).join(
+            newest,
+            (_WINDOWS.c.deployment == newest.c.deployment)
+            & (_WINDOWS.c.window == newest.c.window)
+            & (_WINDOWS.c.start == newest.c.start),
+        )
+        with self._db.read() as conn:
+            return {str(r.deployment): _to_window(_WithStatistics(r)) for r in conn.execute(query)}
 
     def deployments(self) -> builtins.list[str]:
         """Every deployment with stored windows, by name."""

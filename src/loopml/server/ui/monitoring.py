@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor.alerts import AlertStatus
 from loopml.monitor.records import WindowRecord
-from loopml.monitor.service import MonitorService, MonitorStatus
-from loopml.monitor.targets import Target
+from loopml.monitor.service import MonitorService, MonitorStatus, WindowSummary
+from loopml.monitor.targets import Target, model_of_uri
 from loopml.server._visibility import visibility_of
 from loopml.server.ui._render import page
 from loopml.server.ui._session import UI_PREFIX
@@ -73,30 +73,33 @@ class _Entry:
 
 @router.get("/monitoring")
 def monitoring_index(request: Request) -> HTMLResponse:
-    """Every deployment the caller sees, with its latest window and its open alerts."""
+    """Every deployment the caller sees, with its latest window and its open alerts.
+
+    A bounded number of queries whatever the number of deployments: the deployments, the open
+    alerts, and each deployment's window count and latest window (:meth:`MonitorService.summaries`).
+    """
     services = _services(request)
     visible = visibility_of(request)
-    monitor = services.monitor()
+    summaries = services.monitor().summaries()
     open_alerts = Counter(a.deployment for a in services.alerts().list(status=AlertStatus.OPEN, limit=10_000))
     entries = [
-        _entry(monitor, d.name, open_alerts[d.name])
+        _entry(d.name, d.spec.primary, summaries.get(d.name), open_alerts[d.name])
         for d in sorted(services.deployments.list(), key=lambda d: d.name)
         if visible.shows_deployment(d.spec.model_uris())
     ]
     return page(request, "monitoring_index.html", entries=entries)
 
 
-def _entry(monitor: MonitorService, name: str, open_alerts: int) -> _Entry:
+def _entry(name: str, primary: str, summary: WindowSummary | None, open_alerts: int) -> _Entry:
     try:
-        target = monitor.target(name)
-        status = monitor.status(target)
-    except (InvalidInput, NotFound):  # a primary that is no registry URI; nothing monitored yet
-        return _Entry(name=name, model=None, windows=0, latest=None, drifted=(), open_alerts=open_alerts)
-    latest = status.latest
+        model: str | None = model_of_uri(primary)
+    except InvalidInput:  # a primary that is no registry URI
+        model = None
+    latest = summary.latest if summary else None
     return _Entry(
         name=name,
-        model=target.model,
-        windows=status.windows,
+        model=model,
+        windows=summary.windows if summary else 0,
         latest=latest,
         drifted=drift_flags(latest) if latest else (),
         open_alerts=open_alerts,
