@@ -175,6 +175,14 @@ def test_metric_histories_of_many_runs_in_one_call(store: Any, exp_id: str) -> N
     assert found[a] == store.runs.get_metric_history(a, "loss")
 
 
+def test_metric_histories_keep_nan_and_infinities(store: Any, run_id: str) -> None:
+    points = [m("v", math.nan, 0), m("v", math.inf, 1), m("v", -math.inf, 2), m("v", 0.25, 3)]
+    store.runs.log_batch(run_id, metrics=points)
+    values = [p.value for p in store.runs.get_metric_histories([run_id], "v")[run_id]]
+    assert math.isnan(values[0]) and values[1:] == [math.inf, -math.inf, 0.25]
+    assert all(isinstance(v, float) for v in values)
+
+
 def test_latest_metric_is_highest_step_then_time(store: Any, run_id: str) -> None:
     store.runs.log_batch(run_id, metrics=[m("x", 5.0, step=10, timestamp=TS)])
     store.runs.log_batch(run_id, metrics=[m("x", 1.0, step=3, timestamp=TS + 100)])

