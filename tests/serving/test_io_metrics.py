@@ -123,3 +123,35 @@ def test_class_labels_are_bounded_and_null_outputs_counted(models: Models) -> No
     assert len(classes) == MAX_CLASSES + 1  # the first 100 labels, then one _other
     assert _value(text, 'loopml_serving_predicted_class_total{class="_other",model="m",output="label"}') == 20
     assert _value(text, 'loopml_serving_null_outputs_total{model="m",output="value"}') == 1
+
+
+def test_requests_counted_in_one_flush_add_up_whatever_their_kinds(models: Models) -> None:
+    metrics = ServingMetrics()
+    sink = IOMetrics(metrics, flush_interval_s=3600)
+    model = load_served_model(ModelSource(uri="models:/mixed@champion"), registry=models.registry)
+    requests = [
+        ({"age": np.array([30, 41]), "income": np.array([np.nan, 2.0]), "city": np.array(["paris", "lyon"])},
+         np.array(["a", "b"], dtype=object)),
+        ({"age": np.array([52.0]), "income": np.array([None], dtype=object), "city": np.array([None], dtype=object)},  # noqa: E501
+         np.array(["a"], dtype=object)),
+        ({"age": np.array([7]), "income": np.array([1.0]), "city": np.array([3], dtype=object)},
+         np.array([None], dtype=object)),
+    ]  # fmt: skip
+    for i, (columns, labels) in enumerate(requests):
+        sink.record(
+            InferenceResult(request_id=str(i), model=model, outputs={"predict": labels}, latency_s=0.0),
+            ModelInput(n_rows=len(labels), columns=columns),
+            protocol="v2",
+            principal=None,
+        )
+    sink.flush()  # the three requests counted together
+    text = metrics.exposition().decode()
+    assert _value(text, 'loopml_serving_feature_values_total{feature="age",model="mixed"}') == 4
+    assert _value(text, 'loopml_serving_feature_missing_total{feature="income",model="mixed"}') == 2
+    assert _value(text, 'loopml_serving_feature_missing_total{feature="city",model="mixed"}') == 1
+    # "paris" and "lyon" are strings; the number 3 sent for city is not counted as one
+    assert _value(text, 'loopml_serving_feature_string_values_total{feature="city",model="mixed"}') == 2
+    assert _value(text, 'loopml_serving_feature_string_chars_total{feature="city",model="mixed"}') == 9
+    assert _value(text, 'loopml_serving_predicted_class_total{class="a",model="mixed",output="predict"}') == 2
+    assert _value(text, 'loopml_serving_predicted_class_total{class="b",model="mixed",output="predict"}') == 1
+    assert _value(text, 'loopml_serving_null_outputs_total{model="mixed",output="predict"}') == 1

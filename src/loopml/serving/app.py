@@ -33,6 +33,7 @@ from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
+from loopml.serving.heap import freeze_loaded
 from loopml.serving.metrics import CONTENT_TYPE_LATEST, ServingMetrics
 from loopml.serving.protocols import feedback, mlflow, tfserving, v2
 from loopml.serving.tracing import Tracing
@@ -206,6 +207,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await plane.start()
+        freeze_loaded()  # what start-up loaded is never garbage: keep full collections off it
         yield
         await plane.close()
         options.tracing.shutdown()

@@ -70,6 +70,7 @@ from loopml.serving.guards import (
     merge_flags,
     restored_rows,
 )
+from loopml.serving.heap import freeze_loaded
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.results import InferenceResult, InferenceSink
 from loopml.serving.row_split import reassemble_flags, reassemble_outputs
@@ -431,6 +432,7 @@ class DeploymentRuntime:
         try:
             models = await asyncio.to_thread(self._load, plan)
             self._install(plan, models)
+            freeze_loaded()  # the new models, like those loaded at start-up
         except Exception as err:  # any failure to load (or to guard) leaves the old models serving
             self._failed[name] = (plan.signature, time.monotonic() + self._retry_s)
             self._count_swap(name, "failed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -35,6 +36,21 @@ def _missing(values: np.ndarray) -> int:
     if values.dtype == object:
         return sum(1 for v in values.tolist() if v is None or (isinstance(v, float) and v != v))
     return 0
+
+
+def _joined(parts: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each name's values of every part, concatenated (parts of another kind or width are
+    concatenated apart, so a string column never turns numbers into strings)."""
+    groups: dict[tuple[str, str, tuple[int, ...]], list[np.ndarray]] = {}
+    for part in parts:
+        for key, values in part.items():
+            array = np.asarray(values)
+            groups.setdefault((key, array.dtype.kind, array.shape[1:]), []).append(array)
+    joined: dict[str, np.ndarray] = {}
+    for (key, *_), arrays in groups.items():
+        values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        joined[key] = values if key not in joined else np.concatenate([joined[key], values.astype(object)])
+    return joined
 
 
 def _string_chars(values: np.ndarray) -> tuple[int, int]:
@@ -81,15 +97,20 @@ class IOMetrics:
 
     def flush(self) -> None:
         """Count everything queued now (tests; the thread does this by itself)."""
+        batch: list[tuple[InferenceResult, ModelInput]] = []
         while True:
             try:
-                result, rows = self._queue.get_nowait()
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                return
+                break
+        groups: dict[int, list[tuple[InferenceResult, ModelInput]]] = {}
+        for item in batch:
+            groups.setdefault(id(item[0].model), []).append(item)
+        for items in groups.values():
             try:
-                self._count(result, rows)
+                self._count(items)
             except Exception:  # metrics must never take the server down; the failure is logged
-                _log.exception("input/output metrics: could not count a request to %s", result.model.name)
+                _log.exception("input/output metrics: could not count requests to %s", items[0][0].model.name)
 
     def _drain(self) -> None:
         while True:
@@ -98,11 +119,20 @@ class IOMetrics:
             if stopping:
                 return
 
-    def _count(self, result: InferenceResult, rows: ModelInput) -> None:
+    def _count(self, items: list[tuple[InferenceResult, ModelInput]]) -> None:
+        """Count the requests one model answered since the last flush, in bulk (one increment per
+        feature and output, not per request: at 1,000 requests/s, per-request counting cost more
+        CPU than parsing the requests)."""
         m = self._metrics
-        name = result.model.name
-        for feature, values in rows.column_values(result.model.schema).items():
-            values = np.asarray(values)
+        model = items[0][0].model
+        name = model.name
+        matrices = [rows.matrix for _, rows in items if rows.matrix is not None]
+        if len(matrices) == len(items):  # the NumPy path: one concatenation, then column views
+            matrix = np.concatenate(matrices)
+            inputs = {feature: matrix[:, i] for i, feature in enumerate(model.schema.names)}
+        else:
+            inputs = _joined([rows.column_values(model.schema) for _, rows in items])
+        for feature, values in inputs.items():
             m.feature_values.labels(name, feature).inc(len(values))
             missing = _missing(values)
             if missing:
@@ -112,13 +142,17 @@ class IOMetrics:
                 if strings:
                     m.feature_string_chars.labels(name, feature).inc(chars)
                     m.feature_string_values.labels(name, feature).inc(strings)
-        for row_flags in result.flags:
-            for flag in row_flags:  # "out_of_range:age", "unseen:city", "distance"
-                reason, _, feature = flag.partition(":")
-                if feature:
-                    m.feature_atypical.labels(name, feature, reason).inc()
-        for output, values in result.outputs.items():
-            self._count_output(name, output, np.asarray(values))
+        atypical: dict[tuple[str, str], int] = {}
+        for result, _ in items:
+            for row_flags in result.flags:
+                for flag in row_flags:  # "out_of_range:age", "unseen:city", "distance"
+                    reason, _, feature = flag.partition(":")
+                    if feature:
+                        atypical[feature, reason] = atypical.get((feature, reason), 0) + 1
+        for (feature, reason), count in atypical.items():
+            m.feature_atypical.labels(name, feature, reason).inc(count)
+        for output, values in _joined([result.outputs for result, _ in items]).items():
+            self._count_output(name, output, values)
 
     def _count_output(self, model: str, output: str, values: np.ndarray) -> None:
         m = self._metrics
