@@ -16,7 +16,8 @@ served process is started through this script, which installs, before ``loopml s
   means something on a loaded machine;
 * the CPU time of each thread (``/proc/self/task``), read at the start and end of each wrk run.
 
-Variants: ``log-off`` / ``log-on`` serve as ``loopml serve`` does; ``*-unfrozen`` call
+Variants: ``log-off`` / ``log-on`` serve as ``loopml serve`` does (``before:log-off`` /
+``before:log-on`` the same from the checkout given with ``--baseline-src``); ``*-unfrozen`` call
 ``gc.unfreeze()`` once the server is ready, which is how the server ran before it froze the
 objects of start-up (``gc.freeze()`` once the app is ready); ``switch-1ms`` sets
 ``sys.setswitchinterval(0.001)``. Nothing here is asserted by the tests.
@@ -119,8 +120,14 @@ def _child(argv: list[str]) -> None:  # runs inside the served process
     main()
 
 
-def _variants(rows: int) -> list[tuple[str, bool, dict[str, str]]]:
-    variants = [
+def _variants(rows: int, baseline: Path | None) -> list[tuple[str, bool, dict[str, str]]]:
+    variants = []
+    if baseline is not None:
+        variants += [
+            ("before:log-off", False, {"PYTHONPATH": str(baseline)}),
+            ("before:log-on", True, {"PYTHONPATH": str(baseline)}),
+        ]
+    variants += [
         ("log-off-unfrozen", False, {"STALLS_UNFREEZE": "1"}),
         ("log-off", False, {}),
         ("log-on-unfrozen", True, {"STALLS_UNFREEZE": "1"}),
@@ -150,6 +157,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1, help="rows per request")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="the src folder of another checkout (e.g. before a change): adds its log-off/log-on as "
+        "variants 'before:...' in the same rounds",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import serving as base  # benchmarks/serving.py: the server process, wrk, the GBC model
@@ -163,14 +176,14 @@ def main() -> None:
         body = base._gbc_body(args.rows)
         found: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.rounds):
-            for label, log, knobs in _variants(args.rows):
+            for label, log, knobs in _variants(args.rows, args.baseline_src):
                 port = base._free_port()
                 serve = ["serve", "models:/gbc/1", "--port", str(port)]
                 if not log:
                     serve.append("--no-prediction-log")
                 out = work / f"{label}.json"
-                env = {**os.environ, "LOOPML_HOME": str(home), "STALLS_OUT": str(out), **knobs}
-                env["PYTHONPATH"] = str(base.ROOT / "src")
+                env = {**os.environ, "LOOPML_HOME": str(home), "STALLS_OUT": str(out)}
+                env |= {"PYTHONPATH": str(base.ROOT / "src"), **knobs}
                 command = [sys.executable, __file__, _CHILD, *serve]
                 server = base.Server(command, port=port, ready_path="/v2/health/ready", env=env)
                 try:

@@ -7,9 +7,10 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from loopml.inference.inputs import from_columns
+from loopml.inference.inputs import from_columns, from_matrix
 from loopml.monitor import read_prediction_log
 from loopml.serving import DataPlane, ModelRepository, ModelSource, load_served_model, prediction_log
 from loopml.serving.prediction_log import PredictionLogger
@@ -108,3 +109,35 @@ def test_flagged_rows_carry_their_reasons_in_the_log(models: Models, tmp_path: P
         [("request_id", "ascending"), ("row", "ascending")]
     )
     assert table.column("flags").to_pylist() == [[], [], ["unseen:city"]]
+
+
+def test_numeric_requests_written_together_keep_every_value_in_its_row(
+    models: Models, tmp_path: Path
+) -> None:
+    model = load_served_model(ModelSource(uri="models:/numeric@champion"), registry=models.registry)
+    logger = PredictionLogger(tmp_path, flush_interval_s=3600)  # one write, at close
+    plane = DataPlane(ModelRepository([model]), sinks=[logger])
+    x = models.numeric_x[:6]
+    sizes = [1, 3, 2]
+    starts = [0, 1, 4]
+
+    async def run() -> None:
+        for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+            rows = from_matrix(model.schema, x[start : start + size])
+            assert rows.matrix is not None  # the NumPy path
+            await plane.infer(model, rows, protocol="v2", request_id=f"r{i}")
+        await plane.close()
+
+    asyncio.run(run())
+    table = read_prediction_log(tmp_path, model="numeric")
+    assert table.num_rows == 6
+    by_request: dict[str, list[int]] = {rid: [] for rid in ("r0", "r1", "r2")}
+    for i, rid in enumerate(table.column("request_id").to_pylist()):
+        by_request[rid].append(i)
+    for (rid, positions), start, size in zip(sorted(by_request.items()), starts, sizes, strict=True):
+        assert [table.column("row")[p].as_py() for p in positions] == list(range(size))
+        for j, name in enumerate(model.schema.names):
+            column = table.column(f"in.{name}")
+            assert column.type == pa.float64()
+            assert [column[p].as_py() for p in positions] == x[start : start + size, j].tolist(), rid
+    assert table.column("model_versions").to_pylist() == [list(model.registered_versions)] * 6

@@ -182,7 +182,9 @@ def write_prediction_table(root: Path | str, table: pa.Table) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{name}.tmp"
-        pq.write_table(part, tmp, use_dictionary=strings)  # dictionaries only where values repeat
+        # dictionaries only where values repeat; statistics only for the time (what a reader
+        # prunes on): min/max of every input and output column cost more than the encoding
+        pq.write_table(part, tmp, use_dictionary=strings, write_statistics=["time"])
         os.replace(tmp, folder / name)
         written.append(folder / name)
     return written

@@ -37,7 +37,10 @@ def _table(items: list[_Item]) -> pa.Table:
     model = items[0][0].model
     matrices = [rows.matrix for _, rows, _, _, _ in items if rows.matrix is not None]
     if len(matrices) == len(items):  # the NumPy path: one concatenation, then column views
-        matrix = np.concatenate(matrices)
+        # one copy, column-major, so each column goes to Arrow without another
+        matrix = np.concatenate(
+            matrices, out=np.empty((sum(len(m) for m in matrices), len(model.schema.names)), order="F")
+        )
         columns = {name: matrix[:, i] for i, name in enumerate(model.schema.names)}
     else:
         parts = [rows.column_values(model.schema) for _, rows, _, _, _ in items]
