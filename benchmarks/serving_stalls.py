@@ -120,7 +120,7 @@ def _child(argv: list[str]) -> None:  # runs inside the served process
     main()
 
 
-def _variants(rows: int, baseline: Path | None) -> list[tuple[str, bool, dict[str, str]]]:
+def _variants(rows: int, baseline: Path | None, only: str | None) -> list[tuple[str, bool, dict[str, str]]]:
     variants = []
     if baseline is not None:
         variants += [
@@ -135,7 +135,7 @@ def _variants(rows: int, baseline: Path | None) -> list[tuple[str, bool, dict[st
     ]
     if rows == 1:
         variants.append(("log-off-switch-1ms", False, {"STALLS_SWITCH": "0.001"}))
-    return variants
+    return [v for v in variants if only is None or v[0] in only.split(",")]
 
 
 def _signal_and_read(proc_pid: int, sig: int, path: Path) -> dict[str, object]:
@@ -163,6 +163,7 @@ def main() -> None:
         help="the src folder of another checkout (e.g. before a change): adds its log-off/log-on as "
         "variants 'before:...' in the same rounds",
     )
+    parser.add_argument("--variants", help="comma-separated labels of the variants to run (default all)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import serving as base  # benchmarks/serving.py: the server process, wrk, the GBC model
@@ -176,7 +177,7 @@ def main() -> None:
         body = base._gbc_body(args.rows)
         found: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.rounds):
-            for label, log, knobs in _variants(args.rows, args.baseline_src):
+            for label, log, knobs in _variants(args.rows, args.baseline_src, args.variants):
                 port = base._free_port()
                 serve = ["serve", "models:/gbc/1", "--port", str(port)]
                 if not log:

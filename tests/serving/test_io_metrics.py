@@ -155,3 +155,17 @@ def test_requests_counted_in_one_flush_add_up_whatever_their_kinds(models: Model
     assert _value(text, 'loopml_serving_predicted_class_total{class="a",model="mixed",output="predict"}') == 2
     assert _value(text, 'loopml_serving_predicted_class_total{class="b",model="mixed",output="predict"}') == 1
     assert _value(text, 'loopml_serving_null_outputs_total{model="mixed",output="predict"}') == 1
+
+
+def test_class_labels_of_any_kind_are_counted_as_their_text() -> None:
+    metrics = ServingMetrics()
+    sink = IOMetrics(metrics, flush_interval_s=3600)
+    sink._count_output("m", "ints", np.array([1, 0, 1, 1]))
+    sink._count_output("m", "bools", np.array([True, False, True]))
+    sink._count_output("m", "mixed", np.array([1, "1", "a", 2.5], dtype=object))  # unsortable together
+    text = metrics.exposition().decode()
+    assert _value(text, 'loopml_serving_predicted_class_total{class="1",model="m",output="ints"}') == 3
+    assert _value(text, 'loopml_serving_predicted_class_total{class="0",model="m",output="ints"}') == 1
+    assert _value(text, 'loopml_serving_predicted_class_total{class="True",model="m",output="bools"}') == 2
+    assert _value(text, 'loopml_serving_predicted_class_total{class="1",model="m",output="mixed"}') == 2
+    assert _value(text, 'loopml_serving_predicted_class_total{class="2.5",model="m",output="mixed"}') == 1

@@ -53,6 +53,16 @@ def _joined(parts: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return joined
 
 
+def _label_counts(values: np.ndarray) -> list[tuple[str, int]]:
+    """Each distinct label (as text) and its count; the values are sorted as they are, which is
+    several times faster than sorting their strings, and made text once each."""
+    try:
+        labels, counts = np.unique(values, return_counts=True)
+    except TypeError:  # labels of mixed types do not sort together: compare their text
+        labels, counts = np.unique(values.astype(str), return_counts=True)
+    return [(str(label), count) for label, count in zip(labels.tolist(), counts.tolist(), strict=True)]
+
+
 def _string_chars(values: np.ndarray) -> tuple[int, int]:
     """(characters, string values) of an object or unicode column."""
     if values.dtype.kind == "U":
@@ -165,8 +175,7 @@ class IOMetrics:
         elif values.ndim == 1 and values.dtype.kind in "iubUO":  # labels
             nulls = _missing(values) if values.dtype == object else 0
             present = values[np.array([v is not None for v in values.tolist()])] if nulls else values
-            labels, counts = np.unique(present.astype(str), return_counts=True)
-            for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+            for label, count in _label_counts(present):
                 m.output_class.labels(model, output, self._class_label(model, output, label)).inc(count)
         else:  # regression values and anything else: only nulls are counted
             nulls = _missing(values.reshape(-1)) if values.size else 0
