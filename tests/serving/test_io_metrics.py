@@ -169,3 +169,21 @@ def test_class_labels_of_any_kind_are_counted_as_their_text() -> None:
     assert _value(text, 'loopml_serving_predicted_class_total{class="True",model="m",output="bools"}') == 2
     assert _value(text, 'loopml_serving_predicted_class_total{class="1",model="m",output="mixed"}') == 2
     assert _value(text, 'loopml_serving_predicted_class_total{class="2.5",model="m",output="mixed"}') == 1
+
+
+def _score_lines(metrics: ServingMetrics) -> list[str]:
+    text = metrics.exposition().decode()
+    return [line for line in text.splitlines() if line.startswith("loopml_serving_output_score_")
+            and "_created" not in line]  # fmt: skip
+
+
+def test_scores_observed_in_bulk_fill_the_buckets_observe_would() -> None:
+    scores = np.array([[0.05, 0.95], [0.5, 0.5], [0.3, 0.7], [0.0, 1.0], [0.6, 0.4], [0.2, 0.8]])
+    bulk, one_by_one = ServingMetrics(), ServingMetrics()
+    IOMetrics(bulk, flush_interval_s=3600)._count_output("m", "proba", scores)
+    for top in scores.max(axis=1).tolist():
+        one_by_one.output_score.labels("m", "proba").observe(top)
+    lines = _score_lines(bulk)
+    assert 'loopml_serving_output_score_bucket{le="0.5",model="m",output="proba"} 1.0' in lines
+    assert 'loopml_serving_output_score_bucket{le="0.8",model="m",output="proba"} 4.0' in lines
+    assert lines == _score_lines(one_by_one)

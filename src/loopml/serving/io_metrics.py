@@ -16,6 +16,7 @@ import threading
 from collections.abc import Mapping
 
 import numpy as np
+from prometheus_client import Histogram
 
 from loopml.inference.inputs import ModelInput
 from loopml.serving.dataplane import InferenceResult
@@ -51,6 +52,28 @@ def _joined(parts: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
         values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
         joined[key] = values if key not in joined else np.concatenate([joined[key], values.astype(object)])
     return joined
+
+
+def _observe_all(histogram: Histogram, values: np.ndarray) -> None:
+    """``histogram.observe`` each value, one increment per bucket (a flush observes thousands).
+
+    prometheus_client has no bulk observe; this adds to the child's buckets and sum as ``observe``
+    does (the first bucket whose upper bound is >= the value), and falls back to ``observe``
+    per value should those attributes ever change.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets, total = getattr(histogram, "_buckets", None), getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            histogram.observe(value)
+        return
+    counts = np.bincount(
+        np.searchsorted(np.asarray(bounds, dtype=float), values, side="left"), minlength=len(bounds)
+    )
+    for bucket, count in zip(buckets, counts.tolist(), strict=False):
+        if count:
+            bucket.inc(count)
+    total.inc(float(values.sum()))
 
 
 def _label_counts(values: np.ndarray) -> list[tuple[str, int]]:
@@ -169,9 +192,7 @@ class IOMetrics:
         if values.ndim == 2 and values.dtype.kind == "f":  # class probabilities: the top score
             scores = values.max(axis=1) if values.shape[1] else np.array([])
             nulls = int(np.count_nonzero(np.isnan(scores)))
-            histogram = m.output_score.labels(model, output)
-            for score in scores[~np.isnan(scores)].tolist():
-                histogram.observe(score)
+            _observe_all(m.output_score.labels(model, output), scores[~np.isnan(scores)])
         elif values.ndim == 1 and values.dtype.kind in "iubUO":  # labels
             nulls = _missing(values) if values.dtype == object else 0
             present = values[np.array([v is not None for v in values.tolist()])] if nulls else values
