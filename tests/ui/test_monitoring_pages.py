@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,3 +183,15 @@ def test_the_overview_reads_as_many_statements_whatever_the_number_of_deployment
     # 4 windows; the latest of the main kind (hour: most windows) is the third hour's, 10 + 2 + 4 rows
     assert '<td class="num">4</td>' in row and "(hour)" in row and "1970-01-01 02:00" in row
     assert '<td class="num">16</td>' in row and "50.0%" in row and "<td>churn</td>" in row
+
+
+def test_listing_captions_count_in_the_singular_and_the_plural(root: httpx.Client) -> None:
+    for path, noun in (
+        ("/ui/deployments", "deployment"),
+        ("/ui/monitoring", "deployment"),
+        ("/ui/models", "model"),
+    ):
+        caption = re.search(r"<caption>(\d+) (\w+)</caption>", root.get(path).text)
+        assert caption is not None, path
+        count, word = int(caption.group(1)), caption.group(2)
+        assert word == (noun if count == 1 else noun + "s"), caption.group(0)
