@@ -262,10 +262,10 @@ def test_monitoring_from_a_deployment_draws_its_charts_and_windows(admin: Watche
     page.goto(world.url + "/ui/deployments/churn-live")
     page.click("text=Monitoring: windows, drift, performance and alerts")
     page.wait_for_selector("h1:has-text('Monitoring of churn-live')")
-    page.wait_for_function(
-        "document.querySelectorAll('.plot canvas').length === document.querySelectorAll('.plot').length"
-    )
+    # every chart drawn: waited on through a locator (a string predicate is evaluated with eval,
+    # which the page's Content-Security-Policy refuses whenever the first check comes too early)
     assert page.locator(".plot").count() == 4  # drift, baseline drift, performance, label coverage
+    sync_api.expect(page.locator(".plot canvas")).to_have_count(4, timeout=60_000)
     performance = page.locator(".plot[data-src*='performance.json']")
     assert performance.locator(".u-legend").inner_text().count("accuracy") >= 2  # realised and estimated
     box = performance.locator("canvas").bounding_box()
