@@ -43,7 +43,7 @@ from prometheus_client import Counter
 from threadpoolctl import threadpool_limits
 
 from loopml.deploy.collector import ObservationCollector
-from loopml.deploy.outcomes import feedback_labels, key_strings
+from loopml.deploy.outcomes import LabelLookup, feedback_labels, key_strings
 from loopml.deploy.records import Deployment
 from loopml.deploy.rollout import Phase
 from loopml.deploy.routing import RouteChoice, choose_route, mirrored_shadows, route_rows
@@ -473,12 +473,7 @@ class DeploymentRuntime:
                 last = deployment.last_analysis.window.end_ms if deployment.last_analysis else 0
                 if now - max(rollout.step_started_ms, last) < interval_ms:
                     return False
-                labels = key_labels = None
-                gates = deployment.policy.gates
-                if self._labels is not None and gates.metric is not None:
-                    labels = feedback_labels(self._labels, name)
-                    if gates.label_key_field is not None:
-                        key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+                labels, key_labels = self._gate_labels(name, deployment)
                 observations = await asyncio.to_thread(
                     collector.observations, now_ms=now, labels=labels, key_labels=key_labels
                 )
@@ -498,6 +493,19 @@ class DeploymentRuntime:
         await self.refresh(name)
         return True
 
+    def _gate_labels(
+        self, name: str, deployment: Deployment
+    ) -> tuple[LabelLookup | None, LabelLookup | None]:
+        """The feedback labels the online-metric gate joins (by request id, and by the policy's key
+        field when it names one); ``(None, None)`` when no gate reads labels."""
+        gates = deployment.policy.gates
+        if self._labels is None or gates.metric is None:
+            return None, None
+        labels = feedback_labels(self._labels, name)
+        if gates.label_key_field is None:
+            return labels, None
+        return labels, feedback_labels(self._labels, name, key_field=gates.label_key_field)
+
     async def _drive_shared(
         self, name: str, deployment: Deployment, collector: ObservationCollector, now: int
     ) -> bool:
@@ -511,12 +519,7 @@ class DeploymentRuntime:
             every = deployment.policy.interval_s
             await asyncio.to_thread(shared.publish, name, window, collector, interval_s=every)
             return False
-        labels = key_labels = None
-        gates = deployment.policy.gates
-        if self._labels is not None and gates.metric is not None:
-            labels = feedback_labels(self._labels, name)
-            if gates.label_key_field is not None:
-                key_labels = feedback_labels(self._labels, name, key_field=gates.label_key_field)
+        labels, key_labels = self._gate_labels(name, deployment)
         try:
             await asyncio.to_thread(
                 shared.analyze, name, window, collector, now_ms=now, labels=labels, key_labels=key_labels
