@@ -151,17 +151,20 @@ def model_tags(store: Store, record: Artifact, changes: list[Artifact] | None = 
     return tags
 
 
-def _record_tag_change(store: Store, record: Artifact, change: dict[str, Any]) -> None:
+def _record_change(
+    store: Store, record: Artifact, kind: str, properties: dict[str, Any], *, versioned: bool = True
+) -> None:
+    """Store one change of a logged model (tags, params, deletion) as a reference record of ``kind``."""
     store.artifacts.create(
-        type=LOGGED_MODEL_TAGS_TYPE,
+        type=kind,
         name=model_id_of(record),
         uri=record.uri,
         sha256=None,
         size=None,
         is_reference=True,
         run_id=record.run_id,
-        properties=change,
-        versioned=True,
+        properties=properties,
+        versioned=versioned,
     )
 
 
@@ -300,16 +303,7 @@ def delete_logged_model(model_id: str, request: Request, store: StoreDep) -> Emp
     if not visibility_of(request).shows_run(record.run_id or ""):
         raise _missing(model_id)
     if not is_deleted(store, record):
-        store.artifacts.create(
-            type=LOGGED_MODEL_DELETION_TYPE,
-            name=model_id,
-            uri=record.uri,
-            sha256=None,
-            size=None,
-            is_reference=True,
-            run_id=record.run_id,
-            properties={},
-        )
+        _record_change(store, record, LOGGED_MODEL_DELETION_TYPE, {}, versioned=False)
     return {}
 
 
@@ -351,17 +345,7 @@ def log_logged_model_params(model_id: str, body: LogModelParams, request: Reques
     _check_unchanged(model_id, current, wanted)
     added = {k: v for k, v in wanted.items() if k not in current}
     if added:
-        store.artifacts.create(
-            type=LOGGED_MODEL_PARAMS_TYPE,
-            name=model_id_of(record),
-            uri=record.uri,
-            sha256=None,
-            size=None,
-            is_reference=True,
-            run_id=record.run_id,
-            properties={"params": added},
-            versioned=True,
-        )
+        _record_change(store, record, LOGGED_MODEL_PARAMS_TYPE, {"params": added})
         _check_unchanged(model_id, model_params(store, record), wanted)  # a concurrent call won the key
     return {}
 
@@ -377,7 +361,7 @@ def set_logged_model_tags(
         key = check_record_key(t.key, kind="tag")
         wanted[key] = check_tag_value(key, t.value or "")
     if wanted:
-        _record_tag_change(store, record, {"set": wanted})
+        _record_change(store, record, LOGGED_MODEL_TAGS_TYPE, {"set": wanted})
     return {}
 
 
@@ -390,7 +374,7 @@ def delete_logged_model_tag(model_id: str, tag_key: str, request: Request, store
             f"Logged model {model_id} has no tag {tag_key!r}; "
             "`mlflow.get_logged_model(...).tags` lists its tags."
         )
-    _record_tag_change(store, record, {"deleted": tag_key})
+    _record_change(store, record, LOGGED_MODEL_TAGS_TYPE, {"deleted": tag_key})
     return {}
 
 
