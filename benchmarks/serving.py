@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/serving.py --demo-home /tmp/demo   # + the demo's census model
     .venv/bin/python benchmarks/serving.py --duration 10 --rounds 3
     .venv/bin/python benchmarks/serving.py --anchors /work/anchors   # + MLServer, KServe, mlflow serve
+    .venv/bin/python benchmarks/serving.py --baseline-src /tmp/base/src  # + an older tree, same rounds
 
 Figures, per model and payload (1 row and 100 rows per request, Open Inference Protocol JSON):
 requests/s and p99 latency under 8 concurrent connections (``wrk -t1 -c8``), the median and range of
@@ -165,7 +166,7 @@ class Server:
         return self._log.read().decode(errors="replace")[-4000:]
 
     @classmethod
-    def loopml(cls, home: Path, uri: str, *, log: bool) -> Server:
+    def loopml(cls, home: Path, uri: str, *, log: bool, src: Path = ROOT / "src") -> Server:
         port = _free_port()
         args = [
             sys.executable,
@@ -178,7 +179,7 @@ class Server:
         ]
         if not log:
             args.append("--no-prediction-log")
-        env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(ROOT / "src")}
+        env = {**os.environ, "LOOPML_HOME": str(home), "PYTHONPATH": str(src)}
         return cls(args, port=port, ready_path="/v2/health/ready", env=env)
 
     def close(self) -> None:
@@ -330,26 +331,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--demo-home", type=Path, help="LOOPML_HOME of `loopml demo` (adds the census model)")
     parser.add_argument("--anchors", type=Path, help="folder of the anchors' virtual environments")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another tree's src/ (e.g. `git archive REV | tar -x -C DIR`): its `loopml serve` of the "
+        "50-tree GBC runs in the same rounds as `gbc-base`",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="loopml-bench-serving-"))
     try:
         gbc_uri, gbc_model = _register_gbc(work / "home")
-        cases: list[tuple[str, Path, str, dict[int, bytes]]] = [
-            ("gbc-16", work / "home", gbc_uri, {1: _gbc_body(1), 100: _gbc_body(100)})
+        gbc_bodies = {1: _gbc_body(1), 100: _gbc_body(100)}
+        cases: list[tuple[str, Path, str, dict[int, bytes], Path]] = [
+            ("gbc-16", work / "home", gbc_uri, gbc_bodies, ROOT / "src")
         ]
+        if args.baseline_src:
+            cases.append(("gbc-base", work / "home", gbc_uri, gbc_bodies, args.baseline_src.resolve()))
         anchors = _anchors(args.anchors, work, gbc_model) if args.anchors else []
         if args.demo_home:
             bodies = {1: _census_body(1), 100: _census_body(100)}
-            cases.append(("census", args.demo_home, "models:/census-employment@champion", bodies))
+            census = "models:/census-employment@champion"
+            cases.append(("census", args.demo_home, census, bodies, ROOT / "src"))
         results: dict[tuple[str, int, bool], list[tuple[float, float]]] = {}
         starts: dict[str, list[float]] = {}
         rss: dict[str, list[float]] = {}
         for _ in range(args.rounds):
-            for label, home, uri, bodies in cases:
+            for label, home, uri, bodies, src in cases:
                 for log in (True, False):
-                    server = Server.loopml(home, uri, log=log)
+                    server = Server.loopml(home, uri, log=log, src=src)
                     try:
                         starts.setdefault(label, []).append(server.startup_s)
                         rss.setdefault(label, []).append(server.idle_rss_mb)

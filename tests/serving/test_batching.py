@@ -11,7 +11,7 @@ from loopml.errors import InvalidInput
 from loopml.inference.inputs import ModelInput, from_matrix
 from loopml.inference.outputs import PROBABILITIES, SCORES, OutputPolicy
 from loopml.serving import Batching, ModelSource, load_served_model
-from loopml.serving.batching import MicroBatcher
+from loopml.serving.batching import Arrivals, MicroBatcher
 from tests.serving.conftest import Models
 
 
@@ -40,6 +40,104 @@ def test_concurrent_requests_are_batched_and_answered_separately(models: Models)
     assert max(requests for requests, _ in seen) > 1
     assert sum(rows for _, rows in seen) == 40
     assert all(rows <= 64 for _, rows in seen)
+
+
+def _arriving(models: Models, arrivals: Arrivals) -> tuple[MicroBatcher, list[tuple[int, int]]]:
+    """A batcher that would wait a second for a batch to fill, counting ``arrivals``."""
+    served = load_served_model(
+        ModelSource(uri="models:/numeric/1", batching=Batching(max_batch_rows=64, max_wait_ms=1_000)),
+        registry=models.registry,
+    )
+    seen: list[tuple[int, int]] = []
+    batcher = MicroBatcher(
+        served, observer=lambda requests, rows, _s: seen.append((requests, rows)), arrivals=arrivals
+    )
+    return batcher, seen
+
+
+async def _concurrency_seen(batcher: MicroBatcher, rows: ModelInput) -> None:
+    """Eight requests at once: the batcher has seen concurrency and will wait for batches to fill."""
+    await asyncio.gather(*(batcher.predict(rows) for _ in range(8)))
+
+
+def test_a_filling_batch_waits_for_a_request_already_inside_the_server(models: Models) -> None:
+    arrivals = Arrivals()
+    batcher, seen = _arriving(models, arrivals)
+    rows = from_matrix(batcher.model.schema, models.numeric_x[:1])
+
+    async def request(delay: float) -> dict[str, np.ndarray]:
+        with arrivals.request():  # read by the protocol adapter: on its way to the batcher
+            await asyncio.sleep(delay)  # still parsing when the batch starts filling
+            return await batcher.predict(rows)
+
+    async def run() -> None:
+        await _concurrency_seen(batcher, rows)
+        seen.clear()
+        await asyncio.gather(request(0), request(0.05))
+        assert arrivals.upstream == 0
+        await batcher.close()
+
+    asyncio.run(run())
+    assert seen == [(2, 2)]
+
+
+def test_a_batch_goes_at_once_when_no_request_is_on_its_way(models: Models) -> None:
+    arrivals = Arrivals()
+    batcher, seen = _arriving(models, arrivals)
+    rows = from_matrix(batcher.model.schema, models.numeric_x[:1])
+
+    async def request(delay: float) -> dict[str, np.ndarray]:
+        await asyncio.sleep(delay)  # not sent yet: it will form the next batch
+        with arrivals.request():
+            return await batcher.predict(rows)
+
+    async def run() -> None:
+        await _concurrency_seen(batcher, rows)
+        seen.clear()
+        # Waiting for the batch to fill (up to a second) would put both requests in one batch.
+        await asyncio.gather(request(0), request(0.05))
+        await batcher.close()
+
+    asyncio.run(run())
+    assert seen == [(1, 1), (1, 1)]
+
+
+def test_a_filling_batch_stops_waiting_when_the_request_on_its_way_goes_to_another_model(
+    models: Models,
+) -> None:
+    arrivals = Arrivals()
+    waiting, other = _arriving(models, arrivals)[0], _arriving(models, arrivals)[0]
+    rows = from_matrix(waiting.model.schema, models.numeric_x[:1])
+    finished: list[str] = []
+
+    async def request(batcher: MicroBatcher, delay: float, name: str) -> None:
+        with arrivals.request():
+            await asyncio.sleep(delay)
+            await batcher.predict(rows)
+        finished.append(name)
+
+    async def bystander() -> None:
+        await asyncio.sleep(0.5)  # half of the batch's longest wait (1 s)
+        finished.append("bystander")
+
+    async def run() -> None:
+        await _concurrency_seen(waiting, rows)
+        await asyncio.gather(request(waiting, 0, "waiting"), request(other, 0.01, "other"), bystander())
+        await waiting.close()
+        await other.close()
+
+    asyncio.run(run())
+    assert finished.index("waiting") < finished.index("bystander")
+
+
+def test_a_request_refused_before_the_batcher_stops_counting_as_on_its_way() -> None:
+    arrivals = Arrivals()
+    try:
+        with arrivals.request():
+            raise InvalidInput("bad body")
+    except InvalidInput:
+        pass
+    assert arrivals.upstream == 0
 
 
 def test_a_bad_request_fails_alone(models: Models) -> None:

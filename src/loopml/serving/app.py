@@ -11,6 +11,7 @@ run in the data plane, for every protocol.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -31,6 +32,7 @@ from loopml.security.audit import AuditLog
 from loopml.serving._answers import answered_versions
 from loopml.serving._auth import ModelForbidden, RequestAuthenticator
 from loopml.serving._http import Guard, Handler, json_response
+from loopml.serving.batching import Arrivals
 from loopml.serving.dataplane import DataPlane
 from loopml.serving.errors import error_response, status_of
 from loopml.serving.heap import freeze_loaded
@@ -111,7 +113,7 @@ async def _traced(
         return response
 
 
-def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
+def _guard_factory(metrics: ServingMetrics, options: AppOptions, arrivals: Arrivals) -> Guard:
     auth = options.authenticator
     tracing = options.tracing
 
@@ -121,18 +123,19 @@ def _guard_factory(metrics: ServingMetrics, options: AppOptions) -> Guard:
             metrics.in_flight.inc()
             model = request.path_params.get("model") or (options.default_model if is_inference else None)
             try:
-                if auth is not None and request.url.path not in OPEN_PATHS:
-                    principal = await auth.check(request.headers.get("authorization"), model)
-                    request.scope["loopml.principal"] = principal.name
-                    request.scope["loopml.caller"] = principal.rate_key
-                else:
-                    request.scope["loopml.caller"] = (
-                        f"client:{request.client.host if request.client else '-'}"
-                    )
-                if is_inference and tracing.enabled:
-                    response = await _traced(tracing, handler, request, protocol, model)
-                else:
-                    response = await handler(request)
+                with arrivals.request() if is_inference else contextlib.nullcontext():
+                    if auth is not None and request.url.path not in OPEN_PATHS:
+                        principal = await auth.check(request.headers.get("authorization"), model)
+                        request.scope["loopml.principal"] = principal.name
+                        request.scope["loopml.caller"] = principal.rate_key
+                    else:
+                        request.scope["loopml.caller"] = (
+                            f"client:{request.client.host if request.client else '-'}"
+                        )
+                    if is_inference and tracing.enabled:
+                        response = await _traced(tracing, handler, request, protocol, model)
+                    else:
+                        response = await handler(request)
             except Exception as err:
                 if isinstance(err, ModelForbidden) and err.principal is not None:
                     request.scope["loopml.principal"] = err.principal.name
@@ -189,7 +192,7 @@ def create_app(
     options = options or AppOptions()
     if options.default_model is None and plane.names():
         options = dataclasses.replace(options, default_model=plane.names()[0])
-    guard = _guard_factory(metrics, options)
+    guard = _guard_factory(metrics, options, plane.arrivals)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

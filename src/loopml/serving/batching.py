@@ -3,8 +3,11 @@
 A lone request is predicted at once (no added latency). While a batch is being predicted, new
 requests queue up and form the next batch, up to ``max_batch_rows`` rows. Once the batcher has
 seen concurrency (recent batches held more than one request) it also waits up to ``max_wait_ms``
-for the batch to fill. A request is never split across batches; if a batch of several requests
-fails on bad values, each request is retried alone so only the faulty one gets the error.
+for the batch to fill, but only for requests already inside the server (read, parsed or checked
+by a protocol adapter, see :class:`Arrivals`): once none is on its way, the batch goes at once and
+the requests that arrive later form the next batch while this one is predicted. A request is never
+split across batches; if a batch of several requests fails on bad values, each request is retried
+alone so only the faulty one gets the error.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 import numpy as np
@@ -25,11 +29,78 @@ from loopml.inference.model import ServedModel
 from loopml.inference.outputs import SCORES, positive_scores
 from loopml.serving import tracing
 
-__all__ = ["BatchObserver", "MicroBatcher"]
+__all__ = ["Arrivals", "BatchObserver", "MicroBatcher"]
 
 #: Called after each batch with (requests, rows, seconds spent predicting).
 BatchObserver = Callable[[int, int, float], None]
 _EMA = 0.2  # weight of the newest batch in the running mean of requests per batch
+_LOOP_TURNS = 2  # event-loop turns a filling batch yields: read sockets, then start their requests
+
+
+class Arrivals:
+    """Counts the inference requests inside the server that have not reached a batcher yet.
+
+    A protocol adapter wraps each inference request in :meth:`request`; the request stops counting
+    when it reaches :meth:`MicroBatcher.predict` (or ends without reaching one: refused, bad
+    input). A batcher waits for more requests only while this count says some are on their way.
+    Used from the event loop's thread only.
+
+    Example:
+        >>> arrivals = Arrivals()
+        >>> with arrivals.request():
+        ...     arrivals.upstream
+        1
+        >>> arrivals.upstream
+        0
+    """
+
+    __slots__ = ("_waiting", "upstream")
+
+    def __init__(self) -> None:
+        self.upstream = 0
+        self._waiting: set[asyncio.Event] = set()  # filling batches, woken when none is on its way
+
+    @contextlib.contextmanager
+    def notify(self, event: asyncio.Event) -> Iterator[None]:
+        """Inside the block, set ``event`` as soon as no request is on its way any more."""
+        self._waiting.add(event)
+        try:
+            yield
+        finally:
+            self._waiting.discard(event)
+
+    def _arrived(self) -> None:
+        self.upstream -= 1
+        if self.upstream == 0:
+            for event in self._waiting:  # the last one went elsewhere (another model) or failed
+                event.set()
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Count the request handled inside the block until it reaches a batcher."""
+        arrival = _Arrival(self)
+        self.upstream += 1
+        token = _ARRIVAL.set(arrival)
+        try:
+            yield
+        finally:
+            _ARRIVAL.reset(token)
+            arrival.reached()
+
+
+class _Arrival:
+    __slots__ = ("_arrivals",)
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        self._arrivals: Arrivals | None = arrivals
+
+    def reached(self) -> None:
+        if self._arrivals is not None:
+            self._arrivals._arrived()
+            self._arrivals = None
+
+
+_ARRIVAL: contextvars.ContextVar[_Arrival | None] = contextvars.ContextVar("loopml_arrival", default=None)
 
 
 @dataclasses.dataclass(slots=True)
@@ -60,6 +131,8 @@ class MicroBatcher:
         keep_scores: Add the raw positive-class probabilities of a binary classifier under
             :data:`~loopml.inference.outputs.SCORES` (before the output policy hides or rounds
             them): the caller takes them out before answering (a deployment's release gates).
+        arrivals: The requests on their way (shared by the server's batchers); None: a filling
+            batch waits up to ``max_wait_ms`` whether or not any request is coming.
     """
 
     def __init__(
@@ -69,8 +142,10 @@ class MicroBatcher:
         executor: Executor | None = None,
         observer: BatchObserver | None = None,
         keep_scores: bool = False,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self.model = model
+        self._arrivals = arrivals
         self._keep_scores = keep_scores
         self._executor = executor
         self._observer = observer
@@ -85,6 +160,9 @@ class MicroBatcher:
         Raises:
             InvalidInput: the model refused the values of this request.
         """
+        arrival = _ARRIVAL.get()
+        if arrival is not None:
+            arrival.reached()
         loop = asyncio.get_running_loop()
         if not self.model.batching.enabled:
             started = tracing.mark()
@@ -153,15 +231,19 @@ class MicroBatcher:
         deadline = time.perf_counter() + settings.max_wait_ms / 1000
         rows = sum(p.rows.n_rows for p in batch)
         while rows < settings.max_batch_rows:
+            if not self._queue and not await self._coming():
+                break
             if not self._queue:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
                 self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), remaining)
-                except TimeoutError:
-                    break
+                watch = self._arrivals.notify(self._wakeup) if self._arrivals else contextlib.nullcontext()
+                with watch:
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), remaining)
+                    except TimeoutError:
+                        break
                 continue
             if rows + self._queue[0].rows.n_rows > settings.max_batch_rows:
                 break
@@ -169,6 +251,16 @@ class MicroBatcher:
             batch.append(item)
             rows += item.rows.n_rows
         return batch
+
+    async def _coming(self) -> bool:
+        """Whether a request inside the server may still join the batch (True without arrivals)."""
+        if self._arrivals is None:
+            return True
+        for _ in range(_LOOP_TURNS):  # let the loop read ready sockets and start their requests
+            if self._arrivals.upstream > 0 or self._queue:
+                return True
+            await asyncio.sleep(0)
+        return self._arrivals.upstream > 0 or bool(self._queue)
 
     async def _run(self) -> None:
         assert self._wakeup is not None

@@ -19,7 +19,7 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.inference.inputs import ModelInput
 from loopml.inference.model import ServedModel
 from loopml.serving import tracing
-from loopml.serving.batching import MicroBatcher
+from loopml.serving.batching import Arrivals, MicroBatcher
 from loopml.serving.guards import (
     ModelGuards,
     QueryLimiter,
@@ -106,6 +106,10 @@ class DataPlane:
         limiter: Counts query limits (default: in this process).
         deployments: Deployments served beside the models, routed by their stored state (a served
             model of the same name wins).
+
+    Attributes:
+        arrivals: The inference requests on their way to a batcher; protocol adapters count each
+            request in it (:meth:`Arrivals.request`) so that batches wait only for those.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class DataPlane:
     ) -> None:
         self.repository = repository
         self.deployments = deployments
+        self.arrivals = deployments.arrivals if deployments is not None else Arrivals()
         self._sinks = tuple(sinks)
         self._metrics = metrics
         unknown = sorted(set(guards or {}) - set(repository.names()))
@@ -139,7 +144,10 @@ class DataPlane:
         )
         self._batchers = {
             (m.name, m.version): MicroBatcher(
-                m, executor=self._executor, observer=metrics.batch_observer(m.name) if metrics else None
+                m,
+                executor=self._executor,
+                observer=metrics.batch_observer(m.name) if metrics else None,
+                arrivals=self.arrivals,
             )
             for m in repository.all()
         }

@@ -60,7 +60,7 @@ from loopml.inference.outputs import SCORES
 from loopml.registry import ModelRegistry
 from loopml.registry.uris import is_model_uri
 from loopml.serving import tracing
-from loopml.serving.batching import MicroBatcher
+from loopml.serving.batching import Arrivals, MicroBatcher
 from loopml.serving.errors import RateLimited
 from loopml.serving.guards import (
     ModelGuards,
@@ -221,6 +221,7 @@ class DeploymentRuntime:
         shadow_capacity: int = 1_000,
     ) -> None:
         self.names = tuple(dict.fromkeys(names))
+        self.arrivals = Arrivals()  # shared with the data plane's batchers (see DataPlane.arrivals)
         self._service = service
         self._registry = registry
         self._guards = dict(guards or {})
@@ -362,6 +363,7 @@ class DeploymentRuntime:
                 executor=self._executor,
                 observer=self._metrics.batch_observer(name) if self._metrics else None,
                 keep_scores=True,
+                arrivals=self.arrivals,
             ),
             guard=guard,
         )

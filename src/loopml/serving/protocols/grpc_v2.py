@@ -15,6 +15,7 @@ A response carries its outputs in ``raw_output_contents`` when the request sent
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -174,7 +175,8 @@ class InferenceServicer:
         self._metrics.in_flight.inc()
         try:
             try:
-                response = await call(await self._principal(context, method, model, labels), labels)
+                with self._plane.arrivals.request() if inference else contextlib.nullcontext():
+                    response = await call(await self._principal(context, method, model, labels), labels)
             finally:
                 self._metrics.in_flight.dec()
         except Exception as err:
