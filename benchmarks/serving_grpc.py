@@ -114,7 +114,7 @@ def main() -> None:
     has_wrk = shutil.which("wrk") is not None
     work = Path(tempfile.mkdtemp(prefix="loopml-bench-grpc-"))
     try:
-        uri = _register_gbc(work / "home")
+        uri, _ = _register_gbc(work / "home")
         results: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for _ in range(args.rounds):
             server = Server(work / "home", uri)

@@ -73,33 +73,56 @@ def test_a_filling_batch_waits_for_a_request_already_inside_the_server(models: M
     async def run() -> None:
         await _concurrency_seen(batcher, rows)
         seen.clear()
-        await asyncio.gather(request(0), request(0.05))
+        # Eight is as large as the recent batch: only the ninth, on its way, keeps the batch waiting.
+        await asyncio.gather(*(request(0) for _ in range(8)), request(0.05))
         assert arrivals.upstream == 0
         await batcher.close()
 
     asyncio.run(run())
-    assert seen == [(2, 2)]
+    assert seen == [(9, 9)]
 
 
-def test_a_batch_goes_at_once_when_no_request_is_on_its_way(models: Models) -> None:
+def test_a_batch_as_large_as_the_recent_ones_goes_at_once_when_no_request_is_on_its_way(
+    models: Models,
+) -> None:
     arrivals = Arrivals()
     batcher, seen = _arriving(models, arrivals)
     rows = from_matrix(batcher.model.schema, models.numeric_x[:1])
 
-    async def request(delay: float) -> dict[str, np.ndarray]:
-        await asyncio.sleep(delay)  # not sent yet: it will form the next batch
+    async def clients(delay: float) -> None:
+        await asyncio.sleep(delay)  # not sent yet: they will form the next batch
         with arrivals.request():
-            return await batcher.predict(rows)
+            await asyncio.gather(*(batcher.predict(rows) for _ in range(8)))
 
     async def run() -> None:
         await _concurrency_seen(batcher, rows)
         seen.clear()
-        # Waiting for the batch to fill (up to a second) would put both requests in one batch.
-        await asyncio.gather(request(0), request(0.05))
+        # Waiting for the batch to fill (up to a second) would put all 16 requests in one batch.
+        await asyncio.gather(clients(0), clients(0.05))
         await batcher.close()
 
     asyncio.run(run())
-    assert seen == [(1, 1), (1, 1)]
+    assert seen == [(8, 8), (8, 8)]
+
+
+def test_a_batch_smaller_than_the_recent_ones_waits_for_more(models: Models) -> None:
+    arrivals = Arrivals()
+    batcher, seen = _arriving(models, arrivals)
+    rows = from_matrix(batcher.model.schema, models.numeric_x[:1])
+
+    async def request(delay: float) -> None:
+        await asyncio.sleep(delay)
+        with arrivals.request():
+            await batcher.predict(rows)
+
+    async def run() -> None:
+        await _concurrency_seen(batcher, rows)
+        seen.clear()
+        await asyncio.gather(request(0), request(0.05))  # the second comes within the longest wait
+        await batcher.close()
+
+    asyncio.run(run())
+    assert seen == [(2, 2)]
 
 
 def test_a_filling_batch_stops_waiting_when_the_request_on_its_way_goes_to_another_model(
@@ -110,11 +133,16 @@ def test_a_filling_batch_stops_waiting_when_the_request_on_its_way_goes_to_anoth
     rows = from_matrix(waiting.model.schema, models.numeric_x[:1])
     finished: list[str] = []
 
-    async def request(batcher: MicroBatcher, delay: float, name: str) -> None:
+    async def eight() -> None:
         with arrivals.request():
-            await asyncio.sleep(delay)
-            await batcher.predict(rows)
-        finished.append(name)
+            await asyncio.gather(*(waiting.predict(rows) for _ in range(8)))
+        finished.append("waiting")
+
+    async def elsewhere() -> None:
+        with arrivals.request():  # on its way while the eight fill their batch ...
+            await asyncio.sleep(0.01)
+            await other.predict(rows)  # ... but for the other model
+        finished.append("other")
 
     async def bystander() -> None:
         await asyncio.sleep(0.5)  # half of the batch's longest wait (1 s)
@@ -122,7 +150,7 @@ def test_a_filling_batch_stops_waiting_when_the_request_on_its_way_goes_to_anoth
 
     async def run() -> None:
         await _concurrency_seen(waiting, rows)
-        await asyncio.gather(request(waiting, 0, "waiting"), request(other, 0.01, "other"), bystander())
+        await asyncio.gather(eight(), elsewhere(), bystander())
         await waiting.close()
         await other.close()
 

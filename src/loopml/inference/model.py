@@ -24,9 +24,9 @@ class Batching:
     Attributes:
         enabled: Whether requests to this model are batched together.
         max_batch_rows: A batch holds at most this many rows (one request is never split).
-        max_wait_ms: How long a batch may wait for more requests once concurrency is seen, and
-            only while requests are inside the server on their way to it (being read, parsed or
-            checked); with none on its way the batch goes at once.
+        max_wait_ms: How long a batch may wait for more requests once concurrency is seen: it
+            goes at once when it holds as many requests as the recent batches did and none is
+            inside the server on its way to it (being read, parsed or checked).
     """
 
     enabled: bool = True

@@ -3,11 +3,13 @@
 A lone request is predicted at once (no added latency). While a batch is being predicted, new
 requests queue up and form the next batch, up to ``max_batch_rows`` rows. Once the batcher has
 seen concurrency (recent batches held more than one request) it also waits up to ``max_wait_ms``
-for the batch to fill, but only for requests already inside the server (read, parsed or checked
-by a protocol adapter, see :class:`Arrivals`): once none is on its way, the batch goes at once and
-the requests that arrive later form the next batch while this one is predicted. A request is never
-split across batches; if a batch of several requests fails on bad values, each request is retried
-alone so only the faulty one gets the error.
+for the batch to fill: while requests are inside the server on their way to a batcher (read,
+parsed or checked by a protocol adapter, see :class:`Arrivals`), or while the batch holds fewer
+requests than the largest of the recent batches. A batch as large as those, with nothing more on
+its way, goes at once: with 8 clients sending one row each, the eighth request starts the batch
+instead of an idle wait for rows that never come. A request is never split across batches; if a
+batch of several requests fails on bad values, each request is retried alone so only the faulty
+one gets the error.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = ["Arrivals", "BatchObserver", "MicroBatcher"]
 BatchObserver = Callable[[int, int, float], None]
 _EMA = 0.2  # weight of the newest batch in the running mean of requests per batch
 _LOOP_TURNS = 2  # event-loop turns a filling batch yields: read sockets, then start their requests
+_RECENT = 8  # batches whose largest request count a filling batch waits for
 
 
 class Arrivals:
@@ -153,6 +156,7 @@ class MicroBatcher:
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._mean_requests = 1.0
+        self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)  # requests per batch
 
     async def predict(self, rows: ModelInput) -> dict[str, np.ndarray]:
         """The post-processed outputs for ``rows``.
@@ -230,8 +234,9 @@ class MicroBatcher:
         assert self._wakeup is not None
         deadline = time.perf_counter() + settings.max_wait_ms / 1000
         rows = sum(p.rows.n_rows for p in batch)
+        expected = max(self._recent, default=1)
         while rows < settings.max_batch_rows:
-            if not self._queue and not await self._coming():
+            if not self._queue and len(batch) >= expected and not await self._coming():
                 break
             if not self._queue:
                 remaining = deadline - time.perf_counter()
@@ -253,7 +258,7 @@ class MicroBatcher:
         return batch
 
     async def _coming(self) -> bool:
-        """Whether a request inside the server may still join the batch (True without arrivals)."""
+        """Whether a request inside the server may still join the batch (True without arrivals: wait)."""
         if self._arrivals is None:
             return True
         for _ in range(_LOOP_TURNS):  # let the loop read ready sockets and start their requests
@@ -272,6 +277,7 @@ class MicroBatcher:
                 continue
             batch = await self._fill(self._take())
             self._mean_requests = (1 - _EMA) * self._mean_requests + _EMA * len(batch)
+            self._recent.append(len(batch))
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue
