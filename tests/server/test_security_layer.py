@@ -10,7 +10,7 @@ import pytest
 from loopml.config import Settings
 from loopml.security.auth import AuthService, Permission, Role
 from loopml.security.ratelimit import InProcessLimiter, RateLimiter, RateLimitPolicy
-from loopml.server._security import ROUTE_RULES, SecurityLayer, rule_for
+from loopml.server._security import ROUTE_RULES, SecurityLayer, Target, rule_for
 from loopml.store.sql import SqlStore, open_store
 
 
@@ -123,6 +123,24 @@ def test_execution_targets_resolve_through_their_run_once(store: SqlStore, tmp_p
     assert rule_for("GET", "/api/v1/executions/{execution_id}").permission is Permission.READ
     assert rule_for("POST", "/api/v1/executions/{execution_id}/events").permission is Permission.RUNS_WRITE
     assert rule_for("POST", "/api/v1/runs").also[0].field == "parent_run_id"
+
+
+def test_dotted_body_fields_name_nested_targets() -> None:
+    from loopml.server._security import _keys
+
+    nested = Target(kind="experiment", field="a.b", in_body=True)
+    assert _keys(nested, {}, {"a": {"b": "x"}}) == ["x"]
+    assert _keys(nested, {}, {"a": {"b": ["x", "y", 3]}}) == ["x", "y"]
+    assert _keys(nested, {}, {"a": "b"}) == _keys(nested, {}, {"a.b": "x"}) == _keys(nested, {}, None) == []
+    in_path = Target(kind="run", field="run_id")
+    assert _keys(in_path, {"run_id": "r"}, {"run_id": "other"}) == ["r"]
+
+
+def test_repeated_query_parameters_are_all_checked() -> None:
+    from loopml.server._security_middleware import _query_of
+
+    scope = {"query_string": b"experiment_ids=a&experiment_ids=b&max_results=5"}
+    assert _query_of(scope) == {"experiment_ids": ["a", "b"], "max_results": "5"}  # type: ignore[arg-type]
 
 
 def test_route_rules_are_well_formed() -> None:
