@@ -10,7 +10,7 @@ import pytest
 from loopml.config import Settings
 from loopml.security.auth import AuthService, Permission, Role
 from loopml.security.ratelimit import InProcessLimiter, RateLimiter, RateLimitPolicy
-from loopml.server._security import ROUTE_RULES, SecurityLayer, rule_for
+from loopml.server._security import ROUTE_RULES, SecurityLayer, Target, rule_for
 from loopml.store.sql import SqlStore, open_store
 
 
@@ -125,10 +125,71 @@ def test_execution_targets_resolve_through_their_run_once(store: SqlStore, tmp_p
     assert rule_for("POST", "/api/v1/runs").also[0].field == "parent_run_id"
 
 
+def test_trace_targets_resolve_to_their_experiment_nested_or_in_the_path(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    from loopml.security.auth import Resource, ResourceKind
+
+    auth = AuthService(store)
+    for name in ("ed", "ed2"):
+        auth.create_user(name, role=Role.EDITOR)
+    token = auth.create_token("ed2")[1]
+    secret, public = store.experiments.create("secret"), store.experiments.create("public")
+    auth.grant("ed", Resource(kind=ResourceKind.EXPERIMENT, key=secret.experiment_id), "write")
+    hidden = store.traces.create(experiment_id=secret.experiment_id, timestamp_ms=1)
+    shown = store.traces.create(experiment_id=public.experiment_id, timestamp_ms=1)
+    layer = layer_of(store, tmp_path)
+    info = "/api/2.0/mlflow/traces/{request_id}/info"
+    ok = decide(layer, "GET", info, token=token, params={"request_id": shown.trace_id})
+    assert ok.status == 200 and ok.target == f"trace:{shown.trace_id}"
+    refused = decide(layer, "GET", info, token=token, params={"request_id": hidden.trace_id})
+    assert refused.status == 403 and refused.audit and "'read'" in refused.message
+    tags = decide(
+        layer,
+        "PATCH",
+        "/api/2.0/mlflow/traces/{request_id}/tags",
+        token=token,
+        params={"request_id": hidden.trace_id},
+    )
+    assert tags.status == 403 and "'runs.write'" in tags.message
+
+    def v3(experiment_id: object) -> dict[str, object]:
+        location = {"mlflow_experiment": {"experiment_id": experiment_id}}
+        return {"trace": {"trace_info": {"trace_location": location}}}
+
+    v3_start = "/api/3.0/mlflow/traces"
+    assert decide(layer, "POST", v3_start, token=token, body=v3(public.experiment_id)).status == 200
+    nested = decide(layer, "POST", v3_start, token=token, body=v3(secret.experiment_id))
+    assert nested.status == 403 and nested.target == f"experiment:{secret.experiment_id}"
+    assert (
+        decide(layer, "POST", v3_start, token=token, body={"trace": "not an object"}).status == 200
+    )  # app: 400
+
+
+def test_dotted_body_fields_name_nested_targets() -> None:
+    from loopml.server._security import _keys
+
+    nested = Target(kind="experiment", field="a.b", in_body=True)
+    assert _keys(nested, {}, {"a": {"b": "x"}}) == ["x"]
+    assert _keys(nested, {}, {"a": {"b": ["x", "y", 3]}}) == ["x", "y"]
+    assert _keys(nested, {}, {"a": "b"}) == _keys(nested, {}, {"a.b": "x"}) == _keys(nested, {}, None) == []
+    in_path = Target(kind="run", field="run_id")
+    assert _keys(in_path, {"run_id": "r"}, {"run_id": "other"}) == ["r"]
+
+
+def test_repeated_query_parameters_are_all_checked() -> None:
+    from loopml.server._security_middleware import _query_of
+
+    scope = {"query_string": b"experiment_ids=a&experiment_ids=b&max_results=5"}
+    assert _query_of(scope) == {"experiment_ids": ["a", "b"], "max_results": "5"}  # type: ignore[arg-type]
+
+
 def test_route_rules_are_well_formed() -> None:
     for (method, template), rule in ROUTE_RULES.items():
         assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}
-        assert template.startswith(("/api/v1/", "/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/"))
+        assert template.startswith(
+            ("/api/v1/", "/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/")
+        )
         if rule.target is not None and not rule.target.in_body:
             assert "{" + rule.target.field in template, (method, template)
     assert rule_for("GET", "/api/v1/users").permission is Permission.USERS_MANAGE

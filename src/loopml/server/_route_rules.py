@@ -25,10 +25,11 @@ class Target:
     Attributes:
         kind: ``experiment`` (an id), ``experiment_name``, ``run`` (an id), ``execution`` (an
             id, resolved through its run; one of no run names no resource), ``logged_model`` (an
-            MLflow logged-model id ``m-<artifact id>``, resolved through its source run) — all
-            resolved to the experiment id —, ``model`` or ``dataset`` (names; a dataset
-            ``name@version`` counts as ``name``).
-        field: The path parameter (or JSON body field when ``in_body``) holding it.
+            MLflow logged-model id ``m-<artifact id>``, resolved through its source run), ``trace``
+            (an MLflow trace id) — all resolved to the experiment id —, ``model`` or ``dataset``
+            (names; a dataset ``name@version`` counts as ``name``).
+        field: The path parameter (or JSON body field when ``in_body``; dots name a nested field)
+            holding it.
         in_body: Whether it comes from the JSON body.
     """
 

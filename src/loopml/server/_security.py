@@ -19,8 +19,9 @@ What the app must do:
   ``experiment_id``, ``run_id``, ``execution_id``, ``model_name`` (or ``name`` under
   ``/models``), ``dataset`` (or ``name`` under ``/datasets``), ``alias``. A run and an execution
   are authorised through the experiment they belong to (an execution through its run; one of no
-  run is open, like any record of no run). :func:`rule_for` turns (method, template) into
-  the permission, the target resource and the rate-limit class; :data:`ROUTE_RULES` lists the
+  run is open, like any record of no run), and so is an MLflow trace (target kind ``trace``).
+  :func:`rule_for` turns (method, template) into the permission, the target resource and the
+  rate-limit class; :data:`ROUTE_RULES` lists the
   routes whose rule is not the default one (POST searches that only read, uploads, alias moves,
   admin routes). A test asserts every route of the app gets a rule.
 * Put a target that is not in the path in the JSON body under the field named in
@@ -106,7 +107,7 @@ from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
 from loopml.server.mlflow.basic_auth import BasicAuthenticator
 from loopml.store import missing_dataset, missing_experiment, missing_model
 from loopml.store.entities import every_item
-from loopml.store.repositories import ModelRepository
+from loopml.store.repositories import ModelRepository, TraceRepository
 from loopml.web.audit import record_request
 from loopml.web.authentication import bearer_challenge, split_authorization
 from loopml.web.rate_limits import retry_after_headers, retry_after_seconds
@@ -140,6 +141,14 @@ class _ModelStore(Protocol):
 
     @property
     def models(self) -> ModelRepository: ...
+
+
+@runtime_checkable
+class _TraceStore(Protocol):
+    """A store holding traces (the SQL store does)."""
+
+    @property
+    def traces(self) -> TraceRepository: ...
 
 
 #: Target kinds that name a resource by its name; a hidden one answers reads as missing.
@@ -548,7 +557,18 @@ class SecurityLayer:
             lambda: self.store.artifacts.get(model_id.removeprefix("m-")).run_id or "",
         )
 
+    def _experiment_of_trace(self, trace_id: str) -> str | None:
+        """The trace's experiment id, None if unknown (not cached: a deleted trace's id may come back)."""
+        if not isinstance(self.store, _TraceStore):
+            return None
+        return self.store.traces.find_experiment_id(trace_id)
+
     def _resource(self, target: Target, key: str) -> Resource | None:
+        if target.kind == "trace":  # a trace is read and written under its experiment's grants
+            experiment_id = self._experiment_of_trace(key)
+            return (
+                None if experiment_id is None else Resource(kind=ResourceKind.EXPERIMENT, key=experiment_id)
+            )
         if target.kind in ("run", "execution", "logged_model"):
             run_of = {"run": lambda k: k, "execution": self._run_of_execution}
             run_id = run_of.get(target.kind, self._run_of_logged_model)(key)
@@ -589,9 +609,13 @@ class SecurityLayer:
 
 
 def _keys(target: Target, path_params: Mapping[str, Any], body: Any) -> list[str]:
-    """The keys a target names: one path parameter, or a body field holding a string or a list."""
-    source = body if target.in_body else path_params
-    value = source.get(target.field) if isinstance(source, Mapping) else None
+    """The keys a target names: one path parameter, or a body field holding a string or a list.
+
+    A dotted body field names a field nested in objects (``trace.trace_info.experiment_id``).
+    """
+    value: Any = body if target.in_body else path_params
+    for name in target.field.split(".") if target.in_body else (target.field,):
+        value = value.get(name) if isinstance(value, Mapping) else None
     values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     return [v for v in values if isinstance(v, str) and v]
 
@@ -601,7 +625,8 @@ def _effective_permission(rule: Rule, path_params: Mapping[str, Any], body: Any)
         alias = path_params.get(rule.alias_field)
         if alias is None and isinstance(body, Mapping):  # the MLflow API names it in the body
             alias = body.get(rule.alias_field)
-        if isinstance(alias, str) and alias.lower() in PRODUCTION_ALIASES:
+        aliases = alias if isinstance(alias, list) else [alias]  # a repeated query parameter
+        if any(isinstance(a, str) and a.lower() in PRODUCTION_ALIASES for a in aliases):
             return Permission.ALIASES_PRODUCTION
     return rule.permission
 

@@ -130,8 +130,13 @@ class SecurityMiddleware:
         )
 
 
-def _query_of(scope: Scope) -> dict[str, str]:
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+def _query_of(scope: Scope) -> dict[str, str | list[str]]:
+    """The query string's parameters; a repeated one (``experiment_ids=a&experiment_ids=b``) as a list."""
+    query: dict[str, str | list[str]] = {}
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        seen = query.get(key)
+        query[key] = value if seen is None else [*([seen] if isinstance(seen, str) else seen), value]
+    return query
 
 
 def _json_or_none(raw: bytes) -> Any:

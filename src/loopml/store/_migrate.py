@@ -15,7 +15,7 @@ from loopml.store._engine import Database
 __all__ = ["HEAD_REVISION", "upgrade"]
 
 #: The newest revision in ``migrations/versions``; a test checks it against Alembic's own view.
-HEAD_REVISION = "0010_deployment_observations"
+HEAD_REVISION = "0011_traces"
 
 
 def upgrade(db: Database, *, url_for_messages: str) -> None:

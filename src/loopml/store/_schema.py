@@ -52,6 +52,9 @@ __all__ = [
     "RUN_INPUTS",
     "RUN_TAGS",
     "TOKENS",
+    "TRACES",
+    "TRACE_METADATA",
+    "TRACE_TAGS",
     "USERS",
     "MetricValue",
 ]
@@ -132,6 +135,44 @@ RUNS = sa.Table(
     column("error", sa.Text, null=True),
     column("reproducibility", sa.JSON),
     sa.Index(None, "experiment_id", "start_time"),
+)
+
+# One trace of a traced application (MLflow tracing); its span data is a blob (``data_sha256``).
+TRACES = sa.Table(
+    "traces",
+    METADATA,
+    column("trace_id", sa.String(100), primary_key=True),
+    column("experiment_id", ID, sa.ForeignKey("experiments.experiment_id")),
+    column("timestamp_ms", sa.BigInteger),
+    column("execution_time_ms", sa.BigInteger, null=True),
+    column("status", sa.String(32)),
+    column("request_preview", sa.Text, null=True),
+    column("response_preview", sa.Text, null=True),
+    column("client_request_id", KEY, null=True),
+    column("data_sha256", sa.String(64), null=True),
+    column("data_size", sa.BigInteger, null=True),
+    sa.Index(None, "experiment_id", "timestamp_ms"),
+)
+
+TRACE_TAGS = sa.Table(
+    "trace_tags",
+    METADATA,
+    column(
+        "trace_id", sa.String(100), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True
+    ),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
+)
+
+# A trace's request metadata (MLflow's ``request_metadata``: source run, previews, schema version).
+TRACE_METADATA = sa.Table(
+    "trace_metadata",
+    METADATA,
+    column(
+        "trace_id", sa.String(100), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True
+    ),
+    column("key", KEY, primary_key=True),
+    column("value", sa.Text),
 )
 
 PARAMS = sa.Table(

@@ -41,6 +41,8 @@ __all__ = [
     "StoredRetrain",
     "StoredWindow",
     "Token",
+    "Trace",
+    "TraceStatus",
     "User",
     "every_item",
 ]
@@ -83,6 +85,49 @@ class Experiment:
     lifecycle_stage: LifecycleStage = LifecycleStage.ACTIVE
     created_at: int
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class TraceStatus(enum.StrEnum):
+    """Where a trace stands (MLflow's trace statuses)."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    OK = "OK"
+    ERROR = "ERROR"
+    UNSPECIFIED = "TRACE_STATUS_UNSPECIFIED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trace:
+    """A recorded trace of one request through a traced application (MLflow tracing).
+
+    Attributes:
+        trace_id: The trace's id (``tr-`` and 32 hex digits for MLflow clients).
+        experiment_id: The experiment it belongs to; its grants decide who reads and writes it.
+        timestamp_ms: When the trace started.
+        execution_time_ms: How long it took (None while it is in progress).
+        status: Where it stands.
+        request_metadata: Immutable facts about the request (the source run, input and output
+            previews, the schema version), as MLflow records them.
+        tags: Mutable labels.
+        request_preview: A short preview of the request (MLflow 3 traces).
+        response_preview: A short preview of the response (MLflow 3 traces).
+        client_request_id: The caller's own id of the request, when given.
+        data_sha256: The content address of its span data (``traces.json``), once uploaded.
+        data_size: Its size in bytes, once uploaded.
+    """
+
+    trace_id: str
+    experiment_id: str
+    timestamp_ms: int
+    execution_time_ms: int | None = None
+    status: TraceStatus = TraceStatus.IN_PROGRESS
+    request_metadata: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    request_preview: str | None = None
+    response_preview: str | None = None
+    client_request_id: str | None = None
+    data_sha256: str | None = None
+    data_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

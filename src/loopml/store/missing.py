@@ -18,6 +18,7 @@ __all__ = [
     "missing_experiment",
     "missing_model",
     "missing_records",
+    "missing_trace",
 ]
 
 #: Where a user finds the ids of each kind of record, as a command of the ``loopml`` CLI.
@@ -88,3 +89,13 @@ def missing_deployment(name: str) -> NotFound:
         "No deployment named 'churn'; `loopml deploy list` lists deployments."
     """
     return NotFound(f"No deployment named {name!r}; `loopml deploy list` lists deployments.")
+
+
+def missing_trace(trace_id: str) -> NotFound:
+    """The error for a trace id that is not recorded.
+
+    Example:
+        >>> str(missing_trace("tr-1"))
+        "No trace with id 'tr-1'; search the experiment's traces for its id."
+    """
+    return NotFound(f"No trace with id {trace_id!r}; search the experiment's traces for its id.")

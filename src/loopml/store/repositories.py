@@ -45,8 +45,11 @@ from loopml.store.entities import (
     StoredRetrain,
     StoredWindow,
     Token,
+    Trace,
+    TraceStatus,
     User,
 )
+from loopml.store.trace_queries import TraceCondition, TraceOrder
 
 __all__ = [
     "AlertRepository",
@@ -66,6 +69,8 @@ __all__ = [
     "RetrainRepository",
     "RunRepository",
     "Store",
+    "TraceRepository",
+    "TraceStore",
 ]
 
 
@@ -651,3 +656,64 @@ class MonitorStore(Store, Protocol):
     def feedback(self) -> FeedbackRepository: ...
     @property
     def monitor_windows(self) -> MonitorWindowRepository: ...
+
+
+# --- tracing ---
+
+
+class TraceRepository(Protocol):
+    """Traces of traced applications (MLflow tracing), their tags and request metadata."""
+
+    def create(
+        self,
+        *,
+        experiment_id: str,
+        timestamp_ms: int,
+        trace_id: str | None = None,
+        status: TraceStatus = TraceStatus.IN_PROGRESS,
+        execution_time_ms: int | None = None,
+        request_metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        request_preview: str | None = None,
+        response_preview: str | None = None,
+        client_request_id: str | None = None,
+    ) -> Trace: ...
+    def get(self, trace_id: str) -> Trace: ...
+    def find_experiment_id(self, trace_id: str) -> str | None: ...
+    def end(
+        self,
+        trace_id: str,
+        *,
+        end_ms: int,
+        status: TraceStatus,
+        request_metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Trace: ...
+    def set_tag(self, trace_id: str, key: str, value: str) -> None: ...
+    def delete_tag(self, trace_id: str, key: str) -> None: ...
+    def attach_data(self, trace_id: str, *, sha256: str, size: int) -> None: ...
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        conditions: Sequence[TraceCondition] = (),
+        order_by: Sequence[TraceOrder] = (),
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Trace]: ...
+    def delete(
+        self,
+        experiment_id: str,
+        *,
+        max_timestamp_ms: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> int: ...
+
+
+@runtime_checkable
+class TraceStore(Store, Protocol):
+    """A store that also holds traces."""
+
+    @property
+    def traces(self) -> TraceRepository: ...

@@ -29,6 +29,7 @@ from loopml.store._monitor import SqlFeedbackRepository, SqlMonitorWindowReposit
 from loopml.store._observations import SqlObservationRepository
 from loopml.store._retrains import SqlRetrainRepository
 from loopml.store._runs import SqlRunRepository
+from loopml.store._traces import SqlTraceRepository
 
 __all__ = ["SqlStore", "open_store"]
 
@@ -54,6 +55,7 @@ class SqlStore:
         self._feedback = SqlFeedbackRepository(db)
         self._monitor_windows = SqlMonitorWindowRepository(db)
         self._observations = SqlObservationRepository(db)
+        self._traces = SqlTraceRepository(db)
 
     @property
     def url(self) -> str:
@@ -100,6 +102,11 @@ class SqlStore:
     def observations(self) -> SqlObservationRepository:
         """What serving replicas observed per analysis window, and who decides each analysis."""
         return self._observations
+
+    @property
+    def traces(self) -> SqlTraceRepository:
+        """Traces of traced applications (MLflow tracing)."""
+        return self._traces
 
     @property
     def alerts(self) -> SqlAlertRepository:

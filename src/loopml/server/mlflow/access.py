@@ -8,19 +8,34 @@ path). This module imports only the security domain, so the layer can import it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loopml.security.auth import Permission
 from loopml.security.ratelimit import EndpointClass
 
-__all__ = ["ARTIFACTS_PREFIX", "MLFLOW_ACCESS", "MLFLOW_PREFIX", "MPU_PREFIX", "VERSIONS_SEGMENT", "Access"]
+__all__ = [
+    "ARTIFACTS_PREFIX",
+    "MLFLOW_ACCESS",
+    "MLFLOW_PREFIX",
+    "MLFLOW_V3_PREFIX",
+    "MPU_PREFIX",
+    "TRACES_SEGMENT",
+    "V3_TRACE_EXPERIMENT",
+    "VERSIONS_SEGMENT",
+    "Access",
+]
 
 MLFLOW_PREFIX = "/api/2.0/mlflow"
+#: MLflow 3's API (the client creates traces there).
+MLFLOW_V3_PREFIX = "/api/3.0/mlflow"
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 #: MLflow's multipart upload through the artifact proxy.
 MPU_PREFIX = "/api/2.0/mlflow-artifacts/mpu"
 #: First segment of registered versions' artifact URIs (``mlflow-artifacts:/registered-models/...``).
 VERSIONS_SEGMENT = "registered-models"
+#: Second segment of traces' artifact URIs
+#: (``mlflow-artifacts:/<experiment_id>/traces/<trace_id>/artifacts``).
+TRACES_SEGMENT = "traces"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,9 +46,10 @@ class Access:
         action: Audit name.
         permission: Permission needed (on the target when there is one).
         endpoint_class: Rate-limit class.
-        target_kind: ``experiment``, ``experiment_name``, ``run``, ``model`` or ``logged_model`` (an
-            MLflow logged-model id; see the security layer's targets).
-        target_field: The body (POST) or query (GET) field naming the target.
+        target_kind: ``experiment``, ``experiment_name``, ``run``, ``model``, ``logged_model`` (an
+            MLflow logged-model id) or ``trace`` (a trace id; see the security layer's targets).
+        target_field: The body (POST) or query (GET) field naming the target; dots name a
+            field nested in the body (``trace.trace_info.experiment_id``).
         target_in_path: Whether the target is a path parameter instead.
         mutates: Whether the request changes state (audited).
         creates: Whether the request creates its target (its creator gets an ``owner`` grant).
@@ -268,9 +284,56 @@ _MPU_ROUTES: dict[tuple[str, str], Access] = {
     ): _run_file_write("artifacts.multipart_part", _E.UPLOAD),
 }
 
+
+def _trace_access(action: str, *, write: bool, field: str = "request_id") -> Access:
+    """A route acting on one trace named in the path: its experiment's grants decide."""
+    return Access(
+        action=f"mlflow.{action}",
+        permission=_P.RUNS_WRITE if write else _P.READ,
+        endpoint_class=_E.WRITE if write else _E.READ,
+        target_kind="trace",
+        target_field=field,
+        target_in_path=True,
+        mutates=write,
+    )
+
+
+#: The experiment a new MLflow 3 trace names, nested in the body of ``POST /api/3.0/mlflow/traces``.
+V3_TRACE_EXPERIMENT = "trace.trace_info.trace_location.mlflow_experiment.experiment_id"
+
+# Tracing: a trace belongs to an experiment; reading it needs ``read`` there, writing ``runs.write``.
+_TRACE_ROUTES: dict[tuple[str, str], Access] = {
+    ("POST", f"{MLFLOW_PREFIX}/traces"): _write("traces.start", _P.RUNS_WRITE, "experiment", "experiment_id"),
+    ("POST", f"{MLFLOW_V3_PREFIX}/traces"): _write(
+        "traces.start_v3", _P.RUNS_WRITE, "experiment", V3_TRACE_EXPERIMENT
+    ),
+    ("PATCH", f"{MLFLOW_PREFIX}/traces/{{request_id}}"): _trace_access("traces.end", write=True),
+    ("GET", f"{MLFLOW_PREFIX}/traces/{{request_id}}/info"): _trace_access("traces.get_info", write=False),
+    ("GET", f"{MLFLOW_PREFIX}/traces/{{trace_id}}"): _trace_access(
+        "traces.get_info_v3", write=False, field="trace_id"
+    ),
+    ("GET", f"{MLFLOW_V3_PREFIX}/traces/{{trace_id}}"): _trace_access(
+        "traces.get_info_v3", write=False, field="trace_id"
+    ),
+    ("GET", f"{MLFLOW_PREFIX}/traces"): _read("traces.search", "experiment", "experiment_ids"),
+    ("POST", f"{MLFLOW_PREFIX}/traces/delete-traces"): _write(
+        "traces.delete", _P.RUNS_WRITE, "experiment", "experiment_id"
+    ),
+    ("PATCH", f"{MLFLOW_PREFIX}/traces/{{request_id}}/tags"): _trace_access("traces.set_tag", write=True),
+    ("DELETE", f"{MLFLOW_PREFIX}/traces/{{request_id}}/tags"): _trace_access("traces.delete_tag", write=True),
+}
+_TRACE_FILE = f"{ARTIFACTS_PREFIX}/{{experiment_id}}/{TRACES_SEGMENT}/{{trace_id}}/artifacts/{{path:path}}"
+_TRACE_ROUTES |= {
+    ("PUT", _TRACE_FILE): replace(
+        _trace_access("traces.upload_data", write=True, field="trace_id"), endpoint_class=_E.UPLOAD
+    ),
+    ("GET", _TRACE_FILE): _trace_access("traces.download_data", write=False, field="trace_id"),
+}
+
 #: ``(method, path template)`` → :class:`Access` of every MLflow route.
 MLFLOW_ACCESS: Mapping[tuple[str, str], Access] = {
     **{(method, f"{MLFLOW_PREFIX}/{path}"): access for (method, path), access in _ROUTES.items()},
+    **_TRACE_ROUTES,
     **_ARTIFACT_ROUTES,
     **_MPU_ROUTES,
 }

@@ -12,6 +12,7 @@ from loopml.server.mlflow import (
     model_history,
     multipart,
     registry,
+    traces,
     tracking,
 )
 
@@ -19,7 +20,7 @@ __all__ = ["mlflow_routers"]
 
 
 def mlflow_routers() -> list[APIRouter]:
-    """The MLflow API's routers: tracking, logged models, the model registry and artifacts."""
+    """The MLflow API's routers: tracking, logged models, the model registry, artifacts and traces."""
     return [
         tracking.router,
         metric_intervals.router,
@@ -29,4 +30,5 @@ def mlflow_routers() -> list[APIRouter]:
         registry.router,
         artifacts.router,
         multipart.router,
+        traces.router,
     ]

@@ -32,7 +32,13 @@ from loopml.server.mlflow.wire import (
 from loopml.store.entities import LifecycleStage, Metric, RunStatus
 from loopml.store.repositories import Store
 
-__all__ = ["MAX_METRICS_PER_BATCH", "MAX_PARAMS_PER_BATCH", "MAX_TAGS_PER_BATCH", "router"]
+__all__ = [
+    "MAX_METRICS_PER_BATCH",
+    "MAX_PARAMS_PER_BATCH",
+    "MAX_TAGS_PER_BATCH",
+    "experiment_id_of",
+    "router",
+]
 
 router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
 
@@ -46,7 +52,7 @@ _VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 Empty = dict[str, Any]
 
 
-def _experiment_id(store: Store, experiment_id: str) -> str:
+def experiment_id_of(store: Store, experiment_id: str) -> str:
     """MLflow's default experiment "0" is loopml's "Default" experiment (created on first use)."""
     if experiment_id == DEFAULT_EXPERIMENT_ID:
         return store.experiments.get_or_create(DEFAULT_EXPERIMENT_NAME).experiment_id
@@ -95,7 +101,7 @@ def create_experiment(body: CreateExperiment, store: StoreDep) -> Empty:
 
 @router.get("/experiments/get")
 def get_experiment(experiment_id: Annotated[str, Query(max_length=64)], store: StoreDep) -> Empty:
-    return {"experiment": experiment_json(store.experiments.get(_experiment_id(store, experiment_id)))}
+    return {"experiment": experiment_json(store.experiments.get(experiment_id_of(store, experiment_id)))}
 
 
 @router.get("/experiments/get-by-name")
@@ -135,7 +141,7 @@ class UpdateExperiment(Body):
 @router.post("/experiments/update")
 def update_experiment(body: UpdateExperiment, store: StoreDep) -> Empty:
     if body.new_name:
-        store.experiments.rename(_experiment_id(store, body.experiment_id), body.new_name)
+        store.experiments.rename(experiment_id_of(store, body.experiment_id), body.new_name)
     return {}
 
 
@@ -153,7 +159,7 @@ def restore_experiment(body: ExperimentRef, store: StoreDep) -> Empty:
 
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(body: SetExperimentTag, store: StoreDep) -> Empty:
-    store.experiments.set_tag(_experiment_id(store, body.experiment_id), body.key, body.value)
+    store.experiments.set_tag(experiment_id_of(store, body.experiment_id), body.key, body.value)
     return {}
 
 
@@ -234,7 +240,7 @@ def create_run(body: CreateRun, store: StoreDep) -> Empty:
         tags.setdefault("mlflow.user", body.user_id)
     name = body.run_name or tags.get("mlflow.runName") or None
     run = store.runs.create(
-        _experiment_id(store, body.experiment_id),
+        experiment_id_of(store, body.experiment_id),
         name=name,
         parent_run_id=tags.get("mlflow.parentRunId") or None,
         start_time=body.start_time,
@@ -336,7 +342,7 @@ def search_runs(body: SearchRuns, store: StoreDep) -> Empty:
         raise InvalidInput(f"max_results must be in 1..{MAX_RESULTS_PER_PAGE}; got {body.max_results}.")
     view = _view(body.run_view_type)
     page = store.runs.search(
-        [_experiment_id(store, e) for e in body.experiment_ids],
+        [experiment_id_of(store, e) for e in body.experiment_ids],
         filter=body.filter or None,
         order_by=body.order_by,
         max_results=body.max_results,
