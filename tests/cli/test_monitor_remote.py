@@ -139,6 +139,39 @@ def test_options_naming_this_machine_are_refused_with_where_to_set_them(
     assert option in result.err and "server's host" in result.err and "LOOPML_TRACKING_URI" in result.err
 
 
+def test_alerts_are_read_through_the_server(invoke: Invoke, home: Path, as_user: object) -> None:
+    assert callable(as_user)
+    as_user("mo")
+    assert invoke("monitor", "run", "churn", "--now", LATER).code == 0  # windows and alerts (once)
+    as_user("ed")  # reading alerts needs only `read`
+    named = invoke("monitor", "alerts", "churn", "--json")
+    assert named.code == 0, named.err
+    items = json.loads(named.out)["items"]
+    assert "baseline-drift" in {a["rule"] for a in items}
+    assert all(a["deployment"] == "churn" and a["evidence"] for a in items)
+    assert [a["opened_at"] for a in items] == sorted((a["opened_at"] for a in items), reverse=True)
+    every = json.loads(invoke("monitor", "alerts", "--json").out)["items"]  # every visible deployment
+    assert [a["alert_id"] for a in every] == [a["alert_id"] for a in items]
+    still_open = json.loads(invoke("monitor", "alerts", "churn", "--open", "--json").out)["items"]
+    assert {a["alert_id"] for a in still_open} <= {a["alert_id"] for a in items}
+    assert all(a["status"] == "open" for a in still_open)
+    one = json.loads(invoke("monitor", "alerts", "churn", "--limit", "1", "--json").out)["items"]
+    assert [a["alert_id"] for a in one] == [items[0]["alert_id"]]
+    table = invoke("monitor", "alerts", "churn")
+    assert table.code == 0 and "baseline-drift" in table.out
+    assert not home.exists()
+
+
+def test_retraining_is_the_servers_step_and_says_so(invoke: Invoke, as_user: object, tmp_path: Path) -> None:
+    assert callable(as_user)
+    as_user("mo")
+    (tmp_path / "policy.yaml").write_text("triggers: {}\n")
+    result = invoke("monitor", "retrain", "churn", "--policy", str(tmp_path / "policy.yaml"))
+    assert result.code == 2
+    assert "--retrain-policies" in result.err and "loopml monitor run" in result.err
+    assert "Traceback" not in result.err
+
+
 def test_an_unknown_deployment_is_named(invoke: Invoke, as_user: object) -> None:
     assert callable(as_user)
     as_user("mo")

@@ -1,6 +1,6 @@
 """``loopml monitor`` through a loopml server (``LOOPML_TRACKING_URI``): the monitoring API's calls.
 
-Reads (windows, status) are the server's ``GET /api/v1/deployments/{name}/windows|monitoring``;
+Reads (windows, status, alerts) are the server's ``GET /api/v1/deployments/{name}/windows|monitoring|alerts``;
 a pass is ``POST /api/v1/deployments/{name}/monitoring/run``, run by the server on its own log with
 its own alert rules and retrain policies (``deployments.manage`` needed, audited). Options that name
 files on this machine (a log folder, rule or policy folders, webhooks, a Prometheus file) have no
@@ -76,6 +76,18 @@ class RemoteMonitoring:
     def status(self, name: str) -> MonitorStatus:
         """Where monitoring of the deployment stands."""
         return MonitorStatus.from_document(self._api.call("GET", f"/deployments/{_seg(name)}/monitoring"))
+
+    def alerts(self, name: str | None, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
+        """The alerts of the deployment (None: of every deployment the caller may see), newest first,
+        at most ``limit``: their JSON views (:meth:`loopml.monitor.alerts.Alert.view`)."""
+        found: list[dict[str, Any]] = []
+        for each in [name] if name else self.deployments():
+            page = self._api.call(
+                "GET", f"/deployments/{_seg(each)}/alerts", params={"open": open_only, "limit": limit}
+            )
+            found.extend(page["alerts"])
+        found.sort(key=lambda a: str(a["opened_at"]), reverse=True)  # stable: the server's order in a tie
+        return found[:limit]
 
     def run(self, name: str, request: Mapping[str, Any]) -> dict[str, Any]:
         """One pass of the deployment on the server: what :func:`loopml.monitor.passes.pass_document` says."""

@@ -473,29 +473,20 @@ def alerts(
     """Alerts raised by `loopml monitor run` (window rules) and by retraining, newest first."""
     from loopml.monitor.alerts import AlertStatus
 
-    _context.require_local("monitor")
-    _context.ensure_local_store()
-    found = (
-        _context.services().alerts().list(name, status=AlertStatus.OPEN if open_only else None, limit=limit)
-    )
+    if _context.is_remote():
+        views = _remote("alerts", {}).alerts(name, open_only=open_only, limit=limit)
+    else:
+        _context.ensure_local_store()
+        status = AlertStatus.OPEN if open_only else None
+        views = [a.view() for a in _context.services().alerts().list(name, status=status, limit=limit)]
     if as_json:
-        print_json({"items": [a.view() for a in found], "next_page_token": None})
+        print_json({"items": views, "next_page_token": None})
         return
+    columns = ("deployment", "rule", "metric", "severity", "status", "opened_at", "message")
     print_table(
         "Alerts",
         ["deployment", "rule", "metric", "severity", "status", "opened", "message"],
-        [
-            [
-                a.deployment,
-                a.rule,
-                a.metric,
-                a.severity.value,
-                a.status.value,
-                a.opened_at.isoformat(),
-                a.message,
-            ]
-            for a in found
-        ],
+        [[str(v[c]) for c in columns] for v in views],
     )
 
 
@@ -546,6 +537,14 @@ def retrain(
     from loopml.monitor.passes import retrain_step
     from loopml.monitor.retrain import load_policy
 
+    if _context.is_remote():
+        raise InvalidInput(
+            f"`loopml monitor retrain` runs the model's pipeline on this machine against the store, and "
+            f"cannot go through the server LOOPML_TRACKING_URI={_context.settings().tracking_uri}. "
+            "The server takes the retraining step of its own policies: start it with `loopml server "
+            "--retrain-policies DIR` and run `loopml monitor run NAME` (or let its background passes "
+            "do it); or run this command on the server's host with LOOPML_TRACKING_URI unset."
+        )
     rules = _with_options(
         load_policy(policy),  # checked before anything runs
         pipeline=pipeline,
