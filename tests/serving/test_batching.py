@@ -158,6 +158,35 @@ def test_a_filling_batch_stops_waiting_when_the_request_on_its_way_goes_to_anoth
     assert finished.index("waiting") < finished.index("bystander")
 
 
+def test_requests_taken_by_another_model_count_towards_the_recent_batch_size(models: Models) -> None:
+    """A deployment's canary takes one of the eight requests its primary's batches used to hold: the
+    primary's batch of seven does not wait for an eighth that went elsewhere."""
+    arrivals = Arrivals()
+    (primary, seen), (canary, _) = _arriving(models, arrivals), _arriving(models, arrivals)
+    rows = from_matrix(primary.model.schema, models.numeric_x[:1])
+    finished: list[str] = []
+
+    async def cycle() -> None:
+        with arrivals.request():
+            await asyncio.gather(*(primary.predict(rows) for _ in range(7)), canary.predict(rows))
+        finished.append("cycle")
+
+    async def bystander() -> None:
+        await asyncio.sleep(0.5)  # half of the batch's longest wait (1 s)
+        finished.append("bystander")
+
+    async def run() -> None:
+        await _concurrency_seen(primary, rows)
+        seen.clear()
+        await asyncio.gather(cycle(), bystander())
+        await primary.close()
+        await canary.close()
+
+    asyncio.run(run())
+    assert seen == [(7, 7)]
+    assert finished.index("cycle") < finished.index("bystander")
+
+
 def test_a_request_refused_before_the_batcher_stops_counting_as_on_its_way() -> None:
     arrivals = Arrivals()
     try:

@@ -57,10 +57,11 @@ class Arrivals:
         0
     """
 
-    __slots__ = ("_waiting", "upstream")
+    __slots__ = ("_waiting", "batched", "upstream")
 
     def __init__(self) -> None:
         self.upstream = 0
+        self.batched = 0  # requests that reached any batcher, ever: a filling batch counts its cycle
         self._waiting: set[asyncio.Event] = set()  # filling batches, woken when none is on its way
 
     @contextlib.contextmanager
@@ -113,6 +114,7 @@ class _Pending:
     queued_at: float
     queued_ns: int = 0  # wall clock, for the trace's queue/predict spans (0: not traced)
     batch_ns: tuple[int, int, int] = (0, 0, 0)  # (start, end, requests in the batch)
+    seq: int = 0  # Arrivals.batched once this request reached its batcher (0: no arrivals)
 
 
 def _split(outputs: dict[str, np.ndarray], sizes: list[int]) -> list[dict[str, np.ndarray]]:
@@ -156,7 +158,7 @@ class MicroBatcher:
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._mean_requests = 1.0
-        self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)  # requests per batch
+        self._recent: collections.deque[int] = collections.deque(maxlen=_RECENT)  # requests per cycle
 
     async def predict(self, rows: ModelInput) -> dict[str, np.ndarray]:
         """The post-processed outputs for ``rows``.
@@ -167,6 +169,8 @@ class MicroBatcher:
         arrival = _ARRIVAL.get()
         if arrival is not None:
             arrival.reached()
+        if self._arrivals is not None:
+            self._arrivals.batched += 1
         loop = asyncio.get_running_loop()
         if not self.model.batching.enabled:
             started = tracing.mark()
@@ -177,7 +181,13 @@ class MicroBatcher:
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._run())
         future: asyncio.Future[dict[str, np.ndarray]] = loop.create_future()
-        pending = _Pending(rows=rows, future=future, queued_at=time.perf_counter(), queued_ns=tracing.mark())
+        pending = _Pending(
+            rows=rows,
+            future=future,
+            queued_at=time.perf_counter(),
+            queued_ns=tracing.mark(),
+            seq=self._arrivals.batched if self._arrivals is not None else 0,
+        )
         self._queue.append(pending)
         assert self._wakeup is not None
         self._wakeup.set()
@@ -226,17 +236,25 @@ class MicroBatcher:
             rows += item.rows.n_rows
         return batch
 
-    async def _fill(self, batch: list[_Pending]) -> list[_Pending]:
-        """Wait up to max_wait for more requests, when recent load suggests they are coming."""
+    async def _fill(self, batch: list[_Pending]) -> tuple[list[_Pending], int]:
+        """Wait up to max_wait for more requests, when recent load suggests they are coming; the
+        batch and its cycle: the requests that reached this or another batcher meanwhile (a
+        deployment's canary takes some of the requests a primary's batch would otherwise wait for).
+        """
         settings = self.model.batching
+        mark = batch[0].seq - 1  # the requests that reached a batcher before this batch's first
+
+        def cycle() -> int:
+            return self._arrivals.batched - mark if self._arrivals else len(batch)
+
         if self._mean_requests < 1.5 or settings.max_wait_ms <= 0:
-            return batch
+            return batch, cycle()
         assert self._wakeup is not None
         deadline = time.perf_counter() + settings.max_wait_ms / 1000
         rows = sum(p.rows.n_rows for p in batch)
         expected = max(self._recent, default=1)
         while rows < settings.max_batch_rows:
-            if not self._queue and len(batch) >= expected and not await self._coming():
+            if not self._queue and cycle() >= expected and not await self._coming():
                 break
             if not self._queue:
                 remaining = deadline - time.perf_counter()
@@ -255,7 +273,7 @@ class MicroBatcher:
             item = self._queue.popleft()
             batch.append(item)
             rows += item.rows.n_rows
-        return batch
+        return batch, cycle()
 
     async def _coming(self) -> bool:
         """Whether a request inside the server may still join the batch (True without arrivals: wait)."""
@@ -275,9 +293,9 @@ class MicroBatcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            batch = await self._fill(self._take())
+            batch, cycle = await self._fill(self._take())
             self._mean_requests = (1 - _EMA) * self._mean_requests + _EMA * len(batch)
-            self._recent.append(len(batch))
+            self._recent.append(cycle)
             live = [p for p in batch if not p.future.cancelled()]
             if not live:
                 continue
