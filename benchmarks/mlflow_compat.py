@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/mlflow_compat.py [--runs 10000] [--repeats 3] [--mlflow-python .venv-mlflow/bin/python]
+        [--baseline-src /tmp/base/src]
 
 Both servers run on 127.0.0.1 over SQLite (one worker each), started by this script; the client
 is the official ``mlflow`` package in its own virtualenv (``make .venv-mlflow/.installed``).
@@ -10,6 +11,9 @@ Prints, per server, the median and range over ``--repeats`` of: ``log_batch`` me
 (1000-point batches), ``log_metric`` calls/s, ``search_runs`` p50 latency over ``--runs`` runs
 (a metric filter, 100 results, ordered by the metric), and artifact upload / download MiB/s
 (one 64 MiB file).
+
+``--baseline-src`` also serves ``loopml server`` from another source tree (say ``git archive
+main`` unpacked), between the two, for an A/B within one run.
 
 It also measures the client's own floor: the same logging loops against a null server that
 answers ``{}`` at once. The client's time per call bounds how far any server can lead: the
@@ -177,11 +181,13 @@ def _mlflow_server(python: Path, home: Path) -> tuple[list[str], str, dict[str, 
     return cmd, f"http://127.0.0.1:{port}", dict(os.environ), "/health"
 
 
-def _loopml_server(home: Path) -> tuple[list[str], str, dict[str, str], str]:
+def _loopml_server(home: Path, src: Path | None = None) -> tuple[list[str], str, dict[str, str], str]:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "loopml.server.app:app_from_environment", "--factory"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     env = {**os.environ, "LOOPML_HOME": str(home), "LOOPML_SERVER_NO_AUTH": "1"}
+    if src is not None:  # another checkout's server (the baseline of an A/B)
+        env["PYTHONPATH"] = str(src)
     return cmd, f"http://127.0.0.1:{port}", env, "/readyz"
 
 
@@ -211,12 +217,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mlflow-python", type=Path, default=Path(".venv-mlflow/bin/python"))
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="also serve loopml from this source tree (another checkout's src/), measured in the same run",
+    )
     args = parser.parse_args()
     results = {}
-    for name, make in (
+    servers = [
         ("mlflow", lambda h: _mlflow_server(args.mlflow_python, h)),
         ("loopml", _loopml_server),
-    ):
+    ]
+    if args.baseline_src is not None:
+        servers.insert(1, ("baseline", lambda h: _loopml_server(h, args.baseline_src)))
+    for name, make in servers:
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as home:
             cmd, url, env, health = make(Path(home))
             with _serving(cmd, url, env, health):
@@ -238,6 +253,14 @@ def main() -> None:
         m, lo = statistics.median(results["mlflow"][key]), statistics.median(results["loopml"][key])
         ratio = m / lo if key == "search_p50_ms" else lo / m
         print(f"{key + ' ' + unit:<28}{shown[0]:>30}{shown[1]:>30}{ratio:>7.1f}x")
+    if "baseline" in results:
+        print(f"\n{'figure':<28}{'baseline loopml median (range)':>32}{'ratio vs mlflow':>18}")
+        for key in ("log_batch", "log_metric", "search_p50_ms", "upload", "download"):
+            values = results["baseline"][key]
+            m, b = statistics.median(results["mlflow"][key]), statistics.median(values)
+            ratio = m / b if key == "search_p50_ms" else b / m
+            shown_base = f"{b:,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+            print(f"{key:<28}{shown_base:>32}{ratio:>17.1f}x")
     print(f"\n{'client floor (null server)':<28}{'median (range)':>30}{'ceiling vs mlflow':>20}")
     for key, unit in (("log_batch", "points/s"), ("log_metric", "calls/s")):
         values = floor[key]

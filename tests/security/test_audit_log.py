@@ -116,3 +116,16 @@ def test_cli_audit_list(store: SqlStore, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and "Audit events" in out
     code, _, err = run_cli(["audit", "list", "--since", "soon"], capsys)
     assert code == 2 and "'soon' is not understood" in err
+
+
+def test_a_request_event_commits_with_the_request_write_and_takes_its_answer(store: SqlStore) -> None:
+    audit = AuditLog(store, clock=lambda: 5 * HOUR)
+    rider = audit.rider(actor="ed", action="experiments.create", target="experiment_name:e", status_code=201)
+    with rider.carried():
+        store.experiments.create("e")
+    assert rider.committed
+    [event] = audit.list()
+    assert (event.actor, event.at, event.status_code, event.result) == ("ed", 5 * HOUR, 201, "ok")
+    audit.set_outcome(rider.result, 409)  # answered otherwise than expected
+    [event] = audit.list()
+    assert (event.status_code, event.result) == (409, "failed")

@@ -328,10 +328,21 @@ def test_without_auth_requests_act_as_the_local_admin(tmp_path: Path) -> None:
         httpx.Client(base_url=url + "/api/v1") as api,
     ):
         assert api.get("/whoami").json()["name"] == "local"
-        assert api.post("/experiments", json={"name": "open"}).status_code == 201
+        created = api.post("/experiments", json={"name": "open"})
+        assert created.status_code == 201
+        run_id = api.post("/runs", json={"experiment_id": created.json()["experiment_id"]}).json()["run_id"]
+        for step in range(2):  # decided on the event loop once the run's experiment is remembered
+            metric = {"run_id": run_id, "key": "m", "value": step, "timestamp": 1, "step": step}
+            assert api.post(url + "/api/2.0/mlflow/runs/log-metric", json=metric).status_code == 200
+        assert api.get(f"/runs/{run_id}").json()["metrics"] == {"m": 1.0}
     with open_store(Settings(home=tmp_path).resolved_store_url()) as store:
-        [event] = store.identity.list_audit_events()
-    assert (event.actor, event.action, event.result) == ("local", "experiments.create", "ok")
+        events = store.identity.list_audit_events()
+    assert [(e.actor, e.action, e.result, e.status_code, e.target) for e in events] == [
+        *[("local", rule_for("POST", "/api/2.0/mlflow/runs/log-metric").action, "ok", 200, f"run:{run_id}")]
+        * 2,
+        ("local", "runs.create", "ok", 201, f"experiment:{created.json()['experiment_id']}"),
+        ("local", "experiments.create", "ok", 201, "experiment_name:open"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -365,3 +376,44 @@ def test_read_only_searches_are_not_audited(live: Fixture) -> None:
             assert api.post("/runs/search", json=body).status_code == 200
     after = live.store.identity.list_audit_events(actor="ed", limit=10_000)
     assert len(after) == before
+
+
+def test_a_mutation_is_never_kept_without_its_audit_row(
+    live: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live.client("ed") as api:
+        experiment = api.post("/experiments", json={"name": "audit-or-nothing"}).json()
+        run_id = api.post("/runs", json={"experiment_id": experiment["experiment_id"]}).json()["run_id"]
+        before = len(live.store.identity.list_audit_events(limit=10_000))
+
+        def unwritable(conn: object, values: object) -> None:
+            raise RuntimeError("the audit table cannot be written")
+
+        monkeypatch.setattr("loopml.store._identity._insert_audit_event", unwritable)
+        response = api.post(f"/runs/{run_id}/log-batch", json={"params": {"kept": "no"}})
+        monkeypatch.undo()
+        assert response.status_code == 500, response.text
+    assert live.store.runs.get(run_id).params == {}  # rolled back with its row
+    assert len(live.store.identity.list_audit_events(limit=10_000)) == before
+
+
+def test_a_handler_failing_after_its_write_leaves_one_row_with_its_answer(live: Fixture) -> None:
+    mlflow = httpx.Client(
+        base_url=live.url + "/api/2.0/mlflow", headers={"Authorization": f"Bearer {live.tokens['ed']}"}
+    )
+    with live.client("ed") as api, mlflow:
+        experiment = api.post("/experiments", json={"name": "half-updated"}).json()
+        run_id = api.post("/runs", json={"experiment_id": experiment["experiment_id"]}).json()["run_id"]
+        for status in ("RUNNING", "NOT-A-STATUS"):  # the second renames the run, then fails on its status
+            answer = mlflow.post(
+                "/runs/update", json={"run_id": run_id, "run_name": status, "status": status}
+            )
+        assert answer.status_code == 400, answer.text
+        renamed = mlflow.get("/runs/get", params={"run_id": run_id}).json()["run"]["info"]["run_name"]
+        assert renamed == "NOT-A-STATUS"  # the rename was committed before the status was refused
+    action = rule_for("POST", "/api/2.0/mlflow/runs/update").action
+    events = live.store.identity.list_audit_events(actor="ed", action=action, limit=10)
+    assert [(e.status_code, e.result, e.target) for e in events] == [
+        (400, "failed", f"run:{run_id}"),
+        (200, "ok", f"run:{run_id}"),
+    ]

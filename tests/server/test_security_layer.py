@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +198,44 @@ def test_route_rules_are_well_formed() -> None:
     assert rule_for("POST", "/api/v1/deployments").permission is Permission.DEPLOYMENTS_MANAGE
     assert rule_for("HEAD", "/api/v1/runs/{run_id}").permission is Permission.READ
     assert rule_for("GET", "/api/v1/datasets/{ref}").target is not None
+
+
+def test_decisions_needing_nothing_stored_are_made_inline(store: SqlStore, tmp_path: Path) -> None:
+    auth = AuthService(store)
+    for name, role in (("root", Role.ADMIN), ("ed", Role.EDITOR)):
+        auth.create_user(name, role=role)
+    root, ed = auth.create_token("root")[1], auth.create_token("ed")[1]
+    run = store.runs.create(store.experiments.create("e").experiment_id)
+    layer = layer_of(store, tmp_path)
+    log_metric = "/api/2.0/mlflow/runs/log-metric"
+    basic = "Basic " + base64.b64encode(f"root:{root}".encode()).decode()
+    ask = {"method": "POST", "template": log_metric, "client": "10.0.0.9"}
+    # a bearer token, or Basic credentials not verified yet, are looked up in the store
+    assert layer.admit_inline(authorization=f"Bearer {root}", **ask) is None
+    assert layer.admit_inline(authorization=basic, **ask) is None
+    assert layer.admit(authorization=basic, **ask).status == 200  # verified once, remembered
+    admitted = layer.admit_inline(authorization=basic, **ask)
+    assert admitted is not None and admitted.principal is not None and admitted.principal.name == "root"
+    body = {"run_id": run.run_id}
+    assert layer.authorize_inline(admitted, path_params={}, body=body) is None  # run not remembered yet
+    assert layer.authorize(admitted, path_params={}, body=body).status == 200
+    inline = layer.authorize_inline(admitted, path_params={}, body=body)
+    assert inline is not None and (inline.status, inline.target) == (200, f"run:{run.run_id}")
+    # an editor's grants are stored; so is whether a named experiment exists
+    editor = layer.admit(authorization=f"Bearer {ed}", **ask)
+    assert layer.authorize_inline(editor, path_params={}, body=body) is None
+    by_name = layer.admit(
+        method="POST", template="/api/v1/experiments", authorization=f"Bearer {root}", client=None
+    )
+    assert layer.authorize_inline(by_name, path_params={}, body={"name": "new"}) is None
+    # the role alone decides a route that names no target, whoever asks
+    users = layer.admit(method="GET", template="/api/v1/users", authorization=f"Bearer {ed}", client=None)
+    refused = layer.authorize_inline(users, path_params={}, body=None)
+    assert refused is not None and refused.status == 403 and refused.audit
+
+
+def test_without_authentication_admission_is_inline(store: SqlStore, tmp_path: Path) -> None:
+    layer = SecurityLayer(store, Settings(home=tmp_path), auth_enabled=False)
+    admitted = layer.admit_inline(method="POST", template="/api/v1/runs", authorization=None, client=None)
+    assert admitted is not None and admitted.principal is not None and admitted.principal.name == "local"
+    assert admitted.audit  # a mutation: audited as before

@@ -58,3 +58,16 @@ def test_fastapi_included_routers_are_walked_with_their_prefix() -> None:
 
     app.include_router(router)
     assert RouteIndex(app.routes).match("GET", "/api/runs/r1") == ("/api/runs/{run_id}", {"run_id": "r1"})
+
+
+def test_only_templates_a_path_starts_with_the_literal_text_of_are_tried() -> None:
+    index = RouteIndex(ROUTES)
+    assert [t.path for t in index.candidates("/items/7")] == ["/items/{item_id}", "/items", "/items"]
+    assert [t.path for t in index.candidates("/items/special")] == [
+        "/items/special",
+        "/items/{item_id}",
+        "/items",
+        "/items",
+    ]
+    assert [t.path for t in index.candidates("/static/a")] == ["/static/{name}", "/static/{path:path}"]
+    assert index.candidates("/nowhere") == [] and index.candidates("") == []

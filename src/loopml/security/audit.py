@@ -17,6 +17,7 @@ from typing import Any
 from loopml.security._durations import parse_since
 from loopml.store.entities import AuditEvent
 from loopml.store.repositories import IdentityStore
+from loopml.store.riders import Rider
 
 __all__ = ["AuditLog", "result_of_status"]
 
@@ -71,6 +72,41 @@ class AuditLog:
             result=result or result_of_status(status_code),
             details=details,
             at=self._clock(),
+        )
+
+    def rider(
+        self,
+        *,
+        actor: str | None,
+        action: str,
+        target: str | None = None,
+        client: str | None = None,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Rider:
+        """The event of a request still being handled, to commit with the request's first write.
+
+        While the rider is carried (:meth:`Rider.carried <loopml.store.riders.Rider.carried>`),
+        the first write transaction of the request appends this event with its own changes, so a
+        mutation is never committed without its event. ``status_code`` is the status the request
+        is expected to get; :meth:`set_outcome` corrects it when the answer differs. When the
+        request wrote nothing, ``take()`` answers True and :meth:`record` writes the event instead.
+        """
+        return self._identity.audit_event_rider(
+            actor=actor,
+            action=action,
+            target=target,
+            client=client,
+            status_code=status_code,
+            result=result_of_status(status_code),
+            details=details,
+            clock=self._clock,
+        )
+
+    def set_outcome(self, event: AuditEvent, status_code: int | None) -> None:
+        """Give an event a :meth:`rider` wrote the status its request was answered with."""
+        self._identity.set_audit_outcome(
+            event.event_id, status_code=status_code, result=result_of_status(status_code)
         )
 
     def list(

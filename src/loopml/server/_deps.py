@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the store, blob store and limits held by the app that serves a request."""
+"""FastAPI dependencies: the store, blob store and limits held by the app that serves a request.
+
+They are ``async``: each only reads ``app.state``, and FastAPI runs a plain ``def`` dependency in a
+worker thread, a hop every request of a handler using one would pay.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,15 @@ from loopml.store.repositories import Store
 __all__ = ["Blobs", "Config", "StoreDep"]
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     return cast(Store, request.app.state.store)
 
 
-def _blobs(request: Request) -> BlobStore:
+async def _blobs(request: Request) -> BlobStore:
     return cast(BlobStore, request.app.state.blobs)
 
 
-def _config(request: Request) -> ServerConfig:
+async def _config(request: Request) -> ServerConfig:
     return cast(ServerConfig, request.app.state.config)
 
 

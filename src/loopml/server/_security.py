@@ -66,12 +66,14 @@ Responses made here: 401 ``{"error": {"code": "unauthorized", ...}}`` with
 permission and the resource; 429 ``{"error": {"code": "rate_limited", ...}}`` with
 ``Retry-After`` (whole seconds); 413 when an inspected body is too large. Every mutating request
 (POST/PUT/PATCH/DELETE that is not a read-only search) and every 401/403 is written to the audit
-log with who, action, target, client address, result and status code.
+log with who, action, target, client address, result and status code, committed before the answer
+leaves; a mutation's row is committed by the mutation's own transaction (:meth:`SecurityLayer.audit_rider`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -79,6 +81,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Protocol, runtime_checkable
 
+import anyio.to_thread
 from fastapi import APIRouter, Query
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -99,15 +102,16 @@ from loopml.security.auth import (
     ResourceKind,
     permissions_of,
 )
-from loopml.security.ratelimit import EndpointClass, RateLimiter, rate_limiter_from_settings
+from loopml.security.ratelimit import EndpointClass, InProcessLimiter, RateLimiter, rate_limiter_from_settings
 from loopml.server._blob_referrers import IndexCache
 from loopml.server._route_rules import API, MUTATING_METHODS, ROUTE_RULES, Rule, Target, rule_for
 from loopml.server._security_middleware import MAX_INSPECTED_BODY, STATE_PRINCIPAL, SecurityMiddleware
 from loopml.server._visibility import EVERYTHING, STATE_VISIBILITY, Visibility
 from loopml.server.mlflow.basic_auth import BasicAuthenticator
 from loopml.store import missing_dataset, missing_experiment, missing_model
-from loopml.store.entities import every_item
+from loopml.store.entities import AuditEvent, every_item
 from loopml.store.repositories import ModelRepository, TraceRepository
+from loopml.store.riders import Rider
 from loopml.web.audit import record_request
 from loopml.web.authentication import bearer_challenge, split_authorization
 from loopml.web.rate_limits import retry_after_headers, retry_after_seconds
@@ -124,6 +128,8 @@ __all__ = [
     "rule_for",
 ]
 
+
+_log = logging.getLogger(__name__)
 
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/readyz"})
 #: Most audit events one ``GET /api/v1/audit`` returns (the audit log's own cap).
@@ -151,6 +157,8 @@ class _TraceStore(Protocol):
     def traces(self) -> TraceRepository: ...
 
 
+#: Target kinds whose key is the resource's own (no lookup needed to authorise it).
+_KEYED_KINDS = frozenset({"experiment", "model", "dataset"})
 #: Target kinds that name a resource by its name; a hidden one answers reads as missing.
 _NAMED_KINDS = frozenset({"experiment_name", "model", "dataset"})
 _MISSING: Mapping[str, Callable[[str], LoopmlError]] = {
@@ -442,6 +450,67 @@ class SecurityLayer:
                 return self._refused(verdict, principal, needed, (target, key, resource), err)
         return verdict
 
+    # --- the same decisions on the event loop, when they need nothing stored or remote ---
+
+    def admit_inline(
+        self, *, method: str, template: str | None, authorization: str | None, client: str | None
+    ) -> _Verdict | None:
+        """:meth:`admit`, when it reads nothing stored or remote; None otherwise (call it in a worker thread).
+
+        That is on a server without authentication, or for HTTP Basic credentials (MLflow
+        clients) verified moments ago when rate limits are kept in this process. Bearer tokens
+        are looked up in the store each time, and limits kept in Redis are remote.
+        """
+        if self.auth_enabled:
+            if not isinstance(self.limiter.backend, InProcessLimiter):
+                return None
+            scheme, credentials = split_authorization(authorization)
+            if scheme != "basic" or not credentials or not self.basic.remembers(credentials):
+                return None
+        return self.admit(method=method, template=template, authorization=authorization, client=client)
+
+    def authorize_inline(
+        self, verdict: _Verdict, *, path_params: Mapping[str, Any], body: Any
+    ) -> _Verdict | None:
+        """:meth:`authorize`, when it reads nothing stored; None otherwise (call it in a worker thread).
+
+        That is when the role alone decides (the rule names no target, or the request names
+        none), or the caller is an admin (grants do not restrict admins) and every target is
+        known without the store: an experiment, model or dataset named in the request, or a run
+        (an execution, a logged model) whose experiment is remembered. The decision is
+        :meth:`authorize`'s own either way.
+        """
+        if self._needs_store(verdict, path_params, body):
+            return None
+        return self.authorize(verdict, path_params=path_params, body=body)
+
+    def _needs_store(self, verdict: _Verdict, path_params: Mapping[str, Any], body: Any) -> bool:
+        rule, principal = verdict.rule, verdict.principal
+        if rule is None or principal is None:
+            return False  # no route matched: nothing to decide
+        named = [
+            (target, key)
+            for target in (rule.target, *rule.also)
+            if target is not None
+            for key in _keys(target, path_params, body)
+        ]
+        if not named:
+            return False  # the role alone decides
+        if rule.creates or not principal.is_admin:  # whether it exists, the caller's grants: stored
+            return True
+        return not all(self._remembers(target.kind, key) for target, key in named)
+
+    def _remembers(self, kind: str, key: str) -> bool:
+        """Whether the resource of a target is known without reading the store."""
+        if kind in _KEYED_KINDS:
+            return True
+        with self._lock:
+            if kind == "run":
+                return key in self._run_experiments
+            runs = {"execution": self._execution_runs, "logged_model": self._logged_model_runs}.get(kind)
+            run_id = runs.get(key) if runs is not None else None
+            return run_id is not None and (run_id == "" or run_id in self._run_experiments)
+
     def _refused(
         self,
         verdict: _Verdict,
@@ -590,6 +659,53 @@ class SecurityLayer:
         self, verdict: _Verdict, *, method: str, path: str, client: str | None, status: int
     ) -> None:
         """Write the audit row of a finished request (errors are logged, never raised)."""
+        await record_request(
+            self.audit, status_code=status, **self._audit_fields(verdict, method, path, client)
+        )
+
+    def audit_rider(
+        self, verdict: _Verdict, *, method: str, path: str, client: str | None, status: int
+    ) -> Rider:
+        """The audit row of an admitted request, to commit with the request's first write.
+
+        ``status`` is the answer expected (:meth:`settle` makes the row say the real one). See
+        :meth:`AuditLog.rider <loopml.security.audit.AuditLog.rider>`.
+        """
+        fields = self._audit_fields(verdict, method, path, client)
+        return self.audit.rider(status_code=status, **fields)
+
+    async def settle(
+        self,
+        rider: Rider,
+        verdict: _Verdict,
+        *,
+        method: str,
+        path: str,
+        client: str | None,
+        status: int,
+    ) -> None:
+        """Make the request's audit row say ``status`` once it is answered (errors logged, never raised).
+
+        A request that wrote nothing has its row written now, as :meth:`record` does; one whose
+        write carried the row keeps it, with its status corrected when the answer is not the one
+        expected (a handler that failed after writing).
+        """
+        taken = rider.try_take()
+        if taken is None:  # a write carrying the row is still running: wait for it elsewhere
+            taken = await anyio.to_thread.run_sync(rider.take)
+        if taken:
+            await self.record(verdict, method=method, path=path, client=client, status=status)
+            return
+        event: AuditEvent = rider.result
+        if event.status_code == status:
+            return
+        try:
+            await anyio.to_thread.run_sync(partial(self.audit.set_outcome, event, status))
+        except Exception:
+            _log.exception("Could not set the status of audit event %s to %s", event.event_id, status)
+
+    @staticmethod
+    def _audit_fields(verdict: _Verdict, method: str, path: str, client: str | None) -> dict[str, Any]:
         rule = verdict.rule
         principal = verdict.principal
         details: dict[str, Any] = {"method": method, "path": path}
@@ -597,15 +713,13 @@ class SecurityLayer:
             details["token_id"] = principal.token_id
         if verdict.message:
             details["message"] = verdict.message
-        await record_request(
-            self.audit,
-            actor=principal.name if principal is not None else None,
-            action=rule.action if rule is not None else f"{method.lower()} {path}",
-            target=verdict.target,
-            client=client,
-            status_code=status,
-            details=details,
-        )
+        return {
+            "actor": principal.name if principal is not None else None,
+            "action": rule.action if rule is not None else f"{method.lower()} {path}",
+            "target": verdict.target,
+            "client": client,
+            "details": details,
+        }
 
 
 def _keys(target: Target, path_params: Mapping[str, Any], body: Any) -> list[str]:

@@ -6,6 +6,14 @@ route's target is in it (at most ``max_body_bytes``, then replayed to the app un
 layer to authorise it, answers refusals itself, and has the layer audit the request before the
 client sees the answer. The decisions are the layer's (:mod:`loopml.server._security`); the HTTP
 pieces are :mod:`loopml.web`'s.
+
+What it costs a request: a decision that needs nothing stored (no authentication, or an admin on
+targets whose experiment is remembered) is made on the event loop; any other in a worker thread.
+An audited request carries its audit row into the app (:meth:`SecurityLayer.audit_rider`): the
+request's first write transaction commits the row with the mutation, so a crash never keeps a
+mutation without its row and the row costs no commit of its own. When the request wrote nothing
+(a refusal by the handler, bad input), or was answered with another status than expected, the row
+is written (or its status set) before the response leaves, as every refusal here is.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -48,6 +57,8 @@ class SecurityMiddleware:
         self.layer = layer
         self.max_body_bytes = max_body_bytes
         self._routes: RouteIndex | None = None
+        #: The success status each audited route last answered: what its next audit row expects.
+        self._expected: dict[tuple[str, str | None], int] = {}
 
     def _index(self, scope: Scope) -> RouteIndex:
         if self._routes is None:  # built on the first request, when every route is registered
@@ -61,62 +72,98 @@ class SecurityMiddleware:
         method = scope["method"]
         matched = self._index(scope).match(method, scope["path"])
         template, path_params = matched if matched is not None else (None, {})
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         client = scope["client"][0] if scope.get("client") else None
-        authorization = headers.get("authorization")
-        rule = rule_for(method, template) if template is not None else None
-        if rule is None or not rule.reads_body:
-            verdict = await anyio.to_thread.run_sync(
-                lambda: self.layer.decide(
-                    method=method,
-                    template=template,
-                    path_params=path_params,
-                    body=None,
-                    authorization=authorization,
-                    client=client,
-                )
-            )
-        else:  # the target is in the body: read it only once the caller is admitted
-            verdict = await anyio.to_thread.run_sync(
-                lambda: self.layer.admit(
-                    method=method, template=template, authorization=authorization, client=client
-                )
-            )
-            if verdict.status < 400:
-                raw, receive, too_big = await buffer_body(receive, self.max_body_bytes)
-                if too_big:
-                    message = f"The request body is over {self.max_body_bytes} bytes; send less."
-                    await _send_error(send, 413, "payload_too_large", message, {})
-                    return
-                # a GET names its target in the query string (the MLflow API does)
-                admitted, body = verdict, _json_or_none(raw) if raw else _query_of(scope)
-                verdict = await anyio.to_thread.run_sync(
-                    lambda: self.layer.authorize(admitted, path_params=path_params, body=body)
-                )
+        decided = await self._decide(scope, receive, send, template, path_params, client)
+        if decided is None:  # answered here (413)
+            return
+        verdict, receive = decided
         if verdict.status >= 400:
             if verdict.audit:  # recorded before the client can see the refusal
                 await self._record(verdict, scope, client, verdict.status)
             await _send_error(send, verdict.status, verdict.code, verdict.message, verdict.headers)
             return
         scope.setdefault("state", {})[STATE_PRINCIPAL] = verdict.principal
-        recorded = False
+        if not verdict.audit:
+            await self.app(scope, receive, send)
+            return
+        # The audit row rides the request's first write transaction (the mutation and its row
+        # commit together); a request that wrote nothing has it written before the client sees
+        # the response. Either way it is committed before the answer, with the answer's status.
+        key = (method, template)
+        rider = self.layer.audit_rider(
+            verdict, method=method, path=scope["path"], client=client, status=self._expected.get(key, 200)
+        )
+        settled = False
+
+        async def settle(status: int) -> None:
+            nonlocal settled
+            settled = True
+            await self.layer.settle(
+                rider, verdict, method=method, path=scope["path"], client=client, status=status
+            )
+            if 200 <= status < 300:
+                self._expected[key] = status  # the next request of this route expects the same
 
         async def audit_then_send(message: Message) -> None:
-            # The audit row (and a creator's grant) is committed before the client sees the
-            # response, so it never lags.
-            nonlocal recorded
-            if message["type"] == "http.response.start" and verdict.audit and not recorded:
-                recorded = True
-                if verdict.creates is not None and 200 <= int(message["status"]) < 300:
+            if message["type"] == "http.response.start" and not settled:
+                status = int(message["status"])
+                if verdict.creates is not None and 200 <= status < 300:
                     await self._grant_creator(verdict)
-                await self._record(verdict, scope, client, int(message["status"]))
+                await settle(status)
             await send(message)
 
         try:
-            await self.app(scope, receive, audit_then_send)
+            with rider.carried():
+                await self.app(scope, receive, audit_then_send)
         finally:
-            if verdict.audit and not recorded:  # the app failed before answering
-                await self._record(verdict, scope, client, 500)
+            if not settled:  # the app failed before answering
+                await settle(500)
+
+    async def _decide(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        template: str | None,
+        path_params: dict[str, Any],
+        client: str | None,
+    ) -> tuple[_Verdict, Receive] | None:
+        """The layer's verdict, and the ``receive`` to hand on; None when a 413 was sent here.
+
+        Decisions that need nothing stored are made here on the event loop; the others in one
+        worker thread each (the admission, then the authorisation once a body naming the target
+        is read).
+        """
+        method, layer = scope["method"], self.layer
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"authorization":
+                header = value.decode("latin-1")  # the last one, as a dict of the headers would keep
+        rule = rule_for(method, template) if template is not None else None
+        reads_body = rule is not None and rule.reads_body
+        ask = {"method": method, "template": template, "authorization": header, "client": client}
+        admitted = layer.admit_inline(**ask)
+        if admitted is None and not reads_body:
+            decide = partial(layer.decide, path_params=path_params, body=None, **ask)
+            return await anyio.to_thread.run_sync(decide), receive
+        if admitted is None:  # the target is in the body: read it only once the caller is admitted
+            admitted = await anyio.to_thread.run_sync(partial(layer.admit, **ask))
+        if admitted.status >= 400:
+            return admitted, receive
+        body = None
+        if reads_body:
+            raw, receive, too_big = await buffer_body(receive, self.max_body_bytes)
+            if too_big:
+                message = f"The request body is over {self.max_body_bytes} bytes; send less."
+                await _send_error(send, 413, "payload_too_large", message, {})
+                return None
+            # a GET names its target in the query string (the MLflow API does)
+            body = _json_or_none(raw) if raw else _query_of(scope)
+        verdict = layer.authorize_inline(admitted, path_params=path_params, body=body)
+        if verdict is None:
+            authorize = partial(layer.authorize, admitted, path_params=path_params, body=body)
+            verdict = await anyio.to_thread.run_sync(authorize)
+        return verdict, receive
 
     async def _grant_creator(self, verdict: _Verdict) -> None:
         try:

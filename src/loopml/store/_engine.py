@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from loopml.errors import InvalidInput, StoreUnavailable, require_extra
+from loopml.store.riders import current_rider
 
 __all__ = [
     "SUPPORTED_URLS",
@@ -122,9 +123,25 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
-        with self._unavailable_as_error(), self._writer.begin() as conn:
-            yield conn
+        """A write transaction: committed on success, rolled back on any error.
+
+        The first one of a context that carries a :class:`~loopml.store.riders.Rider` of this
+        database runs the rider's statements too, just before committing.
+        """
+        rider = current_rider()
+        if rider is None or not rider.board(owner=self):
+            with self._unavailable_as_error(), self._writer.begin() as conn:
+                yield conn
+            return
+        result: Any = None
+        try:
+            with self._unavailable_as_error(), self._writer.begin() as conn:
+                yield conn
+                result = rider.statements(conn)
+        except BaseException:
+            rider.land(committed=False)
+            raise
+        rider.land(committed=True, result=result)
 
     @contextmanager
     def _unavailable_as_error(self) -> Iterator[None]:

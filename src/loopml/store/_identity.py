@@ -7,10 +7,11 @@ per-resource grants, the blobs each user uploaded (proof of possession) and the 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import Conflict, InvalidInput, NotFound
@@ -18,6 +19,7 @@ from loopml.store._engine import Database
 from loopml.store._schema import AUDIT_EVENTS, BLOB_UPLOADS, GRANTS, TOKENS, USERS
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.entities import AuditEvent, Grant, Token, User
+from loopml.store.riders import Rider
 from loopml.store.validation import check_key, shorten
 
 __all__ = ["MAX_AUDIT_LIMIT", "SqlIdentityRepository"]
@@ -28,6 +30,36 @@ _GRANTS = GRANTS
 _AUDIT = AUDIT_EVENTS
 _UPLOADS = BLOB_UPLOADS
 MAX_AUDIT_LIMIT = 10_000
+
+
+def _audit_values(
+    actor: str | None,
+    action: str,
+    result: str,
+    target: str | None,
+    client: str | None,
+    status_code: int | None,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """An audit row's values but its time (long strings cut to their columns)."""
+    return {
+        "actor": None if actor is None else actor[:250],
+        "action": action[:250],
+        "target": None if target is None else target[:2000],
+        "client": None if client is None else client[:64],
+        "result": result[:20],
+        "status_code": status_code,
+        "details": dict(details or {}),
+    }
+
+
+#: Built once: a statement built per call costs more than the one-row write.
+_INSERT_AUDIT = sa.insert(_AUDIT).returning(_AUDIT.c.id)
+
+
+def _insert_audit_event(conn: Connection, values: dict[str, Any]) -> AuditEvent:
+    event_id = conn.execute(_INSERT_AUDIT, values).scalar_one()
+    return AuditEvent(event_id=int(event_id), **values)
 
 
 def _no_user(name: str) -> NotFound:
@@ -302,19 +334,46 @@ class SqlIdentityRepository:
         at: int | None = None,
     ) -> AuditEvent:
         """Append one audit event (values are stored as data; long strings are cut)."""
-        values: dict[str, Any] = {
-            "at": now_ms() if at is None else at,
-            "actor": None if actor is None else actor[:250],
-            "action": action[:250],
-            "target": None if target is None else target[:2000],
-            "client": None if client is None else client[:64],
-            "result": result[:20],
-            "status_code": status_code,
-            "details": dict(details or {}),
-        }
+        values = _audit_values(actor, action, result, target, client, status_code, details)
+        values["at"] = now_ms() if at is None else at
         with self._db.write() as conn:
-            event_id = conn.execute(sa.insert(_AUDIT).values(**values).returning(_AUDIT.c.id)).scalar_one()
-        return AuditEvent(event_id=int(event_id), **values)
+            return _insert_audit_event(conn, values)
+
+    def audit_event_rider(
+        self,
+        *,
+        actor: str | None,
+        action: str,
+        result: str,
+        target: str | None = None,
+        client: str | None = None,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> Rider:
+        """An audit event appended by the next write transaction of the context that carries it.
+
+        See :mod:`loopml.store.riders`: while the returned rider is carried, the first write
+        transaction of that context appends this event (stamped with ``clock`` then) and commits
+        it with its own changes; the rider's ``result`` is then the :class:`AuditEvent`. When no
+        transaction committed it, ``take()`` says so and :meth:`add_audit_event` writes it instead.
+        """
+        values = _audit_values(actor, action, result, target, client, status_code, details)
+
+        def insert(conn: Connection) -> AuditEvent:
+            return _insert_audit_event(conn, {**values, "at": clock()})
+
+        return Rider(owner=self._db, statements=insert)
+
+    def set_audit_outcome(self, event_id: int, *, status_code: int | None, result: str) -> None:
+        """Correct the status and result of an event written before its request was answered.
+
+        For an event a :meth:`audit_event_rider` wrote with the status its request was expected to
+        get, when the request was answered otherwise (a handler that failed after a write).
+        """
+        update = sa.update(_AUDIT).where(_AUDIT.c.id == event_id)
+        with self._db.write() as conn:
+            conn.execute(update.values(status_code=status_code, result=result[:20]))
 
     def list_audit_events(
         self,

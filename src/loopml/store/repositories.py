@@ -12,7 +12,7 @@ value types) and violations raise :class:`~loopml.errors.InvalidInput`.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import EllipsisType
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,6 +49,7 @@ from loopml.store.entities import (
     TraceStatus,
     User,
 )
+from loopml.store.riders import Rider
 from loopml.store.trace_queries import TraceCondition, TraceOrder
 
 __all__ = [
@@ -462,6 +463,23 @@ class IdentityRepository(Protocol):
         details: Mapping[str, Any] | None = None,
         at: int | None = None,
     ) -> AuditEvent: ...
+    def audit_event_rider(
+        self,
+        *,
+        actor: str | None,
+        action: str,
+        result: str,
+        target: str | None = None,
+        client: str | None = None,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        clock: Callable[[], int] = ...,
+    ) -> Rider:
+        """An audit event the next write transaction of the context carrying it appends and commits."""
+
+    def set_audit_outcome(self, event_id: int, *, status_code: int | None, result: str) -> None:
+        """Correct the status and result of an event written before its request was answered."""
+
     def list_audit_events(
         self,
         *,

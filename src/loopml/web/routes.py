@@ -82,6 +82,25 @@ class RouteIndex:
 
     def __init__(self, routes: Iterable[Any]) -> None:
         self.templates: list[RouteTemplate] = list(route_templates(routes))
+        # A template matches only paths that start with its text before its first parameter, so
+        # a request is matched against those few templates (in order), not against all of them.
+        by_prefix: dict[str, list[int]] = {}
+        for position, template in enumerate(self.templates):
+            by_prefix.setdefault(template.path.partition("{")[0], []).append(position)
+        self._by_prefix = by_prefix
+        self._prefix_lengths = sorted({len(prefix) for prefix in by_prefix})
+
+    def candidates(self, path: str) -> list[RouteTemplate]:
+        """The templates that may match ``path`` (those it starts with the literal text of), in order."""
+        positions: list[int] = []
+        for length in self._prefix_lengths:
+            if length > len(path):
+                break
+            found = self._by_prefix.get(path[:length])
+            if found is not None:
+                positions += found
+        positions.sort()
+        return [self.templates[p] for p in positions]
 
     def match(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """The template of the first route matching ``method`` and ``path``, and its parameters.
@@ -89,7 +108,7 @@ class RouteIndex:
         ``HEAD`` matches the routes of ``GET``.
         """
         method = "GET" if method == "HEAD" else method
-        for template in self.templates:
+        for template in self.candidates(path):
             found = template.regex.match(path)
             if found is None:
                 continue
@@ -106,7 +125,7 @@ class RouteIndex:
         """
         matching = [
             ("{" not in t.path, t.methods)
-            for t in self.templates
+            for t in self.candidates(path)
             if t.methods and not t.mounted and t.regex.match(path)
         ]
         if any(literal for literal, _ in matching):

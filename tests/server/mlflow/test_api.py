@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from loopml.config import Settings
 from loopml.errors import Unauthorized
 from loopml.security.auth import Principal, Role
 from loopml.server.background import serve_in_thread
 from loopml.server.mlflow.basic_auth import BasicAuthenticator
+from loopml.server.mlflow.errors import MlflowRoute
 
 API = "/api/2.0/mlflow"
 
@@ -141,3 +144,23 @@ def test_mlflow_routes_need_no_path_outside_the_table(tmp_path: Path) -> None:
     }
     assert routes == set(MLFLOW_ACCESS)
     assert rule_for("POST", f"{API}/runs/log-batch").target is not None
+
+
+def test_plain_handlers_render_their_json_in_their_own_thread() -> None:
+    def answer(run_id: str) -> dict[str, Any]:
+        return {"run": {"run_id": run_id, "values": (1, 2.5)}}
+
+    async def coroutine() -> dict[str, Any]:
+        return {}
+
+    def response() -> Response:
+        return Response(b"raw")
+
+    route = MlflowRoute("/x", answer, methods=["POST"])
+    rendered = route.endpoint("r1")  # what FastAPI calls in the worker thread
+    assert isinstance(rendered, Response) and rendered.status_code == 200
+    assert rendered.media_type == "application/json"
+    assert rendered.body == b'{"run":{"run_id":"r1","values":[1,2.5]}}'
+    assert [p.name for p in route.dependant.query_params] == ["run_id"]  # its parameters are the handler's
+    assert MlflowRoute("/y", coroutine).endpoint is coroutine  # FastAPI's to render
+    assert MlflowRoute("/z", response).endpoint is response

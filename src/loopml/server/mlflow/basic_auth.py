@@ -66,6 +66,13 @@ class BasicAuthenticator:
         self._cache: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def remembers(self, credentials: str) -> bool:
+        """Whether :meth:`authenticate` would answer ``credentials`` from memory (no store lookup)."""
+        key = hashlib.sha256(credentials.encode()).digest()
+        with self._lock:
+            hit = self._cache.get(key)
+        return hit is not None and hit[1] > self._clock()
+
     def authenticate(self, credentials: str) -> Principal:
         """The principal of a Basic credential.
 

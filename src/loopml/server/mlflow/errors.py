@@ -6,13 +6,16 @@ One table maps loopml's error types to MLflow's error codes and HTTP statuses;
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -100,8 +103,56 @@ def _render(request: Request, exc: Exception) -> Response:
     return mlflow_error(500, "INTERNAL_ERROR", "The server failed to handle the request; see its log.")
 
 
+#: MLflow handlers answer ``dict[str, Any]`` (MLflow's JSON), rendered as FastAPI would render it.
+_MLFLOW_BODY: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+_RENDERED = "__loopml_rendered__"
+
+
+def _rendered(endpoint: Callable[..., Any], status_code: int) -> Callable[..., Any]:
+    """``endpoint``, rendering its JSON in its own worker thread, when it is a plain handler of MLflow JSON.
+
+    FastAPI checks a plain (``def``) handler's answer against its return annotation in a second
+    worker thread before rendering it: a thread hop per request, for a check that ``dict[str,
+    Any]`` always passes. The same check and rendering (pydantic's) run here, in the handler's
+    thread, and FastAPI passes the finished response on. Coroutines, generators and handlers of
+    any other return type are left to FastAPI.
+    """
+    plain = inspect.isfunction(endpoint) and not (
+        inspect.iscoroutinefunction(endpoint)
+        or inspect.isgeneratorfunction(endpoint)
+        or inspect.isasyncgenfunction(endpoint)
+    )
+    if not plain or getattr(endpoint, _RENDERED, False):
+        return endpoint
+    try:
+        answers = get_type_hints(endpoint).get("return")
+    except (NameError, TypeError):  # an annotation that does not resolve: FastAPI's to judge
+        return endpoint
+    if answers != dict[str, Any]:
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def rendered(*args: Any, **kwargs: Any) -> Any:
+        answer = endpoint(*args, **kwargs)
+        if isinstance(answer, Response):
+            return answer
+        body = _MLFLOW_BODY.dump_json(
+            _MLFLOW_BODY.validate_python(answer, from_attributes=True), by_alias=True
+        )
+        return Response(body, status_code=status_code, media_type="application/json")
+
+    setattr(rendered, _RENDERED, True)
+    return rendered
+
+
 class MlflowRoute(APIRoute):
-    """A route whose errors leave in MLflow's envelope instead of loopml's."""
+    """A route whose errors leave in MLflow's envelope instead of loopml's.
+
+    Its plain handlers' JSON is rendered in the handler's own worker thread (:func:`_rendered`).
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _rendered(endpoint, kwargs.get("status_code") or 200), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
