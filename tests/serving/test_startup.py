@@ -36,6 +36,14 @@ NOT_FOR_SERVING = (
     "pytest",
     "_pytest",
     "alembic",
+    # Deployments (only with --deployment): routing, rollout gates and, through the gates, the data
+    # package's statistics engines and dataset versions.
+    "loopml.serving.deployments",
+    "loopml.deploy.service",
+    "loopml.data",
+    "datasketches",
+    "pyarrow.dataset",
+    "pyarrow.csv",
 )
 
 _PROBE = """
