@@ -44,6 +44,8 @@ NOT_FOR_SERVING = (
     "datasketches",
     "pyarrow.dataset",
     "pyarrow.csv",
+    # The histogram-boosting tree check's package, for a model without trees.
+    "sklearn.ensemble",
 )
 
 _PROBE = """
