@@ -37,6 +37,7 @@ from loopml.serving.config import ServeConfig
 from loopml.serving.dataplane import DataPlane, InferenceSink, ModelRepository
 from loopml.serving.grpc_server import GrpcOptions, attach_grpc
 from loopml.serving.guards import QueryLimiter
+from loopml.serving.heap import freeze_loaded
 from loopml.serving.io_metrics import IOMetrics
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.prediction_log import PredictionLogger
@@ -190,8 +191,14 @@ def _limiter(settings: Settings) -> QueryLimiter:
 
 
 def _loaded() -> None:
-    """End of start-up: one collection of what loading left behind, then the collector as usual."""
-    gc.collect()
+    """End of start-up: freeze what loading made, then switch the collector back on.
+
+    Without the freeze, the first collection after start-up would walk every object made while
+    the collector was paused (all still in the youngest generation). A full collection here
+    instead cost 0.11-0.2 CPU s for about 1,800 unreachable objects and left the resident size
+    as it was, so they are frozen with the rest (see :mod:`loopml.serving.heap`).
+    """
+    freeze_loaded()
     gc.enable()
 
 
