@@ -46,6 +46,8 @@ NOT_FOR_SERVING = (
     "pyarrow.csv",
     # The histogram-boosting tree check's package, for a model without trees.
     "sklearn.ensemble",
+    # Parquet: the prediction log's first write, the feedback route's first label.
+    "pyarrow.parquet",
 )
 
 _PROBE = """
