@@ -101,6 +101,11 @@ def test_serve_start_up_imports_neither_grpc_nor_tracing_nor_skops_defaults(home
     assert result["kwargs"] == ["access_log", "host", "log_level", "port"]
 
 
+def test_serve_start_up_with_the_prediction_log_leaves_parquet_to_the_first_write(home: Path) -> None:
+    result = _start(home, "models:/lean/1", "--prediction-log")
+    assert result["imported"] == []
+
+
 def test_serve_start_up_leaves_the_garbage_collector_on(home: Path) -> None:
     result = _start(home, "models:/lean/1", "--no-prediction-log")
     assert result["gc_enabled"] is True
