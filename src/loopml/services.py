@@ -23,14 +23,7 @@ from typing import TYPE_CHECKING
 
 from loopml.artifacts import BlobStore, blob_store_for
 from loopml.config import Settings
-from loopml.data.versions import DatasetVersions
-from loopml.deploy.service import DeploymentService
 from loopml.errors import InvalidInput, InvalidState
-from loopml.monitor.feedback import FeedbackService
-from loopml.monitor.log_versions import PredictionLogVersions, registry_model_artifacts
-from loopml.monitor.records import WindowRecord
-from loopml.monitor.service import MonitorService
-from loopml.monitor.training import registry_training_statistics
 from loopml.registry import KeyRing, ModelRegistry, PromotionPolicy, TrustStore
 from loopml.security.audit import AuditLog
 from loopml.security.auth import AuthService
@@ -38,8 +31,12 @@ from loopml.store.repositories import DeploymentStore, IdentityStore, MonitorSto
 from loopml.store.sql import open_store
 
 if TYPE_CHECKING:
+    from loopml.deploy.service import DeploymentService
     from loopml.monitor.alerts import AlertRules, AlertService, Channel
+    from loopml.monitor.feedback import FeedbackService
+    from loopml.monitor.records import WindowRecord
     from loopml.monitor.retrain import RetrainLoop, RetrainPolicy
+    from loopml.monitor.service import MonitorService
 
 __all__ = ["Services"]
 
@@ -166,6 +163,10 @@ class Services:
         Raises:
             InvalidState: the store holds no deployments (e.g. a remote store).
         """
+        # The rollout gates import the data package (statistics engines, drift): only when used,
+        # so `loopml serve` without deployments starts without them.
+        from loopml.deploy.service import DeploymentService
+
         store = self.store
         if not isinstance(store, DeploymentStore):
             raise InvalidState(f"The store {store.url} holds no deployments; use a SQL store URL.")
@@ -193,6 +194,8 @@ class Services:
     def feedback(self, log_root: Path | None = None) -> FeedbackService:
         """Feedback labels in :attr:`monitor_store`, typed by the prediction log at ``log_root``
         (default :attr:`prediction_log`)."""
+        from loopml.monitor.feedback import FeedbackService  # Parquet: only where labels are used
+
         return FeedbackService(self.monitor_store.feedback, log_root=log_root or self.prediction_log)
 
     def alerts(
@@ -211,6 +214,13 @@ class Services:
         """Monitoring windows of the prediction log at ``log_root`` (default :attr:`prediction_log`),
         stored in :attr:`monitor_store`, with skew against the training statistics in the registry;
         closed hours of the log are registered as dataset versions with lineage to model versions."""
+        # Windows, statistics and dataset versions (pyarrow.dataset, the data package): only when
+        # monitoring, not in every command that builds Services.
+        from loopml.data.versions import DatasetVersions
+        from loopml.monitor.log_versions import PredictionLogVersions, registry_model_artifacts
+        from loopml.monitor.service import MonitorService
+        from loopml.monitor.training import registry_training_statistics
+
         store = self.monitor_store
         return MonitorService(
             store,

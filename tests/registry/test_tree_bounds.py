@@ -4,6 +4,10 @@ every common tree model loads as before."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from sklearn.ensemble import (
     IsolationForest,
     RandomForestClassifier,
 )
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -97,3 +102,57 @@ def test_trees_pointing_outside_their_arrays_are_refused(
     with pytest.raises(UnsafeArtifact) as refused:
         load_skops(tmp_path / "m.skops")
     assert message in str(refused.value) and "out of bounds" in str(refused.value)
+
+
+_FRESH_LOAD = """
+import json, sys
+from loopml.errors import UnsafeArtifact
+from loopml.registry.flavors.sklearn import load_skops
+
+def trees():
+    return sorted({"sklearn.tree._tree", "sklearn.ensemble"} & set(sys.modules))
+
+before = trees()
+try:
+    load_skops(sys.argv[1])
+    outcome = "loaded"
+except UnsafeArtifact as err:
+    outcome = str(err)
+print(json.dumps({"before": before, "outcome": outcome, "after": trees()}))
+"""
+
+
+def _load_in_fresh_process(path: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _FRESH_LOAD, str(path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_a_model_without_trees_loads_without_importing_the_ensembles(tmp_path: Path) -> None:
+    save_skops(LogisticRegression().fit(X, Y), tmp_path / "m.skops")
+    result = _load_in_fresh_process(tmp_path / "m.skops")
+    assert result["outcome"] == "loaded"
+    assert "sklearn.ensemble" not in result["after"]  # the histogram-boosting predictor's package
+
+
+@pytest.mark.parametrize(
+    ("fit", "tamper", "message"),
+    [
+        (lambda: DecisionTreeClassifier().fit(X, Y), _tamper_child, "node 0 has left child 1000000"),
+        (lambda: HistGradientBoostingClassifier(max_iter=3).fit(X, Y), _tamper_predictor, "left child 5000"),
+    ],
+)
+def test_trees_are_checked_when_loading_imports_their_module(
+    fit: Callable[[], Any], tamper: Callable[[Any], None], message: str, tmp_path: Path
+) -> None:
+    model = fit()
+    tamper(model)
+    save_skops(model, tmp_path / "m.skops")
+    result = _load_in_fresh_process(tmp_path / "m.skops")
+    assert result["before"] == []
+    assert message in result["outcome"]
+    assert "sklearn.tree._tree" in result["after"]

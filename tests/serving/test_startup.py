@@ -36,6 +36,18 @@ NOT_FOR_SERVING = (
     "pytest",
     "_pytest",
     "alembic",
+    # Deployments (only with --deployment): routing, rollout gates and, through the gates, the data
+    # package's statistics engines and dataset versions.
+    "loopml.serving.deployments",
+    "loopml.deploy.service",
+    "loopml.data",
+    "datasketches",
+    "pyarrow.dataset",
+    "pyarrow.csv",
+    # The histogram-boosting tree check's package, for a model without trees.
+    "sklearn.ensemble",
+    # Parquet: the prediction log's first write, the feedback route's first label.
+    "pyarrow.parquet",
 )
 
 _PROBE = """
@@ -87,6 +99,11 @@ def test_serve_start_up_imports_neither_grpc_nor_tracing_nor_skops_defaults(home
     result = _start(home, "models:/lean/1", "--no-prediction-log")
     assert result["imported"] == []
     assert result["kwargs"] == ["access_log", "host", "log_level", "port"]
+
+
+def test_serve_start_up_with_the_prediction_log_leaves_parquet_to_the_first_write(home: Path) -> None:
+    result = _start(home, "models:/lean/1", "--prediction-log")
+    assert result["imported"] == []
 
 
 def test_serve_start_up_leaves_the_garbage_collector_on(home: Path) -> None:

@@ -90,7 +90,7 @@ def serve(
     """
     # Start-up creates about a million objects that live as long as the server (modules, models);
     # collecting them over and over while they are created frees nothing and costs ~0.4 CPU s.
-    # run_server collects once and switches the collector back on when the models are loaded.
+    # run_server freezes them and switches the collector back on when the models are loaded.
     gc.disable()
     try:
         from loopml.inference.atypical import AtypicalCheck

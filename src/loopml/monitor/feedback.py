@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from loopml.errors import InvalidInput
 from loopml.monitor.predictions import OUTPUT_PREFIX
@@ -98,6 +97,8 @@ class FeedbackResult:
 
 def label_type_of_log(root: Path | str | None, model: str) -> LabelType | None:
     """The label type the newest log file of ``model`` implies; None without a log (or prediction)."""
+    import pyarrow.parquet as pq  # Parquet: with the first label, not when a server starts
+
     if root is None:
         return None
     files = sorted(Path(root).glob(f"model={model}/hour=*/part-*.parquet"))

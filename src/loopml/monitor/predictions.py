@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from loopml.errors import InvalidInput, NotFound
 
@@ -165,6 +164,8 @@ def write_prediction_table(root: Path | str, table: pa.Table) -> list[Path]:
     Returns:
         The files written.
     """
+    import pyarrow.parquet as pq  # Parquet: at the first write, not when a server starts
+
     if table.num_rows == 0:
         return []
     model = table.column("model")[0].as_py()
@@ -201,6 +202,8 @@ def read_prediction_log(
     Raises:
         NotFound: ``root`` does not exist.
     """
+    import pyarrow.parquet as pq  # Parquet: when a log is read, not when a server starts
+
     base = Path(root)
     if not base.is_dir():
         raise NotFound(f"No prediction log at {base}.")

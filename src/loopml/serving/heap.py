@@ -9,7 +9,9 @@ quarter of them. :func:`freeze_loaded` moves them to the generation the collecto
 made afterwards (requests, batches) are collected as before. A frozen object that is dropped
 later is still freed by reference counting; only a reference cycle among frozen objects would
 outlive its use. Collecting first is not worth its pause: a full collection at ready found
-22 unreachable objects.
+22 unreachable objects, and about 1,800 (0.1-0.2 CPU s, no change in resident size) when
+``loopml serve`` paused the collector during start-up; it freezes as soon as the models are loaded,
+before switching the collector back on, so no collection walks what start-up made.
 """
 
 from __future__ import annotations

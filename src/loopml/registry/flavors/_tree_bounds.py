@@ -10,6 +10,7 @@ inside the model's inputs, value arrays of the declared shape.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -81,15 +82,28 @@ def _check_predictor(predictor: Any, where: str, n_features: int | None) -> None
             )
 
 
+def _imported_type(module: str, name: str) -> type | None:
+    """``module.name`` if ``module`` is imported, else None.
+
+    An object of a type exists only once the type's module is imported (loading a skops file
+    imports the module of every type it builds), so a tree type whose module is not imported has
+    no instance to check. Importing it here instead would bring all of ``sklearn.ensemble`` into a
+    process that serves a linear model.
+    """
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) else None
+
+
 def check_tree_bounds(obj: Any) -> None:
     """Check every tree reachable from ``obj`` (estimators, pipelines, ensembles, containers).
 
     Raises:
         UnsafeArtifact: a tree with an index outside its arrays, naming the estimator and node.
     """
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-    from sklearn.tree._tree import Tree
-
+    tree = _imported_type("sklearn.tree._tree", "Tree")
+    predictor = _imported_type("sklearn.ensemble._hist_gradient_boosting.predictor", "TreePredictor")
+    if tree is None and predictor is None:
+        return  # neither module is imported, so ``obj`` holds no tree
     seen: set[int] = set()
     stack: list[tuple[Any, str, int | None]] = [(obj, type(obj).__name__, None)]
     while stack:
@@ -99,10 +113,10 @@ def check_tree_bounds(obj: Any) -> None:
         seen.add(id(item))
         if len(seen) > _MAX_OBJECTS:
             raise _refuse(where, f"more than {_MAX_OBJECTS:,} objects to check")
-        if isinstance(item, Tree):
+        if tree is not None and isinstance(item, tree):
             _check_tree(item, where)
             continue
-        if isinstance(item, TreePredictor):
+        if predictor is not None and isinstance(item, predictor):
             _check_predictor(item, where, n_features)
             continue
         if isinstance(item, np.ndarray):
