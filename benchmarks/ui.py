@@ -85,16 +85,18 @@ def _monitored(store: Any, log_root: Path, deployments: int, hours: int, request
 
 
 def _history_reads(store: Any, run_ids: list[str]) -> None:
-    """One metric of 100 runs read in the store: one query for all (now) vs one per run (before)."""
-    timings: dict[str, list[float]] = {"one query per run (before)": [], "one query for all runs": []}
+    """One metric of 100 runs read in the store: one query per run, one for all, one for all as columns."""
+    reads = {
+        "one query per run": lambda: [store.runs.get_metric_history(r, "m0") for r in run_ids],
+        "one query for all runs": lambda: store.runs.get_metric_histories(run_ids, "m0"),
+        "one query, as columns (charts)": lambda: store.runs.get_metric_series(run_ids, "m0"),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in reads}
     for _ in range(3):
-        t0 = time.perf_counter()
-        for run_id in run_ids:
-            store.runs.get_metric_history(run_id, "m0")
-        timings["one query per run (before)"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        store.runs.get_metric_histories(run_ids, "m0")
-        timings["one query for all runs"].append(time.perf_counter() - t0)
+        for name, read in reads.items():
+            t0 = time.perf_counter()
+            read()
+            timings[name].append(time.perf_counter() - t0)
     print(f"\n{len(run_ids)} runs' m0 history{'':13} {'median ms':>10} {'range ms':>16}")
     for name, values in timings.items():
         ms = sorted(1000 * v for v in values)

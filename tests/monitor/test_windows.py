@@ -17,6 +17,7 @@ from loopml.monitor.records import WindowRecord
 from loopml.monitor.service import MonitorService
 from loopml.monitor.targets import Target
 from loopml.monitor.windows import MonitorConfig, WindowSpec
+from loopml.store.entities import StoredWindow
 from loopml.store.sql import SqlStore, open_store
 from tests.monitor.simulate import T0, Logged, log_hour
 
@@ -250,6 +251,26 @@ def test_status_of_nothing_and_bad_window_names(store: SqlStore, tmp_path: Path)
         MonitorService(store, log_root=tmp_path).status(CHURN)
     with pytest.raises(InvalidInput, match="'hour', 'day' or 'requests:N'"):
         WindowSpec.parse("weekly")
+
+
+def test_a_view_is_the_status_and_the_windows_of_one_kind(store: SqlStore, tmp_path: Path) -> None:
+    hour = 3_600_000
+    for start, kind in ((0, "hour"), (1, "hour"), (2, "hour"), (0, "day")):
+        store.monitor_windows.put(
+            StoredWindow(
+                deployment="churn", window=kind, start=start * hour, end=(start + 1) * hour,
+                model="churn", version="1", complete=True, rows=10 + start, metrics={},
+            )
+        )  # fmt: skip
+    service = MonitorService(store, log_root=tmp_path)
+    view = service.view(CHURN)  # the main kind: most windows
+    assert view.status == service.status(CHURN) and view.status.window_kinds == ("day", "hour")
+    assert (view.kind, list(view.records)) == ("hour", service.windows(CHURN, window="hour"))
+    day = service.view(CHURN, window="day")
+    assert (day.kind, [r.rows for r in day.records]) == ("day", [10])
+    assert service.view(CHURN, window="requests:50").kind == "hour"  # a kind it has not: the main one
+    with pytest.raises(NotFound, match="loopml monitor run"):
+        service.view(Target(deployment="other", model="other"))
 
 
 def test_a_late_log_file_updates_its_window(store: SqlStore, tmp_path: Path) -> None:

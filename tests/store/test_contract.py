@@ -183,6 +183,25 @@ def test_metric_histories_keep_nan_and_infinities(store: Any, run_id: str) -> No
     assert all(isinstance(v, float) for v in values)
 
 
+def test_metric_series_are_the_histories_as_columns(store: Any, exp_id: str) -> None:
+    a, b, c = (store.runs.create(exp_id, name=n).run_id for n in "abc")
+    points = [m("loss", 2.0, 1, TS + 5), m("loss", 3.0, 0), m("loss", math.nan, 1, TS + 1), m("acc", 0.5, 0)]
+    store.runs.log_batch(a, metrics=points)
+    store.runs.log_batch(b, metrics=[m("loss", math.inf, 5)])
+    store.runs.log_batch(c, metrics=[m("acc", 0.9, 0)])
+    found = store.runs.get_metric_series([b, a, c, "0" * 32, a], "loss")
+    assert set(found) == {a, b}  # as get_metric_histories: runs without the key left out
+    series = found[a]
+    assert series.steps == [0, 1, 1] and series.timestamps == [TS, TS + 1, TS + 5]  # by step, then time
+    assert series.values[0] == 3.0 and math.isnan(series.values[1]) and series.values[2] == 2.0
+    assert (found[b].steps, found[b].values) == ([5], [math.inf])
+    histories = store.runs.get_metric_histories([a, b], "loss")
+    for run_id, history in histories.items():
+        columns = found[run_id]
+        assert [p.step for p in history] == columns.steps
+        assert [p.timestamp for p in history] == columns.timestamps
+
+
 def test_latest_metric_is_highest_step_then_time(store: Any, run_id: str) -> None:
     store.runs.log_batch(run_id, metrics=[m("x", 5.0, step=10, timestamp=TS)])
     store.runs.log_batch(run_id, metrics=[m("x", 1.0, step=3, timestamp=TS + 100)])

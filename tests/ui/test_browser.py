@@ -237,6 +237,44 @@ def test_compare_draws_parallel_coordinates(admin: Watched, world: World) -> Non
     assert admin.problems == []
 
 
+_COMPARE_TIMES = """() => ({
+  paint: performance.getEntriesByName("first-contentful-paint").map((e) => e.startTime),
+  data: performance.getEntriesByType("resource")
+    .filter((e) => e.name.includes("/ui/compare/metric.json")).map((e) => [e.name, e.startTime]),
+})"""
+
+
+def test_compare_asks_for_its_chart_data_after_the_first_paint(admin: Watched, world: World) -> None:
+    admin.problems.clear()
+    page = admin.page
+    ids = [world.ids["parent"], world.ids["child"]]
+    page.goto(world.url + f"/ui/compare?run={ids[0]}&run={ids[1]}")
+    sync_api.expect(page.locator(".plot canvas")).to_have_count(1, timeout=60_000)
+    times = page.evaluate(_COMPARE_TIMES)
+    (paint,) = times["paint"]
+    ((url, asked),) = times["data"]  # one request for the chart: the runs come from the page's form
+    assert asked >= paint, times
+    assert all(f"run={i}" in url for i in ids) and "key=loss" in url
+    assert admin.problems == []
+
+
+def test_compare_charts_load_as_they_near_the_viewport(browser: Any, world: World) -> None:
+    watched = _session(browser, world, "root")
+    page = watched.page
+    page.set_viewport_size({"width": 1280, "height": 200})  # the chart lies screens below the top
+    page.goto(world.url + f"/ui/compare?run={world.ids['parent']}&run={world.ids['child']}")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(_COMPARE_TIMES)["data"] == [] and page.locator(".plot canvas").count() == 0
+    page.locator(".plot").scroll_into_view_if_needed()
+    sync_api.expect(page.locator(".plot canvas")).to_have_count(1, timeout=60_000)
+    # the chart's JSON button submits the runs' form with its key
+    page.click("figure.chart:has(.plot) button:has-text('JSON')")
+    page.wait_for_url("**/ui/compare/metric.json?**")
+    assert page.url.count("run=") == 2 and "key=loss" in page.url
+    assert watched.problems == []
+    watched.page.context.close()
+
+
 def test_deployments_from_the_list_to_a_model_version(admin: Watched, world: World) -> None:
     page = admin.page
     page.goto(world.url + "/ui/experiments")

@@ -185,6 +185,30 @@ def test_the_overview_reads_as_many_statements_whatever_the_number_of_deployment
     assert '<td class="num">16</td>' in row and "50.0%" in row and "<td>churn</td>" in row
 
 
+def _statements_of(client: httpx.Client, path: str) -> list[str]:
+    """The SQL statements the server ran to answer ``path`` (it runs in this process)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(Engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", count)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "path", [PAGE, PAGE + "?window=hour", PAGE + "/drift.json", PAGE + "/performance.csv"]
+)
+def test_a_deployment_page_and_its_charts_read_the_windows_once(root: httpx.Client, path: str) -> None:
+    # They read every window for the status, then the shown kind's windows again.
+    reads = [s for s in _statements_of(root, path) if re.search(r"FROM monitor_windows\b", s)]
+    assert len(reads) == 1, reads
+
+
 def test_listing_captions_count_in_the_singular_and_the_plural(root: httpx.Client) -> None:
     for path, noun in (
         ("/ui/deployments", "deployment"),

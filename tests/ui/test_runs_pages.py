@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from loopml.store.entities import Metric
 from tests.ui._world import XSS, World, login
 
 
@@ -77,10 +80,47 @@ def test_metric_data_is_downsampled_keeping_extremes(root: httpx.Client, world: 
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("step,value")
 
 
+def test_chart_data_carries_nan_and_infinities_as_null(root: httpx.Client, world: World) -> None:
+    experiment = world.store.experiments.get_or_create("odd values")
+    run = world.store.runs.create(experiment.experiment_id, name="odd")
+    values = [1.0, math.nan, math.inf, -math.inf]
+    world.store.runs.log_batch(
+        run.run_id, metrics=[Metric(key="loss", value=v, step=i, timestamp=i) for i, v in enumerate(values)]
+    )
+    single = root.get(f"/ui/runs/{run.run_id}/metric.json", params={"key": "loss"})
+    runs = [run.run_id, world.ids["child"]]
+    both = root.get("/ui/compare/metric.json", params={"key": "loss", "run": runs})
+    # JSON has no NaN nor infinity: both answered 500 (the encoder refused them)
+    assert single.status_code == both.status_code == 200, (single.text, both.text)
+    assert single.json()["runs"][0]["values"] == both.json()["runs"][0]["values"] == [1.0, None, None, None]
+    assert both.json()["runs"][1]["total"] == 100
+
+
 def test_compare_shows_only_differing_params(root: httpx.Client, world: World) -> None:
     html = root.get(f"/ui/compare?run={world.ids['parent']}&run={world.ids['child']}").text
     diff = html.split("Parameters that differ")[1].split("</table>")[0]
     assert ">lr<" in diff and ">model<" not in diff  # the same XSS value in both runs
+
+
+def test_compare_names_the_runs_once_for_its_charts_and_downloads(root: httpx.Client, world: World) -> None:
+    # Every chart's JSON, CSV and data links repeated the ids (60 copies of 100 ids: two thirds
+    # of a compare of 100 runs); they now submit one form of hidden inputs.
+    ids = [world.ids["parent"], world.ids["child"]]
+    html = root.get("/ui/compare", params={"run": ids}).text
+    form = html.split('<form id="compare-runs"')[1].split("</form>")[0]
+    assert [form.count(f'name="run" value="{i}"') for i in ids] == [1, 1]
+    figures = [f.split("</figure>")[0] for f in html.split('<figure class="chart">')[1:]]
+    assert len(figures) == 2  # the parallel coordinates and the loss chart
+    for figure in figures:
+        assert not any(i in figure for i in ids), figure
+        assert 'form="compare-runs"' in figure
+    chart = re.search(r'<div class="plot" data-src="([^"]+)" data-form="compare-runs" data-lazy', html)
+    assert chart is not None and chart.group(1) == "/ui/compare/metric.json?key=loss"
+    # what the script asks for: the chart's link with the form's fields
+    data = root.get(chart.group(1) + "&" + "&".join(f"run={i}" for i in ids)).json()
+    assert [r["run_id"] for r in data["runs"]] == ids and data["runs"][1]["total"] == 100
+    buttons = re.findall(r'<button type="submit" class="link" form="compare-runs" formaction="([^"]+)"', html)
+    assert buttons == ["/ui/compare/parallel.csv", "/ui/compare/metric.json", "/ui/compare/metric.csv"]
 
 
 def test_a_viewer_sees_no_restricted_experiment(viewer: httpx.Client, world: World) -> None:

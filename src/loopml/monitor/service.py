@@ -35,7 +35,14 @@ from loopml.monitor.windows import MonitorConfig, WindowSpec
 from loopml.store.entities import StoredWindow
 from loopml.store.repositories import DeploymentRepository, MonitorStore
 
-__all__ = ["MonitorService", "MonitorStatus", "TrainingStatistics", "WindowSummary", "main_kind"]
+__all__ = [
+    "MonitorService",
+    "MonitorStatus",
+    "MonitorView",
+    "TrainingStatistics",
+    "WindowSummary",
+    "main_kind",
+]
 
 #: The training statistics of a model version (None when it carries none).
 TrainingStatistics = Callable[[str, str], DatasetStatistics | None]
@@ -144,6 +151,21 @@ class MonitorStatus:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InvalidInput(f"Not a monitoring status document ({type(err).__name__}: {err}).") from err
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorView:
+    """What a deployment's monitoring page shows: its status and the windows of one kind.
+
+    Attributes:
+        status: Where monitoring stands (every kind of window counted).
+        kind: The kind of the windows shown (None when no window was computed yet).
+        records: The windows of that kind, oldest first.
+    """
+
+    status: MonitorStatus
+    kind: str | None
+    records: tuple[WindowRecord, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,7 +468,25 @@ class MonitorService:
         Raises:
             NotFound: nothing was ever logged or computed for ``target``.
         """
-        stored = self._store.monitor_windows.list(target.deployment)
+        return self._status(target, self._store.monitor_windows.list(target.deployment))[0]
+
+    def view(self, target: Target, *, window: str | None = None) -> MonitorView:
+        """Where monitoring stands (:meth:`status`) and the windows of one kind, from one read of them.
+
+        Args:
+            target: The deployment (or model).
+            window: The kind wanted (``hour``, ``day``, ``requests:N``); when ``target`` has no
+                window of that kind (or None), the kind of the latest window, the main kind.
+
+        Raises:
+            NotFound: nothing was ever logged or computed for ``target``.
+        """
+        status, records = self._status(target, self._store.monitor_windows.list(target.deployment))
+        kind = window if window in status.window_kinds else (status.latest.window if status.latest else None)
+        return MonitorView(status=status, kind=kind, records=tuple(r for r in records if r.window == kind))
+
+    def _status(self, target: Target, stored: list[StoredWindow]) -> tuple[MonitorStatus, list[WindowRecord]]:
+        """The status of ``target`` from its stored windows (every kind), and those windows as records."""
         labels, _ = self._store.feedback.state(target.log)
         if not stored and not partition_path(self._root, target.log, dt.datetime.now(dt.UTC)).parent.is_dir():
             raise NotFound(
@@ -464,7 +504,7 @@ class MonitorService:
         incomplete = tuple(
             sorted((r for r in records if not r.complete), key=lambda r: r.start, reverse=True)[:10]
         )
-        return MonitorStatus(
+        status = MonitorStatus(
             deployment=target.deployment,
             model=target.model,
             windows=len(records),
@@ -474,3 +514,4 @@ class MonitorService:
             incomplete=incomplete,
             window_kinds=kinds,
         )
+        return status, records

@@ -7,7 +7,9 @@ of each key is upserted once per batch (``ON CONFLICT ... DO UPDATE WHERE`` newe
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +42,7 @@ from loopml.store._search_sql import (
 )
 from loopml.store._stamps import new_id, now_ms
 from loopml.store.dataset_inputs import dataset_inputs
-from loopml.store.entities import LifecycleStage, Metric, Page, Run, RunStatus
+from loopml.store.entities import LifecycleStage, Metric, MetricSeries, Page, Run, RunStatus
 from loopml.store.search import FilterNode, OrderKey, parse_filter, parse_order_by
 from loopml.store.validation import (
     check_json,
@@ -251,23 +253,37 @@ class SqlRunRepository:
         Runs that do not exist or never logged ``key`` are left out of the answer (no error): a
         chart of many runs asks once instead of once per run.
         """
-        found: dict[str, list[Metric]] = {}
-        wanted = list(dict.fromkeys(run_ids))
-        # 10,000 points for a compare of 100 runs: rows fetched at once, values read as plain
-        # doubles (NULL is SQLite's NaN, as MetricValue reads it) and unpacked by position, which
-        # halves the Python time per point.
+        return {
+            run_id: [
+                Metric(key=key, value=v, step=s, timestamp=t)
+                for s, v, t in zip(series.steps, series.values, series.timestamps, strict=True)
+            ]
+            for run_id, series in self.get_metric_series(run_ids, key).items()
+        }
+
+    def get_metric_series(self, run_ids: Sequence[str], key: str) -> dict[str, MetricSeries]:
+        """:meth:`get_metric_histories` as columns, with no object per point (a chart's read).
+
+        Rows are fetched at once, values read as plain doubles (NULL is SQLite's NaN, as
+        MetricValue reads it) and unpacked by position into each run's lists: a compare of 100
+        runs x 100 steps reads 10,000 points, and a ``Metric`` per point cost as much as the query.
+        """
+        found: dict[str, MetricSeries] = {}
         value: sa.ColumnElement[float] = sa.type_coerce(_METRICS.c.value, sa.Double())
         nan = math.nan
         with self._db.read() as conn:
-            for part in chunks(wanted):
+            for part in chunks(list(dict.fromkeys(run_ids))):
                 rows = conn.execute(
                     sa.select(_METRICS.c.run_id, value, _METRICS.c.step, _METRICS.c.timestamp)
                     .where(_METRICS.c.run_id.in_(list(part)), _METRICS.c.key == key)
                     .order_by(_METRICS.c.run_id, _METRICS.c.step, _METRICS.c.timestamp, _METRICS.c.id)
                 ).all()
-                for run_id, v, step, timestamp in rows:
-                    found.setdefault(run_id, []).append(
-                        Metric(key=key, value=nan if v is None else v, step=step, timestamp=timestamp)
+                for run_id, points in itertools.groupby(rows, key=operator.itemgetter(0)):
+                    run_rows = list(points)
+                    found[run_id] = MetricSeries(
+                        steps=[r[2] for r in run_rows],
+                        values=[nan if r[1] is None else r[1] for r in run_rows],
+                        timestamps=[r[3] for r in run_rows],
                     )
         return found
 

@@ -28,6 +28,7 @@ __all__ = [
     "LabelWrite",
     "LifecycleStage",
     "Metric",
+    "MetricSeries",
     "ModelVersion",
     "ModelVersionStatus",
     "Page",
@@ -136,6 +137,18 @@ class Metric:
     value: float
     step: int = 0
     timestamp: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricSeries:
+    """The points of one metric of one run as columns, by step then time: what a chart reads.
+
+    Point ``i`` is ``(steps[i], values[i], timestamps[i])``; NaN and infinities are kept.
+    """
+
+    steps: list[int]
+    values: list[float]
+    timestamps: list[int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

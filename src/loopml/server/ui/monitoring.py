@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.monitor.alerts import AlertStatus
@@ -22,7 +22,7 @@ from loopml.monitor.records import WindowRecord
 from loopml.monitor.service import MonitorService, MonitorStatus, WindowSummary
 from loopml.monitor.targets import Target, model_of_uri
 from loopml.server._visibility import visibility_of
-from loopml.server.ui._render import page
+from loopml.server.ui._render import chart_data, page
 from loopml.server.ui._session import UI_PREFIX
 from loopml.server.ui.deployments import visible_deployment
 from loopml.services import Services
@@ -41,17 +41,18 @@ Window = Annotated[str | None, Query(max_length=40, description="hour, day or re
 def _windows(
     request: Request, name: str, window: str | None
 ) -> tuple[Target, MonitorStatus | None, str | None, list[WindowRecord]]:
-    """The target, where monitoring stands (None: nothing monitored yet), the kind shown, its windows."""
+    """The target, where monitoring stands (None: nothing monitored yet), the kind shown, its windows.
+
+    The windows are read once (:meth:`MonitorService.view`), for the status and the kind shown.
+    """
     visible_deployment(request, name)
     monitor: MonitorService = _services(request).monitor()
     target = monitor.target(name)
     try:
-        status = monitor.status(target)
+        view = monitor.view(target, window=window)
     except NotFound:
         return target, None, None, []
-    kind = window if window in status.window_kinds else (status.latest.window if status.latest else None)
-    records = monitor.windows(target, window=kind)[-MAX_WINDOWS:] if kind else []
-    return target, status, kind, records
+    return target, view.status, view.kind, list(view.records[-MAX_WINDOWS:])
 
 
 def _services(request: Request) -> Services:
@@ -137,7 +138,7 @@ def monitoring_chart(request: Request, name: str, chart: str, fmt: str, window: 
     _, _, _, records = _windows(request, name, window)
     found = monitor_chart(records, chart)
     if fmt == "json":
-        return JSONResponse(found.payload())
+        return chart_data(found.payload())
     header, rows = found.rows()
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -8,13 +8,13 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from loopml.errors import InvalidInput, NotFound
 from loopml.security.auth import ResourceKind
 from loopml.server._deps import StoreDep
 from loopml.server._visibility import visibility_of
-from loopml.server.ui._render import page, url_with
+from loopml.server.ui._render import chart_data, page, url_with
 from loopml.server.ui._session import UI_PREFIX
 from loopml.store.entities import Run
 from loopml.ui import (
@@ -118,7 +118,7 @@ def run_metric(
         return _csv(["step", "value"], zip(series.steps, series.values, strict=True))
     if fmt != "json":
         raise NotFound(f"No format {fmt!r}; ask for metric.json or metric.csv.")
-    return JSONResponse(
+    return chart_data(
         {
             "key": key,
             "runs": [
@@ -161,9 +161,14 @@ def compare(
     store: StoreDep,
     run: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006
 ) -> HTMLResponse:
+    """The runs side by side: differing params, latest metrics, parallel coordinates, one chart per metric.
+
+    The page names the runs once, in a form of hidden inputs that every chart's data request and
+    download button adds (not in each of their links: 60 copies of 100 ids were two thirds of the
+    page); the charts are fetched after the first paint, each when it nears the viewport.
+    """
     runs = _visible_runs(request, store, run)
     metric_keys = sorted({k for r in runs for k in r.metrics})
-    ids = [r.run_id for r in runs]
     diff = differing_params(runs)
     columns, rows = _parallel_rows(runs, [k for k, _ in diff], metric_keys)
     return page(
@@ -173,8 +178,6 @@ def compare(
         diff=diff,
         metric_keys=metric_keys,
         parallel=parallel_coordinates(rows, columns) if len(runs) > 1 and columns else None,
-        parallel_csv=url_with(f"{UI_PREFIX}/compare/parallel.csv", {"run": ids}),
-        data_url=lambda key, fmt: url_with(f"{UI_PREFIX}/compare/metric.{fmt}", {"run": ids, "key": key}),
     )
 
 
@@ -209,13 +212,18 @@ def compare_metric(
     run: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006
     points: Annotated[int, Query(ge=2, le=10_000)] = CHART_POINTS,
 ) -> Response:
-    """One metric of several runs (each downsampled), as JSON or long-format CSV; one history query."""
+    """One metric of several runs (each downsampled), as JSON or long-format CSV; one history query.
+
+    The points are read as columns (:meth:`~loopml.store.repositories.RunRepository.get_metric_series`)
+    and written by orjson: a compare of 100 runs x 100 steps answers 10,000 points.
+    """
     runs = _visible_runs(request, store, run)
-    histories = store.runs.get_metric_histories([r.run_id for r in runs], key)
+    found = store.runs.get_metric_series([r.run_id for r in runs], key)
     out: list[dict[str, Any]] = []
     for r in runs:
-        history = histories.get(r.run_id, [])
-        s = downsample([(m.step, m.value) for m in history], max_points=points)
+        series = found.get(r.run_id)
+        pairs = list(zip(series.steps, series.values, strict=True)) if series else []
+        s = downsample(pairs, max_points=points)
         out.append(
             {
                 "run_id": r.run_id,
@@ -231,7 +239,7 @@ def compare_metric(
         return _csv(["run_id", "step", "value"], rows)
     if fmt != "json":
         raise NotFound(f"No format {fmt!r}; ask for metric.json or metric.csv.")
-    return JSONResponse({"key": key, "runs": out})
+    return chart_data({"key": key, "runs": out})
 
 
 def _csv(header: list[str], rows: Any) -> Response:

@@ -16,6 +16,7 @@ from loopml.store.entities import (
     ExecutionState,
     Experiment,
     Metric,
+    MetricSeries,
     Page,
     Run,
     RunStatus,
@@ -145,6 +146,16 @@ class RemoteRunRepository:
             if points:
                 found[run_id] = points
         return found
+
+    def get_metric_series(self, run_ids: Sequence[str], key: str) -> dict[str, MetricSeries]:
+        return {
+            run_id: MetricSeries(
+                steps=[p.step for p in points],
+                values=[p.value for p in points],
+                timestamps=[p.timestamp for p in points],
+            )
+            for run_id, points in self.get_metric_histories(run_ids, key).items()
+        }
 
     def set_reproducibility(self, run_id: str, record: Mapping[str, Any]) -> None:
         body = {"record": check_json(record, what="reproducibility record")}

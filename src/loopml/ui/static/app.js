@@ -70,8 +70,17 @@
     return new uPlot(opts, aligned(payload), el);
   }
 
+  // A chart's data link; ``data-form`` names a form whose fields (the compared runs) are added, so
+  // a page of many charts over the same runs names those runs once instead of in every link.
+  function source(el) {
+    var form = el.dataset.form ? document.getElementById(el.dataset.form) : null;
+    var fields = form ? new URLSearchParams(new FormData(form)).toString() : "";
+    if (!fields) { return el.dataset.src; }
+    return el.dataset.src + (el.dataset.src.indexOf("?") < 0 ? "?" : "&") + fields;
+  }
+
   function load(el) {
-    fetch(el.dataset.src, { credentials: "same-origin" })
+    fetch(source(el), { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + r.statusText); } return r.json(); })
       .then(function (payload) {
         var entry = { el: el, payload: payload, plot: draw(el, payload) };
@@ -87,7 +96,38 @@
       .catch(function (err) { el.textContent = "Could not load the chart data: " + err.message; });
   }
 
-  document.querySelectorAll(".plot[data-src]").forEach(load);
+  // Charts marked ``data-lazy`` (one per metric of a compare: many, each over many runs) load when
+  // they come within a screen of the viewport; the others at once.
+  function start() {
+    var lazy = [];
+    document.querySelectorAll(".plot[data-src]").forEach(function (el) {
+      if (el.hasAttribute("data-lazy") && "IntersectionObserver" in window) { lazy.push(el); } else { load(el); }
+    });
+    if (!lazy.length) { return; }
+    var watcher = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) { watcher.unobserve(entry.target); load(entry.target); }
+      });
+    }, { rootMargin: "100% 0px" });
+    lazy.forEach(function (el) { watcher.observe(el); });
+  }
+
+  // Calls ``then`` once the page's first contentful paint is recorded (where the browser reports
+  // paints; elsewhere after the first frame), so that text and tables show without waiting for the
+  // chart requests, nor for drawing their answers.
+  function afterFirstPaint(then) {
+    var types = (window.PerformanceObserver && PerformanceObserver.supportedEntryTypes) || [];
+    if (types.indexOf("paint") < 0) {
+      requestAnimationFrame(function () { setTimeout(then, 0); });
+      return;
+    }
+    var observer = new PerformanceObserver(function (list) {
+      if (list.getEntriesByName("first-contentful-paint").length) { observer.disconnect(); then(); }
+    });
+    observer.observe({ type: "paint", buffered: true });
+  }
+
+  afterFirstPaint(start);
   function redraw() {
     charts.forEach(function (c) { c.plot.destroy(); c.plot = draw(c.el, c.payload); });
   }
