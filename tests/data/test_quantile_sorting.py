@@ -32,7 +32,8 @@ def _state(summary: QuantileSummary) -> tuple[bytes, int, float, list[int], list
 
 def _plain_float64_sort(monkeypatch: pytest.MonkeyPatch) -> None:
     """The summary as it was: every run sorted in float64, never checked for order first."""
-    monkeypatch.setattr(_quantiles, "_narrowed", lambda values: None)
+    monkeypatch.setattr(_quantiles, "_integer_keys", lambda values: None)
+    monkeypatch.setattr(_quantiles, "_float32_keys", lambda values: None)
     monkeypatch.setattr(_quantiles, "_is_sorted", lambda values: False)
 
 

@@ -323,7 +323,7 @@ def _count(values: np.ndarray, *, few: bool) -> tuple[np.ndarray, np.ndarray]:
     """
     keys, offset = values, 0.0
     if not _is_sorted(values):
-        narrow = _narrowed(values)
+        narrow = _integer_keys(values)
         if narrow is not None:
             keys, offset = narrow
         if keys.itemsize > 2:  # no radix sort for these: hash them if they repeat a lot
@@ -336,6 +336,10 @@ def _count(values: np.ndarray, *, few: bool) -> tuple[np.ndarray, np.ndarray]:
                 counts = counted.field("counts").to_numpy(zero_copy_only=False)
                 order = np.argsort(distinct)
                 return _widened(distinct[order], offset), counts[order].astype(np.int64, copy=False)
+            if narrow is None:
+                narrow = _float32_keys(values)
+                if narrow is not None:
+                    keys, offset = narrow
         keys = _sort_keys(keys)
     # np.unique(values, return_counts=True) without its fixed costs (wide data calls this per column)
     first = np.empty(keys.size, bool)
@@ -375,21 +379,31 @@ def _narrowed(values: np.ndarray) -> tuple[np.ndarray, float] | None:
     offset is monotone and equal floats here have equal bits. None when no such type fits; the
     first few values decide that for most float64 data.
     """
+    return _integer_keys(values) or _float32_keys(values)
+
+
+def _integer_keys(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """:func:`_narrowed`'s uint16 or uint32 keys of integers, offset by their minimum, or None."""
     head = values[:_HEAD]
-    if (np.rint(head) == head).all():
-        lo = float(values.min())
-        span = float(values.max()) - lo
-        dtype = np.uint16 if span <= 0xFFFF else np.uint32 if span <= 0xFFFF_FFFF else None
-        if dtype is not None:
-            keys = (values - lo).astype(dtype)  # in [0, span]: the cast is defined
-            if (_widened(keys, lo) == values).all():
-                return keys, lo
+    if not (np.rint(head) == head).all():
+        return None
+    lo = float(values.min())
+    span = float(values.max()) - lo
+    dtype = np.uint16 if span <= 0xFFFF else np.uint32 if span <= 0xFFFF_FFFF else None
+    if dtype is None:
+        return None
+    keys = (values - lo).astype(dtype)  # in [0, span]: the cast is defined
+    return (keys, lo) if (_widened(keys, lo) == values).all() else None
+
+
+def _float32_keys(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """:func:`_narrowed`'s float32 keys of values that float32 holds exactly, or None."""
+    head = values[:_HEAD]
     with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: inf, not exact
-        if (head.astype(np.float32) == head).all():
-            keys = values.astype(np.float32)
-            if (keys == values).all():
-                return keys, 0.0
-    return None
+        if not (head.astype(np.float32) == head).all():
+            return None
+        keys = values.astype(np.float32)
+        return (keys, 0.0) if (keys == values).all() else None
 
 
 def _sort_keys(keys: np.ndarray) -> np.ndarray:
