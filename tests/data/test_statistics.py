@@ -243,3 +243,23 @@ def test_outer_quantiles_and_quantile_histogram_edges_are_the_true_min_and_max()
     assert (
         hist is not None and hist.buckets[0].low_value == values.min() and hist.buckets[-1].high_value == 5e9
     )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_all_finite_batches_give_the_figures_of_the_masked_path(seed: int) -> None:
+    # a batch whose sum is finite skips the NaN/inf masks; one NaN more takes them: same figures
+    from loopml.data._numeric import NumericAccumulator
+
+    rng = np.random.default_rng(seed)
+    finite, masked = NumericAccumulator(), NumericAccumulator()
+    for _ in range(3):
+        values = rng.normal(size=5_000) * 10.0 ** float(rng.integers(-8, 8))
+        values[:50] = 0.0
+        values[50:60] = -0.0
+        finite.update(pa.array(values))
+        masked.update(pa.array(np.append(values, np.nan)))
+    a, b = finite.result(), masked.result()
+    assert (a.num_nan, b.num_nan) == (0, 3)
+    for field in ("mean", "std_dev", "min", "max", "median", "quantiles", "num_zeros", "sketch"):
+        assert getattr(a, field) == getattr(b, field), field
+    assert a.histograms[0].buckets == b.histograms[0].buckets

@@ -90,6 +90,19 @@ class NumericAccumulator:
             values = values.cast(pa.float64())
         v = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
         self.non_missing += v.size
+        total = float(np.add.reduce(v))  # what finite.mean() sums first: NaN or ±inf make it non-finite
+        if math.isfinite(total):  # every value finite: no mask needed
+            mean = total / v.size  # the bits of v.mean()
+            deviations = v - mean
+            m2 = float(np.multiply(deviations, deviations, out=deviations).sum())  # np.square's bits
+            del deviations
+            lo, hi = float(v.min()), float(v.max())
+            self.zeros += int(np.count_nonzero(v == 0))
+            self._min, self._max = min(self._min, lo), max(self._max, hi)
+            self._combine(v.size, mean, m2)
+            self._fmin, self._fmax = min(self._fmin, lo), max(self._fmax, hi)
+            self.summary.update(v)
+            return
         nan_mask = np.isnan(v)
         finite_mask = np.isfinite(v)
         n_nan = int(nan_mask.sum())

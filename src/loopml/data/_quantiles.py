@@ -12,7 +12,10 @@ guaranteed bound, not a probabilistic one. A level compacts only with more than 
 items, so each level's compactions move ranks by at most ``n / CAPACITY`` in total and the bound
 is at most ``levels / CAPACITY``: under 0.25 % for any ``n`` below ``CAPACITY * 2**40``.
 
-Same input, same order of updates and merges: same bytes. No value is drawn at random.
+Same input, same order of updates and merges: same bytes. No value is drawn at random. Runs of
+values are sorted in the narrowest type that holds them exactly (small-span integers by a radix
+sort, float32-exact values as float32) or not at all when already in order: the bits of a float64
+sort either way, so the path taken changes no result.
 
 Quantiles follow NumPy's ``method="inverted_cdf"``: the value at rank ``q`` is the smallest value
 whose cumulative count reaches ``q * n`` (rank 0 is the minimum, rank 1 the maximum, the median
@@ -38,6 +41,7 @@ MAX_RANK_ERROR = 0.0025
 PENDING_VALUES = 1 << 18
 """Raw values buffered in exact mode before they are counted (2 MB)."""
 _PROBE = 4_096  # values looked at to choose between hash counting and sorting
+_HEAD = 64  # values looked at before a full check (already sorted? narrower type?)
 _MAGIC = b"LQS2"
 _HEADER = struct.Struct("<4sqqqcc")  # magic, n, rank error, items, value dtype, count dtype
 _MAGIC_V1 = b"LQS1"  # written before 2026-12: float64 values and int64 cumulative counts
@@ -89,7 +93,8 @@ class QuantileSummary:
         self.n += int(values.size)
         self._view_cache = None
         if self._levels is not None:
-            self._add(0, np.sort(values))  # levels hold a few sorted runs: compaction merges them
+            # levels hold a few sorted runs: compaction merges them
+            self._add(0, _ordered(values))
             self._compress()
             return
         self._pending.append(values)
@@ -310,26 +315,108 @@ class QuantileSummary:
 
 
 def _count(values: np.ndarray, *, few: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values and their counts: hashing when values repeat a lot, else sorting."""
-    if not few and values.size > 4 * _PROBE:
-        probe = pc.count_distinct(pa.array(values[:_PROBE]))
-        few = probe.as_py() * 4 < _PROBE  # a column of few distinct values
-    if few:
-        counted = pc.value_counts(pa.array(values))
-        distinct = counted.field("values").to_numpy(zero_copy_only=False)
-        counts = counted.field("counts").to_numpy(zero_copy_only=False)
-        order = np.argsort(distinct)
-        return distinct[order], counts[order].astype(np.int64, copy=False)
+    """Sorted distinct values and their counts: hashing when values repeat a lot, else sorting.
+
+    ``values`` (finite float64, no ``-0.0``; never written to) are sorted as :func:`_narrowed` keys
+    when it finds some, radix-sorted when those are 16-bit (cheaper than hashing them), and not
+    sorted again when in order already. The distinct values are the same bits whatever the path.
+    """
+    keys, offset = values, 0.0
+    if not _is_sorted(values):
+        narrow = _integer_keys(values)
+        if narrow is not None:
+            keys, offset = narrow
+        if keys.itemsize > 2:  # no radix sort for these: hash them if they repeat a lot
+            if not few and values.size > 4 * _PROBE:
+                probe = pc.count_distinct(pa.array(keys[:_PROBE]))
+                few = probe.as_py() * 4 < _PROBE  # a column of few distinct values
+            if few:
+                counted = pc.value_counts(pa.array(keys))
+                distinct = counted.field("values").to_numpy(zero_copy_only=False)
+                counts = counted.field("counts").to_numpy(zero_copy_only=False)
+                order = np.argsort(distinct)
+                return _widened(distinct[order], offset), counts[order].astype(np.int64, copy=False)
+            if narrow is None:
+                narrow = _float32_keys(values)
+                if narrow is not None:
+                    keys, offset = narrow
+        keys = _sort_keys(keys)
     # np.unique(values, return_counts=True) without its fixed costs (wide data calls this per column)
-    ordered = np.sort(values)
-    first = np.empty(ordered.size, bool)
+    first = np.empty(keys.size, bool)
     first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     counts = np.empty(starts.size, np.int64)
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
-    counts[-1:] = ordered.size - starts[-1:]
-    return ordered[starts], counts
+    counts[-1:] = keys.size - starts[-1:]
+    return _widened(keys[starts], offset), counts
+
+
+def _ordered(values: np.ndarray) -> np.ndarray:
+    """``values`` (finite float64, no ``-0.0``) sorted as :func:`_narrowed` keys; themselves if in order."""
+    if _is_sorted(values):
+        return values
+    narrow = _narrowed(values)
+    if narrow is None:
+        return np.sort(values)
+    keys, offset = narrow
+    return _widened(_sort_keys(keys), offset)
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    """True when ``values`` are in non-decreasing order (the first few decide for most inputs)."""
+    head = values[:_HEAD]
+    return bool((head[1:] >= head[:-1]).all() and (values[1:] >= values[:-1]).all())
+
+
+def _narrowed(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``(keys, offset)`` with ``keys.astype(float64) + offset == values``, in a type that sorts faster.
+
+    ``values`` are finite float64 without ``-0.0``. Integers spanning under 2**16 become uint16
+    keys (NumPy radix-sorts them in linear time), under 2**32 uint32 keys (half the bytes of
+    float64); values float32 holds exactly become float32 keys. Every value must come back bit for
+    bit, so any sort of the keys, widened, gives the bits ``np.sort(values)`` gives: adding the
+    offset is monotone and equal floats here have equal bits. None when no such type fits; the
+    first few values decide that for most float64 data.
+    """
+    return _integer_keys(values) or _float32_keys(values)
+
+
+def _integer_keys(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """:func:`_narrowed`'s uint16 or uint32 keys of integers, offset by their minimum, or None."""
+    head = values[:_HEAD]
+    if not (np.rint(head) == head).all():
+        return None
+    lo = float(values.min())
+    span = float(values.max()) - lo
+    dtype = np.uint16 if span <= 0xFFFF else np.uint32 if span <= 0xFFFF_FFFF else None
+    if dtype is None:
+        return None
+    keys = (values - lo).astype(dtype)  # in [0, span]: the cast is defined
+    return (keys, lo) if (_widened(keys, lo) == values).all() else None
+
+
+def _float32_keys(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """:func:`_narrowed`'s float32 keys of values that float32 holds exactly, or None."""
+    head = values[:_HEAD]
+    with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: inf, not exact
+        if not (head.astype(np.float32) == head).all():
+            return None
+        keys = values.astype(np.float32)
+        return (keys, 0.0) if (keys == values).all() else None
+
+
+def _sort_keys(keys: np.ndarray) -> np.ndarray:
+    """A sorted copy of ``keys`` (a 16-bit type by NumPy's radix sort)."""
+    return np.sort(keys, kind="stable" if keys.itemsize <= 2 else None)
+
+
+def _widened(keys: np.ndarray, offset: float) -> np.ndarray:
+    """The float64 values of :func:`_narrowed` keys."""
+    values = keys.astype(np.float64, copy=False)
+    if offset:
+        values = values + offset
+    return values
 
 
 def _binary_levels(values: np.ndarray, counts: np.ndarray) -> list[tuple[int, np.ndarray]]:
