@@ -19,13 +19,14 @@ feature). TFDV modes:
                       (in memory, no Beam; top values and unique from Misra-Gries / KMV sketches)
 
 With ``--wide COLUMNS ROWS`` it instead times wide data: a CSV of COLUMNS columns (half float, a
-quarter int, a quarter text) x ROWS rows, read by ``pyarrow.csv.read_csv`` vs full statistics
-(3 runs each in one process: median and range), and the peak memory (RSS over the post-import
-baseline, each in a fresh process) of both, next to the Arrow table's size.
+quarter int, a quarter text) x ROWS rows, read by ``pyarrow.csv.read_csv`` vs full statistics:
+wall and CPU seconds and peak memory (RSS over the post-import size), 3 runs each, a fresh process
+per run (median and range), next to the Arrow table's size. ``--baseline SRC`` adds the statistics
+of another checkout's ``src`` folder, run right after this code's in each round.
 
 Usage:
     python benchmarks/data_stats.py --rows 1000000 [--rows 10000000] [--engines local ray] [--workers N]
-    python benchmarks/data_stats.py --wide 10000 2000
+    python benchmarks/data_stats.py --wide 10000 2000 [--workers 1] [--baseline /tmp/base/src]
     python benchmarks/data_stats.py --rows 100000 --engines local --tfdv-python /tmp/tfdvvenv/bin/python
 
 The TFDV worker (``--tfdv-worker``) imports only TFDV, its own dependencies and the standard library,
@@ -434,66 +435,70 @@ def _wide_csv(columns: int, rows: int, folder: Path) -> Path:
     return path
 
 
-def _peak_rss_mb(code: str) -> float:
-    """Peak RSS (MB) of ``code`` in a fresh interpreter over its size after imports (Linux VmHWM)."""
+_MEASURE = """
+import json, os, time
+import pyarrow as pa, pyarrow.csv as pacsv
+from loopml.data import compute_statistics
+def kb(key):
+    line = next(x for x in open('/proc/self/status') if x.startswith(key))
+    return int(line.split()[1])
+open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current size
+base = kb('VmRSS')
+wall, cpu = time.perf_counter(), time.process_time()
+{code}
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({{"wall": wall, "cpu": cpu, "peak_mb": (kb('VmHWM') - base) / 1024, "extra": extra}}))
+"""
+
+
+def _measure(code: str, src: str | None) -> dict[str, float]:
+    """Wall and CPU seconds (all threads) and peak RSS (MB over the post-import size, Linux VmHWM) of
+    ``code`` in a fresh interpreter; ``src`` replaces PYTHONPATH (another checkout's ``src``)."""
     import sys
 
-    script = (
-        "import pyarrow as pa, pyarrow.csv as pacsv\n"
-        "from loopml.data import compute_statistics\n"
-        "def kb(key):\n"
-        "    line = next(x for x in open('/proc/self/status') if x.startswith(key))\n"
-        "    return int(line.split()[1])\n"
-        "open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current size\n"
-        "base = kb('VmRSS')\n"
-        f"{code}\n"
-        "print((kb('VmHWM') - base) / 1024)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    script = _MEASURE.format(code=code)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run_wide(columns: int, rows: int, workers: int | None) -> None:
-    import pyarrow.csv as pacsv
-
-    from loopml.data import compute_statistics
-
+def run_wide(columns: int, rows: int, workers: int | None, baseline: str | None) -> None:
+    """Read and statistics, each in a fresh process, REPEATS times; with ``baseline`` (a ``src``
+    folder) its statistics run right after this code's in each round, on the same file."""
     with tempfile.TemporaryDirectory() as tmp:
         path = _wide_csv(columns, rows, Path(tmp))
         size_mb = path.stat().st_size / 1e6
-        reads, stats, table_mb = [], [], 0.0
-        read_cpu, stats_cpu = [], []
+        read_code = f"t = pacsv.read_csv({str(path)!r}); extra = t.nbytes / 1e6"
+        stats_code = f"compute_statistics({str(path)!r}, max_workers={workers!r}); extra = 0"
+        codes = {"this code": None} if baseline is None else {"this code": None, "baseline": baseline}
+        reads: list[dict[str, float]] = []
+        stats: dict[str, list[dict[str, float]]] = {name: [] for name in codes}
         for _ in range(REPEATS):
-            t, c = time.perf_counter(), _cpu()
-            table = pacsv.read_csv(path)
-            reads.append(time.perf_counter() - t)
-            read_cpu.append(_cpu() - c)
-            table_mb = table.nbytes / 1e6
-            del table
-            t, c = time.perf_counter(), _cpu()
-            compute_statistics(path, max_workers=workers)
-            stats.append(time.perf_counter() - t)
-            stats_cpu.append(_cpu() - c)
-        read_rss = _peak_rss_mb(f"t = pacsv.read_csv({str(path)!r})")
-        stats_rss = _peak_rss_mb(f"compute_statistics({str(path)!r}, max_workers={workers!r})")
+            reads.append(_measure(read_code, None))
+            for name, src in codes.items():
+                stats[name].append(_measure(stats_code, src))
 
-    def fmt(xs: list[float]) -> str:
-        return f"{statistics.median(xs):.2f} s (range {min(xs):.2f}-{max(xs):.2f})"
+    def fmt(xs: list[float], unit: str = "") -> str:
+        return f"{statistics.median(xs):,.2f}{unit} ({min(xs):,.2f}-{max(xs):,.2f})"
 
+    table_mb = reads[0]["extra"]
     print(f"wide CSV: {columns} columns x {rows} rows, {size_mb:.0f} MB; Arrow table {table_mb:.0f} MB")
-    print(f"  read_csv:           {fmt(reads)}, peak RSS +{read_rss:.0f} MB")
-    print(f"  compute_statistics: {fmt(stats)}, peak RSS +{stats_rss:.0f} MB")
-    ratios = [s / r for s, r in zip(stats, reads, strict=True)]
+    print(f"each figure: median (range) of {REPEATS} runs, a fresh process each; rounds interleave the codes")
+    read_cpu = [r["cpu"] for r in reads]
     print(
-        f"  statistics / read:  median {statistics.median(ratios):.2f}x "
-        f"(range {min(ratios):.2f}-{max(ratios):.2f}x)"
+        f"  read_csv:  wall {fmt([r['wall'] for r in reads], ' s')}, CPU {fmt(read_cpu, ' s')}, "
+        f"peak RSS +{fmt([r['peak_mb'] for r in reads], ' MB')}"
     )
-    cpu_ratios = [s / r for s, r in zip(stats_cpu, read_cpu, strict=True)]
-    print(
-        f"  CPU seconds: read {_spread(read_cpu)}, statistics {_spread(stats_cpu)}; statistics / read: "
-        f"median {statistics.median(cpu_ratios):.2f}x (range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}x)"
-    )
-    print(f"  statistics memory / Arrow table: {stats_rss / table_mb:.2f}x")
+    for name, runs in stats.items():
+        cpu_ratio = [r["cpu"] / c for r, c in zip(runs, read_cpu, strict=True)]
+        walls, cpus, peaks = ([r[key] for r in runs] for key in ("wall", "cpu", "peak_mb"))
+        print(
+            f"  statistics, {name}: wall {fmt(walls, ' s')}, CPU {fmt(cpus, ' s')}, CPU / read's "
+            f"{fmt(cpu_ratio, 'x')}; peak RSS +{fmt(peaks, ' MB')}, "
+            f"{fmt([p / table_mb for p in peaks], 'x')} the Arrow table"
+        )
     print(f"  load average (1/5/15 min): {_load()}")
 
 
@@ -516,9 +521,12 @@ def main() -> None:
     parser.add_argument("--tfdv-timeout", type=float, default=1800.0, help="seconds allowed per TFDV mode")
     parser.add_argument("--tfdv-worker", nargs=2, metavar=("MODE", "CSV_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--wide", nargs=2, type=int, metavar=("COLUMNS", "ROWS"), help="time wide data")
+    parser.add_argument(
+        "--baseline", metavar="SRC", help="with --wide: also measure the statistics of the code in SRC"
+    )
     args = parser.parse_args()
     if args.wide:
-        run_wide(args.wide[0], args.wide[1], args.workers)
+        run_wide(args.wide[0], args.wide[1], args.workers, args.baseline)
         return
     if args.tfdv_worker:
         tfdv_worker(args.tfdv_worker[0], args.tfdv_worker[1], args.tfdv_workers)

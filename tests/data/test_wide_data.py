@@ -115,6 +115,8 @@ def test_update_columns_gives_the_bits_of_one_update_per_column(seed: int) -> No
         arrays.append(pa.array(values.astype(np.float32) if i % 4 == 1 else values))
         if i % 6 == 2:
             arrays[-1] = pa.array(rng.integers(-(2**40), 2**40, rows))
+        if i % 9 == 4:  # small integers, buffered as int8 / int16 / int32
+            arrays[-1] = pa.array(rng.integers(-(10 ** (i % 4 + 1)), 10 ** (i % 4 + 1), rows))
     each = [NumericAccumulator() for _ in arrays]
     together = [NumericAccumulator() for _ in arrays]
     for _ in range(2):  # two batches: the merge of moments is exercised too
@@ -135,3 +137,62 @@ def test_consuming_result_frees_features_and_gives_the_same_statistics() -> None
     assert kept.result() == first  # a plain result leaves the accumulator as it was
     assert consumed.result(consume=True) == first
     assert consumed.result().features == ()
+
+
+def test_narrowest_rows_gives_every_row_back_exactly_in_its_narrowest_dtype() -> None:
+    rng = np.random.default_rng(8)
+    rows = [
+        rng.integers(-128, 128, 50).astype(np.float64),
+        rng.integers(-30_000, 30_000, 50).astype(np.float64),
+        rng.integers(-(2**31), 2**31, 50).astype(np.float64),
+        rng.integers(0, 2**40, 50).astype(np.float64),  # integers past int32: float64
+        rng.normal(size=50).astype(np.float32).astype(np.float64),
+        rng.normal(size=50),
+        np.r_[0.5, rng.normal(size=49)],  # the first value passes the float32 check, the rest do not
+        np.r_[3.0, np.full(49, 0.25)],  # the first value looks like an integer, the rest do not
+        rng.integers(-5, 5, 50).astype(np.float64),
+    ]
+    values = np.stack(rows)
+    kept = _numeric.narrowest_rows(values, values.min(axis=1), values.max(axis=1))
+    dtypes = [k.dtype.name for k in kept]
+    assert dtypes == ["int8", "int16", "int32", "float64", "float32", "float64", "float64", "float32", "int8"]
+    for row, narrow in zip(rows, kept, strict=True):
+        assert narrow.astype(np.float64).tobytes() == row.tobytes()
+    assert kept[0].base is kept[8].base  # rows of one dtype share one block
+
+
+def test_slab_values_stay_buffered_in_blocks_and_are_copied_when_a_column_gets_nulls() -> None:
+    rows = 100
+    accs = [NumericAccumulator() for _ in range(6)]
+    arrays = [pa.array(np.arange(rows) % (i + 2)) for i in range(6)]
+    _numeric.update_columns(accs, arrays)
+    borrowed = [acc.summary._borrowed for acc in accs]
+    assert all(len(b) == 1 and b[0].dtype == np.int8 for b in borrowed)
+    assert borrowed[0][0].base is borrowed[5][0].base  # one int8 block for the slab
+    accs[0].update(pa.array([1, None] * 50))  # nulls: the column leaves the slab and copies its view
+    assert accs[0].summary._borrowed == []
+    reference = NumericAccumulator()
+    reference.update(arrays[0])
+    reference.update(pa.array([1, None] * 50))
+    assert accs[0].result() == reference.result()
+
+
+def test_string_batches_are_counted_every_few_arrays_with_the_same_statistics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loopml.data import _categorical
+    from loopml.data._categorical import CategoricalAccumulator
+
+    rng = np.random.default_rng(2)
+    batches = [pa.array(np.char.add("v", rng.integers(0, 40, 100).astype(str))) for _ in range(11)]
+    monkeypatch.setattr(_categorical, "RAW_ARRAYS", 1 << 30)
+    buffered = CategoricalAccumulator()
+    for array in batches:
+        buffered.update(array)
+    assert len(buffered._raw) == 11
+    monkeypatch.setattr(_categorical, "RAW_ARRAYS", 4)
+    counted = CategoricalAccumulator()
+    for array in batches:
+        counted.update(array)
+        assert len(counted._raw) < 4  # never more arrays buffered than the bound
+    assert counted.result() == buffered.result()

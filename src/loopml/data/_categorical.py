@@ -26,6 +26,9 @@ NUM_RANK_BUCKETS = 1000
 COMPACT_ROWS = 1 << 20
 RAW_ROWS = 1 << 16
 """Values buffered as they came before ``value_counts`` runs on them (one call for many small batches)."""
+RAW_ARRAYS = 4
+"""Arrays buffered before they are counted, whatever their rows: each pins its batch's buffers and
+about 0.5 KB of Arrow objects; a wide file's batches of ~128 rows would pile up thousands of them."""
 _EMPTY = pa.table({"value": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
 FREQ_EPSILON = frequent_strings_sketch.get_epsilon_for_lg_size(FREQ_LG_MAX)
 APPROXIMATE_NOTE = (
@@ -95,7 +98,7 @@ class CategoricalAccumulator:
         # chunks, not ChunkedArrays: pa.chunked_array() of ChunkedArrays converts them value by value
         self._raw.extend(kept.chunks if isinstance(kept, pa.ChunkedArray) else (kept,))
         self._raw_rows += len(array) - nulls
-        if self._raw_rows >= RAW_ROWS:
+        if self._raw_rows >= RAW_ROWS or len(self._raw) >= RAW_ARRAYS:
             self._count_raw()
 
     def _count_raw(self) -> None:

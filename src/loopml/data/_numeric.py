@@ -28,9 +28,10 @@ QUANTILE_RANKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 _EDGE_RANKS = np.linspace(0.0, 1.0, NUM_BUCKETS + 1)  # the QUANTILES histogram's edges
 _ALL_RANKS = np.concatenate([QUANTILE_RANKS, _EDGE_RANKS])  # both, looked up at once
 SLAB_VALUES = 1 << 19
+"""Values (4 MB) per slab of columns that :func:`update_columns` hands to NumPy at once."""
 SLAB_ROWS = 4_096
 """Batches of at least this many rows are done one column at a time (the slab would be one more copy)."""
-"""Values (4 MB) per slab of columns that :func:`update_columns` hands to NumPy at once."""
+_NARROW_TYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32))
 
 
 def approximate_note(rank_error: float) -> str:
@@ -81,6 +82,7 @@ class NumericAccumulator:
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         """Add a batch of values (nulls count as missing)."""
+        self.summary.release_blocks()  # values shared with a slab (update_columns) are copied once
         nulls = array.null_count
         self.missing += nulls
         if nulls == len(array):
@@ -132,7 +134,10 @@ class NumericAccumulator:
             self.summary.update(finite)
 
     def _add_finite(self, v: np.ndarray, *, zeros: int, lo: float, hi: float, mean: float, m2: float) -> None:
-        """What :meth:`update` does with values that are all finite, their figures computed already."""
+        """What :meth:`update` does with values that are all finite, their figures computed already.
+
+        ``v`` is kept as it is (see :meth:`QuantileSummary.extend`): no ``-0.0``, never changed later.
+        """
         self.non_missing += v.size
         self.zeros += zeros
         self._min = min(self._min, lo)
@@ -140,7 +145,7 @@ class NumericAccumulator:
         self._combine(v.size, mean, m2)
         self._fmin = min(self._fmin, lo)
         self._fmax = max(self._fmax, hi)
-        self.summary.update(v)
+        self.summary.extend(v)
 
     def _combine(self, n: int, mean: float, m2: float) -> None:
         total = self._n_finite + n
@@ -266,6 +271,8 @@ def update_columns(
     The same figures, bit for bit, with NumPy reducing a slab of columns per call instead of
     running a dozen calls per column: data with thousands of columns spent most of its time in
     the per-call overhead. Columns holding NaN or ±inf take :meth:`NumericAccumulator.update`.
+    The quantile summaries buffer their values as rows of a few blocks per slab, each block in
+    the narrowest exact dtype (see :func:`narrowest_rows`): no small array per column and batch.
     """
     rows = len(arrays[0]) if arrays else 0
     if not rows:
@@ -288,8 +295,54 @@ def update_columns(
             keep = np.flatnonzero(finite)
             values, slab_accs = values[keep], [slab_accs[i] for i in keep.tolist()]
         means = values.mean(axis=1)  # a C-contiguous row reduces as a 1-D array does: same bits
-        m2s = np.square(values - means[:, None]).sum(axis=1).tolist()
+        deviations = values - means[:, None]
+        m2s = np.square(deviations, out=deviations).sum(axis=1).tolist()
+        del deviations
         zeros = np.count_nonzero(values == 0, axis=1).tolist()
-        lows, highs = values.min(axis=1).tolist(), values.max(axis=1).tolist()
+        lows, highs = values.min(axis=1), values.max(axis=1)
+        np.add(values, 0.0, out=values)  # one zero for the summaries: -0.0 and 0.0 print differently
+        kept = narrowest_rows(values, lows, highs)
+        del values
+        low_list, high_list = lows.tolist(), highs.tolist()
         for i, (acc, mean) in enumerate(zip(slab_accs, means.tolist(), strict=True)):
-            acc._add_finite(values[i], zeros=zeros[i], lo=lows[i], hi=highs[i], mean=mean, m2=m2s[i])
+            acc._add_finite(kept[i], zeros=zeros[i], lo=low_list[i], hi=high_list[i], mean=mean, m2=m2s[i])
+
+
+def narrowest_rows(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> list[np.ndarray]:
+    """Each row of the finite 2-D ``values`` (``lows`` / ``highs``: its minima and maxima), exactly.
+
+    Rows are grouped by the narrowest of int8, int16, int32, float32 and float64 that holds every
+    value of the row, and each group is copied into one block of that dtype; the rows returned are
+    views of those blocks (a float64 row of an all-float64 slab is a view of ``values`` itself).
+    The first value of a row rules most rows out of the integer and float32 checks at no cost.
+    """
+    count = values.shape[0]
+    codes = np.full(count, len(_NARROW_TYPES), np.intp)  # an index into _NARROW_TYPES; past it: float64
+    if count and values.shape[1]:
+        first = values[:, 0]
+        maybe_int = np.flatnonzero((first == np.trunc(first)) & (lows >= -(2**31)) & (highs < 2**31))
+        if maybe_int.size:
+            sub = values[maybe_int]
+            whole = maybe_int[(sub == sub.astype(np.int32)).all(axis=1)]
+            del sub
+            low, high = lows[whole], highs[whole]
+            fits8, fits16 = (low >= -(2**7)) & (high < 2**7), (low >= -(2**15)) & (high < 2**15)
+            codes[whole] = np.select([fits8, fits16], [0, 1], 2)
+        rest = np.flatnonzero(codes == len(_NARROW_TYPES))
+        with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: not exact, kept float64
+            rest = rest[first[rest].astype(np.float32) == first[rest]]
+            if rest.size:
+                sub = values[rest]
+                codes[rest[(sub.astype(np.float32) == sub).all(axis=1)]] = 3
+                del sub
+    blocks: dict[int, np.ndarray] = {}
+    rank = np.empty(count, np.intp)  # a row's place in its block
+    for code in np.unique(codes).tolist():
+        members = np.flatnonzero(codes == code)
+        rank[members] = np.arange(members.size)
+        if code == len(_NARROW_TYPES) and members.size == count:
+            blocks[code] = values
+        else:
+            dtype = _NARROW_TYPES[code] if code < len(_NARROW_TYPES) else np.dtype(np.float64)
+            blocks[code] = values[members].astype(dtype, copy=False)
+    return [blocks[code][row] for code, row in zip(codes.tolist(), rank.tolist(), strict=True)]

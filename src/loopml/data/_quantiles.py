@@ -39,7 +39,7 @@ STORED_ITEMS = 1_024
 """Items kept in the serialised form (:meth:`QuantileSummary.to_bytes`): adds at most ``1/STORED_ITEMS``."""
 MAX_RANK_ERROR = 0.0025
 PENDING_VALUES = 1 << 18
-"""Raw values buffered in exact mode before they are counted (2 MB)."""
+"""Values buffered in exact mode before they are counted (2 MB as float64; narrower dtypes take less)."""
 _PROBE = 4_096  # values looked at to choose between hash counting and sorting
 _HEAD = 64  # values looked at before a full check (already sorted? narrower type?)
 _MAGIC = b"LQS2"
@@ -61,6 +61,7 @@ class QuantileSummary:
     """
 
     __slots__ = (
+        "_borrowed",
         "_counts",
         "_error",
         "_flips",
@@ -79,7 +80,8 @@ class QuantileSummary:
         self._counts = np.empty(0, np.int64)  # … and their counts
         self._levels: list[np.ndarray] | None = None  # compactor mode: items of weight 2**h
         self._flips: list[int] = []
-        self._pending: list[np.ndarray] = []  # exact mode: raw values not counted yet
+        self._pending: list[np.ndarray] = []  # exact mode: raw values not counted yet …
+        self._borrowed: list[np.ndarray] = []  # … and views of blocks shared with other summaries
         self._pending_size = 0
         self._view_cache: tuple[np.ndarray, np.ndarray] | None = None  # until the next change
 
@@ -87,20 +89,44 @@ class QuantileSummary:
 
     def update(self, values: np.ndarray) -> None:
         """Add finite float64 values (``-0.0`` counts as ``0.0``)."""
-        if not values.size:
-            return
-        values = values + 0.0  # one zero: -0.0 and 0.0 compare equal but print differently
+        if values.size:
+            self._take(values + 0.0, borrowed=False)  # a copy with one zero: -0.0 and 0.0 print differently
+
+    def extend(self, values: np.ndarray) -> None:
+        """Add finite values that the summary may keep as they are, without a copy.
+
+        ``values`` holds no ``-0.0`` and is never written to afterwards; it may be a view of a
+        block shared with other summaries (a slab of columns) and of any dtype holding the values
+        exactly (int8 … int32, float32, float64): buffered so, a column of small integers takes 1-4
+        bytes a value until it is counted. A view keeps its whole block alive until this summary
+        counts its values or :meth:`release_blocks` copies them.
+        """
+        if values.size:
+            self._take(values, borrowed=True)
+
+    def _take(self, values: np.ndarray, *, borrowed: bool) -> None:
         self.n += int(values.size)
         self._view_cache = None
         if self._levels is not None:
             # levels hold a few sorted runs: compaction merges them
-            self._add(0, _ordered(values))
+            run = _ordered(values.astype(np.float64, copy=False))
+            self._add(0, run.copy() if borrowed and run is values else run)  # never a shared block's view
             self._compress()
             return
-        self._pending.append(values)
+        (self._borrowed if borrowed else self._pending).append(values)
         self._pending_size += values.size
         if self._pending_size >= PENDING_VALUES:
             self._flush()
+
+    def release_blocks(self) -> None:
+        """Copy the values buffered as views of shared blocks (:meth:`extend`) into one array of its own.
+
+        Each view is copied once, so a caller may call this before every update that does not
+        share a block: no block then outlives the batches whose values this summary still buffers.
+        """
+        if self._borrowed:
+            self._pending.append(np.concatenate(self._borrowed))  # promotes to a type holding them all
+            self._borrowed = []
 
     def flush(self) -> None:
         """Count the values buffered so far now, in the calling thread (the summary is unchanged).
@@ -112,10 +138,12 @@ class QuantileSummary:
 
     def _flush(self) -> None:
         """Count the pending values (one sort or hash for many batches)."""
-        if not self._pending:
+        pending = self._pending + self._borrowed
+        if not pending:
             return
-        values = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-        self._pending, self._pending_size = [], 0
+        values = pending[0] if len(pending) == 1 else np.concatenate(pending)  # promotes: exact
+        values = values.astype(np.float64, copy=False)
+        self._pending, self._borrowed, self._pending_size = [], [], 0
         distinct, counts = _count(values, few=0 < self._values.size * 4 < values.size)
         self._merge_counts(distinct, counts)
 
@@ -310,6 +338,7 @@ class QuantileSummary:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._view_cache = None
+        self._borrowed = []  # states pickled before views were buffered lack it (always empty: flushed)
         for name, value in state.items():
             setattr(self, name, value)
 

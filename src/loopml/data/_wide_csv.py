@@ -46,22 +46,30 @@ def _chunk_bytes(head: bytes) -> int:
     return max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, len(head) * CHUNK_ROWS // lines))
 
 
-def _row_chunks(stream: pa.NativeFile, head: bytes, size: int) -> Iterator[bytes]:
-    """The bytes of ``head`` and then of ``stream``, cut after a newline every ``size`` bytes or so."""
+def _row_chunks(stream: pa.NativeFile, head: bytes, size: int) -> Iterator[memoryview]:
+    """The bytes of ``head`` and then of ``stream``, cut after a newline every ``size`` bytes or so.
+
+    Each chunk is a view of the bytes read, not a copy, and nothing else of a chunk's size stays
+    referenced here while the caller holds it: a chunk of a wide file is several MB.
+    """
     rest = head
     while True:
         more = stream.read(size)
         if not more:
             if rest:
-                yield rest
+                yield memoryview(rest)
             return
         data = rest + more
+        del more
         cut = data.rfind(b"\n") + 1
-        if cut:  # else a row longer than ``size``: read on
-            yield data[:cut]
-            rest = data[cut:]
-        else:
+        if not cut:  # a row longer than ``size``: read on
             rest = data
+            continue
+        rest = data[cut:]
+        chunk = memoryview(data)[:cut]
+        del data
+        yield chunk
+        del chunk
 
 
 def wide_csv_batches(
@@ -84,7 +92,7 @@ def wide_csv_batches(
     )
     names = header.column_names
 
-    def parse(chunk: bytes) -> pa.Table:
+    def parse(chunk: memoryview) -> pa.Table:
         read = pacsv.ReadOptions(use_threads=False, block_size=len(chunk) + 1, column_names=names)
         return pacsv.read_csv(
             pa.BufferReader(chunk),
@@ -97,6 +105,7 @@ def wide_csv_batches(
         ahead: Future[pa.Table] | None = None
         for chunk in _row_chunks(stream, head[end:], _chunk_bytes(head)):
             parsed = pool.submit(parse, chunk)
+            del chunk  # the parse holds it until it is done
             if ahead is not None:
                 yield from ahead.result().to_batches()
             ahead = parsed
