@@ -92,7 +92,8 @@ class NumericAccumulator:
             values = values.cast(pa.float64())
         v = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
         self.non_missing += v.size
-        total = float(np.add.reduce(v))  # what finite.mean() sums first: NaN or ±inf make it non-finite
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the masked path
+            total = float(np.add.reduce(v))  # what finite.mean() sums first: NaN or ±inf make it non-finite
         if math.isfinite(total):  # every value finite: no mask needed
             mean = total / v.size  # the bits of v.mean()
             deviations = v - mean
