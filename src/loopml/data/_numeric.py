@@ -99,12 +99,9 @@ class NumericAccumulator:
             deviations = v - mean
             m2 = float(np.multiply(deviations, deviations, out=deviations).sum())  # np.square's bits
             del deviations
+            zeros = int(np.count_nonzero(v == 0))
             lo, hi = float(v.min()), float(v.max())
-            self.zeros += int(np.count_nonzero(v == 0))
-            self._min, self._max = min(self._min, lo), max(self._max, hi)
-            self._combine(v.size, mean, m2)
-            self._fmin, self._fmax = min(self._fmin, lo), max(self._fmax, hi)
-            self.summary.update(v)
+            self._add_finite(v, zeros=zeros, lo=lo, hi=hi, mean=mean, m2=m2, borrowed=False)
             return
         nan_mask = np.isnan(v)
         finite_mask = np.isfinite(v)
@@ -134,19 +131,33 @@ class NumericAccumulator:
             self._fmax = max(self._fmax, hi)
             self.summary.update(finite)
 
-    def _add_finite(self, v: np.ndarray, *, zeros: int, lo: float, hi: float, mean: float, m2: float) -> None:
-        """What :meth:`update` does with values that are all finite, their figures computed already.
+    def _add_finite(
+        self,
+        v: np.ndarray,
+        *,
+        zeros: int,
+        lo: float,
+        hi: float,
+        mean: float,
+        m2: float,
+        borrowed: bool = True,
+    ) -> None:
+        """Add values that are all finite (counted in :attr:`non_missing` already), their figures
+        computed already.
 
-        ``v`` is kept as it is (see :meth:`QuantileSummary.extend`): no ``-0.0``, never changed later.
+        ``borrowed``: ``v`` is kept as it is (see :meth:`QuantileSummary.extend`): no ``-0.0``, never
+        changed later; otherwise the summary takes a copy with ``-0.0`` made ``0.0``.
         """
-        self.non_missing += v.size
         self.zeros += zeros
         self._min = min(self._min, lo)
         self._max = max(self._max, hi)
         self._combine(v.size, mean, m2)
         self._fmin = min(self._fmin, lo)
         self._fmax = max(self._fmax, hi)
-        self.summary.extend(v)
+        if borrowed:
+            self.summary.extend(v)
+        else:
+            self.summary.update(v)
 
     def _combine(self, n: int, mean: float, m2: float) -> None:
         total = self._n_finite + n
@@ -306,6 +317,7 @@ def update_columns(
         del values
         low_list, high_list = lows.tolist(), highs.tolist()
         for i, (acc, mean) in enumerate(zip(slab_accs, means.tolist(), strict=True)):
+            acc.non_missing += kept[i].size
             acc._add_finite(kept[i], zeros=zeros[i], lo=low_list[i], hi=high_list[i], mean=mean, m2=m2s[i])
 
 
